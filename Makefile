@@ -1,0 +1,52 @@
+# Two entry points: `make run` and `make test`. Both set up what they need in
+# .venv (and webui/node_modules) on a fresh clone, and are fast when already set up.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Reinstall when the dependency list or the C extension changes.
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml xdiag/xplane/_xspace.c 2>/dev/null | sha1sum | cut -c1-12)
+WEBUI_SRC := $(shell find webui/src webui/index.html webui/package.json webui/vite.config.* webui/tsconfig*.json -type f 2>/dev/null)
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test bench lint setup webui chromium clean
+
+run: $(STAMP) webui
+	$(BIN)/python -m xdiag.demo
+
+test: $(STAMP) webui chromium
+	$(BIN)/ruff check .
+	cd webui && npm test --silent
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+setup: $(STAMP) webui
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+webui: webui/dist/index.html
+
+webui/node_modules/.package-lock.json: webui/package-lock.json
+	cd webui && npm ci --no-audit --no-fund --loglevel=error
+
+webui/dist/index.html: webui/node_modules/.package-lock.json $(WEBUI_SRC)
+	cd webui && npm run build --silent
+
+chromium:
+	@test -x $(CHROMIUM) || { echo "installing Debian chromium for the browser tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+clean:
+	rm -rf $(VENV) webui/node_modules webui/dist build *.egg-info

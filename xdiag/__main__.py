@@ -1,0 +1,3 @@
+from xdiag.cli import main
+
+main()

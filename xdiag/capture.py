@@ -1,0 +1,285 @@
+"""Capture an XLA trace from every live host of a job, in one session.
+
+All reachable hosts are traced by ONE call to the xprof capture client with a
+comma-separated address list: it sends the Profile RPCs in parallel with a
+shared start timestamp, so the hosts' windows are aligned. Each host's result
+is checked on its own and reported in words; the good ones are stored as one
+session (one `<host>.xplane.pb` per host), and ingest is started.
+
+Progress is written to the store (`.xdiag/captures/<id>.json`) so any service
+replica can answer a poll.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import logging
+import secrets
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from xdiag import intake
+from xdiag.errors import BadRequest, CaptureFailed, NotFound, XdiagError
+from xdiag.names import check_name, sanitize
+from xdiag.store import layout
+
+log = logging.getLogger("xdiag.capture")
+
+MAX_DURATION_MS = 300_000
+
+
+@dataclasses.dataclass
+class CaptureRequest:
+    job: str
+    duration_ms: int = 2000
+    host_tracer_level: int = 2
+    device_tracer_level: int = 1
+    python_tracer_level: int = 0
+
+    @classmethod
+    def from_json(cls, body: Any) -> CaptureRequest:
+        if not isinstance(body, dict):
+            raise BadRequest("capture request must be a JSON object")
+        try:
+            req = cls(
+                job=check_name(body.get("job", ""), "job"),
+                duration_ms=int(body.get("duration_ms", 2000)),
+                host_tracer_level=int(body.get("host_tracer_level", 2)),
+                device_tracer_level=int(body.get("device_tracer_level", 1)),
+                python_tracer_level=int(body.get("python_tracer_level", 0)),
+            )
+        except (TypeError, ValueError):
+            raise BadRequest("duration_ms and tracer levels must be integers") from None
+        if not 1 <= req.duration_ms <= MAX_DURATION_MS:
+            raise BadRequest(f"duration_ms must be within 1..{MAX_DURATION_MS}")
+        for name in ("host_tracer_level", "device_tracer_level", "python_tracer_level"):
+            if not 0 <= getattr(req, name) <= 3:
+                raise BadRequest(f"{name} must be within 0..3")
+        return req
+
+
+def probe_port(host: str, port: int, timeout: float = 2.0) -> str | None:
+    """None if a TCP connection opens, else the reason in words."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except ConnectionRefusedError:
+        return f"port closed: nothing listens on {host}:{port} (process exited?)"
+    except TimeoutError:
+        return f"unreachable: {host}:{port} did not answer within {timeout:.0f} s"
+    except OSError as exc:
+        return f"unreachable: {host}:{port}: {exc.strerror or exc}"
+
+
+def _trace(addresses: list[str], logdir: str, req: CaptureRequest) -> None:
+    from xprof.convert import _pywrap_profiler_plugin as plugin
+
+    plugin.trace(
+        ",".join(addresses),
+        logdir,
+        "",
+        True,
+        req.duration_ms,
+        1,
+        {
+            "host_tracer_level": req.host_tracer_level,
+            "device_tracer_level": req.device_tracer_level,
+            "python_tracer_level": req.python_tracer_level,
+        },
+    )
+
+
+class Captures:
+    """Runs captures in background threads and keeps their progress in the store."""
+
+    def __init__(self, services: Any) -> None:
+        self.services = services
+        self._threads: dict[str, threading.Thread] = {}
+
+    # -- state --------------------------------------------------------------
+
+    def _save(self, cap: dict[str, Any]) -> dict[str, Any]:
+        public = {**cap, "hosts": [_public(h) for h in cap["hosts"]]}
+        self.services.store.write_json(layout.capture_key(cap["id"]), public)
+        return public
+
+    def get(self, cid: str) -> dict[str, Any]:
+        try:
+            return self.services.store.read_json(layout.capture_key(cid))
+        except NotFound:
+            raise NotFound(f"no capture {cid!r}") from None
+
+    # -- running ------------------------------------------------------------
+
+    def start(self, req: CaptureRequest, *, wait: bool = False) -> dict[str, Any]:
+        hosts = self.services.registry.hosts(req.job)  # NotFound: job not registered
+        cap = {
+            "id": f"{req.job}-{int(time.time())}-{secrets.token_hex(3)}",
+            "job": req.job,
+            "state": "capturing",
+            "duration_ms": req.duration_ms,
+            "started_at": time.time(),
+            "finished_at": None,
+            "hosts": [
+                {
+                    "host": sanitize(f"{h.get('hostname') or h['host']}_{h['port']}"),
+                    "address": f"{h['host']}:{h['port']}",
+                    "process_index": h["process_index"],
+                    "state": "capturing",
+                    "error": None if h["state"] == "live" else
+                    f"stale: no heartbeat for more than {self.services.registry.ttl_s:.0f} s",
+                    "bytes": None,
+                    "window_ns": None,
+                    "_host": h["host"],
+                    "_port": int(h["port"]),
+                }
+                for h in hosts
+            ],
+            "windows_overlap": None,
+            "profile_id": None,
+            "url": None,
+            "error": None,
+            "wall_s": None,
+            "peaks": {h["host"] + ":" + str(h["port"]): h.get("peaks") for h in hosts},
+            "device_kind": next((h.get("device_kind") for h in hosts if h.get("device_kind")), None),
+        }
+        for h in cap["hosts"]:
+            if h["error"]:
+                h["state"] = "failed"
+        self._save(cap)
+        if wait:
+            return _public_cap(self._run(cap, req))
+        thread = threading.Thread(target=self._run, args=(cap, req), daemon=True,
+                                  name=f"capture-{cap['id']}")
+        self._threads[cap["id"]] = thread
+        snapshot = _public_cap(cap)  # taken before the thread starts mutating `cap`
+        thread.start()
+        return snapshot
+
+    def _run(self, cap: dict[str, Any], req: CaptureRequest) -> dict[str, Any]:
+        t_start = time.monotonic()
+        tmp = Path(tempfile.mkdtemp(prefix="xdiag-capture-"))
+        try:
+            self._capture(cap, req, tmp)
+        except XdiagError as exc:
+            cap["state"], cap["error"] = "failed", exc.detail
+        except Exception as exc:  # never leave a capture "running" forever
+            log.exception("capture %s crashed", cap["id"])
+            cap["state"], cap["error"] = "failed", f"internal error: {exc}"
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            cap["wall_s"] = round(time.monotonic() - t_start, 3)
+            cap["finished_at"] = time.time()
+            self._save(cap)
+            self._threads.pop(cap["id"], None)
+        return cap
+
+    def _capture(self, cap: dict[str, Any], req: CaptureRequest, tmp: Path) -> None:
+        todo = [h for h in cap["hosts"] if h["state"] == "capturing"]
+        if not todo:
+            raise CaptureFailed(f"job {req.job!r} has no live hosts (all heartbeats are stale)")
+        with cf.ThreadPoolExecutor(max_workers=min(32, len(todo))) as pool:
+            reasons = list(pool.map(lambda h: probe_port(h["_host"], h["_port"]), todo))
+        for h, reason in zip(todo, reasons, strict=True):
+            if reason:
+                h["state"], h["error"] = "failed", reason
+        reachable = [h for h in todo if h["state"] == "capturing"]
+        self._save(cap)
+        if reachable:
+            self._trace_hosts(cap, req, reachable, tmp)
+        saved = [h for h in cap["hosts"] if h["state"] == "saved"]
+        if not saved:
+            raise CaptureFailed("no host returned a trace: " + "; ".join(
+                f"{h['host']}: {h['error']}" for h in cap["hosts"]))
+        self._store(cap, req, saved, tmp)
+
+    def _trace_hosts(self, cap: dict[str, Any], req: CaptureRequest,
+                     hosts: list[dict[str, Any]], tmp: Path) -> None:
+        logdir = tmp / "logdir"
+        timeout_s = req.duration_ms / 1000 + 30 + 2 * len(hosts)
+        worker = threading.Thread(target=_trace, args=([h["address"] for h in hosts],
+                                                       str(logdir), req), daemon=True)
+        worker.start()
+        worker.join(timeout_s)
+        timed_out = worker.is_alive()
+        files = {p.name: p for p in logdir.glob("plugins/profile/*/*" + layout.XPLANE_SUFFIX)}
+        for h in hosts:
+            name = h["address"].replace(":", "_") + layout.XPLANE_SUFFIX
+            path = files.get(name)
+            if path is None:
+                h["state"] = "failed"
+                h["error"] = (f"timeout: no trace within {timeout_s:.0f} s" if timed_out else
+                              "no trace returned: the profiler RPC failed (host died during "
+                              "capture, or its profiler server is not running)")
+                continue
+            try:
+                summary = intake.inspect_xplane(path, h["host"])
+            except XdiagError as exc:
+                h["state"], h["error"] = "failed", exc.detail
+                continue
+            h["state"], h["bytes"], h["events"] = "saved", summary.bytes, summary.events
+            h["window_ns"] = list(summary.window_ns) if summary.window_ns else None
+            h["_path"], h["_summary"] = str(path), summary
+
+    def _store(self, cap: dict[str, Any], req: CaptureRequest,
+               saved: list[dict[str, Any]], tmp: Path) -> None:
+        svc = self.services
+        cap["state"] = "saving"
+        cap["windows_overlap"] = intake.windows_overlap(
+            [tuple(h["window_ns"]) if h["window_ns"] else None for h in saved])
+        self._save(cap)
+        session = intake.new_session_name(svc.store, req.job)
+        record = intake.store_session(
+            svc.store,
+            svc.profiles,
+            run=req.job,
+            session=session,
+            files=[intake.HostFile(h["host"], Path(h["_path"])) for h in saved],
+            summaries={h["host"]: h["_summary"] for h in saved},
+            source="capture",
+            job=req.job,
+            extra={
+                "capture": {
+                    "id": cap["id"],
+                    "duration_ms": req.duration_ms,
+                    "tracer_levels": [req.host_tracer_level, req.device_tracer_level,
+                                      req.python_tracer_level],
+                    "failed_hosts": [{"host": h["host"], "error": h["error"]}
+                                     for h in cap["hosts"] if h["state"] == "failed"],
+                },
+                "peaks": _host_peaks(cap),
+                "device_kind": cap.get("device_kind"),
+            },
+        )
+        cap["profile_id"] = record["id"]
+        cap["url"] = svc.profile_url(record["id"])
+        cap["state"] = "ingesting"
+        self._save(cap)
+        svc.ingest.run(record["id"])
+        cap["state"] = "done"
+
+
+def _public(h: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in h.items() if not k.startswith("_")}
+
+
+def _public_cap(cap: dict[str, Any]) -> dict[str, Any]:
+    return {**cap, "hosts": [_public(h) for h in cap["hosts"]]}
+
+
+def _host_peaks(cap: dict[str, Any]) -> dict[str, Any] | None:
+    """The agents' measured host peaks, kept with the profile for the CPU roofline."""
+    peaks = [p for p in cap.get("peaks", {}).values() if p]
+    if not peaks:
+        return None
+    return {
+        "matmul_gflops": min(p.get("matmul_gflops", 0.0) for p in peaks),
+        "memcpy_gbps": min(p.get("memcpy_gbps", 0.0) for p in peaks),
+        "source": "agent",
+    }

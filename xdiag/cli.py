@@ -1,0 +1,217 @@
+"""`xdiag` command line: the service (`serve`, `ingest`) and API clients.
+
+Client commands talk to `--server` (default `$XDIAG_SERVER`, else
+http://127.0.0.1:8791). Every command takes `--json` for machine-readable output.
+Exit codes: 0 success, 1 failure (message on stderr), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from xdiag.client import Client, default_server
+from xdiag.errors import XdiagError
+
+
+def _emit(obj: Any, as_json: bool, human: Callable[[Any], str]) -> None:
+    click.echo(json.dumps(obj, indent=1, sort_keys=True) if as_json else human(obj))
+
+
+def _fail(msg: str, code: int = 1) -> None:
+    click.echo(f"error: {msg}", err=True)
+    sys.exit(code)
+
+
+def client_command(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Adds --server/--json and turns XdiagErrors into a message and exit code 1."""
+
+    @click.option("--server", default=None, help="service URL (default $XDIAG_SERVER or "
+                  "http://127.0.0.1:8791)")
+    @click.option("--json", "as_json", is_flag=True, help="print JSON")
+    @functools.wraps(fn)
+    def wrapper(server: str | None, as_json: bool, **kw: Any) -> Any:
+        try:
+            return fn(Client(server or default_server()), as_json, **kw)
+        except XdiagError as exc:
+            _fail(exc.detail)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="xdiag")
+def main() -> None:
+    """xdiag: capture, store and view JAX/XLA profiles."""
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@main.command()
+@click.option("--store", default=None, help="store URL: a path, file://..., gs://bucket/prefix")
+@click.option("--host", default=None, help="bind address (default 127.0.0.1)")
+@click.option("--port", default=None, type=int, help="port (default 8791)")
+@click.option("--auth", type=click.Choice(["none", "token", "iap"]), default=None)
+@click.option("--insecure", is_flag=True, help="allow --auth none on a non-loopback address")
+@click.option("--json", "as_json", is_flag=True, help="print the startup line as JSON")
+def serve(store: str | None, host: str | None, port: int | None, auth: str | None,
+          insecure: bool, as_json: bool) -> None:
+    """Run the service (API + web UI)."""
+    from werkzeug.serving import make_server
+
+    from xdiag.config import Settings
+    from xdiag.server import create_app
+
+    settings = Settings.from_env(store=store, host=host, port=port, auth=auth,
+                                 insecure=insecure or None)
+    if settings.auth == "none" and not _is_loopback(settings.host) and not settings.insecure:
+        _fail(f"refusing to serve without authentication on {settings.host}: use --auth token "
+              "or --auth iap, or pass --insecure if the network is private", 2)
+    try:
+        app = create_app(settings)
+        srv = make_server(settings.host, settings.port, app, threaded=True)
+    except (OSError, XdiagError) as exc:
+        _fail(f"cannot start the service: {exc}")
+    url = f"http://{settings.host}:{srv.server_port}"
+    settings.public_url = settings.public_url or url
+    info = {"url": url, "store": app.extensions["xdiag"].store.url, "auth": settings.auth}
+    _emit(info, as_json, lambda i: f"xdiag serving {i['url']}  (store: {i['store']}, "
+                                   f"auth: {i['auth']})")
+    sys.stdout.flush()
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
+@client_command
+def jobs(client: Client, as_json: bool) -> None:
+    """List registered jobs and their hosts."""
+    data = client.get("/api/v1/jobs")
+
+    def human(rows: list[dict[str, Any]]) -> str:
+        if not rows:
+            return "no jobs registered — start your job with xdiag.agent.start(job=..., server=...)"
+        lines = []
+        for j in rows:
+            lines.append(f"{j['job']}: {j['live']} live, {j['stale']} stale")
+            for h in j["hosts"]:
+                lines.append(f"  [{h['process_index']}] {h['host']}:{h['port']} {h['state']} "
+                             f"{h.get('device_kind', '')} x{h.get('local_device_count', '?')}")
+        return "\n".join(lines)
+
+    _emit(data, as_json, human)
+
+
+def _profile_line(p: dict[str, Any]) -> str:
+    err = f"  ({p['error']})" if p.get("error") else ""
+    events = f"{p['events']:,} events" if p.get("events") else ""
+    return f"{p['id']:<48} {p['status']:<9} {len(p.get('hosts') or [])} host(s) {events}{err}"
+
+
+@main.command()
+@click.option("--job", default="", help="only this job")
+@click.option("--run", default="", help="only this run")
+@client_command
+def profiles(client: Client, as_json: bool, job: str, run: str) -> None:
+    """List stored profiles (newest first)."""
+    data = client.get("/api/v1/profiles", params={"job": job, "run": run})
+    _emit(data, as_json, lambda rows: "\n".join(_profile_line(p) for p in rows) or
+          "no profiles yet — `xdiag capture JOB` or `xdiag upload PATH`")
+
+
+@main.command()
+@click.argument("job")
+@click.option("--duration-ms", default=2000, show_default=True, type=click.IntRange(1, 300_000))
+@click.option("--host-tracer-level", default=2, show_default=True, type=click.IntRange(0, 3))
+@click.option("--device-tracer-level", default=1, show_default=True, type=click.IntRange(0, 3))
+@click.option("--python-tracer-level", default=0, show_default=True, type=click.IntRange(0, 3))
+@client_command
+def capture(client: Client, as_json: bool, job: str, duration_ms: int, host_tracer_level: int,
+            device_tracer_level: int, python_tracer_level: int) -> None:
+    """Capture a trace from every live host of JOB; prints the profile URL.
+
+    Exits non-zero if any host failed (the others are still saved).
+    """
+    cap = client.post("/api/v1/captures", json={
+        "job": job, "duration_ms": duration_ms, "host_tracer_level": host_tracer_level,
+        "device_tracer_level": device_tracer_level, "python_tracer_level": python_tracer_level})
+    shown: dict[str, str] = {}
+    t0 = time.monotonic()
+    progress = not as_json and sys.stderr.isatty()
+    while True:
+        for h in cap["hosts"]:
+            state = h["state"] + (f": {h['error']}" if h.get("error") else "")
+            if shown.get(h["host"]) != state:
+                shown[h["host"]] = state
+                click.echo(f"  {h['host']:<32} {state}", err=True)
+        if cap["state"] in ("done", "failed"):
+            break
+        if progress:
+            click.echo(f"\r{cap['state']} … {time.monotonic() - t0:5.1f} s", err=True, nl=False)
+        time.sleep(0.25)
+        cap = client.get(f"/api/v1/captures/{cap['id']}")
+    if progress:
+        click.echo("\r" + " " * 40 + "\r", err=True, nl=False)
+    failed = [h for h in cap["hosts"] if h["state"] != "saved"]
+    out = {**cap, "capture_id": cap["id"], "id": cap.get("profile_id"), "url": cap.get("url"),
+           "failed_hosts": len(failed)}
+    if as_json:
+        click.echo(json.dumps(out, indent=1, sort_keys=True))
+    elif cap.get("url"):
+        click.echo(cap["url"])
+    if cap["state"] == "failed":
+        _fail(cap.get("error") or "capture failed")
+    if failed:
+        _fail(f"{len(failed)} of {len(cap['hosts'])} host(s) failed: " +
+              "; ".join(f"{h['host']}: {h['error']}" for h in failed))
+    elif not as_json:
+        overlap = cap.get("windows_overlap")
+        click.echo(f"captured {len(cap['hosts'])} host(s) in {cap.get('wall_s')} s"
+                   + ("" if overlap is None else f"; windows overlap: {overlap}"), err=True)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--run", default=None, help="run name (default: from the log dir, else 'uploads')")
+@click.option("--session", default=None, help="session name (default: from the folder or now)")
+@client_command
+def upload(client: Client, as_json: bool, path: str, run: str | None,
+           session: str | None) -> None:
+    """Upload an .xplane.pb, a session folder or a profiler log dir."""
+    from xdiag.logdirs import find_sessions
+
+    found = find_sessions(path)
+    results = []
+    for s in found:
+        rec = client.upload_session(s.files, run=run or s.run,
+                                    session=session if len(found) == 1 and session else s.session)
+        results.append(rec)
+        if not as_json:
+            click.echo(f"{rec['url']}  ({rec['status']}, {len(rec['hosts'])} host(s))")
+    if as_json:
+        out = dict(results[-1])
+        if len(results) > 1:
+            out["profiles"] = results
+        click.echo(json.dumps(out, indent=1, sort_keys=True))
+    if any(r["status"] == "failed" for r in results):
+        _fail("ingest failed: " + "; ".join(r["error"] for r in results if r.get("error")))
+
+
+if __name__ == "__main__":
+    main()

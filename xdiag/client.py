@@ -1,0 +1,119 @@
+"""HTTP client for the CLI (and scripts): one narrow wrapper around the v1 API."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from xdiag.errors import XdiagError
+
+DEFAULT_SERVER = "http://127.0.0.1:8791"
+
+
+class ClientError(XdiagError):
+    """An API call failed; `detail` is the server's message or the connection problem."""
+
+    code = "client_error"
+
+    def __init__(self, detail: str, status: int = 1) -> None:
+        super().__init__(detail)
+        self.status = status
+
+
+def default_server() -> str:
+    return os.environ.get("XDIAG_SERVER") or DEFAULT_SERVER
+
+
+class Client:
+    def __init__(self, server: str | None = None, token: str | None = None,
+                 timeout: float = 60.0) -> None:
+        self.server = (server or default_server()).rstrip("/")
+        self.session = requests.Session()
+        token = token or os.environ.get("XDIAG_TOKEN")
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+        self.timeout = timeout
+
+    def request(self, method: str, path: str, **kw: Any) -> Any:
+        kw.setdefault("timeout", self.timeout)
+        url = self.server + path
+        try:
+            resp = self.session.request(method, url, **kw)
+        except requests.ConnectionError:
+            raise ClientError(f"cannot reach the xdiag service at {self.server}: is "
+                              "`xdiag serve` running? (set --server or $XDIAG_SERVER)") from None
+        except requests.Timeout:
+            raise ClientError(f"{method} {url} timed out after {kw['timeout']} s") from None
+        if resp.status_code >= 400:
+            try:
+                body = resp.json()
+                detail = body.get("detail") or body.get("error") or resp.text
+            except ValueError:
+                detail = resp.text.strip()[:500] or resp.reason
+            raise ClientError(f"{detail} (HTTP {resp.status_code})", resp.status_code)
+        if resp.status_code == 204 or not resp.content:
+            return None
+        if resp.headers.get("Content-Type", "").startswith("application/json"):
+            return resp.json()
+        return resp.content
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> Any:
+        return self.request("POST", path, **kw)
+
+    def upload_session(self, files: list[tuple[str, Path]], *, run: str | None = None,
+                       session: str | None = None, wait: bool = True) -> dict[str, Any]:
+        """POST one session's host files as a streamed multipart body (no file held in memory)."""
+        fields = {k: v for k, v in (("run", run), ("session", session)) if v}
+        for i, (host, _) in enumerate(files):
+            fields[f"host{i}"] = host
+        body = _MultipartStream(fields, files)
+        return self.post(
+            "/api/v1/profiles" + ("?wait=1" if wait else ""),
+            data=iter(body),
+            headers={"Content-Type": body.content_type, "Content-Length": str(len(body))},
+            timeout=max(self.timeout, 600),
+        )
+
+
+class _MultipartStream:
+    """multipart/form-data whose file parts are read from disk in chunks while sending."""
+
+    def __init__(self, fields: dict[str, str], files: list[tuple[str, Path]]) -> None:
+        self.boundary = "xdiag-" + uuid.UUID(bytes=secrets.token_bytes(16)).hex
+        self.content_type = f"multipart/form-data; boundary={self.boundary}"
+        self.parts: list[bytes | Path] = []
+        for name, value in fields.items():
+            self.parts.append(self._head(f'name="{name}"') + value.encode() + b"\r\n")
+        for host, path in files:
+            self.parts.append(self._head(f'name="file"; filename="{host}.xplane.pb"',
+                                         "application/octet-stream"))
+            self.parts.append(Path(path))
+            self.parts.append(b"\r\n")
+        self.parts.append(f"--{self.boundary}--\r\n".encode())
+
+    def _head(self, disposition: str, ctype: str | None = None) -> bytes:
+        head = f"--{self.boundary}\r\nContent-Disposition: form-data; {disposition}\r\n"
+        if ctype:
+            head += f"Content-Type: {ctype}\r\n"
+        return (head + "\r\n").encode()
+
+    def __len__(self) -> int:
+        return sum(p.stat().st_size if isinstance(p, Path) else len(p) for p in self.parts)
+
+    def __iter__(self) -> Iterator[bytes]:
+        for part in self.parts:
+            if isinstance(part, Path):
+                with open(part, "rb") as fh:
+                    while chunk := fh.read(1 << 20):
+                        yield chunk
+            else:
+                yield part

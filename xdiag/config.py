@@ -1,0 +1,55 @@
+"""Service settings: defaults, overridden by `XDIAG_*` environment, then by flags/test config."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_webui_dir() -> str:
+    packaged = Path(__file__).resolve().parent / "server" / "static"
+    if (packaged / "index.html").exists():
+        return str(packaged)
+    return str(REPO_ROOT / "webui" / "dist")
+
+
+@dataclasses.dataclass
+class Settings:
+    store: str = "./var/xdiag-store"
+    host: str = "127.0.0.1"
+    port: int = 8791
+    auth: str = "none"  # none | token | iap
+    public_url: str = ""  # base URL used in printed links; default: the request's own
+    job_ttl_s: float = 30.0  # a host whose heartbeats stop for this long is shown stale
+    allow_arbitrary_targets: bool = False  # admin flag: capture unregistered host:port
+    max_upload_bytes: int = 2 * 1024**3
+    ingest_workers: int = 0  # 0: os.cpu_count()
+    ingest_inline: bool = False  # run ingest in the request thread (tests, CLI)
+    webui_dir: str = dataclasses.field(default_factory=_default_webui_dir)
+    insecure: bool = False  # allow auth=none on a non-loopback address
+    iap_audience: str = ""
+    iap_jwks_file: str = ""
+    secret_key: str = ""
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            raw = env.get("XDIAG_" + field.name.upper())
+            if raw is None:
+                continue
+            if field.type == "bool":
+                values[field.name] = raw.lower() in ("1", "true", "yes", "on")
+            elif field.type == "int":
+                values[field.name] = int(raw)
+            elif field.type == "float":
+                values[field.name] = float(raw)
+            else:
+                values[field.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

@@ -1,0 +1,149 @@
+"""Raw host files -> a stored session and a catalogued profile.
+
+Shared by capture and upload. Every host file is validated (non-empty, at most
+2 GiB, parses as an XSpace with events) BEFORE anything is written, so bad
+input leaves the store unchanged; if a store write fails halfway, what was
+written is removed again. Only then is the profile record created and ingest
+scheduled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import mmap
+import time
+from pathlib import Path
+from typing import Any
+
+from xdiag.errors import InvalidProfile, XdiagError
+from xdiag.names import check_name, profile_id
+from xdiag.store import ObjectStore, layout
+
+MAX_XPLANE_BYTES = 2 * 1024**3
+
+
+@dataclasses.dataclass
+class HostFile:
+    host: str
+    path: Path
+
+
+@dataclasses.dataclass
+class XplaneSummary:
+    bytes: int
+    events: int
+    planes: int
+    window_ns: tuple[int, int] | None  # absolute ns since the epoch
+
+
+def inspect_xplane(path: Path, label: str = "") -> XplaneSummary:
+    """Parse a host file fully; raise InvalidProfile saying what is wrong with it."""
+    from xdiag.xplane.reader import read_xspace
+
+    label = label or Path(path).name
+    size = Path(path).stat().st_size
+    if size == 0:
+        raise InvalidProfile(f"{label}: empty file (0 bytes) — the capture recorded nothing")
+    if size > MAX_XPLANE_BYTES:
+        raise InvalidProfile(f"{label}: {size} bytes is over the 2 GiB limit for one host file")
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        try:
+            cols = read_xspace(buf)
+        except InvalidProfile as exc:
+            raise InvalidProfile(f"{label}: {exc.detail}") from None
+        n = int(cols.num_events)
+        window = cols.window_ns() if n else None
+        planes = len(cols.planes)
+        del cols  # release views into the mmap before it closes
+    if n == 0:
+        raise InvalidProfile(f"{label}: the trace holds no events (empty trace)")
+    return XplaneSummary(bytes=size, events=n, planes=planes, window_ns=window)
+
+
+def new_session_name(store: ObjectStore, run: str, when: float | None = None) -> str:
+    """A timestamped session name like stock jax.profiler uses, unique within the run."""
+    base = dt.datetime.fromtimestamp(when or time.time(), dt.UTC).strftime("%Y_%m_%d_%H_%M_%S")
+    name, n = base, 1
+    while store.list(layout.session_prefix(run, name)):
+        n += 1
+        name = f"{base}_{n}"
+    return name
+
+
+def windows_overlap(windows: list[tuple[int, int] | None]) -> bool | None:
+    spans = [w for w in windows if w]
+    if len(spans) < 2:
+        return None
+    return max(a for a, _ in spans) < min(b for _, b in spans)
+
+
+def store_session(
+    store: ObjectStore,
+    profiles: Any,
+    *,
+    run: str,
+    session: str,
+    files: list[HostFile],
+    source: str,
+    job: str | None = None,
+    extra: dict[str, Any] | None = None,
+    summaries: dict[str, XplaneSummary] | None = None,
+) -> dict[str, Any]:
+    """Validate, write raw files, create the profile record (status `ingesting`)."""
+    check_name(run, "run")
+    check_name(session, "session")
+    if not files:
+        raise InvalidProfile("no .xplane.pb host files were given")
+    hosts = [check_name(f.host, "host") for f in files]
+    if len(set(hosts)) != len(hosts):
+        raise InvalidProfile(f"duplicate host names in one session: {sorted(hosts)}")
+    pid = profile_id(run, session)
+    if profiles.exists(pid) or store.list(layout.session_prefix(run, session)):
+        from xdiag.errors import Conflict
+
+        raise Conflict(f"profile {pid!r} already exists; choose another session name")
+    summaries = dict(summaries or {})
+    for f in files:
+        if f.host not in summaries:
+            summaries[f.host] = inspect_xplane(f.path, f"{f.host}.xplane.pb")
+
+    written: list[str] = []
+    try:
+        for f in files:
+            key = layout.raw_key(run, session, f.host)
+            store.write_file(key, f.path)
+            written.append(key)
+        windows = [summaries[f.host].window_ns for f in files]
+        record = {
+            "id": pid,
+            "run": run,
+            "session": session,
+            "status": "ingesting",
+            "error": None,
+            "created_at": time.time(),
+            "source": source,
+            "job": job,
+            "hosts": [
+                {
+                    "host": f.host,
+                    "bytes": summaries[f.host].bytes,
+                    "events": summaries[f.host].events,
+                    "window_ns": list(summaries[f.host].window_ns or []) or None,
+                }
+                for f in files
+            ],
+            "events": sum(s.events for s in summaries.values()),
+            "windows_overlap": windows_overlap(windows),
+            **(extra or {}),
+        }
+        return profiles.create(record)
+    except BaseException as exc:
+        for key in written:  # leave no partial session behind
+            try:
+                store.delete(key)
+            except XdiagError:
+                pass
+        if isinstance(exc, XdiagError):
+            raise
+        raise

@@ -1,0 +1,52 @@
+"""Validation of user-supplied names that become parts of store keys.
+
+Run, session, host and job names end up in object keys and URLs, so they are
+restricted to a conservative alphabet: no slashes, no `..`, no control
+characters, no `~` (it separates run and session in profile ids).
+"""
+
+from __future__ import annotations
+
+import re
+
+from xdiag.errors import InvalidName
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,199}")
+_ID_SEP = "~"
+
+
+def check_name(value: str, what: str) -> str:
+    """Return `value` if it is a safe name, else raise InvalidName saying why."""
+    if not isinstance(value, str) or not value:
+        raise InvalidName(f"{what} name is empty")
+    if ".." in value:
+        raise InvalidName(f"{what} name {value!r} contains '..'")
+    if "/" in value or "\\" in value:
+        raise InvalidName(f"{what} name {value!r} contains a slash")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidName(f"{what} name {value!r} contains control characters")
+    if not _NAME.fullmatch(value):
+        raise InvalidName(
+            f"{what} name {value!r} is not allowed: use 1-200 letters, digits and . _ @ + = -,"
+            " starting with a letter or digit"
+        )
+    return value
+
+
+def sanitize(value: str, fallback: str = "x") -> str:
+    """Turn an arbitrary string (a hostname, a directory name) into a valid name."""
+    cleaned = re.sub(r"[^A-Za-z0-9._@+=-]+", "_", value).replace("..", "_").strip("._-")
+    cleaned = cleaned[:200]
+    return cleaned if cleaned and cleaned[0].isalnum() else (fallback + "_" + cleaned)[:200]
+
+
+def profile_id(run: str, session: str) -> str:
+    """The URL-safe id of a profile: `<run>~<session>`."""
+    return f"{check_name(run, 'run')}{_ID_SEP}{check_name(session, 'session')}"
+
+
+def split_profile_id(pid: str) -> tuple[str, str]:
+    run, sep, session = pid.partition(_ID_SEP)
+    if not sep:
+        raise InvalidName(f"profile id {pid!r} is not of the form <run>~<session>")
+    return check_name(run, "run"), check_name(session, "session")

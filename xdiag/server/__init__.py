@@ -1,0 +1,55 @@
+"""Flask app factory: settings -> services -> blueprints. See docs/architecture.md."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from xdiag.config import Settings
+from xdiag.errors import XdiagError
+from xdiag.services import Services
+
+log = logging.getLogger("xdiag.server")
+
+
+def create_app(settings: Settings | None = None, test_config: dict[str, Any] | None = None,
+               services: Services | None = None) -> Flask:
+    """Build the WSGI app.
+
+    Settings come from `XDIAG_*` environment variables unless given; `test_config`
+    overrides Flask config keys.
+    """
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, static_folder=None)
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_upload_bytes + 16 * 1024 * 1024)
+    if test_config:
+        app.config.update(test_config)
+    svc = services or Services(settings)
+    app.extensions["xdiag"] = svc
+
+    from xdiag.server import api, health, openapi, ui
+
+    health.init_app(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(openapi.bp)
+    app.register_blueprint(ui.bp)
+
+    @app.errorhandler(XdiagError)
+    def _xdiag_error(exc: XdiagError) -> Any:
+        return jsonify(exc.to_json()), exc.status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return jsonify({"error": code, "detail": exc.description}), exc.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        log.exception("unhandled error")
+        return jsonify({"error": "internal", "detail": f"internal error: {type(exc).__name__}"}), 500
+
+    svc.ingest.resume_pending()
+    return app

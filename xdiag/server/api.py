@@ -1,0 +1,147 @@
+"""/api/v1: agents, jobs, captures, profiles (catalogue, upload, raw download)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request, send_file
+
+from xdiag import intake
+from xdiag.capture import CaptureRequest
+from xdiag.errors import BadRequest, InvalidProfile, NotFound
+from xdiag.names import check_name, sanitize
+from xdiag.server.authz import requires
+from xdiag.server.context import base_url, json_body, services
+from xdiag.store import layout
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _with_url(record: dict[str, Any]) -> dict[str, Any]:
+    return {**record, "url": f"{base_url()}/p/{record['id']}"}
+
+
+# -- agents and jobs ---------------------------------------------------------
+
+
+@bp.post("/agents/register")
+@requires("editor")
+def agent_register() -> Any:
+    return jsonify({"ok": True, "registration": services().registry.register(json_body())})
+
+
+@bp.post("/agents/heartbeat")
+@requires("editor")
+def agent_heartbeat() -> Any:
+    services().registry.heartbeat(json_body())
+    return jsonify({"ok": True})
+
+
+@bp.post("/agents/deregister")
+@requires("editor")
+def agent_deregister() -> Any:
+    services().registry.deregister(json_body())
+    return jsonify({"ok": True})
+
+
+@bp.get("/jobs")
+@requires("viewer")
+def jobs() -> Any:
+    return jsonify(services().registry.jobs())
+
+
+# -- captures ----------------------------------------------------------------
+
+
+@bp.post("/captures")
+@requires("editor")
+def capture_start() -> Any:
+    body = json_body()
+    req = CaptureRequest.from_json(body)
+    svc = services()
+    svc.settings.public_url = svc.settings.public_url or base_url()
+    cap = svc.captures.start(req, wait=bool(body.get("wait")))
+    return jsonify(cap), (200 if body.get("wait") else 202)
+
+
+@bp.get("/captures/<cid>")
+@requires("viewer")
+def capture_get(cid: str) -> Any:
+    return jsonify(services().captures.get(check_name(cid, "capture")))
+
+
+# -- profiles ----------------------------------------------------------------
+
+
+@bp.get("/profiles")
+@requires("viewer")
+def profiles_list() -> Any:
+    args = request.args
+    entries = services().profiles.list(q=args.get("q", ""), run=args.get("run", ""),
+                                       job=args.get("job", ""), status=args.get("status", ""))
+    return jsonify([_with_url(e) for e in entries])
+
+
+@bp.get("/profiles/<pid>")
+@requires("viewer", profile_arg="pid")
+def profile_get(pid: str) -> Any:
+    return jsonify(_with_url(services().profiles.get(pid)))
+
+
+@bp.delete("/profiles/<pid>")
+@requires("editor")
+def profile_delete(pid: str) -> Any:
+    services().profiles.delete(pid)
+    return Response(status=204)
+
+
+@bp.get("/profiles/<pid>/raw/<host>")
+@requires("viewer", profile_arg="pid")
+def profile_raw(pid: str, host: str) -> Any:
+    svc = services()
+    record = svc.profiles.get(pid)
+    if host not in [h["host"] for h in record["hosts"]]:
+        raise NotFound(f"profile {pid!r} has no host {host!r}")
+    key = layout.raw_key(record["run"], record["session"], host)
+    local = svc.store.local_path(key)
+    if local is not None:
+        return send_file(local, as_attachment=True, download_name=host + layout.XPLANE_SUFFIX)
+    return Response(svc.store.read(key), mimetype="application/octet-stream", headers={
+        "Content-Disposition": f'attachment; filename="{host}{layout.XPLANE_SUFFIX}"'})
+
+
+@bp.post("/profiles")
+@requires("editor")
+def profile_upload() -> Any:
+    """Multipart upload of one session: files named `<host>.xplane.pb`."""
+    uploads = request.files.getlist("file")
+    if not uploads:
+        raise BadRequest("no files: send multipart/form-data with one or more 'file' parts")
+    svc = services()
+    run = check_name(request.form.get("run") or "uploads", "run")
+    session = request.form.get("session") or intake.new_session_name(svc.store, run)
+    check_name(session, "session")
+    tmp = Path(tempfile.mkdtemp(prefix="xdiag-upload-"))
+    try:
+        files = []
+        for i, up in enumerate(uploads):
+            name = Path(up.filename or f"host{i}").name
+            if not name.endswith(layout.XPLANE_SUFFIX):
+                raise InvalidProfile(f"{name!r} is not a .xplane.pb file")
+            host = request.form.get(f"host{i}") or sanitize(name[: -len(layout.XPLANE_SUFFIX)])
+            path = tmp / f"{i}.xplane.pb"
+            up.save(path)
+            files.append(intake.HostFile(check_name(host, "host"), path))
+        record = intake.store_session(svc.store, svc.profiles, run=run, session=session,
+                                      files=files, source="upload",
+                                      job=request.form.get("job") or None)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if request.args.get("wait") or svc.settings.ingest_inline:
+        record = svc.ingest.run(record["id"])
+    else:
+        svc.ingest.submit(record["id"])
+    return jsonify(_with_url(record)), 201

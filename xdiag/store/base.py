@@ -1,0 +1,125 @@
+"""The one interface every storage backend implements.
+
+Keys are relative, '/'-separated paths. A *generation* is an opaque integer
+that changes on every write of a key; conditional writes compare it, which is
+how several service replicas update the same object without losing writes
+(`if_generation=0` means "only if the key does not exist yet").
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from xdiag.errors import BadRequest, PreconditionFailed
+
+T = TypeVar("T")
+
+
+def check_key(key: str) -> str:
+    if not key or key.startswith("/") or "\\" in key or any(
+        part in ("", ".", "..") for part in key.rstrip("/").split("/")
+    ):
+        raise BadRequest(f"invalid store key {key!r}")
+    return key
+
+
+class ObjectStore(abc.ABC):
+    """A flat key -> bytes store with generations (GCS semantics)."""
+
+    url: str
+
+    @abc.abstractmethod
+    def read(self, key: str) -> bytes:
+        """Return the object's bytes; raise NotFound if absent."""
+
+    @abc.abstractmethod
+    def read_versioned(self, key: str) -> tuple[bytes, int]:
+        """Return (bytes, generation); raise NotFound if absent."""
+
+    @abc.abstractmethod
+    def write(self, key: str, data: bytes, *, if_generation: int | None = None) -> int:
+        """Write atomically (readers see old or new bytes, never a mix); return the generation.
+
+        With `if_generation` set, raise PreconditionFailed unless the current generation
+        equals it (0: the key must not exist).
+        """
+
+    @abc.abstractmethod
+    def write_file(self, key: str, path: Path) -> int:
+        """Upload a local file (large objects: streamed / resumable)."""
+
+    @abc.abstractmethod
+    def download_to(self, key: str, path: Path) -> None:
+        """Stream an object into a local file."""
+
+    @abc.abstractmethod
+    def size(self, key: str) -> int | None:
+        """Size in bytes, or None if the key is absent."""
+
+    @abc.abstractmethod
+    def list(self, prefix: str) -> list[str]:
+        """All keys starting with `prefix`, sorted (recursive)."""
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> bool:
+        """Delete a key; return False if it was absent."""
+
+    def local_path(self, key: str) -> Path | None:
+        """A filesystem path for the key if the backend has one (local store), else None."""
+        return None
+
+    def exists(self, key: str) -> bool:
+        return self.size(key) is not None
+
+    def delete_prefix(self, prefix: str) -> int:
+        keys = self.list(prefix)
+        for key in keys:
+            self.delete(key)
+        return len(keys)
+
+    # JSON helpers shared by every module that keeps state in the store.
+
+    def read_json(self, key: str) -> Any:
+        return json.loads(self.read(key))
+
+    def write_json(self, key: str, value: Any, *, if_generation: int | None = None) -> int:
+        data = json.dumps(value, indent=1, sort_keys=True).encode()
+        return self.write(key, data, if_generation=if_generation)
+
+    def update_json(
+        self, key: str, fn: Callable[[Any], Any], *, default: Any = None, attempts: int = 20
+    ) -> Any:
+        """Read-modify-write a JSON object under a generation precondition, retrying races.
+
+        `fn` receives the current value (or `default` if absent) and returns the new one.
+        """
+        from xdiag.errors import NotFound
+
+        for attempt in range(attempts):
+            try:
+                raw, gen = self.read_versioned(key)
+                current = json.loads(raw)
+            except NotFound:
+                current, gen = default, 0
+            new = fn(current)
+            try:
+                self.write_json(key, new, if_generation=gen)
+                return new
+            except PreconditionFailed:
+                time.sleep(min(0.5, 0.01 * 2**attempt))
+        raise PreconditionFailed(f"gave up updating {key} after {attempts} conflicting writes")
+
+    def iter_json(self, prefix: str) -> Iterator[tuple[str, Any]]:
+        from xdiag.errors import NotFound
+
+        for key in self.list(prefix):
+            if key.endswith(".json"):
+                try:
+                    yield key, self.read_json(key)
+                except (NotFound, ValueError):
+                    continue  # deleted or being replaced between list and read

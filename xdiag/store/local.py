@@ -1,0 +1,154 @@
+"""Local-filesystem store: the default backend.
+
+Writes go to a temporary file in the same directory and are renamed into
+place, so a reader never sees a partial object. Conditional writes hold an
+exclusive `flock` so several processes on one machine compare-and-swap safely.
+The generation of a key is its mtime in nanoseconds (bumped if a rewrite lands
+in the same tick).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from xdiag.errors import NotFound, PreconditionFailed
+from xdiag.store.base import ObjectStore, check_key
+
+_TMP_PREFIX = ".xdiag-tmp-"
+
+
+class LocalStore(ObjectStore):
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.url = str(self.root)
+        self._lock_path = self.root / ".xdiag" / ".lock"
+
+    def _path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._lock_path, "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    @staticmethod
+    def _generation(path: Path) -> int:
+        try:
+            return path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return 0
+
+    def read(self, key: str) -> bytes:
+        return self.read_versioned(key)[0]
+
+    def read_versioned(self, key: str) -> tuple[bytes, int]:
+        path = self._path(key)
+        try:
+            with open(path, "rb") as fh:
+                gen = os.fstat(fh.fileno()).st_mtime_ns
+                return fh.read(), gen
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise NotFound(f"no object {key!r} in {self.url}") from None
+
+    def _atomic_replace(self, path: Path, fill: object) -> int:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        old_gen = self._generation(path)
+        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                if isinstance(fill, bytes | bytearray | memoryview):
+                    fh.write(fill)
+                else:
+                    with open(fill, "rb") as src:  # type: ignore[call-overload]
+                        shutil.copyfileobj(src, fh, 1 << 20)
+                fh.flush()
+                os.fsync(fh.fileno())
+            st = os.stat(tmp)
+            if st.st_mtime_ns <= old_gen:  # keep generations strictly increasing
+                os.utime(tmp, ns=(st.st_atime_ns, old_gen + 1))
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        return self._generation(path)
+
+    def write(self, key: str, data: bytes, *, if_generation: int | None = None) -> int:
+        path = self._path(key)
+        if if_generation is None:
+            return self._atomic_replace(path, bytes(data))
+        with self._locked():
+            current = self._generation(path)
+            if current != if_generation:
+                raise PreconditionFailed(
+                    f"{key!r} changed (generation {current}, expected {if_generation})"
+                )
+            return self._atomic_replace(path, bytes(data))
+
+    def write_file(self, key: str, path: Path) -> int:
+        return self._atomic_replace(self._path(key), Path(path))
+
+    def download_to(self, key: str, path: Path) -> None:
+        src = self._path(key)
+        if not src.is_file():
+            raise NotFound(f"no object {key!r} in {self.url}")
+        shutil.copyfile(src, path)
+
+    def size(self, key: str) -> int | None:
+        try:
+            st = self._path(key).stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return st.st_size if not os.path.isdir(self._path(key)) else None
+
+    def list(self, prefix: str) -> list[str]:
+        # Walk only the directory that holds the prefix, not the whole root.
+        base_dir = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        start = self.root / base_dir if base_dir else self.root
+        if not start.is_dir():
+            return []
+        out = []
+        for dirpath, dirnames, filenames in os.walk(start):
+            rel_dir = os.path.relpath(dirpath, self.root)
+            rel_dir = "" if rel_dir == "." else rel_dir + "/"
+            if not (rel_dir.startswith(prefix) or prefix.startswith(rel_dir)):
+                dirnames[:] = []
+                continue
+            for name in filenames:
+                key = rel_dir + name
+                if name.startswith(_TMP_PREFIX) or key == ".xdiag/.lock":
+                    continue
+                if key.startswith(prefix):
+                    out.append(key)
+        return sorted(out)
+
+    def delete(self, key: str) -> bool:
+        path = self._path(key)
+        try:
+            path.unlink()
+        except (FileNotFoundError, IsADirectoryError):
+            return False
+        # Remove now-empty parent directories so deleted sessions leave no trace.
+        parent = path.parent
+        while parent != self.root:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+        return True
+
+    def local_path(self, key: str) -> Path | None:
+        return self._path(key)
