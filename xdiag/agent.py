@@ -33,18 +33,23 @@ DEFAULT_SERVER = "http://127.0.0.1:8791"
 def measure_host_peaks(seconds: float = 1.0) -> dict[str, float]:
     """Measure this host's matmul GFLOP/s and memory-copy GB/s in about `seconds`.
 
-    These stand in for the device peaks on CPU, where no vendor table applies.
-    Uses numpy (BLAS) so that it never touches the JAX runtime of the job.
+    These stand in for device peaks on CPU, where no vendor table applies. The
+    matmul runs through XLA on the CPU backend — the same engine whose ops the
+    roofline then compares against it — and the copy through numpy.
     """
+    import jax
+    import jax.numpy as jnp
+
+    cpu = jax.devices("cpu")[0]
     n = 1024
-    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
-    b = np.empty_like(a)
-    np.matmul(a, a, out=b)  # warm up BLAS threads
+    a = jax.device_put(jnp.ones((n, n), jnp.float32), cpu)
+    mm = jax.jit(lambda x: x @ x)
+    mm(a).block_until_ready()  # compile and warm up
     deadline = time.perf_counter() + seconds / 2
     best_flops = 0.0
     while time.perf_counter() < deadline:
         t = time.perf_counter()
-        np.matmul(a, a, out=b)
+        mm(a).block_until_ready()
         best_flops = max(best_flops, 2 * n**3 / (time.perf_counter() - t))
     src = np.ones(32 * 1024 * 1024 // 8)  # 32 MiB: larger than typical LLC
     dst = np.empty_like(src)

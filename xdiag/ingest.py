@@ -1,60 +1,223 @@
-"""Raw session -> derived, versioned, read-optimised views (stub: counts events).
+"""Raw session -> derived, versioned, read-optimised views next to it in the store.
 
-The analysis issue replaces `ingest_session` with the real pipeline; the
-runner around it (status transitions, background queue, restart) stays.
+    <session>/.xdiag/v<VERSION>/hosts/<host>.tl   timeline index + names (one per host)
+    <session>/.xdiag/v<VERSION>/ops.json          op stats (per module, op; per device)
+    <session>/.xdiag/v<VERSION>/steps.json        steps with their breakdown
+    <session>/.xdiag/v<VERSION>/roofline.json     roofline points and peaks
+    <session>/.xdiag/v<VERSION>/hlo/<fp>.pb       HLO module protos (deduplicated)
+    <session>/.xdiag/v<VERSION>/manifest.json     written LAST: tracks, hosts, id bases
+
+Each host file is analysed by `ingest_host` — a pure function of its bytes,
+run in a process pool (one task per host, so memory is bounded by the pool
+size). Ingest is idempotent (same input, same files) and restartable (the
+manifest is written last; a profile without one is re-ingested). A corrupt host
+file fails the whole profile with the reason, and its partial views are removed.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
+import mmap
+import multiprocessing as mp
+import os
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
-from xdiag.errors import XdiagError
-from xdiag.store import ObjectStore, layout
+from xdiag import metrics
+from xdiag.errors import InvalidProfile, XdiagError
+from xdiag.store import ObjectStore, layout, open_store
 
 log = logging.getLogger("xdiag.ingest")
 
-VERSION = 0
+VERSION = 1
 
 
-def ingest_session(store: ObjectStore, record: dict[str, Any]) -> dict[str, Any]:
-    """Stub: record 'ingested: N events per host' in the derived folder."""
+def derived_prefix(record: dict[str, Any], version: int = VERSION) -> str:
+    return layout.derived_prefix(record["run"], record["session"], version)
+
+
+def _open_raw(store: ObjectStore, key: str, tmpdir: Path) -> tuple[Any, Any]:
+    """An mmap of the raw host file (downloaded first if the store is remote)."""
+    path = store.local_path(key)
+    if path is None:
+        path = tmpdir / "raw.xplane.pb"
+        store.download_to(key, path)
+    fh = open(path, "rb")
+    if os.fstat(fh.fileno()).st_size == 0:
+        fh.close()
+        raise InvalidProfile("empty host file")
+    return fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
+                out_prefix: str) -> dict[str, Any]:
+    """Analyse one host file and write its timeline file; return the small summaries.
+
+    Runs in a worker process: takes only picklable arguments, opens the store itself.
+    """
+    from xdiag.analysis.host import analyse_host
+    from xdiag.analysis.pack import pack
     from xdiag.xplane.reader import read_xspace
 
-    counts = {}
-    for host in record["hosts"]:
-        cols = read_xspace(store.read(layout.raw_key(record["run"], record["session"], host["host"])))
-        counts[host["host"]] = int(cols.num_events)
-    prefix = layout.derived_prefix(record["run"], record["session"], VERSION)
-    store.write_json(prefix + "summary.json", {"ingested_events_per_host": counts})
-    return {"version": VERSION, "events_per_host": counts}
+    store = open_store(store_url)
+    t_start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="xdiag-ingest-") as tmp:
+        fh, buf = _open_raw(store, layout.raw_key(run, session, host), Path(tmp))
+        try:
+            cols = read_xspace(buf)
+            h = analyse_host(cols, t0_ns)
+            del cols
+        except InvalidProfile as exc:
+            raise InvalidProfile(f"{host}: {exc.detail}") from None
+        finally:
+            try:
+                buf.close()
+            except BufferError:
+                pass  # a view is still alive; the mapping goes with the process
+            fh.close()
+    meta = {"host": host, "names": h.names, "tracks": h.tracks, **h.index.meta()}
+    store.write(out_prefix + f"hosts/{host}.tl", pack(h.index.arrays(), meta))
+    return {
+        "host": host,
+        "events": h.num_events,
+        "aggregated_events": h.aggregated_events,
+        "timeline_events": h.index.num_events,
+        "tracks": h.tracks,
+        "window_ns": list(h.window_ns),
+        "ops": h.ops,
+        "steps": h.steps,
+        "modules": [{k: getattr(m, k) for k in ("name", "program_id", "proto", "fingerprint",
+                                                "instructions", "flops", "bytes")}
+                    for m in h.modules],
+        "device_kind_hint": h.device_kind_hint,
+        "plane_peaks": h.plane_peaks,
+        "seconds": time.perf_counter() - t_start,
+    }
+
+
+def _profile_views(record: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Merge the hosts' summaries into the profile-level views (pure)."""
+    from xdiag.analysis import opstats, peaks, roofline, steps
+
+    tracks, hosts = [], []
+    eid_base = 0
+    for r in results:
+        first = len(tracks)
+        for t in r["tracks"]:
+            tracks.append({**t, "id": len(tracks), "host": r["host"]})
+        hosts.append({"host": r["host"], "events": r["events"], "eid_base": eid_base,
+                      "track_base": first, "num_tracks": len(r["tracks"]),
+                      "window_ns": r["window_ns"], "aggregated_events": r["aggregated_events"]})
+        eid_base += r["events"]
+    modules: dict[str, dict[str, Any]] = {}
+    for r in results:
+        for m in r["modules"]:
+            modules.setdefault(m["fingerprint"], m)
+    device_kind = record.get("device_kind") or next(
+        (r["device_kind_hint"] for r in results), "cpu")
+    plane_peaks = next((r["plane_peaks"] for r in results if r["plane_peaks"]), {})
+    pk = peaks.resolve(device_kind, plane_peaks, record.get("peaks"))
+    ops = opstats.merge([(r["host"], r["ops"]) for r in results], pk)
+    step_view = steps.merge([r["steps"] for r in results], pk)
+    return {
+        "tracks": tracks,
+        "hosts": hosts,
+        "end_ns": max((r["window_ns"][1] for r in results), default=0),
+        "modules": modules,
+        "ops": ops,
+        "steps": step_view,
+        "roofline": roofline.compute(ops, pk),
+        "peaks": pk,
+        "device_kind": device_kind,
+    }
 
 
 class IngestRunner:
-    """Runs ingest for profiles and moves their status to `ready` or `failed`."""
+    """Runs ingest (a process pool per service) and moves profiles to `ready` / `failed`."""
 
-    def __init__(self, store: ObjectStore, profiles: Any, workers: int = 1) -> None:
+    def __init__(self, store: ObjectStore, profiles: Any, workers: int = 0) -> None:
         self.store, self.profiles = store, profiles
-        self._pool = cf.ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ingest")
+        self.workers = workers or min(4, os.cpu_count() or 1)
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._queue = cf.ThreadPoolExecutor(max_workers=2, thread_name_prefix="ingest")
         self._running: set[str] = set()
         self._lock = threading.Lock()
 
-    def run(self, pid: str) -> dict[str, Any]:
+    def _executor(self) -> cf.ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                # forkserver: never fork a process that runs threads (Flask, capture).
+                self._pool = cf.ProcessPoolExecutor(
+                    self.workers, mp_context=mp.get_context("forkserver"))
+            return self._pool
+
+    def ingest(self, record: dict[str, Any], *, inline: bool = False) -> dict[str, Any]:
+        """Build every derived view of `record`; return the ingest summary.
+
+        Raises XdiagError (with the failing host named) if a host file is unusable.
+        """
+        prefix = derived_prefix(record)
+        hosts = [h["host"] for h in record["hosts"]]
+        windows = [h.get("window_ns") for h in record["hosts"] if h.get("window_ns")]
+        t0 = min(w[0] for w in windows) if windows else 0
+        args = [(self.store.url, record["run"], record["session"], h, t0, prefix) for h in hosts]
+        t_start = time.perf_counter()
+        if inline or len(hosts) == 1:
+            results = [ingest_host(*a) for a in args]
+        else:
+            futures = [self._executor().submit(ingest_host, *a) for a in args]
+            results = [f.result() for f in futures]
+        views = _profile_views(record, results)
+        self._write_views(prefix, views)
+        seconds = time.perf_counter() - t_start
+        events = sum(r["events"] for r in results)
+        manifest = {
+            "version": VERSION,
+            "profile_id": record["id"],
+            "end_ns": views["end_ns"],
+            "t0_ns": t0,
+            "hosts": views["hosts"],
+            "tracks": views["tracks"],
+            "steps": [{"step": s["step"], "start_ns": s["start_ns"], "dur_ns": s["dur_ns"]}
+                      for s in views["steps"]["steps"]],
+            "modules": [{k: m[k] for k in ("name", "program_id", "fingerprint", "instructions",
+                                           "flops", "bytes")} for m in views["modules"].values()],
+            "peaks": views["peaks"],
+            "device_kind": views["device_kind"],
+            "events": events,
+            "seconds": seconds,
+        }
+        self.store.write_json(prefix + "manifest.json", manifest)  # last: marks completeness
+        metrics.INGEST_SECONDS.observe(seconds)
+        metrics.INGEST_EVENTS.inc(events)
+        return {"version": VERSION, "seconds": round(seconds, 4),
+                "events_per_s": round(events / max(seconds, 1e-9)),
+                "hosts": [{"host": r["host"], "events": r["events"],
+                           "seconds": round(r["seconds"], 4)} for r in results]}
+
+    def _write_views(self, prefix: str, views: dict[str, Any]) -> None:
+        for name in ("ops", "steps", "roofline"):
+            self.store.write_json(prefix + f"{name}.json", views[name])
+        for fp, m in views["modules"].items():
+            self.store.write(prefix + f"hlo/{fp}.pb", m["proto"])
+
+    def run(self, pid: str, *, inline: bool = False) -> dict[str, Any]:
+        """Ingest one profile and record the outcome on it."""
         record = self.profiles.get(pid)
-        t0 = time.perf_counter()
         try:
-            info = ingest_session(self.store, record)
-        except XdiagError as exc:
-            return self.profiles.update(pid, status="failed", error=exc.detail)
+            info = self.ingest(record, inline=inline)
         except Exception as exc:
-            log.exception("ingest of %s failed", pid)
-            return self.profiles.update(pid, status="failed", error=f"ingest failed: {exc}")
-        seconds = time.perf_counter() - t0
-        events = record.get("events") or 0
-        info.update(seconds=round(seconds, 4), events_per_s=round(events / max(seconds, 1e-9)))
+            detail = exc.detail if isinstance(exc, XdiagError) else f"ingest failed: {exc}"
+            if not isinstance(exc, XdiagError):
+                log.exception("ingest of %s failed", pid)
+            self.store.delete_prefix(derived_prefix(record))  # no half-built views remain
+            metrics.INGESTS.labels("failed").inc()
+            return self.profiles.update(pid, status="failed", error=detail)
+        metrics.INGESTS.labels("ready").inc()
         return self.profiles.update(pid, status="ready", error=None, ingest=info)
 
     def submit(self, pid: str) -> None:
@@ -70,11 +233,13 @@ class IngestRunner:
                 with self._lock:
                     self._running.discard(pid)
 
-        self._pool.submit(job)
+        self._queue.submit(job)
 
     def resume_pending(self) -> int:
-        """Restart ingest of profiles left `ingesting` by a crash or restart."""
-        pending = [p["id"] for p in self.profiles.list(status="ingesting")]
+        """Re-ingest profiles left `ingesting` by a crash, or ingested by an older version."""
+        pending = [p["id"] for p in self.profiles.list()
+                   if p["status"] == "ingesting" or
+                   (p["status"] == "ready" and p.get("ingest_version") != VERSION)]
         for pid in pending:
             self.submit(pid)
         return len(pending)

@@ -52,13 +52,24 @@ def inspect_xplane(path: Path, label: str = "") -> XplaneSummary:
             cols = read_xspace(buf)
         except InvalidProfile as exc:
             raise InvalidProfile(f"{label}: {exc.detail}") from None
-        n = int(cols.num_events)
-        window = cols.window_ns() if n else None
+        n = len(cols.events)
+        window = _window_ns(cols) if n else None
         planes = len(cols.planes)
         del cols  # release views into the mmap before it closes
     if n == 0:
         raise InvalidProfile(f"{label}: the trace holds no events (empty trace)")
     return XplaneSummary(bytes=size, events=n, planes=planes, window_ns=window)
+
+
+def _window_ns(cols: Any) -> tuple[int, int]:
+    """[first start, last end] of the events, absolute ns since the epoch."""
+    ev = cols.events
+    timed = ~ev.aggregated
+    if not timed.any():
+        return cols.t0_ns, cols.t0_ns
+    start = ev.start_ps[timed]
+    end = start + ev.duration_ps[timed]
+    return cols.t0_ns + int(start.min()) // 1000, cols.t0_ns + -(-int(end.max()) // 1000)
 
 
 def new_session_name(store: ObjectStore, run: str, when: float | None = None) -> str:

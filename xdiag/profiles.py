@@ -25,6 +25,7 @@ SUMMARY_FIELDS = (
 def summary(record: dict[str, Any]) -> dict[str, Any]:
     out = {k: record.get(k) for k in SUMMARY_FIELDS}
     out["hosts"] = [{"host": h.get("host"), "bytes": h.get("bytes")} for h in record.get("hosts", [])]
+    out["ingest_version"] = (record.get("ingest") or {}).get("version")
     return out
 
 

@@ -8,6 +8,7 @@ from xdiag.ingest import IngestRunner
 from xdiag.profiles import Profiles
 from xdiag.registry import Registry
 from xdiag.store import ObjectStore, open_store
+from xdiag.views import ViewCache
 
 
 class Services:
@@ -16,7 +17,8 @@ class Services:
         self.store = store or open_store(settings.store)
         self.registry = Registry(self.store, ttl_s=settings.job_ttl_s)
         self.profiles = Profiles(self.store)
-        self.ingest = IngestRunner(self.store, self.profiles)
+        self.ingest = IngestRunner(self.store, self.profiles, workers=settings.ingest_workers)
+        self.views = ViewCache(self.store, self.ingest)
         self.captures = Captures(self)
 
     def profile_url(self, pid: str, base: str | None = None) -> str:

@@ -30,10 +30,11 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     svc = services or Services(settings)
     app.extensions["xdiag"] = svc
 
-    from xdiag.server import api, health, openapi, ui
+    from xdiag.server import api, health, openapi, ui, views_api
 
     health.init_app(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(views_api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(ui.bp)
 

@@ -1,0 +1,133 @@
+"""The timeline index against brute force on random nested traces."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xdiag.analysis import timeline
+from xdiag.analysis.pack import pack, unpack
+
+
+def nested_trace(rng: np.random.Generator, n_tracks: int, n_top: int, span_ns: int):
+    """Random properly nested slices: top-level slices with up to 3 levels of children."""
+    tracks, starts, ends = [], [], []
+
+    def children(t: int, a: int, b: int, level: int) -> None:
+        if level > 3 or b - a < 8:
+            return
+        cuts = np.sort(rng.integers(a, b, size=2 * int(rng.integers(0, 4))))
+        for s, e in zip(cuts[::2], cuts[1::2], strict=True):
+            if e > s:
+                tracks.append(t)
+                starts.append(int(s))
+                ends.append(int(e))
+                children(t, int(s), int(e), level + 1)
+
+    for t in range(n_tracks):
+        cuts = np.sort(rng.choice(span_ns, size=2 * n_top, replace=False))
+        for s, e in zip(cuts[::2], cuts[1::2], strict=True):
+            tracks.append(t)
+            starts.append(int(s))
+            ends.append(int(e))
+            children(t, int(s), int(e), 1)
+    perm = rng.permutation(len(starts))  # the index must not rely on input order
+    arr = lambda x: np.asarray(x, dtype=np.int64)[perm]  # noqa: E731
+    return arr(tracks), arr(starts), arr(ends)
+
+
+@pytest.fixture(scope="module")
+def trace():
+    rng = np.random.default_rng(7)
+    track, start, end = nested_trace(rng, n_tracks=4, n_top=3000, span_ns=50_000_000)
+    name = rng.integers(0, 50, size=len(start)).astype(np.int32)
+    return track, start, end, name, timeline.build(track, start, end, name)
+
+
+def test_every_event_kept_once(trace) -> None:
+    track, start, end, name, idx = trace
+    assert idx.num_events == len(start)
+    assert sorted(idx.ev_src.tolist()) == list(range(len(start)))
+    np.testing.assert_array_equal(idx.ev_start, start[idx.ev_src])
+    np.testing.assert_array_equal(idx.ev_end, end[idx.ev_src])
+    np.testing.assert_array_equal(idx.ev_name, name[idx.ev_src])
+
+
+def test_segments_do_not_overlap_and_nest(trace) -> None:
+    *_, idx = trace
+    for s in range(len(idx.seg_track)):
+        a, b = idx.seg_ptr[s], idx.seg_ptr[s + 1]
+        st, en = idx.ev_start[a:b], idx.ev_end[a:b]
+        assert np.all(np.diff(st) >= 0)
+        assert np.all(st[1:] >= en[:-1]), "slices of one depth overlap"
+        if idx.seg_depth[s] > 0:  # every child lies inside a slice one level up
+            parent = np.flatnonzero((idx.seg_track == idx.seg_track[s]) &
+                                    (idx.seg_depth == idx.seg_depth[s] - 1))[0]
+            pa, pb = idx.seg_ptr[parent], idx.seg_ptr[parent + 1]
+            ps, pe = idx.ev_start[pa:pb], idx.ev_end[pa:pb]
+            k = np.searchsorted(ps, st, side="right") - 1
+            assert np.all(k >= 0) and np.all(pe[k] >= en)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_query_matches_brute_force(trace, seed: int) -> None:
+    track, start, end, name, idx = trace
+    rng = np.random.default_rng(seed)
+    span = int(end.max())
+    width = int(rng.choice([50, 300, 1500]))
+    w0 = int(rng.integers(-1000, span))
+    w1 = w0 + int(10 ** rng.uniform(2, np.log10(span * 1.2)))
+    win = timeline.query(idx, w0, w1, width, num_tracks=4)
+    got = set(idx.ev_src[win.ev].tolist())
+    hit = (start < w1) & (end > w0)
+    # Nothing outside the window, nothing returned twice.
+    assert got <= set(np.flatnonzero(hit).tolist())
+    assert len(got) == len(win.ev)
+    # Every slice longer than the bucket is there.
+    must = np.flatnonzero(hit & (end - start > win.bucket_ns))
+    assert set(must.tolist()) <= got
+    # Exact per-track counts of what the window holds.
+    np.testing.assert_array_equal(win.in_window, np.bincount(track[hit], minlength=4))
+    # About two slices per pixel per depth (the level table may point one level finer).
+    depths = idx.track_depths(4).sum()
+    assert len(win.ev) <= 4 * 2 * width * depths + 2 * depths + 8
+
+
+def test_zooming_in_reaches_every_event(trace) -> None:
+    track, start, end, _, idx = trace
+    i = int(np.argmin(end - start))
+    win = timeline.query(idx, int(start[i]), int(end[i]) + 1, 1000, num_tracks=4)
+    assert i in set(idx.ev_src[win.ev].tolist())
+    assert win.bucket_ns == 0
+
+
+def test_track_filter(trace) -> None:
+    track, start, end, _, idx = trace
+    win = timeline.query(idx, 0, int(end.max()), 800, num_tracks=4, tracks=np.array([2]))
+    assert set(track[idx.ev_src[win.ev]].tolist()) == {2}
+
+
+def test_pack_roundtrip(trace) -> None:
+    *_, idx = trace
+    arrays, meta = unpack(pack(idx.arrays(), idx.meta()))
+    back = timeline.TimelineIndex.from_arrays(arrays, meta)
+    w1 = timeline.query(idx, 1000, 9_000_000, 640, num_tracks=4)
+    w2 = timeline.query(back, 1000, 9_000_000, 640, num_tracks=4)
+    np.testing.assert_array_equal(w1.ev, w2.ev)
+
+
+def test_overlapping_slices_get_separate_depths() -> None:
+    # Partial overlaps (several threads' ops merged into one device track) must not share a row.
+    start = np.array([0, 5, 12, 30], dtype=np.int64)
+    end = np.array([10, 15, 20, 40], dtype=np.int64)
+    idx = timeline.build(np.zeros(4, np.int64), start, end, np.zeros(4, np.int32))
+    for s in range(len(idx.seg_track)):
+        a, b = idx.seg_ptr[s], idx.seg_ptr[s + 1]
+        assert np.all(idx.ev_start[a + 1 : b] >= idx.ev_end[a : b - 1])
+
+
+def test_empty_index() -> None:
+    e = np.zeros(0, np.int64)
+    idx = timeline.build(e, e, e, e.astype(np.int32))
+    win = timeline.query(idx, 0, 100, 100, num_tracks=0)
+    assert len(win.ev) == 0

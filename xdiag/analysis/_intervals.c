@@ -1,0 +1,104 @@
+/* Interval kernels for the timeline index that numpy cannot vectorise.
+ *
+ * nest_depths(start, end) -> bytes of int32 depths
+ *   Input: int64 buffers of equal length, sorted by start ascending and, for
+ *   equal starts, by end descending (parents before children). Output: the
+ *   depth of each interval such that intervals at the same depth never
+ *   overlap, and a properly nested interval sits exactly one level below its
+ *   parent. A stack of open intervals gives this in O(n): pop what has ended,
+ *   then the new interval goes on top. A partially overlapping interval (not
+ *   contained in the top) still goes above it, so no two open intervals ever
+ *   share a depth.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+static PyObject *nest_depths(PyObject *self, PyObject *args) {
+    Py_buffer sb, eb;
+    if (!PyArg_ParseTuple(args, "y*y*", &sb, &eb)) return NULL;
+    PyObject *out = NULL;
+    if (sb.len != eb.len || sb.len % 8 != 0) {
+        PyErr_SetString(PyExc_ValueError, "start and end must be int64 buffers of equal length");
+        goto done;
+    }
+    Py_ssize_t n = sb.len / 8;
+    out = PyBytes_FromStringAndSize(NULL, n * 4);
+    if (!out) goto done;
+    const int64_t *start = (const int64_t *)sb.buf, *end = (const int64_t *)eb.buf;
+    int32_t *depth = (int32_t *)PyBytes_AS_STRING(out);
+    int64_t *stack_end = n ? malloc(sizeof(int64_t) * n) : NULL;
+    if (n && !stack_end) { Py_CLEAR(out); PyErr_NoMemory(); goto done; }
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t top = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        while (top > 0 && stack_end[top - 1] <= start[i]) top--;
+        depth[i] = (int32_t)top;
+        stack_end[top++] = end[i];
+    }
+    Py_END_ALLOW_THREADS
+    free(stack_end);
+done:
+    PyBuffer_Release(&sb);
+    PyBuffer_Release(&eb);
+    return out;
+}
+
+/* bucket_longest(start, dur, refs, level) -> bytes of int64 refs
+ *
+ *   refs index into start/dur and are sorted by start. Buckets are
+ *   start >> level; for each bucket keep the ref with the longest duration
+ *   (the first one on ties). One pass, O(len(refs)).
+ */
+static PyObject *bucket_longest(PyObject *self, PyObject *args) {
+    Py_buffer sb, db, rb;
+    int level;
+    if (!PyArg_ParseTuple(args, "y*y*y*i", &sb, &db, &rb, &level)) return NULL;
+    PyObject *out = NULL;
+    Py_ssize_t n = sb.len / 8, m = rb.len / 8;
+    if (sb.len != db.len || sb.len % 8 || rb.len % 8 || level < 0 || level > 62) {
+        PyErr_SetString(PyExc_ValueError, "bad arguments to bucket_longest");
+        goto done;
+    }
+    const int64_t *start = (const int64_t *)sb.buf, *dur = (const int64_t *)db.buf;
+    const int64_t *refs = (const int64_t *)rb.buf;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        if (refs[i] < 0 || refs[i] >= n) {
+            PyErr_SetString(PyExc_IndexError, "ref out of range in bucket_longest");
+            goto done;
+        }
+    }
+    int64_t *tmp = m > 0 ? malloc((size_t)m * sizeof(int64_t)) : NULL;
+    if (m && !tmp) { PyErr_NoMemory(); goto done; }
+    Py_ssize_t k = 0;
+    Py_BEGIN_ALLOW_THREADS
+    int64_t cur_bucket = 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        int64_t r = refs[i], b = start[r] >> level;
+        if (k == 0 || b != cur_bucket) {
+            tmp[k++] = r;
+            cur_bucket = b;
+        } else if (dur[r] > dur[tmp[k - 1]]) {
+            tmp[k - 1] = r;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    out = PyBytes_FromStringAndSize((const char *)tmp, k * 8);
+    free(tmp);
+done:
+    PyBuffer_Release(&sb);
+    PyBuffer_Release(&db);
+    PyBuffer_Release(&rb);
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"bucket_longest", bucket_longest, METH_VARARGS, "Longest ref per time bucket (int64 bytes)."},
+    {"nest_depths", nest_depths, METH_VARARGS, "Nesting depth of sorted intervals (int32 bytes)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_intervals", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__intervals(void) { return PyModule_Create(&module); }

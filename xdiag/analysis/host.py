@@ -1,0 +1,291 @@
+"""Everything ingest derives from ONE host file. Pure: columns in, arrays/dicts out.
+
+`analyse_host` turns an XSpace's columns into the host's timeline index, its
+op table (per module, op and device: occurrences, total and self time) and its
+step table (per step and device: busy, collective and compute time, FLOPs).
+HLO costs come from the modules the host's own metadata plane carries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from typing import Any
+
+import numpy as np
+
+from xdiag.analysis import intervals, timeline
+from xdiag.analysis.tracks import Track, assign_tracks
+
+log = logging.getLogger("xdiag.analysis")
+
+COLLECTIVE = "collective"
+
+
+@dataclasses.dataclass
+class OpCostInfo:
+    flops: float
+    bytes: float
+    category: str
+
+
+@dataclasses.dataclass
+class ModuleInfo:
+    name: str
+    program_id: int
+    proto: bytes
+    fingerprint: str
+    instructions: int
+    flops: float
+    bytes: float
+    costs: dict[str, OpCostInfo]
+
+
+@dataclasses.dataclass
+class HostAnalysis:
+    index: timeline.TimelineIndex
+    names: list[str]
+    tracks: list[dict[str, Any]]
+    ops: dict[str, list[Any]]  # columns: module, program_id, op, device, category, ...
+    steps: dict[str, list[Any]]  # columns: step, start_ns, end_ns, + per-device lists
+    modules: list[ModuleInfo]
+    window_ns: tuple[int, int]
+    num_events: int
+    aggregated_events: int
+    device_kind_hint: str
+    plane_peaks: dict[str, float]
+
+
+def module_infos(cols: Any) -> list[ModuleInfo]:
+    """HLO modules of the host with per-op costs (categories drive op stats and steps)."""
+    from xdiag.analysis.hlo.cost import module_cost
+    from xdiag.analysis.hlo.module import parse_module
+    from xdiag.xplane.hlo import hlo_modules
+
+    out = []
+    for ref in hlo_modules(cols):
+        try:
+            module = parse_module(ref.proto)
+            mc = module_cost(module)
+        except Exception as exc:  # one odd module must not fail the whole profile
+            log.warning("HLO module %s: cost model failed: %s", ref.name, exc)
+            continue
+        costs = {name: OpCostInfo(float(c.flops), float(c.bytes_accessed),
+                                  c.fused_category if c.category == "fusion" and
+                                  c.fused_category == COLLECTIVE else c.category)
+                 for name, c in mc.ops.items()}
+        out.append(ModuleInfo(
+            name=ref.name, program_id=ref.program_id, proto=ref.proto,
+            fingerprint=hashlib.sha256(ref.proto).hexdigest()[:16],
+            instructions=sum(1 for _ in module.instructions()),
+            flops=float(mc.total.flops), bytes=float(mc.total.bytes_accessed), costs=costs))
+    return out
+
+
+def _plane_peaks(cols: Any) -> dict[str, float]:
+    """Device capability stats some device planes carry (GPU/TPU)."""
+    for p in cols.planes:
+        st = p.stats
+        flops = st.get("peak_teraflops_per_second")
+        bw = st.get("peak_hbm_bw_gigabytes_per_second") or st.get("memory_bandwidth")
+        if flops:
+            out = {"flops_per_s": float(flops) * 1e12}
+            if bw:
+                bw = float(bw)
+                out["bytes_per_s"] = bw * 1e9 if bw < 1e7 else bw  # GB/s or B/s
+            return out
+    return {}
+
+
+def _device_kind_hint(cols: Any) -> str:
+    for p in cols.planes:
+        if p.name.startswith("/device:"):
+            for key in ("device_type_name", "device_vendor", "devtype"):
+                if p.stats.get(key):
+                    return str(p.stats[key])
+            return p.name.split(":")[1]
+    return "cpu"
+
+
+def _self_times(idx: timeline.TimelineIndex) -> np.ndarray:
+    """Self time of every slice (duration minus the parts covered by its children)."""
+    dur = (idx.ev_end - idx.ev_start).astype(np.int64)
+    child = np.zeros(len(dur), dtype=np.int64)
+    seg_of = {(int(t), int(d)): s for s, (t, d) in enumerate(zip(idx.seg_track, idx.seg_depth,
+                                                                  strict=True))}
+    for s, (t, d) in enumerate(zip(idx.seg_track.tolist(), idx.seg_depth.tolist(), strict=True)):
+        p = seg_of.get((t, d - 1))
+        if d == 0 or p is None:
+            continue
+        a, b = idx.seg_ptr[s], idx.seg_ptr[s + 1]
+        pa, pb = idx.seg_ptr[p], idx.seg_ptr[p + 1]
+        ps, pe = idx.ev_start[pa:pb], idx.ev_end[pa:pb]
+        cs, ce = idx.ev_start[a:b], idx.ev_end[a:b]
+        k = np.searchsorted(ps, cs, side="right") - 1
+        ok = k >= 0
+        kk = np.clip(k, 0, None)
+        covered = np.where(ok, np.clip(np.minimum(ce, pe[kk]) - cs, 0, None), 0)
+        np.add.at(child, pa + kk[ok], covered[ok])
+    return np.maximum(dur - child, 0)
+
+
+def analyse_host(cols: Any, t0_ns: int) -> HostAnalysis:
+    """Analyse one host's columns; times become ns from the profile start `t0_ns`."""
+    ev = cols.events
+    keep = ~ev.aggregated  # aggregated events have no position in time
+    track_of, tracks = assign_tracks(cols)
+    name_codes, names = cols.event_names()
+    shift_ps = (cols.t0_ns - t0_ns) * 1000
+    start_ps = ev.start_ps + shift_ps
+    start_ns = start_ps // 1000
+    end_ns = np.maximum((start_ps + ev.duration_ps + 999) // 1000, start_ns)
+    sel = np.flatnonzero(keep)
+    idx = timeline.build(track_of[sel], start_ns[sel], end_ns[sel], name_codes[sel])
+    # ev_src must index the reader's order, not the kept subset.
+    idx.ev_src = sel[idx.ev_src]
+
+    depths = idx.track_depths(len(tracks))
+    counts = idx.track_counts(len(tracks))
+    track_json = [{**t.to_json(), "max_depth": int(depths[i]), "events": int(counts[i])}
+                  for i, t in enumerate(tracks)]
+
+    modules = module_infos(cols)
+    ops, op_info = _op_table(cols, idx, tracks, modules)
+    steps = _step_table(cols, idx, tracks, op_info, start_ns, end_ns)
+    n = len(ev)
+    window = (int(start_ns[sel].min()), int(end_ns[sel].max())) if len(sel) else (0, 0)
+    return HostAnalysis(index=idx, names=names, tracks=track_json, ops=ops, steps=steps,
+                        modules=modules, window_ns=window, num_events=n,
+                        aggregated_events=int(n - len(sel)),
+                        device_kind_hint=_device_kind_hint(cols), plane_peaks=_plane_peaks(cols))
+
+
+def _op_events(cols: Any, idx: timeline.TimelineIndex, tracks: list[Track]) -> np.ndarray:
+    """Positions (in idx order) of XLA op slices: those on op tracks."""
+    op_tracks = np.array([t.kind == "xla_ops" for t in tracks] + [False], dtype=bool)
+    seg_is_op = op_tracks[idx.seg_track] if len(idx.seg_track) else np.zeros(0, bool)
+    sizes = np.diff(idx.seg_ptr)
+    return np.flatnonzero(np.repeat(seg_is_op, sizes))
+
+
+def _op_table(cols: Any, idx: timeline.TimelineIndex, tracks: list[Track],
+              modules: list[ModuleInfo]) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    pos = _op_events(cols, idx, tracks)
+    src = idx.ev_src[pos]
+    names_codes, names = cols.event_names()
+    op_codes, op_table, has_op = cols.event_stat_codes("hlo_op")
+    mod_codes, mod_table, has_mod = cols.event_stat_codes("hlo_module")
+    prog, has_prog = cols.event_stat("program_id")
+    # Op name: the hlo_op stat, else the event name; module: the stat, else "".
+    op_names = np.array([str(x) for x in op_table] + names, dtype=object)
+    op_key = np.where(has_op[src], op_codes[src], len(op_table) + names_codes[src])
+    mod_names = np.array([str(x) for x in mod_table] + [""], dtype=object)
+    mod_key = np.where(has_mod[src], mod_codes[src], len(mod_table))
+    prog_id = np.where(has_prog[src], np.asarray(prog)[src].astype(np.int64), -1) \
+        if len(src) else np.zeros(0, np.int64)
+    device = np.array([t.device if t.device is not None else -1 for t in tracks] + [-1],
+                      dtype=np.int64)[idx.seg_track[np.searchsorted(idx.seg_ptr, pos,
+                                                                     side="right") - 1]] \
+        if len(pos) else np.zeros(0, np.int64)
+    depth = idx.depth_of(pos) if len(pos) else np.zeros(0, np.int64)
+    dur = (idx.ev_end[pos] - idx.ev_start[pos]).astype(np.int64)
+    self_ns = _self_times(idx)[pos]
+
+    # Costs per (module/program, op) from the HLO cost model.
+    by_prog = {m.program_id: m for m in modules}
+    by_name = {m.name: m for m in modules}
+    keys = np.stack([mod_key, op_key, prog_id, device], axis=1) if len(pos) else \
+        np.zeros((0, 4), np.int64)
+    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    cols_out: dict[str, list[Any]] = {k: [] for k in (
+        "module", "program_id", "op", "device", "category", "occurrences", "total_ns",
+        "self_ns", "flops", "bytes", "top_level")}
+    occ = np.bincount(inv, minlength=len(uniq))
+    tot = np.bincount(inv, weights=dur, minlength=len(uniq))
+    slf = np.bincount(inv, weights=self_ns, minlength=len(uniq))
+    top = np.bincount(inv, weights=(depth == 0), minlength=len(uniq))
+    for u, (mk, ok_, pid, dev) in enumerate(uniq.tolist()):
+        module, op = str(mod_names[mk]), str(op_names[ok_])
+        info = by_prog.get(pid) or by_name.get(module)
+        cost = info.costs.get(op) if info else None
+        category = cost.category if cost else _guess_category(op)
+        flops = cost.flops if cost else 0.0
+        cols_out["module"].append(module or (info.name if info else ""))
+        cols_out["program_id"].append(int(pid))
+        cols_out["op"].append(op)
+        cols_out["device"].append(int(dev))
+        cols_out["category"].append(category)
+        cols_out["occurrences"].append(int(occ[u]))
+        cols_out["total_ns"].append(int(tot[u]))
+        cols_out["self_ns"].append(int(slf[u]))
+        cols_out["flops"].append(flops)
+        cols_out["bytes"].append(cost.bytes if cost else 0.0)
+        cols_out["top_level"].append(int(top[u]))
+    ev_flops = np.asarray(cols_out["flops"], dtype=np.float64)[inv] if len(inv) else \
+        np.zeros(0, np.float64)
+    ev_coll = (np.asarray(cols_out["category"], dtype=object) == COLLECTIVE)[inv] if len(inv) \
+        else np.zeros(0, bool)
+    return cols_out, {"pos": pos, "flops": ev_flops, "collective": ev_coll.astype(bool),
+                      "depth": depth}
+
+
+_GUESSES = (("all-reduce", COLLECTIVE), ("all-gather", COLLECTIVE), ("reduce-scatter", COLLECTIVE),
+            ("all-to-all", COLLECTIVE), ("collective-permute", COLLECTIVE),
+            ("fusion", "fusion"), ("convolution", "dot"), ("dot", "dot"), ("gemm", "dot"),
+            ("copy", "copy"), ("custom-call", "custom_call"), ("while", "control_flow"))
+
+
+def _guess_category(op: str) -> str:
+    """Category from the op name when no HLO module is available (uploaded w/o metadata)."""
+    low = op.lower()
+    return next((cat for key, cat in _GUESSES if key in low), "other")
+
+
+def _step_table(cols: Any, idx: timeline.TimelineIndex, tracks: list[Track],
+                op_info: dict[str, Any], start_ns: np.ndarray,
+                end_ns: np.ndarray) -> dict[str, list[Any]]:
+    """Per step: its window and, per device track, busy/collective time and FLOPs."""
+    step_vals, has_step = cols.event_stat("step_num")
+    out: dict[str, list[Any]] = {"step": [], "start_ns": [], "end_ns": [], "devices": [],
+                                 "busy_ns": [], "collective_ns": [], "flops": [],
+                                 "any_busy_ns": []}
+    where = np.flatnonzero(has_step & ~cols.events.aggregated)
+    if not len(where):
+        return out
+    steps = np.asarray(step_vals)[where].astype(np.int64)
+    uniq, inv = np.unique(steps, return_inverse=True)
+    a = np.full(len(uniq), np.iinfo(np.int64).max)
+    b = np.full(len(uniq), np.iinfo(np.int64).min)
+    np.minimum.at(a, inv, start_ns[where])
+    np.maximum.at(b, inv, end_ns[where])
+    out["step"], out["start_ns"], out["end_ns"] = uniq.tolist(), a.tolist(), b.tolist()
+
+    # Device busy time: depth-0 op slices of each op track (nested ops would double count).
+    pos, depth = op_info["pos"], op_info["depth"]
+    top = depth == 0
+    seg = np.searchsorted(idx.seg_ptr, pos, side="right") - 1 if len(pos) else pos
+    dev_tracks = sorted({int(idx.seg_track[s]) for s in seg[top].tolist()})
+    all_s, all_e = [], []
+    for t in dev_tracks:
+        m = top & (idx.seg_track[seg] == t)
+        p = pos[m]
+        s, e = idx.ev_start[p], idx.ev_end[p]
+        d = (e - s).astype(np.float64)
+        out["devices"].append(tracks[t].device)
+        out["busy_ns"].append(intervals.overlap_sum(s, e, None, a, b).round().tolist())
+        out["collective_ns"].append(intervals.overlap_sum(
+            s, e, d * op_info["collective"][m], a, b).round().tolist())
+        # FLOPs of the ops that start inside the step.
+        pref = np.concatenate([[0.0], np.cumsum(op_info["flops"][m])])
+        i0, i1 = np.searchsorted(s, a), np.searchsorted(s, b)
+        out["flops"].append((pref[i1] - pref[i0]).tolist())
+        all_s.append(s)
+        all_e.append(e)
+    if all_s:
+        us, ue = intervals.union(np.concatenate(all_s), np.concatenate(all_e))
+        out["any_busy_ns"] = intervals.overlap_sum(us, ue, None, a, b).round().tolist()
+    else:
+        out["any_busy_ns"] = [0.0] * len(uniq)
+    return out

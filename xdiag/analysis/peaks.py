@@ -1,0 +1,58 @@
+"""Peak compute and memory bandwidth of a device, and where the numbers came from.
+
+Order of preference: the device capability stats in the xplane; a table by
+device kind (vendor figures: dense bf16 FLOP/s and HBM bandwidth); on CPU the
+host peaks the agent measured when the job started; for uploads with none of
+these, a measurement on the service host, labelled as such.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# device kind substring -> (FLOP/s, bytes/s)
+TABLE: list[tuple[str, float, float]] = [
+    ("h200", 989e12, 4.8e12),
+    ("h100", 989e12, 3.35e12),
+    ("a100", 312e12, 2.039e12),
+    ("tpu v4", 275e12, 1.2e12),
+    ("tpu v5 lite", 197e12, 0.819e12),
+    ("tpu v5e", 197e12, 0.819e12),
+    ("tpu v5p", 459e12, 2.765e12),
+    ("tpu v5", 459e12, 2.765e12),
+    ("tpu v6", 918e12, 1.64e12),
+]
+
+_service_host_peaks: dict[str, float] | None = None
+
+
+def table_lookup(device_kind: str) -> tuple[float, float] | None:
+    kind = device_kind.lower().replace("-", " ")
+    for key, flops, bw in TABLE:
+        if key in kind:
+            return flops, bw
+    return None
+
+
+def resolve(device_kind: str, plane_peaks: dict[str, float] | None,
+            agent_peaks: dict[str, Any] | None) -> dict[str, Any]:
+    """Peaks for the roofline as {flops_per_s, bytes_per_s, source, device_kind}."""
+    global _service_host_peaks
+    out: dict[str, Any] = {"device_kind": device_kind}
+    if plane_peaks and plane_peaks.get("flops_per_s") and plane_peaks.get("bytes_per_s"):
+        return {**out, **plane_peaks, "source": "xplane device capabilities"}
+    hit = table_lookup(device_kind)
+    if hit:
+        return {**out, "flops_per_s": hit[0], "bytes_per_s": hit[1],
+                "source": f"vendor table ({device_kind})"}
+    if agent_peaks and agent_peaks.get("matmul_gflops") and agent_peaks.get("memcpy_gbps"):
+        return {**out, "flops_per_s": float(agent_peaks["matmul_gflops"]) * 1e9,
+                "bytes_per_s": float(agent_peaks["memcpy_gbps"]) * 1e9,
+                "source": "measured on the job's host by the agent"}
+    if _service_host_peaks is None:
+        from xdiag.agent import measure_host_peaks
+
+        _service_host_peaks = measure_host_peaks(0.5)
+    return {**out, "flops_per_s": _service_host_peaks["matmul_gflops"] * 1e9,
+            "bytes_per_s": _service_host_peaks["memcpy_gbps"] * 1e9,
+            "source": "measured on the xdiag service host (no peaks recorded with the profile)"}

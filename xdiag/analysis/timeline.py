@@ -1,0 +1,240 @@
+"""Timeline index: nesting depths and level-of-detail summaries, built once at ingest.
+
+Pure numpy, no I/O. Units: every time is integer nanoseconds from the profile
+start (`*_ns`); a *segment* is one (track, depth) row of non-overlapping slices.
+
+Level of detail. Level L buckets time into 2**L ns buckets and keeps, per
+segment, the longest slice starting in each bucket. Within a segment slices do
+not overlap, so a slice longer than its bucket is always the longest one
+starting there: every slice longer than the bucket width survives, and
+zooming in (smaller L) reaches every slice. Level L+1 is built from the
+representatives of level L (the longest of two sub-buckets' longest), so
+building all levels costs about 2n. A level is stored only if it halves the
+previous stored one; otherwise the level table points at the finer block, which
+at most doubles what a query returns.
+
+Query. All blocks live in one pool sorted by `block << TBITS | start_ns`, so
+one `np.searchsorted` call finds the window in every segment at once:
+O(segments · log n + output) per viewport, independent of the profile size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from xdiag.analysis._intervals import bucket_longest, nest_depths
+
+LMIN = 10  # finest summarised level: 1.024 µs buckets; below that, raw slices
+MAX_TBITS = 46  # profiles up to ~19.5 h
+
+
+@dataclasses.dataclass
+class TimelineIndex:
+    """One host's slices, sorted by (track, depth, start), with LOD blocks."""
+
+    ev_start: np.ndarray  # int64 [n] ns
+    ev_end: np.ndarray  # int64 [n] ns
+    ev_name: np.ndarray  # int32 [n] index into the host's name table
+    ev_src: np.ndarray  # int64 [n] index of the event in the reader's order (event id - base)
+    seg_track: np.ndarray  # int32 [S]
+    seg_depth: np.ndarray  # int32 [S]
+    seg_ptr: np.ndarray  # int64 [S+1] slice range of each segment in ev_*
+    raw_block: np.ndarray  # int64 [S] block holding every slice of the segment
+    lod_block: np.ndarray  # int64 [S, NL] block to read for level LMIN + i
+    block_ptr: np.ndarray  # int64 [B+1] range of each block in the pool
+    pool_key: np.ndarray  # int64 [P] block << tbits | start_ns, globally sorted
+    pool_ref: np.ndarray  # int64 [P] index into ev_*
+    tbits: int
+    end_ns: int
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if isinstance(getattr(self, f.name), np.ndarray)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> TimelineIndex:
+        return cls(**{k: v for k, v in arrays.items() if k in cls.__dataclass_fields__},
+                   tbits=int(meta["tbits"]), end_ns=int(meta["end_ns"]))
+
+    def meta(self) -> dict[str, Any]:
+        return {"tbits": self.tbits, "end_ns": self.end_ns}
+
+    @property
+    def num_events(self) -> int:
+        return int(self.ev_start.shape[0])
+
+    def track_depths(self, num_tracks: int) -> np.ndarray:
+        """Max depth + 1 of each track (0 for an empty track)."""
+        out = np.zeros(num_tracks, dtype=np.int64)
+        if len(self.seg_track):
+            np.maximum.at(out, self.seg_track, self.seg_depth + 1)
+        return out
+
+    def track_counts(self, num_tracks: int) -> np.ndarray:
+        sizes = np.diff(self.seg_ptr)
+        return np.bincount(self.seg_track, weights=sizes, minlength=num_tracks).astype(np.int64)
+
+    def depth_of(self, ev: np.ndarray) -> np.ndarray:
+        seg = np.searchsorted(self.seg_ptr, ev, side="right") - 1
+        return self.seg_depth[seg]
+
+
+def build(track: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray,
+          name: np.ndarray) -> TimelineIndex:
+    """Build the index of one host.
+
+    Args:
+      track: int [n] track of each event (host-local track number).
+      start_ns, end_ns: int64 [n] times in ns from the profile start (end >= start >= 0).
+      name: int [n] name id of each event.
+    """
+    n = int(start_ns.shape[0])
+    track = track.astype(np.int64, copy=False)
+    start = start_ns.astype(np.int64, copy=False)
+    end = np.maximum(end_ns.astype(np.int64, copy=False), start)
+    t_end = int(end.max()) + 1 if n else 1
+    tbits = max(1, int(t_end).bit_length())
+    if tbits > MAX_TBITS:
+        raise ValueError(f"profile spans {t_end / 3.6e12:.1f} h; at most "
+                         f"{2**MAX_TBITS / 3.6e12:.1f} h is supported")
+
+    # 1. Order by (track, start, -end): parents before children at equal starts.
+    key = (track << tbits) | start
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    ties = np.flatnonzero(key[1:] == key[:-1])
+    if len(ties) and np.any(end[order][ties + 1] > end[order][ties]):
+        order = np.lexsort((-end, start, track))
+    del key
+    start, end, track = start[order], end[order], track[order]
+
+    # 2. Nesting depth, one pass for all tracks: shifting each track by its number times
+    #    the span makes every track start after all intervals of the previous one ended.
+    shift = track * t_end
+    depth = np.frombuffer(nest_depths(start + shift, end + shift), dtype=np.int32)
+    del shift
+
+    # 3. Segments = (track, depth), each sorted by start: a stable sort on (track, depth)
+    #    keeps the start order (radix sort when the key fits 16 bits). Most events sit at
+    #    depth 0 of their track, so the sort is often the identity and is skipped.
+    seg_key = track * (int(depth.max(initial=0)) + 1) + depth
+    if n and np.any(seg_key[1:] < seg_key[:-1]):
+        if int(seg_key.max()) < 1 << 16:
+            seg_key = seg_key.astype(np.uint16)
+        seg_order = np.argsort(seg_key, kind="stable")
+        order = order[seg_order]
+        start, end, track, depth = (start[seg_order], end[seg_order], track[seg_order],
+                                    depth[seg_order])
+        seg_key = seg_key[seg_order]
+    bounds = np.flatnonzero(seg_key[1:] != seg_key[:-1]) + 1 if n else np.zeros(0, np.int64)
+    del seg_key
+    seg_ptr = np.concatenate([[0], bounds, [n]]).astype(np.int64)
+    seg_first = seg_ptr[:-1]
+    n_seg = len(seg_first)
+
+    # 4. Level-of-detail blocks; pool keys are built per block (contiguous for raw blocks).
+    dur = end - start
+    n_levels = max(1, tbits - LMIN + 1)
+    refs_parts: list[np.ndarray] = []
+    key_parts: list[np.ndarray] = []
+    raw_block = np.zeros(n_seg, dtype=np.int64)
+    lod_block = np.zeros((n_seg, n_levels), dtype=np.int64)
+
+    def add_block(refs: np.ndarray, starts: np.ndarray) -> int:
+        refs_parts.append(refs)
+        key_parts.append((len(key_parts) << tbits) | starts)
+        return len(key_parts) - 1
+
+    for s in range(n_seg):
+        lo, hi = int(seg_ptr[s]), int(seg_ptr[s + 1])
+        current = np.arange(lo, hi, dtype=np.int64)
+        raw_block[s] = add_block(current, start[lo:hi])
+        stored = hi - lo
+        for li in range(n_levels):
+            current = np.frombuffer(bucket_longest(start, dur, current, LMIN + li), np.int64)
+            if len(current) * 2 <= stored:
+                add_block(current, start[current])
+                stored = len(current)
+            lod_block[s, li] = len(key_parts) - 1
+    block_sizes = np.array([len(b) for b in refs_parts], dtype=np.int64)
+    block_ptr = np.concatenate([[0], np.cumsum(block_sizes)]).astype(np.int64)
+    pool_ref = np.concatenate(refs_parts) if refs_parts else np.zeros(0, np.int64)
+    pool_key = np.concatenate(key_parts) if key_parts else np.zeros(0, np.int64)
+    return TimelineIndex(
+        ev_start=start, ev_end=end, ev_name=name[order].astype(np.int32),
+        ev_src=order.astype(np.int64), seg_track=(track[seg_first] if n else track).astype(np.int32),
+        seg_depth=(depth[seg_first] if n else depth).astype(np.int32), seg_ptr=seg_ptr,
+        raw_block=raw_block, lod_block=lod_block, block_ptr=block_ptr, pool_key=pool_key,
+        pool_ref=pool_ref, tbits=tbits, end_ns=t_end)
+
+
+@dataclasses.dataclass
+class Window:
+    """The slices of one host in a viewport (indices into the index's ev_* arrays)."""
+
+    ev: np.ndarray  # int64 [k]
+    seg: np.ndarray  # int64 [k] segment of each returned slice
+    in_window: np.ndarray  # int64 [tracks] every slice of each track intersecting the window
+    returned: np.ndarray  # int64 [tracks]
+    bucket_ns: int
+
+
+def level_for(start_ns: int, end_ns: int, width_px: int) -> int:
+    """The LOD level for a viewport: about two buckets per pixel."""
+    bucket = max(1.0, (end_ns - start_ns) / (2.0 * max(1, width_px)))
+    return int(np.floor(np.log2(bucket)))
+
+
+def _ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate arange(lo[i], hi[i]) for all i, plus the i of each element."""
+    sizes = np.maximum(hi - lo, 0)
+    owner = np.repeat(np.arange(len(lo)), sizes)
+    if not len(owner):
+        return owner.astype(np.int64), owner.astype(np.int64)
+    starts = np.cumsum(sizes) - sizes
+    return lo[owner] + (np.arange(len(owner)) - starts[owner]), owner
+
+
+def _find(idx: TimelineIndex, blocks: np.ndarray, start_ns: int,
+          end_ns: int) -> tuple[np.ndarray, np.ndarray]:
+    """[lo, hi) pool range per block: slices starting before end_ns and ending after start_ns."""
+    tmax = (1 << idx.tbits) - 1
+    qs = (blocks << idx.tbits) | min(max(start_ns, 0), tmax)
+    qe = (blocks << idx.tbits) | min(max(end_ns, 0), tmax)
+    lo = np.searchsorted(idx.pool_key, qs, side="left")
+    hi = np.searchsorted(idx.pool_key, qe, side="left")
+    if end_ns > tmax:  # window reaches past the end: include slices starting at tmax too
+        hi = idx.block_ptr[blocks + 1]
+    # At most one slice per segment starts before the window and reaches into it.
+    prev = lo - 1
+    ok = prev >= idx.block_ptr[blocks]
+    spans = np.zeros(len(lo), dtype=bool)
+    spans[ok] = idx.ev_end[idx.pool_ref[prev[ok]]] > start_ns
+    return np.where(spans, prev, lo), hi
+
+
+def query(idx: TimelineIndex, start_ns: int, end_ns: int, width_px: int, num_tracks: int,
+          tracks: np.ndarray | None = None) -> Window:
+    """Slices of every (selected) track in [start_ns, end_ns) at about 2 per pixel per depth."""
+    segs = np.arange(len(idx.seg_track), dtype=np.int64)
+    if tracks is not None:
+        segs = segs[np.isin(idx.seg_track, tracks)]
+    level = level_for(start_ns, end_ns, width_px)
+    li = level - LMIN
+    if li < 0 or idx.lod_block.shape[1] == 0:
+        blocks, bucket_ns = idx.raw_block[segs], 0
+    else:
+        blocks = idx.lod_block[segs, min(li, idx.lod_block.shape[1] - 1)]
+        bucket_ns = 1 << level
+    lo, hi = _find(idx, blocks, start_ns, end_ns)
+    pos, owner = _ranges(lo, hi)
+    ev = idx.pool_ref[pos]
+    raw_lo, raw_hi = _find(idx, idx.raw_block[segs], start_ns, end_ns)
+    seg_tracks = idx.seg_track[segs]
+    in_window = np.bincount(seg_tracks, weights=raw_hi - raw_lo, minlength=num_tracks)
+    returned = np.bincount(seg_tracks, weights=hi - lo, minlength=num_tracks)
+    return Window(ev=ev, seg=segs[owner], in_window=in_window.astype(np.int64),
+                  returned=returned.astype(np.int64), bucket_ns=bucket_ns)

@@ -1,0 +1,91 @@
+"""Which timeline track each event of one host belongs to. Pure; numpy in, numpy out.
+
+- Device planes (`/device:GPU:0`, `/device:TPU:0`, ...): one track per line.
+- On CPU, XLA ops are recorded on whatever host thread ran them, with a
+  `device_ordinal` stat: they are regrouped into one track per device ordinal,
+  so a CPU profile of 8 forced devices reads like a GPU one.
+- Every other line (host threads, python, ...) is a thread track.
+
+Tracks come in display order: devices by ordinal, then threads in file order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+import numpy as np
+
+_DEVICE_PLANE = re.compile(r"^/device:([A-Za-z_]+):(\d+)")
+
+
+@dataclasses.dataclass
+class Track:
+    name: str
+    group: str  # "device" | "thread"
+    device: int | None
+    kind: str  # "xla_ops" (op events: op stats come from these), "device_line", "thread"
+    sort_key: tuple[Any, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "group": self.group, "device": self.device, "kind": self.kind}
+
+
+def device_id(plane_name: str) -> tuple[str, int] | None:
+    m = _DEVICE_PLANE.match(plane_name)
+    return (m.group(1), int(m.group(2))) if m else None
+
+
+def _is_op_line(line_name: str) -> bool:
+    return line_name.lower() in ("xla ops", "tensorflow ops", "ops")
+
+
+def assign_tracks(cols: Any) -> tuple[np.ndarray, list[Track]]:
+    """Returns (track of every event as int32, tracks in display order)."""
+    lines, events = cols.lines, cols.events
+    n_lines = len(lines)
+    # Start with one candidate track per line: (plane, line id) identifies a timeline.
+    keys: dict[tuple[Any, ...], Track] = {}
+    line_track = np.zeros(n_lines, dtype=np.int64)
+    for li in range(n_lines):
+        plane = cols.planes[int(lines.plane[li])]
+        name = lines.display_names[li] or lines.names[li] or f"line {int(lines.id[li])}"
+        dev = device_id(plane.name)
+        if dev is not None:
+            key: tuple[Any, ...] = ("dev", dev[0], dev[1], int(lines.id[li]))
+            track = Track(f"{dev[0]} {dev[1]} · {name}", "device", dev[1],
+                          "xla_ops" if _is_op_line(name) else "device_line",
+                          (0, dev[1], li))
+        else:
+            key = ("line", int(lines.plane[li]), int(lines.id[li]))
+            track = Track(name, "thread", None, "thread", (1, int(lines.plane[li]), li))
+        keys.setdefault(key, track)
+        line_track[li] = list(keys).index(key)
+    track_of = line_track[events.line] if len(events) else np.zeros(0, np.int64)
+
+    # CPU: XLA op events carry device_ordinal; regroup them by device.
+    ordinal, has_ordinal = cols.event_stat("device_ordinal")
+    _, _, has_op = cols.event_stat_codes("hlo_op")
+    on_host = np.array([device_id(cols.planes[int(p)].name) is None for p in lines.plane],
+                       dtype=bool)
+    host_op = has_ordinal & has_op & on_host[events.line] if len(events) else has_op
+    if np.any(host_op):
+        ords = np.asarray(ordinal[host_op]).astype(np.int64)
+        for o in np.unique(ords).tolist():
+            keys[("cpu-dev", o)] = Track(f"XLA ops · device {o}", "device", int(o), "xla_ops",
+                                         (0, int(o), -1))
+        base = {o: list(keys).index(("cpu-dev", o)) for o in np.unique(ords).tolist()}
+        lut_keys = np.array(sorted(base), dtype=np.int64)
+        lut_vals = np.array([base[k] for k in lut_keys.tolist()], dtype=np.int64)
+        track_of = track_of.copy()
+        track_of[host_op] = lut_vals[np.searchsorted(lut_keys, ords)]
+
+    # Drop tracks without events, then order for display.
+    tracks = list(keys.values())
+    used = np.bincount(track_of, minlength=len(tracks)) > 0 if len(track_of) else \
+        np.zeros(len(tracks), bool)
+    order = sorted((i for i in range(len(tracks)) if used[i]), key=lambda i: tracks[i].sort_key)
+    remap = np.full(len(tracks), -1, dtype=np.int64)
+    remap[order] = np.arange(len(order))
+    return remap[track_of].astype(np.int32), [tracks[i] for i in order]

@@ -1,0 +1,294 @@
+"""Serving side of the derived views: load once per profile, answer viewport queries.
+
+A `ProfileData` is opened from the manifest and the hosts' timeline files
+(memory-mapped: opening costs nothing until pages are touched) and kept in an
+LRU cache, so the first query is as fast as the hundredth. Only the event
+details of a clicked slice go back to the raw file (the stats are not copied
+into the derived views); its parsed columns are cached per host.
+"""
+
+from __future__ import annotations
+
+import collections
+import mmap
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xdiag.analysis import timeline
+from xdiag.analysis.pack import unpack
+from xdiag.errors import BadRequest, Conflict, NotFound
+from xdiag.ingest import VERSION, derived_prefix
+from xdiag.store import ObjectStore, layout
+
+MAX_WIDTH = 16384
+SEARCH_LIMIT = 1000
+
+
+class HostData:
+    def __init__(self, store: ObjectStore, record: dict[str, Any], info: dict[str, Any],
+                 buf: Any) -> None:
+        arrays, meta = unpack(buf)
+        self._buf = buf
+        self.store, self.record = store, record
+        self.host: str = info["host"]
+        self.eid_base: int = info["eid_base"]
+        self.track_base: int = info["track_base"]
+        self.num_events: int = info["events"]
+        self.index = timeline.TimelineIndex.from_arrays(arrays, meta)
+        self.names: list[str] = meta["names"]
+        self.names_arr = np.array(self.names, dtype=object)
+        self.num_tracks = len(meta["tracks"])
+        self._pos: np.ndarray | None = None
+        self._cols: Any = None
+        self._lock = threading.Lock()
+
+    def position(self, src: int) -> int:
+        """Index position of reader event `src` (-1 if it is not on the timeline)."""
+        with self._lock:
+            if self._pos is None:
+                pos = np.full(self.num_events, -1, dtype=np.int64)
+                pos[self.index.ev_src] = np.arange(self.index.num_events)
+                self._pos = pos
+        return int(self._pos[src])
+
+    def columns(self) -> Any:
+        """The raw host file parsed (for event stats); cached."""
+        from xdiag.xplane.reader import read_xspace
+
+        with self._lock:
+            if self._cols is None:
+                key = layout.raw_key(self.record["run"], self.record["session"], self.host)
+                path = self.store.local_path(key)
+                self._cols = read_xspace(str(path) if path else self.store.read(key))
+            return self._cols
+
+
+class ProfileData:
+    def __init__(self, store: ObjectStore, record: dict[str, Any], manifest: dict[str, Any],
+                 bufs: list[Any], analyses: dict[str, Any]) -> None:
+        self.store, self.record, self.manifest = store, record, manifest
+        self._analyses = analyses
+        self.tracks: list[dict[str, Any]] = manifest["tracks"]
+        self.end_ns: int = int(manifest["end_ns"])
+        self.hosts = [HostData(store, record, h, b) for h, b in zip(manifest["hosts"], bufs,
+                                                                     strict=True)]
+        self._eid_bases = np.array([h.eid_base for h in self.hosts], dtype=np.int64)
+        self._search_cache: dict[str, tuple[np.ndarray, ...]] = {}
+
+    # -- timeline ------------------------------------------------------------
+
+    def timeline(self, start_ns: int, end_ns: int, width: int,
+                 tracks: list[int] | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        if end_ns <= start_ns:
+            raise BadRequest("end_ns must be greater than start_ns")
+        if not 1 <= width <= MAX_WIDTH:
+            raise BadRequest(f"width must be within 1..{MAX_WIDTH} pixels")
+        parts = []
+        strings: dict[str, int] = {}
+        track_info = []
+        bucket_ns = 0
+        for h in self.hosts:
+            local = None
+            if tracks is not None:
+                local = np.array([t - h.track_base for t in tracks
+                                  if h.track_base <= t < h.track_base + h.num_tracks],
+                                 dtype=np.int64)
+                if not len(local):
+                    continue
+            win = timeline.query(h.index, start_ns, end_ns, width, h.num_tracks, local)
+            bucket_ns = max(bucket_ns, win.bucket_ns)
+            ev = win.ev
+            idx = h.index
+            name_ids = idx.ev_name[ev]
+            uniq, inv = np.unique(name_ids, return_inverse=True)
+            remap = np.array([strings.setdefault(h.names[u], len(strings))
+                              for u in uniq.tolist()], dtype=np.uint32)
+            parts.append({
+                "start_ns": idx.ev_start[ev].astype(np.float64),
+                "dur_ns": (idx.ev_end[ev] - idx.ev_start[ev]).astype(np.float64),
+                "id": (h.eid_base + idx.ev_src[ev]).astype(np.uint32),
+                "name": remap[inv.reshape(-1)] if len(ev) else np.zeros(0, np.uint32),
+                "track": (h.track_base + idx.seg_track[win.seg]).astype(np.uint32),
+                "depth": idx.seg_depth[win.seg].astype(np.uint16),
+            })
+            for t in range(h.num_tracks):
+                if win.in_window[t] or win.returned[t]:
+                    track_info.append({"id": h.track_base + t, "in_window": int(win.in_window[t]),
+                                       "returned": int(win.returned[t])})
+        columns = {k: np.concatenate([p[k] for p in parts]) if parts else
+                   np.zeros(0, dtype) for k, dtype in (("start_ns", np.float64),
+                                                        ("dur_ns", np.float64),
+                                                        ("id", np.uint32), ("name", np.uint32),
+                                                        ("track", np.uint32),
+                                                        ("depth", np.uint16))}
+        header = {"version": 1, "start_ns": start_ns, "end_ns": end_ns, "width": width,
+                  "bucket_ns": bucket_ns, "count": len(columns["id"]),
+                  "strings": list(strings), "tracks": track_info}
+        return header, columns
+
+    # -- events ----------------------------------------------------------------
+
+    def _host_of(self, eid: int) -> tuple[HostData, int]:
+        if eid < 0:
+            raise NotFound(f"no event {eid}")
+        k = int(np.searchsorted(self._eid_bases, eid, side="right")) - 1
+        h = self.hosts[k]
+        if eid - h.eid_base >= h.num_events:
+            raise NotFound(f"no event {eid} in profile {self.record['id']!r}")
+        return h, eid - h.eid_base
+
+    def event(self, eid: int) -> dict[str, Any]:
+        h, src = self._host_of(eid)
+        pos = h.position(src)
+        if pos < 0:
+            raise NotFound(f"event {eid} is an aggregate without a position on the timeline")
+        idx = h.index
+        seg = int(np.searchsorted(idx.seg_ptr, pos, side="right")) - 1
+        cols = h.columns()
+        stats = _jsonable(cols.event_stats(src))
+        hlo = None
+        if "hlo_op" in stats:
+            hlo = {"op": stats.get("hlo_op"), "module": stats.get("hlo_module"),
+                   "program_id": stats.get("program_id")}
+        track = h.track_base + int(idx.seg_track[seg])
+        out = {"id": eid, "name": h.names[int(idx.ev_name[pos])], "track": track,
+               "host": h.host, "depth": int(idx.seg_depth[seg]),
+               "start_ns": int(idx.ev_start[pos]), "dur_ns": int(idx.ev_end[pos] - idx.ev_start[pos]),
+               "stats": stats, "hlo": hlo, "category": None, "flops": None, "bytes": None}
+        if self.tracks[track].get("kind") == "xla_ops":
+            op_name = (hlo or {}).get("op") or out["name"]
+            module = (hlo or {}).get("module")
+            op = self.op_lookup(op_name, module)
+            if op:
+                out.update(category=op["category"],
+                           flops=op["flops"] / max(op["occurrences"], 1),
+                           bytes=op["bytes"] / max(op["occurrences"], 1))
+                if hlo is None:
+                    out["hlo"] = {"op": op["op"], "module": op["module"],
+                                  "program_id": op["program_id"]}
+        return out
+
+    def op_lookup(self, op: str, module: str | None) -> dict[str, Any] | None:
+        ops = self.analysis("ops")["ops"]
+        return next((o for o in ops if o["op"] == op and (not module or o["module"] == module)),
+                    None)
+
+    # -- search ----------------------------------------------------------------
+
+    def search(self, q: str, after_ns: int | None, limit: int) -> dict[str, Any]:
+        q = q.strip()
+        if not q:
+            raise BadRequest("search needs a non-empty q")
+        limit = max(1, min(limit, SEARCH_LIMIT))
+        hit = self._search_cache.get(q.lower())
+        if hit is None:
+            ql = q.lower()
+            parts = []
+            for hi, h in enumerate(self.hosts):
+                ids = [i for i, n in enumerate(h.names) if ql in n.lower()]
+                if not ids:
+                    continue
+                pos = np.flatnonzero(np.isin(h.index.ev_name, np.array(ids, dtype=np.int32)))
+                parts.append((np.full(len(pos), hi, dtype=np.int32), pos,
+                              h.index.ev_start[pos]))
+            if parts:
+                host_i = np.concatenate([p[0] for p in parts])
+                pos = np.concatenate([p[1] for p in parts])
+                start = np.concatenate([p[2] for p in parts])
+                order = np.argsort(start, kind="stable")
+                hit = (host_i[order], pos[order], start[order])
+            else:
+                hit = (np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0, np.int64))
+            if len(self._search_cache) > 32:
+                self._search_cache.clear()
+            self._search_cache[q.lower()] = hit
+        host_i, pos, start = hit
+        first = 0 if after_ns is None else int(np.searchsorted(start, after_ns, side="right"))
+        matches = []
+        for k in range(first, min(first + limit, len(pos))):
+            h, p = self.hosts[int(host_i[k])], int(pos[k])
+            idx = h.index
+            seg = int(np.searchsorted(idx.seg_ptr, p, side="right")) - 1
+            matches.append({"id": int(h.eid_base + idx.ev_src[p]), "name": h.names[int(idx.ev_name[p])],
+                            "track": h.track_base + int(idx.seg_track[seg]),
+                            "depth": int(idx.seg_depth[seg]), "start_ns": int(idx.ev_start[p]),
+                            "dur_ns": int(idx.ev_end[p] - idx.ev_start[p])})
+        more = first + limit < len(pos)
+        return {"q": q, "total": len(pos), "matches": matches,
+                "next_after_ns": matches[-1]["start_ns"] if more and matches else None}
+
+    # -- analyses ----------------------------------------------------------------
+
+    def analysis(self, name: str) -> Any:
+        return self._analyses[name]
+
+
+def _jsonable(stats: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in stats.items():
+        if isinstance(v, bytes):
+            v = f"<{len(v)} bytes>"
+        elif isinstance(v, np.generic):
+            v = v.item()
+        out[k] = v
+    return out
+
+
+class ViewCache:
+    """Opened profiles, least recently used evicted. Keyed by the manifest's generation."""
+
+    def __init__(self, store: ObjectStore, ingest: Any, capacity: int = 8) -> None:
+        self.store, self.ingest, self.capacity = store, ingest, capacity
+        self._cache: collections.OrderedDict[str, tuple[int, ProfileData]] = \
+            collections.OrderedDict()
+        self._lock = threading.Lock()
+        self._cache_dir = Path(tempfile.mkdtemp(prefix="xdiag-views-"))
+
+    def _buffer(self, key: str) -> Any:
+        path = self.store.local_path(key)
+        if path is None:
+            path = self._cache_dir / key.replace("/", "__")
+            if not path.exists():
+                tmp = path.with_suffix(".part")
+                self.store.download_to(key, tmp)
+                tmp.rename(path)
+        with open(path, "rb") as fh:
+            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+
+    def get(self, record: dict[str, Any]) -> ProfileData:
+        pid = record["id"]
+        if record["status"] == "ingesting":
+            raise Conflict(f"profile {pid!r} is still being ingested; try again in a moment")
+        if record["status"] == "failed":
+            raise Conflict(f"profile {pid!r} failed to ingest: {record.get('error')}")
+        prefix = derived_prefix(record)
+        try:
+            raw, gen = self.store.read_versioned(prefix + "manifest.json")
+        except NotFound:
+            if (record.get("ingest") or {}).get("version") == VERSION:
+                raise
+            # Ingested by an older version: rebuild the views now (idempotent).
+            self.ingest.run(pid)
+            raw, gen = self.store.read_versioned(prefix + "manifest.json")
+        with self._lock:
+            hit = self._cache.get(pid)
+            if hit and hit[0] == gen:
+                self._cache.move_to_end(pid)
+                return hit[1]
+        import json
+
+        manifest = json.loads(raw)
+        bufs = [self._buffer(prefix + f"hosts/{h['host']}.tl") for h in manifest["hosts"]]
+        analyses = {n: self.store.read_json(prefix + f"{n}.json")
+                    for n in ("ops", "steps", "roofline")}
+        data = ProfileData(self.store, record, manifest, bufs, analyses)
+        with self._lock:
+            self._cache[pid] = (gen, data)
+            self._cache.move_to_end(pid)
+            while len(self._cache) > self.capacity:
+                self._cache.popitem(last=False)
+        return data
