@@ -102,3 +102,109 @@ def store(store_url: str) -> ObjectStore:
     from xdiag.store import open_store
 
     return open_store(store_url)
+
+
+class Service:
+    """`xdiag serve` as a real subprocess on a free loopback port."""
+
+    def __init__(self, store_url: str, workdir: Path, *extra: str, env: dict | None = None,
+                 port: int | None = None) -> None:
+        import sys
+
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.store_url = store_url
+        self.log_path = workdir / f"serve-{self.port}.log"
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "xdiag", "serve", "--store", store_url, "--port",
+             str(self.port), *extra],
+            stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2):
+                    return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"xdiag serve exited: {self.log_path.read_text()}")
+                time.sleep(0.2)
+        raise RuntimeError("xdiag serve did not become healthy in 60 s")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+@pytest.fixture
+def serve(tmp_path: Path):
+    """Factory: serve(store_url, *flags) -> Service; all stopped at teardown."""
+    started: list[Service] = []
+
+    def start(store_url: str, *extra: str, env: dict | None = None,
+              port: int | None = None) -> Service:
+        svc = Service(store_url, tmp_path, *extra, env=env, port=port)
+        started.append(svc)
+        return svc
+
+    yield start
+    for svc in started:
+        svc.stop()
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "xdiag", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+class JobProcess:
+    """tests/jobs/agent_job.py: a JAX loop on 8 CPU devices with the xdiag agent."""
+
+    def __init__(self, server: str, job: str, workdir: Path) -> None:
+        import sys
+
+        self.log_path = workdir / f"job-{job}-{secrets.token_hex(3)}.log"
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "jobs" / "agent_job.py"), server, job],
+            stdout=self.log, stderr=subprocess.STDOUT,
+            env={**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8"})
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.log.close()
+
+
+@pytest.fixture
+def jobs(tmp_path: Path):
+    started: list[JobProcess] = []
+
+    def start(server: str, job: str) -> JobProcess:
+        p = JobProcess(server, job, tmp_path)
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        p.kill()
+
+
+def wait_for_hosts(server: str, job: str, n: int, timeout: float = 120) -> list[dict]:
+    import json
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(server + "/api/v1/jobs", timeout=5) as r:
+            for j in json.load(r):
+                if j["job"] == job and j["live"] >= n:
+                    return j["hosts"]
+        time.sleep(0.3)
+    raise AssertionError(f"{n} live host(s) of {job!r} did not register within {timeout} s")

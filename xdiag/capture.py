@@ -192,7 +192,9 @@ class Captures:
         reachable = [h for h in todo if h["state"] == "capturing"]
         self._save(cap)
         if reachable:
+            t = time.monotonic()
             self._trace_hosts(cap, req, reachable, tmp)
+            cap["phases"] = {"trace_s": round(time.monotonic() - t, 3)}
         saved = [h for h in cap["hosts"] if h["state"] == "saved"]
         if not saved:
             raise CaptureFailed("no host returned a trace: " + "; ".join(
@@ -234,6 +236,7 @@ class Captures:
         cap["windows_overlap"] = intake.windows_overlap(
             [tuple(h["window_ns"]) if h["window_ns"] else None for h in saved])
         self._save(cap)
+        t = time.monotonic()
         session = intake.new_session_name(svc.store, req.job)
         record = intake.store_session(
             svc.store,
@@ -260,8 +263,11 @@ class Captures:
         cap["profile_id"] = record["id"]
         cap["url"] = svc.profile_url(record["id"])
         cap["state"] = "ingesting"
+        cap.setdefault("phases", {})["save_s"] = round(time.monotonic() - t, 3)
         self._save(cap)
+        t = time.monotonic()
         svc.ingest.run(record["id"])
+        cap["phases"]["ingest_s"] = round(time.monotonic() - t, 3)
         cap["state"] = "done"
 
 

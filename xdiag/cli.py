@@ -213,5 +213,71 @@ def upload(client: Client, as_json: bool, path: str, run: str | None,
         _fail("ingest failed: " + "; ".join(r["error"] for r in results if r.get("error")))
 
 
+def _local_services(store: str | None) -> Any:
+    from xdiag.config import Settings
+    from xdiag.services import Services
+
+    return Services(Settings.from_env(store=store))
+
+
+@main.command()
+@click.argument("session")
+@click.option("--store", default=None, help="store URL (default $XDIAG_STORE)")
+@click.option("--host", "hosts", multiple=True, help="only this host file (repeatable); "
+              "run --finalize once all hosts are done")
+@click.option("--finalize", is_flag=True, help="only merge hosts ingested earlier")
+@click.option("--json", "as_json", is_flag=True)
+def ingest(session: str, store: str | None, hosts: tuple[str, ...], finalize: bool,
+           as_json: bool) -> None:
+    """Ingest SESSION (a profile id `run~session`, or `run/plugins/profile/session`) in this
+    process, against the store directly — the standalone form of what the service does after
+    a capture. Sessions written straight into the store are catalogued first."""
+    from xdiag.intake import adopt_session
+    from xdiag.names import profile_id, split_profile_id
+
+    try:
+        svc = _local_services(store)
+        parts = session.strip("/").split("/")
+        if len(parts) == 4 and parts[1:3] == ["plugins", "profile"]:
+            pid = profile_id(parts[0], parts[3])
+        else:
+            pid = session
+        run, sess = split_profile_id(pid)
+        record = svc.profiles.get(pid) if svc.profiles.exists(pid) else \
+            adopt_session(svc.store, svc.profiles, run, sess)
+        if finalize:
+            info = svc.ingest.finalize(record)
+        elif hosts:
+            info = svc.ingest.ingest(record, inline=True, hosts=list(hosts))
+        else:
+            record = svc.ingest.run(pid, inline=True)
+            if record["status"] == "failed":
+                _fail(record["error"])
+            info = record["ingest"]
+        if finalize:
+            svc.profiles.update(pid, status="ready", error=None, ingest=info)
+    except XdiagError as exc:
+        _fail(exc.detail)
+    _emit({"id": pid, **info}, as_json,
+          lambda i: f"{i['id']}: ingested {sum(h['events'] for h in i['hosts']):,} events"
+                    + (f" in {i['seconds']:.2f} s" if "seconds" in i else ""))
+
+
+@main.command()
+@click.argument("profile")
+@click.option("--format", "fmt", type=click.Choice(["perfetto"]), default="perfetto",
+              show_default=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+@client_command
+def export(client: Client, as_json: bool, profile: str, fmt: str, output: str) -> None:
+    """Export PROFILE's timeline (every event) as a Perfetto trace."""
+    data = client.get(f"/api/v1/profiles/{profile}/export", params={"format": fmt},
+                      stream=True)
+    with open(output, "wb") as fh:
+        fh.write(data)
+    _emit({"id": profile, "output": output, "bytes": len(data)}, as_json,
+          lambda i: f"wrote {i['output']} ({i['bytes']:,} bytes)")
+
+
 if __name__ == "__main__":
     main()

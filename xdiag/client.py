@@ -78,8 +78,8 @@ class Client:
         body = _MultipartStream(fields, files)
         return self.post(
             "/api/v1/profiles" + ("?wait=1" if wait else ""),
-            data=iter(body),
-            headers={"Content-Type": body.content_type, "Content-Length": str(len(body))},
+            data=body,  # iterable with __len__: requests streams it with a Content-Length
+            headers={"Content-Type": body.content_type},
             timeout=max(self.timeout, 600),
         )
 

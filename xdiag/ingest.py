@@ -28,16 +28,24 @@ from pathlib import Path
 from typing import Any
 
 from xdiag import metrics
-from xdiag.errors import InvalidProfile, XdiagError
+from xdiag.errors import Conflict, InvalidProfile, NotFound, XdiagError
 from xdiag.store import ObjectStore, layout, open_store
 
 log = logging.getLogger("xdiag.ingest")
 
 VERSION = 1
+# Below this total size a process pool costs more (start-up, imports) than it saves.
+POOL_MIN_BYTES = 64 * 1024 * 1024
 
 
 def derived_prefix(record: dict[str, Any], version: int = VERSION) -> str:
     return layout.derived_prefix(record["run"], record["session"], version)
+
+
+def profile_t0(record: dict[str, Any]) -> int:
+    """The profile's time origin: the earliest host window start (absolute ns)."""
+    windows = [h["window_ns"] for h in record["hosts"] if h.get("window_ns")]
+    return min(w[0] for w in windows) if windows else 0
 
 
 def _open_raw(store: ObjectStore, key: str, tmpdir: Path) -> tuple[Any, Any]:
@@ -81,7 +89,11 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
             fh.close()
     meta = {"host": host, "names": h.names, "tracks": h.tracks, **h.index.meta()}
     store.write(out_prefix + f"hosts/{host}.tl", pack(h.index.arrays(), meta))
-    return {
+    for m in h.modules:
+        key = out_prefix + f"hlo/{m.fingerprint}.pb"
+        if not store.exists(key):
+            store.write(key, m.proto)
+    summary = {
         "host": host,
         "events": h.num_events,
         "aggregated_events": h.aggregated_events,
@@ -90,13 +102,16 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
         "window_ns": list(h.window_ns),
         "ops": h.ops,
         "steps": h.steps,
-        "modules": [{k: getattr(m, k) for k in ("name", "program_id", "proto", "fingerprint",
+        "modules": [{k: getattr(m, k) for k in ("name", "program_id", "fingerprint",
                                                 "instructions", "flops", "bytes")}
                     for m in h.modules],
         "device_kind_hint": h.device_kind_hint,
         "plane_peaks": h.plane_peaks,
         "seconds": time.perf_counter() - t_start,
     }
+    # Kept so that a separate process (`xdiag ingest --finalize`) can merge the hosts.
+    store.write_json(out_prefix + f"hosts/{host}.json", summary)
+    return summary
 
 
 def _profile_views(record: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -155,37 +170,56 @@ class IngestRunner:
                     self.workers, mp_context=mp.get_context("forkserver"))
             return self._pool
 
-    def ingest(self, record: dict[str, Any], *, inline: bool = False) -> dict[str, Any]:
+    def ingest(self, record: dict[str, Any], *, inline: bool = False,
+               hosts: list[str] | None = None) -> dict[str, Any]:
         """Build every derived view of `record`; return the ingest summary.
 
-        Raises XdiagError (with the failing host named) if a host file is unusable.
+        With `hosts`, only those host files are analysed (one pod per host file in a
+        Kubernetes Job); `finalize` then merges them. Raises XdiagError naming the
+        failing host if a host file is unusable.
         """
         prefix = derived_prefix(record)
-        hosts = [h["host"] for h in record["hosts"]]
-        windows = [h.get("window_ns") for h in record["hosts"] if h.get("window_ns")]
-        t0 = min(w[0] for w in windows) if windows else 0
-        args = [(self.store.url, record["run"], record["session"], h, t0, prefix) for h in hosts]
+        todo = hosts or [h["host"] for h in record["hosts"]]
+        args = [(self.store.url, record["run"], record["session"], h, profile_t0(record), prefix)
+                for h in todo]
+        total_bytes = sum(h.get("bytes") or 0 for h in record["hosts"])
         t_start = time.perf_counter()
-        if inline or len(hosts) == 1:
+        if inline or len(todo) == 1 or total_bytes < POOL_MIN_BYTES:
             results = [ingest_host(*a) for a in args]
         else:
             futures = [self._executor().submit(ingest_host, *a) for a in args]
             results = [f.result() for f in futures]
+        if hosts is not None:
+            return {"hosts": [{"host": r["host"], "events": r["events"]} for r in results]}
+        return self.finalize(record, results, time.perf_counter() - t_start)
+
+    def finalize(self, record: dict[str, Any], results: list[dict[str, Any]] | None = None,
+                 seconds: float = 0.0) -> dict[str, Any]:
+        """Merge the hosts' summaries into the profile views and write the manifest (last)."""
+        prefix = derived_prefix(record)
+        t_start = time.perf_counter()
+        if results is None:
+            try:
+                results = [self.store.read_json(prefix + f"hosts/{h['host']}.json")
+                           for h in record["hosts"]]
+            except NotFound as exc:
+                raise Conflict(f"cannot finalize {record['id']}: {exc.detail}; ingest every "
+                               "host first") from None
         views = _profile_views(record, results)
-        self._write_views(prefix, views)
-        seconds = time.perf_counter() - t_start
+        for name in ("ops", "steps", "roofline"):
+            self.store.write_json(prefix + f"{name}.json", views[name])
+        seconds += time.perf_counter() - t_start
         events = sum(r["events"] for r in results)
         manifest = {
             "version": VERSION,
             "profile_id": record["id"],
             "end_ns": views["end_ns"],
-            "t0_ns": t0,
+            "t0_ns": profile_t0(record),
             "hosts": views["hosts"],
             "tracks": views["tracks"],
             "steps": [{"step": s["step"], "start_ns": s["start_ns"], "dur_ns": s["dur_ns"]}
                       for s in views["steps"]["steps"]],
-            "modules": [{k: m[k] for k in ("name", "program_id", "fingerprint", "instructions",
-                                           "flops", "bytes")} for m in views["modules"].values()],
+            "modules": list(views["modules"].values()),
             "peaks": views["peaks"],
             "device_kind": views["device_kind"],
             "events": events,
@@ -198,12 +232,6 @@ class IngestRunner:
                 "events_per_s": round(events / max(seconds, 1e-9)),
                 "hosts": [{"host": r["host"], "events": r["events"],
                            "seconds": round(r["seconds"], 4)} for r in results]}
-
-    def _write_views(self, prefix: str, views: dict[str, Any]) -> None:
-        for name in ("ops", "steps", "roofline"):
-            self.store.write_json(prefix + f"{name}.json", views[name])
-        for fp, m in views["modules"].items():
-            self.store.write(prefix + f"hlo/{fp}.pb", m["proto"])
 
     def run(self, pid: str, *, inline: bool = False) -> dict[str, Any]:
         """Ingest one profile and record the outcome on it."""

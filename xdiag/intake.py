@@ -158,3 +158,32 @@ def store_session(
         if isinstance(exc, XdiagError):
             raise
         raise
+
+
+def adopt_session(store: ObjectStore, profiles: Any, run: str, session: str) -> dict[str, Any]:
+    """Catalogue a raw session that was written straight into the store (e.g. by the
+    xprofiler CLI or `jax.profiler.trace(gs://...)`), without copying it."""
+    import tempfile
+
+    keys = [k for k in store.list(layout.session_prefix(run, session))
+            if k.endswith(layout.XPLANE_SUFFIX) and "/.xdiag/" not in k]
+    if not keys:
+        raise InvalidProfile(f"no .xplane.pb files under {layout.session_prefix(run, session)}")
+    hosts = []
+    with tempfile.TemporaryDirectory(prefix="xdiag-adopt-") as tmp:
+        for key in keys:
+            host = layout.host_from_raw_key(key)
+            path = store.local_path(key)
+            if path is None:
+                path = Path(tmp) / "h.xplane.pb"
+                store.download_to(key, path)
+            s = inspect_xplane(path, f"{host}.xplane.pb")
+            hosts.append({"host": check_name(host, "host"), "bytes": s.bytes, "events": s.events,
+                          "window_ns": list(s.window_ns) if s.window_ns else None})
+    record = {"id": profile_id(run, session), "run": run, "session": session,
+              "status": "ingesting", "error": None, "created_at": time.time(),
+              "source": "store", "job": None, "hosts": hosts,
+              "events": sum(h["events"] for h in hosts),
+              "windows_overlap": windows_overlap([tuple(h["window_ns"]) if h["window_ns"]
+                                                  else None for h in hosts])}
+    return profiles.create(record)

@@ -28,6 +28,7 @@ class OpCostInfo:
     flops: float
     bytes: float
     category: str
+    fused_category: str = ""  # for fusions: what the work inside is (e.g. "dot")
 
 
 @dataclasses.dataclass
@@ -73,7 +74,8 @@ def module_infos(cols: Any) -> list[ModuleInfo]:
             continue
         costs = {name: OpCostInfo(float(c.flops), float(c.bytes_accessed),
                                   c.fused_category if c.category == "fusion" and
-                                  c.fused_category == COLLECTIVE else c.category)
+                                  c.fused_category == COLLECTIVE else c.category,
+                                  c.fused_category)
                  for name, c in mc.ops.items()}
         out.append(ModuleInfo(
             name=ref.name, program_id=ref.program_id, proto=ref.proto,
@@ -200,7 +202,8 @@ def _op_table(cols: Any, idx: timeline.TimelineIndex, tracks: list[Track],
     uniq, inv = np.unique(keys, axis=0, return_inverse=True)
     inv = inv.reshape(-1)
     cols_out: dict[str, list[Any]] = {k: [] for k in (
-        "module", "program_id", "op", "device", "category", "occurrences", "total_ns",
+        "module", "program_id", "op", "device", "category", "fused_category", "occurrences",
+        "total_ns",
         "self_ns", "flops", "bytes", "top_level")}
     occ = np.bincount(inv, minlength=len(uniq))
     tot = np.bincount(inv, weights=dur, minlength=len(uniq))
@@ -217,6 +220,7 @@ def _op_table(cols: Any, idx: timeline.TimelineIndex, tracks: list[Track],
         cols_out["op"].append(op)
         cols_out["device"].append(int(dev))
         cols_out["category"].append(category)
+        cols_out["fused_category"].append(cost.fused_category if cost else "")
         cols_out["occurrences"].append(int(occ[u]))
         cols_out["total_ns"].append(int(tot[u]))
         cols_out["self_ns"].append(int(slf[u]))

@@ -26,7 +26,8 @@ def merge(tables: list[tuple[str, dict[str, list[Any]]]], peaks: dict[str, Any])
             key = (t["module"][i], t["program_id"][i], t["op"][i])
             a = acc.setdefault(key, {
                 "module": key[0], "program_id": key[1], "op": key[2],
-                "category": t["category"][i], "occurrences": 0, "total_ns": 0, "self_ns": 0,
+                "category": t["category"][i], "fused_category": t["fused_category"][i],
+                "occurrences": 0, "total_ns": 0, "self_ns": 0,
                 "flops": 0.0, "bytes": 0.0, "per_device": defaultdict(int)})
             occ = t["occurrences"][i]
             a["occurrences"] += occ

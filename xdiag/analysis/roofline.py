@@ -34,7 +34,8 @@ def compute(ops_view: dict[str, Any], peaks: dict[str, Any]) -> dict[str, Any]:
             continue
         p = point(o["flops"], o["bytes"], o["total_ns"], peaks)
         ops.append({**p, "module": o["module"], "program_id": o["program_id"], "op": o["op"],
-                    "category": o["category"], "occurrences": o["occurrences"],
+                    "category": o["category"], "fused_category": o.get("fused_category", ""),
+                    "occurrences": o["occurrences"],
                     "share": o["total_ns"] / total})
         acc = progs[(o["module"], o["program_id"])]
         acc[0] += o["flops"]

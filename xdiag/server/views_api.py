@@ -117,6 +117,19 @@ def hlo_module(pid: str, module: str) -> Any:
                                expand=expand in ("1", "true", "all")))
 
 
+@bp.get("/profiles/<pid>/export")
+@requires("viewer", profile_arg="pid")
+def export(pid: str) -> Any:
+    """The whole timeline as a Perfetto trace (every event; streamed)."""
+    from xdiag.export import perfetto_packets
+
+    if request.args.get("format", "perfetto") != "perfetto":
+        raise BadRequest("format must be 'perfetto'")
+    d = _data(pid)
+    return Response(perfetto_packets(d), mimetype="application/octet-stream", headers={
+        "Content-Disposition": f'attachment; filename="{pid}.perfetto-trace"'})
+
+
 @bp.get("/diff")
 @requires("viewer")
 def diff() -> Any:

@@ -1,0 +1,236 @@
+"""Ingest against independent oracles: jax.profiler.ProfileData, direct sums, Perfetto's protos."""
+
+from __future__ import annotations
+
+import collections
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import FIXTURES, run_cli
+from xdiag.config import Settings
+from xdiag.services import Services
+from xdiag.store import layout
+
+SMALL = FIXTURES / "cpu_small.xplane.pb"
+
+
+def _services(store_url: str) -> Services:
+    return Services(Settings(store=store_url, ingest_inline=True))
+
+
+def _upload(svc: Services, path: Path, run: str = "r", session: str = "s") -> dict:
+    from xdiag import intake
+
+    rec = intake.store_session(svc.store, svc.profiles, run=run, session=session,
+                               files=[intake.HostFile("h0", path)], source="upload")
+    return svc.ingest.run(rec["id"], inline=True)
+
+
+@pytest.fixture(scope="module")
+def oracle():
+    """Every event of the fixture as ProfileData (the C++ reference parser) sees it."""
+    from jax.profiler import ProfileData
+
+    pd = ProfileData.from_file(str(SMALL))
+    rows = []
+    for plane in pd.planes:
+        for line in plane.lines:
+            for ev in line.events:
+                st = dict(ev.stats)
+                rows.append((plane.name, line.name, ev.name, ev.duration_ns, st))
+    return rows
+
+
+@pytest.fixture
+def ingested(tmp_path: Path):
+    svc = _services(str(tmp_path / "store"))
+    rec = _upload(svc, SMALL)
+    assert rec["status"] == "ready", rec.get("error")
+    return svc, rec, svc.views.get(rec)
+
+
+def test_per_track_counts_equal_profiledata(ingested, oracle) -> None:
+    _, rec, data = ingested
+    assert sum(t["events"] for t in data.tracks) == len(oracle) == rec["events"]
+    by_device = collections.Counter(int(st["device_ordinal"]) for _, _, _, _, st in oracle
+                                    if "device_ordinal" in st and "hlo_op" in st)
+    by_line = collections.Counter(line for _, line, _, _, st in oracle
+                                  if not ("device_ordinal" in st and "hlo_op" in st))
+    for t in data.tracks:
+        if t["group"] == "device":
+            assert t["events"] == by_device[t["device"]], t
+        else:
+            assert t["events"] == by_line[t["name"]], t
+    assert len([t for t in data.tracks if t["group"] == "device"]) == len(by_device)
+
+
+def test_op_totals_equal_direct_sums(ingested, oracle) -> None:
+    _, _, data = ingested
+    direct: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
+    for _, _, _, dur, st in oracle:
+        if "hlo_op" in st and "device_ordinal" in st:
+            direct[(str(st.get("hlo_module", "")), str(st["hlo_op"]))].append(dur)
+    ops = {(o["module"], o["op"]): o for o in data.analysis("ops")["ops"]}
+    assert set(ops) == set(direct)
+    for key, durs in direct.items():
+        assert ops[key]["occurrences"] == len(durs)
+        # We keep integer ns (end rounded up): at most 1 ns per event of difference.
+        assert abs(ops[key]["total_ns"] - sum(durs)) <= len(durs) + 1, key
+
+
+def test_steps_match_annotations(ingested, oracle) -> None:
+    _, _, data = ingested
+    steps = {int(st["step_num"]) for _, _, _, _, st in oracle if "step_num" in st}
+    got = data.analysis("steps")
+    assert [s["step"] for s in got["steps"]] == sorted(steps)
+    for s in got["steps"]:
+        parts = s["compute_ns"] + s["collective_ns"] + s["idle_ns"]
+        assert parts == pytest.approx(s["dur_ns"], rel=1e-9)
+        assert 0 <= s["host_ns"] <= s["idle_ns"] + 1
+
+
+def test_roofline_has_points_for_dot_ops(ingested) -> None:
+    _, _, data = ingested
+    roof = data.analysis("roofline")
+    dots = [p for p in roof["ops"] if "dot" in (p["category"], p["fused_category"])]
+    assert dots, roof["ops"]
+    for p in dots:
+        assert p["flops"] > 0 and p["bytes"] > 0 and p["oi"] == pytest.approx(p["flops"] / p["bytes"])
+        assert p["flops_per_s"] == pytest.approx(p["flops"] / (p["time_ns"] * 1e-9))
+    assert roof["peaks"]["flops_per_s"] > 0 and roof["ridge_oi"] > 0
+
+
+def test_every_event_reachable_by_zooming(ingested) -> None:
+    _, rec, data = ingested
+    seen = set()
+    span = data.end_ns
+    step = max(span // 64, 1)
+    for a in range(0, span + 1, step):
+        header, cols = data.timeline(a, a + step, 4000)
+        seen.update(cols["id"].tolist())
+    assert len(seen) == rec["events"]  # all slices, each under some viewport
+
+
+def test_perfetto_export_has_every_event(ingested) -> None:
+    from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import Trace, TrackEvent
+
+    from xdiag.export import perfetto_packets
+
+    _, rec, data = ingested
+    trace = Trace.FromString(b"".join(perfetto_packets(data)))
+    names = {i.iid: i.name for p in trace.packet for i in p.interned_data.event_names}
+    uuid_to_track = {p.track_descriptor.uuid: p.track_descriptor.name for p in trace.packet
+                     if p.HasField("track_descriptor")}
+    begins: collections.Counter = collections.Counter()
+    depth: collections.Counter = collections.Counter()
+    for p in trace.packet:
+        if not p.HasField("track_event"):
+            continue
+        te = p.track_event
+        if te.type == TrackEvent.TYPE_SLICE_BEGIN:
+            assert te.name_iid in names
+            begins[uuid_to_track[te.track_uuid]] += 1
+            depth[te.track_uuid] += 1
+        elif te.type == TrackEvent.TYPE_SLICE_END:
+            depth[te.track_uuid] -= 1
+            assert depth[te.track_uuid] >= 0
+    assert sum(begins.values()) == rec["events"]
+    assert all(v == 0 for v in depth.values())
+    for t in data.tracks:
+        assert begins[t["name"]] == t["events"]
+
+
+def test_corrupt_host_file_fails_the_profile_with_reason(tmp_path: Path) -> None:
+    svc = _services(str(tmp_path / "store"))
+    from xdiag import intake
+
+    rec = intake.store_session(svc.store, svc.profiles, run="r", session="bad",
+                               files=[intake.HostFile("h0", SMALL)], source="upload")
+    key = layout.raw_key("r", "bad", "h0")
+    svc.store.write(key, SMALL.read_bytes()[: SMALL.stat().st_size // 3])  # damaged in the store
+    out = svc.ingest.run(rec["id"], inline=True)
+    assert out["status"] == "failed" and "h0" in out["error"]
+    assert [k for k in svc.store.list("r/") if "/.xdiag/" in k] == []
+    listed = svc.profiles.list()
+    assert listed[0]["status"] == "failed"
+
+
+def test_ingest_is_idempotent(tmp_path: Path) -> None:
+    svc = _services(str(tmp_path / "store"))
+    rec = _upload(svc, SMALL)
+    prefix = layout.derived_prefix("r", "s", 1)
+    def snapshot() -> dict[str, object]:
+        out: dict[str, object] = {}
+        for k in svc.store.list(prefix):
+            if k.endswith(".json"):  # timings differ between runs; everything else must not
+                doc = svc.store.read_json(k)
+                doc.pop("seconds", None)
+                out[k] = doc
+            else:
+                out[k] = svc.store.read(k)
+        return out
+
+    first = snapshot()
+    svc.ingest.run(rec["id"], inline=True)
+    assert snapshot() == first
+
+
+def test_outdated_views_are_rebuilt_on_open(tmp_path: Path) -> None:
+    svc = _services(str(tmp_path / "store"))
+    rec = _upload(svc, SMALL)
+    svc.store.delete_prefix(layout.derived_prefix("r", "s", 1))
+    rec = svc.profiles.update(rec["id"], ingest={"version": 0})
+    data = svc.views.get(rec)
+    assert data.tracks and svc.profiles.get(rec["id"])["ingest"]["version"] == 1
+
+
+def test_standalone_ingest_equals_service_ingest(tmp_path: Path, monkeypatch) -> None:
+    # Both processes must use the same peaks (otherwise each measures its own host).
+    monkeypatch.setenv("XDIAG_HOST_PEAKS", "matmul_gflops=100,memcpy_gbps=20")
+    svc = _services(str(tmp_path / "a"))
+    _upload(svc, SMALL)
+    # The same raw session written straight into a second store, then `xdiag ingest`.
+    raw = tmp_path / "b" / "r" / "plugins" / "profile" / "s"
+    raw.mkdir(parents=True)
+    shutil.copy(SMALL, raw / "h0.xplane.pb")
+    res = run_cli("ingest", "r/plugins/profile/s", "--store", str(tmp_path / "b"), "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["id"] == "r~s"
+    pa, pb = tmp_path / "a" / layout.derived_prefix("r", "s", 1), \
+        tmp_path / "b" / layout.derived_prefix("r", "s", 1)
+    files = sorted(p.relative_to(pa) for p in pa.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(pb) for p in pb.rglob("*") if p.is_file())
+    for f in files:
+        if f.name == "manifest.json":
+            ma, mb = json.loads((pa / f).read_text()), json.loads((pb / f).read_text())
+            ma.pop("seconds"), mb.pop("seconds")
+            assert ma == mb
+        elif f.suffix == ".json" and f.parent.name == "hosts":
+            ha, hb = json.loads((pa / f).read_text()), json.loads((pb / f).read_text())
+            ha.pop("seconds"), hb.pop("seconds")
+            assert ha == hb
+        else:
+            assert (pa / f).read_bytes() == (pb / f).read_bytes(), f
+
+
+def test_per_host_ingest_then_finalize(tmp_path: Path) -> None:
+    raw = tmp_path / "st" / "r" / "plugins" / "profile" / "s"
+    raw.mkdir(parents=True)
+    shutil.copy(SMALL, raw / "h0.xplane.pb")
+    shutil.copy(SMALL, raw / "h1.xplane.pb")
+    store = str(tmp_path / "st")
+    for h in ("h0", "h1"):
+        res = run_cli("ingest", "r~s", "--store", store, "--host", h)
+        assert res.returncode == 0, res.stderr
+    res = run_cli("ingest", "r~s", "--store", store, "--finalize", "--json")
+    assert res.returncode == 0, res.stderr
+    svc = _services(store)
+    rec = svc.profiles.get("r~s")
+    assert rec["status"] == "ready"
+    data = svc.views.get(rec)
+    assert sum(t["events"] for t in data.tracks) == 2 * rec["hosts"][0]["events"]
+    assert np.all(np.diff([h["eid_base"] for h in data.manifest["hosts"]]) > 0)

@@ -1,0 +1,71 @@
+"""Registry: validation, TTL, heartbeats, several processes of one job."""
+
+from __future__ import annotations
+
+import pytest
+
+from xdiag.errors import BadRequest, InvalidName, NotFound
+from xdiag.registry import Registry
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def reg(i: int = 0, port: int = 9000, **kw) -> dict:
+    return {"job": "train", "process_index": i, "host": "10.0.0.1", "port": port, **kw}
+
+
+@pytest.fixture
+def registry(store):
+    return Registry(store, ttl_s=30, clock=Clock())
+
+
+def test_hosts_go_stale_after_ttl(registry) -> None:
+    registry.register(reg(0, 9000))
+    registry.register(reg(1, 9001))
+    assert [h["state"] for h in registry.hosts("train")] == ["live", "live"]
+    registry.clock.t += 20
+    registry.heartbeat(reg(1, 9001))
+    registry.clock.t += 15
+    assert [h["state"] for h in registry.hosts("train")] == ["stale", "live"]
+    (job,) = registry.jobs()
+    assert (job["live"], job["stale"]) == (1, 1)
+
+
+def test_heartbeat_unknown_is_not_found(registry) -> None:
+    with pytest.raises(NotFound):
+        registry.heartbeat(reg())
+
+
+def test_same_index_different_processes_do_not_collide(registry) -> None:
+    registry.register(reg(0, 9000))
+    registry.register(reg(0, 9100))
+    assert sorted(h["port"] for h in registry.hosts("train")) == [9000, 9100]
+    registry.deregister(reg(0, 9000))
+    assert [h["port"] for h in registry.hosts("train")] == [9100]
+
+
+def test_unknown_job(registry) -> None:
+    with pytest.raises(NotFound, match="not registered"):
+        registry.hosts("nope")
+
+
+@pytest.mark.parametrize("bad", [
+    {"job": "../x"}, {"host": "bad host"}, {"port": 0}, {"port": 70000},
+    {"process_index": -1}, {"port": "abc"}, {"host": ""},
+])
+def test_registration_validated(registry, bad: dict) -> None:
+    with pytest.raises((BadRequest, InvalidName)):
+        registry.register({**reg(), **bad})
+
+
+def test_peaks_and_fields_kept(registry) -> None:
+    registry.register(reg(device_kind="cpu", device_count=8,
+                          peaks={"matmul_gflops": 10.5, "memcpy_gbps": 3}))
+    (h,) = registry.hosts("train")
+    assert h["device_count"] == 8 and h["peaks"] == {"matmul_gflops": 10.5, "memcpy_gbps": 3.0}
