@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, run_cli
+
 from xdiag.store import open_store
 
 SMALL = FIXTURES / "cpu_small.xplane.pb"

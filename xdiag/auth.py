@@ -1,7 +1,211 @@
-"""Request identity and role checks (auth mode `none`: everyone is admin)."""
+"""Who is calling: request identity, role checks, CSRF and rate limiting.
+
+Modes (`XDIAG_AUTH`):
+- `none`: no access control; every caller is admin. The server refuses to bind a
+  non-loopback address in this mode unless `--insecure`. Cross-origin mutating
+  requests are still refused (a web page must not drive a local service).
+- `token`: API tokens (`Authorization: Bearer xdt_...`, used by the CLI and the
+  agent) or, in a browser, the same token in an HttpOnly SameSite cookie set by
+  `POST /api/v1/auth/login`; cookie-authenticated mutating requests must carry
+  `X-CSRF-Token` equal to the `xdiag_csrf` cookie (double submit).
+- `iap`: identity from Google IAP's signed header `X-Goog-IAP-JWT-Assertion`,
+  trusted only after verifying the ES256 signature against the configured keys,
+  the audience, issuer and expiry; roles by e-mail from `XDIAG_IAP_ROLES`.
+
+A share link (`/s/<token>`, then the `xdiag_share` cookie or `X-Xdiag-Share`
+header) grants viewer access to its one profile to a caller who is otherwise not
+signed in. Failed token and share-link attempts are rate limited per client.
+"""
 
 from __future__ import annotations
 
+import base64
+import collections
+import dataclasses
+import fnmatch
+import json
+import threading
+import time
+from typing import Any
+
+from flask import g, request
+
+from xdiag.errors import BadRequest, Forbidden, Gone, NotFound, TooManyRequests, Unauthorized
+
+RANK = {"viewer": 1, "editor": 2, "admin": 3}
+SESSION_COOKIE = "xdiag_session"
+CSRF_COOKIE = "xdiag_csrf"
+SHARE_COOKIE = "xdiag_share"
+SHARE_HEADER = "X-Xdiag-Share"
+CSRF_HEADER = "X-CSRF-Token"
+IAP_HEADER = "X-Goog-IAP-JWT-Assertion"
+IAP_ISSUER = "https://cloud.google.com/iap"
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@dataclasses.dataclass
+class Principal:
+    kind: str  # none | token | iap | anonymous
+    user: str | None
+    role: str | None  # None: not signed in
+    via_cookie: bool = False
+
+
+class RateLimiter:
+    """At most `limit` failed attempts per client per `window_s`; then 429 until they age out.
+
+    Per process: with N replicas an attacker gets N x limit tries per window, still
+    hopeless against 256-bit secrets; the limit is there to stop log flooding and scans.
+    """
+
+    def __init__(self, limit: int = 20, window_s: float = 60.0) -> None:
+        self.limit, self.window_s = limit, window_s
+        self._fails: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
+        self._lock = threading.Lock()
+
+    def _trim(self, key: str, now: float) -> collections.deque[float]:
+        q = self._fails[key]
+        while q and q[0] <= now - self.window_s:
+            q.popleft()
+        return q
+
+    def check(self, key: str) -> None:
+        with self._lock:
+            q = self._trim(key, time.monotonic())
+            if len(q) >= self.limit:
+                retry = int(self.window_s - (time.monotonic() - q[0])) + 1
+                raise TooManyRequests(f"too many failed sign-in or share-link attempts from "
+                                      f"this address; retry in {retry} s", retry_after=retry)
+
+    def fail(self, key: str) -> None:
+        with self._lock:
+            self._trim(key, time.monotonic()).append(time.monotonic())
+
+
+def _client() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
+def _iap_roles(spec: str) -> list[tuple[str, str]]:
+    """'alice@x.com=admin,*@x.com=editor' -> [(pattern, role)], first match wins."""
+    out = []
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        pattern, _, role = part.partition("=")
+        if role not in RANK:
+            raise ValueError(f"XDIAG_IAP_ROLES: {part!r} needs =viewer, =editor or =admin")
+        out.append((pattern.strip().lower(), role))
+    return out
+
+
+def verify_iap(assertion: str, keys: dict[str, str], audience: str) -> dict[str, Any]:
+    """Verify an IAP JWT (ES256) and return its claims; raise Unauthorized if anything is off."""
+    from google.auth import jwt as gjwt
+
+    if not keys or not audience:
+        raise Unauthorized("IAP mode needs XDIAG_IAP_KEYS_FILE and XDIAG_IAP_AUDIENCE")
+    try:
+        head = assertion.split(".")[0]
+        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+        if header.get("alg") != "ES256":
+            raise ValueError(f"unexpected algorithm {header.get('alg')!r}")
+        claims = gjwt.decode(assertion, certs=keys, audience=audience, clock_skew_in_seconds=30)
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise Unauthorized(f"IAP assertion rejected: {exc}") from None
+    if claims.get("iss") != IAP_ISSUER:
+        raise Unauthorized("IAP assertion rejected: wrong issuer")
+    if not claims.get("email"):
+        raise Unauthorized("IAP assertion has no e-mail")
+    return claims
+
+
+def load_principal(svc: Any) -> Principal:
+    """Resolve the caller of the current request (runs before every view)."""
+    settings = svc.settings
+    mode = settings.auth
+    if mode == "none":
+        return Principal("none", "local", "admin")
+    if mode == "iap":
+        assertion = request.headers.get(IAP_HEADER)
+        if not assertion:
+            return Principal("anonymous", None, None)
+        svc.limiter.check(_client())
+        try:
+            claims = verify_iap(assertion, svc.iap_keys(), settings.iap_audience)
+        except Unauthorized:
+            svc.limiter.fail(_client())
+            raise
+        email = str(claims["email"]).lower()
+        role = next((r for pat, r in _iap_roles(settings.iap_roles) if fnmatch.fnmatch(email, pat)),
+                    "viewer")
+        return Principal("iap", email, role)
+    if mode != "token":
+        raise BadRequest(f"unknown auth mode {mode!r}")
+    token, via_cookie = _bearer(), False
+    if token is None and request.cookies.get(SESSION_COOKIE):
+        token, via_cookie = request.cookies[SESSION_COOKIE], True
+    if token is None:
+        return Principal("anonymous", None, None)
+    svc.limiter.check(_client())
+    record = svc.tokens.lookup(token)
+    if record is None:
+        svc.limiter.fail(_client())
+        raise Unauthorized("the API token is not valid (revoked or mistyped); create one with "
+                           "`xdiag token create --role ...`")
+    return Principal("token", record["name"] or record["id"], record["role"], via_cookie)
+
+
+def share_token() -> str | None:
+    return request.headers.get(SHARE_HEADER) or request.cookies.get(SHARE_COOKIE)
+
+
+def load_share(svc: Any) -> dict[str, Any] | None:
+    """The share record this request carries, if any (checked lazily: only when needed)."""
+    if "share" not in g:
+        token = share_token()
+        g.share = None
+        if token:
+            svc.limiter.check(_client())
+            try:
+                g.share = svc.shares.resolve(token)
+            except (NotFound, Gone):
+                svc.limiter.fail(_client())
+                raise
+    return g.share
+
+
+def check_csrf(principal: Principal) -> None:
+    if request.method not in MUTATING:
+        return
+    if principal.via_cookie:
+        sent, expected = request.headers.get(CSRF_HEADER), request.cookies.get(CSRF_COOKIE)
+        if not sent or not expected or sent != expected:
+            raise Forbidden("missing or wrong X-CSRF-Token header (reload the page)")
+    origin = request.headers.get("Origin")
+    if origin and origin.rstrip("/") != request.host_url.rstrip("/") and \
+            not request.headers.get("X-Forwarded-Host"):
+        raise Forbidden(f"cross-origin request from {origin} refused")
+
 
 def authorize(role: str, profile_id: str | None = None) -> None:
-    return None
+    """Raise unless the caller has `role` (or a share link to `profile_id`, for reads)."""
+    from xdiag.server.context import services
+
+    p: Principal = g.principal
+    if p.role and RANK[p.role] >= RANK[role]:
+        return
+    # A share link only ever grants viewer, so it matters only to callers not signed in.
+    share = load_share(services()) if p.role is None and share_token() else None
+    if share is not None:
+        if role == "viewer" and profile_id is not None and profile_id == share["profile_id"]:
+            return
+        raise Forbidden(f"this share link grants read-only access to profile "
+                        f"{share['profile_id']!r} only")
+    if p.role is None:
+        raise Unauthorized("sign in first: send `Authorization: Bearer <token>` or use the "
+                           "sign-in page")
+    raise Forbidden(f"this needs the {role} role; you are {p.role}")

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from werkzeug.serving import WSGIRequestHandler
 
 from xdiag.client import Client, default_server
 from xdiag.errors import XdiagError
@@ -61,6 +62,21 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+class _RedactingHandler(WSGIRequestHandler):
+    """Access log without secrets: share-link tokens in paths are masked."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        import re
+
+        real = self.path
+        self.path = re.sub(r"/s/[^/?\s]+", "/s/<redacted>", real)
+        self.requestline = re.sub(r"/s/[^/?\s]+", "/s/<redacted>", self.requestline)
+        try:
+            super().log_request(code, size)
+        finally:
+            self.path = real
+
+
 @main.command()
 @click.option("--store", default=None, help="store URL: a path, file://..., gs://bucket/prefix")
 @click.option("--host", default=None, help="bind address (default 127.0.0.1)")
@@ -83,7 +99,8 @@ def serve(store: str | None, host: str | None, port: int | None, auth: str | Non
               "or --auth iap, or pass --insecure if the network is private", 2)
     try:
         app = create_app(settings)
-        srv = make_server(settings.host, settings.port, app, threaded=True)
+        srv = make_server(settings.host, settings.port, app, threaded=True,
+                          request_handler=_RedactingHandler)
     except (OSError, XdiagError) as exc:
         _fail(f"cannot start the service: {exc}")
     url = f"http://{settings.host}:{srv.server_port}"
@@ -261,6 +278,65 @@ def ingest(session: str, store: str | None, hosts: tuple[str, ...], finalize: bo
     _emit({"id": pid, **info}, as_json,
           lambda i: f"{i['id']}: ingested {sum(h['events'] for h in i['hosts']):,} events"
                     + (f" in {i['seconds']:.2f} s" if "seconds" in i else ""))
+
+
+@main.command()
+@click.argument("profile")
+@click.option("--view", default=None, help='view state as JSON, e.g. \'{"tab": "trace"}\'')
+@click.option("--expires", default="7d", show_default=True, help="e.g. 30m, 12h, 7d, 2w")
+@client_command
+def share(client: Client, as_json: bool, profile: str, view: str | None, expires: str) -> None:
+    """Create a read-only link to PROFILE that expires; prints the link."""
+    try:
+        view_obj = json.loads(view) if view else {}
+    except ValueError:
+        _fail("--view must be a JSON object", 2)
+    out = client.post("/api/v1/shares", json={"profile_id": profile, "view": view_obj,
+                                              "expires_in": expires})
+    _emit(out, as_json, lambda o: o["url"])
+
+
+@main.group()
+def token() -> None:
+    """API tokens (run next to the store: this is how the first admin token is made)."""
+
+
+@token.command("create")
+@click.option("--role", type=click.Choice(["viewer", "editor", "admin"]), required=True)
+@click.option("--name", default="", help="who or what uses it (shown in listings)")
+@click.option("--store", default=None, help="store URL (default $XDIAG_STORE)")
+@click.option("--json", "as_json", is_flag=True)
+def token_create(role: str, name: str, store: str | None, as_json: bool) -> None:
+    """Create a token; it is printed once and stored only as a hash."""
+    try:
+        secret, record = _local_services(store).tokens.create(role, name or role, "cli")
+    except XdiagError as exc:
+        _fail(exc.detail)
+    _emit({**record, "token": secret}, as_json,
+          lambda r: f"{r['token']}\n(id {r['id']}, role {r['role']}; shown once — store it "
+                    "safely, e.g. as XDIAG_TOKEN)")
+
+
+@token.command("list")
+@click.option("--store", default=None)
+@click.option("--json", "as_json", is_flag=True)
+def token_list(store: str | None, as_json: bool) -> None:
+    """List tokens (never the secrets)."""
+    rows = _local_services(store).tokens.list()
+    _emit(rows, as_json, lambda rs: "\n".join(f"{r['id']}  {r['role']:<7} {r['name']}"
+                                              for r in rs) or "no tokens")
+
+
+@token.command("revoke")
+@click.argument("token_id")
+@click.option("--store", default=None)
+def token_revoke(token_id: str, store: str | None) -> None:
+    """Revoke a token by id."""
+    try:
+        _local_services(store).tokens.revoke(token_id)
+    except XdiagError as exc:
+        _fail(exc.detail)
+    click.echo(f"revoked {token_id}")
 
 
 @main.command()

@@ -31,9 +31,9 @@ class Settings:
     ingest_inline: bool = False  # run ingest in the request thread (tests, CLI)
     webui_dir: str = dataclasses.field(default_factory=_default_webui_dir)
     insecure: bool = False  # allow auth=none on a non-loopback address
-    iap_audience: str = ""
-    iap_jwks_file: str = ""
-    secret_key: str = ""
+    iap_audience: str = ""  # /projects/<number>/global/backendServices/<id>
+    iap_keys_file: str = ""  # JSON {key id: PEM public key}, as IAP publishes them
+    iap_roles: str = ""  # "alice@x.com=admin,*@x.com=editor"; others are viewers
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:

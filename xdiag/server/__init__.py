@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from xdiag.config import Settings
@@ -30,17 +30,30 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     svc = services or Services(settings)
     app.extensions["xdiag"] = svc
 
-    from xdiag.server import api, health, openapi, ui, views_api
+    from xdiag import auth
+    from xdiag.server import api, health, openapi, shares, ui, views_api
 
     health.init_app(app)
+
+    @app.before_request
+    def _identify() -> None:
+        if request.path in ("/healthz", "/metrics") or request.path.startswith("/assets/"):
+            return
+        g.principal = auth.load_principal(svc)
+        auth.check_csrf(g.principal)
+
     app.register_blueprint(api.bp)
     app.register_blueprint(views_api.bp)
+    app.register_blueprint(shares.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(ui.bp)
 
     @app.errorhandler(XdiagError)
     def _xdiag_error(exc: XdiagError) -> Any:
-        return jsonify(exc.to_json()), exc.status
+        resp = jsonify(exc.to_json())
+        if "retry_after" in exc.extra:
+            resp.headers["Retry-After"] = str(exc.extra["retry_after"])
+        return resp, exc.status
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:

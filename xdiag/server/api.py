@@ -92,8 +92,9 @@ def profile_get(pid: str) -> Any:
 
 
 @bp.delete("/profiles/<pid>")
-@requires("editor")
+@requires("admin")
 def profile_delete(pid: str) -> Any:
+    """Delete a profile: its raw files, derived views and catalogue entry."""
     services().profiles.delete(pid)
     return Response(status=204)
 

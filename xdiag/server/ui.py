@@ -31,7 +31,7 @@ def assets(name: str) -> Any:
 @bp.get("/")
 @bp.get("/<path:path>")
 def spa(path: str = "") -> Any:
-    if path.startswith(("api/", "s/")):
+    if path.startswith("api/"):
         abort(404)
     dist = _dist()
     if path and (dist / path).is_file() and "/" not in path:  # favicon.svg etc.

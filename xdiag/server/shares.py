@@ -1,0 +1,169 @@
+"""Share links (/s/<token>, /api/v1/shares), API tokens, sign-in and the session endpoint."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, make_response, request
+
+from xdiag import auth
+from xdiag.errors import BadRequest, Forbidden, Gone, NotFound, Unauthorized, XdiagError
+from xdiag.server import ui
+from xdiag.server.authz import requires
+from xdiag.server.context import base_url, json_body, services
+
+bp = Blueprint("shares", __name__)
+
+
+def _secure() -> bool:
+    return request.headers.get("X-Forwarded-Proto", request.scheme) == "https"
+
+
+def _share_url(token: str) -> str:
+    return f"{base_url()}/s/{token}"
+
+
+@bp.get("/api/v1/session")
+def session() -> Any:
+    """Who the caller is, the auth mode and, when opened through a share link, the share."""
+    svc = services()
+    p: auth.Principal = g.principal
+    share = None
+    # Only the header counts here: the SPA sends it while showing /s/<token>; the cookie
+    # (set by /s/<token>) must not turn the rest of the UI read-only in the same browser.
+    if request.headers.get(auth.SHARE_HEADER):
+        try:
+            s = auth.load_share(svc)
+            share = {"profile_id": s["profile_id"], "view": s["view"],
+                     "expires_at": s["expires_at"], "id": s["id"]}
+        except XdiagError:
+            share = None
+    signed_in = p.role is not None and svc.settings.auth != "none"
+    return jsonify({"auth": svc.settings.auth, "user": p.user, "role": p.role, "share": share,
+                    "csrf_token": request.cookies.get(auth.CSRF_COOKIE),
+                    "read_only": share is not None and not signed_in})
+
+
+@bp.post("/api/v1/auth/login")
+def login() -> Any:
+    """Sign a browser in with an API token (sets an HttpOnly session cookie)."""
+    svc = services()
+    if svc.settings.auth != "token":
+        raise BadRequest(f"sign-in with a token is only used in token mode (this service uses "
+                         f"{svc.settings.auth!r})")
+    token = str(json_body().get("token", "")).strip()
+    svc.limiter.check(request.remote_addr or "unknown")
+    record = svc.tokens.lookup(token)
+    if record is None:
+        svc.limiter.fail(request.remote_addr or "unknown")
+        raise Unauthorized("that token is not valid")
+    csrf = secrets.token_urlsafe(24)
+    resp = make_response(jsonify({"user": record["name"], "role": record["role"],
+                                  "csrf_token": csrf}))
+    resp.set_cookie(auth.SESSION_COOKIE, token, httponly=True, samesite="Strict",
+                    secure=_secure(), max_age=30 * 86400)
+    resp.set_cookie(auth.CSRF_COOKIE, csrf, httponly=False, samesite="Strict", secure=_secure(),
+                    max_age=30 * 86400)
+    return resp
+
+
+@bp.post("/api/v1/auth/logout")
+def logout() -> Any:
+    """Forget the browser's session."""
+    resp = make_response(jsonify({"ok": True}))
+    for name in (auth.SESSION_COOKIE, auth.CSRF_COOKIE, auth.SHARE_COOKIE):
+        resp.delete_cookie(name)
+    return resp
+
+
+# -- share links -------------------------------------------------------------
+
+
+@bp.post("/api/v1/shares")
+@requires("editor")
+def share_create() -> Any:
+    """Create a read-only link to one profile and a view state (the token is shown once)."""
+    svc = services()
+    body = json_body()
+    pid = str(body.get("profile_id", ""))
+    svc.profiles.get(pid)  # 404 for unknown profiles: never share what does not exist
+    token, record = svc.shares.create(pid, body.get("view"), body.get("expires_in", "7d"),
+                                      g.principal.user)
+    return jsonify({**record, "token": token, "url": _share_url(token)}), 201
+
+
+@bp.get("/api/v1/shares")
+@requires("editor")
+def share_list() -> Any:
+    """Share links (no tokens), optionally of one profile."""
+    return jsonify(services().shares.list(request.args.get("profile_id") or None))
+
+
+@bp.delete("/api/v1/shares/<share_id>")
+@requires("editor")
+def share_revoke(share_id: str) -> Any:
+    """Revoke a share link (editors: their own; admins: any)."""
+    svc = services()
+    _, record = svc.shares.get(share_id)
+    p: auth.Principal = g.principal
+    if p.role != "admin" and record.get("created_by") != p.user:
+        raise Forbidden("only the link's creator or an admin can revoke it")
+    svc.shares.revoke(share_id)
+    return Response(status=204)
+
+
+_PAGE = """<!doctype html><meta charset=utf-8><title>xdiag — {title}</title>
+<style>body{{font:16px system-ui;margin:15vh auto;max-width:36em;padding:0 1em}}</style>
+<h1>{title}</h1><p>{detail}</p>"""
+
+
+@bp.get("/s/<token>")
+def share_open(token: str) -> Any:
+    """Open a share link: the viewer, read-only, at the shared view."""
+    svc = services()
+    try:
+        svc.limiter.check(request.remote_addr or "unknown")
+        record = svc.shares.resolve(token)
+    except (NotFound, Gone) as exc:
+        svc.limiter.fail(request.remote_addr or "unknown")
+        if request.accept_mimetypes.best == "application/json":
+            return jsonify(exc.to_json()), exc.status
+        title = "Link expired" if isinstance(exc, Gone) else "Link not found"
+        return Response(_PAGE.format(title=title, detail=exc.detail), status=exc.status,
+                        mimetype="text/html")
+    svc.shares.record_open(token, g.principal.user if g.principal.role else None)
+    resp = ui.spa("")
+    resp.set_cookie(auth.SHARE_COOKIE, token, httponly=True, samesite="Lax", secure=_secure(),
+                    max_age=max(1, int(record["expires_at"] - svc.clock())))
+    resp.headers["Referrer-Policy"] = "no-referrer"  # keep the token out of Referer headers
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+# -- API tokens --------------------------------------------------------------
+
+
+@bp.post("/api/v1/tokens")
+@requires("admin")
+def token_create() -> Any:
+    """Create an API token with a role (the token is shown once)."""
+    body = json_body()
+    token, record = services().tokens.create(str(body.get("role", "")),
+                                             str(body.get("name", "")), g.principal.user)
+    return jsonify({**record, "token": token}), 201
+
+
+@bp.get("/api/v1/tokens")
+@requires("admin")
+def token_list() -> Any:
+    """API tokens (ids, names, roles; never the tokens)."""
+    return jsonify(services().tokens.list())
+
+
+@bp.delete("/api/v1/tokens/<token_id>")
+@requires("admin")
+def token_revoke(token_id: str) -> Any:
+    """Revoke an API token."""
+    services().tokens.revoke(token_id)
+    return Response(status=204)
