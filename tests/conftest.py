@@ -127,7 +127,7 @@ class Service:
                     return
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"xdiag serve exited: {self.log_path.read_text()}")
+                    raise RuntimeError(f"xdiag serve exited: {self.log_path.read_text()}") from None
                 time.sleep(0.2)
         raise RuntimeError("xdiag serve did not become healthy in 60 s")
 

@@ -112,7 +112,7 @@ def test_every_api_route_is_in_the_matrix(world) -> None:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_role_matrix(world, role: str) -> None:
-    app, svc, _, pa, _, tokens = world
+    app, _svc, _, pa, _, tokens = world
     client = app.test_client()
     for need, method, path, kw in endpoints(pa):
         resp = call(client, method, path, tokens.get(role), **kw)
@@ -157,7 +157,7 @@ def test_share_link_scope(world) -> None:
 
 
 def test_share_expiry_and_revocation(world) -> None:
-    app, svc, clock, pa, _, tokens = world
+    app, _svc, clock, pa, _, tokens = world
     client = app.test_client()
     make = lambda exp: call(client, "POST", "/api/v1/shares", tokens["editor"],  # noqa: E731
                             json={"profile_id": pa, "expires_in": exp}).json
@@ -182,7 +182,7 @@ def test_share_expiry_and_revocation(world) -> None:
 
 def test_revocation_on_one_replica_holds_on_another(gcs_url: str) -> None:
     app1, svc1 = make_app(gcs_url)
-    app2, svc2 = make_app(gcs_url)
+    app2, _svc2 = make_app(gcs_url)
     pid = add_profile(svc1, "shared")
     editor, _ = svc1.tokens.create("editor", "e")
     r = call(app1.test_client(), "POST", "/api/v1/shares", editor, json={"profile_id": pid})
@@ -234,7 +234,7 @@ def test_serve_access_log_redacts_share_tokens(tmp_path: Path, serve) -> None:
 
 
 def test_cookie_sign_in_needs_csrf_for_mutations(world) -> None:
-    app, svc, _, pa, _, tokens = world
+    app, _svc, _, pa, _, tokens = world
     browser = app.test_client()
     r = browser.post("/api/v1/auth/login", json={"token": tokens["editor"]})
     assert r.status_code == 200

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli, wait_for_hosts
+
 from xdiag.store import open_store
 
 pytestmark = pytest.mark.slow

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import FIXTURES, run_cli
+
 from xdiag.config import Settings
 from xdiag.services import Services
 from xdiag.store import layout
@@ -110,7 +110,7 @@ def test_every_event_reachable_by_zooming(ingested) -> None:
     span = data.end_ns
     step = max(span // 64, 1)
     for a in range(0, span + 1, step):
-        header, cols = data.timeline(a, a + step, 4000)
+        _header, cols = data.timeline(a, a + step, 4000)
         seen.update(cols["id"].tolist())
     assert len(seen) == rec["events"]  # all slices, each under some viewport
 
