@@ -104,14 +104,18 @@ class ProfileData:
             ev = win.ev
             idx = h.index
             name_ids = idx.ev_name[ev]
-            uniq, inv = np.unique(name_ids, return_inverse=True)
-            remap = np.array([strings.setdefault(h.names[u], len(strings))
-                              for u in uniq.tolist()], dtype=np.uint32)
+            # Strings actually used, without sorting: mark, then map host ids -> response ids.
+            used = np.zeros(len(h.names), dtype=bool)
+            used[name_ids] = True
+            remap = np.zeros(len(h.names), dtype=np.uint32)
+            for u in np.flatnonzero(used).tolist():
+                remap[u] = strings.setdefault(h.names[u], len(strings))
+            start = idx.ev_start[ev]
             parts.append({
-                "start_ns": idx.ev_start[ev].astype(np.float64),
-                "dur_ns": (idx.ev_end[ev] - idx.ev_start[ev]).astype(np.float64),
+                "start_ns": start.astype(np.float64),
+                "dur_ns": (idx.ev_end[ev] - start).astype(np.float64),
                 "id": (h.eid_base + idx.ev_src[ev]).astype(np.uint32),
-                "name": remap[inv.reshape(-1)] if len(ev) else np.zeros(0, np.uint32),
+                "name": remap[name_ids],
                 "track": (h.track_base + idx.seg_track[win.seg]).astype(np.uint32),
                 "depth": idx.seg_depth[win.seg].astype(np.uint16),
             })

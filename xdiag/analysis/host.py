@@ -132,12 +132,33 @@ def _self_times(idx: timeline.TimelineIndex) -> np.ndarray:
     return np.maximum(dur - child, 0)
 
 
+@dataclasses.dataclass
+class EventStats:
+    """The per-event stats the analyses use, gathered once (each gather is a pass over stats)."""
+
+    names: tuple[np.ndarray, list[str]]
+    hlo_op: tuple[np.ndarray, list[Any], np.ndarray]
+    hlo_module: tuple[np.ndarray, list[Any], np.ndarray]
+    program_id: tuple[np.ndarray, np.ndarray]
+    device_ordinal: tuple[np.ndarray, np.ndarray]
+    step_num: tuple[np.ndarray, np.ndarray]
+
+    @classmethod
+    def gather(cls, cols: Any) -> EventStats:
+        return cls(names=cols.event_names(), hlo_op=cols.event_stat_codes("hlo_op"),
+                   hlo_module=cols.event_stat_codes("hlo_module"),
+                   program_id=cols.event_stat("program_id"),
+                   device_ordinal=cols.event_stat("device_ordinal"),
+                   step_num=cols.event_stat("step_num"))
+
+
 def analyse_host(cols: Any, t0_ns: int) -> HostAnalysis:
     """Analyse one host's columns; times become ns from the profile start `t0_ns`."""
     ev = cols.events
     keep = ~ev.aggregated  # aggregated events have no position in time
-    track_of, tracks = assign_tracks(cols)
-    name_codes, names = cols.event_names()
+    es = EventStats.gather(cols)
+    track_of, tracks = assign_tracks(cols, es.device_ordinal, es.hlo_op[2])
+    name_codes, names = es.names
     shift_ps = (cols.t0_ns - t0_ns) * 1000
     start_ps = ev.start_ps + shift_ps
     start_ns = start_ps // 1000
@@ -153,8 +174,8 @@ def analyse_host(cols: Any, t0_ns: int) -> HostAnalysis:
                   for i, t in enumerate(tracks)]
 
     modules = module_infos(cols)
-    ops, op_info = _op_table(cols, idx, tracks, modules)
-    steps = _step_table(cols, idx, tracks, op_info, start_ns, end_ns)
+    ops, op_info = _op_table(es, idx, tracks, modules)
+    steps = _step_table(cols, es, idx, tracks, op_info, start_ns, end_ns)
     n = len(ev)
     window = (int(start_ns[sel].min()), int(end_ns[sel].max())) if len(sel) else (0, 0)
     return HostAnalysis(index=idx, names=names, tracks=track_json, ops=ops, steps=steps,
@@ -163,7 +184,7 @@ def analyse_host(cols: Any, t0_ns: int) -> HostAnalysis:
                         device_kind_hint=_device_kind_hint(cols), plane_peaks=_plane_peaks(cols))
 
 
-def _op_events(cols: Any, idx: timeline.TimelineIndex, tracks: list[Track]) -> np.ndarray:
+def _op_events(idx: timeline.TimelineIndex, tracks: list[Track]) -> np.ndarray:
     """Positions (in idx order) of XLA op slices: those on op tracks."""
     op_tracks = np.array([t.kind == "xla_ops" for t in tracks] + [False], dtype=bool)
     seg_is_op = op_tracks[idx.seg_track] if len(idx.seg_track) else np.zeros(0, bool)
@@ -171,14 +192,14 @@ def _op_events(cols: Any, idx: timeline.TimelineIndex, tracks: list[Track]) -> n
     return np.flatnonzero(np.repeat(seg_is_op, sizes))
 
 
-def _op_table(cols: Any, idx: timeline.TimelineIndex, tracks: list[Track],
+def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
               modules: list[ModuleInfo]) -> tuple[dict[str, list[Any]], dict[str, Any]]:
-    pos = _op_events(cols, idx, tracks)
+    pos = _op_events(idx, tracks)
     src = idx.ev_src[pos]
-    names_codes, names = cols.event_names()
-    op_codes, op_table, has_op = cols.event_stat_codes("hlo_op")
-    mod_codes, mod_table, has_mod = cols.event_stat_codes("hlo_module")
-    prog, has_prog = cols.event_stat("program_id")
+    names_codes, names = es.names
+    op_codes, op_table, has_op = es.hlo_op
+    mod_codes, mod_table, has_mod = es.hlo_module
+    prog, has_prog = es.program_id
     # Op name: the hlo_op stat, else the event name; module: the stat, else "".
     op_names = np.array([str(x) for x in op_table] + names, dtype=object)
     op_key = np.where(has_op[src], op_codes[src], len(op_table) + names_codes[src])
@@ -197,10 +218,7 @@ def _op_table(cols: Any, idx: timeline.TimelineIndex, tracks: list[Track],
     # Costs per (module/program, op) from the HLO cost model.
     by_prog = {m.program_id: m for m in modules}
     by_name = {m.name: m for m in modules}
-    keys = np.stack([mod_key, op_key, prog_id, device], axis=1) if len(pos) else \
-        np.zeros((0, 4), np.int64)
-    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
-    inv = inv.reshape(-1)
+    uniq, inv = _unique_rows([mod_key, op_key, prog_id, device])
     cols_out: dict[str, list[Any]] = {k: [] for k in (
         "module", "program_id", "op", "device", "category", "fused_category", "occurrences",
         "total_ns",
@@ -235,6 +253,30 @@ def _op_table(cols: Any, idx: timeline.TimelineIndex, tracks: list[Track],
                       "depth": depth}
 
 
+def _unique_rows(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(np.stack(columns, 1), axis=0, return_inverse=True), but fast.
+
+    Each column is factorised on its own, the codes are combined into one int64
+    key, and only that 1-D key is made unique (structured-row sorting is ~20x slower).
+    """
+    n = len(columns[0])
+    if n == 0:
+        return np.zeros((0, len(columns)), np.int64), np.zeros(0, np.int64)
+    key = np.zeros(n, dtype=np.int64)
+    values = []
+    for col in columns:
+        vals, codes = np.unique(np.asarray(col, dtype=np.int64), return_inverse=True)
+        key = key * len(vals) + codes.reshape(-1)
+        values.append(vals)
+    ukey, inv = np.unique(key, return_inverse=True)
+    rows = np.zeros((len(ukey), len(columns)), dtype=np.int64)
+    rest = ukey.copy()
+    for j in range(len(columns) - 1, -1, -1):
+        rows[:, j] = values[j][rest % len(values[j])]
+        rest //= len(values[j])
+    return rows, inv.reshape(-1)
+
+
 _GUESSES = (("all-reduce", COLLECTIVE), ("all-gather", COLLECTIVE), ("reduce-scatter", COLLECTIVE),
             ("all-to-all", COLLECTIVE), ("collective-permute", COLLECTIVE),
             ("fusion", "fusion"), ("convolution", "dot"), ("dot", "dot"), ("gemm", "dot"),
@@ -247,11 +289,11 @@ def _guess_category(op: str) -> str:
     return next((cat for key, cat in _GUESSES if key in low), "other")
 
 
-def _step_table(cols: Any, idx: timeline.TimelineIndex, tracks: list[Track],
+def _step_table(cols: Any, es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
                 op_info: dict[str, Any], start_ns: np.ndarray,
                 end_ns: np.ndarray) -> dict[str, list[Any]]:
     """Per step: its window and, per device track, busy/collective time and FLOPs."""
-    step_vals, has_step = cols.event_stat("step_num")
+    step_vals, has_step = es.step_num
     out: dict[str, list[Any]] = {"step": [], "start_ns": [], "end_ns": [], "devices": [],
                                  "busy_ns": [], "collective_ns": [], "flops": [],
                                  "any_busy_ns": []}
@@ -270,7 +312,7 @@ def _step_table(cols: Any, idx: timeline.TimelineIndex, tracks: list[Track],
     pos, depth = op_info["pos"], op_info["depth"]
     top = depth == 0
     seg = np.searchsorted(idx.seg_ptr, pos, side="right") - 1 if len(pos) else pos
-    dev_tracks = sorted({int(idx.seg_track[s]) for s in seg[top].tolist()})
+    dev_tracks = np.unique(idx.seg_track[seg[top]]).tolist()
     all_s, all_e = [], []
     for t in dev_tracks:
         m = top & (idx.seg_track[seg] == t)

@@ -41,12 +41,20 @@ def _is_op_line(line_name: str) -> bool:
     return line_name.lower() in ("xla ops", "tensorflow ops", "ops")
 
 
-def assign_tracks(cols: Any) -> tuple[np.ndarray, list[Track]]:
-    """Returns (track of every event as int32, tracks in display order)."""
+def assign_tracks(cols: Any, device_ordinal: tuple[np.ndarray, np.ndarray],
+                  has_op: np.ndarray) -> tuple[np.ndarray, list[Track]]:
+    """Returns (track of every event as int32, tracks in display order).
+
+    Args:
+      cols: the host's XSpaceColumns.
+      device_ordinal: (values, present) of the `device_ordinal` stat per event.
+      has_op: bool per event: it carries an `hlo_op` stat.
+    """
     lines, events = cols.lines, cols.events
     n_lines = len(lines)
     # Start with one candidate track per line: (plane, line id) identifies a timeline.
     keys: dict[tuple[Any, ...], Track] = {}
+    key_index: dict[tuple[Any, ...], int] = {}
     line_track = np.zeros(n_lines, dtype=np.int64)
     for li in range(n_lines):
         plane = cols.planes[int(lines.plane[li])]
@@ -61,12 +69,11 @@ def assign_tracks(cols: Any) -> tuple[np.ndarray, list[Track]]:
             key = ("line", int(lines.plane[li]), int(lines.id[li]))
             track = Track(name, "thread", None, "thread", (1, int(lines.plane[li]), li))
         keys.setdefault(key, track)
-        line_track[li] = list(keys).index(key)
+        line_track[li] = key_index.setdefault(key, len(key_index))
     track_of = line_track[events.line] if len(events) else np.zeros(0, np.int64)
 
     # CPU: XLA op events carry device_ordinal; regroup them by device.
-    ordinal, has_ordinal = cols.event_stat("device_ordinal")
-    _, _, has_op = cols.event_stat_codes("hlo_op")
+    ordinal, has_ordinal = device_ordinal
     on_host = np.array([device_id(cols.planes[int(p)].name) is None for p in lines.plane],
                        dtype=bool)
     host_op = has_ordinal & has_op & on_host[events.line] if len(events) else has_op
@@ -75,7 +82,8 @@ def assign_tracks(cols: Any) -> tuple[np.ndarray, list[Track]]:
         for o in np.unique(ords).tolist():
             keys[("cpu-dev", o)] = Track(f"XLA ops · device {o}", "device", int(o), "xla_ops",
                                          (0, int(o), -1))
-        base = {o: list(keys).index(("cpu-dev", o)) for o in np.unique(ords).tolist()}
+            key_index.setdefault(("cpu-dev", o), len(key_index))
+        base = {o: key_index[("cpu-dev", o)] for o in np.unique(ords).tolist()}
         lut_keys = np.array(sorted(base), dtype=np.int64)
         lut_vals = np.array([base[k] for k in lut_keys.tolist()], dtype=np.int64)
         track_of = track_of.copy()

@@ -1,0 +1,175 @@
+"""`make bench`: xdiag against stock xprof on the same xplanes, in one run, as ratios.
+
+Profiles: a real CPU capture of the demo trainer (taken through the product:
+service + agent + capture) and generated profiles of >= 5M and >= 10M events
+(xdiag.xplane.synth; stock xprof reads them too). Every measurement runs in its
+own process (bench/worker.py) so cold starts and peak RSS are honest. Results go
+to stdout and bench/results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data"
+
+
+def worker(*args: str, timeout: float = 1800) -> dict:
+    out = subprocess.run([sys.executable, "-m", "bench.worker", *args], cwd=ROOT, text=True,
+                         capture_output=True, timeout=timeout,
+                         env={**os.environ, "XDIAG_HOST_PEAKS": "matmul_gflops=100,memcpy_gbps=20",
+                              "TF_CPP_MIN_LOG_LEVEL": "2"})
+    if out.returncode != 0:
+        raise RuntimeError(f"bench.worker {args[0]} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def synthetic(events: int) -> Path:
+    path = DATA / f"synth_{events // 1_000_000}M.xplane.pb"
+    if not path.exists():
+        DATA.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "xdiag.xplane.synth", str(path), "--events",
+                        str(events)], check=True, cwd=ROOT)
+    return path
+
+
+def trainer_capture(seconds_ms: int = 2000) -> Path | None:
+    """Capture the demo trainer through the product (serve + agent + `xdiag capture`)."""
+    if not (ROOT / "trainer" / "train.py").exists():
+        return None
+    path = DATA / "trainer_cpu.xplane.pb"
+    if path.exists():
+        return path
+    DATA.mkdir(parents=True, exist_ok=True)
+    store = Path(tempfile.mkdtemp(prefix="bench-store-"))
+    port = 18791
+    url = f"http://127.0.0.1:{port}"
+    serve = subprocess.Popen([sys.executable, "-m", "xdiag", "serve", "--store", str(store),
+                              "--port", str(port)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    job = subprocess.Popen([sys.executable, "-m", "trainer.train", "--forever", "--xdiag-server",
+                            url, "--job", "bench"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        import requests
+
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                if any(j["job"] == "bench" and j["live"]
+                       for j in requests.get(url + "/api/v1/jobs", timeout=2).json()):
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(1)
+        time.sleep(5)  # past compilation, into steady steps
+        res = subprocess.run([sys.executable, "-m", "xdiag", "capture", "bench", "--duration-ms",
+                              str(seconds_ms), "--json", "--server", url], capture_output=True,
+                             text=True, timeout=600)
+        out = json.loads(res.stdout)
+        (src,) = store.glob("bench/plugins/profile/*/*.xplane.pb")
+        path.write_bytes(src.read_bytes())
+        print(f"captured the trainer: {out['id']} ({path.stat().st_size / 1e6:.1f} MB)")
+        return path
+    finally:
+        job.kill()
+        serve.terminate()
+
+
+def measure(path: Path, windows: int) -> dict:
+    size = path.stat().st_size
+    print(f"\n== {path.name} ({size / 1e6:.1f} MB)", flush=True)
+    xc = worker("xprof_cold", str(path))
+    print(f"  xprof cold trace_viewer@: {xc['seconds']:.2f} s, rss {xc['rss_mb']:.0f} MB, "
+          f"{xc['events']:,} events returned", flush=True)
+    store = tempfile.mkdtemp(prefix="bench-xdiag-")
+    xi = worker("xdiag_ingest", str(path), store)
+    print(f"  xdiag ingest+first view: {xi['first_view_s']:.2f} s (ingest {xi['ingest_s']:.2f} s),"
+          f" rss {xi['rss_mb']:.0f} MB, {xi['events']:,} events", flush=True)
+    xv = worker("xdiag_views", store, xi["id"], str(windows))
+    xw = worker("xprof_warm", str(path), str(min(windows, 30)))
+    print(f"  window p50: xdiag {xv['window_p50'] * 1e3:.2f} ms vs xprof "
+          f"{xw['window_p50'] * 1e3:.1f} ms", flush=True)
+    return {"file": path.name, "bytes": size, "xprof_cold": xc, "xdiag_ingest": xi,
+            "xdiag_views": xv, "xprof_warm": xw}
+
+
+def ratios(r: dict) -> dict:
+    xi, xc, xv, xw = r["xdiag_ingest"], r["xprof_cold"], r["xdiag_views"], r["xprof_warm"]
+    cores = os.cpu_count() or 1
+    dropped = xi["events"] - xi["aggregated"] - xi["timeline_events"]
+    return {
+        "first_view_speedup": xc["seconds"] / xi["first_view_s"],
+        "window_speedup": xw["window_p50"] / xv["window_p50"],
+        "window_p50_ms": xv["window_p50"] * 1e3,
+        "ops_speedup": xw["hlo_stats"]["seconds"] / xv["ops"]["seconds"],
+        "roofline_speedup": xw["roofline_model"]["seconds"] / xv["roofline"]["seconds"],
+        "ingest_events_per_s_per_core": xi["events"] / xi["ingest_s"] / 1,  # ingest is 1 process
+        "cores": cores,
+        "ingest_rss_over_file": xi["rss_mb"] * 1e6 / 1.048576 / r["bytes"],
+        "dropped": dropped,
+        "xprof_dropped": xi["events"] - xc["events"],
+    }
+
+
+def report(results: list[dict]) -> str:
+    lines = [
+        "# xdiag vs stock xprof — benchmark results", "",
+        f"Machine: {platform.node()}, {os.cpu_count()} cores, {platform.processor() or platform.machine()},"
+        f" Python {platform.python_version()}; date {dt.date.today()}.", "",
+        "Each number comes from a separate process (cold caches, honest peak RSS). Ratios are "
+        "xprof time / xdiag time on the same file in the same run.", "",
+        "| profile | events | file MB | xprof cold (s) | xdiag ingest+first view (s) | ratio (goal >= 10x) "
+        "| window p50 xprof (ms) | window p50 xdiag (ms) | ratio (goal >= 30x, <= 5 ms) "
+        "| hlo_stats / ops | roofline_model / roofline | ingest ev/s/core (goal 1.5M) "
+        "| ingest peak RSS / file (goal <= 3x) | dropped xdiag / xprof |",
+        "|" + "---|" * 14,
+    ]
+    for r in results:
+        q = ratios(r)
+        xi, xc, xv, xw = r["xdiag_ingest"], r["xprof_cold"], r["xdiag_views"], r["xprof_warm"]
+        lines.append(
+            f"| {r['file']} | {xi['events']:,} | {r['bytes'] / 1e6:.0f} | {xc['seconds']:.2f} "
+            f"| {xi['first_view_s']:.2f} | {q['first_view_speedup']:.1f}x "
+            f"| {xw['window_p50'] * 1e3:.1f} | {xv['window_p50'] * 1e3:.2f} "
+            f"| {q['window_speedup']:.0f}x | {q['ops_speedup']:.0f}x "
+            f"| {q['roofline_speedup']:.0f}x | {q['ingest_events_per_s_per_core'] / 1e6:.2f}M "
+            f"| {q['ingest_rss_over_file']:.2f}x | {q['dropped']} / {q['xprof_dropped']:,} |")
+    lines += ["", "Peak RSS: xprof cold " + ", ".join(
+        f"{r['file']}: {r['xprof_cold']['rss_mb']:.0f} MB" for r in results) +
+        "; xdiag ingest " + ", ".join(f"{r['file']}: {r['xdiag_ingest']['rss_mb']:.0f} MB"
+                                     for r in results) + ".", "",
+        "Raw measurements:", "", "```json", json.dumps(results, indent=1), "```", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--events", type=int, nargs="*", default=[5_000_000, 10_000_000])
+    ap.add_argument("--windows", type=int, default=100)
+    ap.add_argument("--no-trainer", action="store_true")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
+    args = ap.parse_args()
+    profiles = []
+    if not args.no_trainer and (p := trainer_capture()):
+        profiles.append(p)
+    profiles += [synthetic(n) for n in args.events]
+    results = [measure(p, args.windows) for p in profiles]
+    text = report(results)
+    Path(args.out).write_text(text)
+    print("\n" + "\n".join(text.splitlines()[:10 + len(results)]))
+    print(f"\nwritten to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

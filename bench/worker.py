@@ -1,0 +1,152 @@
+"""One benchmark measurement per process, so peak RSS and cold starts are honest.
+
+    python -m bench.worker TASK ARGS...  -> prints one JSON line
+
+Tasks: xprof_cold, xprof_warm, xdiag_ingest, xdiag_views. Times are wall seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _windows(span_ns: int, n: int, seed: int = 0) -> list[tuple[int, int]]:
+    """Random new viewports, log-uniform in length (from 1/2000 of the span to all of it)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        length = int(10 ** rng.uniform(np.log10(max(span_ns / 2000, 1000)), np.log10(span_ns)))
+        start = int(rng.uniform(0, max(span_ns - length, 1)))
+        out.append((start, start + length))
+    return out
+
+
+def _xprof_copy(path: str) -> tuple[str, Path]:
+    """xprof writes cache files next to the xplane: work on a private copy."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-xprof-"))
+    dst = tmp / "plugins" / "profile" / "s" / Path(path).name
+    dst.parent.mkdir(parents=True)
+    shutil.copy(path, dst)
+    return str(dst), tmp
+
+
+def _trace_viewer(paths: list[str], start_ms: float | None = None,
+                  end_ms: float | None = None) -> bytes:
+    from xprof.convert import raw_to_tool_data
+
+    opts = {"resolution": "8000"}
+    if start_ms is not None:
+        opts.update(start_time_ms=f"{start_ms:.6f}", end_time_ms=f"{end_ms:.6f}")
+    data, _ = raw_to_tool_data.xspace_to_tool_data(paths, "trace_viewer@",
+                                                   {"trace_viewer_options": opts})
+    if data is None:
+        raise RuntimeError("xprof returned no trace_viewer@ data")
+    return data if isinstance(data, bytes) else data.encode()
+
+
+def xprof_cold(path: str) -> dict:
+    """First trace_viewer@ request on a fresh file: what a user waits for in stock xprof."""
+    copy, tmp = _xprof_copy(path)
+    t = time.perf_counter()
+    data = _trace_viewer([copy])
+    seconds = time.perf_counter() - t
+    shutil.rmtree(tmp, ignore_errors=True)
+    head = data[: data.find(b'"traceEvents"')]
+    returned = int(head.split(b'"returnedEventsSize":')[1].split(b",")[0]) \
+        if b'"returnedEventsSize":' in head else data.count(b'"ph":"X"')
+    return {"seconds": seconds, "rss_mb": _rss_mb(), "bytes": len(data), "events": returned}
+
+
+def xprof_warm(path: str, n: str) -> dict:
+    """New-window trace_viewer@ requests after the first, and warm hlo_stats / roofline_model."""
+    from xprof.convert import raw_to_tool_data
+
+    copy, tmp = _xprof_copy(path)
+    first = _trace_viewer([copy])
+    meta = json.loads(first[: first.find(b'"traceEvents"')].rstrip(b", ") + b"}") \
+        if b'"traceEvents"' in first else {}
+    span = meta.get("fullTimespan") or [0, 0]
+    span_ms = (float(span[0]), float(span[1])) if len(span) == 2 else (0.0, 0.0)
+    times = []
+    for a, b in _windows(int((span_ms[1] - span_ms[0]) * 1e6), int(n)):
+        t = time.perf_counter()
+        _trace_viewer([copy], span_ms[0] + a / 1e6, span_ms[0] + b / 1e6)
+        times.append(time.perf_counter() - t)
+    tools = {}
+    for tool in ("hlo_stats", "roofline_model"):
+        raw_to_tool_data.xspace_to_tool_data([copy], tool, {})  # builds and caches
+        t = time.perf_counter()
+        data, _ = raw_to_tool_data.xspace_to_tool_data([copy], tool, {})
+        tools[tool] = {"seconds": time.perf_counter() - t, "bytes": len(data or b"")}
+    shutil.rmtree(tmp, ignore_errors=True)
+    return {"window_p50": float(np.median(times)), "window_p90": float(np.percentile(times, 90)),
+            "span_ms": span_ms, **tools, "rss_mb": _rss_mb()}
+
+
+def xdiag_ingest(path: str, store: str) -> dict:
+    """Validate + ingest one host file into a fresh local store, then the first viewport."""
+    from xdiag import intake
+    from xdiag.config import Settings
+    from xdiag.server import wire
+    from xdiag.services import Services
+
+    svc = Services(Settings(store=store, ingest_inline=True))
+    t = time.perf_counter()
+    rec = intake.store_session(svc.store, svc.profiles, run="bench", session="s",
+                               files=[intake.HostFile("h0", Path(path))], source="upload")
+    t_intake = time.perf_counter() - t
+    rec = svc.ingest.run(rec["id"], inline=True)
+    t_ingest = time.perf_counter() - t
+    data = svc.views.get(rec)
+    header, cols = data.timeline(0, data.end_ns, 1500)
+    body = wire.encode(header, cols)
+    t_first = time.perf_counter() - t
+    host = data.hosts[0]
+    return {"intake_s": t_intake, "ingest_s": t_ingest, "first_view_s": t_first,
+            "events": rec["events"], "timeline_events": host.index.num_events,
+            "aggregated": data.manifest["hosts"][0]["aggregated_events"],
+            "first_view_slices": header["count"], "first_view_bytes": len(body),
+            "rss_mb": _rss_mb(), "id": rec["id"], "end_ns": data.end_ns}
+
+
+def xdiag_views(store: str, pid: str, n: str) -> dict:
+    """New-window viewports through the HTTP layer (Flask, binary encoding), ops, roofline."""
+    from xdiag.config import Settings
+    from xdiag.server import create_app
+
+    app = create_app(Settings(store=store))
+    client = app.test_client()
+    t = time.perf_counter()
+    tracks = client.get(f"/api/v1/profiles/{pid}/tracks").json
+    open_s = time.perf_counter() - t
+    times = []
+    for a, b in _windows(int(tracks["end_ns"]), int(n)):
+        t = time.perf_counter()
+        r = client.get(f"/api/v1/profiles/{pid}/timeline?start_ns={a}&end_ns={b}&width=1500")
+        times.append(time.perf_counter() - t)
+        assert r.status_code == 200
+    out = {}
+    for name in ("ops", "roofline"):
+        client.get(f"/api/v1/profiles/{pid}/{name}")
+        t = time.perf_counter()
+        r = client.get(f"/api/v1/profiles/{pid}/{name}")
+        out[name] = {"seconds": time.perf_counter() - t, "bytes": len(r.data)}
+    return {"open_s": open_s, "window_p50": float(np.median(times)),
+            "window_p90": float(np.percentile(times, 90)), **out, "rss_mb": _rss_mb()}
+
+
+if __name__ == "__main__":
+    task, *args = sys.argv[1:]
+    print(json.dumps(globals()[task](*args)))
