@@ -9,7 +9,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from conftest import ROOT, free_port, wait_for_hosts
+from support import ROOT, free_port, wait_for_hosts
 
 JOB = str(ROOT / "tests" / "jobs" / "steps_job.py")
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from support import FIXTURES
 
 from xdiag.config import Settings
 from xdiag.server import create_app
@@ -274,7 +274,7 @@ def test_auth_none_refuses_cross_origin_mutations(tmp_path: Path) -> None:
 
 
 def test_serve_refuses_public_bind_without_auth(tmp_path: Path) -> None:
-    from conftest import run_cli
+    from support import run_cli
 
     res = run_cli("serve", "--store", str(tmp_path / "s"), "--host", "0.0.0.0", timeout=60)
     assert res.returncode == 2 and "refusing" in res.stderr
@@ -338,3 +338,13 @@ def test_iap_identity_only_after_verification(iap) -> None:
     for t in bad:
         r = app.test_client().get("/api/v1/profiles", headers=h(t))
         assert r.status_code == 401, t
+
+
+def test_iap_mode_accepts_api_tokens_from_inside_the_cluster(iap) -> None:
+    app, svc, _, _ = iap
+    editor, _ = svc.tokens.create("editor", "agent")
+    c = app.test_client()
+    r = c.post("/api/v1/agents/register", json=AGENT, headers={"Authorization": f"Bearer {editor}"})
+    assert r.status_code == 200
+    assert c.post("/api/v1/agents/register", json=AGENT,
+                  headers={"Authorization": "Bearer xdt_forged"}).status_code == 401

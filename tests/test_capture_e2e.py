@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, wait_for_hosts
+from support import run_cli, wait_for_hosts
 
 from xdiag.store import open_store
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, run_cli
+from support import FIXTURES, run_cli
 
 from xdiag.config import Settings
 from xdiag.services import Services

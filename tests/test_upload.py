@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, run_cli
+from support import FIXTURES, run_cli
 
 from xdiag.store import open_store
 

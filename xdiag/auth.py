@@ -11,6 +11,8 @@ Modes (`XDIAG_AUTH`):
 - `iap`: identity from Google IAP's signed header `X-Goog-IAP-JWT-Assertion`,
   trusted only after verifying the ES256 signature against the configured keys,
   the audience, issuer and expiry; roles by e-mail from `XDIAG_IAP_ROLES`.
+  Requests without that header (agents and CLIs inside the cluster, which do not
+  pass through IAP) may authenticate with an API token instead.
 
 A share link (`/s/<token>`, then the `xdiag_share` cookie or `X-Xdiag-Share`
 header) grants viewer access to its one profile to a caller who is otherwise not
@@ -132,7 +134,9 @@ def load_principal(svc: Any) -> Principal:
     if mode == "iap":
         assertion = request.headers.get(IAP_HEADER)
         if not assertion:
-            return Principal("anonymous", None, None)
+            # In-cluster callers (agents, the CLI in a pod) do not pass through IAP: they
+            # authenticate with an API token, exactly as in token mode.
+            return _token_principal(svc) if _bearer() else Principal("anonymous", None, None)
         svc.limiter.check(_client())
         try:
             claims = verify_iap(assertion, svc.iap_keys(), settings.iap_audience)
@@ -145,6 +149,10 @@ def load_principal(svc: Any) -> Principal:
         return Principal("iap", email, role)
     if mode != "token":
         raise BadRequest(f"unknown auth mode {mode!r}")
+    return _token_principal(svc)
+
+
+def _token_principal(svc: Any) -> Principal:
     token, via_cookie = _bearer(), False
     if token is None and request.cookies.get(SESSION_COOKIE):
         token, via_cookie = request.cookies[SESSION_COOKIE], True

@@ -19,7 +19,7 @@ import click
 from werkzeug.serving import WSGIRequestHandler
 
 from xdiag.client import Client, default_server
-from xdiag.errors import XdiagError
+from xdiag.errors import Conflict, XdiagError
 
 
 def _emit(obj: Any, as_json: bool, human: Callable[[Any], str]) -> None:
@@ -260,8 +260,13 @@ def ingest(session: str, store: str | None, hosts: tuple[str, ...], finalize: bo
         else:
             pid = session
         run, sess = split_profile_id(pid)
-        record = svc.profiles.get(pid) if svc.profiles.exists(pid) else \
-            adopt_session(svc.store, svc.profiles, run, sess)
+        if svc.profiles.exists(pid):
+            record = svc.profiles.get(pid)
+        else:
+            try:
+                record = adopt_session(svc.store, svc.profiles, run, sess)
+            except Conflict:  # another ingest pod catalogued it first
+                record = svc.profiles.get(pid)
         if finalize:
             info = svc.ingest.finalize(record)
         elif hosts:

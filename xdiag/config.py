@@ -27,7 +27,7 @@ class Settings:
     job_ttl_s: float = 30.0  # a host whose heartbeats stop for this long is shown stale
     allow_arbitrary_targets: bool = False  # admin flag: capture unregistered host:port
     max_upload_bytes: int = 2 * 1024**3
-    ingest_workers: int = 0  # 0: os.cpu_count()
+    ingest_workers: int = 0  # processes for multi-host ingest; 0: min(4, os.cpu_count())
     ingest_inline: bool = False  # run ingest in the request thread (tests, CLI)
     webui_dir: str = dataclasses.field(default_factory=_default_webui_dir)
     insecure: bool = False  # allow auth=none on a non-loopback address

@@ -67,7 +67,7 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
 
     Runs in a worker process: takes only picklable arguments, opens the store itself.
     """
-    from xdiag.analysis.host import analyse_host
+    from xdiag.analysis.host import ANALYSED_STATS, analyse_host
     from xdiag.analysis.pack import pack
     from xdiag.xplane.reader import read_xspace
 
@@ -76,7 +76,7 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
     with tempfile.TemporaryDirectory(prefix="xdiag-ingest-") as tmp:
         fh, buf = _open_raw(store, layout.raw_key(run, session, host), Path(tmp))
         try:
-            cols = read_xspace(buf)
+            cols = read_xspace(buf, stats=list(ANALYSED_STATS))  # only what analysis reads
             h = analyse_host(cols, t0_ns)
             del cols
         except InvalidProfile as exc:

@@ -45,7 +45,7 @@ def trace():
 
 
 def test_every_event_kept_once(trace) -> None:
-    track, start, end, name, idx = trace
+    _track, start, end, name, idx = trace
     assert idx.num_events == len(start)
     assert sorted(idx.ev_src.tolist()) == list(range(len(start)))
     np.testing.assert_array_equal(idx.ev_start, start[idx.ev_src])
@@ -71,7 +71,7 @@ def test_segments_do_not_overlap_and_nest(trace) -> None:
 
 @pytest.mark.parametrize("seed", range(12))
 def test_query_matches_brute_force(trace, seed: int) -> None:
-    track, start, end, name, idx = trace
+    track, start, end, _name, idx = trace
     rng = np.random.default_rng(seed)
     span = int(end.max())
     width = int(rng.choice([50, 300, 1500]))
@@ -94,7 +94,7 @@ def test_query_matches_brute_force(trace, seed: int) -> None:
 
 
 def test_zooming_in_reaches_every_event(trace) -> None:
-    track, start, end, _, idx = trace
+    _track, start, end, _, idx = trace
     i = int(np.argmin(end - start))
     win = timeline.query(idx, int(start[i]), int(end[i]) + 1, 1000, num_tracks=4)
     assert i in set(idx.ev_src[win.ev].tolist())
@@ -102,7 +102,7 @@ def test_zooming_in_reaches_every_event(trace) -> None:
 
 
 def test_track_filter(trace) -> None:
-    track, start, end, _, idx = trace
+    track, _start, end, _, idx = trace
     win = timeline.query(idx, 0, int(end.max()), 800, num_tracks=4, tracks=np.array([2]))
     assert set(track[idx.ev_src[win.ev]].tolist()) == {2}
 

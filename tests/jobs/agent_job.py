@@ -8,10 +8,10 @@ import sys
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
+import jax
+import jax.numpy as jnp
 
-import xdiag.agent  # noqa: E402
+import xdiag.agent
 
 
 def main() -> None:

@@ -132,6 +132,9 @@ def _self_times(idx: timeline.TimelineIndex) -> np.ndarray:
     return np.maximum(dur - child, 0)
 
 
+ANALYSED_STATS = ("hlo_op", "hlo_module", "program_id", "device_ordinal", "step_num")
+
+
 @dataclasses.dataclass
 class EventStats:
     """The per-event stats the analyses use, gathered once (each gather is a pass over stats)."""
