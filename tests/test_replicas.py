@@ -68,5 +68,25 @@ def test_two_replicas_on_one_bucket_are_one_service(gcs_url, serve, jobs) -> Non
     # Both replicas answer the same for the same window.
     assert get_json(f"{b.url}/api/v1/profiles/{pid}/timeline?{window}&format=json") == tl
 
-    # Share links across replicas (issue 6): a link made on one replica opens on the other,
-    # and revoking it on the other takes effect. The lead adds this part.
+    # Share links: a link made on A opens on B; revoking it on B takes effect on A.
+    import urllib.error
+
+    req = urllib.request.Request(f"{a.url}/api/v1/shares", method="POST",
+                                 data=json.dumps({"profile_id": pid, "expires_in": "1h"}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        share = json.load(r)
+    token = share["token"]
+    page, ctype = get(f"{b.url}/s/{token}")
+    assert ctype.startswith("text/html") and page
+    opened = get_json(f"{a.url}/api/v1/shares?profile_id={pid}")
+    assert opened[0]["opens"] == 1  # recorded by B, visible through A
+    req = urllib.request.Request(f"{b.url}/api/v1/shares/{share['id']}", method="DELETE")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.status == 204
+    for replica in (a, b):
+        try:
+            get(f"{replica.url}/s/{token}")
+            raise AssertionError("a revoked link still opens")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 404
