@@ -1,0 +1,431 @@
+// The one versioned wire schema of the xdiag HTTP API (docs/api.md), mirrored
+// in TypeScript. Every type the UI reads from the server is declared here and
+// nowhere else; when the server's schema changes, this file changes with it.
+//
+// Units are in the names: `*_ns` nanoseconds from the profile's start, `bytes`
+// bytes, `flops` floating point operations, `*_per_s` per second, times named
+// `*_at` / `last_seen` are Unix seconds.
+
+/** Version of the binary timeline format this client decodes. */
+export const TIMELINE_WIRE_VERSION = 1;
+/** First four bytes of every binary timeline response. */
+export const TIMELINE_MAGIC = "XDTL";
+export const TIMELINE_MIME = "application/x-xdiag-timeline";
+export const API_PREFIX = "/api/v1";
+
+// ---------------------------------------------------------------- errors
+
+export interface ApiErrorBody {
+  error: string;
+  detail: string;
+}
+
+// ---------------------------------------------------------------- session
+
+export type AuthMode = "none" | "token" | "iap";
+export type Role = "viewer" | "editor" | "admin";
+
+export interface ShareInfo {
+  profile_id: string;
+  view: Partial<WireViewState> | null;
+  expires_at: number | string | null;
+}
+
+export interface Session {
+  auth: AuthMode;
+  user: string | null;
+  role: Role | null;
+  share: ShareInfo | null;
+  csrf_token: string | null;
+  read_only: boolean;
+}
+
+/** View state as stored in a share link (same keys as the URL query). */
+export interface WireViewState {
+  tab: string;
+  t0: number;
+  t1: number;
+  sel: number;
+  q: string;
+  module: string;
+  op: string;
+}
+
+// ---------------------------------------------------------------- jobs
+
+export interface HostPeaks {
+  matmul_gflops: number;
+  memcpy_gbps: number;
+}
+
+export interface Host {
+  process_index: number;
+  process_count: number;
+  host: string;
+  port: number;
+  hostname: string;
+  device_kind: string;
+  device_count: number;
+  local_device_count: number;
+  jax_version: string;
+  peaks: HostPeaks | null;
+  registered_at: number;
+  last_seen: number;
+  state: "live" | "stale";
+}
+
+export interface Job {
+  job: string;
+  hosts: Host[];
+  live: number;
+  stale: number;
+}
+
+// ---------------------------------------------------------------- captures
+
+export type CaptureState = "capturing" | "saving" | "ingesting" | "done" | "failed";
+
+export interface CaptureRequest {
+  job: string;
+  duration_ms: number;
+  host_tracer_level?: number;
+  device_tracer_level?: number;
+  python_tracer_level?: number;
+  wait?: boolean;
+}
+
+export interface CaptureHost {
+  host: string;
+  address: string;
+  state: "capturing" | "saved" | "failed";
+  error: string | null;
+  bytes: number | null;
+  window_ns: [number, number] | null;
+}
+
+export interface Capture {
+  id: string;
+  job: string;
+  state: CaptureState;
+  duration_ms: number;
+  started_at: number;
+  finished_at: number | null;
+  hosts: CaptureHost[];
+  windows_overlap: boolean | null;
+  profile_id: string | null;
+  url: string | null;
+  error: string | null;
+}
+
+// ---------------------------------------------------------------- profiles
+
+export type ProfileStatus = "ingesting" | "ready" | "failed";
+
+export interface ProfileHost {
+  host: string;
+  bytes: number;
+  events: number | null;
+  window_ns: [number, number] | null;
+}
+
+export interface Profile {
+  id: string;
+  run: string;
+  session: string;
+  url: string;
+  status: ProfileStatus;
+  error: string | null;
+  created_at: number;
+  source: "capture" | "upload";
+  job: string | null;
+  hosts: ProfileHost[];
+  events: number | null;
+  duration_ns: number | null;
+  ingest: { version: string | number; seconds: number; events_per_s: number } | null;
+  peaks: Record<string, unknown> | null;
+}
+
+export interface ProfileQuery {
+  q?: string;
+  run?: string;
+  job?: string;
+  status?: string;
+}
+
+// ---------------------------------------------------------------- timeline
+
+export type TrackGroup = "device" | "thread" | "host";
+
+export interface Track {
+  id: number;
+  host: string;
+  group: TrackGroup;
+  name: string;
+  device: number | null;
+  max_depth: number;
+  events: number;
+}
+
+export interface StepMarker {
+  step: number;
+  start_ns: number;
+  dur_ns: number;
+}
+
+export interface TracksResponse {
+  start_ns: number;
+  end_ns: number;
+  tracks: Track[];
+  steps: StepMarker[];
+}
+
+export interface TimelineQuery {
+  start_ns: number;
+  end_ns: number;
+  /** Resolution of the request in buckets-of-two-slices (pixels). */
+  width: number;
+  tracks?: number[];
+}
+
+export interface TimelineTrackCount {
+  id: number;
+  /** Every event of the track intersecting the window. */
+  in_window: number;
+  /** Slices of the track in this response. */
+  returned: number;
+}
+
+export type ColumnDtype = "float64" | "uint32" | "uint16";
+
+export interface TimelineColumnSpec {
+  name: string;
+  dtype: ColumnDtype;
+  /** Byte offset, relative to the end of the padded header. */
+  offset: number;
+  /** Number of elements (equal to `count`). */
+  length: number;
+}
+
+/** JSON header of a binary timeline response. */
+export interface TimelineHeader {
+  version: number;
+  start_ns: number;
+  end_ns: number;
+  width: number;
+  bucket_ns: number;
+  count: number;
+  strings: string[];
+  tracks: TimelineTrackCount[];
+  columns: TimelineColumnSpec[];
+}
+
+/** `&format=json` variant of the timeline. */
+export interface TimelineJson {
+  version: number;
+  start_ns: number;
+  end_ns: number;
+  width: number;
+  bucket_ns: number;
+  tracks: TimelineTrackCount[];
+  slices: { id: number; name: string; track: number; depth: number; start_ns: number; dur_ns: number }[];
+}
+
+/** Column names and types every v1 binary response carries. */
+export const TIMELINE_COLUMNS: Readonly<Record<string, ColumnDtype>> = {
+  start_ns: "float64",
+  dur_ns: "float64",
+  id: "uint32",
+  name: "uint32",
+  track: "uint32",
+  depth: "uint16",
+};
+
+export interface EventDetails {
+  id: number;
+  name: string;
+  track: number;
+  host: string;
+  depth: number;
+  start_ns: number;
+  dur_ns: number;
+  stats: Record<string, string | number | boolean | null>;
+  hlo: { module: string; op: string; program_id: number | string | null } | null;
+  category: string | null;
+  flops: number | null;
+  bytes: number | null;
+}
+
+export interface SearchMatch {
+  id: number;
+  name: string;
+  track: number;
+  start_ns: number;
+  dur_ns: number;
+}
+
+export interface SearchResponse {
+  q: string;
+  total: number;
+  matches: SearchMatch[];
+  next_after_ns: number | null;
+}
+
+// ---------------------------------------------------------------- analyses
+
+export type BoundBy = "compute" | "memory" | string;
+
+export interface Op {
+  module: string;
+  program_id: number | string | null;
+  op: string;
+  category: string;
+  occurrences: number;
+  total_ns: number;
+  avg_ns: number;
+  self_ns: number;
+  share: number;
+  per_device: Record<string, number>;
+  flops: number | null;
+  bytes: number | null;
+  flops_per_s: number | null;
+  bytes_per_s: number | null;
+  bound_by: BoundBy | null;
+}
+
+export interface OpsResponse {
+  ops: Op[];
+  by_category: { category: string; total_ns: number; share: number }[];
+  by_program: { module: string; program_id: number | string | null; total_ns: number; share: number }[];
+  devices: number[];
+}
+
+export interface RooflinePeaks {
+  flops_per_s: number;
+  bytes_per_s: number;
+  source: string;
+  device_kind: string;
+}
+
+export interface RooflinePoint {
+  module: string;
+  op?: string;
+  category?: string;
+  time_ns: number;
+  share: number;
+  flops: number;
+  bytes: number;
+  oi: number;
+  flops_per_s: number;
+  bytes_per_s: number;
+  bound_by: "compute" | "memory";
+  efficiency: number;
+}
+
+export interface RooflineResponse {
+  peaks: RooflinePeaks;
+  ridge_oi: number;
+  ops: RooflinePoint[];
+  programs: RooflinePoint[];
+}
+
+export interface Step {
+  step: number;
+  start_ns: number;
+  dur_ns: number;
+  compute_ns: number;
+  collective_ns: number;
+  idle_ns: number;
+  host_ns: number;
+  flops: number | null;
+  mfu: number | null;
+}
+
+export interface StepsResponse {
+  steps: Step[];
+  summary: { count: number; mean_ns: number | null; p50_ns: number | null; p90_ns: number | null; mfu: number | null };
+}
+
+export interface HloModuleInfo {
+  name: string;
+  program_id: number | string | null;
+  instructions: number;
+  flops: number | null;
+  bytes: number | null;
+}
+
+export interface HloModulesResponse {
+  modules: HloModuleInfo[];
+}
+
+/**
+ * One node of the op neighbourhood graph. docs/api.md leaves the node shape
+ * open; the client reads `id` and, when present, `name`/`label`, `opcode`,
+ * `shape` and `highlight` (see webui/README.md, "contract notes").
+ */
+export interface HloGraphNode {
+  id: string | number;
+  name?: string;
+  label?: string;
+  opcode?: string;
+  shape?: string;
+  highlight?: boolean;
+  [key: string]: unknown;
+}
+
+/** One edge; `source`/`target` (or `from`/`to`) name node ids. */
+export interface HloGraphEdge {
+  source?: string | number;
+  target?: string | number;
+  from?: string | number;
+  to?: string | number;
+  [key: string]: unknown;
+}
+
+export interface HloModuleResponse {
+  module: string;
+  text: string;
+  op: string | null;
+  graph: { nodes: HloGraphNode[]; edges: HloGraphEdge[] } | null;
+  dot: string | null;
+}
+
+export interface DiffOp {
+  module: string;
+  op: string;
+  a_ns: number;
+  b_ns: number;
+  delta_ns: number;
+  delta_pct: number | null;
+}
+
+export interface DiffOnly {
+  module: string;
+  op: string;
+  total_ns?: number;
+  [key: string]: unknown;
+}
+
+export interface DiffResponse {
+  a: string;
+  b: string;
+  ops: DiffOp[];
+  only_a: DiffOnly[];
+  only_b: DiffOnly[];
+  steps: { a_mean_ns: number | null; b_mean_ns: number | null; delta_pct: number | null };
+}
+
+// ---------------------------------------------------------------- shares
+
+export interface ShareRequest {
+  profile_id: string;
+  view: Partial<WireViewState>;
+  expires_in: string;
+}
+
+export interface ShareCreated {
+  id: string;
+  url: string;
+  token: string;
+  expires_at: number | string;
+  [key: string]: unknown;
+}

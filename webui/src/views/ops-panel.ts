@@ -1,0 +1,215 @@
+// The Op profile tab: ops grouped program -> category -> op with time share,
+// FLOP/s, bandwidth and what bounds them; sortable, filterable, per device;
+// each op links to its HLO graph.
+
+import type { Op, OpsResponse } from "../api/wire";
+import { formatBytesPerS, formatCount, formatFlopsPerS, formatNs, formatPct } from "../lib/format";
+import { buildOpTree, filterOpTree, flattenOpTree, opsForDevice, pathKeys, sortOpTree, type OpNode, type OpSortKey } from "../lib/optree";
+import type { ViewState } from "../lib/viewstate";
+import { h, replace } from "./dom";
+import type { Panel, PanelContext } from "./panel";
+import { emptyState, errorState, loading } from "./states";
+
+const MAX_ROWS = 3000;
+
+interface Col {
+  key: OpSortKey | null;
+  label: string;
+  num?: boolean;
+  title?: string;
+}
+
+const COLS: Col[] = [
+  { key: "label", label: "Name" },
+  { key: "share", label: "Time %", num: true },
+  { key: "total_ns", label: "Total", num: true },
+  { key: "occurrences", label: "Count", num: true },
+  { key: null, label: "Avg", num: true },
+  { key: "flops_per_s", label: "FLOP/s", num: true },
+  { key: "bytes_per_s", label: "Bandwidth", num: true, title: "Bytes accessed per second" },
+  { key: null, label: "Bound by" },
+  { key: null, label: "" },
+];
+
+export class OpsPanel implements Panel {
+  readonly el = h("section", { class: "panel ops-panel", "data-testid": "panel-ops" });
+  private data: OpsResponse | null = null;
+  private started = false;
+  private expanded = new Set<string>();
+  private sortKey: OpSortKey = "total_ns";
+  private desc = true;
+  private filter = "";
+  private device = "";
+  private readonly table = h("table", { class: "table tree", "data-testid": "ops-table" });
+  private readonly note = h("p", { class: "muted" });
+  private selected: { module?: string; op?: string } = {};
+
+  constructor(private readonly ctx: PanelContext) {}
+
+  show(): void {
+    if (!this.started) {
+      this.started = true;
+      void this.load();
+    }
+  }
+  hide(): void {}
+  destroy(): void {}
+
+  update(v: ViewState): void {
+    if (v.module === this.selected.module && v.op === this.selected.op) return;
+    this.selected = { module: v.module, op: v.op };
+    if (this.data) {
+      this.revealSelected();
+      this.render();
+    }
+  }
+
+  private async load(): Promise<void> {
+    replace(this.el, loading("op profile"));
+    try {
+      this.data = await this.ctx.api.ops(this.ctx.profile.id);
+    } catch (e) {
+      replace(this.el, errorState(e, () => { this.started = false; this.show(); }));
+      return;
+    }
+    if (!this.data.ops.length) {
+      replace(this.el, emptyState("No XLA ops in this profile.", "The op profile needs device or XLA op events; capture while the job runs compiled steps."));
+      return;
+    }
+    const v = this.ctx.view();
+    this.selected = { module: v.module, op: v.op };
+    // Start with programs expanded, categories collapsed.
+    for (const p of this.data.by_program) this.expanded.add(p.module);
+    if (!this.data.by_program.length) for (const o of this.data.ops) this.expanded.add(o.module);
+    this.revealSelected();
+    const filterInput = h("input", { type: "search", class: "input", placeholder: "Filter ops, categories, modules", "aria-label": "Filter ops", "data-testid": "ops-filter" });
+    filterInput.addEventListener("input", () => {
+      this.filter = filterInput.value;
+      this.render();
+    });
+    const deviceSelect = h("select", { class: "input", "aria-label": "Device", "data-testid": "ops-device" },
+      h("option", { value: "" }, "All devices"),
+      ...(this.data.devices ?? []).map((d) => h("option", { value: String(d) }, `Device ${d}`)));
+    deviceSelect.addEventListener("change", () => {
+      this.device = deviceSelect.value;
+      this.render();
+    });
+    replace(this.el,
+      h("div", { class: "toolbar" }, filterInput, this.data.devices?.length > 1 ? deviceSelect : null,
+        h("button", { class: "btn", onclick: () => this.expandAll(true) }, "Expand all"),
+        h("button", { class: "btn", onclick: () => this.expandAll(false) }, "Collapse all"),
+        h("span", { class: "spacer" }), this.note),
+      h("div", { class: "table-scroll" }, this.table));
+    this.render();
+    this.scrollToSelected();
+  }
+
+  private tree(): OpNode<Op>[] {
+    return buildOpTree(opsForDevice(this.data!.ops, this.device));
+  }
+
+  private revealSelected(): void {
+    const { module, op } = this.selected;
+    if (!module || !op || !this.data) return;
+    const o = this.data.ops.find((x) => x.module === module && x.op === op);
+    if (!o) return;
+    const [m, c] = pathKeys(o.module, o.category, o.op);
+    this.expanded.add(m!);
+    this.expanded.add(c!);
+  }
+
+  private expandAll(open: boolean): void {
+    this.expanded.clear();
+    if (open) {
+      const walk = (ns: OpNode<Op>[]) => ns.forEach((n) => {
+        if (n.children.length) {
+          this.expanded.add(n.key);
+          walk(n.children);
+        }
+      });
+      walk(this.tree());
+    }
+    this.render();
+  }
+
+  private render(): void {
+    if (!this.data) return;
+    let tree = sortOpTree(this.tree(), this.sortKey, this.desc);
+    tree = filterOpTree(tree, this.filter);
+    const expanded = this.filter ? new Set([...this.expanded, ...allKeys(tree)]) : this.expanded;
+    const rows = flattenOpTree(tree, expanded);
+    const shown = rows.slice(0, MAX_ROWS);
+    this.note.textContent = `${formatCount(this.data.ops.length)} ops` + (rows.length > MAX_ROWS ? ` · first ${MAX_ROWS} rows shown, filter to narrow` : "");
+    const head = h("tr", null, ...COLS.map((c) => {
+      const active = c.key === this.sortKey;
+      const th = h("th", { class: c.num ? "num" : null, title: c.title ?? null, "aria-sort": active ? (this.desc ? "descending" : "ascending") : null });
+      if (c.key) {
+        const key = c.key;
+        th.append(h("button", {
+          class: "th-sort", type: "button",
+          onclick: () => {
+            if (this.sortKey === key) this.desc = !this.desc;
+            else [this.sortKey, this.desc] = [key, key !== "label"];
+            this.render();
+          },
+        }, c.label, active ? (this.desc ? " ▾" : " ▴") : ""));
+      } else th.textContent = c.label;
+      return th;
+    }));
+    const body = shown.map(({ node, depth }) => this.row(node, depth, expanded));
+    replace(this.table, h("thead", null, head), h("tbody", null, ...body));
+  }
+
+  private row(n: OpNode<Op>, depth: number, expanded: ReadonlySet<string>): HTMLElement {
+    const isOp = n.kind === "op";
+    const open = expanded.has(n.key);
+    const selected = isOp && n.module === this.selected.module && n.label === this.selected.op;
+    const toggle = n.children.length
+      ? h("button", {
+          class: "tree-toggle", type: "button", "aria-expanded": String(open), "aria-label": `${open ? "Collapse" : "Expand"} ${n.label}`,
+          onclick: () => {
+            if (this.expanded.has(n.key)) this.expanded.delete(n.key);
+            else this.expanded.add(n.key);
+            this.render();
+          },
+        }, open ? "▾" : "▸")
+      : h("span", { class: "tree-toggle" });
+    const name = isOp
+      ? h("button", {
+          class: "linklike", type: "button", title: `${n.label} (${n.op?.category})`,
+          onclick: () => this.ctx.setView({ module: n.module, op: n.label }),
+        }, n.label)
+      : h("span", { class: n.kind === "program" ? "strong" : null, title: n.label }, n.label);
+    const avg = isOp ? formatNs(n.op!.avg_ns) : n.occurrences ? formatNs(n.total_ns / n.occurrences) : "–";
+    return h("tr", {
+      class: `lvl-${n.kind}${selected ? " selected" : ""}`, "data-testid": isOp ? "op-row" : `op-${n.kind}-row`,
+      "data-op": isOp ? n.label : null, "data-module": n.module, "aria-selected": selected ? "true" : null,
+    },
+      h("td", { class: "tree-name", style: `padding-left:${6 + depth * 18}px` }, toggle, name),
+      h("td", { class: "num" }, h("span", { class: "bar", style: `--w:${Math.min(100, n.share * 100)}%` }), formatPct(n.share)),
+      h("td", { class: "num" }, formatNs(n.total_ns)),
+      h("td", { class: "num" }, formatCount(n.occurrences)),
+      h("td", { class: "num" }, avg),
+      h("td", { class: "num" }, formatFlopsPerS(n.flops_per_s)),
+      h("td", { class: "num" }, formatBytesPerS(n.bytes_per_s)),
+      h("td", null, n.bound_by ? h("span", { class: `tag tag-${n.bound_by}` }, n.bound_by) : "–"),
+      h("td", null, isOp || n.kind === "program"
+        ? h("a", { href: this.ctx.href({ tab: "hlo", module: n.module, op: isOp ? n.label : undefined }), "data-testid": isOp ? "op-hlo-link" : null }, "HLO")
+        : ""),
+    );
+  }
+
+  private scrollToSelected(): void {
+    requestAnimationFrame(() => this.table.querySelector("tr.selected")?.scrollIntoView({ block: "center" }));
+  }
+}
+
+function allKeys(nodes: OpNode<Op>[], out: string[] = []): string[] {
+  for (const n of nodes) {
+    if (n.children.length) {
+      out.push(n.key);
+      allKeys(n.children, out);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,146 @@
+// The Overview tab: step time summary and MFU, a stacked bar per step
+// (click one to open it in the trace), and the top ops by time.
+
+import type { Op, OpsResponse, Step, StepsResponse } from "../api/wire";
+import { formatBytes, formatCount, formatDateTime, formatNs, formatPct } from "../lib/format";
+import { fitCanvas } from "../render/canvas";
+import { drawSteps, stepAt, STEP_PARTS, type StepsGeometry } from "../render/steps-chart";
+import { h, replace } from "./dom";
+import type { Panel, PanelContext } from "./panel";
+import { emptyState, errorState, loading } from "./states";
+
+export class OverviewPanel implements Panel {
+  readonly el = h("section", { class: "panel overview-panel", "data-testid": "panel-overview" });
+  private started = false;
+  private steps: Step[] = [];
+  private canvas: HTMLCanvasElement | null = null;
+  private geometry: StepsGeometry | null = null;
+  private hover = -1;
+  private resize: ResizeObserver | null = null;
+  private unsub: (() => void) | null = null;
+
+  constructor(private readonly ctx: PanelContext) {}
+
+  show(): void {
+    if (!this.started) {
+      this.started = true;
+      void this.load();
+    }
+    this.draw();
+  }
+  hide(): void {}
+  update(): void {}
+  destroy(): void {
+    this.resize?.disconnect();
+    this.unsub?.();
+  }
+
+  private async load(): Promise<void> {
+    replace(this.el, loading("overview"));
+    const id = this.ctx.profile.id;
+    const [steps, ops] = await Promise.allSettled([this.ctx.api.steps(id), this.ctx.api.ops(id)]);
+    replace(this.el, this.summary(steps.status === "fulfilled" ? steps.value : null));
+    if (steps.status === "fulfilled") this.el.append(this.stepsSection(steps.value));
+    else this.el.append(h("h3", null, "Steps"), errorState(steps.reason, () => { this.started = false; this.show(); }));
+    this.el.append(h("h3", null, "Top ops"));
+    if (ops.status === "fulfilled") this.el.append(this.topOps(ops.value));
+    else this.el.append(errorState(ops.reason));
+    this.draw();
+  }
+
+  private summary(s: StepsResponse | null): HTMLElement {
+    const p = this.ctx.profile;
+    const card = (label: string, value: string, testid?: string, title?: string) =>
+      h("div", { class: "card", "data-testid": testid, title }, h("div", { class: "card-label" }, label), h("div", { class: "card-value" }, value));
+    const sum = s?.summary;
+    return h("div", { class: "cards" },
+      card("Steps", formatCount(sum?.count ?? 0), "overview-steps"),
+      card("Mean step time", formatNs(sum?.mean_ns), "overview-step-time"),
+      card("p50 / p90", `${formatNs(sum?.p50_ns)} / ${formatNs(sum?.p90_ns)}`),
+      card("MFU", sum?.mfu === null || sum?.mfu === undefined ? "–" : formatPct(sum.mfu), "overview-mfu",
+        "Model FLOPs utilisation: achieved FLOP/s over the host's measured peak"),
+      card("Events", formatCount(p.events)),
+      card("Duration", formatNs(p.duration_ns)),
+      card("Hosts", String(p.hosts.length), undefined, p.hosts.map((x) => `${x.host}: ${formatBytes(x.bytes)}`).join("\n")),
+      card("Captured", formatDateTime(p.created_at), undefined, p.source),
+      p.ingest ? card("Ingest", `${p.ingest.seconds.toFixed(1)} s`, undefined, `${formatCount(p.ingest.events_per_s)} events/s, version ${p.ingest.version}`) : null,
+    );
+  }
+
+  private stepsSection(s: StepsResponse): HTMLElement {
+    this.steps = s.steps;
+    if (!s.steps.length) {
+      return h("div", null, h("h3", null, "Steps"),
+        emptyState("No training steps were found in this profile.", "Steps come from `StepTraceAnnotation` events: wrap each step in `jax.profiler.StepTraceAnnotation(\"train\", step_num=i)`."));
+    }
+    this.canvas = h("canvas", { class: "steps-canvas", "data-testid": "steps-chart", role: "img", "aria-label": `Step times of ${s.steps.length} steps` });
+    const tip = h("div", { class: "tooltip", hidden: true });
+    const wrap = h("div", { class: "steps-wrap" }, this.canvas, tip);
+    this.canvas.addEventListener("mousemove", (e) => {
+      if (!this.geometry) return;
+      const i = stepAt(this.steps, this.geometry, e.offsetX);
+      if (i !== this.hover) {
+        this.hover = i;
+        this.draw();
+      }
+      if (i < 0) {
+        tip.hidden = true;
+        return;
+      }
+      const st = this.steps[i]!;
+      replace(tip, h("strong", null, `step ${st.step}: ${formatNs(st.dur_ns)}`),
+        ...STEP_PARTS.map((p) => h("div", null, `${p.label}: ${formatNs(st[p.key] as number)}`)),
+        st.mfu !== null ? h("div", null, `MFU ${formatPct(st.mfu)}`) : null,
+        h("div", { class: "muted" }, "click to open in the trace"));
+      tip.hidden = false;
+      tip.style.transform = `translate(${Math.min(e.offsetX + 12, wrap.clientWidth - 180)}px, ${e.offsetY + 12}px)`;
+    });
+    this.canvas.addEventListener("mouseleave", () => {
+      tip.hidden = true;
+      this.hover = -1;
+      this.draw();
+    });
+    this.canvas.addEventListener("click", (e) => {
+      if (!this.geometry) return;
+      const i = stepAt(this.steps, this.geometry, e.offsetX);
+      if (i < 0) return;
+      const st = this.steps[i]!;
+      const pad = st.dur_ns * 0.02;
+      this.ctx.setView({ tab: "trace", t0: Math.max(0, Math.round(st.start_ns - pad)), t1: Math.round(st.start_ns + st.dur_ns + pad) }, true);
+    });
+    this.resize = new ResizeObserver(() => this.draw());
+    this.resize.observe(wrap);
+    this.unsub = this.ctx.theme.subscribe(() => this.draw());
+    return h("div", null,
+      h("h3", null, "Step time"),
+      h("div", { class: "legend" }, ...STEP_PARTS.map((p) => h("span", null, h("i", { style: `background:${p.color}` }), p.label))),
+      wrap);
+  }
+
+  private draw(): void {
+    if (!this.canvas || !this.canvas.isConnected) return;
+    const w = this.canvas.parentElement!.clientWidth;
+    if (w <= 0) return;
+    const cs = getComputedStyle(this.el);
+    const v = (n: string, f: string) => cs.getPropertyValue(n).trim() || f;
+    const ctx = fitCanvas(this.canvas, w, 220);
+    this.geometry = drawSteps(ctx, this.steps, w, 220,
+      { bg: v("--bg", "#fff"), fg: v("--fg", "#111"), muted: v("--muted", "#666"), grid: v("--tl-grid", "#e5e8ee") }, this.hover);
+  }
+
+  private topOps(r: OpsResponse): HTMLElement {
+    const ops = [...r.ops].sort((a, b) => b.total_ns - a.total_ns).slice(0, 12);
+    if (!ops.length) return emptyState("No XLA ops were found in this profile.", "The profile may hold only host events; capture while the job runs compiled steps.");
+    const link = (o: Op, tab: "ops" | "hlo", text: string) => h("a", { href: this.ctx.href({ tab, module: o.module, op: o.op }) }, text);
+    return h("table", { class: "table", "data-testid": "top-ops" },
+      h("thead", null, h("tr", null, ...["Op", "Module", "Category", "Time %", "Total", "Bound by", ""].map((t, i) => h("th", { class: i >= 3 && i <= 4 ? "num" : null }, t)))),
+      h("tbody", null, ...ops.map((o) => h("tr", null,
+        h("td", null, link(o, "ops", o.op)),
+        h("td", null, h("span", { class: "muted ellipsis", title: o.module }, o.module)),
+        h("td", null, o.category),
+        h("td", { class: "num" }, h("span", { class: "bar", style: `--w:${Math.min(100, o.share * 100)}%` }), formatPct(o.share)),
+        h("td", { class: "num" }, formatNs(o.total_ns)),
+        h("td", null, o.bound_by ?? "–"),
+        h("td", null, link(o, "hlo", "HLO"))))));
+  }
+}

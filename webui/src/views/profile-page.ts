@@ -1,0 +1,239 @@
+// The profile page: header (id, status, hosts, Share), tabs Overview / Trace
+// / Op profile / Roofline / HLO, and the view state that lives in the URL.
+// Panels are created on first use and kept, so switching tabs is instant and
+// the timeline keeps its place.
+
+import type { ApiClient } from "../api/client";
+import type { Profile, Session } from "../api/wire";
+import { formatBytes, formatCount, formatDateTime, formatNs } from "../lib/format";
+import { serializeViewState, TABS, type Tab, type ViewState } from "../lib/viewstate";
+import type { Router } from "../state/router";
+import type { Store } from "../state/store";
+import type { Theme } from "../state/theme";
+import { h, replace } from "./dom";
+import { HloPanel } from "./hlo-panel";
+import { OpsPanel } from "./ops-panel";
+import { OverviewPanel } from "./overview-panel";
+import type { Panel, PanelContext } from "./panel";
+import { RooflinePanel } from "./roofline-panel";
+import { shareButton } from "./share-dialog";
+import { errorState, loading } from "./states";
+import { TracePanel } from "./trace-panel";
+
+export const TAB_LABELS: Record<Tab, string> = {
+  overview: "Overview",
+  trace: "Trace",
+  ops: "Op profile",
+  roofline: "Roofline",
+  hlo: "HLO",
+};
+
+export interface PageDeps {
+  api: ApiClient;
+  router: Router;
+  session: Session;
+  theme: Store<Theme>;
+}
+
+export class ProfilePage {
+  readonly el = h("div", { class: "page profile-page" });
+  private profile: Profile | null = null;
+  private view: ViewState;
+  private panels = new Map<Tab, Panel>();
+  private tabButtons = new Map<Tab, HTMLButtonElement>();
+  private readonly panelHost = h("div", { class: "panels" });
+  private pollTimer: ReturnType<typeof setTimeout> | null = null;
+  private destroyed = false;
+  private readonly onKey = (e: KeyboardEvent) => this.key(e);
+
+  /**
+   * @param basePath "/p/<id>" normally, "/s/<token>" for a shared view: the
+   *   URL the view state is written under.
+   */
+  constructor(
+    private readonly deps: PageDeps,
+    readonly id: string,
+    private readonly basePath: string,
+    view: ViewState,
+    private readonly readOnly: boolean,
+  ) {
+    this.view = view;
+    document.addEventListener("keydown", this.onKey);
+    void this.load();
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    document.removeEventListener("keydown", this.onKey);
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    for (const p of this.panels.values()) p.destroy();
+  }
+
+  /** The URL changed under us (back/forward, a link inside the page). */
+  setRouteView(v: ViewState): void {
+    this.view = v;
+    if (this.profile) this.applyView();
+  }
+
+  private href(v: Partial<ViewState>): string {
+    const q = serializeViewState({ tab: "overview", ...v } as ViewState);
+    return `${this.basePath}${q ? `?${q}` : ""}`;
+  }
+
+  private async load(): Promise<void> {
+    replace(this.el, loading("profile"));
+    let p: Profile;
+    try {
+      p = await this.deps.api.profile(this.id);
+    } catch (e) {
+      if (this.destroyed) return;
+      replace(this.el, h("p", null, h("a", { href: "/" }, "← Profiles")), errorState(e, () => void this.load()));
+      return;
+    }
+    if (this.destroyed) return;
+    this.profile = p;
+    if (p.status === "ingesting") {
+      replace(this.el, this.header(p),
+        h("div", { class: "state state-loading", role: "status", "data-testid": "ingesting" },
+          h("span", { class: "spinner", "aria-hidden": "true" }),
+          ` Ingesting ${formatCount(p.events)} events from ${p.hosts.length} host(s)… this page opens the profile as soon as it is ready.`));
+      this.pollTimer = setTimeout(() => void this.load(), 1500);
+      return;
+    }
+    if (p.status === "failed") {
+      replace(this.el, this.header(p),
+        errorState(new Error(`Ingest failed: ${p.error ?? "no reason recorded"}`)),
+        h("p", { class: "hint" }, "Re-run the ingest with ", h("code", null, `xdiag ingest ${p.id}`),
+          " after fixing the cause, or upload the raw files again. The raw data is kept: ",
+          ...p.hosts.map((x) => h("a", { href: this.deps.api.rawUrl(p.id, x.host), download: true, "data-external": true }, `${x.host}.xplane.pb `))));
+      return;
+    }
+    const tablist = h("div", { class: "tabs", role: "tablist", "aria-label": "Profile views" },
+      ...TABS.map((t, i) => {
+        const b = h("button", {
+          class: "tab", role: "tab", id: `tab-${t}`, "aria-controls": `tabpanel-${t}`, "data-testid": `tab-${t}`,
+          title: `${TAB_LABELS[t]} (${i + 1})`,
+          onclick: () => this.setView({ tab: t }, true),
+        }, TAB_LABELS[t]);
+        this.tabButtons.set(t, b);
+        return b;
+      }));
+    tablist.addEventListener("keydown", (e) => {
+      const i = TABS.indexOf(this.view.tab);
+      let next = -1;
+      if (e.key === "ArrowRight") next = (i + 1) % TABS.length;
+      else if (e.key === "ArrowLeft") next = (i + TABS.length - 1) % TABS.length;
+      else if (e.key === "Home") next = 0;
+      else if (e.key === "End") next = TABS.length - 1;
+      if (next < 0) return;
+      e.preventDefault();
+      this.setView({ tab: TABS[next]! }, true);
+      this.tabButtons.get(TABS[next]!)!.focus();
+    });
+    replace(this.el, this.header(p), tablist, this.panelHost);
+    this.applyView();
+  }
+
+  private header(p: Profile): HTMLElement {
+    const share = this.deps.session.share;
+    return h("header", { class: "page-head" },
+      h("div", null,
+        this.readOnly ? null : h("a", { href: "/", class: "muted small" }, "← Profiles"),
+        h("h1", { "data-testid": "profile-title", title: p.id }, p.session || p.id),
+        h("div", { class: "muted small" },
+          `run ${p.run}`, p.job ? ` · job ${p.job}` : "", ` · ${p.hosts.length} host${p.hosts.length === 1 ? "" : "s"}`,
+          p.events !== null ? ` · ${formatCount(p.events)} events` : "",
+          p.duration_ns !== null ? ` · ${formatNs(p.duration_ns)}` : "",
+          ` · ${formatBytes(p.hosts.reduce((s, x) => s + (x.bytes || 0), 0))} raw · ${formatDateTime(p.created_at)}`,
+          h("span", { class: `tag tag-${p.status}`, "data-testid": "profile-status" }, p.status))),
+      h("span", { class: "spacer" }),
+      this.readOnly
+        ? h("div", { class: "banner", "data-testid": "readonly-banner" },
+            "Shared view · read-only", share?.expires_at ? ` · expires ${formatDateTime(share.expires_at)}` : "")
+        : p.status === "ready" && this.deps.session.role !== "viewer"
+          ? shareButton(this.deps.api, p.id, () => this.view)
+          : null);
+  }
+
+  private panelContext(): PanelContext {
+    return {
+      api: this.deps.api,
+      profile: this.profile!,
+      readOnly: this.readOnly,
+      theme: this.deps.theme,
+      view: () => this.view,
+      setView: (patch, push) => this.setView(patch, push),
+      href: (v) => this.href(v),
+    };
+  }
+
+  private panel(tab: Tab): Panel {
+    let p = this.panels.get(tab);
+    if (!p) {
+      const ctx = this.panelContext();
+      p = tab === "overview" ? new OverviewPanel(ctx)
+        : tab === "trace" ? new TracePanel(ctx)
+        : tab === "ops" ? new OpsPanel(ctx)
+        : tab === "roofline" ? new RooflinePanel(ctx)
+        : new HloPanel(ctx);
+      p.el.id = `tabpanel-${tab}`;
+      p.el.setAttribute("role", "tabpanel");
+      p.el.setAttribute("aria-labelledby", `tab-${tab}`);
+      this.panelHost.appendChild(p.el);
+      this.panels.set(tab, p);
+    }
+    return p;
+  }
+
+  private shownTab: Tab | null = null;
+
+  private applyView(): void {
+    const tab = this.view.tab;
+    for (const [t, b] of this.tabButtons) {
+      const on = t === tab;
+      b.setAttribute("aria-selected", String(on));
+      b.tabIndex = on ? 0 : -1;
+      b.classList.toggle("active", on);
+    }
+    const active = this.panel(tab);
+    if (this.shownTab !== tab) {
+      for (const [t, p] of this.panels) {
+        if (t === tab) continue;
+        if (!p.el.hidden) p.hide();
+        p.el.hidden = true;
+      }
+      active.el.hidden = false;
+      this.shownTab = tab;
+      active.show();
+    }
+    active.update(this.view);
+    document.title = `${TAB_LABELS[tab]} · ${this.profile?.session || this.id} · xdiag`;
+  }
+
+  setView(patch: Partial<ViewState>, push = false): void {
+    const next: ViewState = { ...this.view };
+    for (const [k, v] of Object.entries(patch) as [keyof ViewState, unknown][]) {
+      if (v === undefined || v === null || v === "") delete next[k];
+      else (next as unknown as Record<string, unknown>)[k] = v;
+    }
+    if (!next.tab) next.tab = "overview";
+    const q = serializeViewState(next);
+    const url = `${this.basePath}${q ? `?${q}` : ""}`;
+    const tabChanged = next.tab !== this.view.tab;
+    this.view = next;
+    this.deps.router.setUrlQuietly(url, push || tabChanged);
+    this.applyView();
+  }
+
+  private key(e: KeyboardEvent): void {
+    if (!this.profile || e.metaKey || e.ctrlKey || e.altKey) return;
+    const t = e.target as HTMLElement | null;
+    if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable)) return;
+    if (document.querySelector(".overlay:not([hidden])")) return;
+    const n = Number(e.key);
+    if (Number.isInteger(n) && n >= 1 && n <= TABS.length && !(this.view.tab === "trace" && e.key === "0")) {
+      e.preventDefault();
+      this.setView({ tab: TABS[n - 1]! }, true);
+    }
+  }
+}
