@@ -277,7 +277,8 @@ def ingest(session: str, store: str | None, hosts: tuple[str, ...], finalize: bo
                 _fail(record["error"])
             info = record["ingest"]
         if finalize:
-            svc.profiles.update(pid, status="ready", error=None, ingest=info)
+            svc.profiles.update(pid, status="ready", error=None, ingest=info,
+                                duration_ns=info.get("end_ns"))
     except XdiagError as exc:
         _fail(exc.detail)
     _emit({"id": pid, **info}, as_json,

@@ -228,7 +228,7 @@ class IngestRunner:
         self.store.write_json(prefix + "manifest.json", manifest)  # last: marks completeness
         metrics.INGEST_SECONDS.observe(seconds)
         metrics.INGEST_EVENTS.inc(events)
-        return {"version": VERSION, "seconds": round(seconds, 4),
+        return {"version": VERSION, "seconds": round(seconds, 4), "end_ns": views["end_ns"],
                 "events_per_s": round(events / max(seconds, 1e-9)),
                 "hosts": [{"host": r["host"], "events": r["events"],
                            "seconds": round(r["seconds"], 4)} for r in results]}
@@ -246,7 +246,8 @@ class IngestRunner:
             metrics.INGESTS.labels("failed").inc()
             return self.profiles.update(pid, status="failed", error=detail)
         metrics.INGESTS.labels("ready").inc()
-        return self.profiles.update(pid, status="ready", error=None, ingest=info)
+        return self.profiles.update(pid, status="ready", error=None, ingest=info,
+                                    duration_ns=info.get("end_ns"))
 
     def submit(self, pid: str) -> None:
         with self._lock:
