@@ -12,6 +12,7 @@ import pytest
 from support import FIXTURES, run_cli
 
 from xdiag.config import Settings
+from xdiag.ingest import VERSION
 from xdiag.services import Services
 from xdiag.store import layout
 
@@ -162,7 +163,7 @@ def test_corrupt_host_file_fails_the_profile_with_reason(tmp_path: Path) -> None
 def test_ingest_is_idempotent(tmp_path: Path) -> None:
     svc = _services(str(tmp_path / "store"))
     rec = _upload(svc, SMALL)
-    prefix = layout.derived_prefix("r", "s", 1)
+    prefix = layout.derived_prefix("r", "s", VERSION)
     def snapshot() -> dict[str, object]:
         out: dict[str, object] = {}
         for k in svc.store.list(prefix):
@@ -182,10 +183,10 @@ def test_ingest_is_idempotent(tmp_path: Path) -> None:
 def test_outdated_views_are_rebuilt_on_open(tmp_path: Path) -> None:
     svc = _services(str(tmp_path / "store"))
     rec = _upload(svc, SMALL)
-    svc.store.delete_prefix(layout.derived_prefix("r", "s", 1))
+    svc.store.delete_prefix(layout.derived_prefix("r", "s", VERSION))
     rec = svc.profiles.update(rec["id"], ingest={"version": 0})
     data = svc.views.get(rec)
-    assert data.tracks and svc.profiles.get(rec["id"])["ingest"]["version"] == 1
+    assert data.tracks and svc.profiles.get(rec["id"])["ingest"]["version"] == VERSION
 
 
 def test_standalone_ingest_equals_service_ingest(tmp_path: Path, monkeypatch) -> None:
@@ -200,8 +201,8 @@ def test_standalone_ingest_equals_service_ingest(tmp_path: Path, monkeypatch) ->
     res = run_cli("ingest", "r/plugins/profile/s", "--store", str(tmp_path / "b"), "--json")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["id"] == "r~s"
-    pa, pb = tmp_path / "a" / layout.derived_prefix("r", "s", 1), \
-        tmp_path / "b" / layout.derived_prefix("r", "s", 1)
+    pa, pb = tmp_path / "a" / layout.derived_prefix("r", "s", VERSION), \
+        tmp_path / "b" / layout.derived_prefix("r", "s", VERSION)
     files = sorted(p.relative_to(pa) for p in pa.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(pb) for p in pb.rglob("*") if p.is_file())
     for f in files:

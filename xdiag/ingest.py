@@ -33,7 +33,7 @@ from xdiag.store import ObjectStore, layout, open_store
 
 log = logging.getLogger("xdiag.ingest")
 
-VERSION = 1
+VERSION = 2  # of the derived views; bump when their format changes (old ones are rebuilt)
 # Below this total size a process pool costs more (start-up, imports) than it saves.
 POOL_MIN_BYTES = 64 * 1024 * 1024
 
@@ -77,7 +77,7 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
         fh, buf = _open_raw(store, layout.raw_key(run, session, host), Path(tmp))
         try:
             cols = read_xspace(buf, stats=list(ANALYSED_STATS))  # only what analysis reads
-            h = analyse_host(cols, t0_ns)
+            h = analyse_host(cols, t0_ns, release=True)
             del cols
         except InvalidProfile as exc:
             raise InvalidProfile(f"{host}: {exc.detail}") from None

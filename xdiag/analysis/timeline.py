@@ -13,8 +13,9 @@ building all levels costs about 2n. A level is stored only if it halves the
 previous stored one; otherwise the level table points at the finer block, which
 at most doubles what a query returns.
 
-Query. All blocks live in one pool sorted by `block << TBITS | start_ns`, so
-one `np.searchsorted` call finds the window in every segment at once:
+Query. Every slice has a key `segment << tbits | start_ns` (`raw_key`, sorted),
+and the summary blocks live in one pool sorted by `block << tbits | start_ns`,
+so one `np.searchsorted` call finds the window in every segment at once:
 O(segments · log n + output) per viewport, independent of the profile size.
 """
 
@@ -42,11 +43,11 @@ class TimelineIndex:
     seg_track: np.ndarray  # int32 [S]
     seg_depth: np.ndarray  # int32 [S]
     seg_ptr: np.ndarray  # int64 [S+1] slice range of each segment in ev_*
-    raw_block: np.ndarray  # int64 [S] block holding every slice of the segment
-    lod_block: np.ndarray  # int64 [S, NL] block to read for level LMIN + i
-    block_ptr: np.ndarray  # int64 [B+1] range of each block in the pool
+    raw_key: np.ndarray  # int64 [n] segment << tbits | start_ns (sorted: the raw "level")
+    lod_block: np.ndarray  # int32 [S, NL] summary block for level LMIN + i; -1: use raw
+    block_ptr: np.ndarray  # int64 [B+1] range of each summary block in the pool
     pool_key: np.ndarray  # int64 [P] block << tbits | start_ns, globally sorted
-    pool_ref: np.ndarray  # int64 [P] index into ev_*
+    pool_ref: np.ndarray  # int32/int64 [P] index into ev_*
     tbits: int
     end_ns: int
 
@@ -135,39 +136,39 @@ def build(track: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray,
     seg_first = seg_ptr[:-1]
     n_seg = len(seg_first)
 
-    # 4. Level-of-detail blocks; pool keys are built per block (contiguous for raw blocks).
+    # 4. Level-of-detail blocks. The raw level needs no copy: raw_key orders every slice.
+    raw_key = (np.repeat(np.arange(n_seg, dtype=np.int64), np.diff(seg_ptr)) << tbits) | start
     dur = end - start
+    ref_dtype = np.int32 if n < 2**31 else np.int64
     n_levels = max(1, tbits - LMIN + 1)
     refs_parts: list[np.ndarray] = []
     key_parts: list[np.ndarray] = []
-    raw_block = np.zeros(n_seg, dtype=np.int64)
-    lod_block = np.zeros((n_seg, n_levels), dtype=np.int64)
-
-    def add_block(refs: np.ndarray, starts: np.ndarray) -> int:
-        refs_parts.append(refs)
-        key_parts.append((len(key_parts) << tbits) | starts)
-        return len(key_parts) - 1
-
+    lod_block = np.full((n_seg, n_levels), -1, dtype=np.int32)
     for s in range(n_seg):
         lo, hi = int(seg_ptr[s]), int(seg_ptr[s + 1])
         current = np.arange(lo, hi, dtype=np.int64)
-        raw_block[s] = add_block(current, start[lo:hi])
         stored = hi - lo
+        block = -1
         for li in range(n_levels):
             current = np.frombuffer(bucket_longest(start, dur, current, LMIN + li), np.int64)
             if len(current) * 2 <= stored:
-                add_block(current, start[current])
+                block = len(refs_parts)
+                refs_parts.append(current.astype(ref_dtype))
+                key_parts.append((block << tbits) | start[current])
                 stored = len(current)
-            lod_block[s, li] = len(key_parts) - 1
+            lod_block[s, li] = block
+    del dur
     block_sizes = np.array([len(b) for b in refs_parts], dtype=np.int64)
     block_ptr = np.concatenate([[0], np.cumsum(block_sizes)]).astype(np.int64)
-    pool_ref = np.concatenate(refs_parts) if refs_parts else np.zeros(0, np.int64)
+    pool_ref = np.concatenate(refs_parts) if refs_parts else np.zeros(0, ref_dtype)
     pool_key = np.concatenate(key_parts) if key_parts else np.zeros(0, np.int64)
+    del refs_parts, key_parts
+    src_dtype = np.int32 if n < 2**31 else np.int64
     return TimelineIndex(
         ev_start=start, ev_end=end, ev_name=name[order].astype(np.int32),
-        ev_src=order.astype(np.int64), seg_track=(track[seg_first] if n else track).astype(np.int32),
+        ev_src=order.astype(src_dtype), seg_track=(track[seg_first] if n else track).astype(np.int32),
         seg_depth=(depth[seg_first] if n else depth).astype(np.int32), seg_ptr=seg_ptr,
-        raw_block=raw_block, lod_block=lod_block, block_ptr=block_ptr, pool_key=pool_key,
+        raw_key=raw_key, lod_block=lod_block, block_ptr=block_ptr, pool_key=pool_key,
         pool_ref=pool_ref, tbits=tbits, end_ns=t_end)
 
 
@@ -198,21 +199,27 @@ def _ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lo[owner] + (np.arange(len(owner)) - starts[owner]), owner
 
 
-def _find(idx: TimelineIndex, blocks: np.ndarray, start_ns: int,
+def _find(keys: np.ndarray, ptr: np.ndarray, refs: np.ndarray | None, ev_end: np.ndarray,
+          tbits: int, blocks: np.ndarray, start_ns: int,
           end_ns: int) -> tuple[np.ndarray, np.ndarray]:
-    """[lo, hi) pool range per block: slices starting before end_ns and ending after start_ns."""
-    tmax = (1 << idx.tbits) - 1
-    qs = (blocks << idx.tbits) | min(max(start_ns, 0), tmax)
-    qe = (blocks << idx.tbits) | min(max(end_ns, 0), tmax)
-    lo = np.searchsorted(idx.pool_key, qs, side="left")
-    hi = np.searchsorted(idx.pool_key, qe, side="left")
+    """[lo, hi) key range per block: slices starting before end_ns and ending after start_ns.
+
+    `keys` are `block << tbits | start`, sorted; block b spans ptr[b]:ptr[b+1]; `refs` maps a
+    key position to its slice (None: the position is the slice).
+    """
+    tmax = (1 << tbits) - 1
+    qs = (blocks << tbits) | min(max(start_ns, 0), tmax)
+    qe = (blocks << tbits) | min(max(end_ns, 0), tmax)
+    lo = np.searchsorted(keys, qs, side="left")
+    hi = np.searchsorted(keys, qe, side="left")
     if end_ns > tmax:  # window reaches past the end: include slices starting at tmax too
-        hi = idx.block_ptr[blocks + 1]
+        hi = ptr[blocks + 1]
     # At most one slice per segment starts before the window and reaches into it.
     prev = lo - 1
-    ok = prev >= idx.block_ptr[blocks]
+    ok = prev >= ptr[blocks]
     spans = np.zeros(len(lo), dtype=bool)
-    spans[ok] = idx.ev_end[idx.pool_ref[prev[ok]]] > start_ns
+    slices = prev[ok] if refs is None else refs[prev[ok]]
+    spans[ok] = ev_end[slices] > start_ns
     return np.where(spans, prev, lo), hi
 
 
@@ -224,15 +231,23 @@ def query(idx: TimelineIndex, start_ns: int, end_ns: int, width_px: int, num_tra
         segs = segs[np.isin(idx.seg_track, tracks)]
     level = level_for(start_ns, end_ns, width_px)
     li = level - LMIN
-    if li < 0 or idx.lod_block.shape[1] == 0:
-        blocks, bucket_ns = idx.raw_block[segs], 0
+    n_levels = idx.lod_block.shape[1]
+    if li < 0 or n_levels == 0:
+        blocks, bucket_ns = np.full(len(segs), -1, dtype=np.int64), 0
     else:
-        blocks = idx.lod_block[segs, min(li, idx.lod_block.shape[1] - 1)]
+        blocks = idx.lod_block[segs, min(li, n_levels - 1)].astype(np.int64)
         bucket_ns = 1 << level
-    lo, hi = _find(idx, blocks, start_ns, end_ns)
+    raw_lo, raw_hi = _find(idx.raw_key, idx.seg_ptr, None, idx.ev_end, idx.tbits, segs,
+                           start_ns, end_ns)
+    lo, hi = raw_lo.copy(), raw_hi.copy()
+    summ = blocks >= 0
+    if np.any(summ):
+        lo[summ], hi[summ] = _find(idx.pool_key, idx.block_ptr, idx.pool_ref, idx.ev_end,
+                                   idx.tbits, blocks[summ], start_ns, end_ns)
     pos, owner = _ranges(lo, hi)
-    ev = idx.pool_ref[pos]
-    raw_lo, raw_hi = _find(idx, idx.raw_block[segs], start_ns, end_ns)
+    from_pool = summ[owner]
+    ev = pos.copy()
+    ev[from_pool] = idx.pool_ref[pos[from_pool]]
     seg_tracks = idx.seg_track[segs]
     in_window = np.bincount(seg_tracks, weights=raw_hi - raw_lo, minlength=num_tracks)
     returned = np.bincount(seg_tracks, weights=hi - lo, minlength=num_tracks)
