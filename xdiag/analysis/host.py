@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import mmap
 from typing import Any
 
 import numpy as np
@@ -155,19 +156,33 @@ class EventStats:
                    step_num=cols.event_stat("step_num"))
 
 
-def analyse_host(cols: Any, t0_ns: int) -> HostAnalysis:
-    """Analyse one host's columns; times become ns from the profile start `t0_ns`."""
+def analyse_host(cols: Any, t0_ns: int, *, release: bool = False) -> HostAnalysis:
+    """Analyse one host's columns; times become ns from the profile start `t0_ns`.
+
+    With `release`, the reader's bulk columns are dropped from `cols` as soon as they
+    are consumed, which roughly halves ingest's peak memory (ingest passes True).
+    """
     ev = cols.events
-    keep = ~ev.aggregated  # aggregated events have no position in time
+    n = len(ev)
+    modules = module_infos(cols)  # metadata only; before the columns are released
+    kind_hint, plane_peaks = _device_kind_hint(cols), _plane_peaks(cols)
     es = EventStats.gather(cols)
     track_of, tracks = assign_tracks(cols, es.device_ordinal, es.hlo_op[2])
     name_codes, names = es.names
+    sel = np.flatnonzero(~ev.aggregated)  # aggregated events have no position in time
     shift_ps = (cols.t0_ns - t0_ns) * 1000
-    start_ps = ev.start_ps + shift_ps
+    start_ps = ev.start_ps[sel] + shift_ps
     start_ns = start_ps // 1000
-    end_ns = np.maximum((start_ps + ev.duration_ps + 999) // 1000, start_ns)
-    sel = np.flatnonzero(keep)
-    idx = timeline.build(track_of[sel], start_ns[sel], end_ns[sel], name_codes[sel])
+    end_ns = np.maximum((start_ps + ev.duration_ps[sel] + 999) // 1000, start_ns)
+    del start_ps
+    track_sel, names_sel = track_of[sel], name_codes[sel]
+    if release:
+        cols.stats = cols.events = None
+        del ev, track_of
+        if hasattr(cols.data, "madvise"):  # the mapped file is no longer read: drop its pages
+            cols.data.madvise(mmap.MADV_DONTNEED)
+    idx = timeline.build(track_sel, start_ns, end_ns, names_sel)
+    del track_sel, names_sel
     # ev_src must index the reader's order, not the kept subset.
     idx.ev_src = sel[idx.ev_src]
 
@@ -176,15 +191,13 @@ def analyse_host(cols: Any, t0_ns: int) -> HostAnalysis:
     track_json = [{**t.to_json(), "max_depth": int(depths[i]), "events": int(counts[i])}
                   for i, t in enumerate(tracks)]
 
-    modules = module_infos(cols)
     ops, op_info = _op_table(es, idx, tracks, modules)
-    steps = _step_table(cols, es, idx, tracks, op_info, start_ns, end_ns)
-    n = len(ev)
-    window = (int(start_ns[sel].min()), int(end_ns[sel].max())) if len(sel) else (0, 0)
+    steps = _step_table(es, sel, idx, tracks, op_info, start_ns, end_ns)
+    window = (int(start_ns.min()), int(end_ns.max())) if len(sel) else (0, 0)
     return HostAnalysis(index=idx, names=names, tracks=track_json, ops=ops, steps=steps,
                         modules=modules, window_ns=window, num_events=n,
                         aggregated_events=int(n - len(sel)),
-                        device_kind_hint=_device_kind_hint(cols), plane_peaks=_plane_peaks(cols))
+                        device_kind_hint=kind_hint, plane_peaks=plane_peaks)
 
 
 def _op_events(idx: timeline.TimelineIndex, tracks: list[Track]) -> np.ndarray:
@@ -292,18 +305,21 @@ def _guess_category(op: str) -> str:
     return next((cat for key, cat in _GUESSES if key in low), "other")
 
 
-def _step_table(cols: Any, es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
-                op_info: dict[str, Any], start_ns: np.ndarray,
+def _step_table(es: EventStats, sel: np.ndarray, idx: timeline.TimelineIndex,
+                tracks: list[Track], op_info: dict[str, Any], start_ns: np.ndarray,
                 end_ns: np.ndarray) -> dict[str, list[Any]]:
-    """Per step: its window and, per device track, busy/collective time and FLOPs."""
+    """Per step: its window and, per device track, busy/collective time and FLOPs.
+
+    `start_ns`/`end_ns` are aligned with `sel` (the timed events, in reader order).
+    """
     step_vals, has_step = es.step_num
     out: dict[str, list[Any]] = {"step": [], "start_ns": [], "end_ns": [], "devices": [],
                                  "busy_ns": [], "collective_ns": [], "flops": [],
                                  "any_busy_ns": []}
-    where = np.flatnonzero(has_step & ~cols.events.aggregated)
+    where = np.flatnonzero(has_step[sel])  # positions within the timed events
     if not len(where):
         return out
-    steps = np.asarray(step_vals)[where].astype(np.int64)
+    steps = np.asarray(step_vals)[sel[where]].astype(np.int64)
     uniq, inv = np.unique(steps, return_inverse=True)
     a = np.full(len(uniq), np.iinfo(np.int64).max)
     b = np.full(len(uniq), np.iinfo(np.int64).min)
