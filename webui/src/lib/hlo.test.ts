@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { findOpLine, findOpUses, graphToDot } from "./hlo";
+import { dotWithMeasurableFonts, findOpLine, findOpUses, graphToDot } from "./hlo";
 
 const TEXT = `HloModule jit_step
 
@@ -39,5 +39,23 @@ describe("graphToDot", () => {
     expect(dot).toContain('"1" -> "2";');
     expect(dot).toContain('"2" -> "1";');
     expect(dot.match(/->/g)).toHaveLength(2);
+  });
+});
+
+describe("dotWithMeasurableFonts", () => {
+  it("maps generic families to fonts Graphviz measures, leaving others alone", () => {
+    const dot = 'digraph g {\n  node [shape=box, fontname="monospace", fontsize=10];\n  a [fontname=sans-serif];\n  b [fontname="serif"]; c [fontname="Inconsolata"];\n  d [label="fontname=monospace"];\n}';
+    const out = dotWithMeasurableFonts(dot);
+    expect(out).toContain('node [shape=box, fontname="Courier", fontsize=10]');
+    expect(out).toContain('a [fontname="Helvetica"]');
+    expect(out).toContain('b [fontname="Times"]');
+    expect(out).toContain('c [fontname="Inconsolata"]');
+    expect(out).toContain('d [label="fontname=monospace"]');
+  });
+
+  it("graphToDot already uses a measurable font", () => {
+    const dot = graphToDot({ nodes: [{ id: 1 }], edges: [] }, null);
+    expect(dotWithMeasurableFonts(dot)).toBe(dot);
+    expect(dot).toContain('fontname="Courier"');
   });
 });

@@ -60,7 +60,7 @@ export function graphToDot(graph: { nodes: GraphNodeIn[]; edges: GraphEdgeIn[] }
   const lines = [
     "digraph hlo {",
     '  graph [rankdir=TB, nodesep=0.25, ranksep=0.35, bgcolor="transparent"];',
-    '  node [shape=box, style="rounded,filled", fillcolor="#eef2f7", color="#8894a6", fontname="sans-serif", fontsize=10];',
+    '  node [shape=box, style="rounded,filled", fillcolor="#eef2f7", color="#8894a6", fontname="Courier", fontsize=10];',
     '  edge [color="#8894a6", arrowsize=0.6];',
   ];
   for (const n of graph.nodes) {
@@ -81,4 +81,26 @@ export function graphToDot(graph: { nodes: GraphNodeIn[]; edges: GraphEdgeIn[] }
   }
   lines.push("}");
   return lines.join("\n");
+}
+
+/** Generic CSS families -> the fonts Graphviz has built-in metrics for. */
+const MEASURABLE_FONT: Record<string, string> = {
+  monospace: "Courier",
+  "sans-serif": "Helvetica",
+  sans: "Helvetica",
+  serif: "Times",
+};
+
+/**
+ * Graphviz compiled to WebAssembly has no font files: it sizes labels with
+ * built-in width tables for Times, Courier and Helvetica/Arial only, and
+ * measures any other name (e.g. "monospace") as Times. The browser then draws
+ * such a label in its real monospace face, much wider than the box laid out
+ * for it. Map generic families to the PostScript fonts Graphviz measures;
+ * browsers resolve those to metric-compatible faces (Courier -> Liberation
+ * Mono / Courier New, Helvetica -> Liberation Sans / Arial).
+ */
+export function dotWithMeasurableFonts(dot: string): string {
+  return dot.replace(/(?<=[[,;\s])fontname\s*=\s*"?(monospace|sans-serif|sans|serif)"?(?=[\s,;\]])/gi,
+    (_m, f: string) => `fontname="${MEASURABLE_FONT[f.toLowerCase()]}"`);
 }

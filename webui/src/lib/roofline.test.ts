@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { attainable, axisRanges, boundBy, efficiency, nearestPoint, plottable, pointRadius, ridgeOi, roofPolyline, rooflineCsv } from "./roofline";
+import { attainable, axisRanges, boundBy, decadeSplits, efficiency, nearestPoint, plottable, pointRadius, ridgeOi, rooflineCsv, roofPolyline } from "./roofline";
 
 const P = { flops_per_s: 100e12, bytes_per_s: 1e12 }; // ridge at 100 FLOP/B
 
@@ -57,5 +57,13 @@ describe("roofline math", () => {
     const [head, row] = csv.trim().split("\r\n");
     expect(head).toBe("module,op,category,time_ns,share,flops,bytes,oi_flops_per_byte,flops_per_s,bytes_per_s,bound_by,efficiency");
     expect(row).toBe('jit_step,fusion.1,"convolution, fused",1500,0.5,1000000000,2000000,500,660000000000000,1300000000000,compute,0.8');
+  });
+});
+
+describe("decadeSplits", () => {
+  it("keeps decades only when two or more are in view", () => {
+    expect(decadeSplits([1, 2, 5, 10, 20, 50, 100])).toEqual([1, null, null, 10, null, null, 100]);
+    expect(decadeSplits([1e-2, 3e-2, 0.1, 1e9, 2e9, 1e10])).toEqual([1e-2, null, 0.1, 1e9, null, 1e10]);
+    expect(decadeSplits([2, 3, 10, 20])).toEqual([2, 3, 10, 20]);
   });
 });

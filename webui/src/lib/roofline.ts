@@ -142,3 +142,14 @@ export const ROOFLINE_CSV_COLUMNS: CsvColumn<RooflineRow>[] = [
 export function rooflineCsv(points: readonly RooflineRow[]): string {
   return toCsv(ROOFLINE_CSV_COLUMNS, points);
 }
+
+/**
+ * Grid lines of a log axis: only the decades (1, 10, 100, ...) when at least
+ * two are in view, else every split. uPlot puts a split at every 1..9 x 10^n,
+ * which on a 10-decade roofline is ~90 lines.
+ */
+export function decadeSplits(splits: readonly number[]): (number | null)[] {
+  const isDecade = (v: number) => v > 0 && Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-9;
+  const decades = splits.filter(isDecade).length;
+  return decades >= 2 ? splits.map((v) => (isDecade(v) ? v : null)) : [...splits];
+}

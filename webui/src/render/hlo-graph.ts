@@ -2,6 +2,8 @@
 // loaded on first use) lays the DOT out as SVG; this module mounts it and adds
 // wheel zoom and drag pan by rewriting the SVG viewBox. No layout code here.
 
+import { dotWithMeasurableFonts } from "../lib/hlo";
+
 export interface GraphView {
   fit(): void;
   zoom(factor: number): void;
@@ -24,7 +26,7 @@ export function loadGraphviz(): Promise<GraphvizInstance> {
 
 export async function layoutDot(dot: string): Promise<string> {
   const gv = await loadGraphviz();
-  return gv.dot(dot, "svg");
+  return gv.dot(dotWithMeasurableFonts(dot), "svg");
 }
 
 export function mountGraph(host: HTMLElement, svgText: string, onNodeClick: (title: string) => void): GraphView {

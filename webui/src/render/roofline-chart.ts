@@ -7,7 +7,7 @@
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { formatFlopsPerS, formatOi } from "../lib/format";
-import { axisRanges, nearestPoint, plottable, pointRadius, ridgeOi, roofPolyline, type Peaks, type PlotPoint } from "../lib/roofline";
+import { axisRanges, decadeSplits, nearestPoint, plottable, pointRadius, ridgeOi, roofPolyline, type Peaks, type PlotPoint } from "../lib/roofline";
 
 export interface RooflineChartOptions<P extends PlotPoint> {
   points: P[];
@@ -53,8 +53,8 @@ export function createRooflineChart<P extends PlotPoint>(el: HTMLElement, o: Roo
   const axis = (label: string, fmt: (v: number) => string): uPlot.Axis => ({
     label,
     stroke: fg,
-    grid: { stroke: grid, width: 1 },
-    ticks: { stroke: grid },
+    grid: { stroke: grid, width: 1, filter: (_u, splits) => decadeSplits(splits) },
+    ticks: { stroke: grid, filter: (_u, splits) => decadeSplits(splits) },
     values: (_u, splits) => splits.map((v) => (v === null ? "" : fmt(v))),
   });
 

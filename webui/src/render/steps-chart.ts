@@ -12,6 +12,27 @@ export const STEP_PARTS = [
   { key: "idle_ns", label: "idle", color: "#9aa0a6" },
 ] as const;
 
+/**
+ * The stacked heights of one step's bar, in STEP_PARTS order. The server's
+ * parts may overlap: `idle_ns` is the step minus the devices' busy time, and
+ * `host_ns` is host-thread time that runs while the devices are busy or idle,
+ * so compute + collective + host + idle can exceed the step. Stacked as is,
+ * the bar would be taller than the step (and the axis). The excess is taken
+ * from idle first (the devices idle while the host works), then from host, so
+ * the bar is never taller than the step itself.
+ */
+export function stepStack(s: Step): number[] {
+  const v = STEP_PARTS.map((p) => Math.max(0, (s[p.key] as number) || 0));
+  let excess = v.reduce((a, b) => a + b, 0) - Math.max(0, s.dur_ns);
+  for (const i of [3, 2, 1, 0]) {
+    if (excess <= 0) break;
+    const take = Math.min(v[i]!, excess);
+    v[i]! -= take;
+    excess -= take;
+  }
+  return v;
+}
+
 export interface StepsGeometry {
   left: number;
   top: number;
@@ -67,8 +88,10 @@ export function drawSteps(
     const x = g.left + i * g.barW;
     let y = g.top + g.plotH;
     let accounted = 0;
-    for (const part of STEP_PARTS) {
-      const v = Math.max(0, (s[part.key] as number) || 0);
+    const stack = stepStack(s);
+    for (let j = 0; j < STEP_PARTS.length; j++) {
+      const part = STEP_PARTS[j]!;
+      const v = stack[j]!;
       accounted += v;
       const h = (v / g.maxNs) * g.plotH;
       ctx.fillStyle = part.color;

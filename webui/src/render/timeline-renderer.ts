@@ -55,6 +55,10 @@ export interface DrawStats {
 const FONT = "11px system-ui, -apple-system, 'Segoe UI', sans-serif";
 const BOLD = "600 11px system-ui, -apple-system, 'Segoe UI', sans-serif";
 const MIN_LABEL_PX = 26;
+/** Steps narrower than this get no alternating band. */
+const MIN_BAND_PX = 3;
+/** Below this average spacing, step markers are ticks instead of triangles. */
+const MIN_MARKER_GAP_PX = 10;
 
 let charWidthCache = 0;
 /** Per-colour rect buffers [x, y, w, h, ...], reused across frames. */
@@ -92,15 +96,15 @@ export function drawTimeline(ctx: CanvasRenderingContext2D, s: TimelineScene): D
   ctx.rect(GUTTER_W, AXIS_H, areaW, height - AXIS_H);
   ctx.clip();
   ctx.translate(GUTTER_W, 0);
-  // Step bands, alternating.
+  // Step bands, alternating. Steps narrower than MIN_BAND_PX get none: thousands of
+  // 1-px bands cost a fillRect each and only add a noisy texture.
   ctx.fillStyle = colors.stepBand;
-  for (let i = 0; i < s.steps.length; i++) {
-    if (i % 2) continue;
+  for (let i = 0; i < s.steps.length; i += 2) {
     const st = s.steps[i]!;
     const x0 = (st.start_ns - t0) * k;
     const x1 = (st.start_ns + st.dur_ns - t0) * k;
-    if (x1 < 0 || x0 > areaW) continue;
-    ctx.fillRect(x0, AXIS_H, Math.max(1, x1 - x0), height - AXIS_H);
+    if (x1 < 0 || x0 > areaW || x1 - x0 < MIN_BAND_PX) continue;
+    ctx.fillRect(x0, AXIS_H, x1 - x0, height - AXIS_H);
   }
   // Grid lines.
   ctx.fillStyle = colors.grid;
@@ -183,25 +187,7 @@ export function drawTimeline(ctx: CanvasRenderingContext2D, s: TimelineScene): D
     ctx.fillStyle = colors.fg;
     ctx.fillText(t.label, x + 3, 3);
   }
-  // Step markers.
-  ctx.textBaseline = "bottom";
-  let lastLabelEnd = -Infinity;
-  for (const st of s.steps) {
-    const x = GUTTER_W + (st.start_ns - t0) * k;
-    if (x < GUTTER_W - 1 || x > GUTTER_W + areaW) continue;
-    ctx.fillStyle = colors.accent;
-    ctx.beginPath();
-    ctx.moveTo(x, AXIS_H - 1);
-    ctx.lineTo(x - 4, AXIS_H - 7);
-    ctx.lineTo(x + 4, AXIS_H - 7);
-    ctx.closePath();
-    ctx.fill();
-    const label = `step ${st.step}`;
-    if (x > lastLabelEnd + 4) {
-      ctx.fillText(label, x + 5, AXIS_H - 2);
-      lastLabelEnd = x + 5 + label.length * charWidth(ctx);
-    }
-  }
+  drawStepMarkers(ctx, s.steps, t0, k, areaW, colors.accent);
   ctx.restore();
   ctx.fillStyle = colors.muted;
   ctx.font = FONT;
@@ -219,6 +205,55 @@ export function drawTimeline(ctx: CanvasRenderingContext2D, s: TimelineScene): D
     ctx.globalAlpha = 1;
   }
   return stats;
+}
+
+/**
+ * Step markers under the axis: a triangle per step where they are at least
+ * MIN_MARKER_GAP_PX apart on average, else a 1-px tick per pixel column (a
+ * profile of 30k steps seen whole would otherwise fill 30k paths per frame),
+ * and a "step N" label wherever the previous one leaves room.
+ */
+function drawStepMarkers(ctx: CanvasRenderingContext2D, steps: readonly StepMarker[], t0: number, k: number, areaW: number, color: string): void {
+  const xs: number[] = [];
+  const idx: number[] = [];
+  for (let i = 0; i < steps.length; i++) {
+    const x = GUTTER_W + (steps[i]!.start_ns - t0) * k;
+    if (x < GUTTER_W - 1 || x > GUTTER_W + areaW) continue;
+    xs.push(x);
+    idx.push(i);
+  }
+  if (!xs.length) return;
+  ctx.fillStyle = color;
+  if (xs.length * MIN_MARKER_GAP_PX <= areaW) {
+    ctx.beginPath(); // one path, one fill for every triangle
+    for (const x of xs) {
+      ctx.moveTo(x, AXIS_H - 1);
+      ctx.lineTo(x - 4, AXIS_H - 7);
+      ctx.lineTo(x + 4, AXIS_H - 7);
+      ctx.closePath();
+    }
+    ctx.fill();
+  } else {
+    ctx.globalAlpha = 0.6;
+    let lastPx = -1;
+    for (const x of xs) {
+      const px = Math.round(x);
+      if (px === lastPx) continue;
+      lastPx = px;
+      ctx.fillRect(px, AXIS_H - 5, 1, 4);
+    }
+    ctx.globalAlpha = 1;
+  }
+  ctx.textBaseline = "bottom";
+  const cw = charWidth(ctx);
+  let lastLabelEnd = -Infinity;
+  for (let j = 0; j < xs.length; j++) {
+    const x = xs[j]!;
+    if (x <= lastLabelEnd + 4) continue;
+    const label = `step ${steps[idx[j]!]!.step}`;
+    ctx.fillText(label, x + 5, AXIS_H - 2);
+    lastLabelEnd = x + 5 + label.length * cw;
+  }
 }
 
 function drawSlices(ctx: CanvasRenderingContext2D, s: TimelineScene, k: number, stats: DrawStats): number {

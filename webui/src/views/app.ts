@@ -90,7 +90,8 @@ export class App {
   private renderChrome(): void {
     const s = this.session!;
     const ro = s.read_only;
-    replace(this.nav, ...(ro ? [] : [
+    // Signed out (token auth): the other pages would only show the sign-in form again.
+    replace(this.nav, ...(ro || this.needsSignin() ? [] : [
       h("a", { href: "/", "data-testid": "nav-profiles" }, "Profiles"),
       h("a", { href: "/jobs", "data-testid": "nav-jobs" }, "Jobs"),
       h("a", { href: "/diff", "data-testid": "nav-diff" }, "Diff"),
