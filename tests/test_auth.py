@@ -348,3 +348,31 @@ def test_iap_mode_accepts_api_tokens_from_inside_the_cluster(iap) -> None:
     assert r.status_code == 200
     assert c.post("/api/v1/agents/register", json=AGENT,
                   headers={"Authorization": "Bearer xdt_forged"}).status_code == 401
+
+
+def test_sign_out_ends_the_session_server_side(world) -> None:
+    app, _svc, _, _, _, tokens = world
+    browser = app.test_client()
+    r = browser.post("/api/v1/auth/login", json={"token": tokens["viewer"]})
+    cookie = next(c for c in r.headers.getlist("Set-Cookie") if c.startswith("xdiag_session="))
+    session = cookie.split(";")[0].split("=", 1)[1]
+    assert session != tokens["viewer"] and session.startswith("xdss_")  # never the token
+    csrf = r.json["csrf_token"]
+    assert browser.get("/api/v1/profiles").status_code == 200
+    # Replaying the cookie from elsewhere works until sign-out...
+    thief = app.test_client()
+    thief.set_cookie("xdiag_session", session)
+    assert thief.get("/api/v1/profiles").status_code == 200
+    assert browser.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 200
+    # ...and not after it.
+    assert thief.get("/api/v1/profiles").status_code == 401
+
+
+def test_revoking_a_token_ends_its_browser_sessions(world) -> None:
+    app, svc, _, _, _, tokens = world
+    browser = app.test_client()
+    browser.post("/api/v1/auth/login", json={"token": tokens["editor"]})
+    assert browser.get("/api/v1/profiles").status_code == 200
+    (rec,) = [t for t in svc.tokens.list() if t["role"] == "editor"]
+    svc.tokens.revoke(rec["id"])
+    assert browser.get("/api/v1/profiles").status_code == 401

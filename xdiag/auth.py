@@ -5,8 +5,9 @@ Modes (`XDIAG_AUTH`):
   non-loopback address in this mode unless `--insecure`. Cross-origin mutating
   requests are still refused (a web page must not drive a local service).
 - `token`: API tokens (`Authorization: Bearer xdt_...`, used by the CLI and the
-  agent) or, in a browser, the same token in an HttpOnly SameSite cookie set by
-  `POST /api/v1/auth/login`; cookie-authenticated mutating requests must carry
+  agent) or, in a browser, a session (`POST /api/v1/auth/login` with a token sets
+  an HttpOnly SameSite cookie holding a session secret that refers to the token by
+  hash; sign-out deletes it); cookie-authenticated mutating requests must carry
   `X-CSRF-Token` equal to the `xdiag_csrf` cookie (double submit).
 - `iap`: identity from Google IAP's signed header `X-Goog-IAP-JWT-Assertion`,
   trusted only after verifying the ES256 signature against the configured keys,
@@ -153,9 +154,15 @@ def load_principal(svc: Any) -> Principal:
 
 
 def _token_principal(svc: Any) -> Principal:
-    token, via_cookie = _bearer(), False
+    token = _bearer()
     if token is None and request.cookies.get(SESSION_COOKIE):
-        token, via_cookie = request.cookies[SESSION_COOKIE], True
+        svc.limiter.check(_client())
+        record = svc.sessions.token_record(request.cookies[SESSION_COOKIE])
+        if record is None:
+            svc.limiter.fail(_client())
+            raise Unauthorized("your session ended (signed out, expired or its token was "
+                               "revoked): sign in again")
+        return Principal("token", record["name"] or record["id"], record["role"], True)
     if token is None:
         return Principal("anonymous", None, None)
     svc.limiter.check(_client())
@@ -164,7 +171,7 @@ def _token_principal(svc: Any) -> Principal:
         svc.limiter.fail(_client())
         raise Unauthorized("the API token is not valid (revoked or mistyped); create one with "
                            "`xdiag token create --role ...`")
-    return Principal("token", record["name"] or record["id"], record["role"], via_cookie)
+    return Principal("token", record["name"] or record["id"], record["role"])
 
 
 def share_token() -> str | None:

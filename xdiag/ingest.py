@@ -114,8 +114,13 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
     return summary
 
 
-def _profile_views(record: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Merge the hosts' summaries into the profile-level views (pure)."""
+def _profile_views(record: dict[str, Any], results: list[dict[str, Any]],
+                   service_peaks: Any = None) -> dict[str, Any]:
+    """Merge the hosts' summaries into the profile-level views (pure).
+
+    `service_peaks`: a callable returning the service host's measured peaks, used
+    only when neither the xplane, the device table nor the agent provides peaks.
+    """
     from xdiag.analysis import opstats, peaks, roofline, steps
 
     tracks, hosts = [], []
@@ -135,7 +140,7 @@ def _profile_views(record: dict[str, Any], results: list[dict[str, Any]]) -> dic
     device_kind = record.get("device_kind") or next(
         (r["device_kind_hint"] for r in results), "cpu")
     plane_peaks = next((r["plane_peaks"] for r in results if r["plane_peaks"]), {})
-    pk = peaks.resolve(device_kind, plane_peaks, record.get("peaks"))
+    pk = peaks.resolve(device_kind, plane_peaks, record.get("peaks"), service_peaks)
     ops = opstats.merge([(r["host"], r["ops"]) for r in results], pk)
     step_view = steps.merge([r["steps"] for r in results], pk)
     return {
@@ -161,6 +166,22 @@ class IngestRunner:
         self._queue = cf.ThreadPoolExecutor(max_workers=2, thread_name_prefix="ingest")
         self._running: set[str] = set()
         self._lock = threading.Lock()
+
+    def service_host_peaks(self) -> dict[str, float]:
+        """This deployment's host peaks, measured once and kept in the store, so every
+        replica and every restart rates uploads without recorded peaks the same way."""
+        key = f"{layout.STATE}/service-host-peaks.json"
+        try:
+            return self.store.read_json(key)
+        except NotFound:
+            from xdiag.agent import measure_host_peaks
+
+            measured = measure_host_peaks(1.0)
+            try:
+                self.store.write_json(key, measured, if_generation=0)
+            except XdiagError:
+                return self.store.read_json(key)  # another replica measured first
+            return measured
 
     def _executor(self) -> cf.ProcessPoolExecutor:
         with self._lock:
@@ -205,7 +226,7 @@ class IngestRunner:
             except NotFound as exc:
                 raise Conflict(f"cannot finalize {record['id']}: {exc.detail}; ingest every "
                                "host first") from None
-        views = _profile_views(record, results)
+        views = _profile_views(record, results, self.service_host_peaks)
         for name in ("ops", "steps", "roofline"):
             self.store.write_json(prefix + f"{name}.json", views[name])
         seconds += time.perf_counter() - t_start

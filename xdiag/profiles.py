@@ -18,13 +18,15 @@ from xdiag.store import ObjectStore, layout
 
 SUMMARY_FIELDS = (
     "id", "run", "session", "status", "error", "created_at", "source", "job", "events",
-    "duration_ns", "hosts",
+    "duration_ns", "hosts", "ingest",
 )
 
 
 def summary(record: dict[str, Any]) -> dict[str, Any]:
     out = {k: record.get(k) for k in SUMMARY_FIELDS}
     out["hosts"] = [{"host": h.get("host"), "bytes": h.get("bytes")} for h in record.get("hosts", [])]
+    if out["ingest"]:  # keep the summary small: no per-host details
+        out["ingest"] = {k: out["ingest"].get(k) for k in ("version", "seconds", "events_per_s")}
     out["ingest_version"] = (record.get("ingest") or {}).get("version")
     return out
 

@@ -25,6 +25,8 @@ from xdiag.store import ObjectStore, layout
 ROLES = ("viewer", "editor", "admin")
 TOKEN_PREFIX = "xdt_"
 SHARE_PREFIX = "xds_"
+SESSION_PREFIX = "xdss_"
+SESSION_S = 30 * 86400
 MAX_EXPIRY_S = 90 * 86400
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -73,8 +75,11 @@ class Tokens:
     def lookup(self, token: str) -> dict[str, Any] | None:
         if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
+        return self.lookup_hash(digest(token))
+
+    def lookup_hash(self, token_hash: str) -> dict[str, Any] | None:
         try:
-            return self.store.read_json(f"{self.prefix}{digest(token)}.json")
+            return self.store.read_json(f"{self.prefix}{token_hash}.json")
         except NotFound:
             return None
 
@@ -92,6 +97,44 @@ class Tokens:
         if not re.fullmatch(r"[0-9a-f]{16}", rid):
             raise NotFound(f"no record {rid!r}")
         return self.store.list(f"{self.prefix}{rid}")
+
+
+class Sessions:
+    """Browser sign-ins: the cookie holds a session secret, never the API token itself.
+
+    A session refers to its token by hash, so revoking the token ends its sessions, and
+    signing out deletes the session (a leaked cookie dies with it).
+    """
+
+    prefix = layout.SESSIONS
+
+    def __init__(self, store: ObjectStore, tokens: Tokens,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store, self.tokens, self.clock = store, tokens, clock
+
+    def create(self, token: str) -> str:
+        session = new_secret(SESSION_PREFIX)
+        now = self.clock()
+        self.store.write_json(f"{self.prefix}{digest(session)}.json",
+                              {"token_hash": digest(token), "created_at": now,
+                               "expires_at": now + SESSION_S}, if_generation=0)
+        return session
+
+    def token_record(self, session: str) -> dict[str, Any] | None:
+        """The token record behind a live session, or None."""
+        if not session.startswith(SESSION_PREFIX) or len(session) > 200:
+            return None
+        try:
+            rec = self.store.read_json(f"{self.prefix}{digest(session)}.json")
+        except NotFound:
+            return None
+        if self.clock() >= rec["expires_at"]:
+            return None
+        return self.tokens.lookup_hash(rec["token_hash"])
+
+    def end(self, session: str) -> None:
+        if session.startswith(SESSION_PREFIX) and len(session) <= 200:
+            self.store.delete(f"{self.prefix}{digest(session)}.json")
 
 
 class Shares:

@@ -13,7 +13,7 @@ from xdiag.config import Settings
 from xdiag.ingest import IngestRunner
 from xdiag.profiles import Profiles
 from xdiag.registry import Registry
-from xdiag.secrets_store import Shares, Tokens
+from xdiag.secrets_store import Sessions, Shares, Tokens
 from xdiag.store import ObjectStore, open_store
 from xdiag.views import ViewCache
 
@@ -26,6 +26,7 @@ class Services:
         self.store = store or open_store(settings.store)
         self.tokens = Tokens(self.store, lambda: self.clock())
         self.shares = Shares(self.store, lambda: self.clock())
+        self.sessions = Sessions(self.store, self.tokens, lambda: self.clock())
         self.limiter = RateLimiter()
         self._iap_keys: dict[str, str] | None = None
         self.registry = Registry(self.store, ttl_s=settings.job_ttl_s)

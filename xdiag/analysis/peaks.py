@@ -9,6 +9,7 @@ these, a measurement on the service host, labelled as such.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 # device kind substring -> (FLOP/s, bytes/s)
@@ -36,8 +37,12 @@ def table_lookup(device_kind: str) -> tuple[float, float] | None:
 
 
 def resolve(device_kind: str, plane_peaks: dict[str, float] | None,
-            agent_peaks: dict[str, Any] | None) -> dict[str, Any]:
-    """Peaks for the roofline as {flops_per_s, bytes_per_s, source, device_kind}."""
+            agent_peaks: dict[str, Any] | None,
+            service_peaks: Callable[[], dict[str, float]] | None = None) -> dict[str, Any]:
+    """Peaks for the roofline as {flops_per_s, bytes_per_s, source, device_kind}.
+
+    `service_peaks` supplies the service host's measured peaks (the last resort).
+    """
     global _service_host_peaks
     out: dict[str, Any] = {"device_kind": device_kind}
     if plane_peaks and plane_peaks.get("flops_per_s") and plane_peaks.get("bytes_per_s"):
@@ -56,7 +61,9 @@ def resolve(device_kind: str, plane_peaks: dict[str, float] | None,
         return {**out, "flops_per_s": float(vals["matmul_gflops"]) * 1e9,
                 "bytes_per_s": float(vals["memcpy_gbps"]) * 1e9,
                 "source": "configured host peaks (XDIAG_HOST_PEAKS)"}
-    if _service_host_peaks is None:
+    if service_peaks is not None:
+        _service_host_peaks = service_peaks()
+    elif _service_host_peaks is None:
         from xdiag.agent import measure_host_peaks
 
         _service_host_peaks = measure_host_peaks(0.5)

@@ -1,9 +1,10 @@
 """Training steps (from StepTraceAnnotation) and what each step's time went to.
 
-Per step, averaged over every device of every host: `compute_ns` (busy in
-non-collective ops), `collective_ns`, `idle_ns` (device waiting). `host_ns` is
-the part of the step during which no device was busy at all (input pipeline,
-dispatch, Python). MFU = step FLOPs / (duration * devices * peak FLOP/s).
+Per step, averaged over every device of every host, four disjoint parts that add
+up to the step's duration: `compute_ns` (busy in non-collective ops),
+`collective_ns`, `host_ns` (no device busy at all: input pipeline, dispatch,
+Python) and `idle_ns` (this device waiting while others or the host worked).
+MFU = step FLOPs / (duration * devices * peak FLOP/s).
 """
 
 from __future__ import annotations
@@ -34,12 +35,13 @@ def merge(tables: list[dict[str, list[Any]]], peaks: dict[str, Any] | None) -> d
         busy = float(np.mean(a["busy"])) if devices else 0.0
         coll = float(np.mean(a["coll"])) if devices else 0.0
         any_busy = float(np.mean(a["any_busy"])) if a["any_busy"] else 0.0
+        host = min(max(dur - any_busy, 0.0), dur - busy)  # mean busy <= union busy
         mfu = None
         if peaks and devices and a["flops"]:
             mfu = a["flops"] / (dur * 1e-9 * devices * peaks["flops_per_s"])
         steps.append({"step": a["step"], "start_ns": a["start_ns"], "dur_ns": dur,
-                      "compute_ns": busy - coll, "collective_ns": coll, "idle_ns": dur - busy,
-                      "host_ns": max(dur - any_busy, 0.0), "devices": devices,
+                      "compute_ns": busy - coll, "collective_ns": coll,
+                      "host_ns": host, "idle_ns": max(dur - busy - host, 0.0), "devices": devices,
                       "flops": a["flops"], "mfu": mfu})
     # The first and last step are usually cut by the capture window: flag them.
     for s in steps:

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, g, jsonify, make_response, request
 
 from xdiag import auth
 from xdiag.errors import BadRequest, Forbidden, Gone, NotFound, Unauthorized, XdiagError
+from xdiag.secrets_store import SESSION_S
 from xdiag.server import ui
 from xdiag.server.authz import requires
 from xdiag.server.context import base_url, json_body, services
@@ -59,18 +60,21 @@ def login() -> Any:
         svc.limiter.fail(request.remote_addr or "unknown")
         raise Unauthorized("that token is not valid")
     csrf = secrets.token_urlsafe(24)
+    session = svc.sessions.create(token)
     resp = make_response(jsonify({"user": record["name"], "role": record["role"],
                                   "csrf_token": csrf}))
-    resp.set_cookie(auth.SESSION_COOKIE, token, httponly=True, samesite="Strict",
-                    secure=_secure(), max_age=30 * 86400)
+    resp.set_cookie(auth.SESSION_COOKIE, session, httponly=True, samesite="Strict",
+                    secure=_secure(), max_age=SESSION_S)
     resp.set_cookie(auth.CSRF_COOKIE, csrf, httponly=False, samesite="Strict", secure=_secure(),
-                    max_age=30 * 86400)
+                    max_age=SESSION_S)
     return resp
 
 
 @bp.post("/api/v1/auth/logout")
 def logout() -> Any:
-    """Forget the browser's session."""
+    """End the browser's session (the session is deleted server-side, not just forgotten)."""
+    if request.cookies.get(auth.SESSION_COOKIE):
+        services().sessions.end(request.cookies[auth.SESSION_COOKIE])
     resp = make_response(jsonify({"ok": True}))
     for name in (auth.SESSION_COOKIE, auth.CSRF_COOKIE, auth.SHARE_COOKIE):
         resp.delete_cookie(name)

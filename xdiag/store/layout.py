@@ -42,6 +42,7 @@ JOBS = f"{STATE}/jobs/"
 CAPTURES = f"{STATE}/captures/"
 SHARES = f"{STATE}/shares/"
 TOKENS = f"{STATE}/tokens/"
+SESSIONS = f"{STATE}/sessions/"
 
 
 def job_host_key(job: str, process_index: int, host: str, port: int) -> str:

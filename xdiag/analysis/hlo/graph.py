@@ -201,7 +201,7 @@ def to_dot(graph: dict[str, Any]) -> str:
     lines = [
         "digraph hlo {",
         "  rankdir=TB;",
-        '  node [shape=box, style="rounded,filled", fontname="monospace", fontsize=10];',
+        '  node [shape=box, style="rounded,filled", fontname="Courier", fontsize=10];',  # measurable
         "  edge [color=\"#555555\"];",
     ]
 
