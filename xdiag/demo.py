@@ -66,8 +66,8 @@ def main() -> None:
     _wait_for(url + "/healthz", "the xdiag service", 60)
     trainer_log = open(log_dir / "demo-trainer.log", "w")
     procs.append(subprocess.Popen(
-        [sys.executable, "-m", "trainer.train", "--forever", "--xdiag-server", url,
-         "--job", args.job], env=env, cwd=REPO_ROOT, stdout=trainer_log,
+        [sys.executable, "-m", "trainer.train", "--forever", "--sleep-ms", "100",
+         "--xdiag-server", url, "--job", args.job], env=env, cwd=REPO_ROOT, stdout=trainer_log,
         stderr=subprocess.STDOUT))
     print(f"demo trainer starting (log: {trainer_log.name}) …", flush=True)
     _wait_for(url + "/api/v1/jobs", "the demo trainer's registration", 300,
