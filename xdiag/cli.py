@@ -63,11 +63,18 @@ def _is_loopback(host: str) -> bool:
 
 
 class _RedactingHandler(WSGIRequestHandler):
-    """Access log without secrets: share-link tokens in paths are masked."""
+    """Access log without secrets (share-link tokens in paths are masked) and without the
+    noise of agent heartbeats and UI polling: successful GETs and agent calls are not logged
+    unless XDIAG_ACCESS_LOG=all."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        import os
         import re
 
+        quiet = str(code).isdigit() and int(str(code)) < 400 and (
+            self.command == "GET" or self.path.startswith("/api/v1/agents/"))
+        if quiet and os.environ.get("XDIAG_ACCESS_LOG") != "all":
+            return
         real = self.path
         self.path = re.sub(r"/s/[^/?\s]+", "/s/<redacted>", real)
         self.requestline = re.sub(r"/s/[^/?\s]+", "/s/<redacted>", self.requestline)
@@ -87,11 +94,14 @@ class _RedactingHandler(WSGIRequestHandler):
 def serve(store: str | None, host: str | None, port: int | None, auth: str | None,
           insecure: bool, as_json: bool) -> None:
     """Run the service (API + web UI)."""
+    import os
+
     from werkzeug.serving import make_server
 
     from xdiag.config import Settings
     from xdiag.server import create_app
 
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the capture client's C++ chatter
     settings = Settings.from_env(store=store, host=host, port=port, auth=auth,
                                  insecure=insecure or None)
     if settings.auth == "none" and not _is_loopback(settings.host) and not settings.insecure:
@@ -109,10 +119,16 @@ def serve(store: str | None, host: str | None, port: int | None, auth: str | Non
     _emit(info, as_json, lambda i: f"xdiag serving {i['url']}  (store: {i['store']}, "
                                    f"auth: {i['auth']})")
     sys.stdout.flush()
+    import signal
+
+    # SIGTERM (Kubernetes, tests) shuts down like Ctrl-C, so atexit hooks (ingest pool) run.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         srv.serve_forever()
     except KeyboardInterrupt:
         pass
+    finally:
+        app.extensions["xdiag"].ingest.shutdown()
 
 
 @main.command()

@@ -73,7 +73,11 @@ def main() -> None:
     _wait_for(url + "/api/v1/jobs", "the demo trainer's registration", 300,
               ok=lambda r: r.ok and any(j["job"] == args.job and j["live"] for j in r.json()))
     if not args.no_capture:
-        time.sleep(3)  # let a few steps run so the first capture shows steady state
+        # The first steps compile (15-20 s on CPU): capture once a few steps have run.
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and sum(
+                line.startswith("step") for line in open(trainer_log.name)) < 5:
+            time.sleep(1)
         cap = requests.post(url + "/api/v1/captures", json={
             "job": args.job, "duration_ms": 2000, "wait": True}, timeout=300).json()
         print(f"first capture: {cap.get('url') or cap.get('error')}", flush=True)

@@ -69,14 +69,15 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
     """
     from xdiag.analysis.host import ANALYSED_STATS, analyse_host
     from xdiag.analysis.pack import pack
-    from xdiag.xplane.reader import read_xspace
+    from xdiag.xplane.lean import read_xspace_lean
 
     store = open_store(store_url)
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="xdiag-ingest-") as tmp:
         fh, buf = _open_raw(store, layout.raw_key(run, session, host), Path(tmp))
         try:
-            cols = read_xspace(buf, stats=list(ANALYSED_STATS))  # only what analysis reads
+            # Only what analysis reads; the file's pages are dropped while parsing.
+            cols = read_xspace_lean(buf, stats=ANALYSED_STATS)
             h = analyse_host(cols, t0_ns, release=True)
             del cols
         except InvalidProfile as exc:
@@ -166,6 +167,13 @@ class IngestRunner:
         self._queue = cf.ThreadPoolExecutor(max_workers=2, thread_name_prefix="ingest")
         self._running: set[str] = set()
         self._lock = threading.Lock()
+
+    def shutdown(self) -> None:
+        """Stop the worker processes (they would otherwise outlive a killed service)."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
 
     def service_host_peaks(self) -> dict[str, float]:
         """This deployment's host peaks, measured once and kept in the store, so every

@@ -17,6 +17,12 @@
  * `find_stats` (the rows of one stat among a plane's events) and
  * `intern_slices` (deduplicating string values by content).
  *
+ * `parse_lean` is ingest's variant: no stat rows, but for a few wanted stats
+ * one int32 column per stat aligned with the events, holding codes of values
+ * interned while parsing, and nothing that points into the input (whose pages
+ * it can drop behind itself). `remap_codes` and `add_by_line` are its in-place
+ * helpers.
+ *
  * Safety: every read is bounds-checked against the enclosing message; any
  * malformed input (truncated varint, length past the end, wrong wire type for
  * a field we interpret, bad tag) becomes a ValueError naming the problem and
@@ -65,6 +71,7 @@ static inline int64_t load_le64(const uint8_t *b) {
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <sys/mman.h>
+#include <unistd.h>
 #define HAVE_MMAP 1
 #ifndef MAP_NORESERVE
 #define MAP_NORESERVE 0
@@ -232,6 +239,20 @@ typedef struct {
     size_t start, stop;
 } Range;
 
+/* Lean mode: the most stats one parse can intern. */
+#define MAX_WANT 64
+
+/* One interned stat value of a wanted stat (lean mode). */
+typedef struct {
+    uint64_t hash;
+    int64_t val;   /* raw value; str/bytes: offset in the arena */
+    int32_t len;   /* str/bytes length */
+    int32_t plane; /* values are interned per plane: refs and ordering are per plane */
+    int32_t code;  /* rank among the entries of the same wanted stat */
+    uint8_t kind;
+    uint8_t want;
+} Entry;
+
 typedef struct {
     const uint8_t *base;
     size_t size;
@@ -263,6 +284,35 @@ typedef struct {
     size_t cur_keep_n;
     uint64_t *cur_bits; /* the same as a bitmap when the ids are small */
     uint64_t cur_nbits;
+
+    /* Lean mode (parse_lean): per-event columns of interned codes for a few
+     * wanted stats instead of stat rows; see the comment above parse_lean. */
+    int lean;
+    int md_wide;     /* a metadata id did not fit int32: ev_md holds int64 ids */
+    Col ev_md32;     /* event metadata ids while they all fit int32 */
+    int nwant;
+    Col codes[MAX_WANT];          /* per wanted stat: int32 entry code per event, -1: absent */
+    int32_t cur_codes[MAX_WANT];  /* the current event's (see parse_stat_lean) */
+    int32_t cur_last[MAX_WANT];   /* the current event's last value of each */
+    uint8_t cur_kind[MAX_WANT];
+    Col exc;                      /* (wanted, event, code of the last value) triples */
+    size_t nexc;
+    int32_t cur_plane;
+    uint8_t *cur_wmap; /* the current plane's stat id -> wanted index + 1 (small ids) */
+    size_t cur_wmap_n;
+    int64_t *cur_pairs; /* or sorted (id, wanted index) pairs */
+    size_t cur_npairs;
+    Entry *ents; /* interned values, in order of first appearance */
+    size_t nents, cap_ents;
+    int32_t *htab; /* open addressing over ents; -1: empty */
+    size_t hcap;
+    int32_t ncodes[MAX_WANT]; /* entries per wanted stat so far */
+    int32_t last[MAX_WANT];   /* the entry each wanted stat matched last, -1: none */
+    uint8_t *arena; /* copies of interned str/bytes values */
+    size_t narena, cap_arena;
+    /* Dropping the pages of a read-only file mapping behind the parse. */
+    int drop;
+    size_t dropped, pagesize;
 
     int nomem;
     char err[256];
@@ -318,6 +368,14 @@ static void parser_free(Parser *p) {
     free(p->ranges);
     free(p->space_ranges);
     free(p->cur_bits);
+    col_free(&p->ev_md32);
+    col_free(&p->exc);
+    for (int w = 0; w < MAX_WANT; w++) col_free(&p->codes[w]);
+    free(p->cur_wmap);
+    free(p->cur_pairs);
+    free(p->ents);
+    free(p->htab);
+    free(p->arena);
     memset(p, 0, sizeof(*p));
 }
 
@@ -442,15 +500,10 @@ static int wrong_type(Parser *p, const char *msg, uint32_t field, int wt, size_t
 /* ------------------------------------------------------------------------ */
 /* Messages. */
 
-static int parse_stat(Parser *p, size_t pos, size_t end) {
-    if (p->nst >= p->cap_st) {
-        size_t need = p->nst + 1;
-        if (col_grow(&p->st_md, need, 8) || col_grow(&p->st_val, need, 8) ||
-            col_grow(&p->st_len, need, 4) || col_grow(&p->st_kind, need, 1))
-            return oom(p);
-        const Col *st[] = {&p->st_md, &p->st_val, &p->st_len, &p->st_kind};
-        p->cap_st = min_cap(st, 4);
-    }
+/* Decodes one XStat: its metadata id, value kind and raw value (the integer,
+ * the double's bits, or the str/bytes offset into the data with its length). */
+static inline int decode_stat(Parser *p, size_t pos, size_t end, int64_t *md_out,
+                              int64_t *val_out, int32_t *len_out, uint8_t *kind_out) {
     int64_t md = 0, val = 0;
     int32_t len = 0;
     uint8_t kind = K_NONE;
@@ -519,6 +572,26 @@ static int parse_stat(Parser *p, size_t pos, size_t end) {
                 if (skip_field(p, &pos, end, f, wt, at, 0)) return -1;
         }
     }
+    *md_out = md;
+    *val_out = val;
+    *len_out = len;
+    *kind_out = kind;
+    return 0;
+}
+
+static int parse_stat(Parser *p, size_t pos, size_t end) {
+    if (p->nst >= p->cap_st) {
+        size_t need = p->nst + 1;
+        if (col_grow(&p->st_md, need, 8) || col_grow(&p->st_val, need, 8) ||
+            col_grow(&p->st_len, need, 4) || col_grow(&p->st_kind, need, 1))
+            return oom(p);
+        const Col *st[] = {&p->st_md, &p->st_val, &p->st_len, &p->st_kind};
+        p->cap_st = min_cap(st, 4);
+    }
+    int64_t md, val;
+    int32_t len;
+    uint8_t kind;
+    if (decode_stat(p, pos, end, &md, &val, &len, &kind)) return -1;
     if (p->cur_bits != NULL) {
         if ((uint64_t)md >= p->cur_nbits || !(p->cur_bits[(uint64_t)md >> 6] >> (md & 63) & 1))
             return 0;
@@ -627,6 +700,359 @@ static int parse_event(Parser *p, size_t pos, size_t end, int32_t line) {
     return 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Lean mode: per-event columns for a few wanted stats.
+ *
+ * Instead of one row per stat (21 bytes each, plus each event's stat range),
+ * every wanted stat gets one int32 column aligned with the events: the code
+ * of the event's value among the distinct values of that stat, interned here
+ * per (stat, plane, kind, value), or -1 where the event has no such stat.
+ * Str/bytes values are copied into an arena when first seen, so nothing in
+ * the result points into the input: once parsed, its pages are not needed.
+ * Event metadata ids are kept as int32 while they fit. */
+
+#define DROP_CHUNK ((size_t)4 << 20)
+
+/* The active event columns of lean mode and their element sizes. */
+static int lean_cols(Parser *p, Col **cols, size_t *elem) {
+    int k = 0;
+    cols[k] = &p->ev_line, elem[k++] = 4;
+    if (p->md_wide)
+        cols[k] = &p->ev_md, elem[k++] = 8;
+    else
+        cols[k] = &p->ev_md32, elem[k++] = 4;
+    cols[k] = &p->ev_off, elem[k++] = 8;
+    cols[k] = &p->ev_dur, elem[k++] = 8;
+    cols[k] = &p->ev_flags, elem[k++] = 1;
+    for (int w = 0; w < p->nwant; w++) cols[k] = &p->codes[w], elem[k++] = 4;
+    return k;
+}
+
+static void lean_update_cap(Parser *p) {
+    Col *cols[5 + MAX_WANT];
+    size_t elem[5 + MAX_WANT];
+    int k = lean_cols(p, cols, elem);
+    p->cap_ev = min_cap((const Col *const *)cols, k);
+}
+
+static int grow_events_lean(Parser *p) {
+    Col *cols[5 + MAX_WANT];
+    size_t elem[5 + MAX_WANT];
+    int k = lean_cols(p, cols, elem);
+    for (int i = 0; i < k; i++)
+        if (col_grow(cols[i], p->nev + 1, elem[i])) return oom(p);
+    lean_update_cap(p);
+    return 0;
+}
+
+static void parser_init_lean(Parser *p, const uint8_t *base, size_t size, int nwant, int drop) {
+    memset(p, 0, sizeof(*p));
+    p->base = base;
+    p->size = size;
+    p->lean = 1;
+    p->nwant = nwant;
+    size_t bound = size / 2 + 1; /* an event takes >= 2 bytes */
+    col_reserve(&p->ev_line, bound, 4);
+    col_reserve(&p->ev_md32, bound, 4);
+    col_reserve(&p->ev_off, bound, 8);
+    col_reserve(&p->ev_dur, bound, 8);
+    col_reserve(&p->ev_flags, bound, 1);
+    for (int w = 0; w < nwant; w++) {
+        col_reserve(&p->codes[w], bound, 4);
+        p->last[w] = -1;
+    }
+    lean_update_cap(p);
+#if HAVE_MMAP && defined(MADV_DONTNEED)
+    p->drop = drop;
+    long ps = sysconf(_SC_PAGESIZE);
+    p->pagesize = ps > 0 ? (size_t)ps : 4096;
+#else
+    (void)drop;
+#endif
+}
+
+/* Drops the pages of [dropped, upto) of the input (a read-only file mapping:
+ * they are read back from the file if touched again). */
+static void drop_pages(Parser *p, size_t upto) {
+#if HAVE_MMAP && defined(MADV_DONTNEED)
+    uintptr_t a = (uintptr_t)p->base + p->dropped, b = (uintptr_t)p->base + upto;
+    uintptr_t mask = (uintptr_t)p->pagesize - 1;
+    a = (a + mask) & ~mask;
+    b &= ~mask;
+    if (b > a) madvise((void *)a, (size_t)(b - a), MADV_DONTNEED);
+#endif
+    p->dropped = upto;
+}
+
+static inline void maybe_drop(Parser *p, size_t pos) {
+    if (p->drop && pos >= p->dropped + DROP_CHUNK) drop_pages(p, pos);
+}
+
+/* Event metadata ids go int64 from the first one that does not fit int32. */
+static int widen_md(Parser *p, size_t upto) {
+    col_reserve(&p->ev_md, p->size / 2 + 1, 8);
+    if (col_grow(&p->ev_md, p->nev + 1, 8)) return oom(p);
+    const int32_t *src = p->ev_md32.data;
+    int64_t *dst = p->ev_md.data;
+    for (size_t i = 0; i < upto; i++) dst[i] = src[i];
+    col_free(&p->ev_md32);
+    p->md_wide = 1;
+    lean_update_cap(p);
+    return 0;
+}
+
+/* The current plane's wanted stat ids: `keep[pi]` holds (id, wanted index) pairs. */
+static int cmp_pair(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int setup_lean_keep(Parser *p, size_t pi) {
+    free(p->cur_wmap);
+    free(p->cur_pairs);
+    p->cur_wmap = NULL;
+    p->cur_pairs = NULL;
+    p->cur_wmap_n = p->cur_npairs = 0;
+    if (pi >= p->nkeep || p->keep[pi] == NULL) return 0;
+    const int64_t *kp = p->keep[pi];
+    size_t np = p->keep_n[pi] / 2;
+    if (np == 0) return 0;
+    int64_t top = -1;
+    int small = 1;
+    for (size_t i = 0; i < np; i++) {
+        int64_t id = kp[2 * i];
+        if (id < 0 || id >= ((int64_t)1 << 20))
+            small = 0;
+        else if (id > top)
+            top = id;
+    }
+    if (small) {
+        p->cur_wmap = calloc((size_t)top + 1, 1);
+        if (p->cur_wmap == NULL) return oom(p);
+        for (size_t i = 0; i < np; i++) p->cur_wmap[kp[2 * i]] = (uint8_t)(kp[2 * i + 1] + 1);
+        p->cur_wmap_n = (size_t)top + 1;
+    } else {
+        p->cur_pairs = malloc(np * 2 * sizeof(int64_t));
+        if (p->cur_pairs == NULL) return oom(p);
+        memcpy(p->cur_pairs, kp, np * 2 * sizeof(int64_t));
+        qsort(p->cur_pairs, np, 2 * sizeof(int64_t), cmp_pair);
+        p->cur_npairs = np;
+    }
+    return 0;
+}
+
+static inline int want_of(const Parser *p, int64_t md) {
+    if (p->cur_wmap != NULL) return (uint64_t)md < p->cur_wmap_n ? (int)p->cur_wmap[md] - 1 : -1;
+    size_t lo = 0, hi = p->cur_npairs;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (p->cur_pairs[2 * mid] < md)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < p->cur_npairs && p->cur_pairs[2 * lo] == md ? (int)p->cur_pairs[2 * lo + 1] : -1;
+}
+
+static inline uint64_t mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static uint64_t hash_str8(const uint8_t *s, size_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n;
+    while (n >= 8) {
+        uint64_t v;
+        memcpy(&v, s, 8);
+        h = (h ^ v) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 31;
+        s += 8;
+        n -= 8;
+    }
+    if (n) {
+        uint64_t v = 0;
+        memcpy(&v, s, n);
+        h = (h ^ v) * 0x94d049bb133111ebULL;
+        h ^= h >> 29;
+    }
+    return h;
+}
+
+static inline int is_str_kind(uint8_t kind) { return kind == K_STR || kind == K_BYTES; }
+
+static inline int entry_matches(const Parser *p, const Entry *e, int want, uint8_t kind,
+                                int64_t val, int32_t len) {
+    if (e->want != want || e->plane != p->cur_plane || e->kind != kind) return 0;
+    if (!is_str_kind(kind)) return e->val == val;
+    return e->len == len && memcmp(p->arena + e->val, p->base + val, (size_t)len) == 0;
+}
+
+static int rehash(Parser *p, size_t ncap) {
+    int32_t *t = malloc(ncap * sizeof(int32_t));
+    if (t == NULL) return oom(p);
+    for (size_t i = 0; i < ncap; i++) t[i] = -1;
+    for (size_t k = 0; k < p->nents; k++) {
+        size_t i = (size_t)p->ents[k].hash & (ncap - 1);
+        while (t[i] >= 0) i = (i + 1) & (ncap - 1);
+        t[i] = (int32_t)k;
+    }
+    free(p->htab);
+    p->htab = t;
+    p->hcap = ncap;
+    return 0;
+}
+
+/* The code of a wanted stat's value among that stat's distinct values. */
+static int intern_value(Parser *p, int want, uint8_t kind, int64_t val, int32_t len,
+                        int32_t *code, size_t at) {
+    int32_t li = p->last[want]; /* consecutive events often repeat a value */
+    if (li >= 0 && entry_matches(p, &p->ents[li], want, kind, val, len)) {
+        *code = p->ents[li].code;
+        return 0;
+    }
+    if (p->hcap == 0 && rehash(p, 1024)) return -1;
+    uint64_t h = is_str_kind(kind) ? hash_str8(p->base + val, (size_t)len) : (uint64_t)val;
+    h = mix64(h ^ ((uint64_t)want << 56) ^ ((uint64_t)kind << 48) ^
+              ((uint64_t)(uint32_t)p->cur_plane * 0x9E3779B97F4A7C15ULL));
+    size_t mask = p->hcap - 1, i = (size_t)h & mask;
+    for (;;) {
+        int32_t k = p->htab[i];
+        if (k < 0) break;
+        if (p->ents[k].hash == h && entry_matches(p, &p->ents[k], want, kind, val, len)) {
+            p->last[want] = k;
+            *code = p->ents[k].code;
+            return 0;
+        }
+        i = (i + 1) & mask;
+    }
+    if (p->nents >= INT32_MAX / 2 || p->ncodes[want] == INT32_MAX)
+        return fail(p, "too many distinct stat values", at);
+    if (ensure((void **)&p->ents, &p->cap_ents, p->nents + 1, sizeof(Entry))) return oom(p);
+    Entry *e = &p->ents[p->nents];
+    e->hash = h;
+    e->len = len;
+    e->plane = p->cur_plane;
+    e->kind = kind;
+    e->want = (uint8_t)want;
+    e->code = p->ncodes[want]++;
+    if (is_str_kind(kind)) {
+        if (ensure((void **)&p->arena, &p->cap_arena, p->narena + (size_t)len + 1, 1)) return oom(p);
+        memcpy(p->arena + p->narena, p->base + val, (size_t)len);
+        e->val = (int64_t)p->narena;
+        p->narena += (size_t)len;
+    } else {
+        e->val = val;
+    }
+    p->htab[i] = (int32_t)p->nents;
+    p->last[want] = (int32_t)p->nents;
+    *code = e->code;
+    p->nents++;
+    if (p->nents * 2 > p->hcap && rehash(p, p->hcap * 2)) return -1;
+    return 0;
+}
+
+static int parse_stat_lean(Parser *p, size_t pos, size_t end) {
+    int64_t md, val;
+    int32_t len;
+    uint8_t kind;
+    if (decode_stat(p, pos, end, &md, &val, &len, &kind)) return -1;
+    int w = want_of(p, md);
+    if (w < 0) return 0;
+    int32_t code;
+    if (intern_value(p, w, kind, val, len, &code, pos)) return -1;
+    /* An event that repeats a stat (never seen in real profiles) keeps the
+     * value read_xspace's event_stat_codes keeps: the last of the highest
+     * kind; event_stat keeps the last one, kept aside as an exception. */
+    p->cur_last[w] = code;
+    if (p->cur_codes[w] < 0 || kind >= p->cur_kind[w]) {
+        p->cur_codes[w] = code;
+        p->cur_kind[w] = kind;
+    }
+    return 0;
+}
+
+static int parse_event_lean(Parser *p, size_t pos, size_t end, int32_t line) {
+    if (p->nev >= p->cap_ev && grow_events_lean(p)) return -1;
+    size_t e = p->nev++;
+    int64_t md = 0, off = 0, dur = 0;
+    uint8_t flags = 0;
+    uint64_t v;
+    size_t n;
+    for (int w = 0; w < p->nwant; w++) p->cur_codes[w] = p->cur_last[w] = -1;
+    const uint8_t *b = p->base;
+    if (pos < end && b[pos] == 0x08) {
+        pos++;
+        if (rd_varint(p, &pos, end, &v)) return -1;
+        md = (int64_t)v;
+    }
+    if (pos < end && b[pos] == 0x10) {
+        pos++;
+        if (rd_varint(p, &pos, end, &v)) return -1;
+        off = (int64_t)v;
+    }
+    if (pos < end && b[pos] == 0x18) {
+        pos++;
+        if (rd_varint(p, &pos, end, &v)) return -1;
+        dur = (int64_t)v;
+    }
+    while (pos < end) {
+        size_t at = pos;
+        uint32_t f;
+        int wt;
+        if (rd_tag(p, &pos, end, &f, &wt)) return -1;
+        switch (f) {
+            case 1:
+            case 2:
+            case 3:
+            case 5:
+                if (wt != WT_VARINT) return wrong_type(p, "XEvent", f, wt, at);
+                if (rd_varint(p, &pos, end, &v)) return -1;
+                if (f == 1) {
+                    md = (int64_t)v;
+                } else if (f == 3) {
+                    dur = (int64_t)v;
+                } else { /* oneof {offset_ps, num_occurrences}: the last one set wins */
+                    off = (int64_t)v;
+                    flags = f == 5 ? (uint8_t)(flags | EV_FLAG_AGGREGATED)
+                                   : (uint8_t)(flags & ~EV_FLAG_AGGREGATED);
+                }
+                break;
+            case 4:
+                if (wt != WT_LEN) return wrong_type(p, "XEvent", f, wt, at);
+                if (rd_len(p, &pos, end, &n)) return -1;
+                if (parse_stat_lean(p, pos, pos + n)) return -1;
+                pos += n;
+                break;
+            default:
+                if (skip_field(p, &pos, end, f, wt, at, 0)) return -1;
+        }
+    }
+    if (!p->md_wide && md != (int64_t)(int32_t)md && widen_md(p, e)) return -1;
+    COL(p, ev_line, int32_t)[e] = line;
+    if (p->md_wide)
+        COL(p, ev_md, int64_t)[e] = md;
+    else
+        COL(p, ev_md32, int32_t)[e] = (int32_t)md;
+    COL(p, ev_off, int64_t)[e] = off;
+    COL(p, ev_dur, int64_t)[e] = dur;
+    COL(p, ev_flags, uint8_t)[e] = flags;
+    for (int w = 0; w < p->nwant; w++) {
+        ((int32_t *)p->codes[w].data)[e] = p->cur_codes[w];
+        if (p->cur_last[w] != p->cur_codes[w]) {
+            if (col_grow(&p->exc, 3 * (p->nexc + 1), 8)) return oom(p);
+            int64_t *x = (int64_t *)p->exc.data + 3 * p->nexc++;
+            x[0] = w;
+            x[1] = (int64_t)e;
+            x[2] = p->cur_last[w];
+        }
+    }
+    return 0;
+}
+
 static int parse_line(Parser *p, size_t pos, size_t end) {
     if (p->nlines >= INT32_MAX) return fail(p, "more than 2^31 lines", pos);
     if (ensure((void **)&p->lines, &p->cap_lines, p->nlines + 1, sizeof(LineRec))) return oom(p);
@@ -673,8 +1099,11 @@ static int parse_line(Parser *p, size_t pos, size_t end) {
             case 4:
                 if (wt != WT_LEN) return wrong_type(p, "XLine", f, wt, at);
                 if (rd_len(p, &pos, end, &n)) return -1;
-                if (parse_event(p, pos, pos + n, (int32_t)li)) return -1;
+                if (p->lean ? parse_event_lean(p, pos, pos + n, (int32_t)li)
+                            : parse_event(p, pos, pos + n, (int32_t)li))
+                    return -1;
                 pos += n;
+                maybe_drop(p, pos);
                 break;
             default:
                 if (skip_field(p, &pos, end, f, wt, at, 0)) return -1;
@@ -707,8 +1136,13 @@ static int parse_plane(Parser *p, size_t pos, size_t end) {
     memset(&rec, 0, sizeof(rec));
     rec.line_start = p->nlines;
     rec.range_start = p->nranges;
-    p->cur_keep = pi < p->nkeep ? p->keep[pi] : NULL;
-    p->cur_keep_n = pi < p->nkeep ? p->keep_n[pi] : 0;
+    p->cur_plane = (int32_t)pi;
+    if (p->lean) {
+        if (setup_lean_keep(p, pi)) return -1;
+    } else {
+        p->cur_keep = pi < p->nkeep ? p->keep[pi] : NULL;
+        p->cur_keep_n = pi < p->nkeep ? p->keep_n[pi] : 0;
+    }
     /* Stat ids are usually small: test membership with a bitmap then. */
     free(p->cur_bits);
     p->cur_bits = NULL;
@@ -826,7 +1260,7 @@ static PyObject *build_line(const Parser *p, const LineRec *l) {
                          (long long)l->ev_start, (long long)l->ev_stop);
 }
 
-static PyObject *build_planes(const Parser *p) {
+static PyObject *build_planes(const Parser *p, int with_rest) {
     PyObject *planes = PyList_New((Py_ssize_t)p->nplanes);
     if (planes == NULL) return NULL;
     for (size_t i = 0; i < p->nplanes; i++) {
@@ -842,7 +1276,9 @@ static PyObject *build_planes(const Parser *p) {
             PyList_SET_ITEM(lines, (Py_ssize_t)(j - pr->line_start), t);
         }
         PyObject *name = decode_str(p->base, pr->name_off, pr->name_len);
-        PyObject *rest = name ? join_ranges(p->base, p->ranges, pr->range_start, pr->range_stop) : NULL;
+        PyObject *rest = name == NULL ? NULL
+                         : with_rest ? join_ranges(p->base, p->ranges, pr->range_start, pr->range_stop)
+                                     : PyBytes_FromStringAndSize(NULL, 0);
         if (rest == NULL) {
             Py_XDECREF(name);
             Py_DECREF(lines);
@@ -871,7 +1307,7 @@ static int put_column(PyObject *d, const char *key, Col *c, size_t n, size_t ele
 static PyObject *build_result(Parser *p) {
     PyObject *res = PyDict_New();
     if (res == NULL) return NULL;
-    PyObject *planes = build_planes(p);
+    PyObject *planes = build_planes(p, 1);
     if (planes == NULL || PyDict_SetItemString(res, "planes", planes)) goto error;
     Py_CLEAR(planes);
     PyObject *rest = join_ranges(p->base, p->space_ranges, 0, p->nspace_ranges);
@@ -990,6 +1426,289 @@ done:
     Py_XDECREF(keep_seq);
     PyBuffer_Release(&view);
     return res;
+}
+
+/* ------------------------------------------------------------------------ */
+/* parse_lean: the columns ingest's analyses read, and nothing else. */
+
+static int put_entries(PyObject *res, Parser *p) {
+    size_t n = p->nents, nstr = 0;
+    Col cw = {0}, cp = {0}, ck = {0}, cv = {0};
+    PyObject *strs = NULL;
+    if (col_grow(&cw, n, 1) || col_grow(&cp, n, 4) || col_grow(&ck, n, 1) || col_grow(&cv, n, 8)) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    for (size_t i = 0; i < n; i++) nstr += is_str_kind(p->ents[i].kind);
+    strs = PyList_New((Py_ssize_t)nstr);
+    if (strs == NULL) goto error;
+    nstr = 0;
+    for (size_t i = 0; i < n; i++) {
+        const Entry *e = &p->ents[i];
+        ((uint8_t *)cw.data)[i] = e->want;
+        ((int32_t *)cp.data)[i] = e->plane;
+        ((uint8_t *)ck.data)[i] = e->kind;
+        if (is_str_kind(e->kind)) {
+            PyObject *b = PyBytes_FromStringAndSize((const char *)p->arena + e->val, e->len);
+            if (b == NULL) goto error;
+            PyList_SET_ITEM(strs, (Py_ssize_t)nstr, b);
+            ((int64_t *)cv.data)[i] = (int64_t)nstr++;
+        } else {
+            ((int64_t *)cv.data)[i] = e->val;
+        }
+    }
+    if (PyDict_SetItemString(res, "ent_str", strs)) goto error;
+    Py_CLEAR(strs);
+    if (put_column(res, "ent_want", &cw, n, 1) || put_column(res, "ent_plane", &cp, n, 4) ||
+        put_column(res, "ent_kind", &ck, n, 1) || put_column(res, "ent_value", &cv, n, 8))
+        goto error;
+    return 0;
+error:
+    Py_XDECREF(strs);
+    col_free(&cw);
+    col_free(&cp);
+    col_free(&ck);
+    col_free(&cv);
+    return -1;
+}
+
+static PyObject *build_result_lean(Parser *p) {
+    PyObject *res = PyDict_New();
+    if (res == NULL) return NULL;
+    PyObject *planes = build_planes(p, 0);
+    if (planes == NULL || PyDict_SetItemString(res, "planes", planes)) {
+        Py_XDECREF(planes);
+        goto error;
+    }
+    Py_DECREF(planes);
+    PyObject *wide = PyBool_FromLong(p->md_wide);
+    if (PyDict_SetItemString(res, "ev_metadata_id_wide", wide)) {
+        Py_DECREF(wide);
+        goto error;
+    }
+    Py_DECREF(wide);
+    if (put_column(res, "ev_line", &p->ev_line, p->nev, 4) ||
+        (p->md_wide ? put_column(res, "ev_metadata_id", &p->ev_md, p->nev, 8)
+                    : put_column(res, "ev_metadata_id", &p->ev_md32, p->nev, 4)) ||
+        put_column(res, "ev_offset_ps", &p->ev_off, p->nev, 8) ||
+        put_column(res, "ev_duration_ps", &p->ev_dur, p->nev, 8) ||
+        put_column(res, "ev_flags", &p->ev_flags, p->nev, 1))
+        goto error;
+    PyObject *codes = PyList_New(p->nwant);
+    if (codes == NULL || PyDict_SetItemString(res, "codes", codes)) {
+        Py_XDECREF(codes);
+        goto error;
+    }
+    Py_DECREF(codes); /* the dict holds it */
+    for (int w = 0; w < p->nwant; w++) {
+        PyObject *b = buffer_from_col(&p->codes[w], p->nev, 4);
+        if (b == NULL) goto error;
+        PyList_SET_ITEM(codes, w, b);
+    }
+    if (put_entries(res, p) || put_column(res, "exceptions", &p->exc, 3 * p->nexc, 8)) goto error;
+    return res;
+error:
+    Py_DECREF(res);
+    return NULL;
+}
+
+PyDoc_STRVAR(parse_lean_doc,
+"parse_lean(data, keep, nwant, drop=False) -> dict\n"
+"\n"
+"Parses a serialized XSpace into only what ingest's analyses read: per event\n"
+"its line, metadata id, offset, duration and flags, and for each of `nwant`\n"
+"wanted stats an int32 column aligned with the events holding the code of the\n"
+"event's value (-1: the event has no such stat). Codes number each wanted\n"
+"stat's distinct (plane, kind, value) entries in order of first appearance.\n"
+"keep: a sequence with an entry per plane (in file order; missing entries or\n"
+"  None want nothing there): an int64 buffer of (stat metadata id, wanted\n"
+"  index) pairs, each id at most once.\n"
+"drop: the data is a read-only file mapping whose pages can be dropped\n"
+"  (madvise MADV_DONTNEED) behind the parse and at its end.\n"
+"Returns a dict with planes (as parse, but each plane's rest is b''),\n"
+"  ev_line (int32), ev_metadata_id (int32, or int64 when\n"
+"  ev_metadata_id_wide), ev_offset_ps, ev_duration_ps (int64), ev_flags\n"
+"  (uint8), codes (a list of nwant int32 Buffers), and the interned entries:\n"
+"  ent_want (uint8), ent_plane (int32), ent_kind (uint8), ent_value (int64:\n"
+"  the raw value as in parse, or for str/bytes an index into ent_str, the list\n"
+"  of their bytes). An event that repeats a wanted stat holds the code of\n"
+"  its last value of the highest kind; where its very last value differs,\n"
+"  exceptions (int64 (wanted index, event, code) triples) has that one.\n"
+"  The result holds no reference into `data`.\n"
+"Raises ValueError on malformed input, exactly where parse does.");
+
+static PyObject *xspace_parse_lean(PyObject *self, PyObject *args, PyObject *kwargs) {
+    (void)self;
+    static char *kwlist[] = {"data", "keep", "nwant", "drop", NULL};
+    PyObject *data, *keep_obj;
+    int nwant, drop = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOi|p:parse_lean", kwlist, &data, &keep_obj,
+                                     &nwant, &drop))
+        return NULL;
+    if (nwant < 0 || nwant > MAX_WANT) {
+        PyErr_Format(PyExc_ValueError, "parse_lean: at most %d wanted stats", MAX_WANT);
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)) return NULL;
+    PyObject *res = NULL, *keep_seq = NULL;
+    Py_buffer *kviews = NULL;
+    const int64_t **kids = NULL;
+    size_t *kn = NULL;
+    Py_ssize_t nkeep = 0, held = 0;
+    keep_seq = PySequence_Fast(keep_obj, "keep must be a sequence");
+    if (keep_seq == NULL) goto done;
+    nkeep = PySequence_Fast_GET_SIZE(keep_seq);
+    kviews = PyMem_Calloc((size_t)nkeep + 1, sizeof(Py_buffer));
+    kids = PyMem_Calloc((size_t)nkeep + 1, sizeof(int64_t *));
+    kn = PyMem_Calloc((size_t)nkeep + 1, sizeof(size_t));
+    if (kviews == NULL || kids == NULL || kn == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (; held < nkeep; held++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(keep_seq, held);
+        if (item == Py_None) {
+            kviews[held].obj = NULL;
+            continue;
+        }
+        if (PyObject_GetBuffer(item, &kviews[held], PyBUF_SIMPLE)) goto done;
+        const int64_t *kp = kviews[held].buf;
+        size_t k = (size_t)kviews[held].len / 8;
+        int bad = kviews[held].len % 16 != 0;
+        for (size_t i = 0; i + 1 < k && !bad; i += 2) bad = kp[i + 1] < 0 || kp[i + 1] >= nwant;
+        if (bad) {
+            held++;
+            PyErr_SetString(PyExc_ValueError,
+                            "keep entries must be int64 (id, wanted index) pairs, index < nwant");
+            goto done;
+        }
+        kids[held] = k ? kp : NULL;
+        kn[held] = k;
+    }
+    Parser p;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    parser_init_lean(&p, (const uint8_t *)view.buf, (size_t)view.len, nwant, drop);
+    p.keep = (const int64_t *const *)kids;
+    p.keep_n = kn;
+    p.nkeep = (size_t)nkeep;
+    rc = parse_space(&p);
+    if (p.drop) {
+        p.dropped = 0;
+        drop_pages(&p, p.size);
+    }
+    Py_END_ALLOW_THREADS
+    if (rc) {
+        if (p.nomem)
+            PyErr_NoMemory();
+        else
+            PyErr_SetString(PyExc_ValueError, p.err[0] ? p.err : "malformed XSpace");
+    } else {
+        res = build_result_lean(&p);
+    }
+    parser_free(&p);
+done:
+    for (Py_ssize_t i = 0; i < held; i++)
+        if (kviews[i].obj != NULL) PyBuffer_Release(&kviews[i]);
+    PyMem_Free(kviews);
+    PyMem_Free(kids);
+    PyMem_Free(kn);
+    Py_XDECREF(keep_seq);
+    PyBuffer_Release(&view);
+    return res;
+}
+
+PyDoc_STRVAR(remap_doc,
+"remap_codes(codes, lut)\n"
+"\n"
+"In place, over a writable int32 buffer `codes`: every code c >= 0 becomes\n"
+"lut[c] (lut: int32); negative codes become -1. GIL released. Raises\n"
+"ValueError if a code is out of the lut's range (codes before it are remapped).");
+
+static PyObject *xspace_remap_codes(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *o_codes, *o_lut;
+    if (!PyArg_ParseTuple(args, "OO:remap_codes", &o_codes, &o_lut)) return NULL;
+    Py_buffer vc, vl;
+    if (PyObject_GetBuffer(o_codes, &vc, PyBUF_WRITABLE)) return NULL;
+    if (PyObject_GetBuffer(o_lut, &vl, PyBUF_SIMPLE)) {
+        PyBuffer_Release(&vc);
+        return NULL;
+    }
+    int bad = vc.len % 4 || vl.len % 4;
+    if (!bad) {
+        int32_t *c = vc.buf;
+        const int32_t *lut = vl.buf;
+        size_t n = (size_t)vc.len / 4, nl = (size_t)vl.len / 4;
+        Py_BEGIN_ALLOW_THREADS
+        for (size_t i = 0; i < n; i++) {
+            int32_t x = c[i];
+            if (x < 0) {
+                c[i] = -1;
+            } else if ((size_t)x < nl) {
+                c[i] = lut[x];
+            } else {
+                bad = 1;
+                break;
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&vc);
+    PyBuffer_Release(&vl);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "remap_codes: int32 buffers expected, codes within the lut");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(add_by_line_doc,
+"add_by_line(values, line, base)\n"
+"\n"
+"In place: values[i] += base[line[i]] (values, base: int64; line: int32;\n"
+"values writable). GIL released. Raises ValueError on sizes or a line out of\n"
+"range (values before it are updated).");
+
+static PyObject *xspace_add_by_line(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *o[3];
+    if (!PyArg_ParseTuple(args, "OOO:add_by_line", &o[0], &o[1], &o[2])) return NULL;
+    Py_buffer v[3];
+    if (PyObject_GetBuffer(o[0], &v[0], PyBUF_WRITABLE)) return NULL;
+    if (PyObject_GetBuffer(o[1], &v[1], PyBUF_SIMPLE)) {
+        PyBuffer_Release(&v[0]);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(o[2], &v[2], PyBUF_SIMPLE)) {
+        PyBuffer_Release(&v[0]);
+        PyBuffer_Release(&v[1]);
+        return NULL;
+    }
+    size_t n = (size_t)v[0].len / 8, nb = (size_t)v[2].len / 8;
+    int bad = v[0].len % 8 || v[2].len % 8 || (size_t)v[1].len != n * 4;
+    if (!bad) {
+        int64_t *val = v[0].buf;
+        const int32_t *line = v[1].buf;
+        const int64_t *base = v[2].buf;
+        Py_BEGIN_ALLOW_THREADS
+        for (size_t i = 0; i < n; i++) {
+            int32_t l = line[i];
+            if (l < 0 || (size_t)l >= nb) {
+                bad = 1;
+                break;
+            }
+            val[i] = (int64_t)((uint64_t)val[i] + (uint64_t)base[l]);
+        }
+        Py_END_ALLOW_THREADS
+    }
+    for (int i = 0; i < 3; i++) PyBuffer_Release(&v[i]);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "add_by_line: bad sizes or a line out of range");
+        return NULL;
+    }
+    Py_RETURN_NONE;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1248,6 +1967,10 @@ static PyMethodDef methods[] = {
     {"parse", (PyCFunction)(void (*)(void))xspace_parse, METH_VARARGS | METH_KEYWORDS, parse_doc},
     {"intern_slices", xspace_intern, METH_VARARGS, intern_doc},
     {"find_stats", xspace_find_stats, METH_VARARGS, find_stats_doc},
+    {"parse_lean", (PyCFunction)(void (*)(void))xspace_parse_lean, METH_VARARGS | METH_KEYWORDS,
+     parse_lean_doc},
+    {"remap_codes", xspace_remap_codes, METH_VARARGS, remap_doc},
+    {"add_by_line", xspace_add_by_line, METH_VARARGS, add_by_line_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -119,7 +119,8 @@ def hlo_modules(cols: Any) -> list[HloModuleRef]:
     """The HLO modules of a profile, one per (program id, name), in metadata order.
 
     Args:
-        cols: an `XSpaceColumns` (from `read_xspace`).
+        cols: an `XSpaceColumns` (from `read_xspace`) or `LeanColumns`: only its
+            planes' event metadata is read.
 
     Returns:
         The modules found in the `/host:metadata` plane (empty if none).

@@ -1,0 +1,459 @@
+"""Lean columns of an XSpace: only what ingest's analyses read, at ~45 bytes per event.
+
+`read_xspace` keeps one row per event stat (21 bytes each) plus each event's stat
+range and offset, and its str stats point into the input, so the whole file
+stays mapped. Ingest reads five stats (`analysis.host.ANALYSED_STATS`) and no
+event details. `read_xspace_lean` therefore has the C extension (`parse_lean`)
+write, per wanted stat, one int32 column aligned with the events: the code of
+the event's value among that stat's distinct values, interned while parsing
+(str/bytes values are copied out). The result holds nothing that points into
+the input; for a read-only file mapping (or a path) the parse even drops the
+mapping's pages behind itself, so a profile's file pages never pile up in RSS.
+
+`LeanColumns` answers the calls analysis makes on `XSpaceColumns` (planes,
+lines, events.start_ps/duration_ps/aggregated/line/metadata_id, t0_ns,
+event_names, event_stat, event_stat_codes) with exactly the same results,
+including the fallback to stats held by event metadata (GPU/TPU). It has no
+per-event stat rows: no `event_stats`, `stat_value`, `offset_ps`,
+`stat_start`/`stat_count`; use `read_xspace` for event details.
+
+Per event: line (int32), metadata id (int32 while ids fit), start and duration
+(int64), flags (uint8) and 4 bytes per wanted stat.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from google.protobuf.message import DecodeError
+
+from xdiag.errors import InvalidProfile
+from xdiag.xplane import _xspace
+from xdiag.xplane.reader import (
+    _EMPTY_I64,
+    _INT_KINDS,
+    _MAX_SPAN_NS,
+    KIND_BYTES,
+    KIND_DOUBLE,
+    KIND_INT64,
+    KIND_REF,
+    KIND_STR,
+    KIND_UINT64,
+    Lines,
+    Plane,
+    _decode_plane_meta,
+    _factorize,
+    _open,
+    _parse,
+)
+from xdiag.xplane.xplane_pb2 import XSpace
+
+# Events per step where a per-event temporary is needed (bounds its memory).
+_CHUNK = 1 << 20
+
+
+@dataclass
+class LeanEvents:
+    """All events of all lines, in file order (the columns of `Events` ingest uses).
+
+    Attributes:
+        line: int32 line index.
+        metadata_id: event metadata id per plane: int32, or int64 when an id
+            does not fit int32.
+        duration_ps: int64.
+        aggregated: bool, True where the event carries num_occurrences.
+        start_ps: int64 start relative to `LeanColumns.t0_ns` (for aggregated
+            events, the line's start).
+    """
+
+    line: np.ndarray
+    metadata_id: np.ndarray
+    duration_ps: np.ndarray
+    aggregated: np.ndarray
+    start_ps: np.ndarray
+    _num_occurrences: np.ndarray | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.line)
+
+    @property
+    def num_occurrences(self) -> np.ndarray:
+        """int64 num_occurrences per event (0 for ordinary events)."""
+        if self._num_occurrences is None:
+            return np.zeros(len(self.line), np.int64)
+        return self._num_occurrences
+
+
+@dataclass
+class _Resolved:
+    """One stat, interned like `XSpaceColumns.event_stat_codes` does.
+
+    codes: int32 per event into `table`, -1 where absent (read-only).
+    dtype: what `event_stat` returns for it (None: an object array).
+    """
+
+    codes: np.ndarray
+    table: list[Any]
+    dtype: Any
+    # Events that repeat the stat: the code of their last value (what event_stat takes).
+    last_ev: np.ndarray = field(default_factory=lambda: _EMPTY_I64)
+    last_code: np.ndarray = field(default_factory=lambda: _EMPTY_I64)
+
+
+@dataclass
+class LeanStat:
+    """One wanted stat as parsed: entry codes per event and the interned entries.
+
+    codes: int32 per event, the entry holding the event's value, -1 if none
+        (remapped in place into final codes when the stat is resolved).
+    plane, kind, value: per entry (in code order): its plane, value kind and
+        raw value (for str/bytes: an index into `strs`).
+    last_ev, last_code: events that repeat the stat with values of several
+        kinds, and the entry of their last value (`codes` holds the last of
+        the highest kind, as `event_stat_codes` wants; `event_stat` wants this).
+    """
+
+    codes: np.ndarray
+    plane: np.ndarray
+    kind: np.ndarray
+    value: np.ndarray
+    strs: list[bytes]
+    last_ev: np.ndarray
+    last_code: np.ndarray
+    resolved: _Resolved | None = None
+
+
+@dataclass
+class LeanColumns:
+    """A profile as lean columns; see the module docstring.
+
+    Attributes:
+        data: the input as given (nothing here points into it).
+        t0_ns: absolute ns that `events.start_ps` is relative to.
+        planes, lines: as in `XSpaceColumns` (planes' stat ranges are empty).
+        events: `LeanEvents`.
+        stats: the wanted stats by name (set to None to free them: analysis
+            does so once it has gathered what it needs).
+        hostnames, errors, warnings: the XSpace's own fields.
+    """
+
+    data: Any
+    t0_ns: int
+    planes: list[Plane]
+    lines: Lines
+    events: LeanEvents | None
+    stats: dict[str, LeanStat] | None
+    hostnames: list[str]
+    errors: list[str]
+    warnings: list[str]
+
+    def plane(self, name: str) -> Plane | None:
+        """The first plane called `name`, or None."""
+        return next((p for p in self.planes if p.name == name), None)
+
+    def event_plane(self) -> np.ndarray:
+        """int32 plane index per event."""
+        return self.lines.plane[self.events.line]
+
+    def event_names(self) -> tuple[np.ndarray, list[str]]:
+        """Interned event names, as `XSpaceColumns.event_names`."""
+        index: dict[str, int] = {"": 0}
+        md = self.events.metadata_id
+        codes = np.zeros(len(md), np.int32)
+        for p in self.planes:
+            if p.event_stop == p.event_start:
+                continue
+            em = p.event_metadata
+            local = np.zeros(len(em.names) + 1, np.int32)
+            local[:-1] = [index.setdefault(n, len(index)) for n in em.names]
+            for a in range(p.event_start, p.event_stop, _CHUNK):
+                b = min(a + _CHUNK, p.event_stop)
+                codes[a:b] = local[em.positions(md[a:b])]
+        return codes, list(index)
+
+    def event_stat(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Values of the stat `name` for every event, as `XSpaceColumns.event_stat`."""
+        r = self._resolve(name)
+        present = r.codes >= 0
+        if r.dtype is None:
+            lut = np.empty(len(r.table) + 1, dtype=object)
+            lut[: len(r.table)] = r.table
+            lut[-1] = None  # code -1: absent
+            return lut[r.codes], present
+        lut = np.empty(len(r.table) + 1, dtype=r.dtype)
+        lut[: len(r.table)] = np.array(r.table, dtype=r.dtype)
+        lut[-1] = np.nan if r.dtype == np.float64 else 0
+        out = lut[r.codes]
+        out[r.last_ev] = lut[r.last_code]
+        return out, present
+
+    def event_stat_codes(self, name: str) -> tuple[np.ndarray, list[Any], np.ndarray]:
+        """Interned values of stat `name`, as `XSpaceColumns.event_stat_codes`.
+
+        The codes array is shared between calls and read-only.
+        """
+        r = self._resolve(name)
+        return r.codes, list(r.table), r.codes >= 0
+
+    # -- internals ---------------------------------------------------------
+
+    def _resolve(self, name: str) -> _Resolved:
+        """Final codes, table and dtype of a stat: the order `XSpaceColumns` gives.
+
+        There, values are interned plane by plane, within a plane kind by kind
+        (ascending), str/bytes in order of first appearance, numbers sorted;
+        then the values held by event metadata. The parser's entries are
+        already distinct per (plane, kind, value) in order of first appearance,
+        so the same order comes from the entries alone; the per-event codes are
+        then remapped in place.
+        """
+        if self.stats is None or self.events is None:
+            raise RuntimeError("the lean columns were released")
+        st = self.stats.get(name)
+        if st is not None and st.resolved is not None:
+            return st.resolved
+        n = len(self.events)
+        index: dict[Any, int] = {}
+
+        def intern(values: list[Any]) -> np.ndarray:
+            # Keyed by (type, value) so that 1, 1.0 and True stay distinct.
+            out = [index.setdefault((type(v), v), len(index)) for v in values]
+            return np.array(out, np.int32).reshape(-1)
+
+        kinds: set[int] = set()
+        big = neg = False  # a uint64 value past 2**63; a negative int64 value
+        last_ev = last_code = _EMPTY_I64
+        if st is None:
+            codes = np.full(n, -1, np.int32)
+        else:
+            codes = st.codes
+            lut = np.full(len(st.kind), -1, np.int32)
+            # Entries in code order, grouped by plane (stable: first appearance kept).
+            order = np.argsort(st.plane, kind="stable")
+            bounds = np.flatnonzero(np.diff(st.plane[order])) + 1
+            for grp in np.split(order, bounds) if len(order) else []:
+                plane = self.planes[int(st.plane[grp[0]])]
+                gk = st.kind[grp]
+                for k in np.unique(gk).tolist():
+                    e = grp[gk == k]
+                    raw = st.value[e]
+                    kinds.add(k)
+                    if k in (KIND_STR, KIND_BYTES):
+                        vals = [st.strs[i] for i in raw.tolist()]
+                        if k == KIND_STR:
+                            vals = [v.decode("utf-8", "replace") for v in vals]
+                        lut[e] = intern(vals)
+                    elif k == KIND_DOUBLE:
+                        uniq, inv = np.unique(raw.view(np.float64), return_inverse=True)
+                        lut[e] = intern(uniq.tolist())[inv.reshape(-1)]
+                    elif k in (KIND_UINT64, KIND_INT64, KIND_REF):
+                        uniq, inv = _factorize(raw)
+                        if k == KIND_REF:  # refs name a stat metadata of the same plane
+                            sm = plane.stat_metadata
+                            vals = [sm.get(i) for i in uniq.tolist()]
+                        else:
+                            vals = (uniq.view(np.uint64) if k == KIND_UINT64 else uniq).tolist()
+                            big |= k == KIND_UINT64 and bool(np.any(raw < 0))
+                            neg |= k == KIND_INT64 and bool(np.any(raw < 0))
+                        lut[e] = intern(vals)[inv]
+                    else:  # a stat with no value set
+                        lut[e] = intern([None])[0]
+            _xspace.remap_codes(codes, lut)
+            last_ev, last_code = st.last_ev, lut[st.last_code].astype(np.int64)
+        md_values, md_segments = self._metadata_fallback(name, codes)
+        if md_segments:
+            md_codes = intern(md_values)
+            for ev, code in md_segments:
+                codes[ev] = md_codes[code]
+        dtype = _numeric_dtype(kinds, big, neg, md_values)
+        codes.flags.writeable = False
+        r = _Resolved(codes=codes, table=[k[1] for k in index], dtype=dtype, last_ev=last_ev,
+                      last_code=last_code)
+        if st is not None:
+            st.resolved = r
+        return r
+
+    def _metadata_fallback(
+        self, name: str, codes: np.ndarray
+    ) -> tuple[list[Any], list[tuple[np.ndarray, np.ndarray]]]:
+        """Values of `name` held by event metadata, for events without their own.
+
+        Returns (values, [(events, indices into values)]), as `XSpaceColumns._gather`.
+        """
+        values: list[Any] = []
+        segments: list[tuple[np.ndarray, np.ndarray]] = []
+        md = self.events.metadata_id
+        for p in self.planes:
+            if p.event_stop == p.event_start:
+                continue
+            em = p.event_metadata
+            with_stat = [i for i, s in enumerate(em.stats) if name in s]
+            if not with_stat:
+                continue
+            code_of_row = np.full(len(em.ids) + 1, -1, np.int64)
+            for i in with_stat:
+                code_of_row[i] = len(values)
+                values.append(em.stats[i][name])
+            parts = []
+            for a in range(p.event_start, p.event_stop, _CHUNK):
+                b = min(a + _CHUNK, p.event_stop)
+                code = code_of_row[em.positions(md[a:b])]  # pos == -1 picks the sentinel
+                code[codes[a:b] >= 0] = -1  # the event's own value wins
+                idx = np.flatnonzero(code >= 0)
+                if len(idx):
+                    parts.append((idx + a, code[idx]))
+            if parts:
+                segments.append((np.concatenate([x[0] for x in parts]),
+                                 np.concatenate([x[1] for x in parts])))
+        return values, segments
+
+
+def _numeric_dtype(kinds: set[int], big: bool, neg: bool, md_values: list[Any]) -> Any:
+    """As `XSpaceColumns._numeric_dtype`, from the kinds and signs of the entries."""
+    nums = [v for v in md_values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if not kinds <= {KIND_DOUBLE, *_INT_KINDS} or len(nums) != len(md_values):
+        return None
+    if KIND_DOUBLE in kinds or any(isinstance(v, float) for v in nums):
+        return np.float64
+    if not (big or any(v >= 2**63 for v in nums)):
+        return np.int64
+    return None if neg or any(v < 0 for v in nums) else np.uint64
+
+
+def _droppable(data: Any) -> bool:
+    """True for a read-only mmap: its pages can be dropped and read back from the file."""
+    if not isinstance(data, mmap.mmap):
+        return False
+    try:
+        return memoryview(data).readonly
+    except (TypeError, ValueError):
+        return False
+
+
+def read_xspace_lean(data: Any, *, stats: Iterable[str] = (),
+                     drop_pages: bool = True) -> LeanColumns:
+    """Reads a serialized XSpace into lean columns (see the module docstring).
+
+    Args:
+        data: the profile: bytes-like / mmap (any buffer), or a file path.
+        stats: the event stat names to keep (e.g. `analysis.host.ANALYSED_STATS`);
+            at most 64. Stats held by event metadata are always available.
+        drop_pages: when `data` is a read-only mmap (or a path), drop its pages
+            from this process while and after parsing (madvise MADV_DONTNEED:
+            the mapping stays valid, pages are read back from the file if
+            touched again). The result never reads `data`.
+
+    Returns:
+        The profile as `LeanColumns`.
+
+    Raises:
+        InvalidProfile: as `read_xspace`: empty, truncated or malformed bytes,
+            or a protobuf message that has no planes.
+    """
+    from_path = isinstance(data, str | os.PathLike)
+    data = _open(data)
+    try:
+        size = memoryview(data).nbytes
+    except TypeError as e:
+        raise InvalidProfile(f"profile data must be bytes-like, not {type(data).__name__}") from e
+    if size == 0:
+        raise InvalidProfile("the profile is empty (0 bytes)")
+    wanted = list(dict.fromkeys([stats] if isinstance(stats, str) else stats))
+    # Stat names are per plane: read the planes' metadata first (lines are
+    # skipped, which is cheap), then parse wanting those stats' ids.
+    head = _parse(data, lines=False)
+    metas = [_decode_plane_meta(i, p[1], p[2]) for i, p in enumerate(head["planes"])]
+    keep = []
+    for m in metas:
+        pairs = [(int(i), w) for w, n in enumerate(wanted) for i in m.ids_by_name.get(n, _EMPTY_I64)]
+        keep.append(np.array(pairs, dtype=np.int64).reshape(-1))
+    drop = drop_pages and (from_path or _droppable(data))
+    try:
+        r = _xspace.parse_lean(data, keep, len(wanted), drop=drop)
+    except ValueError as e:
+        raise InvalidProfile(f"not a valid XSpace profile: {e}") from e
+    if not r["planes"]:
+        raise InvalidProfile(f"not an XSpace profile: {size} bytes of protobuf with no planes")
+    try:
+        space = XSpace.FromString(head["space_rest"])
+    except DecodeError as e:
+        raise InvalidProfile(f"XSpace header fields are not valid protobuf: {e}") from e
+
+    i32, i64 = np.int32, np.int64
+    raw_lines = [ln for p in r["planes"] for ln in p[3]]
+    lines = Lines(
+        plane=np.array([pi for pi, p in enumerate(r["planes"]) for _ in p[3]], dtype=i32),
+        id=np.array([ln[0] for ln in raw_lines], dtype=i64),
+        display_id=np.array([ln[1] for ln in raw_lines], dtype=i64),
+        timestamp_ns=np.array([ln[4] for ln in raw_lines], dtype=i64),
+        duration_ps=np.array([ln[5] for ln in raw_lines], dtype=i64),
+        event_start=np.array([ln[6] for ln in raw_lines], dtype=i64),
+        event_stop=np.array([ln[7] for ln in raw_lines], dtype=i64),
+        names=[ln[2] for ln in raw_lines],
+        display_names=[ln[3] for ln in raw_lines],
+    )
+    planes = []
+    for pi, (p, meta) in enumerate(zip(r["planes"], metas, strict=True)):
+        l0, l1 = p[4], p[4] + len(p[3])
+        e0 = int(lines.event_start[l0]) if l1 > l0 else 0
+        e1 = int(lines.event_stop[l1 - 1]) if l1 > l0 else 0
+        if e1 == e0:
+            e0 = e1 = 0
+        planes.append(Plane(index=pi, id=p[0], name=p[1], stats=meta.stats,
+                            stat_metadata=meta.stat_metadata, event_metadata=meta.event_metadata,
+                            line_start=l0, line_stop=l1, event_start=e0, event_stop=e1,
+                            stat_start=0, stat_stop=0, _ids_by_name=meta.ids_by_name))
+
+    # t0 and start_ps exactly as read_xspace computes them.
+    has_events = lines.event_stop > lines.event_start
+    ts = lines.timestamp_ns[has_events] if has_events.any() else lines.timestamp_ns
+    t0 = int(ts.min()) if len(ts) else 0
+    rel = lines.timestamp_ns - t0
+    if has_events.any() and int(rel[has_events].max()) > _MAX_SPAN_NS:
+        raise InvalidProfile(
+            f"line timestamps span {int(rel[has_events].max())} ns: too far apart to be one profile"
+        )
+    ev_line = np.frombuffer(r["ev_line"], i32)
+    start_ps = np.frombuffer(r["ev_offset_ps"], i64)  # offsets, made starts in place below
+    # The parser only ever sets bit 0 of the flags: view them as bool.
+    aggregated = np.frombuffer(r["ev_flags"], np.uint8).view(np.bool_)
+    num_occurrences = None
+    if aggregated.any():  # the parser keeps num_occurrences in the offset column
+        num_occurrences = np.where(aggregated, start_ps, 0)
+        start_ps[aggregated] = 0
+    _xspace.add_by_line(r["ev_offset_ps"], r["ev_line"],
+                        (np.where(has_events, rel, 0) * 1000).astype(i64))
+    events = LeanEvents(
+        line=ev_line,
+        metadata_id=np.frombuffer(r["ev_metadata_id"], i64 if r["ev_metadata_id_wide"] else i32),
+        duration_ps=np.frombuffer(r["ev_duration_ps"], i64),
+        aggregated=aggregated,
+        start_ps=start_ps,
+        _num_occurrences=num_occurrences,
+    )
+    ent_want = np.frombuffer(r["ent_want"], np.uint8)
+    ent_plane = np.frombuffer(r["ent_plane"], i32)
+    ent_kind = np.frombuffer(r["ent_kind"], np.uint8)
+    ent_value = np.frombuffer(r["ent_value"], i64)
+    strs = r["ent_str"]
+    exc = np.frombuffer(r["exceptions"], i64).reshape(-1, 3)
+    lean_stats: dict[str, LeanStat] = {}
+    for w, name in enumerate(wanted):
+        e = np.flatnonzero(ent_want == w)
+        kind = ent_kind[e]
+        value = ent_value[e].copy()
+        s_idx = np.flatnonzero((kind == KIND_STR) | (kind == KIND_BYTES))
+        own_strs = [strs[i] for i in value[s_idx].tolist()]
+        value[s_idx] = np.arange(len(s_idx))
+        x = exc[exc[:, 0] == w]
+        lean_stats[name] = LeanStat(codes=np.frombuffer(r["codes"][w], i32), plane=ent_plane[e],
+                                    kind=kind, value=value, strs=own_strs, last_ev=x[:, 1],
+                                    last_code=x[:, 2])
+    return LeanColumns(data=data, t0_ns=t0, planes=planes, lines=lines, events=events,
+                       stats=lean_stats, hostnames=list(space.hostnames),
+                       errors=list(space.errors), warnings=list(space.warnings))
