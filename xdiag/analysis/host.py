@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import logging
 import mmap
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -208,40 +209,80 @@ def _op_events(idx: timeline.TimelineIndex, tracks: list[Track]) -> np.ndarray:
     return np.flatnonzero(np.repeat(seg_is_op, sizes))
 
 
+def _factorize_sorted(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(v, return_inverse=True) for int64 v, O(n) and lean when the range is small."""
+    if len(v) == 0:
+        return v[:0], np.zeros(0, np.int64)
+    lo, hi = int(v.min()), int(v.max())
+    if hi - lo < max(1 << 20, 4 * len(v)):
+        seen = np.zeros(hi - lo + 1, bool)
+        shifted = v - lo
+        seen[shifted] = True
+        rank = np.cumsum(seen, dtype=np.int64) - 1
+        np.take(rank, shifted, out=shifted)
+        return np.flatnonzero(seen).astype(np.int64) + lo, shifted
+    uniq, inv = np.unique(v, return_inverse=True)
+    return uniq, inv.reshape(-1)
+
+
+def _unique_rows_lazy(makers: list[Callable[[], np.ndarray]],
+                      n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Like H._unique_rows(columns), each column made, folded into the key and freed in turn."""
+    k = len(makers)
+    if n == 0:
+        return np.zeros((0, k), np.int64), np.zeros(0, np.int64)
+    key = np.zeros(n, dtype=np.int64)
+    values = []
+    for make in makers:
+        vals, codes = _factorize_sorted(np.asarray(make(), dtype=np.int64))
+        key *= len(vals)
+        key += codes
+        del codes
+        values.append(vals)
+    ukey, inv = _factorize_sorted(key)
+    del key
+    rows = np.zeros((len(ukey), k), dtype=np.int64)
+    rest = ukey.copy()
+    for j in range(k - 1, -1, -1):
+        rows[:, j] = values[j][rest % len(values[j])]
+        rest //= len(values[j])
+    return rows, inv
+
+
 def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
               modules: list[ModuleInfo]) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    """Op table per (module, op, program, device) over the op slices, plus per-slice FLOPs
+    and collective flags for the step table. Grouping columns are built one at a time and
+    freed, so the peak stays near one int64 per slice."""
     pos = _op_events(idx, tracks)
-    src = idx.ev_src[pos]
     names_codes, names = es.names
     op_codes, op_table, has_op = es.hlo_op
     mod_codes, mod_table, has_mod = es.hlo_module
     prog, has_prog = es.program_id
-    # Op name: the hlo_op stat, else the event name; module: the stat, else "".
     op_names = np.array([str(x) for x in op_table] + names, dtype=object)
-    op_key = np.where(has_op[src], op_codes[src], len(op_table) + names_codes[src])
     mod_names = np.array([str(x) for x in mod_table] + [""], dtype=object)
-    mod_key = np.where(has_mod[src], mod_codes[src], len(mod_table))
-    prog_id = np.where(has_prog[src], np.asarray(prog)[src].astype(np.int64), -1) \
-        if len(src) else np.zeros(0, np.int64)
-    device = np.array([t.device if t.device is not None else -1 for t in tracks] + [-1],
-                      dtype=np.int64)[idx.seg_track[np.searchsorted(idx.seg_ptr, pos,
-                                                                     side="right") - 1]] \
-        if len(pos) else np.zeros(0, np.int64)
-    depth = idx.depth_of(pos) if len(pos) else np.zeros(0, np.int64)
-    dur = (idx.ev_end[pos] - idx.ev_start[pos]).astype(np.int64)
-    self_ns = _self_times(idx)[pos]
-
-    # Costs per (module/program, op) from the HLO cost model.
+    dev_lut = np.array([t.device if t.device is not None else -1 for t in tracks] + [-1],
+                       dtype=np.int64)
+    src = idx.ev_src[pos]
+    uniq, inv = _unique_rows_lazy([
+        lambda: np.where(has_mod[src], mod_codes[src], len(mod_table)),
+        lambda: np.where(has_op[src], op_codes[src], len(op_table) + names_codes[src]),
+        lambda: np.where(has_prog[src], np.asarray(prog)[src].astype(np.int64), -1),
+        lambda: dev_lut[idx.seg_track[np.searchsorted(idx.seg_ptr, pos, side="right") - 1]],
+    ], len(pos))
     by_prog = {m.program_id: m for m in modules}
     by_name = {m.name: m for m in modules}
-    uniq, inv = _unique_rows([mod_key, op_key, prog_id, device])
     cols_out: dict[str, list[Any]] = {k: [] for k in (
         "module", "program_id", "op", "device", "category", "fused_category", "occurrences",
-        "total_ns",
-        "self_ns", "flops", "bytes", "top_level")}
+        "total_ns", "self_ns", "flops", "bytes", "top_level")}
     occ = np.bincount(inv, minlength=len(uniq))
+    dur = (idx.ev_end[pos] - idx.ev_start[pos]).astype(np.int64)
     tot = np.bincount(inv, weights=dur, minlength=len(uniq))
+    del dur
+    self_ns = _self_times(idx)[pos]
     slf = np.bincount(inv, weights=self_ns, minlength=len(uniq))
+    del self_ns
+    depth = idx.depth_of(pos) if len(pos) else np.zeros(0, np.int64)
     top = np.bincount(inv, weights=(depth == 0), minlength=len(uniq))
     for u, (mk, ok_, pid, dev) in enumerate(uniq.tolist()):
         module, op = str(mod_names[mk]), str(op_names[ok_])
@@ -268,29 +309,6 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     return cols_out, {"pos": pos, "flops": ev_flops, "collective": ev_coll.astype(bool),
                       "depth": depth}
 
-
-def _unique_rows(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """np.unique(np.stack(columns, 1), axis=0, return_inverse=True), but fast.
-
-    Each column is factorised on its own, the codes are combined into one int64
-    key, and only that 1-D key is made unique (structured-row sorting is ~20x slower).
-    """
-    n = len(columns[0])
-    if n == 0:
-        return np.zeros((0, len(columns)), np.int64), np.zeros(0, np.int64)
-    key = np.zeros(n, dtype=np.int64)
-    values = []
-    for col in columns:
-        vals, codes = np.unique(np.asarray(col, dtype=np.int64), return_inverse=True)
-        key = key * len(vals) + codes.reshape(-1)
-        values.append(vals)
-    ukey, inv = np.unique(key, return_inverse=True)
-    rows = np.zeros((len(ukey), len(columns)), dtype=np.int64)
-    rest = ukey.copy()
-    for j in range(len(columns) - 1, -1, -1):
-        rows[:, j] = values[j][rest % len(values[j])]
-        rest //= len(values[j])
-    return rows, inv.reshape(-1)
 
 
 _GUESSES = (("all-reduce", COLLECTIVE), ("all-gather", COLLECTIVE), ("reduce-scatter", COLLECTIVE),
