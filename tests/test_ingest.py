@@ -235,3 +235,16 @@ def test_per_host_ingest_then_finalize(tmp_path: Path) -> None:
     data = svc.views.get(rec)
     assert sum(t["events"] for t in data.tracks) == 2 * rec["hosts"][0]["events"]
     assert np.all(np.diff([h["eid_base"] for h in data.manifest["hosts"]]) > 0)
+
+
+def test_multi_host_ingest_reports_progress(tmp_path: Path) -> None:
+    from xdiag import intake
+
+    svc = _services(str(tmp_path / "store"))
+    rec = intake.store_session(svc.store, svc.profiles, run="r", session="two",
+                               files=[intake.HostFile("h0", SMALL), intake.HostFile("h1", SMALL)],
+                               source="upload")
+    out = svc.ingest.run(rec["id"], inline=True)
+    assert out["status"] == "ready"
+    assert out["ingest_progress"] == {"hosts_done": 2, "hosts": 2,
+                                      "events_done": 2 * rec["hosts"][0]["events"]}

@@ -213,11 +213,24 @@ class IngestRunner:
                 for h in todo]
         total_bytes = sum(h.get("bytes") or 0 for h in record["hosts"])
         t_start = time.perf_counter()
+        done: dict[str, dict[str, Any]] = {}
+
+        def progress(result: dict[str, Any]) -> None:
+            """Each finished host is recorded on the profile, so clients can show progress."""
+            done[result["host"]] = result
+            if len(todo) > 1 and self.profiles.exists(record["id"]):
+                self.profiles.update(record["id"], ingest_progress={
+                    "hosts_done": len(done), "hosts": len(todo),
+                    "events_done": sum(r["events"] for r in done.values())})
+
         if inline or len(todo) == 1 or total_bytes < POOL_MIN_BYTES:
-            results = [ingest_host(*a) for a in args]
+            for a in args:
+                progress(ingest_host(*a))
         else:
             futures = [self._executor().submit(ingest_host, *a) for a in args]
-            results = [f.result() for f in futures]
+            for f in cf.as_completed(futures):
+                progress(f.result())
+        results = [done[h] for h in todo]
         if hosts is not None:
             return {"hosts": [{"host": r["host"], "events": r["events"]} for r in results]}
         return self.finalize(record, results, time.perf_counter() - t_start)
