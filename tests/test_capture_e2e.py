@@ -116,3 +116,20 @@ def test_capture_unknown_job_fails_clearly(tmp_path: Path, serve) -> None:
 def test_cli_reports_unreachable_service() -> None:
     res = run_cli("jobs", "--server", "http://127.0.0.1:9")
     assert res.returncode == 1 and "cannot reach" in res.stderr
+
+
+def test_unregistered_targets_need_the_admin_flag(tmp_path: Path, serve, jobs) -> None:
+    import requests
+
+    plain = serve(str(tmp_path / "a"))
+    job = jobs(plain.url, "reg")
+    (host,) = wait_for_hosts(plain.url, "reg", 1)
+    target = {"job": "adhoc", "duration_ms": 300, "wait": True,
+              "targets": [f"127.0.0.1:{host['port']}"]}
+    r = requests.post(plain.url + "/api/v1/captures", json=target, timeout=60)
+    assert r.status_code == 403 and "XDIAG_ALLOW_ARBITRARY_TARGETS" in r.json()["detail"]
+    admin = serve(str(tmp_path / "b"), env={"XDIAG_ALLOW_ARBITRARY_TARGETS": "1"})
+    r = requests.post(admin.url + "/api/v1/captures", json=target, timeout=120)
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "done" and r.json()["profile_id"].startswith("adhoc~")
+    job.kill()

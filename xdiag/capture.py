@@ -41,6 +41,7 @@ class CaptureRequest:
     host_tracer_level: int = 2
     device_tracer_level: int = 1
     python_tracer_level: int = 0
+    targets: tuple[tuple[str, int], ...] = ()  # unregistered host:port (admin flag only)
 
     @classmethod
     def from_json(cls, body: Any) -> CaptureRequest:
@@ -54,14 +55,26 @@ class CaptureRequest:
                 device_tracer_level=int(body.get("device_tracer_level", 1)),
                 python_tracer_level=int(body.get("python_tracer_level", 0)),
             )
+            targets = tuple(_parse_target(t) for t in body.get("targets") or ())
         except (TypeError, ValueError):
-            raise BadRequest("duration_ms and tracer levels must be integers") from None
+            raise BadRequest("duration_ms and tracer levels must be integers, targets "
+                             "'host:port' strings") from None
+        req = dataclasses.replace(req, targets=targets)
         if not 1 <= req.duration_ms <= MAX_DURATION_MS:
             raise BadRequest(f"duration_ms must be within 1..{MAX_DURATION_MS}")
         for name in ("host_tracer_level", "device_tracer_level", "python_tracer_level"):
             if not 0 <= getattr(req, name) <= 3:
                 raise BadRequest(f"{name} must be within 0..3")
         return req
+
+
+def _parse_target(text: object) -> tuple[str, int]:
+    from xdiag.registry import _check_host
+
+    host, _, port = str(text).rpartition(":")
+    if not 0 < int(port) < 65536:
+        raise ValueError(text)
+    return _check_host(host), int(port)
 
 
 def probe_port(host: str, port: int, timeout: float = 2.0) -> str | None:
@@ -118,7 +131,11 @@ class Captures:
     # -- running ------------------------------------------------------------
 
     def start(self, req: CaptureRequest, *, wait: bool = False) -> dict[str, Any]:
-        hosts = self.services.registry.hosts(req.job)  # NotFound: job not registered
+        if req.targets:  # the caller checked the admin flag and role
+            hosts = [{"host": h, "port": p, "process_index": i, "state": "live", "peaks": None}
+                     for i, (h, p) in enumerate(req.targets)]
+        else:
+            hosts = self.services.registry.hosts(req.job)  # NotFound: job not registered
         cap = {
             "id": f"{req.job}-{int(time.time())}-{secrets.token_hex(3)}",
             "job": req.job,

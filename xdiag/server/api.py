@@ -10,8 +10,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, send_file
 
 from xdiag import intake
+from xdiag.auth import authorize
 from xdiag.capture import CaptureRequest
-from xdiag.errors import BadRequest, InvalidProfile, NotFound
+from xdiag.errors import BadRequest, Forbidden, InvalidProfile, NotFound
 from xdiag.names import check_name, sanitize
 from xdiag.server.authz import requires
 from xdiag.server.context import base_url, json_body, services
@@ -62,6 +63,12 @@ def capture_start() -> Any:
     body = json_body()
     req = CaptureRequest.from_json(body)
     svc = services()
+    if req.targets:
+        if not svc.settings.allow_arbitrary_targets:
+            raise Forbidden("capturing unregistered host:port targets is disabled: register the "
+                            "job with xdiag.agent.start(...), or start the service with "
+                            "XDIAG_ALLOW_ARBITRARY_TARGETS=1")
+        authorize("admin")
     svc.settings.public_url = svc.settings.public_url or base_url()
     cap = svc.captures.start(req, wait=bool(body.get("wait")))
     return jsonify(cap), (200 if body.get("wait") else 202)

@@ -32,7 +32,8 @@ BODIES: dict[str, tuple[str, str]] = {
     "api.agent_register": ("application/json", "agent registration"),
     "api.agent_heartbeat": ("application/json", "agent registration"),
     "api.agent_deregister": ("application/json", "{job, process_index}"),
-    "api.capture_start": ("application/json", "{job, duration_ms, *_tracer_level, wait}"),
+    "api.capture_start": ("application/json", "{job, duration_ms, *_tracer_level, wait, "
+                          "targets (admin, XDIAG_ALLOW_ARBITRARY_TARGETS only)}"),
     "api.profile_upload": ("multipart/form-data", "file parts named <host>.xplane.pb; run, session"),
 }
 
