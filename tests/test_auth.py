@@ -222,7 +222,7 @@ def test_serve_access_log_redacts_share_tokens(tmp_path: Path, serve) -> None:
     pid = add_profile(s, "logged")
     token, _ = s.shares.create(pid, {}, "1h", "t")
     admin, _ = s.tokens.create("admin", "a")
-    svc = serve(store, "--auth", "token")
+    svc = serve(store, "--auth", "token", env={"XDIAG_ACCESS_LOG": "all"})
     urllib.request.urlopen(f"{svc.url}/s/{token}").read()
     req = urllib.request.Request(f"{svc.url}/api/v1/profiles",
                                  headers={"Authorization": f"Bearer {admin}"})
