@@ -38,8 +38,12 @@ class XplaneSummary:
 
 
 def inspect_xplane(path: Path, label: str = "") -> XplaneSummary:
-    """Parse a host file fully; raise InvalidProfile saying what is wrong with it."""
-    from xdiag.xplane.reader import read_xspace
+    """Parse a host file fully; raise InvalidProfile saying what is wrong with it.
+
+    The lean reader validates every byte like the full one but keeps no stats, so
+    checking a large upload costs a fraction of its ingest.
+    """
+    from xdiag.xplane.lean import read_xspace_lean
 
     label = label or Path(path).name
     size = Path(path).stat().st_size
@@ -49,7 +53,7 @@ def inspect_xplane(path: Path, label: str = "") -> XplaneSummary:
         raise InvalidProfile(f"{label}: {size} bytes is over the 2 GiB limit for one host file")
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         try:
-            cols = read_xspace(buf)
+            cols = read_xspace_lean(buf, drop_pages=False)
         except InvalidProfile as exc:
             raise InvalidProfile(f"{label}: {exc.detail}") from None
         n = len(cols.events)

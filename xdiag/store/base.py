@@ -88,7 +88,8 @@ class ObjectStore(abc.ABC):
         return json.loads(self.read(key))
 
     def write_json(self, key: str, value: Any, *, if_generation: int | None = None) -> int:
-        data = json.dumps(value, indent=1, sort_keys=True).encode()
+        # Compact and key-sorted: identical input gives identical bytes (idempotent ingest).
+        data = json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
         return self.write(key, data, if_generation=if_generation)
 
     def update_json(
