@@ -56,6 +56,16 @@ def _trace_viewer(paths: list[str], start_ms: float | None = None,
     return data if isinstance(data, bytes) else data.encode()
 
 
+def _table_rows(body: bytes) -> int:
+    """Rows of a gviz DataTable JSON (xprof's hlo_stats / roofline_model), 0 if empty."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return 0
+    tables = doc if isinstance(doc, list) else [doc]
+    return sum(len(t.get("rows") or []) for t in tables if isinstance(t, dict))
+
+
 def xprof_cold(path: str) -> dict:
     """First trace_viewer@ request on a fresh file: what a user waits for in stock xprof."""
     copy, tmp = _xprof_copy(path)
@@ -86,10 +96,14 @@ def xprof_warm(path: str, n: str) -> dict:
         times.append(time.perf_counter() - t)
     tools = {}
     for tool in ("hlo_stats", "roofline_model"):
-        raw_to_tool_data.xspace_to_tool_data([copy], tool, {})  # builds and caches
+        t = time.perf_counter()
+        data, _ = raw_to_tool_data.xspace_to_tool_data([copy], tool, {})  # builds and caches
+        cold = time.perf_counter() - t
         t = time.perf_counter()
         data, _ = raw_to_tool_data.xspace_to_tool_data([copy], tool, {})
-        tools[tool] = {"seconds": time.perf_counter() - t, "bytes": len(data or b"")}
+        body = data if isinstance(data, bytes) else (data or "").encode()
+        tools[tool] = {"seconds": time.perf_counter() - t, "cold_seconds": cold,
+                       "bytes": len(body), "rows": _table_rows(body)}
     shutil.rmtree(tmp, ignore_errors=True)
     return {"window_p50": float(np.median(times)), "window_p90": float(np.percentile(times, 90)),
             "span_ms": span_ms, **tools, "rss_mb": _rss_mb()}
@@ -142,7 +156,8 @@ def xdiag_views(store: str, pid: str, n: str) -> dict:
         client.get(f"/api/v1/profiles/{pid}/{name}")
         t = time.perf_counter()
         r = client.get(f"/api/v1/profiles/{pid}/{name}")
-        out[name] = {"seconds": time.perf_counter() - t, "bytes": len(r.data)}
+        out[name] = {"seconds": time.perf_counter() - t, "bytes": len(r.data),
+                     "rows": len(r.json["ops"])}
     return {"open_s": open_s, "window_p50": float(np.median(times)),
             "window_p90": float(np.percentile(times, 90)), **out, "rss_mb": _rss_mb()}
 

@@ -8,6 +8,7 @@ import concurrent.futures
 import dataclasses
 import importlib.util
 import json
+import math
 import os
 import re
 import shutil
@@ -429,14 +430,15 @@ def test_ingest_render_sizes_memory_from_the_largest_host() -> None:
 
     mod = _ingest_jobs_module()
     gib = 1024**3
-    (small,) = mod.render("r~s", "hosts", [("a", gib), ("b", 2 * gib)], image="img:1",
+    (small,) = mod.render("r~s", "hosts", [("a", gib // 2), ("b", gib)], image="img:1",
                           parallelism=None, namespace=None)
     res = small["spec"]["template"]["spec"]["containers"][0]["resources"]
     assert res["limits"]["memory"] == "8Gi" and small["spec"]["completions"] == 2
     (big,) = mod.render("r~s", "hosts", [("a", 5 * gib), ("b", gib), ("c", gib)], image=None,
                         parallelism=2, namespace=None)
     res = big["spec"]["template"]["spec"]["containers"][0]["resources"]
-    assert res["limits"]["memory"] == res["requests"]["memory"] == "16Gi"
+    expected = f"{math.ceil(mod.RSS_PER_BYTE * 5)}Gi"  # sized from the largest host file
+    assert res["limits"]["memory"] == res["requests"]["memory"] == expected
     assert big["spec"]["completions"] == 3 and big["spec"]["parallelism"] == 2
     assert mod.profile_id("run/plugins/profile/s") == "run~s"
     for job in (small, big):
