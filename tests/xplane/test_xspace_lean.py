@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import mmap
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from test_xspace_malformed import _len
+from test_xspace_malformed import _len, run_fuzz
 from test_xspace_reader import _handmade
 
 from xdiag.analysis.host import ANALYSED_STATS
@@ -276,16 +274,14 @@ def test_helpers_check_their_inputs() -> None:
 FUZZ = textwrap.dedent(
     """
     import sys
-    import numpy as np
     from xdiag.errors import InvalidProfile
     from xdiag.xplane.lean import read_xspace_lean
     from xdiag.xplane.reader import read_xspace
     sys.path.insert(0, sys.argv[4])
     from test_xspace_lean import assert_lean_matches
+    from test_xspace_malformed import mutations
 
     NAMES = ("hlo_op", "hlo_module", "program_id", "device_ordinal", "step_num", "_src")
-    data = open(sys.argv[1], "rb").read()
-    rng = np.random.default_rng(int(sys.argv[2]))
     ok = bad = 0
 
     def attempt(buf):
@@ -304,13 +300,9 @@ FUZZ = textwrap.dedent(
         assert_lean_matches(full, lean, NAMES)
         ok += 1
 
-    for cut in range(0, len(data), 61):
-        attempt(data[:cut])
-    for _ in range(int(sys.argv[3])):
-        buf = bytearray(data)
-        for pos in rng.integers(0, len(buf), size=int(rng.integers(1, 4))):
-            buf[pos] ^= 1 << int(rng.integers(0, 8))
-        attempt(bytes(buf))
+    data = open(sys.argv[1], "rb").read()
+    for buf in mutations(data, int(sys.argv[2]), int(sys.argv[3]), step=61):
+        attempt(buf)
     print(ok, bad)
     """
 )
@@ -318,16 +310,6 @@ FUZZ = textwrap.dedent(
 
 def test_fuzz_agrees_with_read_xspace_and_never_crashes(cpu_small: Path, tmp_path: Path) -> None:
     """Truncations and bit flips: lean and full readers accept and reject the same
-    inputs and agree on what they accept (in a child process, so that a crash
-    fails this test instead of killing the session)."""
-    script = tmp_path / "fuzz_lean.py"
-    script.write_text(FUZZ)
-    proc = subprocess.run(
-        [sys.executable, str(script), str(cpu_small), "11", "600", str(Path(__file__).parent)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    ok, bad = map(int, proc.stdout.split())
+    inputs and agree on what they accept."""
+    ok, bad = run_fuzz(FUZZ, tmp_path, cpu_small, 11, 600)
     assert bad > 50 and ok > 50

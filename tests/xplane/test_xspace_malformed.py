@@ -6,6 +6,7 @@ import gzip
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -122,13 +123,12 @@ def test_truncations_raise_invalid_profile(cpu_small: Path) -> None:
 FUZZ = textwrap.dedent(
     """
     import sys
-    import numpy as np
     from xdiag.errors import InvalidProfile
     from xdiag.xplane.hlo import hlo_modules
     from xdiag.xplane.reader import read_xspace
+    sys.path.insert(0, sys.argv[4])
+    from test_xspace_malformed import mutations
 
-    data = open(sys.argv[1], "rb").read()
-    rng = np.random.default_rng(int(sys.argv[2]))
     ok = bad = 0
 
     def attempt(buf):
@@ -146,31 +146,49 @@ FUZZ = textwrap.dedent(
         except InvalidProfile:
             bad += 1
 
-    for cut in range(0, len(data), 29):
-        attempt(data[:cut])
-    for _ in range(int(sys.argv[3])):
-        buf = bytearray(data)
-        for pos in rng.integers(0, len(buf), size=int(rng.integers(1, 4))):
-            buf[pos] ^= 1 << int(rng.integers(0, 8))
-        attempt(bytes(buf))
+    data = open(sys.argv[1], "rb").read()
+    for buf in mutations(data, int(sys.argv[2]), int(sys.argv[3]), step=29):
+        attempt(buf)
     print(ok, bad)
     """
 )
 
 
-def test_fuzz_never_crashes(cpu_small: Path, tmp_path: Path) -> None:
-    """Truncations and bit flips only ever raise InvalidProfile (run in a child
-    process so that a crash fails this test instead of killing the session)."""
-    script = tmp_path / "fuzz.py"
-    script.write_text(FUZZ)
+def mutations(data: bytes, seed: int, flips: int, step: int) -> Iterator[bytes]:
+    """Fuzz inputs from `data`: its cuts every `step` bytes, then `flips` copies
+    of it with 1 to 3 random bits flipped."""
+    rng = np.random.default_rng(seed)
+    for cut in range(0, len(data), step):
+        yield data[:cut]
+    for _ in range(flips):
+        buf = bytearray(data)
+        for pos in rng.integers(0, len(buf), size=int(rng.integers(1, 4))):
+            buf[pos] ^= 1 << int(rng.integers(0, 8))
+        yield bytes(buf)
+
+
+def run_fuzz(script: str, tmp_path: Path, data: Path, seed: int, flips: int) -> tuple[int, int]:
+    """Runs a fuzz script in a child process (so that a crash fails the test
+    instead of killing the session) with the arguments: the data's path, the
+    seed and number of bit flips for `mutations`, and the folder of the tests
+    (to import from). Returns the two counts it prints."""
+    path = tmp_path / "fuzz.py"
+    path.write_text(script)
+    args = [str(data), str(seed), str(flips), str(Path(__file__).parent)]
     proc = subprocess.run(
-        [sys.executable, str(script), str(cpu_small), "7", "2000"],
+        [sys.executable, str(path), *args],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     ok, bad = map(int, proc.stdout.split())
+    return ok, bad
+
+
+def test_fuzz_never_crashes(cpu_small: Path, tmp_path: Path) -> None:
+    """Truncations and bit flips only ever raise InvalidProfile."""
+    ok, bad = run_fuzz(FUZZ, tmp_path, cpu_small, 7, 2000)
     assert bad > 100 and ok + bad > 2000
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from xdiag.analysis import intervals, timeline
 from xdiag.analysis.tracks import Track, assign_tracks
+from xdiag.xplane.arrays import factorize as _factorize_sorted
 
 log = logging.getLogger("xdiag.analysis")
 
@@ -207,22 +208,6 @@ def _op_events(idx: timeline.TimelineIndex, tracks: list[Track]) -> np.ndarray:
     seg_is_op = op_tracks[idx.seg_track] if len(idx.seg_track) else np.zeros(0, bool)
     sizes = np.diff(idx.seg_ptr)
     return np.flatnonzero(np.repeat(seg_is_op, sizes))
-
-
-def _factorize_sorted(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """np.unique(v, return_inverse=True) for int64 v, O(n) and lean when the range is small."""
-    if len(v) == 0:
-        return v[:0], np.zeros(0, np.int64)
-    lo, hi = int(v.min()), int(v.max())
-    if hi - lo < max(1 << 20, 4 * len(v)):
-        seen = np.zeros(hi - lo + 1, bool)
-        shifted = v - lo
-        seen[shifted] = True
-        rank = np.cumsum(seen, dtype=np.int64) - 1
-        np.take(rank, shifted, out=shifted)
-        return np.flatnonzero(seen).astype(np.int64) + lo, shifted
-    uniq, inv = np.unique(v, return_inverse=True)
-    return uniq, inv.reshape(-1)
 
 
 def _unique_rows_lazy(makers: list[Callable[[], np.ndarray]],

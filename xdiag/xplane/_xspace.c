@@ -49,6 +49,14 @@ enum { K_NONE = 0, K_DOUBLE = 1, K_UINT64 = 2, K_INT64 = 3, K_STR = 4, K_BYTES =
 
 #define MAX_GROUP_DEPTH 64
 
+/* For the few helpers each caller must get its own copy of (e.g. to call
+ * a constant function pointer directly). */
+#if defined(__GNUC__) || defined(__clang__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
 /* Doubles are little-endian on the wire. */
 static inline int64_t load_le64(const uint8_t *b) {
     uint64_t v;
@@ -628,14 +636,22 @@ static int grow_events(Parser *p) {
     return 0;
 }
 
-static int parse_event(Parser *p, size_t pos, size_t end, int32_t line) {
-    if (p->nev >= p->cap_ev && grow_events(p)) return -1;
-    /* The slot is claimed first so that stats can be appended while parsing;
-     * events do not nest, so nothing else claims slots meanwhile. */
-    size_t e = p->nev++;
+/* One XEvent's own fields. */
+typedef struct {
+    int64_t md, off, dur;
+    uint8_t flags;
+} EventFields;
+
+/* What takes an event's XStats, one at a time: parse_stat or parse_stat_lean. */
+typedef int (*StatSink)(Parser *p, size_t pos, size_t end);
+
+/* Decodes one XEvent: its fields into `out`, each of its stats handed to
+ * `stat` as met. Always inlined, so each caller's copy calls its sink
+ * directly. */
+static ALWAYS_INLINE int decode_event(Parser *p, size_t pos, size_t end, StatSink stat,
+                                      EventFields *out) {
     int64_t md = 0, off = 0, dur = 0;
     uint8_t flags = 0;
-    size_t stat_first = p->nst;
     uint64_t v;
     size_t n;
     /* Fast path for the usual prefix (metadata_id, offset_ps, duration_ps);
@@ -681,20 +697,35 @@ static int parse_event(Parser *p, size_t pos, size_t end, int32_t line) {
             case 4:
                 if (wt != WT_LEN) return wrong_type(p, "XEvent", f, wt, at);
                 if (rd_len(p, &pos, end, &n)) return -1;
-                if (parse_stat(p, pos, pos + n)) return -1;
+                if (stat(p, pos, pos + n)) return -1;
                 pos += n;
                 break;
             default:
                 if (skip_field(p, &pos, end, f, wt, at, 0)) return -1;
         }
     }
+    out->md = md;
+    out->off = off;
+    out->dur = dur;
+    out->flags = flags;
+    return 0;
+}
+
+static int parse_event(Parser *p, size_t pos, size_t end, int32_t line) {
+    if (p->nev >= p->cap_ev && grow_events(p)) return -1;
+    /* The slot is claimed first so that stats can be appended while parsing;
+     * events do not nest, so nothing else claims slots meanwhile. */
+    size_t e = p->nev++;
+    size_t stat_first = p->nst;
+    EventFields ev;
+    if (decode_event(p, pos, end, parse_stat, &ev)) return -1;
     size_t cnt = p->nst - stat_first;
     if (cnt > INT32_MAX) return fail(p, "event with more than 2^31 stats", end);
     COL(p, ev_line, int32_t)[e] = line;
-    COL(p, ev_md, int64_t)[e] = md;
-    COL(p, ev_off, int64_t)[e] = off;
-    COL(p, ev_dur, int64_t)[e] = dur;
-    COL(p, ev_flags, uint8_t)[e] = flags;
+    COL(p, ev_md, int64_t)[e] = ev.md;
+    COL(p, ev_off, int64_t)[e] = ev.off;
+    COL(p, ev_dur, int64_t)[e] = ev.dur;
+    COL(p, ev_flags, uint8_t)[e] = ev.flags;
     COL(p, ev_first, int64_t)[e] = (int64_t)stat_first;
     COL(p, ev_count, int32_t)[e] = (int32_t)cnt;
     return 0;
@@ -978,68 +1009,19 @@ static int parse_stat_lean(Parser *p, size_t pos, size_t end) {
 static int parse_event_lean(Parser *p, size_t pos, size_t end, int32_t line) {
     if (p->nev >= p->cap_ev && grow_events_lean(p)) return -1;
     size_t e = p->nev++;
-    int64_t md = 0, off = 0, dur = 0;
-    uint8_t flags = 0;
-    uint64_t v;
-    size_t n;
     for (int w = 0; w < p->nwant; w++) p->cur_codes[w] = p->cur_last[w] = -1;
-    const uint8_t *b = p->base;
-    if (pos < end && b[pos] == 0x08) {
-        pos++;
-        if (rd_varint(p, &pos, end, &v)) return -1;
-        md = (int64_t)v;
-    }
-    if (pos < end && b[pos] == 0x10) {
-        pos++;
-        if (rd_varint(p, &pos, end, &v)) return -1;
-        off = (int64_t)v;
-    }
-    if (pos < end && b[pos] == 0x18) {
-        pos++;
-        if (rd_varint(p, &pos, end, &v)) return -1;
-        dur = (int64_t)v;
-    }
-    while (pos < end) {
-        size_t at = pos;
-        uint32_t f;
-        int wt;
-        if (rd_tag(p, &pos, end, &f, &wt)) return -1;
-        switch (f) {
-            case 1:
-            case 2:
-            case 3:
-            case 5:
-                if (wt != WT_VARINT) return wrong_type(p, "XEvent", f, wt, at);
-                if (rd_varint(p, &pos, end, &v)) return -1;
-                if (f == 1) {
-                    md = (int64_t)v;
-                } else if (f == 3) {
-                    dur = (int64_t)v;
-                } else { /* oneof {offset_ps, num_occurrences}: the last one set wins */
-                    off = (int64_t)v;
-                    flags = f == 5 ? (uint8_t)(flags | EV_FLAG_AGGREGATED)
-                                   : (uint8_t)(flags & ~EV_FLAG_AGGREGATED);
-                }
-                break;
-            case 4:
-                if (wt != WT_LEN) return wrong_type(p, "XEvent", f, wt, at);
-                if (rd_len(p, &pos, end, &n)) return -1;
-                if (parse_stat_lean(p, pos, pos + n)) return -1;
-                pos += n;
-                break;
-            default:
-                if (skip_field(p, &pos, end, f, wt, at, 0)) return -1;
-        }
-    }
+    EventFields ev;
+    if (decode_event(p, pos, end, parse_stat_lean, &ev)) return -1;
+    int64_t md = ev.md;
     if (!p->md_wide && md != (int64_t)(int32_t)md && widen_md(p, e)) return -1;
     COL(p, ev_line, int32_t)[e] = line;
     if (p->md_wide)
         COL(p, ev_md, int64_t)[e] = md;
     else
         COL(p, ev_md32, int32_t)[e] = (int32_t)md;
-    COL(p, ev_off, int64_t)[e] = off;
-    COL(p, ev_dur, int64_t)[e] = dur;
-    COL(p, ev_flags, uint8_t)[e] = flags;
+    COL(p, ev_off, int64_t)[e] = ev.off;
+    COL(p, ev_dur, int64_t)[e] = ev.dur;
+    COL(p, ev_flags, uint8_t)[e] = ev.flags;
     for (int w = 0; w < p->nwant; w++) {
         ((int32_t *)p->codes[w].data)[e] = p->cur_codes[w];
         if (p->cur_last[w] != p->cur_codes[w]) {
@@ -1335,6 +1317,127 @@ error:
     return NULL;
 }
 
+/* ------------------------------------------------------------------------ */
+/* What parse and parse_lean share: their `keep` argument and the parse itself. */
+
+/* What a call asks for: parse (lean == 0) or parse_lean. */
+typedef struct {
+    int lean;
+    int skip_lines;  /* parse: lines=False */
+    int nwant, drop; /* parse_lean */
+} Mode;
+
+/* The `keep` argument: a buffer (or none) per plane, held for the parse. */
+typedef struct {
+    PyObject *seq;
+    Py_buffer *views; /* .obj NULL: none held */
+    const int64_t **ids;
+    size_t *n;
+    Py_ssize_t count, held;
+} Keep;
+
+/* Takes hold of the entries of `obj`, a sequence with an entry per plane:
+ * None, or for parse a buffer of int64 stat ids, for parse_lean one of int64
+ * (stat id, wanted index) pairs. On failure an exception is set; keep_release
+ * is due either way. */
+static int keep_acquire(PyObject *obj, const Mode *m, Keep *k) {
+    k->seq = PySequence_Fast(obj, "keep must be a sequence");
+    if (k->seq == NULL) return -1;
+    k->count = PySequence_Fast_GET_SIZE(k->seq);
+    k->views = PyMem_Calloc((size_t)k->count + 1, sizeof(Py_buffer));
+    k->ids = PyMem_Calloc((size_t)k->count + 1, sizeof(int64_t *));
+    k->n = PyMem_Calloc((size_t)k->count + 1, sizeof(size_t));
+    if (k->views == NULL || k->ids == NULL || k->n == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (; k->held < k->count; k->held++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(k->seq, k->held);
+        Py_buffer *v = &k->views[k->held];
+        if (item == Py_None) {
+            v->obj = NULL;
+            continue;
+        }
+        if (PyObject_GetBuffer(item, v, PyBUF_SIMPLE)) return -1;
+        const int64_t *kp = v->buf;
+        size_t cnt = (size_t)v->len / 8;
+        if (!m->lean) {
+            if (v->len % 8) {
+                k->held++;
+                PyErr_SetString(PyExc_ValueError, "keep entries must be int64 buffers");
+                return -1;
+            }
+            /* An empty list still filters (keeps nothing): point at a dummy. */
+            k->ids[k->held] = v->len ? kp : (const int64_t *)empty_block;
+        } else {
+            int bad = v->len % 16 != 0;
+            for (size_t i = 0; i + 1 < cnt && !bad; i += 2)
+                bad = kp[i + 1] < 0 || kp[i + 1] >= m->nwant;
+            if (bad) {
+                k->held++;
+                PyErr_SetString(PyExc_ValueError,
+                                "keep entries must be int64 (id, wanted index) pairs, index < nwant");
+                return -1;
+            }
+            k->ids[k->held] = cnt ? kp : NULL;
+        }
+        k->n[k->held] = cnt;
+    }
+    return 0;
+}
+
+static void keep_release(Keep *k) {
+    for (Py_ssize_t i = 0; i < k->held; i++)
+        if (k->views[i].obj != NULL) PyBuffer_Release(&k->views[i]);
+    PyMem_Free(k->views);
+    PyMem_Free(k->ids);
+    PyMem_Free(k->n);
+    Py_XDECREF(k->seq);
+}
+
+static PyObject *build_result_lean(Parser *p);
+
+/* parse or parse_lean (as `m` says) of `data`, its arguments checked: the
+ * parse runs with the GIL released, then the result is built (or the error
+ * raised). parse takes None for `keep` (keep everything); parse_lean does not. */
+static PyObject *parse_data(PyObject *data, PyObject *keep_obj, const Mode *m) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)) return NULL;
+    PyObject *res = NULL;
+    Keep k;
+    memset(&k, 0, sizeof(k));
+    if ((m->lean || keep_obj != Py_None) && keep_acquire(keep_obj, m, &k)) goto done;
+    Parser p;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    if (m->lean)
+        parser_init_lean(&p, (const uint8_t *)view.buf, (size_t)view.len, m->nwant, m->drop);
+    else
+        parser_init(&p, (const uint8_t *)view.buf, (size_t)view.len, m->skip_lines);
+    p.keep = (const int64_t *const *)k.ids;
+    p.keep_n = k.n;
+    p.nkeep = (size_t)k.count;
+    rc = parse_space(&p);
+    if (p.drop) {
+        p.dropped = 0;
+        drop_pages(&p, p.size);
+    }
+    Py_END_ALLOW_THREADS
+    if (rc) {
+        if (p.nomem)
+            PyErr_NoMemory();
+        else
+            PyErr_SetString(PyExc_ValueError, p.err[0] ? p.err : "malformed XSpace");
+    } else {
+        res = m->lean ? build_result_lean(&p) : build_result(&p);
+    }
+    parser_free(&p);
+done:
+    keep_release(&k);
+    PyBuffer_Release(&view);
+    return res;
+}
+
 PyDoc_STRVAR(parse_doc,
 "parse(data, keep=None, lines=True) -> dict\n"
 "\n"
@@ -1364,68 +1467,8 @@ static PyObject *xspace_parse(PyObject *self, PyObject *args, PyObject *kwargs) 
     int lines = 1;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|Op:parse", kwlist, &data, &keep_obj, &lines))
         return NULL;
-    Py_buffer view;
-    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)) return NULL;
-    PyObject *res = NULL, *keep_seq = NULL;
-    Py_buffer *kviews = NULL;
-    const int64_t **kids = NULL;
-    size_t *kn = NULL;
-    Py_ssize_t nkeep = 0, held = 0;
-    if (keep_obj != Py_None) {
-        keep_seq = PySequence_Fast(keep_obj, "keep must be a sequence");
-        if (keep_seq == NULL) goto done;
-        nkeep = PySequence_Fast_GET_SIZE(keep_seq);
-        kviews = PyMem_Calloc((size_t)nkeep + 1, sizeof(Py_buffer));
-        kids = PyMem_Calloc((size_t)nkeep + 1, sizeof(int64_t *));
-        kn = PyMem_Calloc((size_t)nkeep + 1, sizeof(size_t));
-        if (kviews == NULL || kids == NULL || kn == NULL) {
-            PyErr_NoMemory();
-            goto done;
-        }
-        for (; held < nkeep; held++) {
-            PyObject *item = PySequence_Fast_GET_ITEM(keep_seq, held);
-            if (item == Py_None) {
-                kviews[held].obj = NULL;
-                continue;
-            }
-            if (PyObject_GetBuffer(item, &kviews[held], PyBUF_SIMPLE)) goto done;
-            if (kviews[held].len % 8) {
-                held++;
-                PyErr_SetString(PyExc_ValueError, "keep entries must be int64 buffers");
-                goto done;
-            }
-            /* An empty list still filters (keeps nothing): point at a dummy. */
-            kids[held] = kviews[held].len ? kviews[held].buf : (const int64_t *)empty_block;
-            kn[held] = (size_t)kviews[held].len / 8;
-        }
-    }
-    Parser p;
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    parser_init(&p, (const uint8_t *)view.buf, (size_t)view.len, !lines);
-    p.keep = (const int64_t *const *)kids;
-    p.keep_n = kn;
-    p.nkeep = (size_t)nkeep;
-    rc = parse_space(&p);
-    Py_END_ALLOW_THREADS
-    if (rc) {
-        if (p.nomem)
-            PyErr_NoMemory();
-        else
-            PyErr_SetString(PyExc_ValueError, p.err[0] ? p.err : "malformed XSpace");
-    } else {
-        res = build_result(&p);
-    }
-    parser_free(&p);
-done:
-    for (Py_ssize_t i = 0; i < held; i++)
-        if (kviews[i].obj != NULL) PyBuffer_Release(&kviews[i]);
-    PyMem_Free(kviews);
-    PyMem_Free(kids);
-    PyMem_Free(kn);
-    Py_XDECREF(keep_seq);
-    PyBuffer_Release(&view);
-    return res;
+    Mode m = {.skip_lines = !lines};
+    return parse_data(data, keep_obj, &m);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1549,74 +1592,8 @@ static PyObject *xspace_parse_lean(PyObject *self, PyObject *args, PyObject *kwa
         PyErr_Format(PyExc_ValueError, "parse_lean: at most %d wanted stats", MAX_WANT);
         return NULL;
     }
-    Py_buffer view;
-    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)) return NULL;
-    PyObject *res = NULL, *keep_seq = NULL;
-    Py_buffer *kviews = NULL;
-    const int64_t **kids = NULL;
-    size_t *kn = NULL;
-    Py_ssize_t nkeep = 0, held = 0;
-    keep_seq = PySequence_Fast(keep_obj, "keep must be a sequence");
-    if (keep_seq == NULL) goto done;
-    nkeep = PySequence_Fast_GET_SIZE(keep_seq);
-    kviews = PyMem_Calloc((size_t)nkeep + 1, sizeof(Py_buffer));
-    kids = PyMem_Calloc((size_t)nkeep + 1, sizeof(int64_t *));
-    kn = PyMem_Calloc((size_t)nkeep + 1, sizeof(size_t));
-    if (kviews == NULL || kids == NULL || kn == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (; held < nkeep; held++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(keep_seq, held);
-        if (item == Py_None) {
-            kviews[held].obj = NULL;
-            continue;
-        }
-        if (PyObject_GetBuffer(item, &kviews[held], PyBUF_SIMPLE)) goto done;
-        const int64_t *kp = kviews[held].buf;
-        size_t k = (size_t)kviews[held].len / 8;
-        int bad = kviews[held].len % 16 != 0;
-        for (size_t i = 0; i + 1 < k && !bad; i += 2) bad = kp[i + 1] < 0 || kp[i + 1] >= nwant;
-        if (bad) {
-            held++;
-            PyErr_SetString(PyExc_ValueError,
-                            "keep entries must be int64 (id, wanted index) pairs, index < nwant");
-            goto done;
-        }
-        kids[held] = k ? kp : NULL;
-        kn[held] = k;
-    }
-    Parser p;
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    parser_init_lean(&p, (const uint8_t *)view.buf, (size_t)view.len, nwant, drop);
-    p.keep = (const int64_t *const *)kids;
-    p.keep_n = kn;
-    p.nkeep = (size_t)nkeep;
-    rc = parse_space(&p);
-    if (p.drop) {
-        p.dropped = 0;
-        drop_pages(&p, p.size);
-    }
-    Py_END_ALLOW_THREADS
-    if (rc) {
-        if (p.nomem)
-            PyErr_NoMemory();
-        else
-            PyErr_SetString(PyExc_ValueError, p.err[0] ? p.err : "malformed XSpace");
-    } else {
-        res = build_result_lean(&p);
-    }
-    parser_free(&p);
-done:
-    for (Py_ssize_t i = 0; i < held; i++)
-        if (kviews[i].obj != NULL) PyBuffer_Release(&kviews[i]);
-    PyMem_Free(kviews);
-    PyMem_Free(kids);
-    PyMem_Free(kn);
-    Py_XDECREF(keep_seq);
-    PyBuffer_Release(&view);
-    return res;
+    Mode m = {.lean = 1, .nwant = nwant, .drop = drop};
+    return parse_data(data, keep_obj, &m);
 }
 
 PyDoc_STRVAR(remap_doc,

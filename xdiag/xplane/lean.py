@@ -30,35 +30,40 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from google.protobuf.message import DecodeError
 
 from xdiag.errors import InvalidProfile
 from xdiag.xplane import _xspace
 from xdiag.xplane.reader import (
+    _CHUNK,
     _EMPTY_I64,
-    _INT_KINDS,
-    _MAX_SPAN_NS,
     KIND_BYTES,
-    KIND_DOUBLE,
     KIND_INT64,
-    KIND_REF,
     KIND_STR,
     KIND_UINT64,
     Lines,
     Plane,
-    _decode_plane_meta,
-    _factorize,
-    _open,
+    _check_planes,
+    _ColumnsCommon,
+    _decode_space,
+    _EventsCommon,
+    _intern,
+    _intern_raw,
+    _lines_of,
+    _md_codes,
+    _numeric_dtype,
+    _objects,
+    _open_profile,
     _parse,
+    _plane_metas,
+    _planes_of,
+    _str_values,
+    _table,
+    _time_base,
 )
-from xdiag.xplane.xplane_pb2 import XSpace
-
-# Events per step where a per-event temporary is needed (bounds its memory).
-_CHUNK = 1 << 20
 
 
 @dataclass
-class LeanEvents:
+class LeanEvents(_EventsCommon):
     """All events of all lines, in file order (the columns of `Events` ingest uses).
 
     Attributes:
@@ -77,16 +82,6 @@ class LeanEvents:
     aggregated: np.ndarray
     start_ps: np.ndarray
     _num_occurrences: np.ndarray | None = field(default=None, repr=False)
-
-    def __len__(self) -> int:
-        return len(self.line)
-
-    @property
-    def num_occurrences(self) -> np.ndarray:
-        """int64 num_occurrences per event (0 for ordinary events)."""
-        if self._num_occurrences is None:
-            return np.zeros(len(self.line), np.int64)
-        return self._num_occurrences
 
 
 @dataclass
@@ -129,7 +124,7 @@ class LeanStat:
 
 
 @dataclass
-class LeanColumns:
+class LeanColumns(_ColumnsCommon):
     """A profile as lean columns; see the module docstring.
 
     Attributes:
@@ -152,39 +147,12 @@ class LeanColumns:
     errors: list[str]
     warnings: list[str]
 
-    def plane(self, name: str) -> Plane | None:
-        """The first plane called `name`, or None."""
-        return next((p for p in self.planes if p.name == name), None)
-
-    def event_plane(self) -> np.ndarray:
-        """int32 plane index per event."""
-        return self.lines.plane[self.events.line]
-
-    def event_names(self) -> tuple[np.ndarray, list[str]]:
-        """Interned event names, as `XSpaceColumns.event_names`."""
-        index: dict[str, int] = {"": 0}
-        md = self.events.metadata_id
-        codes = np.zeros(len(md), np.int32)
-        for p in self.planes:
-            if p.event_stop == p.event_start:
-                continue
-            em = p.event_metadata
-            local = np.zeros(len(em.names) + 1, np.int32)
-            local[:-1] = [index.setdefault(n, len(index)) for n in em.names]
-            for a in range(p.event_start, p.event_stop, _CHUNK):
-                b = min(a + _CHUNK, p.event_stop)
-                codes[a:b] = local[em.positions(md[a:b])]
-        return codes, list(index)
-
     def event_stat(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Values of the stat `name` for every event, as `XSpaceColumns.event_stat`."""
         r = self._resolve(name)
         present = r.codes >= 0
         if r.dtype is None:
-            lut = np.empty(len(r.table) + 1, dtype=object)
-            lut[: len(r.table)] = r.table
-            lut[-1] = None  # code -1: absent
-            return lut[r.codes], present
+            return _objects(r.codes, r.table), present
         lut = np.empty(len(r.table) + 1, dtype=r.dtype)
         lut[: len(r.table)] = np.array(r.table, dtype=r.dtype)
         lut[-1] = np.nan if r.dtype == np.float64 else 0
@@ -219,12 +187,6 @@ class LeanColumns:
             return st.resolved
         n = len(self.events)
         index: dict[Any, int] = {}
-
-        def intern(values: list[Any]) -> np.ndarray:
-            # Keyed by (type, value) so that 1, 1.0 and True stay distinct.
-            out = [index.setdefault((type(v), v), len(index)) for v in values]
-            return np.array(out, np.int32).reshape(-1)
-
         kinds: set[int] = set()
         big = neg = False  # a uint64 value past 2**63; a negative int64 value
         last_ev = last_code = _EMPTY_I64
@@ -244,35 +206,21 @@ class LeanColumns:
                     raw = st.value[e]
                     kinds.add(k)
                     if k in (KIND_STR, KIND_BYTES):
-                        vals = [st.strs[i] for i in raw.tolist()]
-                        if k == KIND_STR:
-                            vals = [v.decode("utf-8", "replace") for v in vals]
-                        lut[e] = intern(vals)
-                    elif k == KIND_DOUBLE:
-                        uniq, inv = np.unique(raw.view(np.float64), return_inverse=True)
-                        lut[e] = intern(uniq.tolist())[inv.reshape(-1)]
-                    elif k in (KIND_UINT64, KIND_INT64, KIND_REF):
-                        uniq, inv = _factorize(raw)
-                        if k == KIND_REF:  # refs name a stat metadata of the same plane
-                            sm = plane.stat_metadata
-                            vals = [sm.get(i) for i in uniq.tolist()]
-                        else:
-                            vals = (uniq.view(np.uint64) if k == KIND_UINT64 else uniq).tolist()
-                            big |= k == KIND_UINT64 and bool(np.any(raw < 0))
-                            neg |= k == KIND_INT64 and bool(np.any(raw < 0))
-                        lut[e] = intern(vals)[inv]
-                    else:  # a stat with no value set
-                        lut[e] = intern([None])[0]
+                        lut[e] = _intern(index, _str_values(k, [st.strs[i] for i in raw.tolist()]))
+                    else:
+                        lut[e] = _intern_raw(index, k, raw, plane)
+                        big |= k == KIND_UINT64 and bool(np.any(raw < 0))
+                        neg |= k == KIND_INT64 and bool(np.any(raw < 0))
             _xspace.remap_codes(codes, lut)
             last_ev, last_code = st.last_ev, lut[st.last_code].astype(np.int64)
         md_values, md_segments = self._metadata_fallback(name, codes)
         if md_segments:
-            md_codes = intern(md_values)
+            md_codes = _intern(index, md_values)
             for ev, code in md_segments:
                 codes[ev] = md_codes[code]
-        dtype = _numeric_dtype(kinds, big, neg, md_values)
+        dtype = _numeric_dtype(kinds, md_values, big=lambda: big, neg=lambda: neg)
         codes.flags.writeable = False
-        r = _Resolved(codes=codes, table=[k[1] for k in index], dtype=dtype, last_ev=last_ev,
+        r = _Resolved(codes=codes, table=_table(index), dtype=dtype, last_ev=last_ev,
                       last_code=last_code)
         if st is not None:
             st.resolved = r
@@ -292,13 +240,9 @@ class LeanColumns:
             if p.event_stop == p.event_start:
                 continue
             em = p.event_metadata
-            with_stat = [i for i, s in enumerate(em.stats) if name in s]
-            if not with_stat:
+            code_of_row = _md_codes(em, name, values)
+            if code_of_row is None:
                 continue
-            code_of_row = np.full(len(em.ids) + 1, -1, np.int64)
-            for i in with_stat:
-                code_of_row[i] = len(values)
-                values.append(em.stats[i][name])
             parts = []
             for a in range(p.event_start, p.event_stop, _CHUNK):
                 b = min(a + _CHUNK, p.event_stop)
@@ -311,18 +255,6 @@ class LeanColumns:
                 segments.append((np.concatenate([x[0] for x in parts]),
                                  np.concatenate([x[1] for x in parts])))
         return values, segments
-
-
-def _numeric_dtype(kinds: set[int], big: bool, neg: bool, md_values: list[Any]) -> Any:
-    """As `XSpaceColumns._numeric_dtype`, from the kinds and signs of the entries."""
-    nums = [v for v in md_values if isinstance(v, int | float) and not isinstance(v, bool)]
-    if not kinds <= {KIND_DOUBLE, *_INT_KINDS} or len(nums) != len(md_values):
-        return None
-    if KIND_DOUBLE in kinds or any(isinstance(v, float) for v in nums):
-        return np.float64
-    if not (big or any(v >= 2**63 for v in nums)):
-        return np.int64
-    return None if neg or any(v < 0 for v in nums) else np.uint64
 
 
 def _droppable(data: Any) -> bool:
@@ -356,18 +288,12 @@ def read_xspace_lean(data: Any, *, stats: Iterable[str] = (),
             or a protobuf message that has no planes.
     """
     from_path = isinstance(data, str | os.PathLike)
-    data = _open(data)
-    try:
-        size = memoryview(data).nbytes
-    except TypeError as e:
-        raise InvalidProfile(f"profile data must be bytes-like, not {type(data).__name__}") from e
-    if size == 0:
-        raise InvalidProfile("the profile is empty (0 bytes)")
+    data, size = _open_profile(data)
     wanted = list(dict.fromkeys([stats] if isinstance(stats, str) else stats))
     # Stat names are per plane: read the planes' metadata first (lines are
     # skipped, which is cheap), then parse wanting those stats' ids.
     head = _parse(data, lines=False)
-    metas = [_decode_plane_meta(i, p[1], p[2]) for i, p in enumerate(head["planes"])]
+    metas = _plane_metas(head["planes"])
     keep = []
     for m in metas:
         pairs = [(int(i), w) for w, n in enumerate(wanted) for i in m.ids_by_name.get(n, _EMPTY_I64)]
@@ -377,47 +303,14 @@ def read_xspace_lean(data: Any, *, stats: Iterable[str] = (),
         r = _xspace.parse_lean(data, keep, len(wanted), drop=drop)
     except ValueError as e:
         raise InvalidProfile(f"not a valid XSpace profile: {e}") from e
-    if not r["planes"]:
-        raise InvalidProfile(f"not an XSpace profile: {size} bytes of protobuf with no planes")
-    try:
-        space = XSpace.FromString(head["space_rest"])
-    except DecodeError as e:
-        raise InvalidProfile(f"XSpace header fields are not valid protobuf: {e}") from e
+    _check_planes(r, size)
+    space = _decode_space(head["space_rest"])
 
     i32, i64 = np.int32, np.int64
-    raw_lines = [ln for p in r["planes"] for ln in p[3]]
-    lines = Lines(
-        plane=np.array([pi for pi, p in enumerate(r["planes"]) for _ in p[3]], dtype=i32),
-        id=np.array([ln[0] for ln in raw_lines], dtype=i64),
-        display_id=np.array([ln[1] for ln in raw_lines], dtype=i64),
-        timestamp_ns=np.array([ln[4] for ln in raw_lines], dtype=i64),
-        duration_ps=np.array([ln[5] for ln in raw_lines], dtype=i64),
-        event_start=np.array([ln[6] for ln in raw_lines], dtype=i64),
-        event_stop=np.array([ln[7] for ln in raw_lines], dtype=i64),
-        names=[ln[2] for ln in raw_lines],
-        display_names=[ln[3] for ln in raw_lines],
-    )
-    planes = []
-    for pi, (p, meta) in enumerate(zip(r["planes"], metas, strict=True)):
-        l0, l1 = p[4], p[4] + len(p[3])
-        e0 = int(lines.event_start[l0]) if l1 > l0 else 0
-        e1 = int(lines.event_stop[l1 - 1]) if l1 > l0 else 0
-        if e1 == e0:
-            e0 = e1 = 0
-        planes.append(Plane(index=pi, id=p[0], name=p[1], stats=meta.stats,
-                            stat_metadata=meta.stat_metadata, event_metadata=meta.event_metadata,
-                            line_start=l0, line_stop=l1, event_start=e0, event_stop=e1,
-                            stat_start=0, stat_stop=0, _ids_by_name=meta.ids_by_name))
-
+    lines = _lines_of(r["planes"])
+    planes = _planes_of(r["planes"], metas, lines)
     # t0 and start_ps exactly as read_xspace computes them.
-    has_events = lines.event_stop > lines.event_start
-    ts = lines.timestamp_ns[has_events] if has_events.any() else lines.timestamp_ns
-    t0 = int(ts.min()) if len(ts) else 0
-    rel = lines.timestamp_ns - t0
-    if has_events.any() and int(rel[has_events].max()) > _MAX_SPAN_NS:
-        raise InvalidProfile(
-            f"line timestamps span {int(rel[has_events].max())} ns: too far apart to be one profile"
-        )
+    t0, rel, has_events = _time_base(lines)
     ev_line = np.frombuffer(r["ev_line"], i32)
     start_ps = np.frombuffer(r["ev_offset_ps"], i64)  # offsets, made starts in place below
     # The parser only ever sets bit 0 of the flags: view them as bool.

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import mmap
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ from google.protobuf.message import DecodeError
 
 from xdiag.errors import InvalidProfile
 from xdiag.xplane import _xspace
+from xdiag.xplane.arrays import factorize
 from xdiag.xplane.xplane_pb2 import XPlane, XSpace
 
 # Stat value kinds (the `stats.kind` column).
@@ -42,6 +43,8 @@ KIND_BYTES = 5
 KIND_REF = 6
 
 _INT_KINDS = (KIND_UINT64, KIND_INT64)
+# Events per step where a per-event temporary is needed (bounds its memory).
+_CHUNK = 1 << 20
 # The largest line-timestamp span (ns) whose picosecond offsets still fit in
 # int64 with room for the event offsets added on top.
 _MAX_SPAN_NS = 2**62 // 1000
@@ -137,8 +140,25 @@ class Lines:
         return len(self.names)
 
 
+class _EventsCommon:
+    """What `Events` and `lean.LeanEvents` share."""
+
+    line: np.ndarray
+    _num_occurrences: np.ndarray | None
+
+    def __len__(self) -> int:
+        return len(self.line)
+
+    @property
+    def num_occurrences(self) -> np.ndarray:
+        """int64 num_occurrences per event (0 for ordinary events)."""
+        if self._num_occurrences is None:
+            return np.zeros(len(self.line), np.int64)
+        return self._num_occurrences
+
+
 @dataclass
-class Events:
+class Events(_EventsCommon):
     """All events of all lines, one row per event, in file order.
 
     Attributes:
@@ -164,16 +184,6 @@ class Events:
     stat_count: np.ndarray
     start_ps: np.ndarray
     _num_occurrences: np.ndarray | None = field(default=None, repr=False)
-
-    def __len__(self) -> int:
-        return len(self.line)
-
-    @property
-    def num_occurrences(self) -> np.ndarray:
-        """int64 num_occurrences per event (0 for ordinary events)."""
-        if self._num_occurrences is None:
-            return np.zeros(len(self.line), np.int64)
-        return self._num_occurrences
 
 
 @dataclass
@@ -201,8 +211,47 @@ class Stats:
         return len(self.kind)
 
 
+class _ColumnsCommon:
+    """What `XSpaceColumns` and `lean.LeanColumns` share: look-ups by plane and event names."""
+
+    planes: list[Plane]
+    lines: Lines
+    events: Any
+
+    def plane(self, name: str) -> Plane | None:
+        """The first plane called `name`, or None."""
+        return next((p for p in self.planes if p.name == name), None)
+
+    def event_plane(self) -> np.ndarray:
+        """int32 plane index per event."""
+        return self.lines.plane[self.events.line]
+
+    def event_names(self) -> tuple[np.ndarray, list[str]]:
+        """Interned event names.
+
+        Returns:
+            (codes, table): int32 codes aligned with events into `table`; events
+            whose metadata id is unknown to their plane get the name "".
+        """
+        index: dict[str, int] = {"": 0}
+        md = self.events.metadata_id
+        codes = np.zeros(len(md), np.int32)
+        for p in self.planes:
+            if p.event_stop == p.event_start:
+                continue
+            em = p.event_metadata
+            # Code per metadata row, plus a trailing 0 ("") that position -1
+            # (an id the plane does not define) picks.
+            local = np.zeros(len(em.names) + 1, np.int32)
+            local[:-1] = [index.setdefault(n, len(index)) for n in em.names]
+            for a in range(p.event_start, p.event_stop, _CHUNK):
+                b = min(a + _CHUNK, p.event_stop)
+                codes[a:b] = local[em.positions(md[a:b])]
+        return codes, list(index)
+
+
 @dataclass
-class XSpaceColumns:
+class XSpaceColumns(_ColumnsCommon):
     """A profile as columns; see the module docstring for conventions.
 
     Attributes:
@@ -224,36 +273,6 @@ class XSpaceColumns:
     hostnames: list[str]
     errors: list[str]
     warnings: list[str]
-
-    def plane(self, name: str) -> Plane | None:
-        """The first plane called `name`, or None."""
-        return next((p for p in self.planes if p.name == name), None)
-
-    def event_plane(self) -> np.ndarray:
-        """int32 plane index per event."""
-        return self.lines.plane[self.events.line]
-
-    def event_names(self) -> tuple[np.ndarray, list[str]]:
-        """Interned event names.
-
-        Returns:
-            (codes, table): int32 codes aligned with events into `table`; events
-            whose metadata id is unknown to their plane get the name "".
-        """
-        index: dict[str, int] = {"": 0}
-        codes = np.zeros(len(self.events), np.int32)
-        for p in self.planes:
-            if p.event_stop == p.event_start:
-                continue
-            em = p.event_metadata
-            # Code per metadata row, plus a trailing 0 ("") that position -1
-            # (an id the plane does not define) picks.
-            local = np.zeros(len(em.names) + 1, np.int32)
-            local[:-1] = [index.setdefault(n, len(index)) for n in em.names]
-            pos = em.positions(self.events.metadata_id[p.event_start : p.event_stop])
-            codes[p.event_start : p.event_stop] = local[pos]
-        table = list(index)
-        return codes, table
 
     def event_stat(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Values of the stat `name` for every event.
@@ -280,11 +299,7 @@ class XSpaceColumns:
             present[ev] = True
         dtype = self._numeric_dtype(g)
         if dtype is None:
-            codes, table = self._codes_from(g)
-            lut = np.empty(len(table) + 1, dtype=object)
-            lut[: len(table)] = table
-            lut[-1] = None  # code -1: absent
-            return lut[codes], present
+            return _objects(*self._codes_from(g)), present
         out = np.full(n, np.nan if dtype == np.float64 else 0, dtype=dtype)
         for seg in g.own:
             if dtype == np.float64:
@@ -381,14 +396,10 @@ class XSpaceColumns:
                     )
             # Fall back to stats held by the event metadata.
             em = p.event_metadata
-            with_stat = [i for i, s in enumerate(em.stats) if name in s]
-            if not with_stat:
+            code_of_row = _md_codes(em, name, g.md_values)
+            if code_of_row is None:
                 continue
             pos = em.positions(events.metadata_id[p.event_start : p.event_stop])
-            code_of_row = np.full(len(em.ids) + 1, -1, np.int64)
-            for i in with_stat:
-                code_of_row[i] = len(g.md_values)
-                g.md_values.append(em.stats[i][name])
             code = code_of_row[pos]  # pos == -1 picks the sentinel
             if len(own):
                 code[own - p.event_start] = -1
@@ -399,33 +410,17 @@ class XSpaceColumns:
 
     def _numeric_dtype(self, g: _Gathered) -> Any:
         """The dtype that holds every gathered value, or None if not numeric."""
-        kinds = {k for seg in g.own for k, c in enumerate(seg.kind_counts) if c}
-        nums = [v for v in g.md_values if isinstance(v, int | float) and not isinstance(v, bool)]
-        if not kinds <= {KIND_DOUBLE, *_INT_KINDS} or len(nums) != len(g.md_values):
-            return None
-        if KIND_DOUBLE in kinds or any(isinstance(v, float) for v in nums):
-            return np.float64
-        # uint64 values past 2**63 need uint64, which then cannot hold negatives.
-        big = any(v >= 2**63 for v in nums) or any(
-            bool(np.any(seg.raw[seg.kind == KIND_UINT64] < 0)) for seg in g.own
+        return _numeric_dtype(
+            {k for seg in g.own for k, c in enumerate(seg.kind_counts) if c},
+            g.md_values,
+            big=lambda: any(bool(np.any(seg.raw[seg.kind == KIND_UINT64] < 0)) for seg in g.own),
+            neg=lambda: any(bool(np.any(seg.raw[seg.kind == KIND_INT64] < 0)) for seg in g.own),
         )
-        if not big:
-            return np.int64
-        neg = any(v < 0 for v in nums) or any(
-            bool(np.any(seg.raw[seg.kind == KIND_INT64] < 0)) for seg in g.own
-        )
-        return None if neg else np.uint64
 
     def _codes_from(self, g: _Gathered) -> tuple[np.ndarray, list[Any]]:
         """Interns gathered values: (int32 codes aligned with events, -1 if absent; table)."""
         index: dict[Any, int] = {}
         codes = np.full(len(self.events), -1, np.int32)
-
-        def intern(values: list[Any]) -> np.ndarray:
-            # Keyed by (type, value) so that 1, 1.0 and True stay distinct.
-            out = [index.setdefault((type(v), v), len(index)) for v in values]
-            return np.array(out, np.int32).reshape(-1)
-
         st = self.stats
         for seg in g.own:
             kinds = [k for k, c in enumerate(seg.kind_counts) if c]
@@ -434,24 +429,12 @@ class XSpaceColumns:
                 rows, ev, raw = seg.rows[m], seg.ev[m], seg.raw[m]
                 if k in (KIND_STR, KIND_BYTES):
                     sub, uniq = _xspace.intern_slices(self.data, raw, st.str_length[rows])
-                    vals = [u.decode("utf-8", "replace") for u in uniq] if k == KIND_STR else uniq
-                    codes[ev] = intern(vals)[np.frombuffer(sub, np.int32)]
-                elif k == KIND_DOUBLE:
-                    uniq, inv = np.unique(raw.view(np.float64), return_inverse=True)
-                    codes[ev] = intern(uniq.tolist())[inv.reshape(-1)]
-                elif k in (KIND_UINT64, KIND_INT64, KIND_REF):
-                    uniq, inv = _factorize(raw)
-                    if k == KIND_REF:  # refs name a stat metadata of the same plane
-                        sm = seg.plane.stat_metadata
-                        vals = [sm.get(i) for i in uniq.tolist()]
-                    else:
-                        vals = (uniq.view(np.uint64) if k == KIND_UINT64 else uniq).tolist()
-                    codes[ev] = intern(vals)[inv]
-                else:  # a stat with no value set
-                    codes[ev] = intern([None])[0]
+                    codes[ev] = _intern(index, _str_values(k, uniq))[np.frombuffer(sub, np.int32)]
+                else:
+                    codes[ev] = _intern_raw(index, k, raw, seg.plane)
         for ev, code in g.md:
-            codes[ev] = intern(g.md_values)[code]
-        return codes, [k[1] for k in index]
+            codes[ev] = _intern(index, g.md_values)[code]
+        return codes, _table(index)
 
 
 @dataclass
@@ -491,20 +474,85 @@ def _lookup(sorted_ids: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return np.where(sorted_ids[pos] == keys, pos, -1)
 
 
-def _factorize(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(sorted unique values, inverse) of an int64 array; O(n) when the range is small."""
-    if len(v) == 0:
-        return v[:0], np.zeros(0, np.int64)
-    lo, hi = int(v.min()), int(v.max())
-    if hi - lo < max(1 << 20, 4 * len(v)):
-        seen = np.zeros(hi - lo + 1, bool)
-        shifted = v - lo
-        seen[shifted] = True
-        uniq = np.flatnonzero(seen) + lo
-        rank = np.cumsum(seen, dtype=np.int64) - 1
-        return uniq.astype(np.int64), rank[shifted]
-    uniq, inv = np.unique(v, return_inverse=True)
-    return uniq, inv.reshape(-1)
+# What event_stat and event_stat_codes of both column kinds share: interning
+# values in one order, the value dtype, and the values event metadata holds.
+
+
+def _intern(index: dict[Any, int], values: list[Any]) -> np.ndarray:
+    """int32 codes of `values` in `index`, adding those not yet there."""
+    # Keyed by (type, value) so that 1, 1.0 and True stay distinct.
+    out = [index.setdefault((type(v), v), len(index)) for v in values]
+    return np.array(out, np.int32).reshape(-1)
+
+
+def _table(index: dict[Any, int]) -> list[Any]:
+    """The values of `index`, in code order."""
+    return [k[1] for k in index]
+
+
+def _str_values(kind: int, raw: list[bytes]) -> list[Any]:
+    """str/bytes stat values from their bytes."""
+    return [u.decode("utf-8", "replace") for u in raw] if kind == KIND_STR else raw
+
+
+def _intern_raw(index: dict[Any, int], kind: int, raw: np.ndarray, plane: Plane) -> Any:
+    """Codes in `index` of raw values (int64) of one kind other than str/bytes, of `plane`."""
+    if kind == KIND_DOUBLE:
+        uniq, inv = np.unique(raw.view(np.float64), return_inverse=True)
+        return _intern(index, uniq.tolist())[inv.reshape(-1)]
+    if kind in (KIND_UINT64, KIND_INT64, KIND_REF):
+        uniq, inv = factorize(raw)
+        if kind == KIND_REF:  # refs name a stat metadata of the same plane
+            sm = plane.stat_metadata
+            vals = [sm.get(i) for i in uniq.tolist()]
+        else:
+            vals = (uniq.view(np.uint64) if kind == KIND_UINT64 else uniq).tolist()
+        return _intern(index, vals)[inv]
+    return _intern(index, [None])[0]  # a stat with no value set
+
+
+def _objects(codes: np.ndarray, table: list[Any]) -> np.ndarray:
+    """An object array of the values that `codes` name in `table` (None for -1)."""
+    lut = np.empty(len(table) + 1, dtype=object)
+    lut[: len(table)] = table
+    lut[-1] = None  # code -1: absent
+    return lut[codes]
+
+
+def _numeric_dtype(
+    kinds: set[int], md_values: list[Any], big: Callable[[], bool], neg: Callable[[], bool]
+) -> Any:
+    """The dtype that holds every value of a stat, or None if not numeric.
+
+    kinds: the value kinds of the events' own values; md_values: the values
+    event metadata holds; big(), neg(): whether an own uint64 value is past
+    2**63, an own int64 value negative (asked only when it matters).
+    """
+    nums = [v for v in md_values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if not kinds <= {KIND_DOUBLE, *_INT_KINDS} or len(nums) != len(md_values):
+        return None
+    if KIND_DOUBLE in kinds or any(isinstance(v, float) for v in nums):
+        return np.float64
+    # uint64 values past 2**63 need uint64, which then cannot hold negatives.
+    if not (any(v >= 2**63 for v in nums) or big()):
+        return np.int64
+    return None if any(v < 0 for v in nums) or neg() else np.uint64
+
+
+def _md_codes(em: EventMetadataTable, name: str, values: list[Any]) -> np.ndarray | None:
+    """Per row of `em`, the index in `values` of its value of stat `name`, or -1.
+
+    The values are appended to `values`; one more row, -1, stands for ids
+    unknown to the plane (position -1). None where no row has the stat.
+    """
+    with_stat = [i for i, s in enumerate(em.stats) if name in s]
+    if not with_stat:
+        return None
+    code_of_row = np.full(len(em.ids) + 1, -1, np.int64)
+    for i in with_stat:
+        code_of_row[i] = len(values)
+        values.append(em.stats[i][name])
+    return code_of_row
 
 
 def _stat_py_value(st: Any, stat_metadata: dict[int, str]) -> Any:
@@ -559,6 +607,11 @@ def _decode_plane_meta(index: int, name: str, rest: bytes) -> _PlaneMeta:
     )
 
 
+def _plane_metas(planes: list[tuple]) -> list[_PlaneMeta]:
+    """The metadata of each plane `_xspace.parse` returns."""
+    return [_decode_plane_meta(i, p[1], p[2]) for i, p in enumerate(planes)]
+
+
 def _parse(data: Any, **options: Any) -> dict[str, Any]:
     try:
         return _xspace.parse(data, **options)
@@ -575,6 +628,105 @@ def _open(data: Any) -> Any:
                 return b""
             return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     return data
+
+
+def _open_profile(data: Any) -> tuple[Any, int]:
+    """The profile's bytes (`_open`) and their size, checked to be a non-empty buffer."""
+    data = _open(data)
+    try:
+        size = memoryview(data).nbytes
+    except TypeError as e:
+        raise InvalidProfile(f"profile data must be bytes-like, not {type(data).__name__}") from e
+    if size == 0:
+        raise InvalidProfile("the profile is empty (0 bytes)")
+    return data, size
+
+
+def _check_planes(r: dict[str, Any], size: int) -> None:
+    if not r["planes"]:
+        raise InvalidProfile(f"not an XSpace profile: {size} bytes of protobuf with no planes")
+
+
+def _decode_space(rest: bytes) -> XSpace:
+    """The XSpace's own fields (hostnames, errors, warnings) from its bytes other than planes."""
+    try:
+        return XSpace.FromString(rest)
+    except DecodeError as e:
+        raise InvalidProfile(f"XSpace header fields are not valid protobuf: {e}") from e
+
+
+def _lines_of(planes: list[tuple]) -> Lines:
+    """The lines of the planes `_xspace.parse` returns."""
+    i32, i64 = np.int32, np.int64
+    raw_lines = [ln for p in planes for ln in p[3]]
+    return Lines(
+        plane=np.array([pi for pi, p in enumerate(planes) for _ in p[3]], dtype=i32),
+        id=np.array([ln[0] for ln in raw_lines], dtype=i64),
+        display_id=np.array([ln[1] for ln in raw_lines], dtype=i64),
+        timestamp_ns=np.array([ln[4] for ln in raw_lines], dtype=i64),
+        duration_ps=np.array([ln[5] for ln in raw_lines], dtype=i64),
+        event_start=np.array([ln[6] for ln in raw_lines], dtype=i64),
+        event_stop=np.array([ln[7] for ln in raw_lines], dtype=i64),
+        names=[ln[2] for ln in raw_lines],
+        display_names=[ln[3] for ln in raw_lines],
+    )
+
+
+def _planes_of(
+    planes: list[tuple],
+    metas: list[_PlaneMeta],
+    lines: Lines,
+    ev_first: np.ndarray | None = None,
+    ev_count: np.ndarray | None = None,
+) -> list[Plane]:
+    """`Plane`s of the planes `_xspace.parse` returns; stat ranges from the
+    events' (`ev_first`, `ev_count`), or empty without them."""
+    out = []
+    for pi, (p, meta) in enumerate(zip(planes, metas, strict=True)):
+        l0, l1 = p[4], p[4] + len(p[3])
+        e0 = int(lines.event_start[l0]) if l1 > l0 else 0
+        e1 = int(lines.event_stop[l1 - 1]) if l1 > l0 else 0
+        s0 = s1 = 0
+        if ev_first is not None and e1 > e0:
+            s0 = int(ev_first[e0])
+            s1 = int(ev_first[e1 - 1] + ev_count[e1 - 1])
+        if e1 == e0:
+            e0 = e1 = s0 = s1 = 0
+        out.append(
+            Plane(
+                index=pi,
+                id=p[0],
+                name=p[1],
+                stats=meta.stats,
+                stat_metadata=meta.stat_metadata,
+                event_metadata=meta.event_metadata,
+                line_start=l0,
+                line_stop=l1,
+                event_start=e0,
+                event_stop=e1,
+                stat_start=s0,
+                stat_stop=s1,
+                _ids_by_name=meta.ids_by_name,
+            )
+        )
+    return out
+
+
+def _time_base(lines: Lines) -> tuple[int, np.ndarray, np.ndarray]:
+    """(t0_ns, line timestamps relative to it, which lines have events).
+
+    t0: earliest timestamp among lines that hold events (empty lines may
+    carry a zero timestamp that would push absolute times out of range).
+    """
+    has_events = lines.event_stop > lines.event_start
+    ts = lines.timestamp_ns[has_events] if has_events.any() else lines.timestamp_ns
+    t0 = int(ts.min()) if len(ts) else 0
+    rel = lines.timestamp_ns - t0
+    if has_events.any() and int(rel[has_events].max()) > _MAX_SPAN_NS:
+        raise InvalidProfile(
+            f"line timestamps span {int(rel[has_events].max())} ns: too far apart to be one profile"
+        )
+    return t0, rel, has_events
 
 
 def read_xspace(data: Any, *, stats: Iterable[str] | None = None) -> XSpaceColumns:
@@ -596,21 +748,14 @@ def read_xspace(data: Any, *, stats: Iterable[str] | None = None) -> XSpaceColum
         InvalidProfile: empty, truncated or malformed bytes, or a protobuf
             message that has no planes.
     """
-    data = _open(data)
-    try:
-        size = memoryview(data).nbytes
-    except TypeError as e:
-        raise InvalidProfile(f"profile data must be bytes-like, not {type(data).__name__}") from e
-    if size == 0:
-        raise InvalidProfile("the profile is empty (0 bytes)")
+    data, size = _open_profile(data)
     metas: list[_PlaneMeta] | None = None
     keep = None
     if stats is not None:
         # Stat names are per plane: read the planes' metadata first (lines are
         # skipped, which is cheap), then parse keeping only those stat ids.
         wanted = [stats] if isinstance(stats, str) else list(stats)
-        head = _parse(data, lines=False)
-        metas = [_decode_plane_meta(i, p[1], p[2]) for i, p in enumerate(head["planes"])]
+        metas = _plane_metas(_parse(data, lines=False)["planes"])
         keep = [
             np.unique(
                 np.concatenate([m.ids_by_name.get(n, _EMPTY_I64) for n in wanted] or [_EMPTY_I64])
@@ -618,14 +763,10 @@ def read_xspace(data: Any, *, stats: Iterable[str] | None = None) -> XSpaceColum
             for m in metas
         ]
     r = _parse(data, keep=keep)
-    if not r["planes"]:
-        raise InvalidProfile(f"not an XSpace profile: {size} bytes of protobuf with no planes")
+    _check_planes(r, size)
     if metas is None:
-        metas = [_decode_plane_meta(i, p[1], p[2]) for i, p in enumerate(r["planes"])]
-    try:
-        space = XSpace.FromString(r["space_rest"])
-    except DecodeError as e:
-        raise InvalidProfile(f"XSpace header fields are not valid protobuf: {e}") from e
+        metas = _plane_metas(r["planes"])
+    space = _decode_space(r["space_rest"])
 
     i32, i64 = np.int32, np.int64
     ev_line = np.frombuffer(r["ev_line"], i32)
@@ -633,57 +774,9 @@ def read_xspace(data: Any, *, stats: Iterable[str] | None = None) -> XSpaceColum
     ev_count = np.frombuffer(r["ev_stat_count"], i32)
     st_value = np.frombuffer(r["st_value"], i64)
     n_stats = len(st_value)
-
-    raw_lines = [ln for p in r["planes"] for ln in p[3]]
-    lines = Lines(
-        plane=np.array([pi for pi, p in enumerate(r["planes"]) for _ in p[3]], dtype=i32),
-        id=np.array([ln[0] for ln in raw_lines], dtype=i64),
-        display_id=np.array([ln[1] for ln in raw_lines], dtype=i64),
-        timestamp_ns=np.array([ln[4] for ln in raw_lines], dtype=i64),
-        duration_ps=np.array([ln[5] for ln in raw_lines], dtype=i64),
-        event_start=np.array([ln[6] for ln in raw_lines], dtype=i64),
-        event_stop=np.array([ln[7] for ln in raw_lines], dtype=i64),
-        names=[ln[2] for ln in raw_lines],
-        display_names=[ln[3] for ln in raw_lines],
-    )
-
-    planes = []
-    for pi, (p, meta) in enumerate(zip(r["planes"], metas, strict=True)):
-        l0, l1 = p[4], p[4] + len(p[3])
-        e0 = int(lines.event_start[l0]) if l1 > l0 else 0
-        e1 = int(lines.event_stop[l1 - 1]) if l1 > l0 else 0
-        s0 = int(ev_first[e0]) if e1 > e0 else 0
-        s1 = int(ev_first[e1 - 1] + ev_count[e1 - 1]) if e1 > e0 else 0
-        if e1 == e0:
-            e0 = e1 = s0 = s1 = 0
-        planes.append(
-            Plane(
-                index=pi,
-                id=p[0],
-                name=p[1],
-                stats=meta.stats,
-                stat_metadata=meta.stat_metadata,
-                event_metadata=meta.event_metadata,
-                line_start=l0,
-                line_stop=l1,
-                event_start=e0,
-                event_stop=e1,
-                stat_start=s0,
-                stat_stop=s1,
-                _ids_by_name=meta.ids_by_name,
-            )
-        )
-
-    # t0: earliest timestamp among lines that hold events (empty lines may
-    # carry a zero timestamp that would push absolute times out of range).
-    has_events = lines.event_stop > lines.event_start
-    ts = lines.timestamp_ns[has_events] if has_events.any() else lines.timestamp_ns
-    t0 = int(ts.min()) if len(ts) else 0
-    rel = lines.timestamp_ns - t0
-    if has_events.any() and int(rel[has_events].max()) > _MAX_SPAN_NS:
-        raise InvalidProfile(
-            f"line timestamps span {int(rel[has_events].max())} ns: too far apart to be one profile"
-        )
+    lines = _lines_of(r["planes"])
+    planes = _planes_of(r["planes"], metas, lines, ev_first, ev_count)
+    t0, rel, has_events = _time_base(lines)
     ev_off = np.frombuffer(r["ev_offset_ps"], i64)
     aggregated = (np.frombuffer(r["ev_flags"], np.uint8) & _xspace.EV_FLAG_AGGREGATED) != 0
     num_occurrences = None
