@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from xdiag import metrics
+from xdiag.analysis.pack import unpack
 from xdiag.errors import Conflict, InvalidProfile, NotFound, XdiagError
 from xdiag.store import ObjectStore, layout, open_store
 
@@ -90,6 +91,7 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
             fh.close()
     meta = {"host": host, "names": h.names, "tracks": h.tracks, **h.index.meta()}
     store.write(out_prefix + f"hosts/{host}.tl", pack(h.index.arrays(), meta))
+    store.write(out_prefix + f"hosts/{host}.steps", pack(h.steps))
     for m in h.modules:
         key = out_prefix + f"hlo/{m.fingerprint}.pb"
         if not store.exists(key):
@@ -102,7 +104,6 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
         "tracks": h.tracks,
         "window_ns": list(h.window_ns),
         "ops": h.ops,
-        "steps": h.steps,
         "modules": [{k: getattr(m, k) for k in ("name", "program_id", "fingerprint",
                                                 "instructions", "flops", "bytes")}
                     for m in h.modules],
@@ -112,7 +113,7 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
     }
     # Kept so that a separate process (`xdiag ingest --finalize`) can merge the hosts.
     store.write_json(out_prefix + f"hosts/{host}.json", summary)
-    return summary
+    return {**summary, "steps": h.steps}
 
 
 def _profile_views(record: dict[str, Any], results: list[dict[str, Any]],
@@ -242,7 +243,8 @@ class IngestRunner:
         t_start = time.perf_counter()
         if results is None:
             try:
-                results = [self.store.read_json(prefix + f"hosts/{h['host']}.json")
+                results = [{**self.store.read_json(prefix + f"hosts/{h['host']}.json"),
+                            "steps": unpack(self.store.read(prefix + f"hosts/{h['host']}.steps"))[0]}
                            for h in record["hosts"]]
             except NotFound as exc:
                 raise Conflict(f"cannot finalize {record['id']}: {exc.detail}; ingest every "

@@ -52,7 +52,7 @@ class HostAnalysis:
     names: list[str]
     tracks: list[dict[str, Any]]
     ops: dict[str, list[Any]]  # columns: module, program_id, op, device, category, ...
-    steps: dict[str, list[Any]]  # columns: step, start_ns, end_ns, + per-device lists
+    steps: dict[str, np.ndarray]  # see _step_table
     modules: list[ModuleInfo]
     window_ns: tuple[int, int]
     num_events: int
@@ -310,50 +310,47 @@ def _guess_category(op: str) -> str:
 
 def _step_table(es: EventStats, sel: np.ndarray, idx: timeline.TimelineIndex,
                 tracks: list[Track], op_info: dict[str, Any], start_ns: np.ndarray,
-                end_ns: np.ndarray) -> dict[str, list[Any]]:
+                end_ns: np.ndarray) -> dict[str, np.ndarray]:
     """Per step: its window and, per device track, busy/collective time and FLOPs.
 
     `start_ns`/`end_ns` are aligned with `sel` (the timed events, in reader order).
+    Returns arrays (a profile can hold tens of thousands of steps): `step`, `start_ns`,
+    `end_ns`, `any_busy_ns` [S]; `devices` [D]; `busy_ns`, `collective_ns`, `flops` [D, S].
     """
     step_vals, has_step = es.step_num
-    out: dict[str, list[Any]] = {"step": [], "start_ns": [], "end_ns": [], "devices": [],
-                                 "busy_ns": [], "collective_ns": [], "flops": [],
-                                 "any_busy_ns": []}
     where = np.flatnonzero(has_step[sel])  # positions within the timed events
-    if not len(where):
-        return out
     steps = np.asarray(step_vals)[sel[where]].astype(np.int64)
     uniq, inv = np.unique(steps, return_inverse=True)
     a = np.full(len(uniq), np.iinfo(np.int64).max)
     b = np.full(len(uniq), np.iinfo(np.int64).min)
     np.minimum.at(a, inv, start_ns[where])
     np.maximum.at(b, inv, end_ns[where])
-    out["step"], out["start_ns"], out["end_ns"] = uniq.tolist(), a.tolist(), b.tolist()
 
     # Device busy time: depth-0 op slices of each op track (nested ops would double count).
     pos, depth = op_info["pos"], op_info["depth"]
     top = depth == 0
     seg = np.searchsorted(idx.seg_ptr, pos, side="right") - 1 if len(pos) else pos
-    dev_tracks = np.unique(idx.seg_track[seg[top]]).tolist()
-    all_s, all_e = [], []
+    dev_tracks = np.unique(idx.seg_track[seg[top]]).tolist() if len(uniq) else []
+    busy, coll, flops, all_s, all_e = [], [], [], [], []
     for t in dev_tracks:
         m = top & (idx.seg_track[seg] == t)
         p = pos[m]
         s, e = idx.ev_start[p], idx.ev_end[p]
         d = (e - s).astype(np.float64)
-        out["devices"].append(tracks[t].device)
-        out["busy_ns"].append(intervals.overlap_sum(s, e, None, a, b).round().tolist())
-        out["collective_ns"].append(intervals.overlap_sum(
-            s, e, d * op_info["collective"][m], a, b).round().tolist())
+        busy.append(intervals.overlap_sum(s, e, None, a, b).round())
+        coll.append(intervals.overlap_sum(s, e, d * op_info["collective"][m], a, b).round())
         # FLOPs of the ops that start inside the step.
         pref = np.concatenate([[0.0], np.cumsum(op_info["flops"][m])])
-        i0, i1 = np.searchsorted(s, a), np.searchsorted(s, b)
-        out["flops"].append((pref[i1] - pref[i0]).tolist())
+        flops.append(pref[np.searchsorted(s, b)] - pref[np.searchsorted(s, a)])
         all_s.append(s)
         all_e.append(e)
     if all_s:
         us, ue = intervals.union(np.concatenate(all_s), np.concatenate(all_e))
-        out["any_busy_ns"] = intervals.overlap_sum(us, ue, None, a, b).round().tolist()
+        any_busy = intervals.overlap_sum(us, ue, None, a, b).round()
     else:
-        out["any_busy_ns"] = [0.0] * len(uniq)
-    return out
+        any_busy = np.zeros(len(uniq))
+    shape = (len(dev_tracks), len(uniq))
+    return {"step": uniq, "start_ns": a, "end_ns": b, "any_busy_ns": any_busy,
+            "devices": np.array([tracks[t].device for t in dev_tracks], dtype=np.int64),
+            "busy_ns": np.array(busy).reshape(shape), "collective_ns": np.array(coll).reshape(shape),
+            "flops": np.array(flops).reshape(shape)}

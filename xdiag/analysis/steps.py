@@ -14,44 +14,49 @@ from typing import Any
 import numpy as np
 
 
-def merge(tables: list[dict[str, list[Any]]], peaks: dict[str, Any] | None) -> dict[str, Any]:
-    acc: dict[int, dict[str, Any]] = {}
+def merge(tables: list[dict[str, np.ndarray]], peaks: dict[str, Any] | None) -> dict[str, Any]:
+    """Merge the hosts' step tables (see analysis.host._step_table) by step number."""
+    tables = [t for t in tables if len(t["step"])]
+    steps_u = np.unique(np.concatenate([t["step"] for t in tables])) if tables else \
+        np.zeros(0, np.int64)
+    n = len(steps_u)
+    start = np.full(n, np.iinfo(np.int64).max)
+    end = np.full(n, np.iinfo(np.int64).min)
+    busy_sum, coll_sum, flops, any_sum = (np.zeros(n) for _ in range(4))
+    devices, hosts = np.zeros(n), np.zeros(n)
     for t in tables:
-        for i, step in enumerate(t["step"]):
-            a = acc.setdefault(step, {"step": step, "start_ns": t["start_ns"][i],
-                                      "end_ns": t["end_ns"][i], "busy": [], "coll": [],
-                                      "flops": 0.0, "any_busy": []})
-            a["start_ns"] = min(a["start_ns"], t["start_ns"][i])
-            a["end_ns"] = max(a["end_ns"], t["end_ns"][i])
-            for d in range(len(t["devices"])):
-                a["busy"].append(t["busy_ns"][d][i])
-                a["coll"].append(t["collective_ns"][d][i])
-                a["flops"] += t["flops"][d][i]
-            a["any_busy"].append(t["any_busy_ns"][i])
-    steps = []
-    for a in sorted(acc.values(), key=lambda a: a["step"]):
-        dur = max(a["end_ns"] - a["start_ns"], 1)
-        devices = len(a["busy"])
-        busy = float(np.mean(a["busy"])) if devices else 0.0
-        coll = float(np.mean(a["coll"])) if devices else 0.0
-        any_busy = float(np.mean(a["any_busy"])) if a["any_busy"] else 0.0
-        host = min(max(dur - any_busy, 0.0), dur - busy)  # mean busy <= union busy
-        mfu = None
-        if peaks and devices and a["flops"]:
-            mfu = a["flops"] / (dur * 1e-9 * devices * peaks["flops_per_s"])
-        steps.append({"step": a["step"], "start_ns": a["start_ns"], "dur_ns": dur,
-                      "compute_ns": busy - coll, "collective_ns": coll,
-                      "host_ns": host, "idle_ns": max(dur - busy - host, 0.0), "devices": devices,
-                      "flops": a["flops"], "mfu": mfu})
-    # The first and last step are usually cut by the capture window: flag them.
-    for s in steps:
-        s["partial"] = False
-    durs = np.array([s["dur_ns"] for s in steps], dtype=np.float64)
-    mfus = [s["mfu"] for s in steps if s["mfu"] is not None]
-    summary = {"count": len(steps)}
-    if len(durs):
-        summary.update(mean_ns=float(durs.mean()), p50_ns=float(np.percentile(durs, 50)),
-                       p90_ns=float(np.percentile(durs, 90)), min_ns=float(durs.min()),
-                       max_ns=float(durs.max()))
-    summary["mfu"] = float(np.mean(mfus)) if mfus else None
+        k = np.searchsorted(steps_u, t["step"])
+        np.minimum.at(start, k, t["start_ns"])
+        np.maximum.at(end, k, t["end_ns"])
+        busy_sum[k] += t["busy_ns"].sum(axis=0)
+        coll_sum[k] += t["collective_ns"].sum(axis=0)
+        flops[k] += t["flops"].sum(axis=0)
+        devices[k] += t["busy_ns"].shape[0]
+        any_sum[k] += t["any_busy_ns"]
+        hosts[k] += 1
+    dur = np.maximum(end - start, 1).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        busy = np.where(devices > 0, busy_sum / devices, 0.0)
+        coll = np.where(devices > 0, coll_sum / devices, 0.0)
+        any_busy = np.where(hosts > 0, any_sum / hosts, 0.0)
+    host = np.minimum(np.maximum(dur - any_busy, 0.0), dur - busy)  # mean busy <= union busy
+    idle = np.maximum(dur - busy - host, 0.0)
+    mfu = None
+    if peaks and n:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mfu = np.where((devices > 0) & (flops > 0),
+                           flops / (dur * 1e-9 * devices * peaks["flops_per_s"]), np.nan)
+    steps = [{"step": int(steps_u[i]), "start_ns": int(start[i]), "dur_ns": int(dur[i]),
+              "compute_ns": float(busy[i] - coll[i]), "collective_ns": float(coll[i]),
+              "host_ns": float(host[i]), "idle_ns": float(idle[i]), "devices": int(devices[i]),
+              "flops": float(flops[i]),
+              "mfu": None if mfu is None or np.isnan(mfu[i]) else float(mfu[i])}
+             for i in range(n)]
+    summary: dict[str, Any] = {"count": n}
+    if n:
+        summary.update(mean_ns=float(dur.mean()), p50_ns=float(np.percentile(dur, 50)),
+                       p90_ns=float(np.percentile(dur, 90)), min_ns=float(dur.min()),
+                       max_ns=float(dur.max()))
+    valid = mfu[~np.isnan(mfu)] if mfu is not None else np.zeros(0)
+    summary["mfu"] = float(valid.mean()) if len(valid) else None
     return {"steps": steps, "summary": summary}
