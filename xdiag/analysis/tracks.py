@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from xdiag.xplane.arrays import factorize
+
 _DEVICE_PLANE = re.compile(r"^/device:([A-Za-z_]+):(\d+)")
 
 
@@ -79,15 +81,14 @@ def assign_tracks(cols: Any, device_ordinal: tuple[np.ndarray, np.ndarray],
     host_op = has_ordinal & has_op & on_host[events.line] if len(events) else has_op
     if np.any(host_op):
         ords = np.asarray(ordinal[host_op]).astype(np.int64)
-        for o in np.unique(ords).tolist():
+        uniq, codes = factorize(ords)  # device ordinals are few and small: linear time
+        for o in uniq.tolist():
             keys[("cpu-dev", o)] = Track(f"XLA ops · device {o}", "device", int(o), "xla_ops",
                                          (0, int(o), -1))
             key_index.setdefault(("cpu-dev", o), len(key_index))
-        base = {o: key_index[("cpu-dev", o)] for o in np.unique(ords).tolist()}
-        lut_keys = np.array(sorted(base), dtype=np.int64)
-        lut_vals = np.array([base[k] for k in lut_keys.tolist()], dtype=np.int64)
+        lut = np.array([key_index[("cpu-dev", o)] for o in uniq.tolist()], dtype=np.int64)
         track_of = track_of.copy()
-        track_of[host_op] = lut_vals[np.searchsorted(lut_keys, ords)]
+        track_of[host_op] = lut[codes]
 
     # Drop tracks without events, then order for display.
     tracks = list(keys.values())
