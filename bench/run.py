@@ -57,9 +57,10 @@ def trainer_capture(seconds_ms: int = 2000) -> Path | None:
     serve = subprocess.Popen([sys.executable, "-m", "xdiag", "serve", "--store", str(store),
                               "--port", str(port)], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
+    log = store / "trainer.log"
     job = subprocess.Popen([sys.executable, "-m", "trainer.train", "--forever", "--xdiag-server",
-                            url, "--job", "bench"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+                            url, "--job", "bench"], cwd=ROOT, stdout=open(log, "w"),
+                           stderr=subprocess.STDOUT)
     try:
         import requests
 
@@ -72,7 +73,10 @@ def trainer_capture(seconds_ms: int = 2000) -> Path | None:
             except requests.RequestException:
                 pass
             time.sleep(1)
-        time.sleep(5)  # past compilation, into steady steps
+        # Past compilation (15-20 s on CPU), into steady steps.
+        while time.monotonic() < deadline and \
+                sum(line.startswith("step") for line in open(log)) < 5:
+            time.sleep(1)
         res = subprocess.run([sys.executable, "-m", "xdiag", "capture", "bench", "--duration-ms",
                               str(seconds_ms), "--json", "--server", url], capture_output=True,
                              text=True, timeout=600)

@@ -133,3 +133,14 @@ def test_unregistered_targets_need_the_admin_flag(tmp_path: Path, serve, jobs) -
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "done" and r.json()["profile_id"].startswith("adhoc~")
     job.kill()
+
+
+def test_metrics_count_captures(tmp_path: Path, serve) -> None:
+    import urllib.request
+
+    svc = serve(str(tmp_path / "store"))
+    run_cli("capture", "nosuchjob", "--server", svc.url)  # refused before it starts
+    text = urllib.request.urlopen(svc.url + "/metrics").read().decode()
+    assert 'xdiag_http_requests_total{endpoint="/api/v1/captures",method="POST",status="404"}' \
+        in text
+    assert "xdiag_captures_total" in text and "xdiag_ingest_seconds" in text

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from xdiag import intake
+from xdiag import intake, metrics
 from xdiag.errors import BadRequest, CaptureFailed, NotFound, XdiagError
 from xdiag.names import check_name, sanitize
 from xdiag.store import layout
@@ -191,6 +191,9 @@ class Captures:
             cap["state"], cap["error"] = "failed", f"internal error: {exc}"
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            metrics.CAPTURES.labels(cap["state"] if cap["state"] == "failed" else "done").inc()
+            for h in cap["hosts"]:
+                metrics.CAPTURE_HOSTS.labels(h["state"]).inc()
             cap["wall_s"] = round(time.monotonic() - t_start, 3)
             cap["finished_at"] = time.time()
             self._save(cap)

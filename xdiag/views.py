@@ -110,21 +110,22 @@ class ProfileData:
             remap = np.zeros(len(h.names), dtype=np.uint32)
             for u in np.flatnonzero(used).tolist():
                 remap[u] = strings.setdefault(h.names[u], len(strings))
-            start = idx.ev_start[ev]
-            parts.append({
-                "start_ns": start.astype(np.float64),
-                "dur_ns": (idx.ev_end[ev] - start).astype(np.float64),
-                "id": (h.eid_base + idx.ev_src[ev]).astype(np.uint32),
-                "name": remap[name_ids],
-                "track": (h.track_base + idx.seg_track[win.seg]).astype(np.uint32),
-                "depth": idx.seg_depth[win.seg].astype(np.uint16),
-            })
+            # Final dtypes straight away, in place where possible: this is the hot path.
+            start = idx.ev_start[ev].astype(np.float64)
+            dur = idx.ev_end[ev].astype(np.float64)
+            dur -= start
+            ids = idx.ev_src[ev].astype(np.uint32)
+            ids += np.uint32(h.eid_base)
+            track = idx.seg_track[win.seg].astype(np.uint32)
+            track += np.uint32(h.track_base)
+            parts.append({"start_ns": start, "dur_ns": dur, "id": ids, "name": remap[name_ids],
+                          "track": track, "depth": idx.seg_depth[win.seg].astype(np.uint16)})
             for t in range(h.num_tracks):
                 if win.in_window[t] or win.returned[t]:
                     track_info.append({"id": h.track_base + t, "in_window": int(win.in_window[t]),
                                        "returned": int(win.returned[t])})
-        columns = {k: np.concatenate([p[k] for p in parts]) if parts else
-                   np.zeros(0, dtype) for k, dtype in (("start_ns", np.float64),
+        columns = {k: (parts[0][k] if len(parts) == 1 else np.concatenate([p[k] for p in parts]))
+                   if parts else np.zeros(0, dtype) for k, dtype in (("start_ns", np.float64),
                                                         ("dur_ns", np.float64),
                                                         ("id", np.uint32), ("name", np.uint32),
                                                         ("track", np.uint32),

@@ -184,9 +184,13 @@ class Window:
 
 
 def level_for(start_ns: int, end_ns: int, width_px: int) -> int:
-    """The LOD level for a viewport: about two buckets per pixel."""
+    """The LOD level for a viewport: at most two buckets per pixel (between one and two).
+
+    Rounding the bucket up, not down, keeps a window from getting up to four slices per
+    pixel per depth when its width falls just below a power of two.
+    """
     bucket = max(1.0, (end_ns - start_ns) / (2.0 * max(1, width_px)))
-    return int(np.floor(np.log2(bucket)))
+    return int(np.ceil(np.log2(bucket)))
 
 
 def _ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
