@@ -248,3 +248,19 @@ def test_multi_host_ingest_reports_progress(tmp_path: Path) -> None:
     assert out["status"] == "ready"
     assert out["ingest_progress"] == {"hosts_done": 2, "hosts": 2,
                                       "events_done": 2 * rec["hosts"][0]["events"]}
+
+
+def test_module_costs_are_computed_once_per_store(tmp_path: Path, monkeypatch) -> None:
+    from xdiag.analysis import host
+
+    calls = []
+    real = host._module_costs
+    monkeypatch.setattr(host, "_module_costs", lambda proto: calls.append(1) or real(proto))
+    svc = _services(str(tmp_path / "store"))
+    first = _upload(svc, SMALL, session="a")
+    n_modules = len(calls)
+    assert n_modules > 0
+    second = _upload(svc, SMALL, session="b")  # the same job again: same modules
+    assert len(calls) == n_modules
+    ops = lambda rec: svc.views.get(rec).analysis("ops")["ops"]  # noqa: E731
+    assert ops(first) == ops(second)

@@ -62,6 +62,30 @@ def _open_raw(store: ObjectStore, key: str, tmpdir: Path) -> tuple[Any, Any]:
     return fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
 
 
+class StoreCostCache:
+    """HLO module costs by fingerprint in the store (`.xdiag/hlo-costs/`), shared by every
+    ingest of every replica: repeated captures of one job reuse them."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    def _key(self, fingerprint: str) -> str:
+        # Versioned with the derived views: a new cost model must not read old costs.
+        return f"{layout.STATE}/hlo-costs/v{VERSION}/{fingerprint}.json"
+
+    def get(self, fingerprint: str) -> dict[str, Any] | None:
+        try:
+            return self.store.read_json(self._key(fingerprint))
+        except (NotFound, ValueError):
+            return None
+
+    def put(self, fingerprint: str, costs: dict[str, Any]) -> None:
+        try:
+            self.store.write_json(self._key(fingerprint), costs, if_generation=0)
+        except XdiagError:
+            pass  # another ingest stored the same costs first
+
+
 def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
                 out_prefix: str) -> dict[str, Any]:
     """Analyse one host file and write its timeline file; return the small summaries.
@@ -79,7 +103,7 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
         try:
             # Only what analysis reads; the file's pages are dropped while parsing.
             cols = read_xspace_lean(buf, stats=ANALYSED_STATS)
-            h = analyse_host(cols, t0_ns, release=True)
+            h = analyse_host(cols, t0_ns, release=True, cost_cache=StoreCostCache(store))
             del cols
         except InvalidProfile as exc:
             raise InvalidProfile(f"{host}: {exc.detail}") from None

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import mmap
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -61,30 +61,56 @@ class HostAnalysis:
     plane_peaks: dict[str, float]
 
 
-def module_infos(cols: Any) -> list[ModuleInfo]:
-    """HLO modules of the host with per-op costs (categories drive op stats and steps)."""
+class CostCache(Protocol):
+    """Where module costs computed once are kept (a dict, or the store across processes)."""
+
+    def get(self, fingerprint: str) -> dict[str, Any] | None: ...
+
+    def put(self, fingerprint: str, costs: dict[str, Any]) -> None: ...
+
+
+def _module_costs(proto: bytes) -> dict[str, Any]:
+    """Per-op costs and totals of one module, as plain data (cacheable as JSON)."""
     from xdiag.analysis.hlo.cost import module_cost
     from xdiag.analysis.hlo.module import parse_module
+
+    module = parse_module(proto)
+    mc = module_cost(module)
+    return {
+        "instructions": sum(1 for _ in module.instructions()),
+        "flops": float(mc.total.flops), "bytes": float(mc.total.bytes_accessed),
+        # op -> [flops, bytes, category, fused category]
+        "ops": {name: [float(c.flops), float(c.bytes_accessed),
+                       c.fused_category if c.category == "fusion" and
+                       c.fused_category == COLLECTIVE else c.category, c.fused_category]
+                for name, c in mc.ops.items()},
+    }
+
+
+def module_infos(cols: Any, cache: CostCache | None = None) -> list[ModuleInfo]:
+    """HLO modules of the host with per-op costs (categories drive op stats and steps).
+
+    Parsing and costing a large module takes seconds, and every capture of a job
+    carries the same modules: `cache` keeps the costs by module fingerprint.
+    """
     from xdiag.xplane.hlo import hlo_modules
 
     out = []
     for ref in hlo_modules(cols):
-        try:
-            module = parse_module(ref.proto)
-            mc = module_cost(module)
-        except Exception as exc:  # one odd module must not fail the whole profile
-            log.warning("HLO module %s: cost model failed: %s", ref.name, exc)
-            continue
-        costs = {name: OpCostInfo(float(c.flops), float(c.bytes_accessed),
-                                  c.fused_category if c.category == "fusion" and
-                                  c.fused_category == COLLECTIVE else c.category,
-                                  c.fused_category)
-                 for name, c in mc.ops.items()}
+        fp = hashlib.sha256(ref.proto).hexdigest()[:16]
+        costs = cache.get(fp) if cache is not None else None
+        if costs is None:
+            try:
+                costs = _module_costs(ref.proto)
+            except Exception as exc:  # one odd module must not fail the whole profile
+                log.warning("HLO module %s: cost model failed: %s", ref.name, exc)
+                continue
+            if cache is not None:
+                cache.put(fp, costs)
         out.append(ModuleInfo(
-            name=ref.name, program_id=ref.program_id, proto=ref.proto,
-            fingerprint=hashlib.sha256(ref.proto).hexdigest()[:16],
-            instructions=sum(1 for _ in module.instructions()),
-            flops=float(mc.total.flops), bytes=float(mc.total.bytes_accessed), costs=costs))
+            name=ref.name, program_id=ref.program_id, proto=ref.proto, fingerprint=fp,
+            instructions=costs["instructions"], flops=costs["flops"], bytes=costs["bytes"],
+            costs={name: OpCostInfo(*c) for name, c in costs["ops"].items()}))
     return out
 
 
@@ -158,7 +184,8 @@ class EventStats:
                    step_num=cols.event_stat("step_num"))
 
 
-def analyse_host(cols: Any, t0_ns: int, *, release: bool = False) -> HostAnalysis:
+def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
+                 cost_cache: CostCache | None = None) -> HostAnalysis:
     """Analyse one host's columns; times become ns from the profile start `t0_ns`.
 
     With `release`, the reader's bulk columns are dropped from `cols` as soon as they
@@ -166,7 +193,7 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False) -> HostAnalysi
     """
     ev = cols.events
     n = len(ev)
-    modules = module_infos(cols)  # metadata only; before the columns are released
+    modules = module_infos(cols, cost_cache)  # metadata only; before columns are released
     kind_hint, plane_peaks = _device_kind_hint(cols), _plane_peaks(cols)
     es = EventStats.gather(cols)
     track_of, tracks = assign_tracks(cols, es.device_ordinal, es.hlo_op[2])

@@ -33,12 +33,18 @@ _DTYPE_BITS: dict[str, int] = {
 _NON_ARRAY = {"tuple", "token", "opaque", "invalid", "buffer"}
 
 
+# Computed once: a module has tens of thousands of shapes, and the enum wrapper's
+# lookups rebuild their value lists on every call.
+_DTYPE_NAMES = {
+    v: {"OPAQUE_TYPE": "opaque", "PRIMITIVE_TYPE_INVALID": "invalid"}.get(k, k.lower())
+    for k, v in xla_data_pb2.PrimitiveType.items()
+}
+
+
 def _dtype_name(element_type: int) -> str:
     """HLO text name of a PrimitiveType (`f32`, `bf16`, `pred`, `tuple`, ...)."""
-    if element_type not in xla_data_pb2.PrimitiveType.values():
-        return f"type{element_type}"  # newer than our enum: keep it visible
-    name = xla_data_pb2.PrimitiveType.Name(element_type)
-    return {"OPAQUE_TYPE": "opaque", "PRIMITIVE_TYPE_INVALID": "invalid"}.get(name, name.lower())
+    # Unknown (newer than our enum): keep it visible.
+    return _DTYPE_NAMES.get(element_type) or f"type{element_type}"
 
 
 @dataclass(frozen=True)
