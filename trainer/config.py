@@ -49,8 +49,10 @@ class Config:
     dtype: str = "float32"  # activation/compute dtype; params stay float32
     gmm_impl: str = "pallas"  # "pallas" | "ragged_dot" | "auto" (pallas on GPU)
     gmm_tile_m: int = 128
-    gmm_tile_k: int = 128
+    gmm_tile_k: int = 64
     gmm_tile_n: int = 128
+    gmm_num_warps: int = 8  # GPU launch shape of the kernel (ignored in interpret mode)
+    gmm_num_stages: int = 3
     # Data: each step reads global_batch sequences of seq_len + 1 tokens.
     seq_len: int = 64
     global_batch: int = 16
@@ -72,6 +74,11 @@ class Config:
     mesh_fsdp: int = 2
     mesh_expert: int = 2
     mesh_tensor: int = 1
+    # A jax.profiler trace of steps [trace_first_step, +trace_num_steps) written to
+    # trace_dir (a log dir `xdiag upload` and xprof read); disabled when empty.
+    trace_dir: str = ""
+    trace_first_step: int = 5
+    trace_num_steps: int = 3
     # Checkpoints (Orbax); disabled when checkpoint_dir is empty.
     checkpoint_dir: str = ""
     checkpoint_every: int = 10
@@ -96,6 +103,14 @@ PRESETS: dict[str, dict[str, Any]] = {
                  num_experts=4, num_experts_per_tok=2, gmm_tile_m=32, gmm_tile_k=32,
                  gmm_tile_n=32, learning_rate=1e-2, warmup_steps=2, constant_steps=20,
                  anneal_steps=8),
+    # One GPU: a 4-layer, 16-expert top-2 bf16 model whose expert matmuls are
+    # the size of bench/gmm.py's (16k tokens x 1024 -> 1408).
+    "gpu_small": dict(vocab_size=32_000, d_model=1024, num_layers=4, num_heads=8,
+                      num_kv_heads=8, head_dim=128, mlp_dim=4096, num_dense_layers=1,
+                      num_experts=16, num_experts_per_tok=2, moe_mlp_dim=1408,
+                      num_shared_experts=1, seq_len=1024, global_batch=16,
+                      learning_rate=3e-4, dtype="bfloat16", gmm_impl="auto", mesh_data=-1,
+                      mesh_fsdp=1, mesh_expert=1),
     # Shape of a 64-expert / top-8 upcycled model (7B dense base, fine-grained
     # experts of 1408, two shared experts): built abstractly, never trained here.
     "moe_64x8": dict(vocab_size=32_000, d_model=4096, num_layers=32, num_heads=32,

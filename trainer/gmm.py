@@ -10,15 +10,22 @@ scratch and shaped for the Triton/interpret backends):
 
 * `gmm`: one program per (row tile i, column tile j). A row tile may straddle
   several groups, so the program loops over exactly the groups that overlap
-  it (range precomputed in plain JAX by `_tile_group_range`), accumulates the
-  K-loop product of each group in float32 and keeps only that group's rows.
+  it (range precomputed in plain JAX by `_tile_group_range`); for each group
+  it zeroes the lhs rows outside the group and accumulates lhs @ rhs[g] into
+  ONE float32 accumulator (a second per-group accumulator would double the
+  registers a GPU program holds and spill).
 * `tgmm` (weight gradient): one program per (group g, K tile, N tile); it
   loops over the row tiles group g touches and accumulates lhs^T @ dout with
   rows outside the group masked. Empty groups run no iterations: zeros.
+* Masking only where needed: tiles wholly inside a group feed their loads to
+  the dot untouched (GPU: a load -> matrix-unit pipeline with no register
+  round trip); only the at most two straddling tiles per group are masked.
 * The custom VJP: d_lhs = gmm(dout, rhs, transposed) and d_rhs = tgmm(lhs, dout).
 
 All refs are whole arrays indexed with `pl.ds`, so only (tile x tile) values
-are ever loaded; every tile size must be a power of two on GPU.
+are ever loaded; every tile size must be a power of two >= 16 on GPU (Triton's
+dot). float32 operands are multiplied in full float32 (Triton would otherwise
+use TF32 and lose three decimal digits); bf16 operands accumulate in float32.
 """
 
 from __future__ import annotations
@@ -30,14 +37,37 @@ import jax
 import jax.numpy as jnp
 from jax.experimental import pallas as pl
 
+try:
+    from jax.experimental.pallas.triton import CompilerParams as _TritonParams
+except ImportError:  # a JAX that moved it: the Triton defaults (4 warps, 3 stages) apply
+    _TritonParams = None
+
+
+_SHARED_MEMORY_BUDGET = 160 * 1024  # pipelined tiles per program; the rest: epilogue
+
 
 @dataclasses.dataclass(frozen=True)
 class Tiling:
-    """Tile sizes (rows, contraction, columns); powers of two on GPU."""
+    """Tile sizes (rows, contraction, columns; powers of two on GPU) and GPU launch shape."""
 
     tm: int = 128
-    tk: int = 128
+    tk: int = 64
     tn: int = 128
+    num_warps: int = 8  # threads per program / 32 (GPU only)
+    num_stages: int = 3  # software-pipelining depth of the K loop (GPU only)
+
+    def fitted(self, m: int, k: int, n: int) -> Tiling:
+        """The same tiling with each tile shrunk to the smallest power of two >= its dim."""
+        return dataclasses.replace(self, tm=_fit(self.tm, m), tk=_fit(self.tk, k),
+                                   tn=_fit(self.tn, n))
+
+    def compiler_params(self, stage_bytes: int):
+        """Triton launch parameters; fewer stages when `stage_bytes` per stage would
+        overflow shared memory (about 227 KB per program on Hopper)."""
+        if _TritonParams is None:
+            return None
+        stages = max(1, min(self.num_stages, _SHARED_MEMORY_BUDGET // stage_bytes))
+        return _TritonParams(num_warps=self.num_warps, num_stages=stages)
 
 
 def _round_up(x: int, m: int) -> int:
@@ -68,7 +98,8 @@ def _tile_group_range(starts_G, ends_G, num_tiles: int, tm: int):
 
 def _dot(a, b, contract_a: int, contract_b: int):
     dims = (((contract_a,), (contract_b,)), ((), ()))
-    return jax.lax.dot_general(a, b, dims, preferred_element_type=jnp.float32)
+    exact = jax.lax.Precision.HIGHEST if a.dtype == jnp.float32 else None
+    return jax.lax.dot_general(a, b, dims, precision=exact, preferred_element_type=jnp.float32)
 
 
 def _gmm_kernel(lo_ref, hi_ref, starts_ref, ends_ref, x_ref, w_ref, o_ref, *,
@@ -78,18 +109,27 @@ def _gmm_kernel(lo_ref, hi_ref, starts_ref, ends_ref, x_ref, w_ref, o_ref, *,
     row0 = i * tm
     rows_M = row0 + jax.lax.broadcasted_iota(jnp.int32, (tm, 1), 0)
 
-    def group_body(g, acc_MxN):
-        def k_body(kk, part_MxN):
+    def k_loop(g, acc_MxN, masked):
+        in_group_M = (rows_M >= starts_ref[g]) & (rows_M < ends_ref[g])
+
+        def k_body(kk, acc_MxN):
             x = x_ref[pl.ds(row0, tm), pl.ds(kk * tk, tk)]
+            if masked:
+                x = jnp.where(in_group_M, x, jnp.zeros_like(x))
             if transpose_rhs:  # rhs is [G, N, K]
                 w = w_ref[g, pl.ds(j * tn, tn), pl.ds(kk * tk, tk)]
-                return part_MxN + _dot(x, w, 1, 1)
+                return acc_MxN + _dot(x, w, 1, 1)
             w = w_ref[g, pl.ds(kk * tk, tk), pl.ds(j * tn, tn)]
-            return part_MxN + _dot(x, w, 1, 0)
+            return acc_MxN + _dot(x, w, 1, 0)
 
-        part_MxN = jax.lax.fori_loop(0, num_k, k_body, jnp.zeros((tm, tn), jnp.float32))
-        in_group = (rows_M >= starts_ref[g]) & (rows_M < ends_ref[g])
-        return acc_MxN + jnp.where(in_group, part_MxN, 0.0)
+        return jax.lax.fori_loop(0, num_k, k_body, acc_MxN)
+
+    def group_body(g, acc_MxN):
+        # Most tiles lie inside one group: their loads feed the dot unmasked, which
+        # keeps the GPU's load -> matrix-unit pipeline free of register round trips.
+        whole = (starts_ref[g] <= row0) & (ends_ref[g] >= row0 + tm)
+        return jax.lax.cond(whole, functools.partial(k_loop, masked=False),
+                            functools.partial(k_loop, masked=True), g, acc_MxN)
 
     acc = jax.lax.fori_loop(lo_ref[i], hi_ref[i], group_body, jnp.zeros((tm, tn), jnp.float32))
     o_ref[pl.ds(row0, tm), pl.ds(j * tn, tn)] = acc.astype(o_ref.dtype)
@@ -102,20 +142,29 @@ def _tgmm_kernel(starts_ref, ends_ref, x_ref, dy_ref, o_ref, *, tiling: Tiling):
     first = start // tm
     last = jnp.where(end > start, (end + tm - 1) // tm, first)  # empty group: no work
 
-    def m_body(mt, acc_KxN):
-        rows_M = mt * tm + jax.lax.broadcasted_iota(jnp.int32, (tm, 1), 0)
+    def m_body(mt, acc_KxN, masked):
         x = x_ref[pl.ds(mt * tm, tm), pl.ds(kt * tk, tk)]
-        x = jnp.where((rows_M >= start) & (rows_M < end), x, jnp.zeros_like(x))
+        if masked:
+            rows_M = mt * tm + jax.lax.broadcasted_iota(jnp.int32, (tm, 1), 0)
+            x = jnp.where((rows_M >= start) & (rows_M < end), x, jnp.zeros_like(x))
         dy = dy_ref[pl.ds(mt * tm, tm), pl.ds(nt * tn, tn)]
         return acc_KxN + _dot(x, dy, 0, 0)
 
-    acc = jax.lax.fori_loop(first, last, m_body, jnp.zeros((tk, tn), jnp.float32))
+    # Row tiles [a, b) lie wholly inside the group and need no mask; at most one
+    # tile on each side, [first, a) and [b, last), holds rows of other groups.
+    a = jnp.minimum((start + tm - 1) // tm, last)
+    b = jnp.maximum(jnp.minimum(end // tm, last), a)
+    masked = functools.partial(m_body, masked=True)
+    acc = jnp.zeros((tk, tn), jnp.float32)
+    acc = jax.lax.fori_loop(first, a, masked, acc)
+    acc = jax.lax.fori_loop(a, b, functools.partial(m_body, masked=False), acc)
+    acc = jax.lax.fori_loop(b, last, masked, acc)
     o_ref[g, pl.ds(kt * tk, tk), pl.ds(nt * tn, tn)] = acc.astype(o_ref.dtype)
 
 
 def _fit(tile: int, dim: int) -> int:
-    """Shrink a tile to the smallest power of two >= dim when the dim is small."""
-    return min(tile, max(8, pl.next_power_of_2(dim)))
+    """Shrink a tile to the smallest power of two >= dim (16 at least: Triton's dot)."""
+    return min(tile, max(16, pl.next_power_of_2(dim)))
 
 
 def gmm_pallas_fwd(lhs_MxK, rhs_GxKxN, group_sizes_G, tiling: Tiling = Tiling(),
@@ -137,7 +186,7 @@ def gmm_pallas_fwd(lhs_MxK, rhs_GxKxN, group_sizes_G, tiling: Tiling = Tiling(),
         interpret = jax.default_backend() != "gpu"
     m, k = lhs_MxK.shape
     n = rhs_GxKxN.shape[1] if transpose_rhs else rhs_GxKxN.shape[2]
-    t = Tiling(_fit(tiling.tm, m), _fit(tiling.tk, k), _fit(tiling.tn, n))
+    t = tiling.fitted(m, k, n)
     mp, kp, np_ = _round_up(m, t.tm), _round_up(k, t.tk), _round_up(n, t.tn)
     x = _pad_to(_pad_to(lhs_MxK, 0, mp), 1, kp)
     w = _pad_to(_pad_to(rhs_GxKxN, 2 if transpose_rhs else 1, kp), 1 if transpose_rhs else 2, np_)
@@ -150,6 +199,7 @@ def gmm_pallas_fwd(lhs_MxK, rhs_GxKxN, group_sizes_G, tiling: Tiling = Tiling(),
         out_shape=jax.ShapeDtypeStruct((mp, np_), lhs_MxK.dtype),
         grid=(mp // t.tm, np_ // t.tn),
         interpret=interpret,
+        compiler_params=t.compiler_params((t.tm * t.tk + t.tk * t.tn) * x.dtype.itemsize),
         name="gmm",
         cost_estimate=pl.CostEstimate(
             flops=2 * m * k * n, transcendentals=0,
@@ -164,7 +214,7 @@ def tgmm_pallas(lhs_MxK, dout_MxN, group_sizes_G, tiling: Tiling = Tiling(),
     if interpret is None:
         interpret = jax.default_backend() != "gpu"
     (m, k), n, g = lhs_MxK.shape, dout_MxN.shape[1], group_sizes_G.shape[0]
-    t = Tiling(_fit(tiling.tm, m), _fit(tiling.tk, k), _fit(tiling.tn, n))
+    t = tiling.fitted(m, k, n)
     mp, kp, np_ = _round_up(m, t.tm), _round_up(k, t.tk), _round_up(n, t.tn)
     x = _pad_to(_pad_to(lhs_MxK, 0, mp), 1, kp)
     dy = _pad_to(_pad_to(dout_MxN, 0, mp), 1, np_)
@@ -174,6 +224,7 @@ def tgmm_pallas(lhs_MxK, dout_MxN, group_sizes_G, tiling: Tiling = Tiling(),
         out_shape=jax.ShapeDtypeStruct((g, kp, np_), lhs_MxK.dtype),
         grid=(g, kp // t.tk, np_ // t.tn),
         interpret=interpret,
+        compiler_params=t.compiler_params((t.tm * t.tk + t.tm * t.tn) * x.dtype.itemsize),
         name="tgmm",
         cost_estimate=pl.CostEstimate(
             flops=2 * m * k * n, transcendentals=0,

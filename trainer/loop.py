@@ -57,6 +57,31 @@ class PeakFlops:
         return metrics.cpu_peak_flops(peaks, jax.local_device_count())
 
 
+class StepTrace:
+    """A jax.profiler trace of a fixed range of steps, when cfg.trace_dir is set."""
+
+    def __init__(self, cfg):
+        self.dir, self.first = cfg.trace_dir, cfg.trace_first_step
+        self.last = cfg.trace_first_step + cfg.trace_num_steps - 1
+        self.active = False
+
+    def before(self, step_num: int) -> None:
+        if self.dir and step_num == self.first:
+            jax.profiler.start_trace(self.dir)
+            self.active = True
+
+    def after(self, done_step: int) -> None:
+        if self.active and done_step >= self.last:
+            self.stop()
+            print(f"trainer: trace of steps {self.first}..{self.last} written to {self.dir}",
+                  flush=True)
+
+    def stop(self) -> None:
+        if self.active:
+            self.active = False
+            jax.profiler.stop_trace()
+
+
 def restore_or_init(setup: step.Setup, ckpt: checkpoint.Checkpointer | None,
                     data_iter: data.Mixture, resume: bool):
     """The latest checkpoint when resuming (and one exists), else a fresh state."""
@@ -100,6 +125,7 @@ def run(cfg, resume: bool = False, devices=None,
     history: collections.deque | list = collections.deque(maxlen=1000) if cfg.steps == 0 else []
     metrics_file = open(cfg.metrics_file, "a") if cfg.metrics_file else None
     latest = None  # (step, state, data position) of the last dispatched step
+    trace = StepTrace(cfg)
     try:
         state = restore_or_init(setup, ckpt, data_iter, resume)
         s = int(state.step)
@@ -123,11 +149,13 @@ def run(cfg, resume: bool = False, devices=None,
                 metrics_file.flush()
             if on_step:
                 on_step(done_step, m)
+            trace.after(done_step)  # its metrics were fetched: the step is done
 
         while cfg.steps == 0 or s < cfg.steps:
             t_start = time.perf_counter()
             batch = setup.put_batch(next(data_iter))
             s += 1
+            trace.before(s)
             with jax.profiler.StepTraceAnnotation("train", step_num=s):
                 state, device_metrics = setup.train_step(state, batch)
             latest = (s, state, data_iter.state())  # a consistent triple to checkpoint
@@ -145,6 +173,7 @@ def run(cfg, resume: bool = False, devices=None,
     except KeyboardInterrupt:
         print("trainer: interrupted", flush=True)
     finally:
+        trace.stop()
         if ckpt:
             if latest is not None:  # the final (or interrupted) state, off-interval too
                 try:

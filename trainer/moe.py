@@ -129,7 +129,8 @@ class MoE(nnx.Module):
             self.shared = None
         self.k, self.renormalize = cfg.num_experts_per_tok, cfg.router_renormalize
         self.gmm_impl = cfg.gmm_impl
-        self.tiling = gmm_lib.Tiling(cfg.gmm_tile_m, cfg.gmm_tile_k, cfg.gmm_tile_n)
+        self.tiling = gmm_lib.Tiling(cfg.gmm_tile_m, cfg.gmm_tile_k, cfg.gmm_tile_n,
+                                     cfg.gmm_num_warps, cfg.gmm_num_stages)
         self.mesh, self.dtype = mesh, dtype
 
     def __call__(self, x_BxLxD: jax.Array) -> tuple[jax.Array, jax.Array]:

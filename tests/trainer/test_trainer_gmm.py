@@ -1,4 +1,9 @@
-"""gmm.py: our Pallas grouped matmul (interpret mode on CPU) against jax.lax.ragged_dot."""
+"""gmm.py: our Pallas grouped matmul against jax.lax.ragged_dot.
+
+The kernel runs compiled on a GPU and in the Pallas interpreter elsewhere
+(INTERPRET = None). Every test runs with float32 matmuls at full precision so
+that XLA's reference is not TF32 on GPU either.
+"""
 
 import jax
 import jax.numpy as jnp
@@ -10,6 +15,7 @@ from trainer import gmm
 M, K, N = 64, 24, 40  # not multiples of the tile: exercises padding
 TILING = gmm.Tiling(16, 16, 16)
 RTOL = 1e-5  # float32; only the accumulation order differs from ragged_dot
+INTERPRET = None  # compiled on GPU, interpreted elsewhere
 GROUPS = {
     "ragged": [3, 0, 20, 0, 9, 32],
     "empty_first_and_last": [0, 10, 30, 24, 0, 0],
@@ -19,6 +25,12 @@ GROUPS = {
     "fewer_rows_than_m": [5, 7, 0, 3, 0, 1],
     "all_empty": [0, 0, 0, 0, 0, 0],
 }
+
+
+@pytest.fixture(autouse=True)
+def _full_float32_matmuls():
+    with jax.default_matmul_precision("highest"):
+        yield
 
 
 def _inputs(dtype=jnp.float32, seed=0):
@@ -39,7 +51,7 @@ def _close(actual, expected, rtol=RTOL):
 def _loss(impl):
     def f(lhs, rhs, sizes, dout):
         if impl == "pallas":
-            out = gmm.gmm_pallas(lhs, rhs, sizes, TILING, True)
+            out = gmm.gmm_pallas(lhs, rhs, sizes, TILING, INTERPRET)
         else:
             out = gmm.gmm_ragged_dot(lhs, rhs, sizes)
         return jnp.sum(out * dout)
@@ -48,7 +60,7 @@ def _loss(impl):
 
 # Jitted once per shape; the group sizes are data, so every case reuses the compile.
 _forward = {
-    "pallas": jax.jit(lambda x, w, s: gmm.gmm_pallas(x, w, s, TILING, True)),
+    "pallas": jax.jit(lambda x, w, s: gmm.gmm_pallas(x, w, s, TILING, INTERPRET)),
     "ragged_dot": jax.jit(gmm.gmm_ragged_dot),
 }
 _grads = {impl: jax.jit(jax.grad(_loss(impl), argnums=(0, 1))) for impl in _forward}
@@ -94,7 +106,7 @@ def test_jit_and_dispatch_agree():
 def test_bfloat16_inputs_accumulate_in_float32():
     lhs, rhs, _ = _inputs(jnp.bfloat16, seed=3)
     sizes = jnp.asarray(GROUPS["ragged"], jnp.int32)
-    out = gmm.gmm_pallas(lhs, rhs, sizes, TILING, True)
+    out = gmm.gmm_pallas(lhs, rhs, sizes, TILING, INTERPRET)
     assert out.dtype == jnp.bfloat16
     ref = gmm.gmm_ragged_dot(lhs.astype(jnp.float32), rhs.astype(jnp.float32), sizes)
     _close(out, ref, rtol=2e-2)  # one bf16 rounding of the f32 accumulator
@@ -106,8 +118,8 @@ def test_transposed_rhs_and_tgmm_match_per_group_math():
     ends = np.cumsum(sizes)
     starts = ends - sizes
     jsizes = jnp.asarray(sizes, jnp.int32)
-    out_t = gmm.gmm_pallas_fwd(dout, rhs, jsizes, TILING, transpose_rhs=True, interpret=True)
-    w_grad = gmm.tgmm_pallas(lhs, dout, jsizes, TILING, interpret=True)
+    out_t = gmm.gmm_pallas_fwd(dout, rhs, jsizes, TILING, transpose_rhs=True, interpret=INTERPRET)
+    w_grad = gmm.tgmm_pallas(lhs, dout, jsizes, TILING, interpret=INTERPRET)
     for g, (a, b) in enumerate(zip(starts, ends, strict=True)):
         _close(out_t[a:b], np.asarray(dout[a:b]) @ np.asarray(rhs[g]).T)
         _close(w_grad[g], np.asarray(lhs[a:b]).T @ np.asarray(dout[a:b]))
@@ -117,3 +129,26 @@ def test_unknown_impl_is_rejected():
     with pytest.raises(ValueError, match="gmm_impl"):
         gmm.resolve_impl("cutlass")
     assert gmm.resolve_impl("auto") in ("pallas", "ragged_dot")
+
+
+def test_default_tiling_at_a_larger_size():
+    """The tiling the trainer uses (128 x 64 x 128), straddling tiles and a padded K."""
+    rng = np.random.default_rng(7)
+    m, k, n, groups = 300, 192, 160, 8
+    lhs = jnp.asarray(rng.standard_normal((m, k)), jnp.float32)
+    rhs = jnp.asarray(rng.standard_normal((groups, k, n)), jnp.float32)
+    dout = jnp.asarray(rng.standard_normal((m, n)), jnp.float32)
+    sizes = jnp.asarray(rng.multinomial(m - 20, np.full(groups, 1 / groups)), jnp.int32)
+
+    def loss(impl):
+        def f(x, w):
+            if impl == "pallas":
+                return jnp.sum(gmm.gmm_pallas(x, w, sizes, gmm.Tiling(), INTERPRET) * dout)
+            return jnp.sum(gmm.gmm_ragged_dot(x, w, sizes) * dout)
+        return f
+
+    out = gmm.gmm_pallas(lhs, rhs, sizes, gmm.Tiling(), INTERPRET)
+    _close(out, gmm.gmm_ragged_dot(lhs, rhs, sizes))
+    for a, b in zip(jax.grad(loss("pallas"), argnums=(0, 1))(lhs, rhs),
+                    jax.grad(loss("ragged_dot"), argnums=(0, 1))(lhs, rhs), strict=True):
+        _close(a, b)
