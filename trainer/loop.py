@@ -65,16 +65,18 @@ class StepTrace:
         self.last = cfg.trace_first_step + cfg.trace_num_steps - 1
         self.active = False
 
-    def before(self, step_num: int) -> None:
-        if self.dir and step_num == self.first:
-            jax.profiler.start_trace(self.dir)
-            self.active = True
+    def ends_before(self, step_num: int) -> bool:
+        """True when step_num must not be dispatched until the traced steps are done."""
+        return self.active and step_num > self.last
 
-    def after(self, done_step: int) -> None:
-        if self.active and done_step >= self.last:
+    def before(self, step_num: int) -> None:
+        if self.ends_before(step_num):
             self.stop()
             print(f"trainer: trace of steps {self.first}..{self.last} written to {self.dir}",
                   flush=True)
+        if self.dir and step_num == self.first:
+            jax.profiler.start_trace(self.dir)
+            self.active = True
 
     def stop(self) -> None:
         if self.active:
@@ -149,12 +151,14 @@ def run(cfg, resume: bool = False, devices=None,
                 metrics_file.flush()
             if on_step:
                 on_step(done_step, m)
-            trace.after(done_step)  # its metrics were fetched: the step is done
 
         while cfg.steps == 0 or s < cfg.steps:
             t_start = time.perf_counter()
             batch = setup.put_batch(next(data_iter))
             s += 1
+            if trace.ends_before(s) and pending:  # the last traced step must finish first
+                report(pending)
+                pending = None
             trace.before(s)
             with jax.profiler.StepTraceAnnotation("train", step_num=s):
                 state, device_metrics = setup.train_step(state, batch)

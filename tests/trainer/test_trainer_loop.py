@@ -84,3 +84,20 @@ def test_moe_named_scopes_reach_the_lowered_program():
     text = setup.train_step.lower(setup.abstract_state, batch).as_text(debug_info=True)
     for scope in ("router", "dispatch", "experts", "combine"):
         assert re.search(rf"[/(]{scope}[)/]", text), scope
+
+
+def test_trace_flags_write_a_profile_of_exactly_those_steps(tmp_path):
+    """--trace-dir: a jax.profiler log dir holding the traced steps' annotations, no others."""
+    from jax.profiler import ProfileData
+
+    cfg = config.make("tiny", steps=5, trace_dir=str(tmp_path / "tr"), trace_first_step=2,
+                      trace_num_steps=2, **ONE_DEVICE)
+    loop.run(cfg)
+    [path] = list((tmp_path / "tr").glob("plugins/profile/*/*.xplane.pb"))
+    steps = set()
+    for plane in ProfileData.from_file(str(path)).planes:
+        for line in plane.lines:
+            for event in line.events:
+                if event.name == "train":
+                    steps.add(dict(event.stats).get("step_num"))
+    assert steps == {2, 3}
