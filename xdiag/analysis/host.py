@@ -44,6 +44,15 @@ class ModuleInfo:
     flops: float
     bytes: float
     costs: dict[str, OpCostInfo]
+    _by_kernel: dict[str, str] | None = None
+
+    def op_of_kernel(self, kernel: str) -> str | None:
+        """The instruction a GPU kernel runs: XLA names kernels after their instruction
+        with '.' made '_' (fusion `loop_add_fusion.6` -> kernel `loop_add_fusion_6`)."""
+        if self._by_kernel is None:
+            self._by_kernel = {name.replace(".", "_"): name for name in self.costs}
+            self._by_kernel.update({name: name for name in self.costs})
+        return self._by_kernel.get(kernel)
 
 
 @dataclasses.dataclass
@@ -115,16 +124,20 @@ def module_infos(cols: Any, cache: CostCache | None = None) -> list[ModuleInfo]:
 
 
 def _plane_peaks(cols: Any) -> dict[str, float]:
-    """Device capability stats some device planes carry (GPU/TPU)."""
+    """Device capability stats device planes carry: TPUs give both peaks, GPUs
+    (CUPTI) only the memory bandwidth; the FLOP/s then come from the table."""
     for p in cols.planes:
-        st = p.stats
+        if not p.name.startswith("/device:"):
+            continue
+        st, out = p.stats, {}
         flops = st.get("peak_teraflops_per_second")
         bw = st.get("peak_hbm_bw_gigabytes_per_second") or st.get("memory_bandwidth")
         if flops:
-            out = {"flops_per_s": float(flops) * 1e12}
-            if bw:
-                bw = float(bw)
-                out["bytes_per_s"] = bw * 1e9 if bw < 1e7 else bw  # GB/s or B/s
+            out["flops_per_s"] = float(flops) * 1e12
+        if bw:
+            bw = float(bw)
+            out["bytes_per_s"] = bw * 1e9 if bw < 1e7 else bw  # GB/s or B/s
+        if out:
             return out
     return {}
 
@@ -132,7 +145,7 @@ def _plane_peaks(cols: Any) -> dict[str, float]:
 def _device_kind_hint(cols: Any) -> str:
     for p in cols.planes:
         if p.name.startswith("/device:"):
-            for key in ("device_type_name", "device_vendor", "devtype"):
+            for key in ("gpu_device_name", "device_type_name", "device_vendor", "devtype"):
                 if p.stats.get(key):
                     return str(p.stats[key])
             return p.name.split(":")[1]
@@ -161,7 +174,8 @@ def _self_times(idx: timeline.TimelineIndex) -> np.ndarray:
     return np.maximum(dur - child, 0)
 
 
-ANALYSED_STATS = ("hlo_op", "hlo_module", "program_id", "device_ordinal", "step_num")
+ANALYSED_STATS = ("hlo_op", "hlo_module", "program_id", "device_ordinal", "step_num",
+                  "correlation_id")
 
 
 @dataclasses.dataclass
@@ -174,6 +188,7 @@ class EventStats:
     program_id: tuple[np.ndarray, np.ndarray]
     device_ordinal: tuple[np.ndarray, np.ndarray]
     step_num: tuple[np.ndarray, np.ndarray]
+    correlation_id: tuple[np.ndarray, np.ndarray]  # GPU: kernel <-> its host launch
 
     @classmethod
     def gather(cls, cols: Any) -> EventStats:
@@ -181,7 +196,8 @@ class EventStats:
                    hlo_module=cols.event_stat_codes("hlo_module"),
                    program_id=cols.event_stat("program_id"),
                    device_ordinal=cols.event_stat("device_ordinal"),
-                   step_num=cols.event_stat("step_num"))
+                   step_num=cols.event_stat("step_num"),
+                   correlation_id=cols.event_stat("correlation_id"))
 
 
 def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
@@ -276,63 +292,166 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     dev_lut = np.array([t.device if t.device is not None else -1 for t in tracks] + [-1],
                        dtype=np.int64)
     src = idx.ev_src[pos]
+    track_of_pos = idx.seg_track[np.searchsorted(idx.seg_ptr, pos, side="right") - 1]
+    kernel_lut = np.array([t.kernels for t in tracks] + [False], dtype=bool)
     uniq, inv = _unique_rows_lazy([
         lambda: np.where(has_mod[src], mod_codes[src], len(mod_table)),
         lambda: np.where(has_op[src], op_codes[src], len(op_table) + names_codes[src]),
         lambda: np.where(has_prog[src], np.asarray(prog)[src].astype(np.int64), -1),
-        lambda: dev_lut[idx.seg_track[np.searchsorted(idx.seg_ptr, pos, side="right") - 1]],
+        lambda: dev_lut[track_of_pos],
+        lambda: np.where(kernel_lut[track_of_pos], names_codes[src], -1),
     ], len(pos))
     by_prog = {m.program_id: m for m in modules}
     by_name = {m.name: m for m in modules}
+    # Resolve each distinct row to (module, op, program, device); GPU kernels of one op
+    # (or unnamed kernels of one command buffer) merge into one row.
+    merged: dict[tuple[str, str, int, int], int] = {}
+    row_of = np.zeros(len(uniq), dtype=np.int64)
+    infos: list[tuple[ModuleInfo | None, str]] = []
+    for u, (mk, ok_, pid, dev, kern) in enumerate(uniq.tolist()):
+        module, op = str(mod_names[mk]), str(op_names[ok_])
+        info = by_prog.get(pid) or by_name.get(module)
+        if kern >= 0:
+            op = _kernel_op(info, names[kern], op if ok_ < len(op_table) else None)
+        key = (module or (info.name if info else ""), op, int(pid), int(dev))
+        if key not in merged:
+            merged[key] = len(merged)
+            infos.append((info, op))
+        row_of[u] = merged[key]
+    inv = row_of[inv]
+    n_rows = len(merged)
     cols_out: dict[str, list[Any]] = {k: [] for k in (
         "module", "program_id", "op", "device", "category", "fused_category", "occurrences",
         "total_ns", "self_ns", "flops", "bytes", "top_level")}
-    occ = np.bincount(inv, minlength=len(uniq))
+    occ = np.bincount(inv, minlength=n_rows)
     dur = (idx.ev_end[pos] - idx.ev_start[pos]).astype(np.int64)
-    tot = np.bincount(inv, weights=dur, minlength=len(uniq))
+    tot = np.bincount(inv, weights=dur, minlength=n_rows)
+    is_kernel = kernel_lut[track_of_pos]  # overlapping GPU kernels are not parent/child
+    self_ns = np.where(is_kernel, dur, _self_times(idx)[pos])
     del dur
-    self_ns = _self_times(idx)[pos]
-    slf = np.bincount(inv, weights=self_ns, minlength=len(uniq))
+    slf = np.bincount(inv, weights=self_ns, minlength=n_rows)
     del self_ns
     depth = idx.depth_of(pos) if len(pos) else np.zeros(0, np.int64)
-    top = np.bincount(inv, weights=(depth == 0), minlength=len(uniq))
-    for u, (mk, ok_, pid, dev) in enumerate(uniq.tolist()):
-        module, op = str(mod_names[mk]), str(op_names[ok_])
-        info = by_prog.get(pid) or by_name.get(module)
+    top = np.bincount(inv, weights=(depth == 0) | is_kernel, minlength=n_rows)
+    for (module, op, pid, dev), r in merged.items():
+        info = infos[r][0]
         cost = info.costs.get(op) if info else None
-        category = cost.category if cost else _guess_category(op)
-        flops = cost.flops if cost else 0.0
-        cols_out["module"].append(module or (info.name if info else ""))
-        cols_out["program_id"].append(int(pid))
+        cols_out["module"].append(module)
+        cols_out["program_id"].append(pid)
         cols_out["op"].append(op)
-        cols_out["device"].append(int(dev))
-        cols_out["category"].append(category)
+        cols_out["device"].append(dev)
+        cols_out["category"].append(cost.category if cost else _guess_category(op))
         cols_out["fused_category"].append(cost.fused_category if cost else "")
-        cols_out["occurrences"].append(int(occ[u]))
-        cols_out["total_ns"].append(int(tot[u]))
-        cols_out["self_ns"].append(int(slf[u]))
-        cols_out["flops"].append(flops)
+        cols_out["occurrences"].append(int(occ[r]))
+        cols_out["total_ns"].append(int(tot[r]))
+        cols_out["self_ns"].append(int(slf[r]))
+        cols_out["flops"].append(cost.flops if cost else 0.0)
         cols_out["bytes"].append(cost.bytes if cost else 0.0)
-        cols_out["top_level"].append(int(top[u]))
+        cols_out["top_level"].append(int(top[r]))
     ev_flops = np.asarray(cols_out["flops"], dtype=np.float64)[inv] if len(inv) else \
         np.zeros(0, np.float64)
     ev_coll = (np.asarray(cols_out["category"], dtype=object) == COLLECTIVE)[inv] if len(inv) \
         else np.zeros(0, bool)
     return cols_out, {"pos": pos, "flops": ev_flops, "collective": ev_coll.astype(bool),
-                      "depth": depth}
+                      "depth": depth, "module_flops": {m.program_id: m.flops for m in modules}}
 
+
+
+def _kernel_op(info: ModuleInfo | None, kernel: str, hlo_op: str | None) -> str:
+    """The op a GPU kernel is counted under: its own instruction when the kernel is
+    named after one (fusions), else the launching op unless that is a whole command
+    buffer (CUDA graph), else the kernel's name (a library kernel: cuBLAS, cub, memset)."""
+    inst = info.op_of_kernel(kernel) if info else None
+    if inst:
+        return inst
+    if hlo_op and not hlo_op.startswith("command_buffer"):
+        return hlo_op
+    return kernel
 
 
 _GUESSES = (("all-reduce", COLLECTIVE), ("all-gather", COLLECTIVE), ("reduce-scatter", COLLECTIVE),
             ("all-to-all", COLLECTIVE), ("collective-permute", COLLECTIVE),
             ("fusion", "fusion"), ("convolution", "dot"), ("dot", "dot"), ("gemm", "dot"),
-            ("copy", "copy"), ("custom-call", "custom_call"), ("while", "control_flow"))
+            ("copy", "copy"), ("custom-call", "custom_call"), ("while", "control_flow"),
+            # GPU library kernels, by name: cuBLAS(Lt)/CUTLASS GEMMs, copies, sorts.
+            ("nvjet", "dot"), ("xmma", "dot"), ("cutlass", "dot"), ("memcpy", "copy"),
+            ("memset", "copy"), ("sort", "sort"), ("nccl", COLLECTIVE))
 
 
 def _guess_category(op: str) -> str:
     """Category from the op name when no HLO module is available (uploaded w/o metadata)."""
     low = op.lower()
     return next((cat for key, cat in _GUESSES if key in low), "other")
+
+
+def _program_flops_per_step(es: EventStats, src: np.ndarray, start: np.ndarray,
+                            a: np.ndarray, b: np.ndarray,
+                            module_flops: dict[int, float]) -> np.ndarray:
+    """Per step, the cost-model FLOPs of every program that ran kernels in it (once each).
+
+    Library kernels (cuBLAS, cub) cannot be tied to their HLO instruction, so their
+    FLOPs are missing from the op sums; a whole module's FLOPs per execution are not.
+    Assumes one execution of a program per step (a jitted train step)."""
+    prog, has_prog = es.program_id
+    keep = has_prog[src]
+    pg = np.asarray(prog)[src[keep]].astype(np.int64)
+    by_start = np.argsort(a, kind="stable")
+    k = np.searchsorted(a[by_start], start[keep], side="right") - 1
+    inside = (k >= 0) & (start[keep] < b[by_start][np.maximum(k, 0)])
+    out = np.zeros(len(a))
+    if inside.any():
+        pairs = np.unique(np.stack([by_start[k[inside]], pg[inside]], axis=1), axis=0)
+        for step_i, program in pairs.tolist():
+            out[step_i] += module_flops.get(program, 0.0)
+    return out
+
+
+def _device_step_windows(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
+                         pos: np.ndarray, a: np.ndarray,
+                         b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """GPU: step windows as the device ran them.
+
+    A step annotation spans the host's dispatch; its kernels run later. Each
+    kernel's correlation_id names its host launch; the annotation holding that
+    launch is the kernel's step. A step then runs on the device from its first
+    kernel to the next step's first kernel (the last step: to its last kernel's
+    end), so the steps tile the device timeline, gaps included. Steps with no
+    correlated kernels (CPU, TPU) keep their annotation windows.
+    """
+    corr, has_corr = es.correlation_id
+    kernel_lut = np.array([t.kernels for t in tracks] + [False], dtype=bool)
+    if not kernel_lut.any() or not np.any(has_corr):
+        return a, b
+    pos_track = np.repeat(idx.seg_track, np.diff(idx.seg_ptr))
+    src = idx.ev_src
+    kp = pos[kernel_lut[pos_track[pos]] & has_corr[src[pos]]]
+    thread_lut = np.array([t.group == "thread" for t in tracks] + [False], dtype=bool)
+    hp = np.flatnonzero(thread_lut[pos_track] & has_corr[src])
+    del pos_track
+    h_corr = np.asarray(corr)[src[hp]].astype(np.int64)
+    order = np.argsort(h_corr, kind="stable")
+    h_corr, h_start = h_corr[order], idx.ev_start[hp][order]
+    k_corr = np.asarray(corr)[src[kp]].astype(np.int64)
+    j = np.minimum(np.searchsorted(h_corr, k_corr), max(len(h_corr) - 1, 0))
+    found = (h_corr[j] == k_corr) if len(h_corr) else np.zeros(len(kp), bool)
+    kp, launch = kp[found], h_start[j[found]]
+    by_start = np.argsort(a, kind="stable")
+    i = np.searchsorted(a[by_start], launch, side="right") - 1
+    inside = (i >= 0) & (launch <= b[by_start][np.maximum(i, 0)])
+    step_of, kp = by_start[i[inside]], kp[inside]
+    if not len(kp):
+        return a, b
+    first = np.full(len(a), np.iinfo(np.int64).max)
+    last_end = np.full(len(a), np.iinfo(np.int64).min)
+    np.minimum.at(first, step_of, idx.ev_start[kp])
+    np.maximum.at(last_end, step_of, idx.ev_end[kp])
+    on_dev = np.flatnonzero(first < np.iinfo(np.int64).max)
+    on_dev = on_dev[np.argsort(first[on_dev], kind="stable")]
+    a, b = a.copy(), b.copy()
+    a[on_dev] = first[on_dev]
+    b[on_dev[:-1]] = first[on_dev[1:]]
+    b[on_dev[-1]] = last_end[on_dev[-1]]
+    return a, b
 
 
 def _step_table(es: EventStats, sel: np.ndarray, idx: timeline.TimelineIndex,
@@ -353,22 +472,47 @@ def _step_table(es: EventStats, sel: np.ndarray, idx: timeline.TimelineIndex,
     np.minimum.at(a, inv, start_ns[where])
     np.maximum.at(b, inv, end_ns[where])
 
-    # Device busy time: depth-0 op slices of each op track (nested ops would double count).
     pos, depth = op_info["pos"], op_info["depth"]
+    if len(uniq):
+        a, b = _device_step_windows(es, idx, tracks, pos, a, b)
+
+    # Device busy time: depth-0 op slices of each op track (nested ops would double count).
     top = depth == 0
     seg = np.searchsorted(idx.seg_ptr, pos, side="right") - 1 if len(pos) else pos
-    dev_tracks = np.unique(idx.seg_track[seg[top]]).tolist() if len(uniq) else []
+    on_top_or_kernel = top | np.array([t.kernels for t in tracks] + [False])[idx.seg_track[seg]] \
+        if len(pos) else top
+    dev_tracks = np.unique(idx.seg_track[seg[on_top_or_kernel]]).tolist() if len(uniq) else []
     busy, coll, flops, all_s, all_e = [], [], [], [], []
     for t in dev_tracks:
-        m = top & (idx.seg_track[seg] == t)
-        p = pos[m]
-        s, e = idx.ev_start[p], idx.ev_end[p]
-        d = (e - s).astype(np.float64)
-        busy.append(intervals.overlap_sum(s, e, None, a, b).round())
-        coll.append(intervals.overlap_sum(s, e, d * op_info["collective"][m], a, b).round())
+        if tracks[t].kernels:
+            # GPU kernels are leaves that may run concurrently on one stream (CUDA
+            # graphs): "nesting" there is overlap, so every kernel counts, merged.
+            m = idx.seg_track[seg] == t
+            p = pos[m]
+            s, e = idx.ev_start[p], idx.ev_end[p]
+            s, e, coll_s, coll_e = (*intervals.union(s, e),
+                                    *intervals.union(s[op_info["collective"][m]],
+                                                     e[op_info["collective"][m]]))
+            busy.append(intervals.overlap_sum(s, e, None, a, b).round())
+            coll.append(intervals.overlap_sum(coll_s, coll_e, None, a, b).round())
+            order = np.argsort(idx.ev_start[p], kind="stable")
+            starts, step_flops = idx.ev_start[p][order], op_info["flops"][m][order]
+            program_flops = _program_flops_per_step(es, idx.ev_src[p], idx.ev_start[p], a, b,
+                                                    op_info["module_flops"])
+        else:
+            m = top & (idx.seg_track[seg] == t)
+            p = pos[m]
+            s, e = idx.ev_start[p], idx.ev_end[p]
+            d = (e - s).astype(np.float64)
+            busy.append(intervals.overlap_sum(s, e, None, a, b).round())
+            coll.append(intervals.overlap_sum(s, e, d * op_info["collective"][m], a, b).round())
+            starts, step_flops = s, op_info["flops"][m]
         # FLOPs of the ops that start inside the step.
-        pref = np.concatenate([[0.0], np.cumsum(op_info["flops"][m])])
-        flops.append(pref[np.searchsorted(s, b)] - pref[np.searchsorted(s, a)])
+        pref = np.concatenate([[0.0], np.cumsum(step_flops)])
+        step_total = pref[np.searchsorted(starts, b)] - pref[np.searchsorted(starts, a)]
+        if tracks[t].kernels:
+            step_total = np.maximum(step_total, program_flops)
+        flops.append(step_total)
         all_s.append(s)
         all_e.append(e)
     if all_s:

@@ -49,6 +49,10 @@ def resolve(device_kind: str, plane_peaks: dict[str, float] | None,
         return {**out, **plane_peaks, "source": "xplane device capabilities"}
     hit = table_lookup(device_kind)
     if hit:
+        if plane_peaks and plane_peaks.get("bytes_per_s"):  # GPU: CUPTI reports bandwidth
+            return {**out, "flops_per_s": hit[0], "bytes_per_s": plane_peaks["bytes_per_s"],
+                    "source": f"vendor table ({device_kind}); memory bandwidth from the "
+                              "xplane device capabilities"}
         return {**out, "flops_per_s": hit[0], "bytes_per_s": hit[1],
                 "source": f"vendor table ({device_kind})"}
     if agent_peaks and agent_peaks.get("matmul_gflops") and agent_peaks.get("memcpy_gbps"):

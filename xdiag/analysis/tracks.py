@@ -1,6 +1,8 @@
 """Which timeline track each event of one host belongs to. Pure; numpy in, numpy out.
 
-- Device planes (`/device:GPU:0`, `/device:TPU:0`, ...): one track per line.
+- Device planes (`/device:GPU:0`, `/device:TPU:0`, ...): one track per line. A
+  line is an op track when it is named "XLA Ops" (TPU) or its events carry
+  `hlo_op` (GPU streams: each kernel names the HLO op that launched it).
 - On CPU, XLA ops are recorded on whatever host thread ran them, with a
   `device_ordinal` stat: they are regrouped into one track per device ordinal,
   so a CPU profile of 8 forced devices reads like a GPU one.
@@ -29,6 +31,7 @@ class Track:
     device: int | None
     kind: str  # "xla_ops" (op events: op stats come from these), "device_line", "thread"
     sort_key: tuple[Any, ...]
+    kernels: bool = False  # an op track of GPU kernels: event names are kernel names
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "group": self.group, "device": self.device, "kind": self.kind}
@@ -54,10 +57,13 @@ def assign_tracks(cols: Any, device_ordinal: tuple[np.ndarray, np.ndarray],
     """
     lines, events = cols.lines, cols.events
     n_lines = len(lines)
+    op_lines = (np.bincount(events.line, weights=has_op, minlength=n_lines) > 0
+                if len(events) else np.zeros(n_lines, bool))
     # Start with one candidate track per line: (plane, line id) identifies a timeline.
     keys: dict[tuple[Any, ...], Track] = {}
     key_index: dict[tuple[Any, ...], int] = {}
     line_track = np.zeros(n_lines, dtype=np.int64)
+    line_has_op = np.zeros(n_lines, dtype=bool)  # by candidate track
     for li in range(n_lines):
         plane = cols.planes[int(lines.plane[li])]
         name = lines.display_names[li] or lines.names[li] or f"line {int(lines.id[li])}"
@@ -72,7 +78,12 @@ def assign_tracks(cols: Any, device_ordinal: tuple[np.ndarray, np.ndarray],
             track = Track(name, "thread", None, "thread", (1, int(lines.plane[li]), li))
         keys.setdefault(key, track)
         line_track[li] = key_index.setdefault(key, len(key_index))
+        line_has_op[line_track[li]] |= bool(op_lines[li])
     track_of = line_track[events.line] if len(events) else np.zeros(0, np.int64)
+    for key, i in key_index.items():  # GPU streams whose kernels carry hlo_op are op tracks
+        t = keys[key]
+        if t.group == "device" and t.kind == "device_line" and line_has_op[i]:
+            t.kind, t.kernels = "xla_ops", True
 
     # CPU: XLA op events carry device_ordinal; regroup them by device.
     ordinal, has_ordinal = device_ordinal

@@ -1,0 +1,134 @@
+"""Ingest of a real GPU capture (tests/fixtures/h100_trainer.xplane.pb.gz).
+
+The fixture is `bench/gpu_check.sh`'s trace of two steps of the trainer's
+`gpu_small` preset on one H100 (JAX 0.11.2, XLA command buffers on, our Pallas
+grouped matmul). Oracles: jax.profiler.ProfileData's view of the same file.
+"""
+
+from __future__ import annotations
+
+import collections
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+from support import FIXTURES
+
+from xdiag.config import Settings
+from xdiag.services import Services
+
+GPU = FIXTURES / "h100_trainer.xplane.pb.gz"
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("gpu") / "h100.xplane.pb"
+    path.write_bytes(gzip.decompress(GPU.read_bytes()))
+    return path
+
+
+@pytest.fixture(scope="module")
+def oracle(raw: Path):
+    from jax.profiler import ProfileData
+
+    planes = {}
+    for plane in ProfileData.from_file(str(raw)).planes:
+        planes[plane.name] = (dict(plane.stats),
+                              {line.name: [(ev.name, ev.start_ns, ev.duration_ns, dict(ev.stats))
+                                           for ev in line.events] for line in plane.lines})
+    return planes
+
+
+@pytest.fixture(scope="module")
+def data(raw: Path, tmp_path_factory):
+    from xdiag import intake
+
+    svc = Services(Settings(store=str(tmp_path_factory.mktemp("store")), ingest_inline=True))
+    rec = intake.store_session(svc.store, svc.profiles, run="h100", session="s",
+                               files=[intake.HostFile("h0", raw)], source="upload")
+    rec = svc.ingest.run(rec["id"], inline=True)
+    assert rec["status"] == "ready", rec.get("error")
+    return svc.views.get(rec)
+
+
+def _kernels(oracle):
+    _, lines = oracle["/device:GPU:0"]
+    return [ev for evs in lines.values() for ev in evs if "hlo_op" in ev[3]]
+
+
+def test_gpu_streams_are_op_tracks_with_every_kernel(data, oracle) -> None:
+    _, lines = oracle["/device:GPU:0"]
+    tracks = {t["name"]: t for t in data.tracks if t["group"] == "device"}
+    for name, events in lines.items():
+        t = tracks[f"GPU 0 · {name}"]
+        assert t["events"] == len(events)
+        assert t["kind"] == ("xla_ops" if any("hlo_op" in ev[3] for ev in events)
+                             else "device_line")
+
+
+def test_every_kernel_is_counted_once_in_the_op_table(data, oracle) -> None:
+    kernels = _kernels(oracle)
+    ops = data.analysis("ops")["ops"]
+    assert sum(o["occurrences"] for o in ops) == len(kernels)
+    total = sum(ev[2] for ev in kernels)
+    assert abs(sum(o["total_ns"] for o in ops) - total) <= len(kernels)
+    for o in ops:  # kernels are leaves: self time is their whole time
+        assert o["self_ns"] == o["total_ns"]
+
+
+def test_fusion_kernels_resolve_to_their_hlo_instruction(data, oracle) -> None:
+    ops = {o["op"]: o for o in data.analysis("ops")["ops"]}
+    by_kernel = collections.Counter(ev[0] for ev in _kernels(oracle))
+    # XLA names a fusion's kernel after the instruction with '.' -> '_'.
+    fusion = by_kernel["loop_add_fusion_17"]
+    assert fusion and ops["loop_add_fusion.17"]["occurrences"] == fusion
+    gemm = [o for name, o in ops.items() if name.startswith("gemm_fusion_dot.")]
+    assert gemm and all(o["flops"] > 0 and o["fused_category"] == "dot" for o in gemm)
+    # Library kernels inside a command buffer keep their own name, not "command_buffer_N".
+    assert not [name for name in ops if name.startswith("command_buffer")]
+    cublas = [o for name, o in ops.items() if name.startswith("nvjet")]
+    assert cublas and all(o["category"] == "dot" for o in cublas)
+
+
+def test_peaks_come_from_the_device_and_the_table(data, oracle) -> None:
+    stats, _ = oracle["/device:GPU:0"]
+    peaks = data.analysis("roofline")["peaks"]
+    assert peaks["device_kind"] == stats["gpu_device_name"] == "NVIDIA H100 80GB HBM3"
+    assert peaks["bytes_per_s"] == pytest.approx(float(stats["memory_bandwidth"]))
+    assert peaks["flops_per_s"] == pytest.approx(989e12)
+    assert "device capabilities" in peaks["source"]
+
+
+def test_steps_are_the_device_windows_of_their_launches(data, oracle) -> None:
+    """A kernel belongs to the step whose host annotation holds its launch (correlation_id)."""
+    _, host = oracle["/host:CPU"]
+    launches = {ev[3]["correlation_id"]: ev[1] for evs in host.values() for ev in evs
+                if "correlation_id" in ev[3]}
+    annotations = sorted((ev[1], ev[1] + ev[2], ev[3]["step_num"])
+                         for evs in host.values() for ev in evs if ev[0] == "train")
+    first = {}
+    for _, start, _, st in _kernels(oracle):
+        t = launches.get(st.get("correlation_id"))
+        step = next((s for a, b, s in annotations if t is not None and a <= t <= b), None)
+        if step is not None:
+            first[step] = min(first.get(step, start), start)
+    steps = data.analysis("steps")["steps"]
+    assert [s["step"] for s in steps] == sorted(first) == [8, 9, 10]
+    for s, nxt in zip(steps, steps[1:], strict=False):
+        assert s["dur_ns"] == pytest.approx(first[nxt["step"]] - first[s["step"]], abs=2)
+    for s in steps:
+        parts = s["compute_ns"] + s["collective_ns"] + s["idle_ns"] + s["host_ns"]
+        assert parts == pytest.approx(s["dur_ns"], rel=1e-9)
+        assert s["compute_ns"] > 0.9 * s["dur_ns"]  # the trainer keeps the GPU busy
+        assert 0.05 < s["mfu"] < 0.5  # the trainer's own analytic MFU was ~0.20
+
+
+def test_roofline_places_gemm_fusions(data) -> None:
+    roof = data.analysis("roofline")
+    pts = [p for p in roof["ops"] if p["op"].startswith("gemm_fusion_dot.")]
+    assert pts
+    for p in pts:
+        assert p["flops_per_s"] <= roof["peaks"]["flops_per_s"] * 1.05
+        assert p["oi"] == pytest.approx(p["flops"] / p["bytes"])
+    assert np.isfinite(roof["ridge_oi"]) and roof["ridge_oi"] > 100
