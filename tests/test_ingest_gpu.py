@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import gzip
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -115,7 +116,7 @@ def test_steps_are_the_device_windows_of_their_launches(data, oracle) -> None:
             first[step] = min(first.get(step, start), start)
     steps = data.analysis("steps")["steps"]
     assert [s["step"] for s in steps] == sorted(first) == [8, 9, 10]
-    for s, nxt in zip(steps, steps[1:], strict=False):
+    for s, nxt in itertools.pairwise(steps):
         assert s["dur_ns"] == pytest.approx(first[nxt["step"]] - first[s["step"]], abs=2)
     for s in steps:
         parts = s["compute_ns"] + s["collective_ns"] + s["idle_ns"] + s["host_ns"]
@@ -132,3 +133,14 @@ def test_roofline_places_gemm_fusions(data) -> None:
         assert p["flops_per_s"] <= roof["peaks"]["flops_per_s"] * 1.05
         assert p["oi"] == pytest.approx(p["flops"] / p["bytes"])
     assert np.isfinite(roof["ridge_oi"]) and roof["ridge_oi"] > 100
+
+
+def test_only_modules_that_ran_are_costed_at_ingest(data) -> None:
+    """The process compiled jit_init too, but only jit_train_step ran in the capture."""
+    from xdiag.hlo_views import module_view
+
+    mods = {m["name"]: m for m in data.manifest["modules"]}
+    assert mods["jit_train_step"]["instructions"] > 1000 and mods["jit_train_step"]["flops"] > 0
+    assert mods["jit_init"]["instructions"] is None and mods["jit_init"]["flops"] is None
+    view = module_view(data, "jit_init", op=None, hops=1, expand=False)  # still viewable
+    assert "ENTRY" in view["text"]

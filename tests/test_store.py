@@ -131,3 +131,11 @@ def test_local_writes_are_atomic(tmp_path: Path) -> None:
     store.write("x.json", json.dumps({"v": 1}).encode())
     leftovers = [p for p in (tmp_path / "s").rglob("*") if ".xdiag-tmp-" in p.name]
     assert leftovers == []
+
+
+def test_generation_without_reading(store: ObjectStore) -> None:
+    assert store.generation("gen/none") == 0
+    gen = store.write("gen/x", b"v1")
+    assert store.generation("gen/x") == gen == store.read_versioned("gen/x")[1]
+    gen2 = store.write("gen/x", b"v2")
+    assert store.generation("gen/x") == gen2 != gen

@@ -25,7 +25,7 @@ def find_module(modules: list[dict[str, Any]], ref: str) -> dict[str, Any]:
             return m
     named = [m for m in modules if m["name"] == ref]
     if named:
-        return max(named, key=lambda m: m["instructions"])
+        return max(named, key=lambda m: m["instructions"] or 0)
     known = ", ".join(sorted({m["name"] for m in modules})) or "none"
     raise NotFound(f"no HLO module {ref!r} in this profile (modules: {known})")
 

@@ -10,6 +10,7 @@ into the derived views); its parsed columns are cached per host.
 from __future__ import annotations
 
 import collections
+import json
 import mmap
 import tempfile
 import threading
@@ -69,9 +70,10 @@ class HostData:
 
 class ProfileData:
     def __init__(self, store: ObjectStore, record: dict[str, Any], manifest: dict[str, Any],
-                 bufs: list[Any], analyses: dict[str, Any]) -> None:
+                 bufs: list[Any], analyses: dict[str, bytes]) -> None:
         self.store, self.record, self.manifest = store, record, manifest
-        self._analyses = analyses
+        self._analysis_raw = analyses  # the stored JSON, served as is
+        self._analyses: dict[str, Any] = {}
         self.tracks: list[dict[str, Any]] = manifest["tracks"]
         self.end_ns: int = int(manifest["end_ns"])
         self.hosts = [HostData(store, record, h, b) for h, b in zip(manifest["hosts"], bufs,
@@ -229,7 +231,14 @@ class ProfileData:
     # -- analyses ----------------------------------------------------------------
 
     def analysis(self, name: str) -> Any:
+        """The analysis `name` ("ops", "steps", "roofline") as Python data."""
+        if name not in self._analyses:
+            self._analyses[name] = json.loads(self._analysis_raw[name])
         return self._analyses[name]
+
+    def analysis_json(self, name: str) -> bytes:
+        """The same, as the JSON ingest wrote: serving it needs no re-encoding."""
+        return self._analysis_raw[name]
 
 
 def _jsonable(stats: dict[str, Any]) -> dict[str, Any]:
@@ -271,6 +280,12 @@ class ViewCache:
         if record["status"] == "failed":
             raise Conflict(f"profile {pid!r} failed to ingest: {record.get('error')}")
         prefix = derived_prefix(record)
+        gen = self.store.generation(prefix + "manifest.json")  # metadata only: cheap
+        with self._lock:
+            hit = self._cache.get(pid)
+            if hit and gen and hit[0] == gen:
+                self._cache.move_to_end(pid)
+                return hit[1]
         try:
             raw, gen = self.store.read_versioned(prefix + "manifest.json")
         except NotFound:
@@ -288,8 +303,7 @@ class ViewCache:
 
         manifest = json.loads(raw)
         bufs = [self._buffer(prefix + f"hosts/{h['host']}.tl") for h in manifest["hosts"]]
-        analyses = {n: self.store.read_json(prefix + f"{n}.json")
-                    for n in ("ops", "steps", "roofline")}
+        analyses = {n: self.store.read(prefix + f"{n}.json") for n in ("ops", "steps", "roofline")}
         data = ProfileData(self.store, record, manifest, bufs, analyses)
         with self._lock:
             self._cache[pid] = (gen, data)

@@ -40,9 +40,9 @@ class ModuleInfo:
     program_id: int
     proto: bytes
     fingerprint: str
-    instructions: int
-    flops: float
-    bytes: float
+    instructions: int | None  # None: not costed (the module did not run in the capture)
+    flops: float | None
+    bytes: float | None
     costs: dict[str, OpCostInfo]
     _by_kernel: dict[str, str] | None = None
 
@@ -96,11 +96,15 @@ def _module_costs(proto: bytes) -> dict[str, Any]:
     }
 
 
-def module_infos(cols: Any, cache: CostCache | None = None) -> list[ModuleInfo]:
+def module_infos(cols: Any, cache: CostCache | None = None,
+                 ran: Callable[[str, int], bool] | None = None) -> list[ModuleInfo]:
     """HLO modules of the host with per-op costs (categories drive op stats and steps).
 
     Parsing and costing a large module takes seconds, and every capture of a job
-    carries the same modules: `cache` keeps the costs by module fingerprint.
+    carries the same modules: `cache` keeps the costs by module fingerprint. A
+    process's metadata lists every module it compiled (its init, say), but only
+    those that ran in the capture (`ran(name, program_id)`) need costs now: the
+    others are listed with `instructions`/`flops`/`bytes` None unless cached.
     """
     from xdiag.xplane.hlo import hlo_modules
 
@@ -108,6 +112,11 @@ def module_infos(cols: Any, cache: CostCache | None = None) -> list[ModuleInfo]:
     for ref in hlo_modules(cols):
         fp = hashlib.sha256(ref.proto).hexdigest()[:16]
         costs = cache.get(fp) if cache is not None else None
+        if costs is None and ran is not None and not ran(ref.name, ref.program_id):
+            out.append(ModuleInfo(name=ref.name, program_id=ref.program_id, proto=ref.proto,
+                                  fingerprint=fp, instructions=None, flops=None, bytes=None,
+                                  costs={}))
+            continue
         if costs is None:
             try:
                 costs = _module_costs(ref.proto)
@@ -200,6 +209,17 @@ class EventStats:
                    correlation_id=cols.event_stat("correlation_id"))
 
 
+def _modules_that_ran(es: EventStats) -> Callable[[str, int], bool] | None:
+    """Whether a module (name, program id) has events in the capture; None: can't tell."""
+    _, mod_table, has_mod = es.hlo_module
+    prog, has_prog = es.program_id
+    if not (np.any(has_mod) or np.any(has_prog)):
+        return None
+    names = {str(x) for x in mod_table}
+    programs = set(np.unique(np.asarray(prog)[has_prog]).tolist()) if np.any(has_prog) else set()
+    return lambda name, program_id: name in names or program_id in programs
+
+
 def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
                  cost_cache: CostCache | None = None) -> HostAnalysis:
     """Analyse one host's columns; times become ns from the profile start `t0_ns`.
@@ -209,9 +229,9 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
     """
     ev = cols.events
     n = len(ev)
-    modules = module_infos(cols, cost_cache)  # metadata only; before columns are released
     kind_hint, plane_peaks = _device_kind_hint(cols), _plane_peaks(cols)
     es = EventStats.gather(cols)
+    modules = module_infos(cols, cost_cache, _modules_that_ran(es))
     track_of, tracks = assign_tracks(cols, es.device_ordinal, es.hlo_op[2])
     name_codes, names = es.names
     sel = np.flatnonzero(~ev.aggregated)  # aggregated events have no position in time
@@ -353,7 +373,7 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     ev_coll = (np.asarray(cols_out["category"], dtype=object) == COLLECTIVE)[inv] if len(inv) \
         else np.zeros(0, bool)
     return cols_out, {"pos": pos, "flops": ev_flops, "collective": ev_coll.astype(bool),
-                      "depth": depth, "module_flops": {m.program_id: m.flops for m in modules}}
+                      "depth": depth, "module_flops": {m.program_id: m.flops or 0.0 for m in modules}}
 
 
 

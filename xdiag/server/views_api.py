@@ -75,25 +75,29 @@ def search(pid: str) -> Any:
                                      query_int("limit", 100, lo=1)))
 
 
+def _stored_json(body: bytes) -> Response:
+    return Response(body, mimetype="application/json")
+
+
 @bp.get("/profiles/<pid>/ops")
 @requires("viewer", profile_arg="pid")
 def ops(pid: str) -> Any:
     """Op statistics per module and HLO op, by category and by program."""
-    return jsonify(_data(pid).analysis("ops"))
+    return _stored_json(_data(pid).analysis_json("ops"))
 
 
 @bp.get("/profiles/<pid>/roofline")
 @requires("viewer", profile_arg="pid")
 def roofline(pid: str) -> Any:
     """Roofline points per op and per program, with the peaks used."""
-    return jsonify(_data(pid).analysis("roofline"))
+    return _stored_json(_data(pid).analysis_json("roofline"))
 
 
 @bp.get("/profiles/<pid>/steps")
 @requires("viewer", profile_arg="pid")
 def steps(pid: str) -> Any:
     """Steps with their time breakdown and MFU."""
-    return jsonify(_data(pid).analysis("steps"))
+    return _stored_json(_data(pid).analysis_json("steps"))
 
 
 @bp.get("/profiles/<pid>/hlo")

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from xdiag.errors import BadRequest, PreconditionFailed
+from xdiag.errors import BadRequest, NotFound, PreconditionFailed
 
 T = TypeVar("T")
 
@@ -40,6 +40,13 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def read_versioned(self, key: str) -> tuple[bytes, int]:
         """Return (bytes, generation); raise NotFound if absent."""
+
+    def generation(self, key: str) -> int:
+        """The object's generation without its bytes (0 if absent): a cheap freshness check."""
+        try:
+            return self.read_versioned(key)[1]
+        except NotFound:
+            return 0
 
     @abc.abstractmethod
     def write(self, key: str, data: bytes, *, if_generation: int | None = None) -> int:

@@ -98,6 +98,13 @@ class GCSStore(ObjectStore):
             Path(path).unlink(missing_ok=True)
             raise self._fail(exc, key) from None
 
+    def generation(self, key: str) -> int:
+        try:
+            blob = self.bucket.get_blob(self._name(key), retry=RETRY)
+        except gexc.GoogleAPICallError as exc:
+            raise self._fail(exc, key) from None
+        return 0 if blob is None else int(blob.generation or 0)
+
     def size(self, key: str) -> int | None:
         try:
             blob = self.bucket.get_blob(self._name(key), retry=RETRY)

@@ -53,6 +53,9 @@ class LocalStore(ObjectStore):
     def read(self, key: str) -> bytes:
         return self.read_versioned(key)[0]
 
+    def generation(self, key: str) -> int:
+        return self._generation(self._path(key))
+
     def read_versioned(self, key: str) -> tuple[bytes, int]:
         path = self._path(key)
         try:

@@ -348,7 +348,7 @@ export interface StepsResponse {
 export interface HloModuleInfo {
   name: string;
   program_id: number | string | null;
-  instructions: number;
+  instructions: number | null; // null: not costed (the module did not run in the capture)
   flops: number | null;
   bytes: number | null;
 }

@@ -92,7 +92,9 @@ export class HloPanel implements Panel {
       return h("li", { role: "option", "aria-selected": String(active), class: active ? "active" : null },
         h("a", { href: this.ctx.href({ tab: "hlo", module: m.name }), title: m.name, "data-testid": "hlo-module" },
           h("span", { class: "ellipsis" }, m.name),
-          h("span", { class: "muted small" }, `${formatCount(m.instructions)} instr · ${formatFlops(m.flops)} · ${formatBytes(m.bytes)}`)));
+          h("span", { class: "muted small" }, m.instructions == null
+            ? "did not run in this capture"
+            : `${formatCount(m.instructions)} instr · ${formatFlops(m.flops)} · ${formatBytes(m.bytes)}`)));
     }));
   }
 
