@@ -139,3 +139,12 @@ def test_generation_without_reading(store: ObjectStore) -> None:
     assert store.generation("gen/x") == gen == store.read_versioned("gen/x")[1]
     gen2 = store.write("gen/x", b"v2")
     assert store.generation("gen/x") == gen2 != gen
+
+
+def test_write_parts_equals_joined_write(store: ObjectStore) -> None:
+    import numpy as np
+
+    arr = np.arange(100_000, dtype=np.int64)
+    parts = [b"head", memoryview(arr).cast("B"), b"", b"tail"]
+    store.write_parts("parts/x", parts)
+    assert store.read("parts/x") == b"head" + arr.tobytes() + b"tail"

@@ -93,7 +93,7 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
     Runs in a worker process: takes only picklable arguments, opens the store itself.
     """
     from xdiag.analysis.host import ANALYSED_STATS, analyse_host
-    from xdiag.analysis.pack import pack
+    from xdiag.analysis.pack import pack_parts
     from xdiag.xplane.lean import read_xspace_lean
 
     store = open_store(store_url)
@@ -114,8 +114,8 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
                 pass  # a view is still alive; the mapping goes with the process
             fh.close()
     meta = {"host": host, "names": h.names, "tracks": h.tracks, **h.index.meta()}
-    store.write(out_prefix + f"hosts/{host}.tl", pack(h.index.arrays(), meta))
-    store.write(out_prefix + f"hosts/{host}.steps", pack(h.steps))
+    store.write_parts(out_prefix + f"hosts/{host}.tl", pack_parts(h.index.arrays(), meta))
+    store.write_parts(out_prefix + f"hosts/{host}.steps", pack_parts(h.steps))
     for m in h.modules:
         key = out_prefix + f"hlo/{m.fingerprint}.pb"
         if not store.exists(key):

@@ -131,3 +131,26 @@ def test_empty_index() -> None:
     idx = timeline.build(e, e, e, e.astype(np.int32))
     win = timeline.query(idx, 0, 100, 100, num_tracks=0)
     assert len(win.ev) == 0
+
+
+def test_lane_tracks_pack_concurrent_slices_side_by_side() -> None:
+    """GPU kernels overlap without nesting: each takes the lowest free lane, so the lanes
+    used equal the most slices open at once (no staircase), and no lane overlaps."""
+    rng = np.random.default_rng(11)
+    n = 4000
+    start = np.sort(rng.integers(0, 1_000_000, n)).astype(np.int64)
+    end = start + rng.integers(1, 3_000, n)
+    track = rng.integers(0, 2, n).astype(np.int64)  # track 1 uses lanes, track 0 nests
+    idx = timeline.build(track, start, end, np.zeros(n, np.int64),
+                         lanes=np.array([False, True]))
+    assert idx.num_events == n
+    for s in range(len(idx.seg_track)):
+        a, b = idx.seg_ptr[s], idx.seg_ptr[s + 1]
+        assert np.all(idx.ev_start[a + 1:b] >= idx.ev_end[a:b - 1])  # one lane never overlaps
+    on1 = track == 1
+    events = np.concatenate([np.stack([start[on1], np.ones(on1.sum())], 1),
+                             np.stack([end[on1], -np.ones(on1.sum())], 1)])
+    events = events[np.lexsort((events[:, 1], events[:, 0]))]  # ends before starts at a tie
+    most_open = int(np.cumsum(events[:, 1]).max())
+    lanes = idx.seg_depth[idx.seg_track == 1]
+    assert lanes.max() + 1 == most_open

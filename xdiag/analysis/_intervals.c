@@ -1,6 +1,6 @@
 /* Interval kernels for the timeline index that numpy cannot vectorise.
  *
- * nest_depths(start, end) -> bytes of int32 depths
+ * nest_depths(start, end) -> bytes of int32 depths (and lane_depths, below)
  *   Input: int64 buffers of equal length, sorted by start ascending and, for
  *   equal starts, by end descending (parents before children). Output: the
  *   depth of each interval such that intervals at the same depth never
@@ -39,6 +39,101 @@ static PyObject *nest_depths(PyObject *self, PyObject *args) {
     }
     Py_END_ALLOW_THREADS
     free(stack_end);
+done:
+    PyBuffer_Release(&sb);
+    PyBuffer_Release(&eb);
+    return out;
+}
+
+/* lane_depths(start, end) -> bytes of int32 lanes
+ *
+ *   Same input order as nest_depths. For slices that overlap without nesting
+ *   (GPU kernels of one stream running concurrently), each interval takes the
+ *   lowest lane that is free at its start, so lanes never hold overlapping
+ *   intervals and concurrent kernels sit side by side instead of in a staircase.
+ *   Two binary heaps (busy lanes by end, free lanes by index): O(n log lanes).
+ */
+typedef struct { int64_t end; int32_t lane; } busy_t;
+
+static void busy_push(busy_t *h, Py_ssize_t *n, busy_t v) {
+    Py_ssize_t i = (*n)++;
+    while (i > 0) {
+        Py_ssize_t p = (i - 1) / 2;
+        if (h[p].end <= v.end) break;
+        h[i] = h[p]; i = p;
+    }
+    h[i] = v;
+}
+
+static busy_t busy_pop(busy_t *h, Py_ssize_t *n) {
+    busy_t top = h[0], last = h[--(*n)];
+    Py_ssize_t i = 0;
+    for (;;) {
+        Py_ssize_t c = 2 * i + 1;
+        if (c >= *n) break;
+        if (c + 1 < *n && h[c + 1].end < h[c].end) c++;
+        if (last.end <= h[c].end) break;
+        h[i] = h[c]; i = c;
+    }
+    if (*n > 0) h[i] = last;
+    return top;
+}
+
+static void free_push(int32_t *h, Py_ssize_t *n, int32_t v) {
+    Py_ssize_t i = (*n)++;
+    while (i > 0) {
+        Py_ssize_t p = (i - 1) / 2;
+        if (h[p] <= v) break;
+        h[i] = h[p]; i = p;
+    }
+    h[i] = v;
+}
+
+static int32_t free_pop(int32_t *h, Py_ssize_t *n) {
+    int32_t top = h[0], last = h[--(*n)];
+    Py_ssize_t i = 0;
+    for (;;) {
+        Py_ssize_t c = 2 * i + 1;
+        if (c >= *n) break;
+        if (c + 1 < *n && h[c + 1] < h[c]) c++;
+        if (last <= h[c]) break;
+        h[i] = h[c]; i = c;
+    }
+    if (*n > 0) h[i] = last;
+    return top;
+}
+
+static PyObject *lane_depths(PyObject *self, PyObject *args) {
+    Py_buffer sb, eb;
+    if (!PyArg_ParseTuple(args, "y*y*", &sb, &eb)) return NULL;
+    PyObject *out = NULL;
+    if (sb.len != eb.len || sb.len % 8 != 0) {
+        PyErr_SetString(PyExc_ValueError, "start and end must be int64 buffers of equal length");
+        goto done;
+    }
+    Py_ssize_t n = sb.len / 8;
+    out = PyBytes_FromStringAndSize(NULL, n * 4);
+    if (!out) goto done;
+    const int64_t *start = (const int64_t *)sb.buf, *end = (const int64_t *)eb.buf;
+    int32_t *lane = (int32_t *)PyBytes_AS_STRING(out);
+    busy_t *busy = n ? malloc(sizeof(busy_t) * n) : NULL;
+    int32_t *freed = n ? malloc(sizeof(int32_t) * n) : NULL;
+    if (n && (!busy || !freed)) {
+        free(busy); free(freed); Py_CLEAR(out); PyErr_NoMemory(); goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t nb = 0, nf = 0;
+    int32_t lanes = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        while (nb > 0 && busy[0].end <= start[i]) free_push(freed, &nf, busy_pop(busy, &nb).lane);
+        int32_t l = nf > 0 ? free_pop(freed, &nf) : lanes++;
+        lane[i] = l;
+        busy_t b = {end[i], l};
+        busy_push(busy, &nb, b);
+    }
+    Py_END_ALLOW_THREADS
+    free(busy);
+    free(freed);
 done:
     PyBuffer_Release(&sb);
     PyBuffer_Release(&eb);
@@ -96,6 +191,7 @@ done:
 static PyMethodDef methods[] = {
     {"bucket_longest", bucket_longest, METH_VARARGS, "Longest ref per time bucket (int64 bytes)."},
     {"nest_depths", nest_depths, METH_VARARGS, "Nesting depth of sorted intervals (int32 bytes)."},
+    {"lane_depths", lane_depths, METH_VARARGS, "Lowest free lane of sorted intervals (int32 bytes)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -216,8 +216,11 @@ def _modules_that_ran(es: EventStats) -> Callable[[str, int], bool] | None:
     if not (np.any(has_mod) or np.any(has_prog)):
         return None
     names = {str(x) for x in mod_table}
-    programs = set(np.unique(np.asarray(prog)[has_prog]).tolist()) if np.any(has_prog) else set()
-    return lambda name, program_id: name in names or program_id in programs
+    ran_programs = np.asarray(prog)[has_prog]  # a module is checked only when not cached
+
+    def ran(name: str, program_id: int) -> bool:
+        return name in names or bool(np.any(ran_programs == program_id))
+    return ran
 
 
 def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
@@ -246,7 +249,8 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
         del ev, track_of
         if hasattr(cols.data, "madvise"):  # the mapped file is no longer read: drop its pages
             cols.data.madvise(mmap.MADV_DONTNEED)
-    idx = timeline.build(track_sel, start_ns, end_ns, names_sel)
+    idx = timeline.build(track_sel, start_ns, end_ns, names_sel,
+                         lanes=np.array([t.kernels for t in tracks], dtype=bool))
     del track_sel, names_sel
     # ev_src must index the reader's order, not the kept subset.
     idx.ev_src = sel[idx.ev_src]

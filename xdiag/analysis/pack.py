@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -23,21 +24,27 @@ def _pad(n: int) -> int:
     return (-n) % ALIGN
 
 
-def pack(arrays: dict[str, np.ndarray], meta: dict[str, Any] | None = None) -> bytes:
+def pack_parts(arrays: dict[str, np.ndarray],
+               meta: dict[str, Any] | None = None) -> Iterator[bytes | memoryview]:
+    """The container as a sequence of buffers, the arrays' own memory included
+    (no copies: writing a large timeline index costs no extra memory)."""
+    arrays = {name: np.ascontiguousarray(arr) for name, arr in arrays.items()}
     entries = []
     offset = 0
     for name, arr in arrays.items():
-        arr = np.ascontiguousarray(arr)
         entries.append({"name": name, "dtype": arr.dtype.str, "shape": list(arr.shape),
                         "offset": offset})
         offset += arr.nbytes + _pad(arr.nbytes)
     header = json.dumps({"arrays": entries, "meta": meta or {}}).encode()
     head = MAGIC + struct.pack("<II", VERSION, len(header)) + header
-    parts = [head, b"\0" * _pad(len(head))]
+    yield head + b"\0" * _pad(len(head))
     for arr in arrays.values():
-        data = np.ascontiguousarray(arr).tobytes()
-        parts += [data, b"\0" * _pad(len(data))]
-    return b"".join(parts)
+        yield memoryview(arr.reshape(-1)).cast("B")
+        yield b"\0" * _pad(arr.nbytes)
+
+
+def pack(arrays: dict[str, np.ndarray], meta: dict[str, Any] | None = None) -> bytes:
+    return b"".join(bytes(p) for p in pack_parts(arrays, meta))
 
 
 def unpack(buf: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

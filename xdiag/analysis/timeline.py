@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from xdiag.analysis._intervals import bucket_longest, nest_depths
+from xdiag.analysis._intervals import bucket_longest, lane_depths, nest_depths
 
 LMIN = 10  # finest summarised level: 1.024 µs buckets; below that, raw slices
 MAX_TBITS = 46  # profiles up to ~19.5 h
@@ -84,13 +84,15 @@ class TimelineIndex:
 
 
 def build(track: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray,
-          name: np.ndarray) -> TimelineIndex:
+          name: np.ndarray, lanes: np.ndarray | None = None) -> TimelineIndex:
     """Build the index of one host.
 
     Args:
       track: int [n] track of each event (host-local track number).
       start_ns, end_ns: int64 [n] times in ns from the profile start (end >= start >= 0).
       name: int [n] name id of each event.
+      lanes: bool per track: its slices overlap without nesting (GPU kernels), so
+        depth is the lowest free lane rather than the nesting level.
     """
     n = int(start_ns.shape[0])
     track = track.astype(np.int64, copy=False)
@@ -116,6 +118,12 @@ def build(track: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray,
     #    the span makes every track start after all intervals of the previous one ended.
     shift = track * t_end
     depth = np.frombuffer(nest_depths(start + shift, end + shift), dtype=np.int32)
+    if lanes is not None and np.any(lanes) and n:
+        laned = np.asarray(lanes, dtype=bool)[track]
+        if laned.any():
+            depth = depth.copy()
+            depth[laned] = np.frombuffer(lane_depths(start[laned] + shift[laned],
+                                                     end[laned] + shift[laned]), dtype=np.int32)
     del shift
 
     # 3. Segments = (track, depth), each sorted by start: a stable sort on (track, depth)

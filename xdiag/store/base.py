@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,6 +40,16 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def read_versioned(self, key: str) -> tuple[bytes, int]:
         """Return (bytes, generation); raise NotFound if absent."""
+
+    def write_parts(self, key: str, parts: Iterable[bytes | memoryview]) -> int:
+        """Write the concatenation of `parts` without joining them in memory."""
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(prefix="xdiag-parts-") as fh:
+            for part in parts:
+                fh.write(part)
+            fh.flush()
+            return self.write_file(key, Path(fh.name))
 
     def generation(self, key: str) -> int:
         """The object's generation without its bytes (0 if absent): a cheap freshness check."""

@@ -14,7 +14,7 @@ import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from xdiag.errors import NotFound, PreconditionFailed
@@ -73,6 +73,9 @@ class LocalStore(ObjectStore):
             with os.fdopen(fd, "wb") as fh:
                 if isinstance(fill, bytes | bytearray | memoryview):
                     fh.write(fill)
+                elif isinstance(fill, list):  # buffers, written in turn
+                    for part in fill:
+                        fh.write(part)
                 else:
                     with open(fill, "rb") as src:  # type: ignore[call-overload]
                         shutil.copyfileobj(src, fh, 1 << 20)
@@ -87,6 +90,9 @@ class LocalStore(ObjectStore):
                 os.unlink(tmp)
             raise
         return self._generation(path)
+
+    def write_parts(self, key: str, parts: Iterable[bytes | memoryview]) -> int:
+        return self._atomic_replace(self._path(key), list(parts))
 
     def write(self, key: str, data: bytes, *, if_generation: int | None = None) -> int:
         path = self._path(key)
