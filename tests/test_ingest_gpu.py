@@ -144,3 +144,12 @@ def test_only_modules_that_ran_are_costed_at_ingest(data) -> None:
     assert mods["jit_init"]["instructions"] is None and mods["jit_init"]["flops"] is None
     view = module_view(data, "jit_init", op=None, hops=1, expand=False)  # still viewable
     assert "ENTRY" in view["text"]
+
+
+def test_pallas_kernels_are_custom_calls(data, oracle) -> None:
+    """Our Pallas grouped matmul (kernels gmm, gmm__1, tgmm, ...) is a Triton custom call."""
+    ops = data.analysis("ops")["ops"]
+    pallas = [o for o in ops if o["op"].split("__")[0] in ("gmm", "tgmm")]
+    kernels = [ev for ev in _kernels(oracle) if ev[0].split("__")[0] in ("gmm", "tgmm")]
+    assert pallas and sum(o["occurrences"] for o in pallas) == len(kernels)
+    assert {(o["category"], o["fused_category"]) for o in pallas} == {("custom_call", "triton")}

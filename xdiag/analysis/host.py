@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import logging
 import mmap
+import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -44,7 +45,12 @@ class ModuleInfo:
     flops: float | None
     bytes: float | None
     costs: dict[str, OpCostInfo]
+    triton_kernels: frozenset[str] = frozenset()
     _by_kernel: dict[str, str] | None = None
+
+    def is_triton_kernel(self, kernel: str) -> bool:
+        """A Pallas/Triton custom call's kernel (`gmm`, or `gmm__3` for its variants)."""
+        return re.sub(r"__\d+$", "", kernel) in self.triton_kernels
 
     def op_of_kernel(self, kernel: str) -> str | None:
         """The instruction a GPU kernel runs: XLA names kernels after their instruction
@@ -78,6 +84,9 @@ class CostCache(Protocol):
     def put(self, fingerprint: str, costs: dict[str, Any]) -> None: ...
 
 
+_TRITON_NAME = re.compile(r'\bname\s*=\s*"([^"]+)"')
+
+
 def _module_costs(proto: bytes) -> dict[str, Any]:
     """Per-op costs and totals of one module, as plain data (cacheable as JSON)."""
     from xdiag.analysis.hlo.cost import module_cost
@@ -85,8 +94,12 @@ def _module_costs(proto: bytes) -> dict[str, Any]:
 
     module = parse_module(proto)
     mc = module_cost(module)
+    triton = sorted({m.group(1) for i in module.instructions()
+                     if i.custom_call_target.endswith("triton")
+                     and (m := _TRITON_NAME.search(i.backend_config))})
     return {
         "instructions": sum(1 for _ in module.instructions()),
+        "triton_kernels": triton,  # Pallas/Triton kernel names its custom calls launch
         "flops": float(mc.total.flops), "bytes": float(mc.total.bytes_accessed),
         # op -> [flops, bytes, category, fused category]
         "ops": {name: [float(c.flops), float(c.bytes_accessed),
@@ -128,7 +141,8 @@ def module_infos(cols: Any, cache: CostCache | None = None,
         out.append(ModuleInfo(
             name=ref.name, program_id=ref.program_id, proto=ref.proto, fingerprint=fp,
             instructions=costs["instructions"], flops=costs["flops"], bytes=costs["bytes"],
-            costs={name: OpCostInfo(*c) for name, c in costs["ops"].items()}))
+            costs={name: OpCostInfo(*c) for name, c in costs["ops"].items()},
+            triton_kernels=frozenset(costs.get("triton_kernels", ()))))
     return out
 
 
@@ -197,7 +211,8 @@ class EventStats:
     program_id: tuple[np.ndarray, np.ndarray]
     device_ordinal: tuple[np.ndarray, np.ndarray]
     step_num: tuple[np.ndarray, np.ndarray]
-    correlation_id: tuple[np.ndarray, np.ndarray]  # GPU: kernel <-> its host launch
+    # GPU only (gathered once kernel tracks are known): kernel <-> its host launch.
+    correlation_id: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def gather(cls, cols: Any) -> EventStats:
@@ -205,8 +220,7 @@ class EventStats:
                    hlo_module=cols.event_stat_codes("hlo_module"),
                    program_id=cols.event_stat("program_id"),
                    device_ordinal=cols.event_stat("device_ordinal"),
-                   step_num=cols.event_stat("step_num"),
-                   correlation_id=cols.event_stat("correlation_id"))
+                   step_num=cols.event_stat("step_num"))
 
 
 def _modules_that_ran(es: EventStats) -> Callable[[str, int], bool] | None:
@@ -236,6 +250,8 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
     es = EventStats.gather(cols)
     modules = module_infos(cols, cost_cache, _modules_that_ran(es))
     track_of, tracks = assign_tracks(cols, es.device_ordinal, es.hlo_op[2])
+    if any(t.kernels for t in tracks):
+        es.correlation_id = cols.event_stat("correlation_id")
     name_codes, names = es.names
     sel = np.flatnonzero(~ev.aggregated)  # aggregated events have no position in time
     shift_ps = (cols.t0_ns - t0_ns) * 1000
@@ -318,13 +334,17 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     src = idx.ev_src[pos]
     track_of_pos = idx.seg_track[np.searchsorted(idx.seg_ptr, pos, side="right") - 1]
     kernel_lut = np.array([t.kernels for t in tracks] + [False], dtype=bool)
-    uniq, inv = _unique_rows_lazy([
+    makers = [
         lambda: np.where(has_mod[src], mod_codes[src], len(mod_table)),
         lambda: np.where(has_op[src], op_codes[src], len(op_table) + names_codes[src]),
         lambda: np.where(has_prog[src], np.asarray(prog)[src].astype(np.int64), -1),
         lambda: dev_lut[track_of_pos],
-        lambda: np.where(kernel_lut[track_of_pos], names_codes[src], -1),
-    ], len(pos))
+    ]
+    if kernel_lut.any():  # GPU: the kernel name is part of the key
+        makers.append(lambda: np.where(kernel_lut[track_of_pos], names_codes[src], -1))
+    uniq, inv = _unique_rows_lazy(makers, len(pos))
+    if not kernel_lut.any():
+        uniq = np.concatenate([uniq, np.full((len(uniq), 1), -1, np.int64)], axis=1)
     by_prog = {m.program_id: m for m in modules}
     by_name = {m.name: m for m in modules}
     # Resolve each distinct row to (module, op, program, device); GPU kernels of one op
@@ -364,8 +384,11 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
         cols_out["program_id"].append(pid)
         cols_out["op"].append(op)
         cols_out["device"].append(dev)
-        cols_out["category"].append(cost.category if cost else _guess_category(op))
-        cols_out["fused_category"].append(cost.fused_category if cost else "")
+        triton = cost is None and info is not None and info.is_triton_kernel(op)
+        cols_out["category"].append(cost.category if cost else
+                                    "custom_call" if triton else _guess_category(op))
+        cols_out["fused_category"].append(cost.fused_category if cost else
+                                          "triton" if triton else "")
         cols_out["occurrences"].append(int(occ[r]))
         cols_out["total_ns"].append(int(tot[r]))
         cols_out["self_ns"].append(int(slf[r]))
@@ -442,10 +465,10 @@ def _device_step_windows(es: EventStats, idx: timeline.TimelineIndex, tracks: li
     end), so the steps tile the device timeline, gaps included. Steps with no
     correlated kernels (CPU, TPU) keep their annotation windows.
     """
-    corr, has_corr = es.correlation_id
     kernel_lut = np.array([t.kernels for t in tracks] + [False], dtype=bool)
-    if not kernel_lut.any() or not np.any(has_corr):
+    if es.correlation_id is None or not kernel_lut.any() or not np.any(es.correlation_id[1]):
         return a, b
+    corr, has_corr = es.correlation_id
     pos_track = np.repeat(idx.seg_track, np.diff(idx.seg_ptr))
     src = idx.ev_src
     kp = pos[kernel_lut[pos_track[pos]] & has_corr[src[pos]]]
