@@ -44,37 +44,71 @@ def perfetto_packets(data: Any) -> Iterator[bytes]:
         p.track_descriptor.process.pid = i + 1
         p.track_descriptor.process.process_name = h.host
         yield framed(p)
+    lane_tracks = set()
     for t in data.tracks:
         p = TracePacket()
-        p.track_descriptor.uuid = 2_000_000 + t["id"]
+        p.track_descriptor.uuid = TRACK_UUID + t["id"]
         p.track_descriptor.parent_uuid = host_uuid[t["host"]]
         p.track_descriptor.name = t["name"]
         yield framed(p)
+        if t.get("lanes"):
+            # Its slices overlap without nesting (GPU kernels), which a Perfetto track
+            # cannot hold: one child track per lane, where slices never overlap.
+            lane_tracks.add(t["id"])
+            for lane in range(int(t.get("max_depth", 0)) + 1):
+                p = TracePacket()
+                p.track_descriptor.uuid = _lane_uuid(t["id"], lane)
+                p.track_descriptor.parent_uuid = TRACK_UUID + t["id"]
+                p.track_descriptor.name = f"{t['name']} · lane {lane}"
+                yield framed(p)
 
+    declared: set[int] = set()
     for h in data.hosts:
         idx = h.index
         seg_of = np.repeat(np.arange(len(idx.seg_track)), np.diff(idx.seg_ptr))
-        track = idx.seg_track[seg_of] if len(seg_of) else seg_of
-        order = np.lexsort((-(idx.ev_end - idx.ev_start), idx.ev_start, track))
+        track = (idx.seg_track[seg_of] if len(seg_of) else seg_of).astype(np.int64) + h.track_base
+        laned = np.isin(track, np.fromiter(lane_tracks, np.int64, len(lane_tracks)))
+        depth = idx.seg_depth[seg_of].astype(np.int64) if len(seg_of) else seg_of
+        uuid = np.where(laned, _lane_uuid(track, depth), TRACK_UUID + track)
+        order = np.lexsort((-(idx.ev_end - idx.ev_start), idx.ev_start, uuid))
         stack: list[int] = []
         current = -1
         for pos in order.tolist():
-            tr = int(track[pos])
+            u = int(uuid[pos])
             start, end = int(idx.ev_start[pos]), int(idx.ev_end[pos])
-            if tr != current:
+            if u != current:
                 while stack:
-                    yield framed(_slice(TracePacket, TrackEvent, 2_000_000 + h.track_base + current,
-                                        t0 + stack.pop(), None))
-                current = tr
+                    yield framed(_slice(TracePacket, TrackEvent, current, t0 + stack.pop(), None))
+                current = u
             while stack and stack[-1] <= start:
-                yield framed(_slice(TracePacket, TrackEvent, 2_000_000 + h.track_base + tr,
-                                    t0 + stack.pop(), None))
-            yield framed(_slice(TracePacket, TrackEvent, 2_000_000 + h.track_base + tr,
-                                t0 + start, names[h.names[int(idx.ev_name[pos])]]))
+                yield framed(_slice(TracePacket, TrackEvent, u, t0 + stack.pop(), None))
+            name = names[h.names[int(idx.ev_name[pos])]]
+            if stack and end > stack[-1]:
+                # Starts inside the open slice but outlives it: not nestable. It goes to
+                # an overlap track for its depth, where slices never overlap.
+                lu = int(_lane_uuid(track[pos], depth[pos]))
+                if lu not in declared:
+                    declared.add(lu)
+                    p = TracePacket()
+                    p.track_descriptor.uuid = lu
+                    p.track_descriptor.parent_uuid = TRACK_UUID + int(track[pos])
+                    p.track_descriptor.name = f"overlapping · depth {int(depth[pos])}"
+                    yield framed(p)
+                yield framed(_slice(TracePacket, TrackEvent, lu, t0 + start, name))
+                yield framed(_slice(TracePacket, TrackEvent, lu, t0 + end, None))
+                continue
+            yield framed(_slice(TracePacket, TrackEvent, u, t0 + start, name))
             stack.append(end)
         while stack:
-            yield framed(_slice(TracePacket, TrackEvent, 2_000_000 + h.track_base + current,
-                                t0 + stack.pop(), None))
+            yield framed(_slice(TracePacket, TrackEvent, current, t0 + stack.pop(), None))
+
+
+TRACK_UUID = 2_000_000
+LANES_PER_TRACK = 1 << 16
+
+
+def _lane_uuid(track: Any, lane: Any) -> Any:
+    return 1 << 40 | track * LANES_PER_TRACK + lane
 
 
 def _slice(TracePacket: Any, TrackEvent: Any, uuid: int, ts: int, name_iid: int | None) -> Any:

@@ -34,7 +34,8 @@ class Track:
     kernels: bool = False  # an op track of GPU kernels: event names are kernel names
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "group": self.group, "device": self.device, "kind": self.kind}
+        return {"name": self.name, "group": self.group, "device": self.device, "kind": self.kind,
+                "lanes": self.kernels}
 
 
 def device_id(plane_name: str) -> tuple[str, int] | None:
