@@ -155,3 +155,16 @@ def test_printed_text_round_trips_through_xla_parser():
     assert [(i.name, i.opcode, str(i.shape), i.literal) for i in again.instructions()] == [
         (i.name, i.opcode, str(i.shape), i.literal) for i in module.instructions()]
     assert [i.op_name for i in again.instructions()] == [i.op_name for i in module.instructions()]
+
+
+def test_every_instruction_field_is_set_and_shapes_are_shared(module):
+    """Instructions are built without the dataclass __init__ and shapes are memoised:
+    every field must still be there, and equal shapes must be the same object."""
+    from xdiag.analysis.hlo.module import Instruction
+
+    names = [f.name for f in dataclasses.fields(Instruction)]
+    seen = {}
+    for instr in module.instructions():
+        assert set(names) <= set(vars(instr)), instr.name
+        seen.setdefault(instr.shape, instr.shape)
+        assert seen[instr.shape] is instr.shape

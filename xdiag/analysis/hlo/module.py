@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 from google.protobuf.message import DecodeError
 
@@ -421,8 +422,30 @@ def _replica_groups(p: hlo_pb2.HloInstructionProto) -> tuple[tuple[int, ...], ..
     return ()
 
 
+T = TypeVar("T")
+
+
+def _frozen(cls: type[T], **fields: object) -> T:
+    """cls(**fields) for a frozen dataclass given every field, without its __init__, which
+    pays an object.__setattr__ per field (a third of parsing a large module)."""
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
+
+
+def _shape(proto: xla_data_pb2.ShapeProto, cache: dict[bytes, Shape]) -> Shape:
+    """Shape.from_proto, memoised: a module repeats a few hundred shapes thousands of times."""
+    key = proto.SerializeToString()
+    shape = cache.get(key)
+    if shape is None:
+        shape = cache[key] = Shape.from_proto(proto)
+    return shape
+
+
 def _instruction(p: hlo_pb2.HloInstructionProto, comp: str,
-                 frames: hlo_pb2.StackFrameIndexProto) -> Instruction:
+                 frames: hlo_pb2.StackFrameIndexProto,
+                 shapes: dict[bytes, Shape] | None = None) -> Instruction:
+    opcode = p.opcode
     extra: dict[str, object] = {}
     if p.slice_dimensions:
         extra["slice"] = tuple((s.start, s.limit, s.stride or 1) for s in p.slice_dimensions)
@@ -437,11 +460,12 @@ def _instruction(p: hlo_pb2.HloInstructionProto, comp: str,
         r = p.ragged_dot_dimension_numbers
         ragged = RaggedDotDims(DotDims.from_proto(r.dot_dimension_numbers),
                                tuple(r.lhs_ragged_dimensions), tuple(r.rhs_group_dimensions))
-    return Instruction(
+    return _frozen(
+        Instruction,
         id=p.id,
         name=p.name,
-        opcode=p.opcode,
-        shape=Shape.from_proto(p.shape),
+        opcode=opcode,
+        shape=_shape(p.shape, shapes) if shapes is not None else Shape.from_proto(p.shape),
         computation=comp,
         operand_ids=tuple(p.operand_ids),
         called_computation_ids=tuple(p.called_computation_ids),
@@ -462,11 +486,12 @@ def _instruction(p: hlo_pb2.HloInstructionProto, comp: str,
                      for d in p.window.dimensions),
         feature_group_count=p.feature_group_count or 1,
         batch_group_count=p.batch_group_count or 1,
-        replica_groups=_replica_groups(p),
+        replica_groups=(_replica_groups(p) if p.replica_groups or p.HasField("collective_device_list")
+                        else ()),
         channel_id=p.channel_id,
         backend_config=p.backend_config.decode("utf-8", "replace"),
         comparison_direction=p.comparison_direction,
-        literal=_literal_text(p),
+        literal=_literal_text(p) if opcode == "constant" else "",
         extra=extra,
     )
 
@@ -505,11 +530,12 @@ def parse_module(data: bytes) -> HloModule:
     """
     p, wrapped = _module_proto(data)
     frames = p.stack_frame_index
+    shapes: dict[bytes, Shape] = {}
     comps = tuple(
         Computation(
             id=c.id,
             name=c.name,
-            instructions=tuple(_instruction(i, c.name, frames) for i in c.instructions),
+            instructions=tuple(_instruction(i, c.name, frames, shapes) for i in c.instructions),
             root_id=c.root_id,
             is_fusion=c.is_fusion_computation,
         )
