@@ -180,8 +180,9 @@ def report(results: list[dict]) -> str:
               "- *xdiag ingest+first view* is everything from the raw file to the first "
               "viewport: validating the upload, the whole ingest (timeline index, op stats, "
               "steps, roofline, HLO costs) and the first `timeline` answer. Later views read "
-              "only the derived files. The trainer capture's first ingest also runs the HLO "
-              "cost model over its 38k-instruction module; costs are cached per store by module "
+              "only the derived files. The trainer capture's first ingest also parses and costs "
+              "its 18k-instruction train step (about a third of its time; modules that did not "
+              "run in the capture are not costed); costs are cached per store by module "
               "fingerprint, so later captures of the same job skip it.",
               "- *window p50*: 100 new random viewports (log-uniform width) through the HTTP "
               "layer (Flask test client, binary encoding) for xdiag; `trace_viewer@` with "
@@ -198,8 +199,12 @@ def report(results: list[dict]) -> str:
               "- *events in xprof's first full view*: what stock xprof's trace viewer shows for "
               "the whole profile; xdiag's index keeps every event reachable (dropped = 0) and "
               "says per track how many events each viewport summarises.",
-              "- This 2-core VM is noisy: over four runs today the 10M-event window p50 ranged "
-              "4.7-7.7 ms and ingest 0.9-1.45M events/s per core.", "",
+              "- This 2-core VM is noisy: the same code's ingest stages were measured 35-60% "
+              "slower ten minutes apart on the same day; compare ratios within one run.",
+              "- The H100 capture is small (13k events, 4 MB): there fixed costs dominate "
+              "(process start-up, the HLO cost model over its 9k-instruction train step), so "
+              "its first-view, window and RSS-per-file figures say little; it is here for the "
+              "op table and roofline, which stock xprof fills on GPU profiles.", "",
               "Peak RSS: xprof cold " + ", ".join(
         f"{r['file']}: {r['xprof_cold']['rss_mb']:.0f} MB" for r in results) +
         "; xdiag ingest " + ", ".join(f"{r['file']}: {r['xdiag_ingest']['rss_mb']:.0f} MB"
