@@ -15,7 +15,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-static PyObject *nest_depths(PyObject *self, PyObject *args) {
+/* The shared shape of nest_depths and lane_depths: two int64 buffers in, one int32
+ * per interval out, the pass itself run without the GIL (it returns -1 when out of memory). */
+typedef int (*interval_pass)(const int64_t *start, const int64_t *end, int32_t *out,
+                             Py_ssize_t n);
+
+static PyObject *run_pass(PyObject *args, interval_pass pass) {
     Py_buffer sb, eb;
     if (!PyArg_ParseTuple(args, "y*y*", &sb, &eb)) return NULL;
     PyObject *out = NULL;
@@ -26,24 +31,32 @@ static PyObject *nest_depths(PyObject *self, PyObject *args) {
     Py_ssize_t n = sb.len / 8;
     out = PyBytes_FromStringAndSize(NULL, n * 4);
     if (!out) goto done;
-    const int64_t *start = (const int64_t *)sb.buf, *end = (const int64_t *)eb.buf;
-    int32_t *depth = (int32_t *)PyBytes_AS_STRING(out);
-    int64_t *stack_end = n ? malloc(sizeof(int64_t) * n) : NULL;
-    if (n && !stack_end) { Py_CLEAR(out); PyErr_NoMemory(); goto done; }
+    int rc;
     Py_BEGIN_ALLOW_THREADS
+    rc = pass((const int64_t *)sb.buf, (const int64_t *)eb.buf,
+              (int32_t *)PyBytes_AS_STRING(out), n);
+    Py_END_ALLOW_THREADS
+    if (rc != 0) { Py_CLEAR(out); PyErr_NoMemory(); }
+done:
+    PyBuffer_Release(&sb);
+    PyBuffer_Release(&eb);
+    return out;
+}
+
+static int nest_pass(const int64_t *start, const int64_t *end, int32_t *depth, Py_ssize_t n) {
+    int64_t *stack_end = n ? malloc(sizeof(int64_t) * n) : NULL;
+    if (n && !stack_end) return -1;
     Py_ssize_t top = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         while (top > 0 && stack_end[top - 1] <= start[i]) top--;
         depth[i] = (int32_t)top;
         stack_end[top++] = end[i];
     }
-    Py_END_ALLOW_THREADS
     free(stack_end);
-done:
-    PyBuffer_Release(&sb);
-    PyBuffer_Release(&eb);
-    return out;
+    return 0;
 }
+
+static PyObject *nest_depths(PyObject *self, PyObject *args) { return run_pass(args, nest_pass); }
 
 /* lane_depths(start, end) -> bytes of int32 lanes
  *
@@ -103,25 +116,10 @@ static int32_t free_pop(int32_t *h, Py_ssize_t *n) {
     return top;
 }
 
-static PyObject *lane_depths(PyObject *self, PyObject *args) {
-    Py_buffer sb, eb;
-    if (!PyArg_ParseTuple(args, "y*y*", &sb, &eb)) return NULL;
-    PyObject *out = NULL;
-    if (sb.len != eb.len || sb.len % 8 != 0) {
-        PyErr_SetString(PyExc_ValueError, "start and end must be int64 buffers of equal length");
-        goto done;
-    }
-    Py_ssize_t n = sb.len / 8;
-    out = PyBytes_FromStringAndSize(NULL, n * 4);
-    if (!out) goto done;
-    const int64_t *start = (const int64_t *)sb.buf, *end = (const int64_t *)eb.buf;
-    int32_t *lane = (int32_t *)PyBytes_AS_STRING(out);
+static int lane_pass(const int64_t *start, const int64_t *end, int32_t *lane, Py_ssize_t n) {
     busy_t *busy = n ? malloc(sizeof(busy_t) * n) : NULL;
     int32_t *freed = n ? malloc(sizeof(int32_t) * n) : NULL;
-    if (n && (!busy || !freed)) {
-        free(busy); free(freed); Py_CLEAR(out); PyErr_NoMemory(); goto done;
-    }
-    Py_BEGIN_ALLOW_THREADS
+    if (n && (!busy || !freed)) { free(busy); free(freed); return -1; }
     Py_ssize_t nb = 0, nf = 0;
     int32_t lanes = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -131,14 +129,12 @@ static PyObject *lane_depths(PyObject *self, PyObject *args) {
         busy_t b = {end[i], l};
         busy_push(busy, &nb, b);
     }
-    Py_END_ALLOW_THREADS
     free(busy);
     free(freed);
-done:
-    PyBuffer_Release(&sb);
-    PyBuffer_Release(&eb);
-    return out;
+    return 0;
 }
+
+static PyObject *lane_depths(PyObject *self, PyObject *args) { return run_pass(args, lane_pass); }
 
 /* bucket_longest(start, dur, refs, level) -> bytes of int64 refs
  *
