@@ -5,8 +5,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Reinstall when the dependency list or the C extension changes.
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml xdiag/xplane/_xspace.c 2>/dev/null | sha1sum | cut -c1-12)
+# Reinstall when the dependency list or a C extension changes.
+C_SOURCES := $(wildcard xdiag/*/*.c)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(C_SOURCES) 2>/dev/null | sha1sum | cut -c1-12)
 WEBUI_SRC := $(shell find webui/src webui/index.html webui/package.json webui/vite.config.* webui/tsconfig*.json -type f 2>/dev/null)
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -29,7 +30,7 @@ lint: $(STAMP)
 
 setup: $(STAMP) webui
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(C_SOURCES)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip "setuptools>=75" wheel
 	$(BIN)/python -m pip install -q -e '.[dev]'
