@@ -178,7 +178,7 @@ def _device_kind_hint(cols: Any) -> str:
 def _self_times(idx: timeline.TimelineIndex) -> np.ndarray:
     """Self time of every slice (duration minus the parts covered by its children)."""
     dur = (idx.ev_end - idx.ev_start).astype(np.int64)
-    child = np.zeros(len(dur), dtype=np.int64)
+    parents, covers = [], []
     seg_of = {(int(t), int(d)): s for s, (t, d) in enumerate(zip(idx.seg_track, idx.seg_depth,
                                                                   strict=True))}
     for s, (t, d) in enumerate(zip(idx.seg_track.tolist(), idx.seg_depth.tolist(), strict=True)):
@@ -193,8 +193,14 @@ def _self_times(idx: timeline.TimelineIndex) -> np.ndarray:
         ok = k >= 0
         kk = np.clip(k, 0, None)
         covered = np.where(ok, np.clip(np.minimum(ce, pe[kk]) - cs, 0, None), 0)
-        np.add.at(child, pa + kk[ok], covered[ok])
-    return np.maximum(dur - child, 0)
+        parents.append(pa + kk[ok])
+        covers.append(covered[ok])
+    if not parents:
+        return np.maximum(dur, 0)
+    # One bincount over all segments (np.add.at per segment is unbuffered and slow).
+    child = np.bincount(np.concatenate(parents), weights=np.concatenate(covers),
+                        minlength=len(dur))
+    return np.maximum(dur - child.astype(np.int64), 0)
 
 
 ANALYSED_STATS = ("hlo_op", "hlo_module", "program_id", "device_ordinal", "step_num",
@@ -293,16 +299,31 @@ def _op_events(idx: timeline.TimelineIndex, tracks: list[Track]) -> np.ndarray:
     return np.flatnonzero(np.repeat(seg_is_op, sizes))
 
 
-def _unique_rows_lazy(makers: list[Callable[[], np.ndarray]],
-                      n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Like H._unique_rows(columns), each column made, folded into the key and freed in turn."""
-    k = len(makers)
+Column = tuple[Callable[[], np.ndarray], int | None]  # (make the column, its range if small)
+_SMALL_RANGE = 4096
+
+
+def _unique_rows_lazy(columns: list[Column], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of n-row integer columns and each row's index among them, each
+    column made, folded into one key and freed in turn (peak: about one int64 per row).
+
+    A column whose values are known to lie in [-1, range) is used as is; others are
+    factorized first, so the combined key stays small enough to factorize in O(n).
+    """
+    k = len(columns)
     if n == 0:
         return np.zeros((0, k), np.int64), np.zeros(0, np.int64)
     key = np.zeros(n, dtype=np.int64)
     values = []
-    for make in makers:
-        vals, codes = _factorize_sorted(np.asarray(make(), dtype=np.int64))
+    for make, size in columns:
+        col = np.asarray(make(), dtype=np.int64)
+        if size is not None and size <= _SMALL_RANGE:
+            vals = np.arange(-1, size, dtype=np.int64)
+            col += 1
+            codes = col
+        else:
+            vals, codes = _factorize_sorted(col)
+        del col
         key *= len(vals)
         key += codes
         del codes
@@ -334,14 +355,16 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     src = idx.ev_src[pos]
     track_of_pos = idx.seg_track[np.searchsorted(idx.seg_ptr, pos, side="right") - 1]
     kernel_lut = np.array([t.kernels for t in tracks] + [False], dtype=bool)
-    makers = [
-        lambda: np.where(has_mod[src], mod_codes[src], len(mod_table)),
-        lambda: np.where(has_op[src], op_codes[src], len(op_table) + names_codes[src]),
-        lambda: np.where(has_prog[src], np.asarray(prog)[src].astype(np.int64), -1),
-        lambda: dev_lut[track_of_pos],
+    makers: list[Column] = [
+        (lambda: np.where(has_mod[src], mod_codes[src], len(mod_table)), len(mod_table) + 1),
+        (lambda: np.where(has_op[src], op_codes[src], len(op_table) + names_codes[src]),
+         len(op_table) + len(names)),
+        (lambda: np.where(has_prog[src], np.asarray(prog)[src].astype(np.int64), -1), None),
+        (lambda: dev_lut[track_of_pos], int(dev_lut.max(initial=-1)) + 1),
     ]
     if kernel_lut.any():  # GPU: the kernel name is part of the key
-        makers.append(lambda: np.where(kernel_lut[track_of_pos], names_codes[src], -1))
+        makers.append((lambda: np.where(kernel_lut[track_of_pos], names_codes[src], -1),
+                       len(names)))
     uniq, inv = _unique_rows_lazy(makers, len(pos))
     if not kernel_lut.any():
         uniq = np.concatenate([uniq, np.full((len(uniq), 1), -1, np.int64)], axis=1)
