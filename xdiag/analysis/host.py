@@ -215,8 +215,8 @@ class EventStats:
     hlo_op: tuple[np.ndarray, list[Any], np.ndarray]
     hlo_module: tuple[np.ndarray, list[Any], np.ndarray]
     program_id: tuple[np.ndarray, np.ndarray]
-    device_ordinal: tuple[np.ndarray, np.ndarray]
-    step_num: tuple[np.ndarray, np.ndarray]
+    device_ordinal: tuple[np.ndarray, np.ndarray] | None  # None once tracks are assigned
+    step_num: tuple[np.ndarray, np.ndarray] | None  # None once the step marks are taken
     # GPU only (gathered once kernel tracks are known): kernel <-> its host launch.
     correlation_id: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -256,15 +256,20 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
     es = EventStats.gather(cols)
     modules = module_infos(cols, cost_cache, _modules_that_ran(es))
     track_of, tracks = assign_tracks(cols, es.device_ordinal, es.hlo_op[2])
+    es.device_ordinal = None  # consumed; every column freed early lowers the peak
     if any(t.kernels for t in tracks):
         es.correlation_id = cols.event_stat("correlation_id")
     name_codes, names = es.names
     sel = np.flatnonzero(~ev.aggregated)  # aggregated events have no position in time
+    n_timed = len(sel)
     shift_ps = (cols.t0_ns - t0_ns) * 1000
     start_ps = ev.start_ps[sel] + shift_ps
     start_ns = start_ps // 1000
     end_ns = np.maximum((start_ps + ev.duration_ps[sel] + 999) // 1000, start_ns)
     del start_ps
+    window = (int(start_ns.min()), int(end_ns.max())) if n_timed else (0, 0)
+    marks = _step_marks(es, sel, start_ns, end_ns)
+    es.step_num = None
     track_sel, names_sel = track_of[sel], name_codes[sel]
     if release:
         cols.stats = cols.events = None
@@ -273,9 +278,11 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
             cols.data.madvise(mmap.MADV_DONTNEED)
     idx = timeline.build(track_sel, start_ns, end_ns, names_sel,
                          lanes=np.array([t.kernels for t in tracks], dtype=bool))
-    del track_sel, names_sel
+    del track_sel, names_sel, start_ns, end_ns  # the index holds its own sorted copies
     # ev_src must index the reader's order, not the kept subset.
-    idx.ev_src = sel[idx.ev_src]
+    if n_timed != n:
+        idx.ev_src = sel[idx.ev_src]
+    del sel
 
     depths = idx.track_depths(len(tracks))
     counts = idx.track_counts(len(tracks))
@@ -283,11 +290,10 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
                   for i, t in enumerate(tracks)]
 
     ops, op_info = _op_table(es, idx, tracks, modules)
-    steps = _step_table(es, sel, idx, tracks, op_info, start_ns, end_ns)
-    window = (int(start_ns.min()), int(end_ns.max())) if len(sel) else (0, 0)
+    steps = _step_table(es, marks, idx, tracks, op_info)
     return HostAnalysis(index=idx, names=names, tracks=track_json, ops=ops, steps=steps,
                         modules=modules, window_ns=window, num_events=n,
-                        aggregated_events=int(n - len(sel)),
+                        aggregated_events=int(n - n_timed),
                         device_kind_hint=kind_hint, plane_peaks=plane_peaks)
 
 
@@ -524,15 +530,10 @@ def _device_step_windows(es: EventStats, idx: timeline.TimelineIndex, tracks: li
     return a, b
 
 
-def _step_table(es: EventStats, sel: np.ndarray, idx: timeline.TimelineIndex,
-                tracks: list[Track], op_info: dict[str, Any], start_ns: np.ndarray,
-                end_ns: np.ndarray) -> dict[str, np.ndarray]:
-    """Per step: its window and, per device track, busy/collective time and FLOPs.
-
-    `start_ns`/`end_ns` are aligned with `sel` (the timed events, in reader order).
-    Returns arrays (a profile can hold tens of thousands of steps): `step`, `start_ns`,
-    `end_ns`, `any_busy_ns` [S]; `devices` [D]; `busy_ns`, `collective_ns`, `flops` [D, S].
-    """
+def _step_marks(es: EventStats, sel: np.ndarray, start_ns: np.ndarray,
+                end_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(step numbers, first start, last end) of the step annotations, so that the
+    per-event columns can be freed before the step table is built."""
     step_vals, has_step = es.step_num
     where = np.flatnonzero(has_step[sel])  # positions within the timed events
     steps = np.asarray(step_vals)[sel[where]].astype(np.int64)
@@ -541,6 +542,19 @@ def _step_table(es: EventStats, sel: np.ndarray, idx: timeline.TimelineIndex,
     b = np.full(len(uniq), np.iinfo(np.int64).min)
     np.minimum.at(a, inv, start_ns[where])
     np.maximum.at(b, inv, end_ns[where])
+    return uniq, a, b
+
+
+def _step_table(es: EventStats, marks: tuple[np.ndarray, np.ndarray, np.ndarray],
+                idx: timeline.TimelineIndex, tracks: list[Track],
+                op_info: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Per step: its window and, per device track, busy/collective time and FLOPs.
+
+    `marks` are the step annotations' (step, start, end), see `_step_marks`.
+    Returns arrays (a profile can hold tens of thousands of steps): `step`, `start_ns`,
+    `end_ns`, `any_busy_ns` [S]; `devices` [D]; `busy_ns`, `collective_ns`, `flops` [D, S].
+    """
+    uniq, a, b = marks
 
     pos, depth = op_info["pos"], op_info["depth"]
     if len(uniq):
