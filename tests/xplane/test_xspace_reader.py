@@ -273,3 +273,20 @@ def test_stats_filter_keeps_only_named_stats(cpu_small: Path) -> None:
     # Event-metadata stats stay available with any filter.
     data = _handmade()
     assert read_xspace(data, stats=[]).event_stat("flops")[0].tolist() == [99, 99, 0, 0, 0]
+
+
+def test_analysis_skips_aggregated_events_and_maps_ids_back() -> None:
+    """An aggregated event (num_occurrences, no time) is counted but not on the timeline,
+    and the timeline's event ids still point at the reader's rows."""
+    from xdiag.analysis.host import ANALYSED_STATS, analyse_host
+    from xdiag.xplane.lean import read_xspace_lean
+
+    data = _handmade()
+    full = read_xspace(data)
+    h = analyse_host(read_xspace_lean(data, stats=ANALYSED_STATS), full.t0_ns, release=True)
+    assert h.num_events == 5 and h.aggregated_events == 1 and h.index.num_events == 4
+    src = np.sort(h.index.ev_src)
+    assert src.tolist() == [0, 2, 3, 4]  # row 1 is the aggregated one
+    order = np.argsort(h.index.ev_src)
+    assert h.index.ev_start[order].tolist() == [1, 5, 6, 100]  # ps floored to ns
+    assert h.index.ev_end[order].tolist() == [4, 6, 6, 101]  # ends rounded up

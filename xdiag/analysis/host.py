@@ -178,7 +178,7 @@ def _device_kind_hint(cols: Any) -> str:
 def _self_times(idx: timeline.TimelineIndex) -> np.ndarray:
     """Self time of every slice (duration minus the parts covered by its children)."""
     dur = (idx.ev_end - idx.ev_start).astype(np.int64)
-    parents, covers = [], []
+    child = np.zeros(len(dur), dtype=np.int64)
     seg_of = {(int(t), int(d)): s for s, (t, d) in enumerate(zip(idx.seg_track, idx.seg_depth,
                                                                   strict=True))}
     for s, (t, d) in enumerate(zip(idx.seg_track.tolist(), idx.seg_depth.tolist(), strict=True)):
@@ -193,14 +193,10 @@ def _self_times(idx: timeline.TimelineIndex) -> np.ndarray:
         ok = k >= 0
         kk = np.clip(k, 0, None)
         covered = np.where(ok, np.clip(np.minimum(ce, pe[kk]) - cs, 0, None), 0)
-        parents.append(pa + kk[ok])
-        covers.append(covered[ok])
-    if not parents:
-        return np.maximum(dur, 0)
-    # One bincount over all segments (np.add.at per segment is unbuffered and slow).
-    child = np.bincount(np.concatenate(parents), weights=np.concatenate(covers),
-                        minlength=len(dur))
-    return np.maximum(dur - child.astype(np.int64), 0)
+        np.add.at(child, pa + kk[ok], covered[ok])
+    np.subtract(dur, child, out=dur)
+    del child
+    return np.maximum(dur, 0, out=dur)
 
 
 ANALYSED_STATS = ("hlo_op", "hlo_module", "program_id", "device_ordinal", "step_num",
@@ -221,11 +217,13 @@ class EventStats:
     correlation_id: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
-    def gather(cls, cols: Any) -> EventStats:
-        return cls(names=cols.event_names(), hlo_op=cols.event_stat_codes("hlo_op"),
+    def gather(cls, cols: Any, *, with_ordinal: bool = True,
+               hlo_op: tuple[np.ndarray, list[Any], np.ndarray] | None = None) -> EventStats:
+        return cls(names=cols.event_names(),
+                   hlo_op=hlo_op if hlo_op is not None else cols.event_stat_codes("hlo_op"),
                    hlo_module=cols.event_stat_codes("hlo_module"),
                    program_id=cols.event_stat("program_id"),
-                   device_ordinal=cols.event_stat("device_ordinal"),
+                   device_ordinal=cols.event_stat("device_ordinal") if with_ordinal else None,
                    step_num=cols.event_stat("step_num"))
 
 
@@ -253,24 +251,33 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
     ev = cols.events
     n = len(ev)
     kind_hint, plane_peaks = _device_kind_hint(cols), _plane_peaks(cols)
-    es = EventStats.gather(cols)
+    # Tracks first, from the two stats they need, so that their temporaries are gone
+    # before the other per-event stats exist (this is ingest's peak of memory).
+    hlo_op = cols.event_stat_codes("hlo_op")
+    track_of, tracks = assign_tracks(cols, cols.event_stat("device_ordinal"), hlo_op[2])
+    es = EventStats.gather(cols, with_ordinal=False, hlo_op=hlo_op)
+    del hlo_op
     modules = module_infos(cols, cost_cache, _modules_that_ran(es))
-    track_of, tracks = assign_tracks(cols, es.device_ordinal, es.hlo_op[2])
-    es.device_ordinal = None  # consumed; every column freed early lowers the peak
     if any(t.kernels for t in tracks):
         es.correlation_id = cols.event_stat("correlation_id")
     name_codes, names = es.names
-    sel = np.flatnonzero(~ev.aggregated)  # aggregated events have no position in time
-    n_timed = len(sel)
-    shift_ps = (cols.t0_ns - t0_ns) * 1000
-    start_ps = ev.start_ps[sel] + shift_ps
-    start_ns = start_ps // 1000
-    end_ns = np.maximum((start_ps + ev.duration_ps[sel] + 999) // 1000, start_ns)
-    del start_ps
+    # Aggregated events have no position in time; usually there are none (sel = None).
+    sel = np.flatnonzero(~ev.aggregated) if ev.aggregated.any() else None
+    n_timed = n if sel is None else len(sel)
+    # Times in ns from the profile start, computed in place (two columns alive at most).
+    start_ns = ev.start_ps.copy() if sel is None else ev.start_ps[sel]
+    start_ns += (cols.t0_ns - t0_ns) * 1000
+    end_ns = ev.duration_ps.copy() if sel is None else ev.duration_ps[sel]
+    end_ns += start_ns
+    end_ns += 999
+    end_ns //= 1000
+    start_ns //= 1000
+    np.maximum(end_ns, start_ns, out=end_ns)
     window = (int(start_ns.min()), int(end_ns.max())) if n_timed else (0, 0)
     marks = _step_marks(es, sel, start_ns, end_ns)
     es.step_num = None
-    track_sel, names_sel = track_of[sel], name_codes[sel]
+    track_sel, names_sel = (track_of, name_codes) if sel is None else (track_of[sel],
+                                                                        name_codes[sel])
     if release:
         cols.stats = cols.events = None
         del ev, track_of
@@ -280,7 +287,7 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
                          lanes=np.array([t.kernels for t in tracks], dtype=bool))
     del track_sel, names_sel, start_ns, end_ns  # the index holds its own sorted copies
     # ev_src must index the reader's order, not the kept subset.
-    if n_timed != n:
+    if sel is not None:
         idx.ev_src = sel[idx.ev_src]
     del sel
 
@@ -302,7 +309,8 @@ def _op_events(idx: timeline.TimelineIndex, tracks: list[Track]) -> np.ndarray:
     op_tracks = np.array([t.kind == "xla_ops" for t in tracks] + [False], dtype=bool)
     seg_is_op = op_tracks[idx.seg_track] if len(idx.seg_track) else np.zeros(0, bool)
     sizes = np.diff(idx.seg_ptr)
-    return np.flatnonzero(np.repeat(seg_is_op, sizes))
+    pos = np.flatnonzero(np.repeat(seg_is_op, sizes))
+    return pos.astype(np.int32) if len(seg_is_op) and idx.seg_ptr[-1] < 2**31 else pos
 
 
 Column = tuple[Callable[[], np.ndarray], int | None]  # (make the column, its range if small)
@@ -379,7 +387,7 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     # Resolve each distinct row to (module, op, program, device); GPU kernels of one op
     # (or unnamed kernels of one command buffer) merge into one row.
     merged: dict[tuple[str, str, int, int], int] = {}
-    row_of = np.zeros(len(uniq), dtype=np.int64)
+    row_of = np.zeros(len(uniq), dtype=np.int32)
     infos: list[tuple[ModuleInfo | None, str]] = []
     for u, (mk, ok_, pid, dev, kern) in enumerate(uniq.tolist()):
         module, op = str(mod_names[mk]), str(op_names[ok_])
@@ -397,10 +405,12 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
         "module", "program_id", "op", "device", "category", "fused_category", "occurrences",
         "total_ns", "self_ns", "flops", "bytes", "top_level")}
     occ = np.bincount(inv, minlength=n_rows)
+    self_ns = _self_times(idx)[pos]
     dur = (idx.ev_end[pos] - idx.ev_start[pos]).astype(np.int64)
     tot = np.bincount(inv, weights=dur, minlength=n_rows)
     is_kernel = kernel_lut[track_of_pos]  # overlapping GPU kernels are not parent/child
-    self_ns = np.where(is_kernel, dur, _self_times(idx)[pos])
+    if is_kernel.any():
+        self_ns[is_kernel] = dur[is_kernel]
     del dur
     slf = np.bincount(inv, weights=self_ns, minlength=n_rows)
     del self_ns
@@ -530,13 +540,14 @@ def _device_step_windows(es: EventStats, idx: timeline.TimelineIndex, tracks: li
     return a, b
 
 
-def _step_marks(es: EventStats, sel: np.ndarray, start_ns: np.ndarray,
+def _step_marks(es: EventStats, sel: np.ndarray | None, start_ns: np.ndarray,
                 end_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(step numbers, first start, last end) of the step annotations, so that the
-    per-event columns can be freed before the step table is built."""
+    per-event columns can be freed before the step table is built. `sel`: the timed
+    events in reader order (None: all of them)."""
     step_vals, has_step = es.step_num
-    where = np.flatnonzero(has_step[sel])  # positions within the timed events
-    steps = np.asarray(step_vals)[sel[where]].astype(np.int64)
+    where = np.flatnonzero(has_step if sel is None else has_step[sel])  # among timed events
+    steps = np.asarray(step_vals)[where if sel is None else sel[where]].astype(np.int64)
     uniq, inv = np.unique(steps, return_inverse=True)
     a = np.full(len(uniq), np.iinfo(np.int64).max)
     b = np.full(len(uniq), np.iinfo(np.int64).min)

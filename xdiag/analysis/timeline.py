@@ -112,19 +112,21 @@ def build(track: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray,
     if len(ties) and np.any(end[order][ties + 1] > end[order][ties]):
         order = np.lexsort((-end, start, track))
     del key
-    start, end, track = start[order], end[order], track[order]
+    # One array at a time: each old column is freed before the next copy is made.
+    start = start[order]
+    end = end[order]
+    track = track[order]
 
-    # 2. Nesting depth, one pass for all tracks: shifting each track by its number times
-    #    the span makes every track start after all intervals of the previous one ended.
-    shift = track * t_end
-    depth = np.frombuffer(nest_depths(start + shift, end + shift), dtype=np.int32)
-    if lanes is not None and np.any(lanes) and n:
-        laned = np.asarray(lanes, dtype=bool)[track]
-        if laned.any():
-            depth = depth.copy()
-            depth[laned] = np.frombuffer(lane_depths(start[laned] + shift[laned],
-                                                     end[laned] + shift[laned]), dtype=np.int32)
-    del shift
+    # 2. Nesting depth (or lanes) per track: tracks are contiguous now, and a slice of a
+    #    contiguous column is a buffer the C pass reads in place (no shifted copies).
+    depth = np.empty(n, dtype=np.int32)
+    laned = np.asarray(lanes, dtype=bool) if lanes is not None else np.zeros(0, bool)
+    cuts = np.concatenate([[0], np.flatnonzero(track[1:] != track[:-1]) + 1, [n]]) if n \
+        else np.zeros(1, np.int64)
+    for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True):
+        t = int(track[a])
+        depth_pass = lane_depths if t < len(laned) and laned[t] else nest_depths
+        depth[a:b] = np.frombuffer(depth_pass(start[a:b], end[a:b]), dtype=np.int32)
 
     # 3. Segments = (track, depth), each sorted by start: a stable sort on (track, depth)
     #    keeps the start order (radix sort when the key fits 16 bits). Most events sit at
@@ -135,8 +137,10 @@ def build(track: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray,
             seg_key = seg_key.astype(np.uint16)
         seg_order = np.argsort(seg_key, kind="stable")
         order = order[seg_order]
-        start, end, track, depth = (start[seg_order], end[seg_order], track[seg_order],
-                                    depth[seg_order])
+        start = start[seg_order]
+        end = end[seg_order]
+        track = track[seg_order]
+        depth = depth[seg_order]
         seg_key = seg_key[seg_order]
     bounds = np.flatnonzero(seg_key[1:] != seg_key[:-1]) + 1 if n else np.zeros(0, np.int64)
     del seg_key
@@ -144,13 +148,24 @@ def build(track: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray,
     seg_first = seg_ptr[:-1]
     n_seg = len(seg_first)
 
+    # The per-event outputs now, so that `order` is gone before the LOD temporaries.
+    ref_dtype = np.int32 if n < 2**31 else np.int64
+    ev_name = name[order].astype(np.int32)
+    ev_src = order.astype(ref_dtype)
+    del order
+    seg_track = (track[seg_first] if n else track).astype(np.int32)
+    seg_depth = (depth[seg_first] if n else depth).astype(np.int32)
+    del track, depth
+
     # 4. Level-of-detail blocks. The raw level needs no copy: raw_key orders every slice.
     raw_key = (np.repeat(np.arange(n_seg, dtype=np.int64), np.diff(seg_ptr)) << tbits) | start
     dur = end - start
-    ref_dtype = np.int32 if n < 2**31 else np.int64
     n_levels = max(1, tbits - LMIN + 1)
-    refs_parts: list[np.ndarray] = []
-    key_parts: list[np.ndarray] = []
+    # Each stored level at most halves the one before, so all blocks fit in n slots:
+    # filled in place, with no second copy from concatenating the parts.
+    pool_ref = np.empty(n, dtype=ref_dtype)
+    pool_key = np.empty(n, dtype=np.int64)
+    block_ptr_list = [0]
     lod_block = np.full((n_seg, n_levels), -1, dtype=np.int32)
     for s in range(n_seg):
         lo, hi = int(seg_ptr[s]), int(seg_ptr[s + 1])
@@ -160,24 +175,21 @@ def build(track: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray,
         for li in range(n_levels):
             current = np.frombuffer(bucket_longest(start, dur, current, LMIN + li), np.int64)
             if len(current) * 2 <= stored:
-                block = len(refs_parts)
-                refs_parts.append(current.astype(ref_dtype))
-                key_parts.append((block << tbits) | start[current])
+                block = len(block_ptr_list) - 1
+                a = block_ptr_list[-1]
+                pool_ref[a:a + len(current)] = current
+                pool_key[a:a + len(current)] = (block << tbits) | start[current]
+                block_ptr_list.append(a + len(current))
                 stored = len(current)
             lod_block[s, li] = block
     del dur
-    block_sizes = np.array([len(b) for b in refs_parts], dtype=np.int64)
-    block_ptr = np.concatenate([[0], np.cumsum(block_sizes)]).astype(np.int64)
-    pool_ref = np.concatenate(refs_parts) if refs_parts else np.zeros(0, ref_dtype)
-    pool_key = np.concatenate(key_parts) if key_parts else np.zeros(0, np.int64)
-    del refs_parts, key_parts
-    src_dtype = np.int32 if n < 2**31 else np.int64
+    block_ptr = np.array(block_ptr_list, dtype=np.int64)
+    used = int(block_ptr[-1])
     return TimelineIndex(
-        ev_start=start, ev_end=end, ev_name=name[order].astype(np.int32),
-        ev_src=order.astype(src_dtype), seg_track=(track[seg_first] if n else track).astype(np.int32),
-        seg_depth=(depth[seg_first] if n else depth).astype(np.int32), seg_ptr=seg_ptr,
-        raw_key=raw_key, lod_block=lod_block, block_ptr=block_ptr, pool_key=pool_key,
-        pool_ref=pool_ref, tbits=tbits, end_ns=t_end)
+        ev_start=start, ev_end=end, ev_name=ev_name, ev_src=ev_src, seg_track=seg_track,
+        seg_depth=seg_depth, seg_ptr=seg_ptr, raw_key=raw_key, lod_block=lod_block,
+        block_ptr=block_ptr, pool_key=pool_key[:used], pool_ref=pool_ref[:used], tbits=tbits,
+        end_ns=t_end)
 
 
 @dataclasses.dataclass
