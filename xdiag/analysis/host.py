@@ -304,13 +304,23 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
                         device_kind_hint=kind_hint, plane_peaks=plane_peaks)
 
 
-def _op_events(idx: timeline.TimelineIndex, tracks: list[Track]) -> np.ndarray:
-    """Positions (in idx order) of XLA op slices: those on op tracks."""
+def _op_events(idx: timeline.TimelineIndex,
+               tracks: list[Track]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions (in idx order) of XLA op slices, those on op tracks, with the track and
+    depth of each: op tracks are whole segments, so all three come from np.repeat."""
     op_tracks = np.array([t.kind == "xla_ops" for t in tracks] + [False], dtype=bool)
-    seg_is_op = op_tracks[idx.seg_track] if len(idx.seg_track) else np.zeros(0, bool)
-    sizes = np.diff(idx.seg_ptr)
-    pos = np.flatnonzero(np.repeat(seg_is_op, sizes))
-    return pos.astype(np.int32) if len(seg_is_op) and idx.seg_ptr[-1] < 2**31 else pos
+    segs = np.flatnonzero(op_tracks[idx.seg_track]) if len(idx.seg_track) else \
+        np.zeros(0, np.int64)
+    sizes = np.diff(idx.seg_ptr)[segs]
+    n = int(sizes.sum())
+    dtype = np.int32 if len(idx.seg_ptr) and idx.seg_ptr[-1] < 2**31 else np.int64
+    # pos = the op segments' aranges, concatenated: k + (segment start - its offset in pos).
+    offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    pos = np.arange(n, dtype=dtype)
+    pos += np.repeat((idx.seg_ptr[segs] - offset).astype(dtype), sizes)
+    track = np.repeat(idx.seg_track[segs], sizes)
+    depth = np.repeat(idx.seg_depth[segs], sizes)
+    return pos, track, depth
 
 
 Column = tuple[Callable[[], np.ndarray], int | None]  # (make the column, its range if small)
@@ -357,7 +367,7 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     """Op table per (module, op, program, device) over the op slices, plus per-slice FLOPs
     and collective flags for the step table. Grouping columns are built one at a time and
     freed, so the peak stays near one int64 per slice."""
-    pos = _op_events(idx, tracks)
+    pos, track_of_pos, depth = _op_events(idx, tracks)
     names_codes, names = es.names
     op_codes, op_table, has_op = es.hlo_op
     mod_codes, mod_table, has_mod = es.hlo_module
@@ -367,7 +377,6 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     dev_lut = np.array([t.device if t.device is not None else -1 for t in tracks] + [-1],
                        dtype=np.int64)
     src = idx.ev_src[pos]
-    track_of_pos = idx.seg_track[np.searchsorted(idx.seg_ptr, pos, side="right") - 1]
     kernel_lut = np.array([t.kernels for t in tracks] + [False], dtype=bool)
     makers: list[Column] = [
         (lambda: np.where(has_mod[src], mod_codes[src], len(mod_table)), len(mod_table) + 1),
@@ -414,7 +423,6 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     del dur
     slf = np.bincount(inv, weights=self_ns, minlength=n_rows)
     del self_ns
-    depth = idx.depth_of(pos) if len(pos) else np.zeros(0, np.int64)
     top = np.bincount(inv, weights=(depth == 0) | is_kernel, minlength=n_rows)
     for (module, op, pid, dev), r in merged.items():
         info = infos[r][0]
@@ -438,7 +446,8 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
         np.zeros(0, np.float64)
     ev_coll = (np.asarray(cols_out["category"], dtype=object) == COLLECTIVE)[inv] if len(inv) \
         else np.zeros(0, bool)
-    return cols_out, {"pos": pos, "flops": ev_flops, "collective": ev_coll.astype(bool),
+    return cols_out, {"pos": pos, "track": track_of_pos, "flops": ev_flops,
+                      "collective": ev_coll.astype(bool),
                       "depth": depth, "module_flops": {m.program_id: m.flops or 0.0 for m in modules}}
 
 
@@ -572,17 +581,19 @@ def _step_table(es: EventStats, marks: tuple[np.ndarray, np.ndarray, np.ndarray]
         a, b = _device_step_windows(es, idx, tracks, pos, a, b)
 
     # Device busy time: depth-0 op slices of each op track (nested ops would double count).
-    top = depth == 0
-    seg = np.searchsorted(idx.seg_ptr, pos, side="right") - 1 if len(pos) else pos
-    on_top_or_kernel = top | np.array([t.kernels for t in tracks] + [False])[idx.seg_track[seg]] \
-        if len(pos) else top
-    dev_tracks = np.unique(idx.seg_track[seg[on_top_or_kernel]]).tolist() if len(uniq) else []
+    # `pos` is in index order, (track, depth) segments ascending: each track's op slices
+    # are one contiguous range, its depth-0 ones that range's head.
+    track_pos = op_info["track"]
+    counts = idx.track_counts(len(tracks))
+    dev_tracks = [t for t in range(len(tracks))
+                  if tracks[t].kind == "xla_ops" and counts[t]] if len(uniq) else []
     busy, coll, flops, all_s, all_e = [], [], [], [], []
     for t in dev_tracks:
+        lo, hi = np.searchsorted(track_pos, [t, t + 1]).tolist()
         if tracks[t].kernels:
             # GPU kernels are leaves that may run concurrently on one stream (CUDA
             # graphs): "nesting" there is overlap, so every kernel counts, merged.
-            m = idx.seg_track[seg] == t
+            m = slice(lo, hi)
             p = pos[m]
             s, e = idx.ev_start[p], idx.ev_end[p]
             s, e, coll_s, coll_e = (*intervals.union(s, e),
@@ -595,12 +606,16 @@ def _step_table(es: EventStats, marks: tuple[np.ndarray, np.ndarray, np.ndarray]
             program_flops = _program_flops_per_step(es, idx.ev_src[p], idx.ev_start[p], a, b,
                                                     op_info["module_flops"])
         else:
-            m = top & (idx.seg_track[seg] == t)
+            m = slice(lo, lo + int(np.searchsorted(depth[lo:hi], 1)))
             p = pos[m]
             s, e = idx.ev_start[p], idx.ev_end[p]
-            d = (e - s).astype(np.float64)
             busy.append(intervals.overlap_sum(s, e, None, a, b).round())
-            coll.append(intervals.overlap_sum(s, e, d * op_info["collective"][m], a, b).round())
+            is_coll = op_info["collective"][m]
+            if is_coll.any():
+                d = (e - s).astype(np.float64)
+                coll.append(intervals.overlap_sum(s, e, d * is_coll, a, b).round())
+            else:
+                coll.append(np.zeros(len(a)))
             starts, step_flops = s, op_info["flops"][m]
         # FLOPs of the ops that start inside the step.
         pref = np.concatenate([[0.0], np.cumsum(step_flops)])

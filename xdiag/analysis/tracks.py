@@ -58,8 +58,9 @@ def assign_tracks(cols: Any, device_ordinal: tuple[np.ndarray, np.ndarray],
     """
     lines, events = cols.lines, cols.events
     n_lines = len(lines)
-    op_lines = (np.bincount(events.line, weights=has_op, minlength=n_lines) > 0
-                if len(events) else np.zeros(n_lines, bool))
+    op_lines = np.zeros(n_lines, bool)
+    if len(events):
+        op_lines[events.line[has_op]] = True
     # Start with one candidate track per line: (plane, line id) identifies a timeline.
     keys: dict[tuple[Any, ...], Track] = {}
     key_index: dict[tuple[Any, ...], int] = {}
@@ -80,7 +81,8 @@ def assign_tracks(cols: Any, device_ordinal: tuple[np.ndarray, np.ndarray],
         keys.setdefault(key, track)
         line_track[li] = key_index.setdefault(key, len(key_index))
         line_has_op[line_track[li]] |= bool(op_lines[li])
-    track_of = line_track[events.line] if len(events) else np.zeros(0, np.int64)
+    # int32: a few thousand tracks at most; a fresh array, so it is updated in place below.
+    track_of = line_track.astype(np.int32)[events.line] if len(events) else np.zeros(0, np.int32)
     for key, i in key_index.items():  # GPU streams whose kernels carry hlo_op are op tracks
         t = keys[key]
         if t.group == "device" and t.kind == "device_line" and line_has_op[i]:
@@ -92,14 +94,14 @@ def assign_tracks(cols: Any, device_ordinal: tuple[np.ndarray, np.ndarray],
                        dtype=bool)
     host_op = has_ordinal & has_op & on_host[events.line] if len(events) else has_op
     if np.any(host_op):
-        ords = np.asarray(ordinal[host_op]).astype(np.int64)
+        ords = np.asarray(ordinal[host_op]).astype(np.int64, copy=False)
         uniq, codes = factorize(ords)  # device ordinals are few and small: linear time
+        del ords
         for o in uniq.tolist():
             keys[("cpu-dev", o)] = Track(f"XLA ops · device {o}", "device", int(o), "xla_ops",
                                          (0, int(o), -1))
             key_index.setdefault(("cpu-dev", o), len(key_index))
-        lut = np.array([key_index[("cpu-dev", o)] for o in uniq.tolist()], dtype=np.int64)
-        track_of = track_of.copy()
+        lut = np.array([key_index[("cpu-dev", o)] for o in uniq.tolist()], dtype=np.int32)
         track_of[host_op] = lut[codes]
 
     # Drop tracks without events, then order for display.
@@ -107,6 +109,6 @@ def assign_tracks(cols: Any, device_ordinal: tuple[np.ndarray, np.ndarray],
     used = np.bincount(track_of, minlength=len(tracks)) > 0 if len(track_of) else \
         np.zeros(len(tracks), bool)
     order = sorted((i for i in range(len(tracks)) if used[i]), key=lambda i: tracks[i].sort_key)
-    remap = np.full(len(tracks), -1, dtype=np.int64)
+    remap = np.full(len(tracks), -1, dtype=np.int32)
     remap[order] = np.arange(len(order))
-    return remap[track_of].astype(np.int32), [tracks[i] for i in order]
+    return remap[track_of], [tracks[i] for i in order]

@@ -1,0 +1,28 @@
+"""host.py's op-slice selection against its plain definition on random indexes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xdiag.analysis import host, timeline
+from xdiag.analysis.tracks import Track
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_op_events_are_the_slices_of_op_tracks_with_their_track_and_depth(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n, n_tracks = int(rng.integers(0, 400)), int(rng.integers(1, 6))
+    start = rng.integers(0, 1000, n)
+    idx = timeline.build(rng.integers(0, n_tracks, n), start, start + rng.integers(1, 300, n),
+                         np.zeros(n, np.int64))
+    tracks = [Track(str(i), "device", i, "xla_ops" if rng.random() < 0.6 else "thread", (i,))
+              for i in range(n_tracks)]
+    pos, track, depth = host._op_events(idx, tracks)
+    is_op = np.array([t.kind == "xla_ops" for t in tracks])
+    every = np.arange(idx.num_events)
+    seg = np.searchsorted(idx.seg_ptr, every, side="right") - 1
+    want = every[is_op[idx.seg_track[seg]]] if idx.num_events else every
+    assert pos.tolist() == want.tolist()
+    assert track.tolist() == idx.seg_track[seg[want]].tolist()
+    assert depth.tolist() == idx.seg_depth[seg[want]].tolist()
