@@ -185,3 +185,61 @@ def test_perfetto_export_keeps_every_kernel_with_its_duration(data, oracle) -> N
                 got[(name, p.timestamp - ts)] += 1
     want = collections.Counter((ev[0], int(ev[2])) for ev in _kernels(oracle))
     assert got == want
+
+
+def _ingest_bytes(data: bytes, tmp_path: Path):
+    from xdiag import intake
+
+    path = tmp_path / "h100-edited.xplane.pb"
+    path.write_bytes(data)
+    svc = Services(Settings(store=str(tmp_path / "store"), ingest_inline=True))
+    rec = intake.store_session(svc.store, svc.profiles, run="edited", session="s",
+                               files=[intake.HostFile("h0", path)], source="upload")
+    rec = svc.ingest.run(rec["id"], inline=True)
+    assert rec["status"] == "ready", rec.get("error")
+    return svc.views.get(rec)
+
+
+def test_a_gpus_streams_are_one_device_in_the_steps(raw: Path, data, tmp_path: Path) -> None:
+    """Kernels split over two streams of one GPU: the same steps, one device per step."""
+    from xdiag.xplane.xplane_pb2 import XSpace
+
+    space = XSpace.FromString(raw.read_bytes())
+    gpu = next(p for p in space.planes if p.name == "/device:GPU:0")
+    line = max(gpu.lines, key=lambda ln: len(ln.events))
+    other = gpu.lines.add(id=99, name="Stream #99(Compute)", timestamp_ns=line.timestamp_ns)
+    kept = [e for i, e in enumerate(line.events) if i % 2 == 0]
+    moved = [e for i, e in enumerate(line.events) if i % 2 == 1]
+    del line.events[:]
+    line.events.extend(kept)
+    other.events.extend(moved)
+    split = _ingest_bytes(space.SerializeToString(), tmp_path)
+    want = {s["step"]: s for s in data.analysis("steps")["steps"]}
+    got = split.analysis("steps")["steps"]
+    assert [s["step"] for s in got] == sorted(want)
+    for s in got:
+        w = want[s["step"]]
+        assert s["devices"] == w["devices"] == 1
+        assert s["dur_ns"] == w["dur_ns"]
+        assert s["compute_ns"] == pytest.approx(w["compute_ns"], rel=1e-9)
+        assert s["flops"] == pytest.approx(w["flops"])
+
+
+def test_a_step_whose_kernels_were_not_captured_is_dropped(raw: Path, data,
+                                                           tmp_path: Path) -> None:
+    """An annotation dispatched just before the trace stopped has no kernels: no step."""
+    from xdiag.xplane.xplane_pb2 import XSpace
+
+    space = XSpace.FromString(raw.read_bytes())
+    cpu = next(p for p in space.planes if p.name == "/host:CPU")
+    train = next((ln, e) for ln in cpu.lines for e in ln.events
+                 if cpu.event_metadata[e.metadata_id].name == "train")
+    line, ev = train
+    last_end = max(e.offset_ps + e.duration_ps for e in line.events)
+    extra = line.events.add(metadata_id=ev.metadata_id, offset_ps=last_end + 1000,
+                            duration_ps=1_000_000)
+    step_stat = next(st for st in ev.stats if cpu.stat_metadata[st.metadata_id].name == "step_num")
+    extra.stats.add(metadata_id=step_stat.metadata_id, int64_value=99)
+    edited = _ingest_bytes(space.SerializeToString(), tmp_path)
+    steps = [s["step"] for s in edited.analysis("steps")["steps"]]
+    assert steps == [s["step"] for s in data.analysis("steps")["steps"]] and 99 not in steps

@@ -61,7 +61,9 @@ class StepTrace:
     """A jax.profiler trace of a fixed range of steps, when cfg.trace_dir is set."""
 
     def __init__(self, cfg):
-        self.dir, self.first = cfg.trace_dir, cfg.trace_first_step
+        # No trace unless a directory and at least one step are asked for.
+        self.dir = cfg.trace_dir if cfg.trace_num_steps > 0 else ""
+        self.first = cfg.trace_first_step
         self.last = cfg.trace_first_step + cfg.trace_num_steps - 1
         self.active = False
 

@@ -55,7 +55,7 @@ def perfetto_packets(data: Any) -> Iterator[bytes]:
             # Its slices overlap without nesting (GPU kernels), which a Perfetto track
             # cannot hold: one child track per lane, where slices never overlap.
             lane_tracks.add(t["id"])
-            for lane in range(int(t.get("max_depth", 0)) + 1):
+            for lane in range(int(t.get("max_depth", 0))):  # max_depth: depths used
                 p = TracePacket()
                 p.track_descriptor.uuid = _lane_uuid(t["id"], lane)
                 p.track_descriptor.parent_uuid = TRACK_UUID + t["id"]

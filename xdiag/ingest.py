@@ -162,7 +162,9 @@ def _profile_views(record: dict[str, Any], results: list[dict[str, Any]],
     modules: dict[str, dict[str, Any]] = {}
     for r in results:
         for m in r["modules"]:
-            modules.setdefault(m["fingerprint"], m)
+            # Prefer a host's entry with costs: another host may not have run it.
+            if m["fingerprint"] not in modules or modules[m["fingerprint"]]["flops"] is None:
+                modules[m["fingerprint"]] = m
     device_kind = record.get("device_kind") or next(
         (r["device_kind_hint"] for r in results), "cpu")
     plane_peaks = next((r["plane_peaks"] for r in results if r["plane_peaks"]), {})

@@ -503,19 +503,21 @@ def _program_flops_per_step(es: EventStats, src: np.ndarray, start: np.ndarray,
 
 def _device_step_windows(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
                          pos: np.ndarray, a: np.ndarray,
-                         b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """GPU: step windows as the device ran them.
+                         b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """GPU: step windows as the device ran them, and which steps to keep.
 
     A step annotation spans the host's dispatch; its kernels run later. Each
     kernel's correlation_id names its host launch; the annotation holding that
     launch is the kernel's step. A step then runs on the device from its first
     kernel to the next step's first kernel (the last step: to its last kernel's
-    end), so the steps tile the device timeline, gaps included. Steps with no
-    correlated kernels (CPU, TPU) keep their annotation windows.
+    end), so the steps tile the device timeline, gaps included. Without correlated
+    kernels at all (CPU, TPU) every step keeps its annotation window; with them, a
+    step none of whose kernels was captured is dropped.
     """
     kernel_lut = np.array([t.kernels for t in tracks] + [False], dtype=bool)
+    keep_all = np.ones(len(a), dtype=bool)
     if es.correlation_id is None or not kernel_lut.any() or not np.any(es.correlation_id[1]):
-        return a, b
+        return a, b, keep_all
     corr, has_corr = es.correlation_id
     pos_track = np.repeat(idx.seg_track, np.diff(idx.seg_ptr))
     src = idx.ev_src
@@ -535,7 +537,7 @@ def _device_step_windows(es: EventStats, idx: timeline.TimelineIndex, tracks: li
     inside = (i >= 0) & (launch <= b[by_start][np.maximum(i, 0)])
     step_of, kp = by_start[i[inside]], kp[inside]
     if not len(kp):
-        return a, b
+        return a, b, keep_all
     first = np.full(len(a), np.iinfo(np.int64).max)
     last_end = np.full(len(a), np.iinfo(np.int64).min)
     np.minimum.at(first, step_of, idx.ev_start[kp])
@@ -546,7 +548,10 @@ def _device_step_windows(es: EventStats, idx: timeline.TimelineIndex, tracks: li
     a[on_dev] = first[on_dev]
     b[on_dev[:-1]] = first[on_dev[1:]]
     b[on_dev[-1]] = last_end[on_dev[-1]]
-    return a, b
+    # A step whose kernels were not captured (dispatched just before the trace stopped)
+    # would keep its host window, which overlaps the previous step's device work.
+    keep = first < np.iinfo(np.int64).max
+    return a, b, keep
 
 
 def _step_marks(es: EventStats, sel: np.ndarray | None, start_ns: np.ndarray,
@@ -578,7 +583,8 @@ def _step_table(es: EventStats, marks: tuple[np.ndarray, np.ndarray, np.ndarray]
 
     pos, depth = op_info["pos"], op_info["depth"]
     if len(uniq):
-        a, b = _device_step_windows(es, idx, tracks, pos, a, b)
+        a, b, keep = _device_step_windows(es, idx, tracks, pos, a, b)
+        uniq, a, b = uniq[keep], a[keep], b[keep]
 
     # Device busy time: depth-0 op slices of each op track (nested ops would double count).
     # `pos` is in index order, (track, depth) segments ascending: each track's op slices
@@ -588,12 +594,25 @@ def _step_table(es: EventStats, marks: tuple[np.ndarray, np.ndarray, np.ndarray]
     dev_tracks = [t for t in range(len(tracks))
                   if tracks[t].kind == "xla_ops" and counts[t]] if len(uniq) else []
     busy, coll, flops, all_s, all_e = [], [], [], [], []
+    # A GPU's streams are one device: its kernel tracks are taken together.
+    units: list[list[int]] = []
+    by_device: dict[Any, list[int]] = {}
     for t in dev_tracks:
+        if tracks[t].kernels:
+            if tracks[t].device not in by_device:
+                by_device[tracks[t].device] = []
+                units.append(by_device[tracks[t].device])
+            by_device[tracks[t].device].append(t)
+        else:
+            units.append([t])
+    for unit in units:
+        t = unit[0]
         lo, hi = np.searchsorted(track_pos, [t, t + 1]).tolist()
         if tracks[t].kernels:
-            # GPU kernels are leaves that may run concurrently on one stream (CUDA
-            # graphs): "nesting" there is overlap, so every kernel counts, merged.
-            m = slice(lo, hi)
+            # GPU kernels are leaves that may run concurrently (CUDA graphs, several
+            # streams): "nesting" there is overlap, so every kernel counts, merged.
+            m = np.concatenate([np.arange(*np.searchsorted(track_pos, [u, u + 1]).tolist())
+                                for u in unit])
             p = pos[m]
             s, e = idx.ev_start[p], idx.ev_end[p]
             s, e, coll_s, coll_e = (*intervals.union(s, e),
@@ -630,8 +649,8 @@ def _step_table(es: EventStats, marks: tuple[np.ndarray, np.ndarray, np.ndarray]
         any_busy = intervals.overlap_sum(us, ue, None, a, b).round()
     else:
         any_busy = np.zeros(len(uniq))
-    shape = (len(dev_tracks), len(uniq))
+    shape = (len(units), len(uniq))
     return {"step": uniq, "start_ns": a, "end_ns": b, "any_busy_ns": any_busy,
-            "devices": np.array([tracks[t].device for t in dev_tracks], dtype=np.int64),
+            "devices": np.array([tracks[u[0]].device for u in units], dtype=np.int64),
             "busy_ns": np.array(busy).reshape(shape), "collective_ns": np.array(coll).reshape(shape),
             "flops": np.array(flops).reshape(shape)}

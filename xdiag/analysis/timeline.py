@@ -185,10 +185,13 @@ def build(track: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray,
     del dur
     block_ptr = np.array(block_ptr_list, dtype=np.int64)
     used = int(block_ptr[-1])
+    pool_ref, pool_key = pool_ref[:used], pool_key[:used]
+    if used < n // 2:  # a view would keep the whole n-slot buffers alive
+        pool_ref, pool_key = pool_ref.copy(), pool_key.copy()
     return TimelineIndex(
         ev_start=start, ev_end=end, ev_name=ev_name, ev_src=ev_src, seg_track=seg_track,
         seg_depth=seg_depth, seg_ptr=seg_ptr, raw_key=raw_key, lod_block=lod_block,
-        block_ptr=block_ptr, pool_key=pool_key[:used], pool_ref=pool_ref[:used], tbits=tbits,
+        block_ptr=block_ptr, pool_key=pool_key, pool_ref=pool_ref, tbits=tbits,
         end_ns=t_end)
 
 

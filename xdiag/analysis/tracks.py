@@ -85,7 +85,8 @@ def assign_tracks(cols: Any, device_ordinal: tuple[np.ndarray, np.ndarray],
     track_of = line_track.astype(np.int32)[events.line] if len(events) else np.zeros(0, np.int32)
     for key, i in key_index.items():  # GPU streams whose kernels carry hlo_op are op tracks
         t = keys[key]
-        if t.group == "device" and t.kind == "device_line" and line_has_op[i]:
+        if (t.group == "device" and t.kind == "device_line" and line_has_op[i]
+                and key[1] == "GPU"):
             t.kind, t.kernels = "xla_ops", True
 
     # CPU: XLA op events carry device_ordinal; regroup them by device.
