@@ -442,10 +442,11 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
         cols_out["flops"].append(cost.flops if cost else 0.0)
         cols_out["bytes"].append(cost.bytes if cost else 0.0)
         cols_out["top_level"].append(int(top[r]))
-    ev_flops = np.asarray(cols_out["flops"], dtype=np.float64)[inv] if len(inv) else \
-        np.zeros(0, np.float64)
-    ev_coll = (np.asarray(cols_out["category"], dtype=object) == COLLECTIVE)[inv] if len(inv) \
-        else np.zeros(0, bool)
+    # Per slice (the step table's input); a constant column when no row differs.
+    row_flops = np.asarray(cols_out["flops"], dtype=np.float64)
+    row_coll = np.asarray(cols_out["category"], dtype=object) == COLLECTIVE
+    ev_flops = row_flops[inv] if row_flops.any() else np.zeros(len(inv), np.float64)
+    ev_coll = row_coll[inv] if row_coll.any() else np.zeros(len(inv), bool)
     return cols_out, {"pos": pos, "track": track_of_pos, "flops": ev_flops,
                       "collective": ev_coll.astype(bool),
                       "depth": depth, "module_flops": {m.program_id: m.flops or 0.0 for m in modules}}
