@@ -98,23 +98,37 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
 
     store = open_store(store_url)
     t_start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="xdiag-ingest-") as tmp:
-        fh, buf = _open_raw(store, layout.raw_key(run, session, host), Path(tmp))
-        try:
-            # Only what analysis reads; the file's pages are dropped while parsing.
-            cols = read_xspace_lean(buf, stats=ANALYSED_STATS)
-            h = analyse_host(cols, t0_ns, release=True, cost_cache=StoreCostCache(store))
-            del cols
-        except InvalidProfile as exc:
-            raise InvalidProfile(f"{host}: {exc.detail}") from None
-        finally:
+    # The timeline file is written by a thread while the op and step tables are built
+    # (the write and its fsync release the GIL); always joined before returning.
+    writer = cf.ThreadPoolExecutor(1, thread_name_prefix="xdiag-tl-writer")
+    written: list[cf.Future] = []
+
+    def write_index(idx: Any, names: list[str], tracks: list[dict[str, Any]]) -> None:
+        meta = {"host": host, "names": names, "tracks": tracks, **idx.meta()}
+        parts = list(pack_parts(idx.arrays(), meta))
+        written.append(writer.submit(store.write_parts, out_prefix + f"hosts/{host}.tl", parts))
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="xdiag-ingest-") as tmp:
+            fh, buf = _open_raw(store, layout.raw_key(run, session, host), Path(tmp))
             try:
-                buf.close()
-            except BufferError:
-                pass  # a view is still alive; the mapping goes with the process
-            fh.close()
-    meta = {"host": host, "names": h.names, "tracks": h.tracks, **h.index.meta()}
-    store.write_parts(out_prefix + f"hosts/{host}.tl", pack_parts(h.index.arrays(), meta))
+                # Only what analysis reads; the file's pages are dropped while parsing.
+                cols = read_xspace_lean(buf, stats=ANALYSED_STATS)
+                h = analyse_host(cols, t0_ns, release=True, cost_cache=StoreCostCache(store),
+                                 on_index=write_index)
+                del cols
+            except InvalidProfile as exc:
+                raise InvalidProfile(f"{host}: {exc.detail}") from None
+            finally:
+                try:
+                    buf.close()
+                except BufferError:
+                    pass  # a view is still alive; the mapping goes with the process
+                fh.close()
+        for f in written:
+            f.result()  # re-raises a failed write
+    finally:
+        writer.shutdown(wait=True)
     store.write_parts(out_prefix + f"hosts/{host}.steps", pack_parts(h.steps))
     for m in h.modules:
         key = out_prefix + f"hlo/{m.fingerprint}.pb"

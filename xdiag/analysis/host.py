@@ -242,11 +242,15 @@ def _modules_that_ran(es: EventStats) -> Callable[[str, int], bool] | None:
 
 
 def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
-                 cost_cache: CostCache | None = None) -> HostAnalysis:
+                 cost_cache: CostCache | None = None,
+                 on_index: Callable[[timeline.TimelineIndex, list[str], list[dict[str, Any]]],
+                                    None] | None = None) -> HostAnalysis:
     """Analyse one host's columns; times become ns from the profile start `t0_ns`.
 
     With `release`, the reader's bulk columns are dropped from `cols` as soon as they
     are consumed, which roughly halves ingest's peak memory (ingest passes True).
+    `on_index(index, names, tracks)` is called once the timeline index is final (it is
+    not modified afterwards), before the op and step tables are built.
     """
     ev = cols.events
     n = len(ev)
@@ -295,6 +299,8 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
     counts = idx.track_counts(len(tracks))
     track_json = [{**t.to_json(), "max_depth": int(depths[i]), "events": int(counts[i])}
                   for i, t in enumerate(tracks)]
+    if on_index is not None:  # the index is final: it can be written while tables are built
+        on_index(idx, names, track_json)
 
     ops, op_info = _op_table(es, idx, tracks, modules)
     steps = _step_table(es, marks, idx, tracks, op_info)
