@@ -243,3 +243,24 @@ def test_a_step_whose_kernels_were_not_captured_is_dropped(raw: Path, data,
     edited = _ingest_bytes(space.SerializeToString(), tmp_path)
     steps = [s["step"] for s in edited.analysis("steps")["steps"]]
     assert steps == [s["step"] for s in data.analysis("steps")["steps"]] and 99 not in steps
+
+
+def test_kernel_details_name_their_op_and_unknown_costs_are_null(data) -> None:
+    """Event details of a fusion kernel carry its FLOPs; a cuBLAS kernel's are unknown (None),
+    and so are its op row's, rather than a fake 0 FLOP/s."""
+    import numpy as np
+
+    ops = {o["op"]: o for o in data.analysis("ops")["ops"]}
+    assert ops and all((o["flops"] is None) == (o["flops_per_s"] is None) for o in ops.values())
+    nvjet = [o for name, o in ops.items() if name.startswith("nvjet")]
+    assert nvjet and all(o["flops"] is None and o["bound_by"] is None for o in nvjet)
+    h = data.hosts[0]
+    names = np.array(h.names, dtype=object)[h.index.ev_name]
+    fusion = int(np.flatnonzero(names == "loop_add_fusion_17")[0])
+    library = int(np.flatnonzero([str(n).startswith("nvjet") for n in names])[0])
+    got = data.event(h.eid_base + int(h.index.ev_src[fusion]))
+    assert got["category"] == ops["loop_add_fusion.17"]["category"]
+    assert got["flops"] == pytest.approx(ops["loop_add_fusion.17"]["flops"] /
+                                         ops["loop_add_fusion.17"]["occurrences"])
+    lib = data.event(h.eid_base + int(h.index.ev_src[library]))
+    assert lib["category"] == "dot" and lib["flops"] is None

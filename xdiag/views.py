@@ -169,20 +169,27 @@ class ProfileData:
         if self.tracks[track].get("kind") == "xla_ops":
             op_name = (hlo or {}).get("op") or out["name"]
             module = (hlo or {}).get("module")
-            op = self.op_lookup(op_name, module)
+            # A GPU kernel is counted under its own fusion (kernel `x_fusion_3` is op
+            # `x_fusion.3`) or name, not under the command buffer its hlo_op names.
+            op = self.op_lookup(op_name, module) or self.op_lookup(out["name"], module,
+                                                                     kernel=True)
             if op:
+                per = max(op["occurrences"], 1)
                 out.update(category=op["category"],
-                           flops=op["flops"] / max(op["occurrences"], 1),
-                           bytes=op["bytes"] / max(op["occurrences"], 1))
+                           flops=None if op["flops"] is None else op["flops"] / per,
+                           bytes=None if op["bytes"] is None else op["bytes"] / per)
                 if hlo is None:
                     out["hlo"] = {"op": op["op"], "module": op["module"],
                                   "program_id": op["program_id"]}
         return out
 
-    def op_lookup(self, op: str, module: str | None) -> dict[str, Any] | None:
+    def op_lookup(self, op: str, module: str | None, *,
+                  kernel: bool = False) -> dict[str, Any] | None:
+        """The op table row of `op` (with `kernel`: of the op a GPU kernel of that name ran)."""
         ops = self.analysis("ops")["ops"]
-        return next((o for o in ops if o["op"] == op and (not module or o["module"] == module)),
-                    None)
+        same = (lambda o: o["op"] == op or o["op"].replace(".", "_") == op) if kernel else \
+            (lambda o: o["op"] == op)
+        return next((o for o in ops if same(o) and (not module or o["module"] == module)), None)
 
     # -- search ----------------------------------------------------------------
 

@@ -418,7 +418,7 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     n_rows = len(merged)
     cols_out: dict[str, list[Any]] = {k: [] for k in (
         "module", "program_id", "op", "device", "category", "fused_category", "occurrences",
-        "total_ns", "self_ns", "flops", "bytes", "top_level")}
+        "total_ns", "self_ns", "flops", "bytes", "costed", "top_level")}
     occ = np.bincount(inv, minlength=n_rows)
     self_ns = _self_times(idx)[pos]
     dur = (idx.ev_end[pos] - idx.ev_start[pos]).astype(np.int64)
@@ -447,6 +447,7 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
         cols_out["self_ns"].append(int(slf[r]))
         cols_out["flops"].append(cost.flops if cost else 0.0)
         cols_out["bytes"].append(cost.bytes if cost else 0.0)
+        cols_out["costed"].append(cost is not None)  # else FLOPs and bytes are unknown
         cols_out["top_level"].append(int(top[r]))
     # Per slice (the step table's input); a constant column when no row differs.
     row_flops = np.asarray(cols_out["flops"], dtype=np.float64)

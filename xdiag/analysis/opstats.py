@@ -1,7 +1,8 @@
 """Op statistics merged over hosts and devices. Pure: per-host op tables in, one view out.
 
 Time share is of self time (time not spent in nested ops), so shares add to 100 %.
-FLOPs and bytes are totals over all occurrences, from the HLO cost model.
+FLOPs and bytes are totals over all occurrences, from the HLO cost model; None for an
+op the cost model could not see (a GPU library kernel with no instruction of its own).
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ def merge(tables: list[tuple[str, dict[str, list[Any]]]], peaks: dict[str, Any])
                 "module": key[0], "program_id": key[1], "op": key[2],
                 "category": t["category"][i], "fused_category": t["fused_category"][i],
                 "occurrences": 0, "total_ns": 0, "self_ns": 0,
-                "flops": 0.0, "bytes": 0.0, "per_device": defaultdict(int)})
+                "flops": 0.0, "bytes": 0.0, "costed": False, "per_device": defaultdict(int)})
             occ = t["occurrences"][i]
             a["occurrences"] += occ
             a["total_ns"] += t["total_ns"][i]
             a["self_ns"] += t["self_ns"][i]
             a["flops"] += t["flops"][i] * occ
             a["bytes"] += t["bytes"][i] * occ
+            a["costed"] |= bool(t.get("costed", [True] * len(t["op"]))[i])
             dev = t["device"][i]
             label = f"{host}:{dev}" if len(tables) > 1 else str(dev)
             a["per_device"][label] += t["total_ns"][i]
@@ -42,6 +44,13 @@ def merge(tables: list[tuple[str, dict[str, list[Any]]]], peaks: dict[str, Any])
     ops = []
     for a in acc.values():
         seconds = a["total_ns"] * 1e-9
+        if not a.pop("costed"):
+            a["flops"] = a["bytes"] = None
+            ops.append({**a, "per_device": dict(a["per_device"]),
+                        "avg_ns": a["total_ns"] / max(a["occurrences"], 1),
+                        "share": a["self_ns"] / total_self, "flops_per_s": None,
+                        "bytes_per_s": None, "oi": None, "bound_by": None})
+            continue
         bound, oi = _bound(a["flops"], a["bytes"], peaks)
         ops.append({
             **a,
