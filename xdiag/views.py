@@ -110,8 +110,13 @@ class ProfileData:
             used = np.zeros(len(h.names), dtype=bool)
             used[name_ids] = True
             remap = np.zeros(len(h.names), dtype=np.uint32)
-            for u in np.flatnonzero(used).tolist():
-                remap[u] = strings.setdefault(h.names[u], len(strings))
+            u = np.flatnonzero(used)
+            if len(self.hosts) == 1:  # one host's names are distinct already: no dict
+                remap[u] = np.arange(len(strings), len(strings) + len(u), dtype=np.uint32)
+                strings.update(zip(h.names_arr[u].tolist(), remap[u].tolist(), strict=True))
+            else:  # names repeat across hosts: one string-table entry each
+                for k in u.tolist():
+                    remap[k] = strings.setdefault(h.names[k], len(strings))
             # Final dtypes straight away, in place where possible: this is the hot path.
             start = idx.ev_start[ev].astype(np.float64)
             dur = idx.ev_end[ev].astype(np.float64)
