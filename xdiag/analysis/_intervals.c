@@ -14,6 +14,7 @@
 #include <Python.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* The shared shape of nest_depths and lane_depths: two int64 buffers in, one int32
  * per interval out, the pass itself run without the GIL (it returns -1 when out of memory). */
@@ -184,10 +185,329 @@ done:
     return out;
 }
 
+
+/* sort_slices(track, start, end, laned, order, s_out, e_out, d_out)
+ *     -> (seg_ptr, seg_track, seg_depth) as bytes (int64, int32, int32)
+ *
+ *   The sort and depth passes of the timeline index in one call. Input: int32
+ *   track per slice (0 <= track < len(laned)), int64 start and end, one byte per
+ *   track (1: lanes, else nesting). Output, written into the caller's buffers:
+ *   the slices ordered by (track, depth, start, -end, input position) as
+ *   positions into the input (order), their start, end (at least start) and
+ *   depth; and the segments, the (track, depth) runs of that order.
+ *   A counting sort by track, then per track: nothing if it is already in
+ *   (start, -end) order (usual for one thread's line), else an LSD radix sort on
+ *   start and an insertion sort of equal-start runs by end; then the depth pass;
+ *   then a counting sort by depth. All stable, so equal slices keep input order.
+ */
+typedef struct {
+    const int64_t *start, *end;
+    int64_t *order, *s, *e, *tmp_a, *tmp_b;
+    int32_t *d;
+} slices_t;
+
+/* Orders o[0..m) by start[o], stably: an LSD radix sort, 11 bits a pass over the bits
+ * in use. When (start - min) and the position in o fit one 64-bit word together, the
+ * passes move those words (sequential) instead of gathering start[o[i]] (random). */
+static void radix_by_start(const int64_t *start, int64_t *o, int64_t *tmp_a, int64_t *tmp_b,
+                           Py_ssize_t m) {
+    if (m < 2) return;
+    int64_t lo = start[o[0]], hi = lo;
+    for (Py_ssize_t i = 1; i < m; i++) {
+        int64_t v = start[o[i]];
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+    }
+    int vbits = 0, pbits = 0;
+    while (vbits < 64 && ((uint64_t)(hi - lo) >> vbits) != 0) vbits++;
+    while (((uint64_t)(m - 1) >> pbits) != 0) pbits++;
+    Py_ssize_t count[2049];
+    if (vbits + pbits <= 64) {
+        uint64_t *src = (uint64_t *)tmp_a, *dst = (uint64_t *)tmp_b;
+        for (Py_ssize_t i = 0; i < m; i++)
+            src[i] = ((uint64_t)(start[o[i]] - lo) << pbits) | (uint64_t)i;
+        for (int shift = pbits; shift < pbits + vbits; shift += 11) {
+            memset(count, 0, sizeof(count));
+            for (Py_ssize_t i = 0; i < m; i++) count[((src[i] >> shift) & 2047) + 1]++;
+            for (int b = 0; b < 2048; b++) count[b + 1] += count[b];
+            for (Py_ssize_t i = 0; i < m; i++) dst[count[(src[i] >> shift) & 2047]++] = src[i];
+            uint64_t *t = src; src = dst; dst = t;
+        }
+        uint64_t mask = pbits ? (~(uint64_t)0 >> (64 - pbits)) : 0;
+        int64_t *out = (int64_t *)dst;  /* the buffer not holding the sorted words */
+        for (Py_ssize_t i = 0; i < m; i++) out[i] = o[src[i] & mask];
+        memcpy(o, out, (size_t)m * sizeof(int64_t));
+        return;
+    }
+    int64_t *src = o, *dst = tmp_a;
+    for (int shift = 0; shift < vbits; shift += 11) {
+        memset(count, 0, sizeof(count));
+        for (Py_ssize_t i = 0; i < m; i++) count[(((uint64_t)(start[src[i]] - lo) >> shift) & 2047) + 1]++;
+        for (int b = 0; b < 2048; b++) count[b + 1] += count[b];
+        for (Py_ssize_t i = 0; i < m; i++)
+            dst[count[((uint64_t)(start[src[i]] - lo) >> shift) & 2047]++] = src[i];
+        int64_t *t = src; src = dst; dst = t;
+    }
+    if (src != o) memcpy(o, src, (size_t)m * sizeof(int64_t));
+}
+
+/* A slice's end, never before its start. */
+#define CLAMPED_END(start, end, r) ((end)[r] > (start)[r] ? (end)[r] : (start)[r])
+
+static int by_start_end_desc(const int64_t *start, const int64_t *end, const int64_t *o,
+                             Py_ssize_t m) {
+    for (Py_ssize_t i = 1; i < m; i++) {
+        int64_t a = o[i - 1], b = o[i];
+        if (start[b] < start[a] ||
+            (start[b] == start[a] && CLAMPED_END(start, end, b) > CLAMPED_END(start, end, a)))
+            return 0;
+    }
+    return 1;
+}
+
+/* Moves v[0..m) so that v[i] lands at cnt[key[i]]++ (a counting-sort scatter), via tmp. */
+static void scatter_by(int64_t *v, int64_t *tmp, const int32_t *key, const Py_ssize_t *first,
+                       Py_ssize_t *cnt, int32_t nkeys, Py_ssize_t m) {
+    memcpy(cnt, first, ((size_t)nkeys + 1) * sizeof(Py_ssize_t));
+    for (Py_ssize_t i = 0; i < m; i++) tmp[cnt[key[i]]++] = v[i];
+    memcpy(v, tmp, (size_t)m * sizeof(int64_t));
+}
+
+static int sort_track(slices_t *S, Py_ssize_t a, Py_ssize_t b, int laned, int32_t *max_depth) {
+    Py_ssize_t m = b - a;
+    int64_t *o = S->order + a, *s = S->s + a, *e = S->e + a;
+    int32_t *d = S->d + a;
+    int sorted = by_start_end_desc(S->start, S->end, o, m);
+    if (!sorted) radix_by_start(S->start, o, S->tmp_a, S->tmp_b, m);
+    for (Py_ssize_t i = 0; i < m; i++) {
+        s[i] = S->start[o[i]];
+        e[i] = CLAMPED_END(S->start, S->end, o[i]);
+    }
+    if (!sorted) {
+        /* Equal starts: parents (longer) first. Insertion sort: such runs are short. */
+        for (Py_ssize_t i = 1; i < m; i++) {
+            if (s[i] != s[i - 1] || e[i] <= e[i - 1]) continue;
+            int64_t vo = o[i], ve = e[i], st = s[i];
+            Py_ssize_t j = i;
+            while (j > 0 && s[j - 1] == st && e[j - 1] < ve) {
+                o[j] = o[j - 1];
+                e[j] = e[j - 1];
+                j--;
+            }
+            o[j] = vo;
+            e[j] = ve;
+        }
+    }
+    int rc = (laned ? lane_pass : nest_pass)(s, e, d, m);
+    if (rc) return rc;
+    int32_t md = 0;
+    for (Py_ssize_t i = 0; i < m; i++) if (d[i] > md) md = d[i];
+    *max_depth = md;
+    if (md == 0) return 0;
+    /* Counting sort by depth (stable: start order is kept within each depth). */
+    Py_ssize_t *first = calloc((size_t)md + 2, sizeof(Py_ssize_t));
+    Py_ssize_t *cnt = malloc(((size_t)md + 2) * sizeof(Py_ssize_t));
+    if (!first || !cnt) { free(first); free(cnt); return -1; }
+    for (Py_ssize_t i = 0; i < m; i++) first[d[i] + 1]++;
+    for (int32_t k = 0; k <= md; k++) first[k + 1] += first[k];
+    scatter_by(o, S->tmp_a, d, first, cnt, md + 1, m);
+    scatter_by(s, S->tmp_a, d, first, cnt, md + 1, m);
+    scatter_by(e, S->tmp_a, d, first, cnt, md + 1, m);
+    for (int32_t k = 0; k <= md; k++)
+        for (Py_ssize_t i = first[k]; i < first[k + 1]; i++) d[i] = k;
+    free(first);
+    free(cnt);
+    return 0;
+}
+
+static PyObject *sort_slices(PyObject *self, PyObject *args) {
+    Py_buffer tb, sb, eb, lb, ob, sob, eob, dob;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*w*w*", &tb, &sb, &eb, &lb, &ob, &sob, &eob, &dob))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = sb.len / 8, nt = lb.len;
+    Py_ssize_t *tptr = NULL;
+    int32_t *tdepth = NULL;
+    int64_t *tmp_a = NULL, *tmp_b = NULL;
+    if (tb.len != n * 4 || sb.len != eb.len || sb.len % 8 || ob.len != sb.len ||
+        sob.len != sb.len || eob.len != sb.len || dob.len != tb.len) {
+        PyErr_SetString(PyExc_ValueError, "sort_slices: buffers of mismatched sizes");
+        goto done;
+    }
+    const int32_t *track = (const int32_t *)tb.buf;
+    const uint8_t *laned = (const uint8_t *)lb.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (track[i] < 0 || track[i] >= nt) {
+            PyErr_SetString(PyExc_IndexError, "sort_slices: track out of range");
+            goto done;
+        }
+    }
+    tptr = calloc((size_t)nt + 1, sizeof(Py_ssize_t));
+    tdepth = calloc((size_t)nt + 1, sizeof(int32_t));
+    if (!tptr || !tdepth) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < n; i++) tptr[track[i] + 1]++;
+    Py_ssize_t biggest = 0;
+    for (Py_ssize_t t = 0; t < nt; t++) {
+        if (tptr[t + 1] > biggest) biggest = tptr[t + 1];
+        tptr[t + 1] += tptr[t];
+    }
+    tmp_a = biggest ? malloc((size_t)biggest * sizeof(int64_t)) : NULL;
+    tmp_b = biggest ? malloc((size_t)biggest * sizeof(int64_t)) : NULL;
+    if (biggest && (!tmp_a || !tmp_b)) { PyErr_NoMemory(); goto done; }
+    slices_t S = {(const int64_t *)sb.buf, (const int64_t *)eb.buf, (int64_t *)ob.buf,
+                  (int64_t *)sob.buf, (int64_t *)eob.buf, tmp_a, tmp_b, (int32_t *)dob.buf};
+    int rc = 0;
+    Py_BEGIN_ALLOW_THREADS
+    {
+        Py_ssize_t *fill = malloc(((size_t)nt + 1) * sizeof(Py_ssize_t));
+        if (!fill) rc = -1;
+        else {
+            memcpy(fill, tptr, ((size_t)nt + 1) * sizeof(Py_ssize_t));
+            for (Py_ssize_t i = 0; i < n; i++) S.order[fill[track[i]]++] = i;
+            free(fill);
+            for (Py_ssize_t t = 0; t < nt && rc == 0; t++)
+                rc = sort_track(&S, tptr[t], tptr[t + 1], laned[t], &tdepth[t]);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (rc) { PyErr_NoMemory(); goto done; }
+    /* Segments: per non-empty track, one per depth 0..max (every depth is occupied:
+     * a slice at depth k > 0 sits on one at k - 1). */
+    Py_ssize_t n_seg = 0;
+    for (Py_ssize_t t = 0; t < nt; t++) if (tptr[t + 1] > tptr[t]) n_seg += tdepth[t] + 1;
+    PyObject *ptr_b = PyBytes_FromStringAndSize(NULL, (n_seg + 1) * 8);
+    PyObject *trk_b = PyBytes_FromStringAndSize(NULL, n_seg * 4);
+    PyObject *dep_b = PyBytes_FromStringAndSize(NULL, n_seg * 4);
+    if (ptr_b && trk_b && dep_b) {
+        int64_t *ptr = (int64_t *)PyBytes_AS_STRING(ptr_b);
+        int32_t *st = (int32_t *)PyBytes_AS_STRING(trk_b), *sd = (int32_t *)PyBytes_AS_STRING(dep_b);
+        const int32_t *d = (const int32_t *)dob.buf;
+        Py_ssize_t k = 0;
+        for (Py_ssize_t t = 0; t < nt; t++) {
+            Py_ssize_t i = tptr[t];
+            for (int32_t dep = 0; tptr[t + 1] > tptr[t] && dep <= tdepth[t]; dep++) {
+                ptr[k] = i; st[k] = (int32_t)t; sd[k] = dep; k++;
+                while (i < tptr[t + 1] && d[i] == dep) i++;
+            }
+        }
+        ptr[k] = n;
+        result = PyTuple_Pack(3, ptr_b, trk_b, dep_b);
+    }
+    Py_XDECREF(ptr_b);
+    Py_XDECREF(trk_b);
+    Py_XDECREF(dep_b);
+done:
+    free(tptr); free(tdepth); free(tmp_a); free(tmp_b);
+    PyBuffer_Release(&tb); PyBuffer_Release(&sb); PyBuffer_Release(&eb); PyBuffer_Release(&lb);
+    PyBuffer_Release(&ob); PyBuffer_Release(&sob); PyBuffer_Release(&eob); PyBuffer_Release(&dob);
+    return result;
+}
+
+/* build_lod(start, end, seg_ptr, lmin, n_levels, tbits, pool_ref, pool_key, lod_block)
+ *     -> bytes of int64 block_ptr
+ *
+ *   The level-of-detail blocks of every segment (see timeline.py): level li keeps the
+ *   longest slice starting in each 2**(lmin + li) ns bucket, computed from level li-1's
+ *   survivors in place; a level is stored as a block only when it at most halves the
+ *   last stored one. pool_ref (int32 or int64, by its item size `ref_size`) and
+ *   pool_key (int64, block << tbits | start) receive the blocks, lod_block (int32
+ *   [segments, n_levels]) the block of each level (-1: the raw slices).
+ */
+static PyObject *build_lod(PyObject *self, PyObject *args) {
+    Py_buffer sb, eb, pb, rb, kb, lb;
+    int lmin, n_levels, tbits, ref_size;
+    if (!PyArg_ParseTuple(args, "y*y*y*iiiw*iw*w*", &sb, &eb, &pb, &lmin, &n_levels, &tbits,
+                          &rb, &ref_size, &kb, &lb))
+        return NULL;
+    PyObject *out = NULL;
+    int64_t *cur = NULL, *bptr = NULL;
+    Py_ssize_t n = sb.len / 8, n_seg = pb.len / 8 - 1;
+    const int64_t *start = (const int64_t *)sb.buf, *end = (const int64_t *)eb.buf;
+    const int64_t *seg_ptr = (const int64_t *)pb.buf;
+    if (sb.len != eb.len || sb.len % 8 || n_seg < 0 || (ref_size != 4 && ref_size != 8) ||
+        rb.len != n * ref_size || kb.len != n * 8 || lb.len != (Py_ssize_t)n_seg * n_levels * 4 ||
+        lmin < 0 || n_levels < 0 || lmin + n_levels > 63 || tbits < 1 || tbits > 62) {
+        PyErr_SetString(PyExc_ValueError, "build_lod: bad arguments");
+        goto done;
+    }
+    Py_ssize_t biggest = 0;
+    for (Py_ssize_t s = 0; s < n_seg; s++) {
+        if (seg_ptr[s] < 0 || seg_ptr[s + 1] < seg_ptr[s] || seg_ptr[s + 1] > n) {
+            PyErr_SetString(PyExc_ValueError, "build_lod: bad segment pointers");
+            goto done;
+        }
+        if (seg_ptr[s + 1] - seg_ptr[s] > biggest) biggest = seg_ptr[s + 1] - seg_ptr[s];
+    }
+    cur = biggest ? malloc((size_t)biggest * sizeof(int64_t)) : NULL;
+    /* Each stored block at most halves the one before it: fewer than n + 1 blocks. */
+    bptr = malloc(((size_t)n_seg * n_levels + 1) * sizeof(int64_t));
+    if ((biggest && !cur) || !bptr) { PyErr_NoMemory(); goto done; }
+    int32_t *ref32 = (int32_t *)rb.buf, *lod = (int32_t *)lb.buf;
+    int64_t *ref64 = (int64_t *)rb.buf, *key = (int64_t *)kb.buf;
+    Py_ssize_t n_blocks = 0, used = 0;
+    bptr[0] = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t s = 0; s < n_seg; s++) {
+        Py_ssize_t lo = seg_ptr[s], m = seg_ptr[s + 1] - lo, stored = m;
+        for (Py_ssize_t i = 0; i < m; i++) cur[i] = lo + i;
+        /* The number of buckets a level has is known without visiting it: neighbours
+         * (by start) share a level-L bucket unless their starts differ above bit L. */
+        Py_ssize_t differ_at[65] = {0};
+        for (Py_ssize_t i = 1; i < m; i++) {
+            uint64_t x = (uint64_t)(start[lo + i] ^ start[lo + i - 1]);
+            differ_at[x ? 64 - __builtin_clzll(x) : 0]++;
+        }
+        Py_ssize_t above = 0;  /* neighbours differing above the level */
+        for (int bit = lmin + 1; bit <= 64; bit++) above += differ_at[bit];
+        int32_t block = -1;
+        for (int li = 0; li < n_levels; li++) {
+            int level = lmin + li;
+            Py_ssize_t buckets = m ? 1 + above : 0;
+            if (level + 1 <= 64) above -= differ_at[level + 1];
+            if (buckets * 2 <= stored) {
+                /* Longest per bucket, from the last stored level (longest-of-longest). */
+                Py_ssize_t k = 0;
+                int64_t bucket = 0;
+                for (Py_ssize_t i = 0; i < m; i++) {
+                    int64_t r = cur[i], b = start[r] >> level;
+                    if (k == 0 || b != bucket) {
+                        cur[k++] = r;
+                        bucket = b;
+                    } else if (end[r] - start[r] > end[cur[k - 1]] - start[cur[k - 1]]) {
+                        cur[k - 1] = r;
+                    }
+                }
+                m = k;
+            }
+            if (m * 2 <= stored) {
+                block = (int32_t)n_blocks;
+                for (Py_ssize_t i = 0; i < m; i++) {
+                    if (ref_size == 4) ref32[used + i] = (int32_t)cur[i];
+                    else ref64[used + i] = cur[i];
+                    key[used + i] = ((int64_t)block << tbits) | start[cur[i]];
+                }
+                used += m;
+                bptr[++n_blocks] = used;
+                stored = m;
+            }
+            lod[s * n_levels + li] = block;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    out = PyBytes_FromStringAndSize((const char *)bptr, (n_blocks + 1) * 8);
+done:
+    free(cur); free(bptr);
+    PyBuffer_Release(&sb); PyBuffer_Release(&eb); PyBuffer_Release(&pb);
+    PyBuffer_Release(&rb); PyBuffer_Release(&kb); PyBuffer_Release(&lb);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"bucket_longest", bucket_longest, METH_VARARGS, "Longest ref per time bucket (int64 bytes)."},
     {"nest_depths", nest_depths, METH_VARARGS, "Nesting depth of sorted intervals (int32 bytes)."},
     {"lane_depths", lane_depths, METH_VARARGS, "Lowest free lane of sorted intervals (int32 bytes)."},
+    {"sort_slices", sort_slices, METH_VARARGS, "Order, depths and segments of a host's slices."},
+    {"build_lod", build_lod, METH_VARARGS, "Level-of-detail blocks of sorted segments."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from xdiag.analysis._intervals import bucket_longest, lane_depths, nest_depths
+from xdiag.analysis._intervals import build_lod, sort_slices
 
 LMIN = 10  # finest summarised level: 1.024 µs buckets; below that, raw slices
 MAX_TBITS = 46  # profiles up to ~19.5 h
@@ -95,95 +95,49 @@ def build(track: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray,
         depth is the lowest free lane rather than the nesting level.
     """
     n = int(start_ns.shape[0])
-    track = track.astype(np.int64, copy=False)
-    start = start_ns.astype(np.int64, copy=False)
-    end = np.maximum(end_ns.astype(np.int64, copy=False), start)
-    t_end = int(end.max()) + 1 if n else 1
+    track = track.astype(np.int32, copy=False)
+    start_in = np.ascontiguousarray(start_ns, dtype=np.int64)
+    end_in = np.ascontiguousarray(end_ns, dtype=np.int64)
+    t_end = int(max(int(end_in.max()), int(start_in.max()))) + 1 if n else 1
     tbits = max(1, int(t_end).bit_length())
     if tbits > MAX_TBITS:
         raise ValueError(f"profile spans {t_end / 3.6e12:.1f} h; at most "
                          f"{2**MAX_TBITS / 3.6e12:.1f} h is supported")
 
-    # 1. Order by (track, start, -end): parents before children at equal starts.
-    key = (track << tbits) | start
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    ties = np.flatnonzero(key[1:] == key[:-1])
-    if len(ties) and np.any(end[order][ties + 1] > end[order][ties]):
-        order = np.lexsort((-end, start, track))
-    del key
-    # One array at a time: each old column is freed before the next copy is made.
-    start = start[order]
-    end = end[order]
-    track = track[order]
+    # 1-3. Order by (track, depth, start, -end) with parents before children at equal
+    #    starts, depths by nesting (or lanes), and the (track, depth) segments: one C call.
+    n_tracks = int(track.max()) + 1 if n else 0
+    laned = np.zeros(n_tracks, np.uint8)
+    if lanes is not None:
+        flags = np.asarray(lanes, dtype=bool)[:n_tracks]
+        laned[:len(flags)] = flags
+    order = np.empty(n, np.int64)
+    start = np.empty(n, np.int64)
+    end = np.empty(n, np.int64)
+    depth = np.empty(n, np.int32)
+    ptr_b, track_b, depth_b = sort_slices(np.ascontiguousarray(track), start_in, end_in, laned,
+                                          order, start, end, depth)
+    del start_in, end_in, depth
+    seg_ptr = np.frombuffer(ptr_b, np.int64).copy()
+    seg_track = np.frombuffer(track_b, np.int32).copy()
+    seg_depth = np.frombuffer(depth_b, np.int32).copy()
+    n_seg = len(seg_track)
 
-    # 2. Nesting depth (or lanes) per track: tracks are contiguous now, and a slice of a
-    #    contiguous column is a buffer the C pass reads in place (no shifted copies).
-    depth = np.empty(n, dtype=np.int32)
-    laned = np.asarray(lanes, dtype=bool) if lanes is not None else np.zeros(0, bool)
-    cuts = np.concatenate([[0], np.flatnonzero(track[1:] != track[:-1]) + 1, [n]]) if n \
-        else np.zeros(1, np.int64)
-    for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True):
-        t = int(track[a])
-        depth_pass = lane_depths if t < len(laned) and laned[t] else nest_depths
-        depth[a:b] = np.frombuffer(depth_pass(start[a:b], end[a:b]), dtype=np.int32)
-
-    # 3. Segments = (track, depth), each sorted by start: a stable sort on (track, depth)
-    #    keeps the start order (radix sort when the key fits 16 bits). Most events sit at
-    #    depth 0 of their track, so the sort is often the identity and is skipped.
-    seg_key = track * (int(depth.max(initial=0)) + 1) + depth
-    if n and np.any(seg_key[1:] < seg_key[:-1]):
-        if int(seg_key.max()) < 1 << 16:
-            seg_key = seg_key.astype(np.uint16)
-        seg_order = np.argsort(seg_key, kind="stable")
-        order = order[seg_order]
-        start = start[seg_order]
-        end = end[seg_order]
-        track = track[seg_order]
-        depth = depth[seg_order]
-        seg_key = seg_key[seg_order]
-    bounds = np.flatnonzero(seg_key[1:] != seg_key[:-1]) + 1 if n else np.zeros(0, np.int64)
-    del seg_key
-    seg_ptr = np.concatenate([[0], bounds, [n]]).astype(np.int64)
-    seg_first = seg_ptr[:-1]
-    n_seg = len(seg_first)
-
-    # The per-event outputs now, so that `order` is gone before the LOD temporaries.
     ref_dtype = np.int32 if n < 2**31 else np.int64
     ev_name = name[order].astype(np.int32)
     ev_src = order.astype(ref_dtype)
     del order
-    seg_track = (track[seg_first] if n else track).astype(np.int32)
-    seg_depth = (depth[seg_first] if n else depth).astype(np.int32)
-    del track, depth
 
     # 4. Level-of-detail blocks. The raw level needs no copy: raw_key orders every slice.
     raw_key = (np.repeat(np.arange(n_seg, dtype=np.int64), np.diff(seg_ptr)) << tbits) | start
-    dur = end - start
     n_levels = max(1, tbits - LMIN + 1)
-    # Each stored level at most halves the one before, so all blocks fit in n slots:
-    # filled in place, with no second copy from concatenating the parts.
+    # Each stored level at most halves the one before, so all blocks fit in n slots.
     pool_ref = np.empty(n, dtype=ref_dtype)
     pool_key = np.empty(n, dtype=np.int64)
-    block_ptr_list = [0]
     lod_block = np.full((n_seg, n_levels), -1, dtype=np.int32)
-    for s in range(n_seg):
-        lo, hi = int(seg_ptr[s]), int(seg_ptr[s + 1])
-        current = np.arange(lo, hi, dtype=np.int64)
-        stored = hi - lo
-        block = -1
-        for li in range(n_levels):
-            current = np.frombuffer(bucket_longest(start, dur, current, LMIN + li), np.int64)
-            if len(current) * 2 <= stored:
-                block = len(block_ptr_list) - 1
-                a = block_ptr_list[-1]
-                pool_ref[a:a + len(current)] = current
-                pool_key[a:a + len(current)] = (block << tbits) | start[current]
-                block_ptr_list.append(a + len(current))
-                stored = len(current)
-            lod_block[s, li] = block
-    del dur
-    block_ptr = np.array(block_ptr_list, dtype=np.int64)
+    block_ptr = np.frombuffer(build_lod(start, end, seg_ptr, LMIN, n_levels, tbits, pool_ref,
+                                        pool_ref.itemsize, pool_key, lod_block),
+                              np.int64).copy()
     used = int(block_ptr[-1])
     pool_ref, pool_key = pool_ref[:used], pool_key[:used]
     if used < n // 2:  # a view would keep the whole n-slot buffers alive
