@@ -1,6 +1,8 @@
 /* Interval kernels for the timeline index that numpy cannot vectorise.
  *
- * nest_depths(start, end) -> bytes of int32 depths (and lane_depths, below)
+ * Two calls from Python, sort_slices and build_lod (below), built on two passes:
+ *
+ * nest_pass(start, end, depth): nesting depth of each interval.
  *   Input: int64 buffers of equal length, sorted by start ascending and, for
  *   equal starts, by end descending (parents before children). Output: the
  *   depth of each interval such that intervals at the same depth never
@@ -16,34 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The shared shape of nest_depths and lane_depths: two int64 buffers in, one int32
- * per interval out, the pass itself run without the GIL (it returns -1 when out of memory). */
-typedef int (*interval_pass)(const int64_t *start, const int64_t *end, int32_t *out,
-                             Py_ssize_t n);
-
-static PyObject *run_pass(PyObject *args, interval_pass pass) {
-    Py_buffer sb, eb;
-    if (!PyArg_ParseTuple(args, "y*y*", &sb, &eb)) return NULL;
-    PyObject *out = NULL;
-    if (sb.len != eb.len || sb.len % 8 != 0) {
-        PyErr_SetString(PyExc_ValueError, "start and end must be int64 buffers of equal length");
-        goto done;
-    }
-    Py_ssize_t n = sb.len / 8;
-    out = PyBytes_FromStringAndSize(NULL, n * 4);
-    if (!out) goto done;
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = pass((const int64_t *)sb.buf, (const int64_t *)eb.buf,
-              (int32_t *)PyBytes_AS_STRING(out), n);
-    Py_END_ALLOW_THREADS
-    if (rc != 0) { Py_CLEAR(out); PyErr_NoMemory(); }
-done:
-    PyBuffer_Release(&sb);
-    PyBuffer_Release(&eb);
-    return out;
-}
-
 static int nest_pass(const int64_t *start, const int64_t *end, int32_t *depth, Py_ssize_t n) {
     int64_t *stack_end = n ? malloc(sizeof(int64_t) * n) : NULL;
     if (n && !stack_end) return -1;
@@ -57,11 +31,10 @@ static int nest_pass(const int64_t *start, const int64_t *end, int32_t *depth, P
     return 0;
 }
 
-static PyObject *nest_depths(PyObject *self, PyObject *args) { return run_pass(args, nest_pass); }
 
-/* lane_depths(start, end) -> bytes of int32 lanes
+/* lane_pass(start, end, lane): the lane of each interval.
  *
- *   Same input order as nest_depths. For slices that overlap without nesting
+ *   Same input order as nest_pass. For slices that overlap without nesting
  *   (GPU kernels of one stream running concurrently), each interval takes the
  *   lowest lane that is free at its start, so lanes never hold overlapping
  *   intervals and concurrent kernels sit side by side instead of in a staircase.
@@ -133,56 +106,6 @@ static int lane_pass(const int64_t *start, const int64_t *end, int32_t *lane, Py
     free(busy);
     free(freed);
     return 0;
-}
-
-static PyObject *lane_depths(PyObject *self, PyObject *args) { return run_pass(args, lane_pass); }
-
-/* bucket_longest(start, dur, refs, level) -> bytes of int64 refs
- *
- *   refs index into start/dur and are sorted by start. Buckets are
- *   start >> level; for each bucket keep the ref with the longest duration
- *   (the first one on ties). One pass, O(len(refs)).
- */
-static PyObject *bucket_longest(PyObject *self, PyObject *args) {
-    Py_buffer sb, db, rb;
-    int level;
-    if (!PyArg_ParseTuple(args, "y*y*y*i", &sb, &db, &rb, &level)) return NULL;
-    PyObject *out = NULL;
-    Py_ssize_t n = sb.len / 8, m = rb.len / 8;
-    if (sb.len != db.len || sb.len % 8 || rb.len % 8 || level < 0 || level > 62) {
-        PyErr_SetString(PyExc_ValueError, "bad arguments to bucket_longest");
-        goto done;
-    }
-    const int64_t *start = (const int64_t *)sb.buf, *dur = (const int64_t *)db.buf;
-    const int64_t *refs = (const int64_t *)rb.buf;
-    for (Py_ssize_t i = 0; i < m; i++) {
-        if (refs[i] < 0 || refs[i] >= n) {
-            PyErr_SetString(PyExc_IndexError, "ref out of range in bucket_longest");
-            goto done;
-        }
-    }
-    int64_t *tmp = m > 0 ? malloc((size_t)m * sizeof(int64_t)) : NULL;
-    if (m && !tmp) { PyErr_NoMemory(); goto done; }
-    Py_ssize_t k = 0;
-    Py_BEGIN_ALLOW_THREADS
-    int64_t cur_bucket = 0;
-    for (Py_ssize_t i = 0; i < m; i++) {
-        int64_t r = refs[i], b = start[r] >> level;
-        if (k == 0 || b != cur_bucket) {
-            tmp[k++] = r;
-            cur_bucket = b;
-        } else if (dur[r] > dur[tmp[k - 1]]) {
-            tmp[k - 1] = r;
-        }
-    }
-    Py_END_ALLOW_THREADS
-    out = PyBytes_FromStringAndSize((const char *)tmp, k * 8);
-    free(tmp);
-done:
-    PyBuffer_Release(&sb);
-    PyBuffer_Release(&db);
-    PyBuffer_Release(&rb);
-    return out;
 }
 
 
@@ -503,9 +426,6 @@ done:
 }
 
 static PyMethodDef methods[] = {
-    {"bucket_longest", bucket_longest, METH_VARARGS, "Longest ref per time bucket (int64 bytes)."},
-    {"nest_depths", nest_depths, METH_VARARGS, "Nesting depth of sorted intervals (int32 bytes)."},
-    {"lane_depths", lane_depths, METH_VARARGS, "Lowest free lane of sorted intervals (int32 bytes)."},
     {"sort_slices", sort_slices, METH_VARARGS, "Order, depths and segments of a host's slices."},
     {"build_lod", build_lod, METH_VARARGS, "Level-of-detail blocks of sorted segments."},
     {NULL, NULL, 0, NULL},
