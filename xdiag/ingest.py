@@ -1,6 +1,7 @@
 """Raw session -> derived, versioned, read-optimised views next to it in the store.
 
     <session>/.xdiag/v<VERSION>/hosts/<host>.tl   timeline index + names (one per host)
+    <session>/.xdiag/v<VERSION>/hosts/<host>.tl.json  its tracks and counts, written after it
     <session>/.xdiag/v<VERSION>/ops.json          op stats (per module, op; per device)
     <session>/.xdiag/v<VERSION>/steps.json        steps with their breakdown
     <session>/.xdiag/v<VERSION>/roofline.json     roofline points and peaks
@@ -12,6 +13,10 @@ run in a process pool (one task per host, so memory is bounded by the pool
 size). Ingest is idempotent (same input, same files) and restartable (the
 manifest is written last; a profile without one is re-ingested). A corrupt host
 file fails the whole profile with the reason, and its partial views are removed.
+
+Timeline first: each host's index is written before its op and step tables and
+HLO costs are computed, so once every host's `.tl.json` exists the timeline can
+be served (`early_manifest`) while the rest of ingest runs.
 """
 
 from __future__ import annotations
@@ -103,10 +108,17 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
     writer = cf.ThreadPoolExecutor(1, thread_name_prefix="xdiag-tl-writer")
     written: list[cf.Future] = []
 
-    def write_index(idx: Any, names: list[str], tracks: list[dict[str, Any]]) -> None:
+    def write_index(idx: Any, names: list[str], tracks: list[dict[str, Any]],
+                    counts: dict[str, Any]) -> None:
         meta = {"host": host, "names": names, "tracks": tracks, **idx.meta()}
         parts = list(pack_parts(idx.arrays(), meta))
-        written.append(writer.submit(store.write_parts, out_prefix + f"hosts/{host}.tl", parts))
+        summary = {"host": host, "tracks": tracks, "timeline_events": idx.num_events, **counts}
+
+        def write() -> None:
+            store.write_parts(out_prefix + f"hosts/{host}.tl", parts)
+            # After the index itself: its presence says the index is complete.
+            store.write_json(out_prefix + f"hosts/{host}.tl.json", summary)
+        written.append(writer.submit(write))
 
     try:
         with tempfile.TemporaryDirectory(prefix="xdiag-ingest-") as tmp:
@@ -154,15 +166,9 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
     return {**summary, "steps": h.steps}
 
 
-def _profile_views(record: dict[str, Any], results: list[dict[str, Any]],
-                   service_peaks: Any = None) -> dict[str, Any]:
-    """Merge the hosts' summaries into the profile-level views (pure).
-
-    `service_peaks`: a callable returning the service host's measured peaks, used
-    only when neither the xplane, the device table nor the agent provides peaks.
-    """
-    from xdiag.analysis import opstats, peaks, roofline, steps
-
+def _timeline_views(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The profile's tracks and hosts (event id and track id bases) from the hosts'
+    summaries, in record order: the same for the early and the final manifest."""
     tracks, hosts = [], []
     eid_base = 0
     for r in results:
@@ -173,6 +179,39 @@ def _profile_views(record: dict[str, Any], results: list[dict[str, Any]],
                       "track_base": first, "num_tracks": len(r["tracks"]),
                       "window_ns": r["window_ns"], "aggregated_events": r["aggregated_events"]})
         eid_base += r["events"]
+    return {"tracks": tracks, "hosts": hosts,
+            "end_ns": max((r["window_ns"][1] for r in results), default=0)}
+
+
+def timeline_ready(store: ObjectStore, record: dict[str, Any]) -> bool:
+    """Whether every host's index is written (metadata look-ups only)."""
+    prefix = derived_prefix(record)
+    return all(store.exists(prefix + f"hosts/{h['host']}.tl.json") for h in record["hosts"])
+
+
+def early_manifest(store: ObjectStore, record: dict[str, Any]) -> dict[str, Any] | None:
+    """The timeline part of the manifest of a profile still ingesting, once every host's
+    index is written (None before): tracks, hosts and span, no steps or modules."""
+    prefix = derived_prefix(record)
+    try:
+        results = [store.read_json(prefix + f"hosts/{h['host']}.tl.json")
+                   for h in record["hosts"]]
+    except (NotFound, ValueError):
+        return None
+    return {"version": VERSION, "profile_id": record["id"], "t0_ns": profile_t0(record),
+            "steps": [], "modules": [], "events": sum(r["events"] for r in results),
+            "complete": False, **_timeline_views(results)}
+
+
+def _profile_views(record: dict[str, Any], results: list[dict[str, Any]],
+                   service_peaks: Any = None) -> dict[str, Any]:
+    """Merge the hosts' summaries into the profile-level views (pure).
+
+    `service_peaks`: a callable returning the service host's measured peaks, used
+    only when neither the xplane, the device table nor the agent provides peaks.
+    """
+    from xdiag.analysis import opstats, peaks, roofline, steps
+
     modules: dict[str, dict[str, Any]] = {}
     for r in results:
         for m in r["modules"]:
@@ -186,9 +225,7 @@ def _profile_views(record: dict[str, Any], results: list[dict[str, Any]],
     ops = opstats.merge([(r["host"], r["ops"]) for r in results], pk)
     step_view = steps.merge([r["steps"] for r in results], pk)
     return {
-        "tracks": tracks,
-        "hosts": hosts,
-        "end_ns": max((r["window_ns"][1] for r in results), default=0),
+        **_timeline_views(results),
         "modules": modules,
         "ops": ops,
         "steps": step_view,
@@ -308,6 +345,7 @@ class IngestRunner:
             "device_kind": views["device_kind"],
             "events": events,
             "seconds": seconds,
+            "complete": True,
         }
         self.store.write_json(prefix + "manifest.json", manifest)  # last: marks completeness
         metrics.INGEST_SECONDS.observe(seconds)

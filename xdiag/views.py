@@ -171,7 +171,8 @@ class ProfileData:
                "host": h.host, "depth": int(idx.seg_depth[seg]),
                "start_ns": int(idx.ev_start[pos]), "dur_ns": int(idx.ev_end[pos] - idx.ev_start[pos]),
                "stats": stats, "hlo": hlo, "category": None, "flops": None, "bytes": None}
-        if self.tracks[track].get("kind") == "xla_ops":
+        # Cost and category come from the op table: absent (None) until ingest has built it.
+        if self.tracks[track].get("kind") == "xla_ops" and self.complete:
             op_name = (hlo or {}).get("op") or out["name"]
             module = (hlo or {}).get("module")
             # A GPU kernel is counted under its own fusion (kernel `x_fusion_3` is op
@@ -244,13 +245,25 @@ class ProfileData:
 
     def analysis(self, name: str) -> Any:
         """The analysis `name` ("ops", "steps", "roofline") as Python data."""
+        self.require_complete(name)
         if name not in self._analyses:
             self._analyses[name] = json.loads(self._analysis_raw[name])
         return self._analyses[name]
 
     def analysis_json(self, name: str) -> bytes:
         """The same, as the JSON ingest wrote: serving it needs no re-encoding."""
+        self.require_complete(name)
         return self._analysis_raw[name]
+
+    @property
+    def complete(self) -> bool:
+        """False while only the timeline is ready (the rest of ingest still runs)."""
+        return self.manifest.get("complete", True)
+
+    def require_complete(self, what: str) -> None:
+        if not self.complete:
+            raise Conflict(f"the {what} of profile {self.record['id']!r} are still being "
+                           "computed; the timeline is ready")
 
 
 def _jsonable(stats: dict[str, Any]) -> dict[str, Any]:
@@ -285,10 +298,15 @@ class ViewCache:
         with open(path, "rb") as fh:
             return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
 
-    def get(self, record: dict[str, Any]) -> ProfileData:
+    def get(self, record: dict[str, Any], *, early: bool = False) -> ProfileData:
+        """The opened profile. With `early`, a profile still ingesting is opened on its
+        timeline alone as soon as every host's index is written (`complete` is False)."""
         pid = record["id"]
         if record["status"] == "ingesting":
-            raise Conflict(f"profile {pid!r} is still being ingested; try again in a moment")
+            data = self._early(record) if early else None
+            if data is None:
+                raise Conflict(f"profile {pid!r} is still being ingested; try again in a moment")
+            return data
         if record["status"] == "failed":
             raise Conflict(f"profile {pid!r} failed to ingest: {record.get('error')}")
         prefix = derived_prefix(record)
@@ -311,15 +329,34 @@ class ViewCache:
             if hit and hit[0] == gen:
                 self._cache.move_to_end(pid)
                 return hit[1]
-        import json
-
         manifest = json.loads(raw)
         bufs = [self._buffer(prefix + f"hosts/{h['host']}.tl") for h in manifest["hosts"]]
         analyses = {n: self.store.read(prefix + f"{n}.json") for n in ("ops", "steps", "roofline")}
-        data = ProfileData(self.store, record, manifest, bufs, analyses)
+        return self._put(pid, gen, ProfileData(self.store, record, manifest, bufs, analyses))
+
+    def _early(self, record: dict[str, Any]) -> ProfileData | None:
+        pid = record["id"]
+        with self._lock:
+            hit = self._cache.get(pid)
+            if hit and hit[0] == _EARLY:
+                self._cache.move_to_end(pid)
+                return hit[1]
+        from xdiag.ingest import early_manifest
+
+        manifest = early_manifest(self.store, record)
+        if manifest is None:
+            return None
+        prefix = derived_prefix(record)
+        bufs = [self._buffer(prefix + f"hosts/{h['host']}.tl") for h in manifest["hosts"]]
+        return self._put(pid, _EARLY, ProfileData(self.store, record, manifest, bufs, {}))
+
+    def _put(self, pid: str, gen: Any, data: ProfileData) -> ProfileData:
         with self._lock:
             self._cache[pid] = (gen, data)
             self._cache.move_to_end(pid)
             while len(self._cache) > self.capacity:
                 self._cache.popitem(last=False)
         return data
+
+
+_EARLY = "early"  # the cache generation of a profile opened on its timeline alone

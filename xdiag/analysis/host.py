@@ -243,13 +243,13 @@ def _modules_that_ran(es: EventStats) -> Callable[[str, int], bool] | None:
 
 def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
                  cost_cache: CostCache | None = None,
-                 on_index: Callable[[timeline.TimelineIndex, list[str], list[dict[str, Any]]],
-                                    None] | None = None) -> HostAnalysis:
+                 on_index: Callable[[timeline.TimelineIndex, list[str], list[dict[str, Any]],
+                                     dict[str, Any]], None] | None = None) -> HostAnalysis:
     """Analyse one host's columns; times become ns from the profile start `t0_ns`.
 
     With `release`, the reader's bulk columns are dropped from `cols` as soon as they
     are consumed, which roughly halves ingest's peak memory (ingest passes True).
-    `on_index(index, names, tracks)` is called once the timeline index is final (it is
+    `on_index(index, names, tracks, counts)` is called once the timeline index is final (it is
     not modified afterwards), before the op and step tables are built.
     """
     ev = cols.events
@@ -261,7 +261,6 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
     track_of, tracks = assign_tracks(cols, cols.event_stat("device_ordinal"), hlo_op[2])
     es = EventStats.gather(cols, with_ordinal=False, hlo_op=hlo_op)
     del hlo_op
-    modules = module_infos(cols, cost_cache, _modules_that_ran(es))
     if any(t.kernels for t in tracks):
         es.correlation_id = cols.event_stat("correlation_id")
     name_codes, names = es.names
@@ -300,8 +299,12 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
     track_json = [{**t.to_json(), "max_depth": int(depths[i]), "events": int(counts[i])}
                   for i, t in enumerate(tracks)]
     if on_index is not None:  # the index is final: it can be written while tables are built
-        on_index(idx, names, track_json)
+        on_index(idx, names, track_json, {"events": n, "aggregated_events": int(n - n_timed),
+                                          "window_ns": list(window)})
 
+    # HLO parsing and costing (seconds for a large train step) come after the timeline,
+    # which does not need them: a viewer can open the timeline while they run.
+    modules = module_infos(cols, cost_cache, _modules_that_ran(es))
     ops, op_info = _op_table(es, idx, tracks, modules)
     steps = _step_table(es, marks, idx, tracks, op_info)
     return HostAnalysis(index=idx, names=names, tracks=track_json, ops=ops, steps=steps,

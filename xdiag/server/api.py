@@ -95,7 +95,15 @@ def profiles_list() -> Any:
 @bp.get("/profiles/<pid>")
 @requires("viewer", profile_arg="pid")
 def profile_get(pid: str) -> Any:
-    return jsonify(_with_url(services().profiles.get(pid)))
+    """The profile; while it ingests, `timeline_ready` says whether its timeline can be
+    opened already (the op and step tables follow)."""
+    svc = services()
+    record = svc.profiles.get(pid)
+    if record["status"] == "ingesting":
+        from xdiag.ingest import timeline_ready
+
+        record = {**record, "timeline_ready": timeline_ready(svc.store, record)}
+    return jsonify(_with_url(record))
 
 
 @bp.delete("/profiles/<pid>")

@@ -15,25 +15,28 @@ from xdiag.views import ProfileData
 bp = Blueprint("views", __name__, url_prefix="/api/v1")
 
 
-def _data(pid: str) -> ProfileData:
+def _data(pid: str, *, early: bool = False) -> ProfileData:
+    """The profile's views. `early`: the timeline endpoints answer as soon as the index is
+    written, while ingest still computes the op and step tables (409 until then)."""
     svc = services()
-    return svc.views.get(svc.profiles.get(pid))
+    return svc.views.get(svc.profiles.get(pid), early=early)
 
 
 @bp.get("/profiles/<pid>/tracks")
 @requires("viewer", profile_arg="pid")
 def tracks(pid: str) -> Any:
     """Tracks in display order, the time span and step markers."""
-    d = _data(pid)
+    d = _data(pid, early=True)
     return jsonify({"start_ns": 0, "end_ns": d.end_ns, "tracks": d.tracks,
-                    "steps": d.manifest["steps"], "hosts": [h["host"] for h in d.manifest["hosts"]]})
+                    "steps": d.manifest["steps"], "hosts": [h["host"] for h in d.manifest["hosts"]],
+                    "complete": d.complete})
 
 
 @bp.get("/profiles/<pid>/timeline")
 @requires("viewer", profile_arg="pid")
 def timeline(pid: str) -> Any:
     """Slices in a viewport, about two per pixel per depth (binary; format=json for JSON)."""
-    d = _data(pid)
+    d = _data(pid, early=True)
     start = query_int("start_ns", 0)
     end = query_int("end_ns", d.end_ns)
     width = query_int("width", 1000)
@@ -62,7 +65,7 @@ def timeline(pid: str) -> Any:
 @requires("viewer", profile_arg="pid")
 def event(pid: str, eid: int) -> Any:
     """All details of one event."""
-    return jsonify(_data(pid).event(eid))
+    return jsonify(_data(pid, early=True).event(eid))
 
 
 @bp.get("/profiles/<pid>/search")
@@ -70,7 +73,7 @@ def event(pid: str, eid: int) -> Any:
 def search(pid: str) -> Any:
     """Events whose name contains q (case-insensitive), over the whole profile, in time order."""
     after = request.args.get("after_ns")
-    return jsonify(_data(pid).search(request.args.get("q", ""),
+    return jsonify(_data(pid, early=True).search(request.args.get("q", ""),
                                      int(float(after)) if after not in (None, "") else None,
                                      query_int("limit", 100, lo=1)))
 

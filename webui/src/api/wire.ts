@@ -143,6 +143,8 @@ export interface Profile {
   duration_ns: number | null;
   ingest: { version: string | number; seconds: number; events_per_s: number } | null;
   peaks: Record<string, unknown> | null;
+  /** While ingesting: the timeline can be opened already (the tables follow). */
+  timeline_ready?: boolean;
 }
 
 export interface ProfileQuery {

@@ -44,6 +44,8 @@ export class ProfilePage {
   private readonly panelHost = h("div", { class: "panels" });
   private pollTimer: ReturnType<typeof setTimeout> | null = null;
   private destroyed = false;
+  /** Ingesting with the timeline ready: only the trace is shown. */
+  private early = false;
   private readonly onKey = (e: KeyboardEvent) => this.key(e);
 
   /**
@@ -81,7 +83,7 @@ export class ProfilePage {
   }
 
   private async load(): Promise<void> {
-    replace(this.el, loading("profile"));
+    if (!this.early) replace(this.el, loading("profile"));
     let p: Profile;
     try {
       p = await this.deps.api.profile(this.id);
@@ -92,6 +94,29 @@ export class ProfilePage {
     }
     if (this.destroyed) return;
     this.profile = p;
+    if (p.status === "ingesting" && p.timeline_ready) {
+      // Timeline first: the trace opens while the op and step tables are still built.
+      this.pollTimer = setTimeout(() => void this.load(), 1500);
+      if (this.early) return;
+      this.early = true;
+      if (this.view.tab !== "trace") this.setView({ tab: "trace" });
+      replace(this.el, this.header(p),
+        h("div", { class: "state state-loading small", role: "status", "data-testid": "timeline-early" },
+          h("span", { class: "spinner", "aria-hidden": "true" }),
+          " Timeline ready. The op profile, roofline, steps and HLO are still being computed; the other tabs open when they are."),
+        this.panelHost);
+      this.showPanel("trace");
+      return;
+    }
+    if (this.early) {
+      // Ready now: rebuild the panels so the trace gets its step markers; the view
+      // (window, selection, search) lives in the URL and is kept.
+      this.early = false;
+      for (const panel of this.panels.values()) panel.destroy();
+      this.panels.clear();
+      this.panelHost.replaceChildren();
+      this.shownTab = null;
+    }
     if (p.status === "ingesting") {
       replace(this.el, this.header(p),
         h("div", { class: "state state-loading", role: "status", "data-testid": "ingesting" },
@@ -188,6 +213,10 @@ export class ProfilePage {
   private shownTab: Tab | null = null;
 
   private applyView(): void {
+    if (this.early) {
+      this.showPanel("trace");
+      return;
+    }
     const tab = this.view.tab;
     for (const [t, b] of this.tabButtons) {
       const on = t === tab;
@@ -195,6 +224,10 @@ export class ProfilePage {
       b.tabIndex = on ? 0 : -1;
       b.classList.toggle("active", on);
     }
+    this.showPanel(tab);
+  }
+
+  private showPanel(tab: Tab): void {
     const active = this.panel(tab);
     if (this.shownTab !== tab) {
       for (const [t, p] of this.panels) {
