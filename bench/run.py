@@ -111,8 +111,9 @@ def measure(path: Path, windows: int) -> dict:
           f"{xc['events']:,} events returned", flush=True)
     store = tempfile.mkdtemp(prefix="bench-xdiag-")
     xi = worker("xdiag_ingest", str(path), store)
-    print(f"  xdiag ingest+first view: {xi['first_view_s']:.2f} s (ingest {xi['ingest_s']:.2f} s),"
-          f" rss {xi['rss_mb']:.0f} MB, {xi['events']:,} events", flush=True)
+    print(f"  xdiag first view: {xi['first_view_s']:.2f} s (after the whole ingest "
+          f"{xi['full_first_view_s']:.2f} s), rss {xi['rss_mb']:.0f} MB, {xi['events']:,} events",
+          flush=True)
     xv = worker("xdiag_views", store, xi["id"], str(windows))
     xw = worker("xprof_warm", str(path), str(min(windows, 30)))
     print(f"  window p50: xdiag {xv['window_p50'] * 1e3:.2f} ms vs xprof "
@@ -127,6 +128,7 @@ def ratios(r: dict) -> dict:
     dropped = xi["events"] - xi["aggregated"] - xi["timeline_events"]
     return {
         "first_view_speedup": xc["seconds"] / xi["first_view_s"],
+        "full_view_speedup": xc["seconds"] / xi["full_first_view_s"],
         "window_speedup": xw["window_p50"] / xv["window_p50"],
         "window_p50_ms": xv["window_p50"] * 1e3,
         "ops_speedup": xw["hlo_stats"]["seconds"] / xv["ops"]["seconds"],
@@ -149,14 +151,15 @@ def report(results: list[dict]) -> str:
         f" Python {platform.python_version()}; date {dt.date.today()}.", "",
         "Each number comes from a separate process (cold caches, honest peak RSS). Ratios are "
         "xprof time / xdiag time on the same file in the same run.", "",
-        "| profile | events | file MB | xprof cold (s) | xdiag ingest+first view (s) | ratio (goal >= 10x) "
+        "| profile | events | file MB | xprof cold (s) | xdiag first view (s) | ratio (goal >= 10x) "
+        "| xdiag whole ingest + first view (s); ratio "
         "| window p50 xprof (ms) | window p50 xdiag (ms) | ratio (goal >= 30x, <= 5 ms) "
         "| op table: xprof hlo_stats warm / cold vs xdiag ops call / HTTP (rows); ratio (goal >= 20x) "
         "| roofline: xprof roofline_model warm / cold vs xdiag call / HTTP (points); ratio "
         "| ingest ev/s/core (goal 1.5M) "
         "| ingest peak RSS / file (goal <= 3x) | events dropped by xdiag (goal 0) "
         "| events in xprof's first full view |",
-        "|" + "---|" * 15,
+        "|" + "---|" * 16,
     ]
     for r in results:
         q = ratios(r)
@@ -164,6 +167,7 @@ def report(results: list[dict]) -> str:
         lines.append(
             f"| {r['file']} | {xi['events']:,} | {r['bytes'] / 1e6:.0f} | {xc['seconds']:.2f} "
             f"| {xi['first_view_s']:.2f} | {q['first_view_speedup']:.1f}x "
+            f"| {xi['full_first_view_s']:.2f}; {q['full_view_speedup']:.1f}x "
             f"| {xw['window_p50'] * 1e3:.1f} | {xv['window_p50'] * 1e3:.2f} "
             f"| {q['window_speedup']:.0f}x "
             f"| {xw['hlo_stats']['seconds'] * 1e3:.2f} ms / {xw['hlo_stats']['cold_seconds']:.2f} s "
@@ -177,10 +181,15 @@ def report(results: list[dict]) -> str:
             f"| {q['ingest_events_per_s_per_core'] / 1e6:.2f}M "
             f"| {q['ingest_rss_over_file']:.2f}x | {q['dropped']} | {xc['events']:,} |")
     lines += ["", "Reading the numbers:", "",
-              "- *xdiag ingest+first view* is everything from the raw file to the first "
-              "viewport: validating the upload, the whole ingest (timeline index, op stats, "
-              "steps, roofline, HLO costs) and the first `timeline` answer. Later views read "
-              "only the derived files. The trainer capture's first ingest also parses and costs "
+              "- *xdiag first view* is what a viewer waits for, from the raw file to the first "
+              "viewport: validating and storing the upload, ingest up to the timeline index "
+              "(parse, tracks, index, written to the store), and the first `timeline` answer, "
+              "polled as the web UI does. Ingest writes the timeline before it builds the op "
+              "and step tables and costs the HLO, and the service serves it from then on; the "
+              "bench checks that this early viewport is byte-identical to the one after the "
+              "whole ingest. *Whole ingest + first view* waits for everything (timeline, op "
+              "stats, steps, roofline, HLO costs). Later views read only the derived files. "
+              "The trainer capture's first ingest also parses and costs "
               "its 18k-instruction train step (about a third of its time; modules that did not "
               "run in the capture are not costed); costs are cached per store by module "
               "fingerprint, so later captures of the same job skip it.",
