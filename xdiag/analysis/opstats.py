@@ -23,6 +23,7 @@ def merge(tables: list[tuple[str, dict[str, list[Any]]]], peaks: dict[str, Any])
     """Merge (host, op table) pairs into the `ops` view of docs/api.md."""
     acc: dict[tuple[str, int, str], dict[str, Any]] = {}
     for host, t in tables:
+        costed = t.get("costed") or [True] * len(t["op"])  # tables from before the flag
         for i in range(len(t["op"])):
             key = (t["module"][i], t["program_id"][i], t["op"][i])
             a = acc.setdefault(key, {
@@ -36,7 +37,7 @@ def merge(tables: list[tuple[str, dict[str, list[Any]]]], peaks: dict[str, Any])
             a["self_ns"] += t["self_ns"][i]
             a["flops"] += t["flops"][i] * occ
             a["bytes"] += t["bytes"][i] * occ
-            a["costed"] |= bool(t.get("costed", [True] * len(t["op"]))[i])
+            a["costed"] |= bool(costed[i])
             dev = t["device"][i]
             label = f"{host}:{dev}" if len(tables) > 1 else str(dev)
             a["per_device"][label] += t["total_ns"][i]
