@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -114,10 +115,18 @@ def measure(path: Path, windows: int) -> dict:
     print(f"  xdiag first view: {xi['first_view_s']:.2f} s (after the whole ingest "
           f"{xi['full_first_view_s']:.2f} s), rss {xi['rss_mb']:.0f} MB, {xi['events']:,} events",
           flush=True)
+    xi["viewer_rss_mb"] = xi["rss_mb"]
+    rss_store = tempfile.mkdtemp(prefix="bench-xdiag-rss-")
+    try:
+        xi["rss_mb"] = worker("xdiag_ingest_rss", str(path), rss_store)["rss_mb"]
+    finally:
+        shutil.rmtree(rss_store, ignore_errors=True)
+    print(f"  xdiag upload + ingest alone: peak rss {xi['rss_mb']:.0f} MB", flush=True)
     xv = worker("xdiag_views", store, xi["id"], str(windows))
     xw = worker("xprof_warm", str(path), str(min(windows, 30)))
     print(f"  window p50: xdiag {xv['window_p50'] * 1e3:.2f} ms vs xprof "
           f"{xw['window_p50'] * 1e3:.1f} ms", flush=True)
+    shutil.rmtree(store, ignore_errors=True)
     return {"file": path.name, "bytes": size, "xprof_cold": xc, "xdiag_ingest": xi,
             "xdiag_views": xv, "xprof_warm": xw}
 

@@ -165,6 +165,21 @@ def xdiag_ingest(path: str, store: str) -> dict:
             "rss_mb": _rss_mb(), "id": rec["id"], "end_ns": data.end_ns}
 
 
+def xdiag_ingest_rss(path: str, store: str) -> dict:
+    """Peak memory of upload + ingest alone (xdiag_ingest also maps the viewport's pages of
+    the index it serves while ingest runs, which is the viewer's memory, not ingest's)."""
+    from xdiag import intake
+    from xdiag.config import Settings
+    from xdiag.services import Services
+
+    svc = Services(Settings(store=store, ingest_inline=True))
+    rec = intake.store_session(svc.store, svc.profiles, run="bench", session="s",
+                               files=[intake.HostFile("h0", Path(path))], source="upload")
+    rec = svc.ingest.run(rec["id"], inline=True)
+    assert rec["status"] == "ready", rec.get("error")
+    return {"rss_mb": _rss_mb()}
+
+
 def xdiag_views(store: str, pid: str, n: str) -> dict:
     """New-window viewports through the HTTP layer (Flask, binary encoding), ops, roofline."""
     from xdiag.config import Settings

@@ -323,3 +323,36 @@ def test_timeline_is_served_while_the_tables_are_built(store_url: str, monkeypat
     assert client.get(view).data == early.data
     assert client.get(f"/api/v1/profiles/{pid}/ops").status_code == 200
     assert "timeline_ready" not in client.get(f"/api/v1/profiles/{pid}").json
+
+
+def test_single_host_upload_is_parsed_once(tmp_path: Path, monkeypatch) -> None:
+    """Validation's parse is handed to the ingest in the same process (xplane/handoff.py):
+    the ingest does not parse the file again, and writes exactly the views a fresh parse
+    gives."""
+    from xdiag import intake
+    from xdiag.xplane import handoff, lean
+
+    fresh = _services(str(tmp_path / "fresh"))
+    rec = intake.store_session(fresh.store, fresh.profiles, run="r", session="s",
+                               files=[intake.HostFile("h0", SMALL)], source="upload")
+    key = layout.raw_key("r", "s", "h0")
+    assert handoff.take(fresh.store.url, key + "x", SMALL.stat().st_size) is None  # not ours
+    assert handoff.take(fresh.store.url, key, SMALL.stat().st_size) is not None
+    assert handoff.take(fresh.store.url, key, SMALL.stat().st_size) is None  # taken once
+    assert fresh.ingest.run(rec["id"], inline=True)["status"] == "ready"
+
+    svc = _services(str(tmp_path / "once"))
+    rec = intake.store_session(svc.store, svc.profiles, run="r", session="s",
+                               files=[intake.HostFile("h0", SMALL)], source="upload")
+
+    def no_second_parse(*args, **kwargs):
+        raise AssertionError("ingest parsed the upload again")
+
+    monkeypatch.setattr(lean, "read_xspace_lean", no_second_parse)
+    assert svc.ingest.run(rec["id"], inline=True)["status"] == "ready"
+    pa = tmp_path / "fresh" / layout.derived_prefix("r", "s", VERSION)
+    pb = tmp_path / "once" / layout.derived_prefix("r", "s", VERSION)
+    for f in sorted(p.relative_to(pa) for p in pa.rglob("*") if p.is_file()):
+        if f.suffix == ".json" and f.name != "ops.json":
+            continue  # timings inside
+        assert (pa / f).read_bytes() == (pb / f).read_bytes(), f

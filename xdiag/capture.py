@@ -259,7 +259,8 @@ class Captures:
                               "capture, or its profiler server is not running)")
                 continue
             try:
-                summary = intake.inspect_xplane(path, h["host"])
+                # One host: its ingest runs in this process and takes over the parse.
+                summary = intake.inspect_xplane(path, h["host"], keep=len(workers) == 1)
             except XdiagError as exc:
                 h["state"], h["error"] = "failed", exc.detail
                 continue

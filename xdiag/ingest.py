@@ -99,6 +99,7 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
     """
     from xdiag.analysis.host import ANALYSED_STATS, analyse_host
     from xdiag.analysis.pack import pack_parts
+    from xdiag.xplane import handoff
     from xdiag.xplane.lean import read_xspace_lean
 
     store = open_store(store_url)
@@ -120,23 +121,29 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
             store.write_json(out_prefix + f"hosts/{host}.tl.json", summary)
         written.append(writer.submit(write))
 
+    raw_key = layout.raw_key(run, session, host)
     try:
         with tempfile.TemporaryDirectory(prefix="xdiag-ingest-") as tmp:
-            fh, buf = _open_raw(store, layout.raw_key(run, session, host), Path(tmp))
+            # Parsed already when this process validated the upload (xplane/handoff.py).
+            cols = handoff.take(store.url, raw_key, store.size(raw_key))
+            fh = buf = None
             try:
-                # Only what analysis reads; the file's pages are dropped while parsing.
-                cols = read_xspace_lean(buf, stats=ANALYSED_STATS)
+                if cols is None:
+                    fh, buf = _open_raw(store, raw_key, Path(tmp))
+                    # Only what analysis reads; the file's pages are dropped while parsing.
+                    cols = read_xspace_lean(buf, stats=ANALYSED_STATS)
                 h = analyse_host(cols, t0_ns, release=True, cost_cache=StoreCostCache(store),
                                  on_index=write_index)
                 del cols
             except InvalidProfile as exc:
                 raise InvalidProfile(f"{host}: {exc.detail}") from None
             finally:
-                try:
-                    buf.close()
-                except BufferError:
-                    pass  # a view is still alive; the mapping goes with the process
-                fh.close()
+                if buf is not None:
+                    try:
+                        buf.close()
+                    except BufferError:
+                        pass  # a view is still alive; the mapping goes with the process
+                    fh.close()
         for f in written:
             f.result()  # re-raises a failed write
     finally:

@@ -35,13 +35,17 @@ class XplaneSummary:
     events: int
     planes: int
     window_ns: tuple[int, int] | None  # absolute ns since the epoch
+    # With inspect_xplane(keep=True): the file parsed for analysis, handed to the ingest.
+    parsed: Any = dataclasses.field(default=None, repr=False, compare=False)
 
 
-def inspect_xplane(path: Path, label: str = "") -> XplaneSummary:
+def inspect_xplane(path: Path, label: str = "", *, keep: bool = False) -> XplaneSummary:
     """Parse a host file fully; raise InvalidProfile saying what is wrong with it.
 
     The lean reader validates every byte like the full one but keeps no stats, so
-    checking a large upload costs a fraction of its ingest.
+    checking a large upload costs a fraction of its ingest. With `keep`, it keeps the
+    stats analysis reads, and the columns ride along in `parsed` so that the ingest of
+    this file need not parse it again (see xplane/handoff.py).
     """
     from xdiag.xplane.lean import read_xspace_lean
 
@@ -53,16 +57,24 @@ def inspect_xplane(path: Path, label: str = "") -> XplaneSummary:
         raise InvalidProfile(f"{label}: {size} bytes is over the 2 GiB limit for one host file")
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         try:
-            cols = read_xspace_lean(buf, drop_pages=False)
+            if keep:
+                from xdiag.analysis.host import ANALYSED_STATS
+
+                cols = read_xspace_lean(buf, stats=ANALYSED_STATS)
+            else:
+                cols = read_xspace_lean(buf, drop_pages=False)
         except InvalidProfile as exc:
             raise InvalidProfile(f"{label}: {exc.detail}") from None
         n = len(cols.events)
         window = _window_ns(cols) if n else None
         planes = len(cols.planes)
-        del cols  # release views into the mmap before it closes
+        cols.data = None  # the columns hold copies: nothing points into the mapping
+        if not keep:
+            del cols
     if n == 0:
         raise InvalidProfile(f"{label}: the trace holds no events (empty trace)")
-    return XplaneSummary(bytes=size, events=n, planes=planes, window_ns=window)
+    return XplaneSummary(bytes=size, events=n, planes=planes, window_ns=window,
+                         parsed=cols if keep else None)
 
 
 def _window_ns(cols: Any) -> tuple[int, int]:
@@ -121,7 +133,9 @@ def store_session(
     summaries = dict(summaries or {})
     for f in files:
         if f.host not in summaries:
-            summaries[f.host] = inspect_xplane(f.path, f"{f.host}.xplane.pb")
+            # One host file is ingested in this process: keep its parse for the ingest.
+            summaries[f.host] = inspect_xplane(f.path, f"{f.host}.xplane.pb",
+                                               keep=len(files) == 1)
 
     written: list[str] = []
     try:
@@ -152,7 +166,15 @@ def store_session(
             "windows_overlap": windows_overlap(windows),
             **(extra or {}),
         }
-        return profiles.create(record)
+        created = profiles.create(record)
+        for f in files:
+            if summaries[f.host].parsed is not None:
+                from xdiag.xplane import handoff
+
+                key = layout.raw_key(run, session, f.host)
+                handoff.put(store.url, key, summaries[f.host].bytes, summaries[f.host].parsed)
+                summaries[f.host].parsed = None
+        return created
     except BaseException as exc:
         for key in written:  # leave no partial session behind
             try:
