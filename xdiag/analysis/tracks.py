@@ -58,14 +58,25 @@ def assign_tracks(cols: Any, device_ordinal: tuple[np.ndarray, np.ndarray],
     """
     lines, events = cols.lines, cols.events
     n_lines = len(lines)
-    op_lines = np.zeros(n_lines, bool)
-    if len(events):
-        op_lines[events.line[has_op]] = True
+    # A line's events are one contiguous run [event_start, event_stop): per-line facts come
+    # from reductions over those runs, and the per-event track from one np.repeat.
+    ev_a = np.asarray(lines.event_start, dtype=np.int64)
+    sizes = np.asarray(lines.event_stop, dtype=np.int64) - ev_a
+    nonempty = np.flatnonzero(sizes > 0)
+
+    def per_line_any(mask: np.ndarray) -> np.ndarray:
+        out = np.zeros(n_lines, bool)
+        if len(nonempty):
+            out[nonempty] = np.logical_or.reduceat(mask, ev_a[nonempty])
+        return out
+
+    op_lines = per_line_any(has_op) if len(events) else np.zeros(n_lines, bool)
     # Start with one candidate track per line: (plane, line id) identifies a timeline.
     keys: dict[tuple[Any, ...], Track] = {}
     key_index: dict[tuple[Any, ...], int] = {}
     line_track = np.zeros(n_lines, dtype=np.int64)
     line_has_op = np.zeros(n_lines, dtype=bool)  # by candidate track
+    on_host = np.zeros(n_lines, dtype=bool)
     for li in range(n_lines):
         plane = cols.planes[int(lines.plane[li])]
         name = lines.display_names[li] or lines.names[li] or f"line {int(lines.id[li])}"
@@ -78,23 +89,26 @@ def assign_tracks(cols: Any, device_ordinal: tuple[np.ndarray, np.ndarray],
         else:
             key = ("line", int(lines.plane[li]), int(lines.id[li]))
             track = Track(name, "thread", None, "thread", (1, int(lines.plane[li]), li))
+            on_host[li] = True
         keys.setdefault(key, track)
         line_track[li] = key_index.setdefault(key, len(key_index))
         line_has_op[line_track[li]] |= bool(op_lines[li])
-    # int32: a few thousand tracks at most; a fresh array, so it is updated in place below.
-    track_of = line_track.astype(np.int32)[events.line] if len(events) else np.zeros(0, np.int32)
     for key, i in key_index.items():  # GPU streams whose kernels carry hlo_op are op tracks
         t = keys[key]
         if (t.group == "device" and t.kind == "device_line" and line_has_op[i]
                 and key[1] == "GPU"):
             t.kind, t.kernels = "xla_ops", True
 
-    # CPU: XLA op events carry device_ordinal; regroup them by device.
+    # CPU: XLA op events carry device_ordinal; they are regrouped by device.
     ordinal, has_ordinal = device_ordinal
-    on_host = np.array([device_id(cols.planes[int(p)].name) is None for p in lines.plane],
-                       dtype=bool)
-    host_op = has_ordinal & has_op & on_host[events.line] if len(events) else has_op
+    host_op = has_ordinal & has_op if len(events) else has_op
+    if len(events) and not on_host.all():
+        host_op &= np.repeat(on_host, sizes)
+    moved = np.zeros(n_lines, np.int64)
+    uniq = codes = None
     if np.any(host_op):
+        if len(nonempty):
+            moved[nonempty] = np.add.reduceat(host_op, ev_a[nonempty])
         ords = np.asarray(ordinal[host_op]).astype(np.int64, copy=False)
         uniq, codes = factorize(ords)  # device ordinals are few and small: linear time
         del ords
@@ -102,14 +116,19 @@ def assign_tracks(cols: Any, device_ordinal: tuple[np.ndarray, np.ndarray],
             keys[("cpu-dev", o)] = Track(f"XLA ops · device {o}", "device", int(o), "xla_ops",
                                          (0, int(o), -1))
             key_index.setdefault(("cpu-dev", o), len(key_index))
-        lut = np.array([key_index[("cpu-dev", o)] for o in uniq.tolist()], dtype=np.int32)
-        track_of[host_op] = lut[codes]
 
-    # Drop tracks without events, then order for display.
+    # Tracks with events (a line whose events all moved to devices has none), in display
+    # order; then every event's final track, written once.
     tracks = list(keys.values())
-    used = np.bincount(track_of, minlength=len(tracks)) > 0 if len(track_of) else \
-        np.zeros(len(tracks), bool)
+    used = np.zeros(len(tracks), bool)
+    used[line_track[sizes > moved]] = True
+    if uniq is not None:
+        used[[key_index[("cpu-dev", o)] for o in uniq.tolist()]] = True
     order = sorted((i for i in range(len(tracks)) if used[i]), key=lambda i: tracks[i].sort_key)
     remap = np.full(len(tracks), -1, dtype=np.int32)
     remap[order] = np.arange(len(order))
-    return remap[track_of], [tracks[i] for i in order]
+    track_of = np.repeat(remap[line_track], sizes) if len(events) else np.zeros(0, np.int32)
+    if uniq is not None:
+        lut = remap[[key_index[("cpu-dev", o)] for o in uniq.tolist()]]
+        track_of[host_op] = lut[codes]
+    return track_of, [tracks[i] for i in order]
