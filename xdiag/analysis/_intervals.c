@@ -425,9 +425,123 @@ done:
     return out;
 }
 
+/* self_times(ev_start, ev_end, seg_ptr, seg_track, seg_depth, out)
+ *
+ *   Self time of every slice of a timeline index (slices ordered by segment =
+ *   (track, depth), each segment by start): its duration minus what its children
+ *   cover. A child at depth d belongs to the last slice of (track, d - 1) starting at
+ *   or before it, and covers min(its end, the parent's end) - its start of it. One
+ *   merge of each segment with its parent segment: O(n). Writes int64 into `out`.
+ */
+static PyObject *self_times(PyObject *self, PyObject *args) {
+    Py_buffer sb, eb, pb, tb, db, ob;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*", &sb, &eb, &pb, &tb, &db, &ob)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = sb.len / 8, n_seg = pb.len / 8 - 1;
+    const int64_t *start = (const int64_t *)sb.buf, *end = (const int64_t *)eb.buf;
+    const int64_t *ptr = (const int64_t *)pb.buf;
+    const int32_t *trk = (const int32_t *)tb.buf, *dep = (const int32_t *)db.buf;
+    int64_t *out = (int64_t *)ob.buf;
+    if (sb.len != eb.len || sb.len % 8 || ob.len != sb.len || n_seg < 0 ||
+        tb.len != n_seg * 4 || db.len != n_seg * 4 || (n_seg > 0 && ptr[n_seg] != n)) {
+        PyErr_SetString(PyExc_ValueError, "self_times: bad arguments");
+        goto done;
+    }
+    for (Py_ssize_t s = 0; s < n_seg; s++) {
+        if (ptr[s] < 0 || ptr[s + 1] < ptr[s] || ptr[s + 1] > n) {
+            PyErr_SetString(PyExc_ValueError, "self_times: bad segment pointers");
+            goto done;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) out[i] = end[i] - start[i];
+    /* Segments of a track come by depth, so a segment's parent (same track, depth - 1)
+     * is found by scanning back from it. */
+    for (Py_ssize_t s = 0; s < n_seg; s++) {
+        if (dep[s] == 0) continue;
+        Py_ssize_t p = s - 1;
+        while (p >= 0 && trk[p] == trk[s] && dep[p] != dep[s] - 1) p--;
+        if (p < 0 || trk[p] != trk[s] || dep[p] != dep[s] - 1) continue;
+        Py_ssize_t k = ptr[p] - 1, pe = ptr[p + 1];
+        for (Py_ssize_t i = ptr[s]; i < ptr[s + 1]; i++) {
+            while (k + 1 < pe && start[k + 1] <= start[i]) k++;
+            if (k < ptr[p]) continue;
+            int64_t c = (end[i] < end[k] ? end[i] : end[k]) - start[i];
+            if (c > 0) out[k] -= c;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) if (out[i] < 0) out[i] = 0;
+    Py_END_ALLOW_THREADS
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    PyBuffer_Release(&sb); PyBuffer_Release(&eb); PyBuffer_Release(&pb);
+    PyBuffer_Release(&tb); PyBuffer_Release(&db); PyBuffer_Release(&ob);
+    return result;
+}
+
+/* row_sums(row, pos, self_ns, ev_start, ev_end, depth, kernel, n_rows)
+ *     -> bytes of int64 [4, n_rows]: occurrences, total, self, top-level count
+ *
+ *   The op table's sums in one pass over the op slices: slice j (index position pos[j],
+ *   int32 or int64, like row[j]) adds to row[j] one occurrence, its duration, its self
+ *   time (its duration on a kernel track, where overlap is not nesting) and, at depth
+ *   0 or on a kernel track, one top-level occurrence.
+ */
+static inline int64_t idx_at(const Py_buffer *b, Py_ssize_t i) {
+    return b->itemsize == 4 ? ((const int32_t *)b->buf)[i] : ((const int64_t *)b->buf)[i];
+}
+
+static PyObject *row_sums(PyObject *self, PyObject *args) {
+    Py_buffer rb, pb, sb, stb, eb, db, kb;
+    Py_ssize_t n_rows;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*n", &rb, &pb, &sb, &stb, &eb, &db, &kb, &n_rows))
+        return NULL;
+    PyObject *out = NULL;
+    Py_ssize_t n = stb.len / 8;
+    Py_ssize_t m = rb.itemsize ? rb.len / rb.itemsize : 0;
+    if ((rb.itemsize != 4 && rb.itemsize != 8) || (pb.itemsize != 4 && pb.itemsize != 8) ||
+        pb.len / pb.itemsize != m || db.len != m * 4 || kb.len != m || sb.len != stb.len ||
+        eb.len != stb.len || n_rows < 0) {
+        PyErr_SetString(PyExc_ValueError, "row_sums: bad arguments");
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < m; j++) {
+        int64_t r = idx_at(&rb, j), q = idx_at(&pb, j);
+        if (r < 0 || r >= n_rows || q < 0 || q >= n) {
+            PyErr_SetString(PyExc_IndexError, "row_sums: row or position out of range");
+            goto done;
+        }
+    }
+    out = PyBytes_FromStringAndSize(NULL, 4 * n_rows * 8);
+    if (!out) goto done;
+    int64_t *acc = (int64_t *)PyBytes_AS_STRING(out);
+    memset(acc, 0, (size_t)(4 * n_rows) * 8);
+    int64_t *occ = acc, *tot = acc + n_rows, *slf = acc + 2 * n_rows, *top = acc + 3 * n_rows;
+    const int64_t *self_ns = (const int64_t *)sb.buf, *start = (const int64_t *)stb.buf;
+    const int64_t *end = (const int64_t *)eb.buf;
+    const int32_t *depth = (const int32_t *)db.buf;
+    const uint8_t *kernel = (const uint8_t *)kb.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t j = 0; j < m; j++) {
+        int64_t r = idx_at(&rb, j), q = idx_at(&pb, j), dur = end[q] - start[q];
+        occ[r] += 1;
+        tot[r] += dur;
+        slf[r] += kernel[j] ? dur : self_ns[q];
+        top[r] += (depth[j] == 0) | (kernel[j] != 0);
+    }
+    Py_END_ALLOW_THREADS
+done:
+    PyBuffer_Release(&rb); PyBuffer_Release(&pb); PyBuffer_Release(&sb);
+    PyBuffer_Release(&stb); PyBuffer_Release(&eb); PyBuffer_Release(&db); PyBuffer_Release(&kb);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"sort_slices", sort_slices, METH_VARARGS, "Order, depths and segments of a host's slices."},
     {"build_lod", build_lod, METH_VARARGS, "Level-of-detail blocks of sorted segments."},
+    {"self_times", self_times, METH_VARARGS, "Self time of every slice of an index."},
+    {"row_sums", row_sums, METH_VARARGS, "Op table sums per row in one pass."},
     {NULL, NULL, 0, NULL},
 };
 

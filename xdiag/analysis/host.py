@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from xdiag.analysis import intervals, timeline
+from xdiag.analysis._intervals import row_sums, self_times
 from xdiag.analysis.tracks import Track, assign_tracks
 from xdiag.xplane.arrays import factorize as _factorize_sorted
 
@@ -177,26 +178,10 @@ def _device_kind_hint(cols: Any) -> str:
 
 def _self_times(idx: timeline.TimelineIndex) -> np.ndarray:
     """Self time of every slice (duration minus the parts covered by its children)."""
-    dur = (idx.ev_end - idx.ev_start).astype(np.int64)
-    child = np.zeros(len(dur), dtype=np.int64)
-    seg_of = {(int(t), int(d)): s for s, (t, d) in enumerate(zip(idx.seg_track, idx.seg_depth,
-                                                                  strict=True))}
-    for s, (t, d) in enumerate(zip(idx.seg_track.tolist(), idx.seg_depth.tolist(), strict=True)):
-        p = seg_of.get((t, d - 1))
-        if d == 0 or p is None:
-            continue
-        a, b = idx.seg_ptr[s], idx.seg_ptr[s + 1]
-        pa, pb = idx.seg_ptr[p], idx.seg_ptr[p + 1]
-        ps, pe = idx.ev_start[pa:pb], idx.ev_end[pa:pb]
-        cs, ce = idx.ev_start[a:b], idx.ev_end[a:b]
-        k = np.searchsorted(ps, cs, side="right") - 1
-        ok = k >= 0
-        kk = np.clip(k, 0, None)
-        covered = np.where(ok, np.clip(np.minimum(ce, pe[kk]) - cs, 0, None), 0)
-        np.add.at(child, pa + kk[ok], covered[ok])
-    np.subtract(dur, child, out=dur)
-    del child
-    return np.maximum(dur, 0, out=dur)
+    out = np.empty(idx.num_events, np.int64)
+    self_times(idx.ev_start, idx.ev_end, idx.seg_ptr, np.ascontiguousarray(idx.seg_track),
+               np.ascontiguousarray(idx.seg_depth), out)
+    return out
 
 
 ANALYSED_STATS = ("hlo_op", "hlo_module", "program_id", "device_ordinal", "step_num",
@@ -387,19 +372,37 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
                        dtype=np.int64)
     src = idx.ev_src[pos]
     kernel_lut = np.array([t.kernels for t in tracks] + [False], dtype=bool)
+    # (module, op, program) folded into one key per event in reader order (sequential
+    # passes), then gathered into slice order once, instead of once per column.
+    n_mod, n_op = len(mod_table) + 1, len(op_table) + len(names)
+    prog_vals, prog_codes = _factorize_sorted(
+        np.where(has_prog, np.asarray(prog).astype(np.int64, copy=False), -1))
+    n_prog = len(prog_vals)
+    ev_key = np.where(has_mod, mod_codes, n_mod - 1).astype(np.int64)
+    ev_key *= n_op
+    ev_key += np.where(has_op, op_codes, len(op_table) + names_codes)
+    ev_key *= max(n_prog, 1)
+    ev_key += prog_codes
+    del prog_codes
+    key = ev_key[src]
+    del ev_key
     makers: list[Column] = [
-        (lambda: np.where(has_mod[src], mod_codes[src], len(mod_table)), len(mod_table) + 1),
-        (lambda: np.where(has_op[src], op_codes[src], len(op_table) + names_codes[src]),
-         len(op_table) + len(names)),
-        (lambda: np.where(has_prog[src], np.asarray(prog)[src].astype(np.int64), -1), None),
+        (lambda: key, None),
         (lambda: dev_lut[track_of_pos], int(dev_lut.max(initial=-1)) + 1),
     ]
     if kernel_lut.any():  # GPU: the kernel name is part of the key
         makers.append((lambda: np.where(kernel_lut[track_of_pos], names_codes[src], -1),
                        len(names)))
-    uniq, inv = _unique_rows_lazy(makers, len(pos))
-    if not kernel_lut.any():
-        uniq = np.concatenate([uniq, np.full((len(uniq), 1), -1, np.int64)], axis=1)
+    rows, inv = _unique_rows_lazy(makers, len(pos))
+    del key
+    folded = rows[:, 0]
+    uniq = np.empty((len(rows), 5), np.int64)
+    uniq[:, 2] = prog_vals[folded % max(n_prog, 1)] if n_prog else -1
+    folded = folded // max(n_prog, 1)
+    uniq[:, 1] = folded % n_op
+    uniq[:, 0] = folded // n_op
+    uniq[:, 3] = rows[:, 1]
+    uniq[:, 4] = rows[:, 2] if rows.shape[1] > 2 else -1
     by_prog = {m.program_id: m for m in modules}
     by_name = {m.name: m for m in modules}
     # Resolve each distinct row to (module, op, program, device); GPU kernels of one op
@@ -422,17 +425,12 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     cols_out: dict[str, list[Any]] = {k: [] for k in (
         "module", "program_id", "op", "device", "category", "fused_category", "occurrences",
         "total_ns", "self_ns", "flops", "bytes", "costed", "top_level")}
-    occ = np.bincount(inv, minlength=n_rows)
-    self_ns = _self_times(idx)[pos]
-    dur = (idx.ev_end[pos] - idx.ev_start[pos]).astype(np.int64)
-    tot = np.bincount(inv, weights=dur, minlength=n_rows)
-    is_kernel = kernel_lut[track_of_pos]  # overlapping GPU kernels are not parent/child
-    if is_kernel.any():
-        self_ns[is_kernel] = dur[is_kernel]
-    del dur
-    slf = np.bincount(inv, weights=self_ns, minlength=n_rows)
-    del self_ns
-    top = np.bincount(inv, weights=(depth == 0) | is_kernel, minlength=n_rows)
+    # Occurrences, total, self (a kernel's own duration: overlapping GPU kernels are not
+    # parent and child) and top-level counts per row, in one pass.
+    occ, tot, slf, top = np.frombuffer(row_sums(
+        np.ascontiguousarray(inv), pos, _self_times(idx), idx.ev_start, idx.ev_end,
+        np.ascontiguousarray(depth, np.int32), kernel_lut[track_of_pos], n_rows),
+        np.int64).reshape(4, n_rows)
     for (module, op, pid, dev), r in merged.items():
         info = infos[r][0]
         cost = info.costs.get(op) if info else None
@@ -616,14 +614,17 @@ def _step_table(es: EventStats, marks: tuple[np.ndarray, np.ndarray, np.ndarray]
             by_device[tracks[t].device].append(t)
         else:
             units.append([t])
+    def track_range(t: int) -> list[int]:
+        # Keys of track_pos's own dtype: a Python list would cast all of track_pos first.
+        return np.searchsorted(track_pos, np.array([t, t + 1], track_pos.dtype)).tolist()
+
     for unit in units:
         t = unit[0]
-        lo, hi = np.searchsorted(track_pos, [t, t + 1]).tolist()
+        lo, hi = track_range(t)
         if tracks[t].kernels:
             # GPU kernels are leaves that may run concurrently (CUDA graphs, several
             # streams): "nesting" there is overlap, so every kernel counts, merged.
-            m = np.concatenate([np.arange(*np.searchsorted(track_pos, [u, u + 1]).tolist())
-                                for u in unit])
+            m = np.concatenate([np.arange(*track_range(u)) for u in unit])
             p = pos[m]
             s, e = idx.ev_start[p], idx.ev_end[p]
             s, e, coll_s, coll_e = (*intervals.union(s, e),
