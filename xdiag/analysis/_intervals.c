@@ -537,11 +537,53 @@ done:
     return out;
 }
 
+/* ps_to_ns(start_ps, dur_ps, shift_ps, start_out, end_out) -> (min start, max end)
+ *
+ *   Event times in ns from the profile start, in one pass: start = floor((start_ps +
+ *   shift_ps) / 1000), end = max(ceil((start_ps + shift_ps + dur_ps) / 1000), start), as
+ *   numpy's floor division would give; plus the window they span.
+ */
+static inline int64_t floor_div1000(int64_t x) {
+    int64_t q = x / 1000;
+    return (x % 1000 != 0 && x < 0) ? q - 1 : q;
+}
+
+static PyObject *ps_to_ns(PyObject *self, PyObject *args) {
+    Py_buffer sb, db, so, eo;
+    long long shift;
+    if (!PyArg_ParseTuple(args, "y*y*Lw*w*", &sb, &db, &shift, &so, &eo)) return NULL;
+    PyObject *out = NULL;
+    Py_ssize_t n = sb.len / 8;
+    if (sb.len % 8 || db.len != sb.len || so.len != sb.len || eo.len != sb.len) {
+        PyErr_SetString(PyExc_ValueError, "ps_to_ns: buffers of mismatched sizes");
+        goto done;
+    }
+    const int64_t *sp = (const int64_t *)sb.buf, *dp = (const int64_t *)db.buf;
+    int64_t *st = (int64_t *)so.buf, *en = (int64_t *)eo.buf;
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t a = sp[i] + (int64_t)shift;
+        int64_t s0 = floor_div1000(a), e0 = floor_div1000(a + dp[i] + 999);
+        if (e0 < s0) e0 = s0;
+        st[i] = s0;
+        en[i] = e0;
+        if (s0 < lo) lo = s0;
+        if (e0 > hi) hi = e0;
+    }
+    Py_END_ALLOW_THREADS
+    out = n ? Py_BuildValue("(LL)", (long long)lo, (long long)hi) : Py_BuildValue("(ii)", 0, 0);
+done:
+    PyBuffer_Release(&sb); PyBuffer_Release(&db); PyBuffer_Release(&so); PyBuffer_Release(&eo);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"sort_slices", sort_slices, METH_VARARGS, "Order, depths and segments of a host's slices."},
     {"build_lod", build_lod, METH_VARARGS, "Level-of-detail blocks of sorted segments."},
     {"self_times", self_times, METH_VARARGS, "Self time of every slice of an index."},
     {"row_sums", row_sums, METH_VARARGS, "Op table sums per row in one pass."},
+    {"ps_to_ns", ps_to_ns, METH_VARARGS, "Event times in ns from the profile start."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from xdiag.analysis import intervals, timeline
-from xdiag.analysis._intervals import row_sums, self_times
+from xdiag.analysis._intervals import ps_to_ns, row_sums, self_times
 from xdiag.analysis.tracks import Track, assign_tracks
 from xdiag.xplane.arrays import factorize as _factorize_sorted
 
@@ -252,16 +252,14 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
     # Aggregated events have no position in time; usually there are none (sel = None).
     sel = np.flatnonzero(~ev.aggregated) if ev.aggregated.any() else None
     n_timed = n if sel is None else len(sel)
-    # Times in ns from the profile start, computed in place (two columns alive at most).
-    start_ns = ev.start_ps.copy() if sel is None else ev.start_ps[sel]
-    start_ns += (cols.t0_ns - t0_ns) * 1000
-    end_ns = ev.duration_ps.copy() if sel is None else ev.duration_ps[sel]
-    end_ns += start_ns
-    end_ns += 999
-    end_ns //= 1000
-    start_ns //= 1000
-    np.maximum(end_ns, start_ns, out=end_ns)
-    window = (int(start_ns.min()), int(end_ns.max())) if n_timed else (0, 0)
+    # Times in ns from the profile start (one C pass, which also gives the window).
+    start_ps = ev.start_ps if sel is None else ev.start_ps[sel]
+    dur_ps = ev.duration_ps if sel is None else ev.duration_ps[sel]
+    start_ns, end_ns = np.empty(n_timed, np.int64), np.empty(n_timed, np.int64)
+    window = ps_to_ns(np.ascontiguousarray(start_ps, np.int64),
+                      np.ascontiguousarray(dur_ps, np.int64), (cols.t0_ns - t0_ns) * 1000,
+                      start_ns, end_ns)
+    del start_ps, dur_ps
     marks = _step_marks(es, sel, start_ns, end_ns)
     es.step_num = None
     track_sel, names_sel = (track_of, name_codes) if sel is None else (track_of[sel],
