@@ -147,7 +147,7 @@ def ratios(r: dict) -> dict:
         # One process does the ingest of one host file: events/s of that process = per core.
         "ingest_events_per_s_per_core": xi["events"] / (xi["ingest_s"] - xi["intake_s"]),
         "cores": cores,
-        "ingest_rss_over_file": xi["rss_mb"] * 1e6 / 1.048576 / r["bytes"],
+        "ingest_rss_over_file": xi["rss_mb"] * 2**20 / r["bytes"],  # MiB -> bytes
         "dropped": dropped,
         "xprof_dropped": xi["events"] - xc["events"],
     }

@@ -235,7 +235,8 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
     With `release`, the reader's bulk columns are dropped from `cols` as soon as they
     are consumed, which roughly halves ingest's peak memory (ingest passes True).
     `on_index(index, names, tracks, counts)` is called once the timeline index is final (it is
-    not modified afterwards), before the op and step tables are built.
+    not modified afterwards), before the op and step tables are built; with `release` too,
+    the returned index then keeps only its slices and segments (on_index persists the rest).
     """
     ev = cols.events
     n = len(ev)
@@ -284,6 +285,12 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
     if on_index is not None:  # the index is final: it can be written while tables are built
         on_index(idx, names, track_json, {"events": n, "aggregated_events": int(n - n_timed),
                                           "window_ns": list(window)})
+        if release:
+            # The tables read only the slices and segments; the viewport structures are
+            # the writer's now, and are freed as soon as they are written.
+            none = np.zeros(0, np.int64)
+            idx = dataclasses.replace(idx, raw_key=none, pool_key=none, pool_ref=none,
+                                      block_ptr=none, lod_block=np.zeros((0, 0), np.int32))
 
     # HLO parsing and costing (seconds for a large train step) come after the timeline,
     # which does not need them: a viewer can open the timeline while they run.
