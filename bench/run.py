@@ -116,12 +116,15 @@ def measure(path: Path, windows: int) -> dict:
           f"{xi['full_first_view_s']:.2f} s), rss {xi['rss_mb']:.0f} MB, {xi['events']:,} events",
           flush=True)
     xi["viewer_rss_mb"] = xi["rss_mb"]
-    rss_store = tempfile.mkdtemp(prefix="bench-xdiag-rss-")
+    alone_store = tempfile.mkdtemp(prefix="bench-xdiag-alone-")
     try:
-        xi["rss_mb"] = worker("xdiag_ingest_rss", str(path), rss_store)["rss_mb"]
+        xi["alone"] = worker("xdiag_ingest_alone", str(path), alone_store)
     finally:
-        shutil.rmtree(rss_store, ignore_errors=True)
-    print(f"  xdiag upload + ingest alone: peak rss {xi['rss_mb']:.0f} MB", flush=True)
+        shutil.rmtree(alone_store, ignore_errors=True)
+    xi["rss_mb"] = xi["alone"]["rss_mb"]
+    print(f"  xdiag upload + ingest alone: {xi['alone']['seconds']:.2f} s (again, as a second "
+          f"capture: {xi['alone']['repeat_seconds']:.2f} s), peak rss {xi['rss_mb']:.0f} MB",
+          flush=True)
     xv = worker("xdiag_views", store, xi["id"], str(windows))
     xw = worker("xprof_warm", str(path), str(min(windows, 30)))
     print(f"  window p50: xdiag {xv['window_p50'] * 1e3:.2f} ms vs xprof "
@@ -144,8 +147,11 @@ def ratios(r: dict) -> dict:
         "roofline_speedup": xw["roofline_model"]["seconds"] / xv["roofline"]["seconds"],
         "ops_cold_speedup": xw["hlo_stats"]["cold_seconds"] / xv["ops"]["seconds"],
         "roofline_cold_speedup": xw["roofline_model"]["cold_seconds"] / xv["roofline"]["seconds"],
-        # One process does the ingest of one host file: events/s of that process = per core.
-        "ingest_events_per_s_per_core": xi["events"] / (xi["ingest_s"] - xi["intake_s"]),
+        # One process does the upload and ingest of one host file, from the raw file to
+        # every view (validation parse, store copy, index, tables, HLO costs): events/s of
+        # that process = per core. Repeat: the same job's next capture (HLO costs cached).
+        "ingest_events_per_s_per_core": xi["events"] / xi["alone"]["seconds"],
+        "repeat_ingest_events_per_s_per_core": xi["events"] / xi["alone"]["repeat_seconds"],
         "cores": cores,
         "ingest_rss_over_file": xi["rss_mb"] * 2**20 / r["bytes"],  # MiB -> bytes
         "dropped": dropped,
@@ -165,7 +171,7 @@ def report(results: list[dict]) -> str:
         "| window p50 xprof (ms) | window p50 xdiag (ms) | ratio (goal >= 30x, <= 5 ms) "
         "| op table: xprof hlo_stats warm / cold vs xdiag ops call / HTTP (rows); ratio (goal >= 20x) "
         "| roofline: xprof roofline_model warm / cold vs xdiag call / HTTP (points); ratio "
-        "| ingest ev/s/core (goal 1.5M) "
+        "| ingest ev/s/core, first / repeat capture (goal 1.5M) "
         "| ingest peak RSS / file (goal <= 3x) | events dropped by xdiag (goal 0) "
         "| events in xprof's first full view |",
         "|" + "---|" * 16,
@@ -187,7 +193,8 @@ def report(results: list[dict]) -> str:
             f"{xw['roofline_model']['cold_seconds']:.2f} s ({xw['roofline_model']['rows']} rows) vs "
             f"{xv['roofline']['seconds'] * 1e3:.3f} / {xv['roofline']['http_seconds'] * 1e3:.2f} ms "
             f"({xv['roofline']['rows']} points); {q['roofline_speedup']:.0f}x "
-            f"| {q['ingest_events_per_s_per_core'] / 1e6:.2f}M "
+            f"| {q['ingest_events_per_s_per_core'] / 1e6:.2f}M / "
+            f"{q['repeat_ingest_events_per_s_per_core'] / 1e6:.2f}M "
             f"| {q['ingest_rss_over_file']:.2f}x | {q['dropped']} | {xc['events']:,} |")
     lines += ["", "Reading the numbers:", "",
               "- *xdiag first view* is what a viewer waits for, from the raw file to the first "
@@ -214,6 +221,13 @@ def report(results: list[dict]) -> str:
               "warm look-ups: xprof's `xspace_to_tool_data`, xdiag's record + freshness check + "
               "stored view); the ratio is of those. xdiag's HTTP time (Flask test client, auth) "
               "is shown beside it.",
+              "- *ingest ev/s/core*: events / wall time of one process taking the raw file "
+              "to every view with nothing else running: upload validation (one parse, whose "
+              "columns the ingest then uses), the copy into the store, the timeline index, "
+              "op and step tables, HLO parse and costs, roofline, all writes. *Repeat "
+              "capture*: the same file uploaded again as the job's next capture, when the HLO "
+              "costs come from the store's cache by module fingerprint (only files with HLO "
+              "modules differ). *Peak RSS / file* is that process's peak over the file size.",
               "- *events in xprof's first full view*: what stock xprof's trace viewer shows for "
               "the whole profile; xdiag's index keeps every event reachable (dropped = 0) and "
               "says per track how many events each viewport summarises.",
