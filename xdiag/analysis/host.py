@@ -427,34 +427,37 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
         row_of[u] = merged[key]
     inv = row_of[inv]
     n_rows = len(merged)
-    cols_out: dict[str, list[Any]] = {k: [] for k in (
-        "module", "program_id", "op", "device", "category", "fused_category", "occurrences",
-        "total_ns", "self_ns", "flops", "bytes", "costed", "top_level")}
     # Occurrences, total, self (a kernel's own duration: overlapping GPU kernels are not
     # parent and child) and top-level counts per row, in one pass.
     occ, tot, slf, top = np.frombuffer(row_sums(
         np.ascontiguousarray(inv), pos, _self_times(idx), idx.ev_start, idx.ev_end,
         np.ascontiguousarray(depth, np.int32), kernel_lut[track_of_pos], n_rows),
         np.int64).reshape(4, n_rows)
-    for (module, op, pid, dev), r in merged.items():
-        info = infos[r][0]
-        cost = info.costs.get(op) if info else None
-        cols_out["module"].append(module)
-        cols_out["program_id"].append(pid)
-        cols_out["op"].append(op)
-        cols_out["device"].append(dev)
-        triton = cost is None and info is not None and info.is_triton_kernel(op)
-        cols_out["category"].append(cost.category if cost else
-                                    "custom_call" if triton else _guess_category(op))
-        cols_out["fused_category"].append(cost.fused_category if cost else
-                                          "triton" if triton else "")
-        cols_out["occurrences"].append(int(occ[r]))
-        cols_out["total_ns"].append(int(tot[r]))
-        cols_out["self_ns"].append(int(slf[r]))
-        cols_out["flops"].append(cost.flops if cost else 0.0)
-        cols_out["bytes"].append(cost.bytes if cost else 0.0)
-        cols_out["costed"].append(cost is not None)  # else FLOPs and bytes are unknown
-        cols_out["top_level"].append(int(top[r]))
+    # Category and costs depend on (module, op) only: once per op, not per op and device.
+    described: dict[tuple[int, str], tuple[str, str, float, float, bool]] = {}
+
+    def describe(info: ModuleInfo | None, op: str) -> tuple[str, str, float, float, bool]:
+        got = described.get((id(info), op))
+        if got is None:
+            cost = info.costs.get(op) if info else None
+            if cost is not None:
+                got = (cost.category, cost.fused_category, cost.flops, cost.bytes, True)
+            elif info is not None and info.is_triton_kernel(op):
+                got = ("custom_call", "triton", 0.0, 0.0, False)
+            else:  # FLOPs and bytes unknown
+                got = (_guess_category(op), "", 0.0, 0.0, False)
+            described[(id(info), op)] = got
+        return got
+
+    keys = list(merged)  # in row order
+    desc = [describe(infos[r][0], key[1]) for r, key in enumerate(keys)]
+    cols_out: dict[str, list[Any]] = {
+        "module": [k[0] for k in keys], "program_id": [k[2] for k in keys],
+        "op": [k[1] for k in keys], "device": [k[3] for k in keys],
+        "category": [d[0] for d in desc], "fused_category": [d[1] for d in desc],
+        "occurrences": occ.tolist(), "total_ns": tot.tolist(), "self_ns": slf.tolist(),
+        "flops": [d[2] for d in desc], "bytes": [d[3] for d in desc],
+        "costed": [d[4] for d in desc], "top_level": top.tolist()}
     # Per slice (the step table's input); a constant column when no row differs.
     row_flops = np.asarray(cols_out["flops"], dtype=np.float64)
     row_coll = np.asarray(cols_out["category"], dtype=object) == COLLECTIVE

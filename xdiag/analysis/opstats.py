@@ -24,23 +24,27 @@ def merge(tables: list[tuple[str, dict[str, list[Any]]]], peaks: dict[str, Any])
     acc: dict[tuple[str, int, str], dict[str, Any]] = {}
     for host, t in tables:
         costed = t.get("costed") or [True] * len(t["op"])  # tables from before the flag
-        for i in range(len(t["op"])):
-            key = (t["module"][i], t["program_id"][i], t["op"][i])
-            a = acc.setdefault(key, {
-                "module": key[0], "program_id": key[1], "op": key[2],
-                "category": t["category"][i], "fused_category": t["fused_category"][i],
-                "occurrences": 0, "total_ns": 0, "self_ns": 0,
-                "flops": 0.0, "bytes": 0.0, "costed": False, "per_device": defaultdict(int)})
-            occ = t["occurrences"][i]
+        # One pass over the columns together (zip), not per-row column look-ups: a host's
+        # table has a row per op and device, tens of thousands on a large job.
+        for (module, pid, op, cat, fcat, occ, tot, slf, fl, by, cd, dev) in zip(
+                t["module"], t["program_id"], t["op"], t["category"], t["fused_category"],
+                t["occurrences"], t["total_ns"], t["self_ns"], t["flops"], t["bytes"], costed,
+                t["device"], strict=True):
+            key = (module, pid, op)
+            a = acc.get(key)
+            if a is None:
+                a = acc[key] = {
+                    "module": module, "program_id": pid, "op": op, "category": cat,
+                    "fused_category": fcat, "occurrences": 0, "total_ns": 0, "self_ns": 0,
+                    "flops": 0.0, "bytes": 0.0, "costed": False, "per_device": defaultdict(int)}
             a["occurrences"] += occ
-            a["total_ns"] += t["total_ns"][i]
-            a["self_ns"] += t["self_ns"][i]
-            a["flops"] += t["flops"][i] * occ
-            a["bytes"] += t["bytes"][i] * occ
-            a["costed"] |= bool(costed[i])
-            dev = t["device"][i]
+            a["total_ns"] += tot
+            a["self_ns"] += slf
+            a["flops"] += fl * occ
+            a["bytes"] += by * occ
+            a["costed"] |= bool(cd)
             label = f"{host}:{dev}" if len(tables) > 1 else str(dev)
-            a["per_device"][label] += t["total_ns"][i]
+            a["per_device"][label] += tot
     total_self = sum(a["self_ns"] for a in acc.values()) or 1
     ops = []
     for a in acc.values():
