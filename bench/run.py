@@ -28,8 +28,10 @@ DATA = ROOT / "bench" / "data"
 def worker(*args: str, timeout: float = 1800) -> dict:
     out = subprocess.run([sys.executable, "-m", "bench.worker", *args], cwd=ROOT, text=True,
                          capture_output=True, timeout=timeout,
+                         # xprof and xdiag workers alike: no spinning OpenBLAS threads (the
+                         # xdiag service sets this for itself, see xdiag/cli.py).
                          env={**os.environ, "XDIAG_HOST_PEAKS": "matmul_gflops=100,memcpy_gbps=20",
-                              "TF_CPP_MIN_LOG_LEVEL": "2"})
+                              "TF_CPP_MIN_LOG_LEVEL": "2", "OPENBLAS_NUM_THREADS": "1"})
     if out.returncode != 0:
         raise RuntimeError(f"bench.worker {args[0]} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
