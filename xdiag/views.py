@@ -308,6 +308,8 @@ class ViewCache:
                 raise Conflict(f"profile {pid!r} is still being ingested; try again in a moment")
             return data
         if record["status"] == "failed":
+            with self._lock:  # an early view of it may be open: its files are gone
+                self._cache.pop(pid, None)
             raise Conflict(f"profile {pid!r} failed to ingest: {record.get('error')}")
         prefix = derived_prefix(record)
         gen = self.store.generation(prefix + "manifest.json")  # metadata only: cheap
