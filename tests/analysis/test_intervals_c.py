@@ -1,0 +1,84 @@
+"""The C passes of ingest (_intervals.c) against plain numpy written from their definitions,
+on random input with edge cases (negative times and durations, partial overlaps)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from xdiag.analysis._intervals import ps_to_ns, row_sums, self_times
+
+from xdiag.analysis import timeline
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ps_to_ns_floors_starts_and_ceils_ends(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 50_000
+    start_ps = rng.integers(-5_000_000, 5_000_000_000, n)
+    dur_ps = rng.integers(-10, 3_000_000, n)  # a few negative durations: end clamps to start
+    shift = int(rng.integers(-2_000_000, 2_000_000))
+    s, e = np.empty(n, np.int64), np.empty(n, np.int64)
+    window = ps_to_ns(start_ps, dur_ps, shift, s, e)
+    want_s = (start_ps + shift) // 1000
+    want_e = np.maximum((start_ps + shift + dur_ps + 999) // 1000, want_s)
+    np.testing.assert_array_equal(s, want_s)
+    np.testing.assert_array_equal(e, want_e)
+    assert window == (int(want_s.min()), int(want_e.max()))
+
+
+def _self_times_reference(idx: timeline.TimelineIndex) -> np.ndarray:
+    """Duration minus the parts of it each child covers; a child's parent is the last
+    slice one level up (same track) starting at or before it."""
+    dur = idx.ev_end - idx.ev_start
+    covered = np.zeros(len(dur), np.int64)
+    seg_of = {(int(t), int(d)): s for s, (t, d) in enumerate(zip(idx.seg_track, idx.seg_depth,
+                                                                  strict=True))}
+    for s in range(len(idx.seg_track)):
+        parent = seg_of.get((int(idx.seg_track[s]), int(idx.seg_depth[s]) - 1))
+        if parent is None:
+            continue
+        pa, pb = idx.seg_ptr[parent], idx.seg_ptr[parent + 1]
+        for i in range(idx.seg_ptr[s], idx.seg_ptr[s + 1]):
+            k = int(np.searchsorted(idx.ev_start[pa:pb], idx.ev_start[i], side="right")) - 1
+            if k >= 0:
+                c = min(idx.ev_end[i], idx.ev_end[pa + k]) - idx.ev_start[i]
+                covered[pa + k] += max(c, 0)
+    return np.maximum(dur - covered, 0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_self_times_match_the_definition(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 3000
+    track = rng.integers(0, 3, n)
+    start = rng.integers(0, 200_000, n)
+    end = start + rng.integers(0, 20_000, n)  # partial overlaps too, not only nesting
+    idx = timeline.build(track, start, end, np.zeros(n, np.int32))
+    out = np.empty(idx.num_events, np.int64)
+    self_times(idx.ev_start, idx.ev_end, idx.seg_ptr, idx.seg_track, idx.seg_depth, out)
+    np.testing.assert_array_equal(out, _self_times_reference(idx))
+    assert out.min() >= 0 and (idx.seg_depth > 0).any()
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_row_sums_equal_bincounts(dtype) -> None:
+    rng = np.random.default_rng(5)
+    n, m, rows = 20_000, 8_000, 37
+    start = rng.integers(0, 10**9, n)
+    end = start + rng.integers(0, 10**6, n)
+    self_ns = rng.integers(0, 10**6, n)
+    pos = np.sort(rng.choice(n, m, replace=False)).astype(dtype)
+    row = rng.integers(0, rows, m).astype(dtype)
+    depth = rng.integers(0, 3, m).astype(np.int32)
+    kernel = rng.random(m) < 0.2
+    occ, tot, slf, top = np.frombuffer(row_sums(row, pos, self_ns, start, end, depth, kernel,
+                                                rows), np.int64).reshape(4, rows)
+    dur = end[pos] - start[pos]
+    np.testing.assert_array_equal(occ, np.bincount(row, minlength=rows))
+    np.testing.assert_array_equal(tot, np.bincount(row, weights=dur, minlength=rows))
+    np.testing.assert_array_equal(
+        slf, np.bincount(row, weights=np.where(kernel, dur, self_ns[pos]), minlength=rows))
+    np.testing.assert_array_equal(
+        top, np.bincount(row, weights=(depth == 0) | kernel, minlength=rows))
+    with pytest.raises(IndexError):
+        row_sums(row, pos, self_ns, start, end, depth, kernel, rows - 1)
