@@ -18,7 +18,12 @@ SMALL = FIXTURES / "cpu_small.xplane.pb"
 
 
 def _all_keys(store_url: str) -> list[str]:
-    return [k for k in open_store(store_url).list("") if not k.endswith(".lock")]
+    """Every key, and (local store) every file on disk: copies are staged as hidden
+    temporary files while the upload is validated, and a refused upload leaves none."""
+    keys = [k for k in open_store(store_url).list("") if not k.endswith(".lock")]
+    files = [str(p.relative_to(store_url)) for p in Path(store_url).rglob("*")
+             if p.is_file() and not p.name.endswith(".lock")]
+    return sorted(keys) + ["file:" + f for f in sorted(files)]
 
 
 @pytest.fixture

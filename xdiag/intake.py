@@ -1,14 +1,17 @@
 """Raw host files -> a stored session and a catalogued profile.
 
 Shared by capture and upload. Every host file is validated (non-empty, at most
-2 GiB, parses as an XSpace with events) BEFORE anything is written, so bad
-input leaves the store unchanged; if a store write fails halfway, what was
-written is removed again. Only then is the profile record created and ingest
-scheduled.
+2 GiB, parses as an XSpace with events) BEFORE anything becomes visible, so bad
+input leaves the store unchanged: the copies into the store run while the files
+are validated, but staged (a local store's temporary files) and only committed
+once all are valid. If a store write fails halfway, what was written is removed
+again. Only then is the profile record created and ingest scheduled.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import contextlib
 import dataclasses
 import datetime as dt
 import mmap
@@ -50,11 +53,7 @@ def inspect_xplane(path: Path, label: str = "", *, keep: bool = False) -> Xplane
     from xdiag.xplane.lean import read_xspace_lean
 
     label = label or Path(path).name
-    size = Path(path).stat().st_size
-    if size == 0:
-        raise InvalidProfile(f"{label}: empty file (0 bytes) — the capture recorded nothing")
-    if size > MAX_XPLANE_BYTES:
-        raise InvalidProfile(f"{label}: {size} bytes is over the 2 GiB limit for one host file")
+    size = _check_size(path, label)
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         try:
             if keep:
@@ -75,6 +74,15 @@ def inspect_xplane(path: Path, label: str = "", *, keep: bool = False) -> Xplane
         raise InvalidProfile(f"{label}: the trace holds no events (empty trace)")
     return XplaneSummary(bytes=size, events=n, planes=planes, window_ns=window,
                          parsed=cols if keep else None)
+
+
+def _check_size(path: Path, label: str) -> int:
+    size = Path(path).stat().st_size
+    if size == 0:
+        raise InvalidProfile(f"{label}: empty file (0 bytes) — the capture recorded nothing")
+    if size > MAX_XPLANE_BYTES:
+        raise InvalidProfile(f"{label}: {size} bytes is over the 2 GiB limit for one host file")
+    return size
 
 
 def _window_ns(cols: Any) -> tuple[int, int]:
@@ -132,17 +140,29 @@ def store_session(
         raise Conflict(f"profile {pid!r} already exists; choose another session name")
     summaries = dict(summaries or {})
     for f in files:
-        if f.host not in summaries:
-            # One host file is ingested in this process: keep its parse for the ingest.
-            summaries[f.host] = inspect_xplane(f.path, f"{f.host}.xplane.pb",
-                                               keep=len(files) == 1)
+        _check_size(f.path, f"{f.host}.xplane.pb")
+    # The files are copied into the store (staged: not visible) while they are validated.
+    with cf.ThreadPoolExecutor(1, thread_name_prefix="xdiag-intake-copy") as copier:
+        staging = [copier.submit(store.stage_file, layout.raw_key(run, session, f.host), f.path)
+                   for f in files]
+        try:
+            for f in files:
+                if f.host not in summaries:
+                    # One host file is ingested in this process: keep its parse for it.
+                    summaries[f.host] = inspect_xplane(f.path, f"{f.host}.xplane.pb",
+                                                       keep=len(files) == 1)
+            staged = [s.result() for s in staging]
+        except BaseException:
+            for s in staging:
+                with contextlib.suppress(BaseException):
+                    s.result().abort()
+            raise
 
     written: list[str] = []
     try:
-        for f in files:
-            key = layout.raw_key(run, session, f.host)
-            store.write_file(key, f.path)
-            written.append(key)
+        for i, f in enumerate(files):
+            staged[i].commit()
+            written.append(layout.raw_key(run, session, f.host))
         windows = [summaries[f.host].window_ns for f in files]
         record = {
             "id": pid,
@@ -176,6 +196,8 @@ def store_session(
                 summaries[f.host].parsed = None
         return created
     except BaseException as exc:
+        for st in staged[len(written):]:
+            st.abort()
         for key in written:  # leave no partial session behind
             try:
                 store.delete(key)

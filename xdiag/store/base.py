@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from xdiag.errors import BadRequest, NotFound, PreconditionFailed
 
@@ -26,6 +26,24 @@ def check_key(key: str) -> str:
     ):
         raise BadRequest(f"invalid store key {key!r}")
     return key
+
+
+class StagedWrite(Protocol):
+    def commit(self) -> int: ...
+    def abort(self) -> None: ...
+
+
+class _DeferredWrite:
+    """A staged write that does all its work at commit."""
+
+    def __init__(self, store: ObjectStore, key: str, path: Path) -> None:
+        self.store, self.key, self.path = store, key, path
+
+    def commit(self) -> int:
+        return self.store.write_file(self.key, self.path)
+
+    def abort(self) -> None:
+        pass
 
 
 class ObjectStore(abc.ABC):
@@ -69,6 +87,13 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def write_file(self, key: str, path: Path) -> int:
         """Upload a local file (large objects: streamed / resumable)."""
+
+    def stage_file(self, key: str, path: Path) -> StagedWrite:
+        """Start writing a local file to `key` without making it visible: the returned
+        write's `commit()` makes it visible (atomically, returning the generation) and
+        `abort()` leaves the store as it was. Lets a caller copy while it still validates.
+        By default nothing is written before commit; backends that can stage override."""
+        return _DeferredWrite(self, key, Path(path))
 
     @abc.abstractmethod
     def download_to(self, key: str, path: Path) -> None:

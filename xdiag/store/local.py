@@ -43,6 +43,29 @@ def _copy_into(src: Any, dst: Any) -> None:
         shutil.copyfileobj(src, dst, 1 << 20)
 
 
+class _Staged:
+    """A written, fsynced temporary file; commit renames it into place."""
+
+    def __init__(self, store: LocalStore, path: Path, tmp: Path) -> None:
+        self.store, self.path, self.tmp = store, path, tmp
+
+    def commit(self) -> int:
+        try:
+            old_gen = self.store._generation(self.path)
+            st = os.stat(self.tmp)
+            if st.st_mtime_ns <= old_gen:  # keep generations strictly increasing
+                os.utime(self.tmp, ns=(st.st_atime_ns, old_gen + 1))
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        return self.store._generation(self.path)
+
+    def abort(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.tmp)
+
+
 class LocalStore(ObjectStore):
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser().resolve()
@@ -86,8 +109,11 @@ class LocalStore(ObjectStore):
             raise NotFound(f"no object {key!r} in {self.url}") from None
 
     def _atomic_replace(self, path: Path, fill: object) -> int:
+        return self._stage(path, fill).commit()
+
+    def _stage(self, path: Path, fill: object) -> _Staged:
+        """`fill` written and fsynced to a temporary file beside `path`, not yet renamed."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        old_gen = self._generation(path)
         fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -101,15 +127,14 @@ class LocalStore(ObjectStore):
                         _copy_into(src, fh)
                 fh.flush()
                 os.fsync(fh.fileno())
-            st = os.stat(tmp)
-            if st.st_mtime_ns <= old_gen:  # keep generations strictly increasing
-                os.utime(tmp, ns=(st.st_atime_ns, old_gen + 1))
-            os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        return self._generation(path)
+        return _Staged(self, path, Path(tmp))
+
+    def stage_file(self, key: str, path: Path) -> _Staged:
+        return self._stage(self._path(key), Path(path))
 
     def write_parts(self, key: str, parts: Iterable[bytes | memoryview]) -> int:
         return self._atomic_replace(self._path(key), list(parts))
