@@ -356,3 +356,27 @@ def test_single_host_upload_is_parsed_once(tmp_path: Path, monkeypatch) -> None:
         if f.suffix == ".json" and f.name != "ops.json":
             continue  # timings inside
         assert (pa / f).read_bytes() == (pb / f).read_bytes(), f
+
+
+def test_resume_starts_an_interrupted_ingest_over(tmp_path: Path, monkeypatch) -> None:
+    """A profile left `ingesting` (the service died mid-ingest) loses its partial views
+    before it is queued again: nothing early is served from files a crash may have cut."""
+    svc = _services(str(tmp_path / "store"))
+    rec = _upload(svc, SMALL)
+    done = _upload(svc, SMALL, session="s2")
+    svc.profiles.update(rec["id"], status="ingesting")
+    prefix = tmp_path / "store" / layout.derived_prefix("r", "s", VERSION)
+    assert (prefix / "hosts" / "h0.tl.json").exists()
+    queued: list[str] = []
+    monkeypatch.setattr(svc.ingest, "submit", queued.append)
+    assert svc.ingest.resume_pending() == 1
+    assert queued == [rec["id"]]
+    assert not any(p.is_file() for p in prefix.rglob("*"))
+    # The ready profile beside it keeps its views.
+    assert (tmp_path / "store" / layout.derived_prefix("r", "s2", VERSION) /
+            "manifest.json").exists()
+    assert svc.profiles.get(done["id"])["status"] == "ready"
+    svc.ingest.run(rec["id"], inline=True)
+    again = svc.profiles.get(rec["id"])
+    assert again["status"] == "ready"
+    assert sum(t["events"] for t in svc.views.get(again).tracks) == again["events"]

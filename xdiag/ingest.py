@@ -117,9 +117,15 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
         summary = {"host": host, "tracks": tracks, "timeline_events": idx.num_events, **counts}
 
         def write() -> None:
-            store.write_parts(out_prefix + f"hosts/{host}.tl", parts)
+            key = out_prefix + f"hosts/{host}.tl"
+            # Readable at once, on disk before ingest_host returns (so before any
+            # manifest): the viewer need not wait for the fsync of a large index. A
+            # machine crash in between leaves the profile `ingesting`, and resuming
+            # starts it over (resume_pending clears its derived views first).
+            store.write_parts(key, parts, durable=False)
             # After the index itself: its presence says the index is complete.
             store.write_json(out_prefix + f"hosts/{host}.tl.json", summary)
+            store.make_durable(key)
         written.append(writer.submit(write))
 
     raw_key = layout.raw_key(run, session, host)
@@ -400,10 +406,17 @@ class IngestRunner:
         self._queue.submit(job)
 
     def resume_pending(self) -> int:
-        """Re-ingest profiles left `ingesting` by a crash, or ingested by an older version."""
-        pending = [p["id"] for p in self.profiles.list()
+        """Re-ingest profiles left `ingesting` by a crash, or ingested by an older version.
+
+        An interrupted ingest starts over from nothing: its early timeline files may
+        predate a machine crash that lost bytes they point to."""
+        listed = self.profiles.list()
+        pending = [p["id"] for p in listed
                    if p["status"] == "ingesting" or
                    (p["status"] == "ready" and p.get("ingest_version") != VERSION)]
+        for p in listed:
+            if p["status"] == "ingesting":
+                self.store.delete_prefix(derived_prefix(self.profiles.get(p["id"])))
         for pid in pending:
             self.submit(pid)
         return len(pending)

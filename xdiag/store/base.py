@@ -59,8 +59,13 @@ class ObjectStore(abc.ABC):
     def read_versioned(self, key: str) -> tuple[bytes, int]:
         """Return (bytes, generation); raise NotFound if absent."""
 
-    def write_parts(self, key: str, parts: Iterable[bytes | memoryview]) -> int:
-        """Write the concatenation of `parts` without joining them in memory."""
+    def write_parts(self, key: str, parts: Iterable[bytes | memoryview], *,
+                    durable: bool = True) -> int:
+        """Write the concatenation of `parts` without joining them in memory.
+
+        `durable=False` lets a backend return before the bytes are on stable storage
+        (readers see them all the same); `make_durable(key)` then finishes the job.
+        """
         import tempfile
 
         with tempfile.NamedTemporaryFile(prefix="xdiag-parts-") as fh:
@@ -68,6 +73,11 @@ class ObjectStore(abc.ABC):
                 fh.write(part)
             fh.flush()
             return self.write_file(key, Path(fh.name))
+
+    def make_durable(self, key: str) -> None:
+        """Ensure a `write_parts(..., durable=False)` is on stable storage (no-op where
+        every write already is)."""
+        return None
 
     def generation(self, key: str) -> int:
         """The object's generation without its bytes (0 if absent): a cheap freshness check."""

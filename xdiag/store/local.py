@@ -111,8 +111,8 @@ class LocalStore(ObjectStore):
     def _atomic_replace(self, path: Path, fill: object) -> int:
         return self._stage(path, fill).commit()
 
-    def _stage(self, path: Path, fill: object) -> _Staged:
-        """`fill` written and fsynced to a temporary file beside `path`, not yet renamed."""
+    def _stage(self, path: Path, fill: object, sync: bool = True) -> _Staged:
+        """`fill` written (and fsynced) to a temporary file beside `path`, not renamed yet."""
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
         try:
@@ -126,7 +126,8 @@ class LocalStore(ObjectStore):
                     with open(fill, "rb") as src:  # type: ignore[call-overload]
                         _copy_into(src, fh)
                 fh.flush()
-                os.fsync(fh.fileno())
+                if sync:
+                    os.fsync(fh.fileno())
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -136,8 +137,22 @@ class LocalStore(ObjectStore):
     def stage_file(self, key: str, path: Path) -> _Staged:
         return self._stage(self._path(key), Path(path))
 
-    def write_parts(self, key: str, parts: Iterable[bytes | memoryview]) -> int:
-        return self._atomic_replace(self._path(key), list(parts))
+    def write_parts(self, key: str, parts: Iterable[bytes | memoryview], *,
+                    durable: bool = True) -> int:
+        return self._stage(self._path(key), list(parts), sync=durable).commit()
+
+    def make_durable(self, key: str) -> None:
+        path = self._path(key)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        dfd = os.open(path.parent, os.O_RDONLY)  # and the rename that made it visible
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
 
     def write(self, key: str, data: bytes, *, if_generation: int | None = None) -> int:
         path = self._path(key)
