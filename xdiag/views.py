@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from xdiag.analysis import timeline
+from xdiag.analysis._intervals import gather_slices
 from xdiag.analysis.pack import unpack
 from xdiag.errors import BadRequest, Conflict, NotFound
 from xdiag.ingest import VERSION, derived_prefix
@@ -105,7 +106,12 @@ class ProfileData:
             bucket_ns = max(bucket_ns, win.bucket_ns)
             ev = win.ev
             idx = h.index
-            name_ids = idx.ev_name[ev]
+            # The wire's float64 times, uint32 ids and host-local name ids in one C pass.
+            k = len(ev)
+            start, dur = np.empty(k, np.float64), np.empty(k, np.float64)
+            name_ids, ids = np.empty(k, np.uint32), np.empty(k, np.uint32)
+            gather_slices(ev, idx.ev_start, idx.ev_end, idx.ev_name, idx.ev_src, h.eid_base,
+                          start, dur, name_ids, ids)
             # Strings actually used, without sorting: mark, then map host ids -> response ids.
             used = np.zeros(len(h.names), dtype=bool)
             used[name_ids] = True
@@ -117,12 +123,6 @@ class ProfileData:
             else:  # names repeat across hosts: one string-table entry each
                 for k in u.tolist():
                     remap[k] = strings.setdefault(h.names[k], len(strings))
-            # Final dtypes straight away, in place where possible: this is the hot path.
-            start = idx.ev_start[ev].astype(np.float64)
-            dur = idx.ev_end[ev].astype(np.float64)
-            dur -= start
-            ids = idx.ev_src[ev].astype(np.uint32)
-            ids += np.uint32(h.eid_base)
             track = idx.seg_track[win.seg].astype(np.uint32)
             track += np.uint32(h.track_base)
             parts.append({"start_ns": start, "dur_ns": dur, "id": ids, "name": remap[name_ids],

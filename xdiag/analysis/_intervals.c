@@ -578,12 +578,108 @@ done:
     return out;
 }
 
+/* expand_ranges(lo, hi, pooled, pool_ref) -> (ev, owner) as bytes of int64
+ *
+ *   The slices of a viewport: for each queried segment j, positions lo[j]..hi[j) of
+ *   either the raw slices (the position is the slice) or, where pooled[j], of the LOD
+ *   pool (pool_ref maps the position to its slice; int32 or int64). `owner` is j.
+ */
+static PyObject *expand_ranges(PyObject *self, PyObject *args) {
+    Py_buffer lb, hb, pb, rb;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*", &lb, &hb, &pb, &rb)) return NULL;
+    PyObject *result = NULL, *ev_b = NULL, *own_b = NULL;
+    Py_ssize_t m = lb.len / 8, n_pool = rb.itemsize ? rb.len / rb.itemsize : 0;
+    const int64_t *lo = (const int64_t *)lb.buf, *hi = (const int64_t *)hb.buf;
+    const uint8_t *pooled = (const uint8_t *)pb.buf;
+    if (lb.len % 8 || hb.len != lb.len || pb.len != m || (rb.len && rb.itemsize != 4 &&
+                                                          rb.itemsize != 8)) {
+        PyErr_SetString(PyExc_ValueError, "expand_ranges: bad arguments");
+        goto done;
+    }
+    Py_ssize_t k = 0;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (lo[j] < 0 || (pooled[j] && hi[j] > n_pool)) {
+            PyErr_SetString(PyExc_IndexError, "expand_ranges: range out of bounds");
+            goto done;
+        }
+        if (hi[j] > lo[j]) k += hi[j] - lo[j];
+    }
+    ev_b = PyBytes_FromStringAndSize(NULL, k * 8);
+    own_b = PyBytes_FromStringAndSize(NULL, k * 8);
+    if (!ev_b || !own_b) goto done;
+    int64_t *ev = (int64_t *)PyBytes_AS_STRING(ev_b), *own = (int64_t *)PyBytes_AS_STRING(own_b);
+    Py_ssize_t at = 0;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        for (int64_t q = lo[j]; q < hi[j]; q++, at++) {
+            ev[at] = !pooled[j] ? q : idx_at(&rb, q);
+            own[at] = j;
+        }
+    }
+    result = PyTuple_Pack(2, ev_b, own_b);
+done:
+    Py_XDECREF(ev_b);
+    Py_XDECREF(own_b);
+    PyBuffer_Release(&lb); PyBuffer_Release(&hb); PyBuffer_Release(&pb); PyBuffer_Release(&rb);
+    return result;
+}
+
+/* gather_slices(ev, ev_start, ev_end, ev_name, ev_src, id_base, start, dur, name, id)
+ *
+ *   The wire columns of a viewport's slices in one pass: start and duration as
+ *   float64, the host-local name id and the event id (ev_src + id_base) as uint32.
+ *   ev_src may be int32 or int64.
+ */
+static PyObject *gather_slices(PyObject *self, PyObject *args) {
+    Py_buffer eb, sb, nb, mb, rb, os_, od, on, oi;
+    long long id_base;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*Lw*w*w*w*", &eb, &sb, &nb, &mb, &rb, &id_base,
+                          &os_, &od, &on, &oi))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t k = eb.len / 8, n = sb.len / 8;
+    if (eb.len % 8 || nb.len != sb.len || mb.len != n * 4 ||
+        (rb.itemsize != 4 && rb.itemsize != 8) || rb.len != n * rb.itemsize ||
+        os_.len != k * 8 || od.len != k * 8 || on.len != k * 4 || oi.len != k * 4) {
+        PyErr_SetString(PyExc_ValueError, "gather_slices: buffers of mismatched sizes");
+        goto done;
+    }
+    const int64_t *ev = (const int64_t *)eb.buf, *st = (const int64_t *)sb.buf;
+    const int64_t *en = (const int64_t *)nb.buf;
+    const int32_t *nm = (const int32_t *)mb.buf;
+    for (Py_ssize_t i = 0; i < k; i++) {
+        if (ev[i] < 0 || ev[i] >= n) {
+            PyErr_SetString(PyExc_IndexError, "gather_slices: slice out of range");
+            goto done;
+        }
+    }
+    double *o_s = (double *)os_.buf, *o_d = (double *)od.buf;
+    uint32_t *o_n = (uint32_t *)on.buf, *o_i = (uint32_t *)oi.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < k; i++) {
+        int64_t e = ev[i];
+        o_s[i] = (double)st[e];
+        o_d[i] = (double)(en[e] - st[e]);
+        o_n[i] = (uint32_t)nm[e];
+        o_i[i] = (uint32_t)(idx_at(&rb, e) + id_base);
+    }
+    Py_END_ALLOW_THREADS
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    PyBuffer_Release(&eb); PyBuffer_Release(&sb); PyBuffer_Release(&nb); PyBuffer_Release(&mb);
+    PyBuffer_Release(&rb); PyBuffer_Release(&os_); PyBuffer_Release(&od);
+    PyBuffer_Release(&on); PyBuffer_Release(&oi);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"sort_slices", sort_slices, METH_VARARGS, "Order, depths and segments of a host's slices."},
     {"build_lod", build_lod, METH_VARARGS, "Level-of-detail blocks of sorted segments."},
     {"self_times", self_times, METH_VARARGS, "Self time of every slice of an index."},
     {"row_sums", row_sums, METH_VARARGS, "Op table sums per row in one pass."},
     {"ps_to_ns", ps_to_ns, METH_VARARGS, "Event times in ns from the profile start."},
+    {"expand_ranges", expand_ranges, METH_VARARGS, "A viewport's slices from its ranges."},
+    {"gather_slices", gather_slices, METH_VARARGS, "A viewport's wire columns in one pass."},
     {NULL, NULL, 0, NULL},
 };
 

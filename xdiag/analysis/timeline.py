@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from xdiag.analysis._intervals import build_lod, sort_slices
+from xdiag.analysis._intervals import build_lod, expand_ranges, sort_slices
 
 LMIN = 10  # finest summarised level: 1.024 µs buckets; below that, raw slices
 MAX_TBITS = 46  # profiles up to ~19.5 h
@@ -170,16 +170,6 @@ def level_for(start_ns: int, end_ns: int, width_px: int) -> int:
     return int(np.ceil(np.log2(bucket)))
 
 
-def _ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate arange(lo[i], hi[i]) for all i, plus the i of each element."""
-    sizes = np.maximum(hi - lo, 0)
-    owner = np.repeat(np.arange(len(lo)), sizes)
-    if not len(owner):
-        return owner.astype(np.int64), owner.astype(np.int64)
-    starts = np.cumsum(sizes) - sizes
-    return lo[owner] + (np.arange(len(owner)) - starts[owner]), owner
-
-
 def _find(keys: np.ndarray, ptr: np.ndarray, refs: np.ndarray | None, ev_end: np.ndarray,
           tbits: int, blocks: np.ndarray, start_ns: int,
           end_ns: int) -> tuple[np.ndarray, np.ndarray]:
@@ -225,10 +215,9 @@ def query(idx: TimelineIndex, start_ns: int, end_ns: int, width_px: int, num_tra
     if np.any(summ):
         lo[summ], hi[summ] = _find(idx.pool_key, idx.block_ptr, idx.pool_ref, idx.ev_end,
                                    idx.tbits, blocks[summ], start_ns, end_ns)
-    pos, owner = _ranges(lo, hi)
-    from_pool = summ[owner]
-    ev = pos.copy()
-    ev[from_pool] = idx.pool_ref[pos[from_pool]]
+    ev_b, owner_b = expand_ranges(lo.astype(np.int64), hi.astype(np.int64),
+                                  summ.astype(np.uint8), idx.pool_ref)
+    ev, owner = np.frombuffer(ev_b, np.int64), np.frombuffer(owner_b, np.int64)
     seg_tracks = idx.seg_track[segs]
     in_window = np.bincount(seg_tracks, weights=raw_hi - raw_lo, minlength=num_tracks)
     returned = np.bincount(seg_tracks, weights=hi - lo, minlength=num_tracks)
