@@ -15,8 +15,13 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,199}")
 _ID_SEP = "~"
 
 
+_VALID: set[str] = set()  # names already checked: every request re-derives a few keys
+
+
 def check_name(value: str, what: str) -> str:
     """Return `value` if it is a safe name, else raise InvalidName saying why."""
+    if isinstance(value, str) and value in _VALID:
+        return value
     if not isinstance(value, str) or not value:
         raise InvalidName(f"{what} name is empty")
     if ".." in value:
@@ -30,6 +35,8 @@ def check_name(value: str, what: str) -> str:
             f"{what} name {value!r} is not allowed: use 1-200 letters, digits and . _ @ + = -,"
             " starting with a letter or digit"
         )
+    if len(_VALID) < 65536:
+        _VALID.add(value)
     return value
 
 
