@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Reinstall when the dependency list or a C extension changes.
-C_SOURCES := $(wildcard xdiag/*/*.c)
+C_SOURCES := $(wildcard xdiag/*/*.c xdiag/*/*.h)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(C_SOURCES) 2>/dev/null | sha1sum | cut -c1-12)
 WEBUI_SRC := $(shell find webui/src webui/index.html webui/package.json webui/vite.config.* webui/tsconfig*.json -type f 2>/dev/null)
 CHROMIUM ?= /usr/bin/chromium

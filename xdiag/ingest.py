@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from xdiag import metrics
+from xdiag import metrics, workers
 from xdiag.analysis.pack import unpack
 from xdiag.errors import Conflict, InvalidProfile, NotFound, XdiagError
 from xdiag.store import ObjectStore, layout, open_store
@@ -292,8 +292,11 @@ class IngestRunner:
         with self._lock:
             if self._pool is None:
                 # forkserver: never fork a process that runs threads (Flask, capture).
+                # Hosts run side by side: each process gets its share of the cores.
                 self._pool = cf.ProcessPoolExecutor(
-                    self.workers, mp_context=mp.get_context("forkserver"))
+                    self.workers, mp_context=mp.get_context("forkserver"),
+                    initializer=workers.set_count,
+                    initargs=(max(1, workers.cores() // self.workers),))
             return self._pool
 
     def ingest(self, record: dict[str, Any], *, inline: bool = False,

@@ -10,15 +10,15 @@ from xdiag.analysis._intervals import ps_to_ns, row_sums, self_times
 from xdiag.analysis import timeline
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_ps_to_ns_floors_starts_and_ceils_ends(seed: int) -> None:
+@pytest.mark.parametrize(("seed", "threads"), [(0, 1), (1, 1), (2, 2), (3, 3)])
+def test_ps_to_ns_floors_starts_and_ceils_ends(seed: int, threads: int) -> None:
     rng = np.random.default_rng(seed)
-    n = 50_000
+    n = 50_000 if threads == 1 else 300_001  # threads start from 65536 events
     start_ps = rng.integers(-5_000_000, 5_000_000_000, n)
     dur_ps = rng.integers(-10, 3_000_000, n)  # a few negative durations: end clamps to start
     shift = int(rng.integers(-2_000_000, 2_000_000))
     s, e = np.empty(n, np.int64), np.empty(n, np.int64)
-    window = ps_to_ns(start_ps, dur_ps, shift, s, e)
+    window = ps_to_ns(start_ps, dur_ps, shift, s, e, threads)
     want_s = (start_ps + shift) // 1000
     want_e = np.maximum((start_ps + shift + dur_ps + 999) // 1000, want_s)
     np.testing.assert_array_equal(s, want_s)

@@ -173,3 +173,28 @@ def test_order_matches_lexsort(span_bits: int) -> None:
     depth[idx.ev_src] = idx.seg_depth[seg]
     expect = np.lexsort((np.arange(n), -end, start, depth, track))
     np.testing.assert_array_equal(idx.ev_src, expect)
+
+
+INDEX_ARRAYS = ("ev_start", "ev_end", "ev_name", "ev_src", "seg_track", "seg_depth", "seg_ptr",
+                "raw_key", "lod_block", "block_ptr", "pool_key", "pool_ref")
+
+
+def test_index_is_the_same_on_any_number_of_threads(monkeypatch) -> None:
+    """Sort and level-of-detail build split tracks and segments over threads: the index
+    must not depend on how many, with tracks of very different sizes, one of them laned."""
+    from xdiag import workers
+
+    rng = np.random.default_rng(11)
+    track, start, end = nested_trace(rng, n_tracks=7, n_top=9000, span_ns=2_000_000_000)
+    track = np.where(track == 6, 0, track)  # one big track, one empty (6)
+    assert len(start) > 1 << 17  # above the size where the C passes start threads
+    name = rng.integers(0, 50, size=len(start)).astype(np.int32)
+    lanes = np.array([False, False, True, False, False, False, False])
+    built = []
+    for n in (1, 2, 3, 8):
+        monkeypatch.setattr(workers, "_count", n)
+        built.append(timeline.build(track, start, end, name, lanes=lanes))
+    for idx in built[1:]:
+        for key in INDEX_ARRAYS:
+            np.testing.assert_array_equal(getattr(idx, key), getattr(built[0], key), key)
+

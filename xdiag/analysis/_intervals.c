@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "workers.h"
+
 static int nest_pass(const int64_t *start, const int64_t *end, int32_t *depth, Py_ssize_t n) {
     int64_t *stack_end = n ? malloc(sizeof(int64_t) * n) : NULL;
     if (n && !stack_end) return -1;
@@ -243,15 +245,51 @@ static int sort_track(slices_t *S, Py_ssize_t a, Py_ssize_t b, int laned, int32_
     return 0;
 }
 
+/* Tracks are independent: workers take them from a shared list, biggest first,
+ * each with its own scratch buffers, and write to the tracks' own ranges. */
+typedef struct {
+    slices_t S;
+    const Py_ssize_t *tptr, *todo;
+    const uint8_t *laned;
+    int32_t *tdepth;
+    Py_ssize_t nt, biggest;
+    long next, sorted;
+} sort_job;
+
+static void sort_worker(void *ctx, int worker) {
+    (void)worker;
+    sort_job *J = (sort_job *)ctx;
+    slices_t S = J->S;
+    S.tmp_a = J->biggest ? malloc((size_t)J->biggest * sizeof(int64_t)) : NULL;
+    S.tmp_b = J->biggest ? malloc((size_t)J->biggest * sizeof(int64_t)) : NULL;
+    if (J->biggest && (!S.tmp_a || !S.tmp_b)) goto out; /* the others take the tracks */
+    for (;;) {
+        long k = next_item(&J->next);
+        if (k >= J->nt) break;
+        Py_ssize_t t = J->todo[k];
+        if (sort_track(&S, J->tptr[t], J->tptr[t + 1], J->laned[t], &J->tdepth[t]) == 0)
+            __atomic_fetch_add(&J->sorted, 1, __ATOMIC_RELAXED);
+    }
+out:
+    free(S.tmp_a);
+    free(S.tmp_b);
+}
+
+static int by_size_desc(const void *a, const void *b) {
+    const Py_ssize_t *x = (const Py_ssize_t *)a, *y = (const Py_ssize_t *)b;
+    return x[0] < y[0] ? 1 : x[0] > y[0] ? -1 : (x[1] > y[1]) - (x[1] < y[1]);
+}
+
 static PyObject *sort_slices(PyObject *self, PyObject *args) {
     Py_buffer tb, sb, eb, lb, ob, sob, eob, dob;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*w*w*", &tb, &sb, &eb, &lb, &ob, &sob, &eob, &dob))
+    int threads = 1;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*w*w*|i", &tb, &sb, &eb, &lb, &ob, &sob, &eob, &dob,
+                          &threads))
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t n = sb.len / 8, nt = lb.len;
-    Py_ssize_t *tptr = NULL;
+    Py_ssize_t *tptr = NULL, *todo = NULL;
     int32_t *tdepth = NULL;
-    int64_t *tmp_a = NULL, *tmp_b = NULL;
     if (tb.len != n * 4 || sb.len != eb.len || sb.len % 8 || ob.len != sb.len ||
         sob.len != sb.len || eob.len != sb.len || dob.len != tb.len) {
         PyErr_SetString(PyExc_ValueError, "sort_slices: buffers of mismatched sizes");
@@ -267,18 +305,22 @@ static PyObject *sort_slices(PyObject *self, PyObject *args) {
     }
     tptr = calloc((size_t)nt + 1, sizeof(Py_ssize_t));
     tdepth = calloc((size_t)nt + 1, sizeof(int32_t));
-    if (!tptr || !tdepth) { PyErr_NoMemory(); goto done; }
+    todo = malloc(((size_t)nt + 1) * 2 * sizeof(Py_ssize_t));
+    if (!tptr || !tdepth || !todo) { PyErr_NoMemory(); goto done; }
     for (Py_ssize_t i = 0; i < n; i++) tptr[track[i] + 1]++;
     Py_ssize_t biggest = 0;
     for (Py_ssize_t t = 0; t < nt; t++) {
         if (tptr[t + 1] > biggest) biggest = tptr[t + 1];
+        todo[2 * t] = tptr[t + 1];
+        todo[2 * t + 1] = t;
         tptr[t + 1] += tptr[t];
     }
-    tmp_a = biggest ? malloc((size_t)biggest * sizeof(int64_t)) : NULL;
-    tmp_b = biggest ? malloc((size_t)biggest * sizeof(int64_t)) : NULL;
-    if (biggest && (!tmp_a || !tmp_b)) { PyErr_NoMemory(); goto done; }
-    slices_t S = {(const int64_t *)sb.buf, (const int64_t *)eb.buf, (int64_t *)ob.buf,
-                  (int64_t *)sob.buf, (int64_t *)eob.buf, tmp_a, tmp_b, (int32_t *)dob.buf};
+    /* Biggest tracks first, so that the workers finish together. */
+    qsort(todo, (size_t)nt, 2 * sizeof(Py_ssize_t), by_size_desc);
+    for (Py_ssize_t k = 0; k < nt; k++) todo[k] = todo[2 * k + 1];
+    sort_job J = {{(const int64_t *)sb.buf, (const int64_t *)eb.buf, (int64_t *)ob.buf,
+                   (int64_t *)sob.buf, (int64_t *)eob.buf, NULL, NULL, (int32_t *)dob.buf},
+                  tptr, todo, laned, tdepth, nt, biggest, 0, 0};
     int rc = 0;
     Py_BEGIN_ALLOW_THREADS
     {
@@ -286,10 +328,11 @@ static PyObject *sort_slices(PyObject *self, PyObject *args) {
         if (!fill) rc = -1;
         else {
             memcpy(fill, tptr, ((size_t)nt + 1) * sizeof(Py_ssize_t));
-            for (Py_ssize_t i = 0; i < n; i++) S.order[fill[track[i]]++] = i;
+            for (Py_ssize_t i = 0; i < n; i++) J.S.order[fill[track[i]]++] = i;
             free(fill);
-            for (Py_ssize_t t = 0; t < nt && rc == 0; t++)
-                rc = sort_track(&S, tptr[t], tptr[t + 1], laned[t], &tdepth[t]);
+            int w = workers_for(n, threads);
+            run_workers(w < nt ? w : (int)(nt ? nt : 1), sort_worker, &J);
+            if (J.sorted != nt) rc = -1;
         }
     }
     Py_END_ALLOW_THREADS
@@ -320,7 +363,7 @@ static PyObject *sort_slices(PyObject *self, PyObject *args) {
     Py_XDECREF(trk_b);
     Py_XDECREF(dep_b);
 done:
-    free(tptr); free(tdepth); free(tmp_a); free(tmp_b);
+    free(tptr); free(tdepth); free(todo);
     PyBuffer_Release(&tb); PyBuffer_Release(&sb); PyBuffer_Release(&eb); PyBuffer_Release(&lb);
     PyBuffer_Release(&ob); PyBuffer_Release(&sob); PyBuffer_Release(&eob); PyBuffer_Release(&dob);
     return result;
@@ -336,16 +379,103 @@ done:
  *   pool_key (int64, block << tbits | start) receive the blocks, lod_block (int32
  *   [segments, n_levels]) the block of each level (-1: the raw slices).
  */
+/* How many slices a segment's levels keep is known before any is built: neighbours
+ * share a level-L bucket unless their starts differ above bit L, so a histogram of
+ * the highest differing bit gives every level's count of bucket runs (which a level
+ * built from the last one's survivors keeps, one per run, in any order). That
+ * plans every block (its number and place in the pool) up front, and segments are
+ * then built in parallel, each into its own planned places. */
+typedef struct {
+    const int64_t *start, *end, *seg_ptr;
+    Py_ssize_t n_seg, biggest;
+    int lmin, n_levels, tbits, ref_size;
+    Py_ssize_t *hist;                /* [n_seg, 65]: segment's neighbours by differing bit */
+    int32_t *lod;                    /* [n_seg, n_levels] */
+    Py_ssize_t *seg_used;            /* pool position of each segment's first block */
+    void *ref;
+    int64_t *key;
+    long next, built;
+} lod_job;
+
+static void lod_hist_worker(void *ctx, int worker) {
+    (void)worker;
+    lod_job *J = (lod_job *)ctx;
+    for (;;) {
+        long s = next_item(&J->next);
+        if (s >= J->n_seg) break;
+        Py_ssize_t lo = J->seg_ptr[s], m = J->seg_ptr[s + 1] - lo;
+        Py_ssize_t *differ_at = J->hist + s * 65;
+        for (Py_ssize_t i = 1; i < m; i++) {
+            uint64_t x = (uint64_t)(J->start[lo + i] ^ J->start[lo + i - 1]);
+            differ_at[x ? 64 - __builtin_clzll(x) : 0]++;
+        }
+    }
+}
+
+static void lod_build_worker(void *ctx, int worker) {
+    (void)worker;
+    lod_job *J = (lod_job *)ctx;
+    const int64_t *start = J->start, *end = J->end;
+    int64_t *cur = J->biggest ? malloc((size_t)J->biggest * sizeof(int64_t)) : NULL;
+    if (J->biggest && !cur) return; /* the others take the segments */
+    int32_t *ref32 = (int32_t *)J->ref;
+    int64_t *ref64 = (int64_t *)J->ref;
+    for (;;) {
+        long s = next_item(&J->next);
+        if (s >= J->n_seg) break;
+        Py_ssize_t lo = J->seg_ptr[s], m = J->seg_ptr[s + 1] - lo;
+        Py_ssize_t used = J->seg_used[s];
+        for (Py_ssize_t i = 0; i < m; i++) cur[i] = lo + i;
+        for (int li = 0; li < J->n_levels; li++) {
+            int32_t block = J->lod[s * J->n_levels + li];
+            if (block < 0 || (li > 0 && block == J->lod[s * J->n_levels + li - 1])) continue;
+            /* A stored level: the longest slice per bucket, from the last stored level
+             * (longest-of-longest). */
+            int level = J->lmin + li;
+            Py_ssize_t k = 0;
+            int64_t bucket = 0;
+            for (Py_ssize_t i = 0; i < m; i++) {
+                int64_t r = cur[i], b = start[r] >> level;
+                if (k == 0 || b != bucket) {
+                    cur[k++] = r;
+                    bucket = b;
+                } else if (end[r] - start[r] > end[cur[k - 1]] - start[cur[k - 1]]) {
+                    cur[k - 1] = r;
+                }
+            }
+            m = k; /* = the planned block size (runs of equal buckets are counted alike) */
+            for (Py_ssize_t i = 0; i < m; i++) {
+                if (J->ref_size == 4) ref32[used + i] = (int32_t)cur[i];
+                else ref64[used + i] = cur[i];
+                J->key[used + i] = ((int64_t)block << J->tbits) | start[cur[i]];
+            }
+            used += m;
+        }
+        __atomic_fetch_add(&J->built, 1, __ATOMIC_RELAXED);
+    }
+    free(cur);
+}
+
+/* build_lod(start, end, seg_ptr, lmin, n_levels, tbits, pool_ref, ref_size, pool_key,
+ *           lod_block[, threads]) -> bytes of int64 block_ptr
+ *
+ *   The level-of-detail blocks of every segment (see timeline.py): level li keeps the
+ *   longest slice starting in each 2**(lmin + li) ns bucket, computed from level li-1's
+ *   survivors in place; a level is stored as a block only when it at most halves the
+ *   last stored one. pool_ref (int32 or int64, by its item size `ref_size`) and
+ *   pool_key (int64, block << tbits | start) receive the blocks, lod_block (int32
+ *   [segments, n_levels]) the block of each level (-1: the raw slices).
+ */
 static PyObject *build_lod(PyObject *self, PyObject *args) {
     Py_buffer sb, eb, pb, rb, kb, lb;
-    int lmin, n_levels, tbits, ref_size;
-    if (!PyArg_ParseTuple(args, "y*y*y*iiiw*iw*w*", &sb, &eb, &pb, &lmin, &n_levels, &tbits,
-                          &rb, &ref_size, &kb, &lb))
+    int lmin, n_levels, tbits, ref_size, threads = 1;
+    if (!PyArg_ParseTuple(args, "y*y*y*iiiw*iw*w*|i", &sb, &eb, &pb, &lmin, &n_levels, &tbits,
+                          &rb, &ref_size, &kb, &lb, &threads))
         return NULL;
     PyObject *out = NULL;
-    int64_t *cur = NULL, *bptr = NULL;
+    int64_t *bptr = NULL;
+    Py_ssize_t *hist = NULL, *seg_used = NULL;
     Py_ssize_t n = sb.len / 8, n_seg = pb.len / 8 - 1;
-    const int64_t *start = (const int64_t *)sb.buf, *end = (const int64_t *)eb.buf;
     const int64_t *seg_ptr = (const int64_t *)pb.buf;
     if (sb.len != eb.len || sb.len % 8 || n_seg < 0 || (ref_size != 4 && ref_size != 8) ||
         rb.len != n * ref_size || kb.len != n * 8 || lb.len != (Py_ssize_t)n_seg * n_levels * 4 ||
@@ -361,65 +491,50 @@ static PyObject *build_lod(PyObject *self, PyObject *args) {
         }
         if (seg_ptr[s + 1] - seg_ptr[s] > biggest) biggest = seg_ptr[s + 1] - seg_ptr[s];
     }
-    cur = biggest ? malloc((size_t)biggest * sizeof(int64_t)) : NULL;
     /* Each stored block at most halves the one before it: fewer than n + 1 blocks. */
     bptr = malloc(((size_t)n_seg * n_levels + 1) * sizeof(int64_t));
-    if ((biggest && !cur) || !bptr) { PyErr_NoMemory(); goto done; }
-    int32_t *ref32 = (int32_t *)rb.buf, *lod = (int32_t *)lb.buf;
-    int64_t *ref64 = (int64_t *)rb.buf, *key = (int64_t *)kb.buf;
+    hist = calloc((size_t)n_seg * 65 + 1, sizeof(Py_ssize_t));
+    seg_used = malloc(((size_t)n_seg + 1) * sizeof(Py_ssize_t));
+    if (!bptr || !hist || !seg_used) { PyErr_NoMemory(); goto done; }
+    lod_job J = {(const int64_t *)sb.buf, (const int64_t *)eb.buf, seg_ptr, n_seg, biggest,
+                 lmin, n_levels, tbits, ref_size, hist, (int32_t *)lb.buf, seg_used, rb.buf,
+                 (int64_t *)kb.buf, 0, 0};
+    int w = workers_for(n, threads);
+    if (w > n_seg) w = n_seg ? (int)n_seg : 1;
     Py_ssize_t n_blocks = 0, used = 0;
     bptr[0] = 0;
     Py_BEGIN_ALLOW_THREADS
+    run_workers(w, lod_hist_worker, &J);
+    /* The plan: which levels are stored, and each block's number and size. A level's
+     * survivors are its buckets; it is stored when they at most halve the last stored
+     * level (an empty segment stores empty blocks). */
     for (Py_ssize_t s = 0; s < n_seg; s++) {
-        Py_ssize_t lo = seg_ptr[s], m = seg_ptr[s + 1] - lo, stored = m;
-        for (Py_ssize_t i = 0; i < m; i++) cur[i] = lo + i;
-        /* The number of buckets a level has is known without visiting it: neighbours
-         * (by start) share a level-L bucket unless their starts differ above bit L. */
-        Py_ssize_t differ_at[65] = {0};
-        for (Py_ssize_t i = 1; i < m; i++) {
-            uint64_t x = (uint64_t)(start[lo + i] ^ start[lo + i - 1]);
-            differ_at[x ? 64 - __builtin_clzll(x) : 0]++;
-        }
-        Py_ssize_t above = 0;  /* neighbours differing above the level */
+        const Py_ssize_t *differ_at = hist + s * 65;
+        Py_ssize_t m = seg_ptr[s + 1] - seg_ptr[s], stored = m, above = 0;
         for (int bit = lmin + 1; bit <= 64; bit++) above += differ_at[bit];
         int32_t block = -1;
+        seg_used[s] = used;
         for (int li = 0; li < n_levels; li++) {
             int level = lmin + li;
             Py_ssize_t buckets = m ? 1 + above : 0;
             if (level + 1 <= 64) above -= differ_at[level + 1];
-            if (buckets * 2 <= stored) {
-                /* Longest per bucket, from the last stored level (longest-of-longest). */
-                Py_ssize_t k = 0;
-                int64_t bucket = 0;
-                for (Py_ssize_t i = 0; i < m; i++) {
-                    int64_t r = cur[i], b = start[r] >> level;
-                    if (k == 0 || b != bucket) {
-                        cur[k++] = r;
-                        bucket = b;
-                    } else if (end[r] - start[r] > end[cur[k - 1]] - start[cur[k - 1]]) {
-                        cur[k - 1] = r;
-                    }
-                }
-                m = k;
-            }
+            if (buckets * 2 <= stored) m = buckets;
             if (m * 2 <= stored) {
                 block = (int32_t)n_blocks;
-                for (Py_ssize_t i = 0; i < m; i++) {
-                    if (ref_size == 4) ref32[used + i] = (int32_t)cur[i];
-                    else ref64[used + i] = cur[i];
-                    key[used + i] = ((int64_t)block << tbits) | start[cur[i]];
-                }
                 used += m;
                 bptr[++n_blocks] = used;
                 stored = m;
             }
-            lod[s * n_levels + li] = block;
+            J.lod[s * n_levels + li] = block;
         }
     }
+    J.next = 0;
+    run_workers(w, lod_build_worker, &J);
     Py_END_ALLOW_THREADS
+    if (J.built != n_seg) { PyErr_NoMemory(); goto done; }
     out = PyBytes_FromStringAndSize((const char *)bptr, (n_blocks + 1) * 8);
 done:
-    free(cur); free(bptr);
+    free(bptr); free(hist); free(seg_used);
     PyBuffer_Release(&sb); PyBuffer_Release(&eb); PyBuffer_Release(&pb);
     PyBuffer_Release(&rb); PyBuffer_Release(&kb); PyBuffer_Release(&lb);
     return out;
@@ -548,28 +663,50 @@ static inline int64_t floor_div1000(int64_t x) {
     return (x % 1000 != 0 && x < 0) ? q - 1 : q;
 }
 
+typedef struct {
+    const int64_t *sp, *dp;
+    int64_t *st, *en, shift;
+    Py_ssize_t n;
+    int parts;
+    int64_t lo[MAX_WORKERS], hi[MAX_WORKERS];
+} ns_job;
+
+static void ps_to_ns_worker(void *ctx, int w) {
+    ns_job *J = (ns_job *)ctx;
+    Py_ssize_t a = J->n * w / J->parts, b = J->n * (w + 1) / J->parts;
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (Py_ssize_t i = a; i < b; i++) {
+        int64_t x = J->sp[i] + J->shift;
+        int64_t s0 = floor_div1000(x), e0 = floor_div1000(x + J->dp[i] + 999);
+        if (e0 < s0) e0 = s0;
+        J->st[i] = s0;
+        J->en[i] = e0;
+        if (s0 < lo) lo = s0;
+        if (e0 > hi) hi = e0;
+    }
+    J->lo[w] = lo;
+    J->hi[w] = hi;
+}
+
 static PyObject *ps_to_ns(PyObject *self, PyObject *args) {
     Py_buffer sb, db, so, eo;
     long long shift;
-    if (!PyArg_ParseTuple(args, "y*y*Lw*w*", &sb, &db, &shift, &so, &eo)) return NULL;
+    int threads = 1;
+    if (!PyArg_ParseTuple(args, "y*y*Lw*w*|i", &sb, &db, &shift, &so, &eo, &threads)) return NULL;
     PyObject *out = NULL;
     Py_ssize_t n = sb.len / 8;
     if (sb.len % 8 || db.len != sb.len || so.len != sb.len || eo.len != sb.len) {
         PyErr_SetString(PyExc_ValueError, "ps_to_ns: buffers of mismatched sizes");
         goto done;
     }
-    const int64_t *sp = (const int64_t *)sb.buf, *dp = (const int64_t *)db.buf;
-    int64_t *st = (int64_t *)so.buf, *en = (int64_t *)eo.buf;
+    ns_job J = {(const int64_t *)sb.buf, (const int64_t *)db.buf, (int64_t *)so.buf,
+                (int64_t *)eo.buf, (int64_t)shift, n, workers_for(n, threads), {0}, {0}};
     int64_t lo = INT64_MAX, hi = INT64_MIN;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int64_t a = sp[i] + (int64_t)shift;
-        int64_t s0 = floor_div1000(a), e0 = floor_div1000(a + dp[i] + 999);
-        if (e0 < s0) e0 = s0;
-        st[i] = s0;
-        en[i] = e0;
-        if (s0 < lo) lo = s0;
-        if (e0 > hi) hi = e0;
+    run_workers(J.parts, ps_to_ns_worker, &J);
+    for (int w = 0; w < J.parts; w++) {
+        if (J.lo[w] < lo) lo = J.lo[w];
+        if (J.hi[w] > hi) hi = J.hi[w];
     }
     Py_END_ALLOW_THREADS
     out = n ? Py_BuildValue("(LL)", (long long)lo, (long long)hi) : Py_BuildValue("(ii)", 0, 0);

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from xdiag import workers
 from xdiag.analysis import intervals, timeline
 from xdiag.analysis._intervals import ps_to_ns, row_sums, self_times
 from xdiag.analysis.tracks import Track, assign_tracks
@@ -259,7 +260,7 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
     start_ns, end_ns = np.empty(n_timed, np.int64), np.empty(n_timed, np.int64)
     window = ps_to_ns(np.ascontiguousarray(start_ps, np.int64),
                       np.ascontiguousarray(dur_ps, np.int64), (cols.t0_ns - t0_ns) * 1000,
-                      start_ns, end_ns)
+                      start_ns, end_ns, workers.count())
     del start_ps, dur_ps
     marks = _step_marks(es, sel, start_ns, end_ns)
     es.step_num = None

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from xdiag import workers
 from xdiag.analysis._intervals import build_lod, expand_ranges, sort_slices
 
 LMIN = 10  # finest summarised level: 1.024 µs buckets; below that, raw slices
@@ -116,7 +117,7 @@ def build(track: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray,
     end = np.empty(n, np.int64)
     depth = np.empty(n, np.int32)
     ptr_b, track_b, depth_b = sort_slices(np.ascontiguousarray(track), start_in, end_in, laned,
-                                          order, start, end, depth)
+                                          order, start, end, depth, workers.count())
     del start_in, end_in, depth
     seg_ptr = np.frombuffer(ptr_b, np.int64).copy()
     seg_track = np.frombuffer(track_b, np.int32).copy()
@@ -136,7 +137,7 @@ def build(track: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray,
     pool_key = np.empty(n, dtype=np.int64)
     lod_block = np.full((n_seg, n_levels), -1, dtype=np.int32)
     block_ptr = np.frombuffer(build_lod(start, end, seg_ptr, LMIN, n_levels, tbits, pool_ref,
-                                        pool_ref.itemsize, pool_key, lod_block),
+                                        pool_ref.itemsize, pool_key, lod_block, workers.count()),
                               np.int64).copy()
     used = int(block_ptr[-1])
     pool_ref, pool_key = pool_ref[:used], pool_key[:used]
