@@ -108,7 +108,7 @@ def test_handmade_edge_cases() -> None:
     assert read_xspace_lean(data).event_stat("flops")[0].tolist() == [99, 99, 0, 0, 0]
 
 
-def _tricky() -> bytes:
+def _tricky(wide: bool = True) -> bytes:
     """Kinds mixed within a stat, big ids, several ids per name, repeats, NaN and -0.0."""
     space = XSpace(hostnames=["h"])
     for pi in range(3):
@@ -118,7 +118,7 @@ def _tricky() -> bytes:
             p.stat_metadata[i].id, p.stat_metadata[i].name = i, name
         p.stat_metadata[11].name = "v"  # a second id for "v"
         p.stat_metadata[12].name = "ref target"
-        big_md = 2**33 + 5 if pi == 2 else 1  # metadata ids past int32 in one plane
+        big_md = 2**33 + 5 if pi == 2 and wide else 1  # metadata ids past int32 in one plane
         p.event_metadata[big_md].name = f"op{pi}"
         p.event_metadata[2].name = "other"
         p.event_metadata[2].stats.add(metadata_id=ids["v"], int64_value=-7)
@@ -209,6 +209,49 @@ def test_ingest_release_frees_the_stats(cpu_small: Path) -> None:
         lean.event_stat("hlo_op")
 
 
+# -- the parse on several threads -------------------------------------------
+
+
+@pytest.fixture
+def on_threads(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """on_threads(n, chunk_bytes): read_xspace_lean's parse then splits any input over n
+    threads in chunks of about chunk_bytes of events; returns the parses' `workers`."""
+    serial, used = _xspace.parse_lean, []
+
+    def parse(*a: Any, **k: Any) -> dict:
+        r = serial(*a, **k)
+        used.append(r["workers"])
+        return r
+
+    def use(threads: int, chunk_bytes: int) -> list[int]:
+        monkeypatch.setattr(_xspace, "parse_lean", lambda *a, **k: parse(
+            *a, **{**k, "threads": threads, "parallel_from": 0, "chunk_bytes": chunk_bytes}))
+        return used
+
+    return use
+
+
+@pytest.mark.parametrize(("threads", "chunk_bytes"), [(2, 1), (3, 97), (4, 4096), (16, 1)])
+def test_threads_read_the_same(on_threads: Any, cpu_small: Path, synth_small: Path,
+                               threads: int, chunk_bytes: int) -> None:
+    """Chunks end anywhere between events, lines and planes; interned values first seen
+    by a later thread, repeated stats (exceptions) and string values all come out as
+    read_xspace has them."""
+    used = on_threads(threads, chunk_bytes)
+    _check(cpu_small)
+    _check(synth_small)
+    _check(_tricky(wide=False), ["v", "w", "s", "r", "x", "ref target"])
+    assert min(used) > 1  # each parse really ran on threads
+    _check(_handmade(), ["tag", "flops", "hello", "blob", "ratio", "big", "neg", "nope"])
+
+
+def test_threads_hand_wide_ids_to_the_serial_parse(on_threads: Any) -> None:
+    used = on_threads(3, 1)
+    lean = _check(_tricky(), ["v", "w", "s", "r", "x", "ref target"])
+    assert lean.events.metadata_id.dtype == np.int64
+    assert set(used) == {1}
+
+
 # -- malformed input ---------------------------------------------------------
 
 
@@ -225,8 +268,10 @@ def test_malformed_raises_like_read_xspace(data: bytes) -> None:
     assert str(lean.value) == str(full.value)
 
 
-def test_malformed_events_raise_the_same_error() -> None:
+@pytest.mark.parametrize("threads", [1, 3])
+def test_malformed_events_raise_the_same_error(on_threads: Any, threads: int) -> None:
     """Errors inside lines (which only the second pass reads) name the same offset."""
+    on_threads(threads, 1)
     stat = b"\x08\x01" + b"\x2a\x09abc"  # metadata id 1 (wanted), str_value past its end
     for event in (b"\x08\x05\x1a\x00", b"\x22" + _len(b"\x11\x00"), b"\x22" + _len(stat),
                   b"\x22" + _len(b"\x08\x01\x18" + b"\xff" * 11)):  # fmt: skip
@@ -310,8 +355,16 @@ FUZZ = textwrap.dedent(
 )
 
 
-def test_fuzz_agrees_with_read_xspace_and_never_crashes(cpu_small: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("threads", [1, 3])
+def test_fuzz_agrees_with_read_xspace_and_never_crashes(cpu_small: Path, tmp_path: Path,
+                                                        threads: int) -> None:
     """Truncations and bit flips: lean and full readers accept and reject the same
-    inputs and agree on what they accept."""
-    ok, bad = run_fuzz(FUZZ, tmp_path, cpu_small, 11, 600)
+    inputs and agree on what they accept, also when the parse is split over threads."""
+    split = textwrap.dedent(f"""
+        from xdiag.xplane import _xspace
+        serial = _xspace.parse_lean
+        _xspace.parse_lean = lambda *a, **k: serial(
+            *a, **{{**k, "threads": {threads}, "parallel_from": 0, "chunk_bytes": 64}})
+    """)
+    ok, bad = run_fuzz(split + FUZZ, tmp_path, cpu_small, 11 + threads, 600)
     assert bad > 50 and ok > 50

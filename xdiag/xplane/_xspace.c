@@ -36,6 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../analysis/workers.h"
+
 /* Wire types. */
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_SGROUP = 3, WT_EGROUP = 4, WT_I32 = 5 };
 
@@ -247,6 +249,14 @@ typedef struct {
     size_t start, stop;
 } Range;
 
+/* A run of one line's events, for the parallel lean parse: [pos, end) holds
+ * events from ev_base on (and maybe other line fields between them). */
+typedef struct {
+    size_t pos, end;
+    int64_t ev_base;
+    int32_t line, plane;
+} Chunk;
+
 /* Lean mode: the most stats one parse can intern. */
 #define MAX_WANT 64
 
@@ -321,6 +331,13 @@ typedef struct {
     /* Dropping the pages of a read-only file mapping behind the parse. */
     int drop;
     size_t dropped, pagesize;
+    /* Parallel lean parse (see parse_lean_parallel): the planning pass counts events
+     * into chunks instead of decoding them; a worker must not widen columns. */
+    int plan, no_widen, need_wide;
+    int workers_used; /* threads that decoded the events (0: the serial parse) */
+    size_t chunk_bytes;
+    Chunk *chunks;
+    size_t nchunks, cap_chunks;
 
     int nomem;
     char err[256];
@@ -384,6 +401,7 @@ static void parser_free(Parser *p) {
     free(p->ents);
     free(p->htab);
     free(p->arena);
+    free(p->chunks);
     memset(p, 0, sizeof(*p));
 }
 
@@ -821,6 +839,10 @@ static inline void maybe_drop(Parser *p, size_t pos) {
 
 /* Event metadata ids go int64 from the first one that does not fit int32. */
 static int widen_md(Parser *p, size_t upto) {
+    if (p->no_widen) { /* a worker of the parallel parse: the serial parse takes over */
+        p->need_wide = 1;
+        return -1;
+    }
     col_reserve(&p->ev_md, p->size / 2 + 1, 8);
     if (col_grow(&p->ev_md, p->nev + 1, 8)) return oom(p);
     const int32_t *src = p->ev_md32.data;
@@ -1035,6 +1057,28 @@ static int parse_event_lean(Parser *p, size_t pos, size_t end, int32_t line) {
     return 0;
 }
 
+/* Bytes of events per chunk of the parallel parse: small enough to split the work
+ * evenly, big enough that the chunk list stays short. */
+#define CHUNK_BYTES ((Py_ssize_t)256 << 10)
+
+/* The planning pass's share of an event: count it into the current chunk of its
+ * line, or start a new chunk at its tag. */
+static int plan_event(Parser *p, size_t at, size_t stop, int32_t line) {
+    Chunk *c = p->nchunks ? &p->chunks[p->nchunks - 1] : NULL;
+    if (c == NULL || c->line != line || c->end - c->pos >= p->chunk_bytes) {
+        if (ensure((void **)&p->chunks, &p->cap_chunks, p->nchunks + 1, sizeof(Chunk)))
+            return oom(p);
+        c = &p->chunks[p->nchunks++];
+        c->pos = at;
+        c->line = line;
+        c->plane = p->cur_plane;
+        c->ev_base = (int64_t)p->nev;
+    }
+    c->end = stop;
+    p->nev++;
+    return 0;
+}
+
 static int parse_line(Parser *p, size_t pos, size_t end) {
     if (p->nlines >= INT32_MAX) return fail(p, "more than 2^31 lines", pos);
     if (ensure((void **)&p->lines, &p->cap_lines, p->nlines + 1, sizeof(LineRec))) return oom(p);
@@ -1081,8 +1125,9 @@ static int parse_line(Parser *p, size_t pos, size_t end) {
             case 4:
                 if (wt != WT_LEN) return wrong_type(p, "XLine", f, wt, at);
                 if (rd_len(p, &pos, end, &n)) return -1;
-                if (p->lean ? parse_event_lean(p, pos, pos + n, (int32_t)li)
-                            : parse_event(p, pos, pos + n, (int32_t)li))
+                if (p->plan ? plan_event(p, at, pos + n, (int32_t)li)
+                    : p->lean ? parse_event_lean(p, pos, pos + n, (int32_t)li)
+                              : parse_event(p, pos, pos + n, (int32_t)li))
                     return -1;
                 pos += n;
                 maybe_drop(p, pos);
@@ -1211,6 +1256,257 @@ static int parse_space(Parser *p) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* The lean parse on several threads.
+ *
+ * A planning pass walks the whole space as the serial parse does, but only counts
+ * each line's events into chunks (a tag and a length per event). The events then
+ * number from 0 in file order, so each chunk knows where its events go in the
+ * columns. Each worker decodes a contiguous run of chunks (about equal bytes) into
+ * those places, interning wanted stat values in its own table. The tables are then
+ * merged in worker order, which numbers every value where the serial parse would
+ * (in order of first appearance), and each worker's codes are mapped to the merged
+ * ones. Anything unusual (a malformed event, a metadata id over int32, no memory)
+ * makes the caller redo the parse serially, which gives the same result or the
+ * same error as without threads. */
+
+typedef struct {
+    Parser *main;
+    Parser *w;            /* one per worker */
+    size_t *first_chunk;  /* worker i: chunks [first_chunk[i], first_chunk[i + 1]) */
+    int32_t **map;        /* worker i: (wanted, local code) -> merged code */
+    size_t (*map_off)[MAX_WANT + 1];
+    int nworkers;
+    int failed;
+} ParJob;
+
+static void worker_init(Parser *w, const Parser *p) {
+    memset(w, 0, sizeof(*w));
+    w->base = p->base;
+    w->size = p->size;
+    w->lean = 1;
+    w->nwant = p->nwant;
+    w->keep = p->keep;
+    w->keep_n = p->keep_n;
+    w->nkeep = p->nkeep;
+    /* The shared columns, borrowed (see worker_free): rows are written in place. */
+    w->ev_line = p->ev_line;
+    w->ev_md32 = p->ev_md32;
+    w->ev_off = p->ev_off;
+    w->ev_dur = p->ev_dur;
+    w->ev_flags = p->ev_flags;
+    for (int k = 0; k < p->nwant; k++) {
+        w->codes[k] = p->codes[k];
+        w->last[k] = -1;
+    }
+    w->cap_ev = p->cap_ev;
+    w->no_widen = 1;
+    w->cur_plane = -1;
+    w->drop = p->drop;
+    w->pagesize = p->pagesize;
+}
+
+static void worker_free(Parser *w) {
+    free(w->cur_wmap);
+    free(w->cur_pairs);
+    free(w->ents);
+    free(w->htab);
+    free(w->arena);
+    col_free(&w->exc);
+    memset(w, 0, sizeof(*w));
+}
+
+static int parse_chunk(Parser *w, const Chunk *c) {
+    if (c->plane != w->cur_plane) {
+        w->cur_plane = c->plane;
+        if (setup_lean_keep(w, (size_t)c->plane)) return -1;
+    }
+    w->nev = (size_t)c->ev_base;
+    size_t pos = c->pos;
+    while (pos < c->end) {
+        size_t at = pos, n;
+        uint32_t f;
+        int wt;
+        if (rd_tag(w, &pos, c->end, &f, &wt)) return -1;
+        if (f == 4 && wt == WT_LEN) {
+            if (rd_len(w, &pos, c->end, &n)) return -1;
+            if (parse_event_lean(w, pos, pos + n, c->line)) return -1;
+            pos += n;
+            maybe_drop(w, pos);
+        } else if (skip_field(w, &pos, c->end, f, wt, at, 0)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void par_decode(void *ctx, int i) {
+    ParJob *J = (ParJob *)ctx;
+    Parser *w = &J->w[i];
+    size_t a = J->first_chunk[i], b = J->first_chunk[i + 1];
+    if (a < b) w->dropped = J->main->chunks[a].pos;
+    for (size_t c = a; c < b; c++) {
+        if (parse_chunk(w, &J->main->chunks[c])) {
+            __atomic_store_n(&J->failed, 1, __ATOMIC_RELAXED);
+            return;
+        }
+    }
+}
+
+/* Adds worker entry `le` (its str/bytes in `larena`) to the merged table of `g`
+ * unless there: the merged code. */
+static int merge_entry(Parser *g, const Entry *le, const uint8_t *larena, int32_t *code) {
+    if (g->hcap == 0 && rehash(g, 1024)) return -1;
+    size_t mask = g->hcap - 1, i = (size_t)le->hash & mask;
+    int str = is_str_kind(le->kind);
+    for (;;) {
+        int32_t k = g->htab[i];
+        if (k < 0) break;
+        const Entry *e = &g->ents[k];
+        if (e->hash == le->hash && e->want == le->want && e->plane == le->plane &&
+            e->kind == le->kind &&
+            (str ? e->len == le->len &&
+                       memcmp(g->arena + e->val, larena + le->val, (size_t)le->len) == 0
+                 : e->val == le->val)) {
+            *code = e->code;
+            return 0;
+        }
+        i = (i + 1) & mask;
+    }
+    if (g->ncodes[le->want] == INT32_MAX) return -1;
+    if (ensure((void **)&g->ents, &g->cap_ents, g->nents + 1, sizeof(Entry))) return oom(g);
+    Entry *e = &g->ents[g->nents];
+    *e = *le;
+    e->code = g->ncodes[le->want]++;
+    if (str) {
+        if (ensure((void **)&g->arena, &g->cap_arena, g->narena + (size_t)le->len + 1, 1))
+            return oom(g);
+        memcpy(g->arena + g->narena, larena + le->val, (size_t)le->len);
+        e->val = (int64_t)g->narena;
+        g->narena += (size_t)le->len;
+    }
+    g->htab[i] = (int32_t)g->nents;
+    *code = e->code;
+    g->nents++;
+    if (g->nents * 2 > g->hcap && rehash(g, g->hcap * 2)) return -1;
+    return 0;
+}
+
+/* Worker i >= 1 maps its events' codes to the merged ones. */
+static void par_remap(void *ctx, int i) {
+    ParJob *J = (ParJob *)ctx;
+    if (i == 0) return;
+    const Parser *p = J->main;
+    size_t a = J->first_chunk[i], b = J->first_chunk[i + 1];
+    if (a == b) return;
+    size_t lo = (size_t)p->chunks[a].ev_base;
+    size_t hi = b < p->nchunks ? (size_t)p->chunks[b].ev_base : p->nev;
+    for (int k = 0; k < p->nwant; k++) {
+        int32_t *col = (int32_t *)p->codes[k].data;
+        const int32_t *m = J->map[i] + J->map_off[i][k];
+        for (size_t e = lo; e < hi; e++)
+            if (col[e] >= 0) col[e] = m[col[e]];
+    }
+}
+
+/* The parallel lean parse into `p` (set up by parser_init_lean, keep attached).
+ * Returns 0 on success; -1 means: redo it serially on a fresh parser. */
+static int parse_lean_parallel(Parser *p, int threads, size_t chunk_bytes) {
+    p->plan = 1;
+    p->chunk_bytes = chunk_bytes;
+    int rc = parse_space(p);
+    p->plan = 0;
+    if (rc || p->nchunks == 0) return rc ? -1 : 0;
+    /* Rows for exactly nev events (small inputs' columns are not reserved). */
+    if (p->nev > p->cap_ev) {
+        Col *cols[5 + MAX_WANT];
+        size_t elem[5 + MAX_WANT];
+        int k = lean_cols(p, cols, elem);
+        for (int i = 0; i < k; i++)
+            if (col_grow(cols[i], p->nev, elem[i])) return -1;
+        lean_update_cap(p);
+    }
+    int nw = threads > MAX_WORKERS ? MAX_WORKERS : threads;
+    if ((size_t)nw > p->nchunks) nw = (int)p->nchunks;
+    ParJob J;
+    memset(&J, 0, sizeof(J));
+    J.main = p;
+    J.nworkers = nw;
+    J.w = calloc((size_t)nw, sizeof(Parser));
+    J.first_chunk = calloc((size_t)nw + 1, sizeof(size_t));
+    J.map = calloc((size_t)nw, sizeof(int32_t *));
+    J.map_off = calloc((size_t)nw, sizeof(*J.map_off));
+    rc = -1;
+    if (!J.w || !J.first_chunk || !J.map || !J.map_off) goto out;
+    /* Contiguous runs of chunks of about equal bytes, in file order. */
+    size_t total = 0;
+    for (size_t c = 0; c < p->nchunks; c++) total += p->chunks[c].end - p->chunks[c].pos;
+    size_t c = 0, seen = 0;
+    for (int i = 0; i < nw; i++) {
+        J.first_chunk[i] = c;
+        size_t goal = (size_t)((double)total * (i + 1) / nw);
+        while (c < p->nchunks && (i == nw - 1 || seen < goal)) {
+            seen += p->chunks[c].end - p->chunks[c].pos;
+            c++;
+        }
+    }
+    J.first_chunk[nw] = p->nchunks;
+    for (int i = 0; i < nw; i++) worker_init(&J.w[i], p);
+    run_workers(nw, par_decode, &J);
+    if (J.failed) goto out;
+    /* Merge: worker 0's table is the start of the merged one. */
+    Parser *w0 = &J.w[0];
+    p->ents = w0->ents, p->nents = w0->nents, p->cap_ents = w0->cap_ents;
+    p->htab = w0->htab, p->hcap = w0->hcap;
+    p->arena = w0->arena, p->narena = w0->narena, p->cap_arena = w0->cap_arena;
+    memcpy(p->ncodes, w0->ncodes, sizeof(p->ncodes));
+    w0->ents = NULL, w0->htab = NULL, w0->arena = NULL;
+    for (int i = 1; i < nw; i++) {
+        Parser *w = &J.w[i];
+        size_t off = 0;
+        for (int k = 0; k < p->nwant; k++) {
+            J.map_off[i][k] = off;
+            off += (size_t)w->ncodes[k];
+        }
+        J.map[i] = malloc((off + 1) * sizeof(int32_t));
+        if (!J.map[i]) goto out;
+        for (size_t k = 0; k < w->nents; k++) {
+            const Entry *le = &w->ents[k];
+            int32_t code;
+            if (merge_entry(p, le, w->arena, &code)) goto out;
+            J.map[i][J.map_off[i][le->want] + (size_t)le->code] = code;
+        }
+    }
+    run_workers(nw, par_remap, &J);
+    /* Exceptions, in event order: each worker's, codes mapped. */
+    for (int i = 0; i < nw; i++) {
+        Parser *w = &J.w[i];
+        if (w->nexc == 0) continue;
+        if (col_grow(&p->exc, 3 * (p->nexc + w->nexc), 8)) goto out;
+        int64_t *dst = (int64_t *)p->exc.data + 3 * p->nexc;
+        const int64_t *src = (const int64_t *)w->exc.data;
+        for (size_t x = 0; x < w->nexc; x++) {
+            int64_t k = src[3 * x], code = src[3 * x + 2];
+            dst[3 * x] = k;
+            dst[3 * x + 1] = src[3 * x + 1];
+            dst[3 * x + 2] = i == 0 || code < 0 ? code : J.map[i][J.map_off[i][k] + (size_t)code];
+        }
+        p->nexc += w->nexc;
+    }
+    p->workers_used = nw;
+    rc = 0;
+out:
+    if (J.w)
+        for (int i = 0; i < nw; i++) worker_free(&J.w[i]);
+    if (J.map)
+        for (int i = 0; i < nw; i++) free(J.map[i]);
+    free(J.w);
+    free(J.first_chunk);
+    free(J.map);
+    free(J.map_off);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Building the Python result (GIL held). */
 
 static PyObject *decode_str(const uint8_t *base, int64_t off, int64_t len) {
@@ -1325,7 +1621,13 @@ typedef struct {
     int lean;
     int skip_lines;  /* parse: lines=False */
     int nwant, drop; /* parse_lean */
+    int threads;     /* parse_lean: threads to decode events on */
+    Py_ssize_t parallel_from, chunk_bytes; /* parse_lean: when and how to split */
 } Mode;
+
+/* Below this size the lean parse stays on one thread (starting threads and the
+ * planning pass would cost more than they save). */
+#define PAR_MIN_BYTES ((Py_ssize_t)8 << 20)
 
 /* The `keep` argument: a buffer (or none) per plane, held for the parse. */
 typedef struct {
@@ -1408,16 +1710,21 @@ static PyObject *parse_data(PyObject *data, PyObject *keep_obj, const Mode *m) {
     memset(&k, 0, sizeof(k));
     if ((m->lean || keep_obj != Py_None) && keep_acquire(keep_obj, m, &k)) goto done;
     Parser p;
-    int rc;
+    int rc = -1;
+    int parallel = m->lean && m->threads > 1 && view.len >= m->parallel_from;
     Py_BEGIN_ALLOW_THREADS
-    if (m->lean)
-        parser_init_lean(&p, (const uint8_t *)view.buf, (size_t)view.len, m->nwant, m->drop);
-    else
-        parser_init(&p, (const uint8_t *)view.buf, (size_t)view.len, m->skip_lines);
-    p.keep = (const int64_t *const *)k.ids;
-    p.keep_n = k.n;
-    p.nkeep = (size_t)k.count;
-    rc = parse_space(&p);
+    for (int attempt = parallel ? 0 : 1; attempt < 2 && rc; attempt++) {
+        if (attempt && parallel) parser_free(&p); /* nothing of the failed attempt is left */
+        if (m->lean)
+            parser_init_lean(&p, (const uint8_t *)view.buf, (size_t)view.len, m->nwant, m->drop);
+        else
+            parser_init(&p, (const uint8_t *)view.buf, (size_t)view.len, m->skip_lines);
+        p.keep = (const int64_t *const *)k.ids;
+        p.keep_n = k.n;
+        p.nkeep = (size_t)k.count;
+        rc = attempt ? parse_space(&p)
+                     : parse_lean_parallel(&p, m->threads, (size_t)m->chunk_bytes);
+    }
     if (p.drop) {
         p.dropped = 0;
         drop_pages(&p, p.size);
@@ -1530,6 +1837,12 @@ static PyObject *build_result_lean(Parser *p) {
         goto error;
     }
     Py_DECREF(wide);
+    PyObject *used = PyLong_FromLong(p->workers_used > 1 ? p->workers_used : 1);
+    if (used == NULL || PyDict_SetItemString(res, "workers", used)) {
+        Py_XDECREF(used);
+        goto error;
+    }
+    Py_DECREF(used);
     if (put_column(res, "ev_line", &p->ev_line, p->nev, 4) ||
         (p->md_wide ? put_column(res, "ev_metadata_id", &p->ev_md, p->nev, 8)
                     : put_column(res, "ev_metadata_id", &p->ev_md32, p->nev, 4)) ||
@@ -1556,7 +1869,8 @@ error:
 }
 
 PyDoc_STRVAR(parse_lean_doc,
-"parse_lean(data, keep, nwant, drop=False) -> dict\n"
+"parse_lean(data, keep, nwant, drop=False, threads=1, parallel_from=8 MiB,\n"
+"           chunk_bytes=256 KiB) -> dict\n"
 "\n"
 "Parses a serialized XSpace into only what ingest's analyses read: per event\n"
 "its line, metadata id, offset, duration and flags, and for each of `nwant`\n"
@@ -1568,6 +1882,9 @@ PyDoc_STRVAR(parse_lean_doc,
 "  index) pairs, each id at most once.\n"
 "drop: the data is a read-only file mapping whose pages can be dropped\n"
 "  (madvise MADV_DONTNEED) behind the parse and at its end.\n"
+"threads: decode events on up to this many threads, for inputs of at least\n"
+"  parallel_from bytes, split in runs of about chunk_bytes of events (the\n"
+"  last two are there for tests); the result is the same on any number.\n"
 "Returns a dict with planes (as parse, but each plane's rest is b''),\n"
 "  ev_line (int32), ev_metadata_id (int32, or int64 when\n"
 "  ev_metadata_id_wide), ev_offset_ps, ev_duration_ps (int64), ev_flags\n"
@@ -1577,22 +1894,31 @@ PyDoc_STRVAR(parse_lean_doc,
 "  of their bytes). An event that repeats a wanted stat holds the code of\n"
 "  its last value of the highest kind; where its very last value differs,\n"
 "  exceptions (int64 (wanted index, event, code) triples) has that one.\n"
-"  The result holds no reference into `data`.\n"
+"  The result holds no reference into `data`. workers: how many threads\n"
+"  decoded the events (1 when the parse ran serially).\n"
 "Raises ValueError on malformed input, exactly where parse does.");
 
 static PyObject *xspace_parse_lean(PyObject *self, PyObject *args, PyObject *kwargs) {
     (void)self;
-    static char *kwlist[] = {"data", "keep", "nwant", "drop", NULL};
+    static char *kwlist[] = {"data",    "keep",          "nwant",       "drop",
+                             "threads", "parallel_from", "chunk_bytes", NULL};
     PyObject *data, *keep_obj;
-    int nwant, drop = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOi|p:parse_lean", kwlist, &data, &keep_obj,
-                                     &nwant, &drop))
+    int nwant, drop = 0, threads = 1;
+    Py_ssize_t parallel_from = PAR_MIN_BYTES, chunk_bytes = CHUNK_BYTES;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOi|pinn:parse_lean", kwlist, &data,
+                                     &keep_obj, &nwant, &drop, &threads, &parallel_from,
+                                     &chunk_bytes))
         return NULL;
+    if (chunk_bytes < 1) {
+        PyErr_SetString(PyExc_ValueError, "parse_lean: chunk_bytes must be positive");
+        return NULL;
+    }
     if (nwant < 0 || nwant > MAX_WANT) {
         PyErr_Format(PyExc_ValueError, "parse_lean: at most %d wanted stats", MAX_WANT);
         return NULL;
     }
-    Mode m = {.lean = 1, .nwant = nwant, .drop = drop};
+    Mode m = {.lean = 1, .nwant = nwant, .drop = drop, .threads = threads,
+              .parallel_from = parallel_from, .chunk_bytes = chunk_bytes};
     return parse_data(data, keep_obj, &m);
 }
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from xdiag import workers
 from xdiag.errors import InvalidProfile
 from xdiag.xplane import _xspace
 from xdiag.xplane.reader import (
@@ -268,7 +269,7 @@ def _droppable(data: Any) -> bool:
 
 
 def read_xspace_lean(data: Any, *, stats: Iterable[str] = (),
-                     drop_pages: bool = True) -> LeanColumns:
+                     drop_pages: bool = True, threads: int | None = None) -> LeanColumns:
     """Reads a serialized XSpace into lean columns (see the module docstring).
 
     Args:
@@ -279,6 +280,8 @@ def read_xspace_lean(data: Any, *, stats: Iterable[str] = (),
             from this process while and after parsing (madvise MADV_DONTNEED:
             the mapping stays valid, pages are read back from the file if
             touched again). The result never reads `data`.
+        threads: threads to decode events on (default: `xdiag.workers.count()`);
+            the result is the same on any number.
 
     Returns:
         The profile as `LeanColumns`.
@@ -300,7 +303,8 @@ def read_xspace_lean(data: Any, *, stats: Iterable[str] = (),
         keep.append(np.array(pairs, dtype=np.int64).reshape(-1))
     drop = drop_pages and (from_path or _droppable(data))
     try:
-        r = _xspace.parse_lean(data, keep, len(wanted), drop=drop)
+        r = _xspace.parse_lean(data, keep, len(wanted), drop=drop,
+                               threads=workers.count() if threads is None else threads)
     except ValueError as e:
         raise InvalidProfile(f"not a valid XSpace profile: {e}") from e
     _check_planes(r, size)
