@@ -1413,7 +1413,11 @@ static void par_remap(void *ctx, int i) {
 static int parse_lean_parallel(Parser *p, int threads, size_t chunk_bytes) {
     p->plan = 1;
     p->chunk_bytes = chunk_bytes;
+    /* The workers read the pages again: only they drop them, behind themselves. */
+    int drop = p->drop;
+    p->drop = 0;
     int rc = parse_space(p);
+    p->drop = drop;
     p->plan = 0;
     if (rc || p->nchunks == 0) return rc ? -1 : 0;
     /* Rows for exactly nev events (small inputs' columns are not reserved). */
