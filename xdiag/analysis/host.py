@@ -245,7 +245,7 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
     # Tracks first, from the two stats they need, so that their temporaries are gone
     # before the other per-event stats exist (this is ingest's peak of memory).
     hlo_op = cols.event_stat_codes("hlo_op")
-    track_of, tracks = assign_tracks(cols, cols.event_stat("device_ordinal"), hlo_op[2])
+    track_of, tracks = assign_tracks(cols, cols.event_stat_codes("device_ordinal"), hlo_op[2])
     es = EventStats.gather(cols, with_ordinal=False, hlo_op=hlo_op)
     del hlo_op
     if any(t.kernels for t in tracks):

@@ -19,8 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from xdiag.xplane.arrays import factorize
-
 _DEVICE_PLANE = re.compile(r"^/device:([A-Za-z_]+):(\d+)")
 
 
@@ -47,13 +45,15 @@ def _is_op_line(line_name: str) -> bool:
     return line_name.lower() in ("xla ops", "tensorflow ops", "ops")
 
 
-def assign_tracks(cols: Any, device_ordinal: tuple[np.ndarray, np.ndarray],
+def assign_tracks(cols: Any, device_ordinal: tuple[np.ndarray, list[Any], np.ndarray],
                   has_op: np.ndarray) -> tuple[np.ndarray, list[Track]]:
     """Returns (track of every event as int32, tracks in display order).
 
     Args:
       cols: the host's XSpaceColumns.
-      device_ordinal: (values, present) of the `device_ordinal` stat per event.
+      device_ordinal: (codes, values, present) of the `device_ordinal` stat per event, as
+        `event_stat_codes` gives them: per-event work stays on int32 codes, and the few
+        distinct values are looked at once.
       has_op: bool per event: it carries an `hlo_op` stat.
     """
     lines, events = cols.lines, cols.events
@@ -100,18 +100,26 @@ def assign_tracks(cols: Any, device_ordinal: tuple[np.ndarray, np.ndarray],
             t.kind, t.kernels = "xla_ops", True
 
     # CPU: XLA op events carry device_ordinal; they are regrouped by device.
-    ordinal, has_ordinal = device_ordinal
+    ord_codes, ord_table, has_ordinal = device_ordinal
     host_op = has_ordinal & has_op if len(events) else has_op
     if len(events) and not on_host.all():
         host_op &= np.repeat(on_host, sizes)
     moved = np.zeros(n_lines, np.int64)
-    uniq = codes = None
+    uniq = keyed = code_dev = None
     if np.any(host_op):
-        if len(nonempty):
-            moved[nonempty] = np.add.reduceat(host_op, ev_a[nonempty])
-        ords = np.asarray(ordinal[host_op]).astype(np.int64, copy=False)
-        uniq, codes = factorize(ords)  # device ordinals are few and small: linear time
-        del ords
+        if len(nonempty) <= 1024:  # a count per line beats reduceat's cast to int
+            moved[nonempty] = [np.count_nonzero(host_op[ev_a[i]:ev_a[i] + sizes[i]])
+                               for i in nonempty]
+        else:
+            moved[nonempty] = np.add.reduceat(host_op.view(np.uint8), ev_a[nonempty],
+                                              dtype=np.int64)
+        # The codes of the moved events (the rest point past the table), and which occur.
+        k = len(ord_table)
+        keyed = np.where(host_op, ord_codes, np.int32(k))
+        seen = np.bincount(keyed, minlength=k + 1)[:k] > 0
+        values = np.asarray(ord_table).astype(np.int64, copy=False)
+        uniq = np.unique(values[seen])
+        code_dev = np.searchsorted(uniq, values)  # code -> index of its ordinal in uniq
         for o in uniq.tolist():
             keys[("cpu-dev", o)] = Track(f"XLA ops · device {o}", "device", int(o), "xla_ops",
                                          (0, int(o), -1))
@@ -129,6 +137,8 @@ def assign_tracks(cols: Any, device_ordinal: tuple[np.ndarray, np.ndarray],
     remap[order] = np.arange(len(order))
     track_of = np.repeat(remap[line_track], sizes) if len(events) else np.zeros(0, np.int32)
     if uniq is not None:
-        lut = remap[[key_index[("cpu-dev", o)] for o in uniq.tolist()]]
-        track_of[host_op] = lut[codes]
+        dev_track = remap[[key_index[("cpu-dev", o)] for o in uniq.tolist()]]
+        # code -> its device's track; the past-the-table code of the others is never used.
+        lut = np.append(dev_track[np.minimum(code_dev, len(uniq) - 1)], -1).astype(np.int32)
+        np.copyto(track_of, lut[keyed], where=host_op)
     return track_of, [tracks[i] for i in order]
