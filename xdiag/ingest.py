@@ -40,7 +40,7 @@ from xdiag.store import ObjectStore, layout, open_store
 
 log = logging.getLogger("xdiag.ingest")
 
-VERSION = 3  # of the derived views; bump when their format changes (old ones are rebuilt)
+VERSION = 4  # of the derived views; bump when their format changes (old ones are rebuilt)
 # Below this total size a process pool costs more (start-up, imports) than it saves.
 POOL_MIN_BYTES = 64 * 1024 * 1024
 

@@ -82,3 +82,21 @@ def test_row_sums_equal_bincounts(dtype) -> None:
         top, np.bincount(row, weights=(depth == 0) | kernel, minlength=rows))
     with pytest.raises(IndexError):
         row_sums(row, pos, self_ns, start, end, depth, kernel, rows - 1)
+
+
+def test_find_ranges_refuses_a_damaged_index() -> None:
+    """A viewport over a damaged index file raises instead of reading out of bounds."""
+    from xdiag.analysis._intervals import find_ranges
+
+    start = np.arange(0, 1000, 10, dtype=np.int64)
+    end = start + 5
+    ptr = np.array([0, 60, 100], np.int64)
+    lo, hi = (np.frombuffer(b, np.int64) for b in find_ranges(
+        start, end, ptr, b"", np.array([0, 1], np.int64), 103, 207, 1023))
+    assert lo.tolist() == [10, 60] and hi.tolist() == [21, 60]  # [100, 105) reaches 103
+    refs = np.arange(100, dtype=np.int32)
+    refs[30] = 5000
+    with pytest.raises(IndexError, match="reference"):
+        find_ranges(start, end, ptr, refs, np.array([0], np.int64), 100, 200, 1023)
+    with pytest.raises(IndexError, match="block"):
+        find_ranges(start, end, ptr, refs, np.array([2], np.int64), 100, 200, 1023)

@@ -176,7 +176,7 @@ def test_order_matches_lexsort(span_bits: int) -> None:
 
 
 INDEX_ARRAYS = ("ev_start", "ev_end", "ev_name", "ev_src", "seg_track", "seg_depth", "seg_ptr",
-                "raw_key", "lod_block", "block_ptr", "pool_key", "pool_ref")
+                "lod_block", "block_ptr", "pool_ref")
 
 
 def test_index_is_the_same_on_any_number_of_threads(monkeypatch) -> None:

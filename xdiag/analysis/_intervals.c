@@ -369,16 +369,6 @@ done:
     return result;
 }
 
-/* build_lod(start, end, seg_ptr, lmin, n_levels, tbits, pool_ref, pool_key, lod_block)
- *     -> bytes of int64 block_ptr
- *
- *   The level-of-detail blocks of every segment (see timeline.py): level li keeps the
- *   longest slice starting in each 2**(lmin + li) ns bucket, computed from level li-1's
- *   survivors in place; a level is stored as a block only when it at most halves the
- *   last stored one. pool_ref (int32 or int64, by its item size `ref_size`) and
- *   pool_key (int64, block << tbits | start) receive the blocks, lod_block (int32
- *   [segments, n_levels]) the block of each level (-1: the raw slices).
- */
 /* How many slices a segment's levels keep is known before any is built: neighbours
  * share a level-L bucket unless their starts differ above bit L, so a histogram of
  * the highest differing bit gives every level's count of bucket runs (which a level
@@ -388,12 +378,11 @@ done:
 typedef struct {
     const int64_t *start, *end, *seg_ptr;
     Py_ssize_t n_seg, biggest;
-    int lmin, n_levels, tbits, ref_size;
+    int lmin, n_levels, ref_size;
     Py_ssize_t *hist;                /* [n_seg, 65]: segment's neighbours by differing bit */
     int32_t *lod;                    /* [n_seg, n_levels] */
     Py_ssize_t *seg_used;            /* pool position of each segment's first block */
     void *ref;
-    int64_t *key;
     long next, built;
 } lod_job;
 
@@ -447,7 +436,6 @@ static void lod_build_worker(void *ctx, int worker) {
             for (Py_ssize_t i = 0; i < m; i++) {
                 if (J->ref_size == 4) ref32[used + i] = (int32_t)cur[i];
                 else ref64[used + i] = cur[i];
-                J->key[used + i] = ((int64_t)block << J->tbits) | start[cur[i]];
             }
             used += m;
         }
@@ -456,21 +444,21 @@ static void lod_build_worker(void *ctx, int worker) {
     free(cur);
 }
 
-/* build_lod(start, end, seg_ptr, lmin, n_levels, tbits, pool_ref, ref_size, pool_key,
- *           lod_block[, threads]) -> bytes of int64 block_ptr
+/* build_lod(start, end, seg_ptr, lmin, n_levels, pool_ref, ref_size, lod_block[, threads])
+ *     -> bytes of int64 block_ptr
  *
  *   The level-of-detail blocks of every segment (see timeline.py): level li keeps the
  *   longest slice starting in each 2**(lmin + li) ns bucket, computed from level li-1's
  *   survivors in place; a level is stored as a block only when it at most halves the
- *   last stored one. pool_ref (int32 or int64, by its item size `ref_size`) and
- *   pool_key (int64, block << tbits | start) receive the blocks, lod_block (int32
- *   [segments, n_levels]) the block of each level (-1: the raw slices).
+ *   last stored one. pool_ref (int32 or int64, by its item size `ref_size`) receives
+ *   the blocks (each sorted by start, as its segment), lod_block (int32 [segments,
+ *   n_levels]) the block of each level (-1: the raw slices).
  */
 static PyObject *build_lod(PyObject *self, PyObject *args) {
-    Py_buffer sb, eb, pb, rb, kb, lb;
-    int lmin, n_levels, tbits, ref_size, threads = 1;
-    if (!PyArg_ParseTuple(args, "y*y*y*iiiw*iw*w*|i", &sb, &eb, &pb, &lmin, &n_levels, &tbits,
-                          &rb, &ref_size, &kb, &lb, &threads))
+    Py_buffer sb, eb, pb, rb, lb;
+    int lmin, n_levels, ref_size, threads = 1;
+    if (!PyArg_ParseTuple(args, "y*y*y*iiw*iw*|i", &sb, &eb, &pb, &lmin, &n_levels, &rb,
+                          &ref_size, &lb, &threads))
         return NULL;
     PyObject *out = NULL;
     int64_t *bptr = NULL;
@@ -478,8 +466,8 @@ static PyObject *build_lod(PyObject *self, PyObject *args) {
     Py_ssize_t n = sb.len / 8, n_seg = pb.len / 8 - 1;
     const int64_t *seg_ptr = (const int64_t *)pb.buf;
     if (sb.len != eb.len || sb.len % 8 || n_seg < 0 || (ref_size != 4 && ref_size != 8) ||
-        rb.len != n * ref_size || kb.len != n * 8 || lb.len != (Py_ssize_t)n_seg * n_levels * 4 ||
-        lmin < 0 || n_levels < 0 || lmin + n_levels > 63 || tbits < 1 || tbits > 62) {
+        rb.len != n * ref_size || lb.len != (Py_ssize_t)n_seg * n_levels * 4 || lmin < 0 ||
+        n_levels < 0 || lmin + n_levels > 63) {
         PyErr_SetString(PyExc_ValueError, "build_lod: bad arguments");
         goto done;
     }
@@ -497,8 +485,7 @@ static PyObject *build_lod(PyObject *self, PyObject *args) {
     seg_used = malloc(((size_t)n_seg + 1) * sizeof(Py_ssize_t));
     if (!bptr || !hist || !seg_used) { PyErr_NoMemory(); goto done; }
     lod_job J = {(const int64_t *)sb.buf, (const int64_t *)eb.buf, seg_ptr, n_seg, biggest,
-                 lmin, n_levels, tbits, ref_size, hist, (int32_t *)lb.buf, seg_used, rb.buf,
-                 (int64_t *)kb.buf, 0, 0};
+                 lmin, n_levels, ref_size, hist, (int32_t *)lb.buf, seg_used, rb.buf, 0, 0};
     int w = workers_for(n, threads);
     if (w > n_seg) w = n_seg ? (int)n_seg : 1;
     Py_ssize_t n_blocks = 0, used = 0;
@@ -536,7 +523,7 @@ static PyObject *build_lod(PyObject *self, PyObject *args) {
 done:
     free(bptr); free(hist); free(seg_used);
     PyBuffer_Release(&sb); PyBuffer_Release(&eb); PyBuffer_Release(&pb);
-    PyBuffer_Release(&rb); PyBuffer_Release(&kb); PyBuffer_Release(&lb);
+    PyBuffer_Release(&rb); PyBuffer_Release(&lb);
     return out;
 }
 
@@ -715,6 +702,99 @@ done:
     return out;
 }
 
+/* find_ranges(ev_start, ev_end, ptr, refs, blocks, start_ns, end_ns, tmax)
+ *     -> (lo, hi) as bytes of int64
+ *
+ *   The window [start_ns, end_ns) in each of `blocks`: block b holds positions
+ *   ptr[b]..ptr[b+1], sorted by start, each position either a slice (refs empty: the
+ *   raw segments) or refs[position] (int32 or int64: the LOD pool). lo is the first
+ *   position starting at or after start_ns, or the one before it when that slice
+ *   still runs into the window (slices of a block never overlap, so at most one
+ *   does); hi the first starting at or after end_ns. Times are clamped to [0, tmax];
+ *   an end past tmax takes the whole rest of the block. A binary search per block,
+ *   on the slices' own starts: no sort keys stored.
+ */
+typedef struct {
+    const int64_t *start, *end;
+    Py_ssize_t n;
+    const void *refs;
+    int ref_size; /* 0: positions are slices */
+    int bad;      /* a reference out of range (a damaged index file) */
+} blocks_t;
+
+static inline int64_t slice_at(blocks_t *B, int64_t i) {
+    if (B->ref_size == 0) return i;
+    int64_t r = B->ref_size == 4 ? (int64_t)((const int32_t *)B->refs)[i]
+                                 : ((const int64_t *)B->refs)[i];
+    if (r < 0 || r >= B->n) {
+        B->bad = 1;
+        return 0;
+    }
+    return r;
+}
+
+static int64_t lower_bound(blocks_t *B, int64_t a, int64_t b, int64_t t) {
+    while (a < b) {
+        int64_t m = a + (b - a) / 2;
+        if (B->start[slice_at(B, m)] < t)
+            a = m + 1;
+        else
+            b = m;
+    }
+    return a;
+}
+
+static PyObject *find_ranges(PyObject *self, PyObject *args) {
+    Py_buffer sb, eb, pb, rb, bb;
+    long long start_ns, end_ns, tmax;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*LLL", &sb, &eb, &pb, &rb, &bb, &start_ns, &end_ns,
+                          &tmax))
+        return NULL;
+    PyObject *result = NULL, *lo_b = NULL, *hi_b = NULL;
+    Py_ssize_t n_ptr = pb.len / 8 - 1, nb = bb.len / 8;
+    blocks_t B = {(const int64_t *)sb.buf, (const int64_t *)eb.buf, sb.len / 8, rb.buf,
+                  rb.len == 0 ? 0 : (int)rb.itemsize, 0};
+    const int64_t *ptr = (const int64_t *)pb.buf, *blocks = (const int64_t *)bb.buf;
+    if (sb.len % 8 || eb.len != sb.len || pb.len % 8 || n_ptr < 0 || bb.len % 8 ||
+        (B.ref_size != 0 && B.ref_size != 4 && B.ref_size != 8)) {
+        PyErr_SetString(PyExc_ValueError, "find_ranges: bad arguments");
+        goto done;
+    }
+    Py_ssize_t limit = B.ref_size ? rb.len / B.ref_size : B.n;
+    for (Py_ssize_t j = 0; j < nb; j++) {
+        int64_t b = blocks[j];
+        if (b < 0 || b >= n_ptr || ptr[b] < 0 || ptr[b] > ptr[b + 1] || ptr[b + 1] > limit) {
+            PyErr_SetString(PyExc_IndexError, "find_ranges: block out of range");
+            goto done;
+        }
+    }
+    lo_b = PyBytes_FromStringAndSize(NULL, nb * 8);
+    hi_b = PyBytes_FromStringAndSize(NULL, nb * 8);
+    if (!lo_b || !hi_b) goto done;
+    int64_t *lo = (int64_t *)PyBytes_AS_STRING(lo_b), *hi = (int64_t *)PyBytes_AS_STRING(hi_b);
+    int64_t qs = start_ns < 0 ? 0 : start_ns > tmax ? tmax : start_ns;
+    int64_t qe = end_ns < 0 ? 0 : end_ns > tmax ? tmax : end_ns;
+    for (Py_ssize_t j = 0; j < nb; j++) {
+        int64_t a = ptr[blocks[j]], z = ptr[blocks[j] + 1];
+        int64_t l = lower_bound(&B, a, z, qs);
+        int64_t h = end_ns > tmax ? z : lower_bound(&B, a, z, qe);
+        if (l > a && B.end[slice_at(&B, l - 1)] > start_ns) l--;
+        lo[j] = l;
+        hi[j] = h;
+    }
+    if (B.bad) {
+        PyErr_SetString(PyExc_IndexError, "find_ranges: slice reference out of range");
+        goto done;
+    }
+    result = PyTuple_Pack(2, lo_b, hi_b);
+done:
+    Py_XDECREF(lo_b);
+    Py_XDECREF(hi_b);
+    PyBuffer_Release(&sb); PyBuffer_Release(&eb); PyBuffer_Release(&pb);
+    PyBuffer_Release(&rb); PyBuffer_Release(&bb);
+    return result;
+}
+
 /* expand_ranges(lo, hi, pooled, pool_ref) -> (ev, owner) as bytes of int64
  *
  *   The slices of a viewport: for each queried segment j, positions lo[j]..hi[j) of
@@ -815,6 +895,7 @@ static PyMethodDef methods[] = {
     {"self_times", self_times, METH_VARARGS, "Self time of every slice of an index."},
     {"row_sums", row_sums, METH_VARARGS, "Op table sums per row in one pass."},
     {"ps_to_ns", ps_to_ns, METH_VARARGS, "Event times in ns from the profile start."},
+    {"find_ranges", find_ranges, METH_VARARGS, "A window's position range in each block."},
     {"expand_ranges", expand_ranges, METH_VARARGS, "A viewport's slices from its ranges."},
     {"gather_slices", gather_slices, METH_VARARGS, "A viewport's wire columns in one pass."},
     {NULL, NULL, 0, NULL},

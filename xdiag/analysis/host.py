@@ -290,8 +290,8 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
             # The tables read only the slices and segments; the viewport structures are
             # the writer's now, and are freed as soon as they are written.
             none = np.zeros(0, np.int64)
-            idx = dataclasses.replace(idx, raw_key=none, pool_key=none, pool_ref=none,
-                                      block_ptr=none, lod_block=np.zeros((0, 0), np.int32))
+            idx = dataclasses.replace(idx, pool_ref=none, block_ptr=none,
+                                      lod_block=np.zeros((0, 0), np.int32))
 
     # HLO parsing and costing (seconds for a large train step) come after the timeline,
     # which does not need them: a viewer can open the timeline while they run.

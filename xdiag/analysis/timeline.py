@@ -13,10 +13,10 @@ building all levels costs about 2n. A level is stored only if it halves the
 previous stored one; otherwise the level table points at the finer block, which
 at most doubles what a query returns.
 
-Query. Every slice has a key `segment << tbits | start_ns` (`raw_key`, sorted),
-and the summary blocks live in one pool sorted by `block << tbits | start_ns`,
-so one `np.searchsorted` call finds the window in every segment at once:
-O(segments · log n + output) per viewport, independent of the profile size.
+Query. Each segment's slices, and each summary block (its slice references, in one
+pool), are sorted by start, so one C call binary-searches the window in every
+segment's block: O(segments · log n + output) per viewport, independent of the
+profile size, with no sort keys stored beside the slices.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from xdiag import workers
-from xdiag.analysis._intervals import build_lod, expand_ranges, sort_slices
+from xdiag.analysis._intervals import build_lod, expand_ranges, find_ranges, sort_slices
 
 LMIN = 10  # finest summarised level: 1.024 µs buckets; below that, raw slices
 MAX_TBITS = 46  # profiles up to ~19.5 h
@@ -44,11 +44,9 @@ class TimelineIndex:
     seg_track: np.ndarray  # int32 [S]
     seg_depth: np.ndarray  # int32 [S]
     seg_ptr: np.ndarray  # int64 [S+1] slice range of each segment in ev_*
-    raw_key: np.ndarray  # int64 [n] segment << tbits | start_ns (sorted: the raw "level")
     lod_block: np.ndarray  # int32 [S, NL] summary block for level LMIN + i; -1: use raw
     block_ptr: np.ndarray  # int64 [B+1] range of each summary block in the pool
-    pool_key: np.ndarray  # int64 [P] block << tbits | start_ns, globally sorted
-    pool_ref: np.ndarray  # int32/int64 [P] index into ev_*
+    pool_ref: np.ndarray  # int32/int64 [P] index into ev_*, each block sorted by start
     tbits: int
     end_ns: int
 
@@ -129,25 +127,22 @@ def build(track: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray,
     ev_src = order.astype(ref_dtype)
     del order
 
-    # 4. Level-of-detail blocks. The raw level needs no copy: raw_key orders every slice.
-    raw_key = (np.repeat(np.arange(n_seg, dtype=np.int64), np.diff(seg_ptr)) << tbits) | start
+    # 4. Level-of-detail blocks. The raw level needs no copy: the segments are sorted.
     n_levels = max(1, tbits - LMIN + 1)
     # Each stored level at most halves the one before, so all blocks fit in n slots.
     pool_ref = np.empty(n, dtype=ref_dtype)
-    pool_key = np.empty(n, dtype=np.int64)
     lod_block = np.full((n_seg, n_levels), -1, dtype=np.int32)
-    block_ptr = np.frombuffer(build_lod(start, end, seg_ptr, LMIN, n_levels, tbits, pool_ref,
-                                        pool_ref.itemsize, pool_key, lod_block, workers.count()),
+    block_ptr = np.frombuffer(build_lod(start, end, seg_ptr, LMIN, n_levels, pool_ref,
+                                        pool_ref.itemsize, lod_block, workers.count()),
                               np.int64).copy()
     used = int(block_ptr[-1])
-    pool_ref, pool_key = pool_ref[:used], pool_key[:used]
-    if used < n // 2:  # a view would keep the whole n-slot buffers alive
-        pool_ref, pool_key = pool_ref.copy(), pool_key.copy()
+    pool_ref = pool_ref[:used]
+    if used < n // 2:  # a view would keep the whole n-slot buffer alive
+        pool_ref = pool_ref.copy()
     return TimelineIndex(
         ev_start=start, ev_end=end, ev_name=ev_name, ev_src=ev_src, seg_track=seg_track,
-        seg_depth=seg_depth, seg_ptr=seg_ptr, raw_key=raw_key, lod_block=lod_block,
-        block_ptr=block_ptr, pool_key=pool_key, pool_ref=pool_ref, tbits=tbits,
-        end_ns=t_end)
+        seg_depth=seg_depth, seg_ptr=seg_ptr, lod_block=lod_block, block_ptr=block_ptr,
+        pool_ref=pool_ref, tbits=tbits, end_ns=t_end)
 
 
 @dataclasses.dataclass
@@ -171,30 +166,6 @@ def level_for(start_ns: int, end_ns: int, width_px: int) -> int:
     return int(np.ceil(np.log2(bucket)))
 
 
-def _find(keys: np.ndarray, ptr: np.ndarray, refs: np.ndarray | None, ev_end: np.ndarray,
-          tbits: int, blocks: np.ndarray, start_ns: int,
-          end_ns: int) -> tuple[np.ndarray, np.ndarray]:
-    """[lo, hi) key range per block: slices starting before end_ns and ending after start_ns.
-
-    `keys` are `block << tbits | start`, sorted; block b spans ptr[b]:ptr[b+1]; `refs` maps a
-    key position to its slice (None: the position is the slice).
-    """
-    tmax = (1 << tbits) - 1
-    qs = (blocks << tbits) | min(max(start_ns, 0), tmax)
-    qe = (blocks << tbits) | min(max(end_ns, 0), tmax)
-    lo = np.searchsorted(keys, qs, side="left")
-    hi = np.searchsorted(keys, qe, side="left")
-    if end_ns > tmax:  # window reaches past the end: include slices starting at tmax too
-        hi = ptr[blocks + 1]
-    # At most one slice per segment starts before the window and reaches into it.
-    prev = lo - 1
-    ok = prev >= ptr[blocks]
-    spans = np.zeros(len(lo), dtype=bool)
-    slices = prev[ok] if refs is None else refs[prev[ok]]
-    spans[ok] = ev_end[slices] > start_ns
-    return np.where(spans, prev, lo), hi
-
-
 def query(idx: TimelineIndex, start_ns: int, end_ns: int, width_px: int, num_tracks: int,
           tracks: np.ndarray | None = None) -> Window:
     """Slices of every (selected) track in [start_ns, end_ns) at about 2 per pixel per depth."""
@@ -209,13 +180,15 @@ def query(idx: TimelineIndex, start_ns: int, end_ns: int, width_px: int, num_tra
     else:
         blocks = idx.lod_block[segs, min(li, n_levels - 1)].astype(np.int64)
         bucket_ns = 1 << level
-    raw_lo, raw_hi = _find(idx.raw_key, idx.seg_ptr, None, idx.ev_end, idx.tbits, segs,
-                           start_ns, end_ns)
+    tmax = (1 << idx.tbits) - 1
+    raw_lo, raw_hi = (np.frombuffer(b, np.int64) for b in find_ranges(
+        idx.ev_start, idx.ev_end, idx.seg_ptr, b"", segs, start_ns, end_ns, tmax))
     lo, hi = raw_lo.copy(), raw_hi.copy()
     summ = blocks >= 0
     if np.any(summ):
-        lo[summ], hi[summ] = _find(idx.pool_key, idx.block_ptr, idx.pool_ref, idx.ev_end,
-                                   idx.tbits, blocks[summ], start_ns, end_ns)
+        lo[summ], hi[summ] = (np.frombuffer(b, np.int64) for b in find_ranges(
+            idx.ev_start, idx.ev_end, idx.block_ptr, idx.pool_ref,
+            np.ascontiguousarray(blocks[summ]), start_ns, end_ns, tmax))
     ev_b, owner_b = expand_ranges(lo.astype(np.int64), hi.astype(np.int64),
                                   summ.astype(np.uint8), idx.pool_ref)
     ev, owner = np.frombuffer(ev_b, np.int64), np.frombuffer(owner_b, np.int64)
