@@ -12,7 +12,7 @@ import pytest
 from support import FIXTURES, run_cli
 
 from xdiag.config import Settings
-from xdiag.ingest import VERSION
+from xdiag.ingest import VERSION, StoreCostCache
 from xdiag.services import Services
 from xdiag.store import layout
 
@@ -264,6 +264,13 @@ def test_module_costs_are_computed_once_per_store(tmp_path: Path, monkeypatch) -
     assert len(calls) == n_modules
     ops = lambda rec: svc.views.get(rec).analysis("ops")["ops"]  # noqa: E731
     assert ops(first) == ops(second)
+    # Another process (an empty memo) reads them from the store.
+    monkeypatch.setattr(StoreCostCache, "_memo", collections.OrderedDict())
+    third = _upload(svc, SMALL, session="c")
+    assert len(calls) == n_modules and ops(third) == ops(first)
+    # Another store has its own.
+    _upload(_services(str(tmp_path / "other")), SMALL, session="a")
+    assert len(calls) == 2 * n_modules
 
 
 def test_timeline_is_served_while_the_tables_are_built(store_url: str, monkeypatch) -> None:

@@ -21,6 +21,7 @@ be served (`early_manifest`) while the rest of ingest runs.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
 import logging
 import mmap
@@ -70,7 +71,14 @@ def _open_raw(store: ObjectStore, key: str, tmpdir: Path) -> tuple[Any, Any]:
 
 class StoreCostCache:
     """HLO module costs by fingerprint in the store (`.xdiag/hlo-costs/`), shared by every
-    ingest of every replica: repeated captures of one job reuse them."""
+    ingest of every replica: repeated captures of one job reuse them. The last few are
+    also kept in this process (decoding a train step's costs takes tens of ms, and the
+    service ingests the same job's captures again and again); costs are immutable per
+    fingerprint and read-only to their users."""
+
+    _memo: collections.OrderedDict[tuple[str, str], dict[str, Any]] = collections.OrderedDict()
+    _memo_lock = threading.Lock()
+    MEMO_ENTRIES = 16
 
     def __init__(self, store: ObjectStore) -> None:
         self.store = store
@@ -79,17 +87,31 @@ class StoreCostCache:
         # Versioned with the derived views: a new cost model must not read old costs.
         return f"{layout.STATE}/hlo-costs/v{VERSION}/{fingerprint}.json"
 
+    def _remember(self, fingerprint: str, costs: dict[str, Any]) -> None:
+        with self._memo_lock:
+            self._memo[(self.store.url, fingerprint)] = costs
+            while len(self._memo) > self.MEMO_ENTRIES:
+                self._memo.popitem(last=False)
+
     def get(self, fingerprint: str) -> dict[str, Any] | None:
+        with self._memo_lock:
+            costs = self._memo.get((self.store.url, fingerprint))
+            if costs is not None:
+                self._memo.move_to_end((self.store.url, fingerprint))
+                return costs
         try:
-            return self.store.read_json(self._key(fingerprint))
+            costs = self.store.read_json(self._key(fingerprint))
         except (NotFound, ValueError):
             return None
+        self._remember(fingerprint, costs)
+        return costs
 
     def put(self, fingerprint: str, costs: dict[str, Any]) -> None:
         try:
             self.store.write_json(self._key(fingerprint), costs, if_generation=0)
         except XdiagError:
             pass  # another ingest stored the same costs first
+        self._remember(fingerprint, costs)
 
 
 def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import mmap
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 import numpy as np
@@ -37,6 +37,24 @@ class OpCostInfo:
     fused_category: str = ""  # for fusions: what the work inside is (e.g. "dot")
 
 
+class OpCosts(Mapping[str, OpCostInfo]):
+    """A module's per-op costs, read-only, over the cached plain data (op -> [flops,
+    bytes, category, fused category]): a train step has tens of thousands of ops, and
+    only those that ran are looked up, so each becomes an OpCostInfo when it is."""
+
+    def __init__(self, raw: dict[str, list[Any]]) -> None:
+        self._raw = raw
+
+    def __getitem__(self, op: str) -> OpCostInfo:
+        return OpCostInfo(*self._raw[op])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+
 @dataclasses.dataclass
 class ModuleInfo:
     name: str
@@ -46,7 +64,7 @@ class ModuleInfo:
     instructions: int | None  # None: not costed (the module did not run in the capture)
     flops: float | None
     bytes: float | None
-    costs: dict[str, OpCostInfo]
+    costs: Mapping[str, OpCostInfo]
     triton_kernels: frozenset[str] = frozenset()
     _by_kernel: dict[str, str] | None = None
 
@@ -143,7 +161,7 @@ def module_infos(cols: Any, cache: CostCache | None = None,
         out.append(ModuleInfo(
             name=ref.name, program_id=ref.program_id, proto=ref.proto, fingerprint=fp,
             instructions=costs["instructions"], flops=costs["flops"], bytes=costs["bytes"],
-            costs={name: OpCostInfo(*c) for name, c in costs["ops"].items()},
+            costs=OpCosts(costs["ops"]),
             triton_kernels=frozenset(costs.get("triton_kernels", ()))))
     return out
 
