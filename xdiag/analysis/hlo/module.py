@@ -371,10 +371,16 @@ class HloModule:
 # Parsing
 
 
-def _source(meta: xla_data_pb2.OpMetadata, frames: hlo_pb2.StackFrameIndexProto) -> str:
+def _source(meta: xla_data_pb2.OpMetadata, frames: hlo_pb2.StackFrameIndexProto,
+            by_frame: dict[int, str] | None = None) -> str:
     if meta.source_file:
         return f"{meta.source_file}:{meta.source_line}"
     sid = meta.stack_frame_id  # 1-based into the module's flat frame table
+    if by_frame is not None:  # memo: thousands of instructions share a few frames
+        got = by_frame.get(sid)
+        if got is None:
+            got = by_frame[sid] = _source(meta, frames)
+        return got
     if 0 < sid <= len(frames.stack_frames):
         loc_id = frames.stack_frames[sid - 1].file_location_id
         if 0 < loc_id <= len(frames.file_locations):
@@ -444,7 +450,8 @@ def _shape(proto: xla_data_pb2.ShapeProto, cache: dict[bytes, Shape]) -> Shape:
 
 def _instruction(p: hlo_pb2.HloInstructionProto, comp: str,
                  frames: hlo_pb2.StackFrameIndexProto,
-                 shapes: dict[bytes, Shape] | None = None) -> Instruction:
+                 shapes: dict[bytes, Shape] | None = None,
+                 by_frame: dict[int, str] | None = None) -> Instruction:
     opcode = p.opcode
     extra: dict[str, object] = {}
     if p.slice_dimensions:
@@ -475,7 +482,7 @@ def _instruction(p: hlo_pb2.HloInstructionProto, comp: str,
         custom_call_target=p.custom_call_target,
         op_name=p.metadata.op_name,
         op_type=p.metadata.op_type,
-        source=_source(p.metadata, frames),
+        source=_source(p.metadata, frames, by_frame),
         dimensions=tuple(p.dimensions),
         dot=DotDims.from_proto(p.dot_dimension_numbers) if p.HasField("dot_dimension_numbers") else None,
         ragged_dot=ragged,
@@ -483,7 +490,7 @@ def _instruction(p: hlo_pb2.HloInstructionProto, comp: str,
               if p.HasField("convolution_dimension_numbers") else None),
         window=tuple(WindowDim(d.size, d.stride or 1, d.padding_low, d.padding_high,
                                d.window_dilation or 1, d.base_dilation or 1)
-                     for d in p.window.dimensions),
+                     for d in p.window.dimensions) if p.HasField("window") else (),
         feature_group_count=p.feature_group_count or 1,
         batch_group_count=p.batch_group_count or 1,
         replica_groups=(_replica_groups(p) if p.replica_groups or p.HasField("collective_device_list")
@@ -531,11 +538,13 @@ def parse_module(data: bytes) -> HloModule:
     p, wrapped = _module_proto(data)
     frames = p.stack_frame_index
     shapes: dict[bytes, Shape] = {}
+    by_frame: dict[int, str] = {}
     comps = tuple(
         Computation(
             id=c.id,
             name=c.name,
-            instructions=tuple(_instruction(i, c.name, frames, shapes) for i in c.instructions),
+            instructions=tuple(_instruction(i, c.name, frames, shapes, by_frame)
+                               for i in c.instructions),
             root_id=c.root_id,
             is_fusion=c.is_fusion_computation,
         )
