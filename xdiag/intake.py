@@ -88,11 +88,14 @@ def _check_size(path: Path, label: str) -> int:
 def _window_ns(cols: Any) -> tuple[int, int]:
     """[first start, last end] of the events, absolute ns since the epoch."""
     ev = cols.events
-    timed = ~ev.aggregated
-    if not timed.any():
-        return cols.t0_ns, cols.t0_ns
-    start = ev.start_ps[timed]
-    end = start + ev.duration_ps[timed]
+    if ev.aggregated.any():  # rare: mask out the events with no time
+        timed = ~ev.aggregated
+        if not timed.any():
+            return cols.t0_ns, cols.t0_ns
+        start, dur = ev.start_ps[timed], ev.duration_ps[timed]
+    else:
+        start, dur = ev.start_ps, ev.duration_ps
+    end = start + dur
     return cols.t0_ns + int(start.min()) // 1000, cols.t0_ns + -(-int(end.max()) // 1000)
 
 

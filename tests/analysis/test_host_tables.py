@@ -26,3 +26,28 @@ def test_op_events_are_the_slices_of_op_tracks_with_their_track_and_depth(seed: 
     assert pos.tolist() == want.tolist()
     assert track.tolist() == idx.seg_track[seg[want]].tolist()
     assert depth.tolist() == idx.seg_depth[seg[want]].tolist()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_step_marks_count_only_timed_annotations(seed: int) -> None:
+    """Step windows come from the annotations among the timed events (aggregated ones
+    have no time): min start and max end per step number."""
+    from types import SimpleNamespace
+
+    from xdiag.analysis.host import _step_marks
+
+    rng = np.random.default_rng(seed)
+    n = 500
+    carries = rng.random(n) < 0.3
+    value = rng.integers(0, 6, n)
+    sel = np.flatnonzero(rng.random(n) < 0.8)  # the timed events
+    start = rng.integers(0, 10_000, len(sel))
+    end = start + rng.integers(0, 500, len(sel))
+    es = SimpleNamespace(step_num=(np.flatnonzero(carries), value[carries]))
+    steps, a, b = _step_marks(es, sel, start, end)
+    timed = carries[sel]
+    want = sorted(set(value[sel][timed].tolist()))
+    assert steps.tolist() == want
+    for s, lo, hi in zip(steps, a, b, strict=True):
+        mine = timed & (value[sel] == s)
+        assert (lo, hi) == (start[mine].min(), end[mine].max())

@@ -216,7 +216,8 @@ class EventStats:
     hlo_module: tuple[np.ndarray, list[Any], np.ndarray]
     program_id: tuple[np.ndarray, np.ndarray]
     device_ordinal: tuple[np.ndarray, np.ndarray] | None  # None once tracks are assigned
-    step_num: tuple[np.ndarray, np.ndarray] | None  # None once the step marks are taken
+    # (events that carry a step number, its value); None once the step marks are taken
+    step_num: tuple[np.ndarray, np.ndarray] | None
     # GPU only (gathered once kernel tracks are known): kernel <-> its host launch.
     correlation_id: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -228,7 +229,7 @@ class EventStats:
                    hlo_module=cols.event_stat_codes("hlo_module"),
                    program_id=cols.event_stat("program_id"),
                    device_ordinal=cols.event_stat("device_ordinal") if with_ordinal else None,
-                   step_num=cols.event_stat("step_num"))
+                   step_num=cols.event_stat_sparse("step_num"))
 
 
 def _modules_that_ran(es: EventStats) -> Callable[[str, int], bool] | None:
@@ -595,9 +596,14 @@ def _step_marks(es: EventStats, sel: np.ndarray | None, start_ns: np.ndarray,
     """(step numbers, first start, last end) of the step annotations, so that the
     per-event columns can be freed before the step table is built. `sel`: the timed
     events in reader order (None: all of them)."""
-    step_vals, has_step = es.step_num
-    where = np.flatnonzero(has_step if sel is None else has_step[sel])  # among timed events
-    steps = np.asarray(step_vals)[where if sel is None else sel[where]].astype(np.int64)
+    carriers, step_vals = es.step_num  # the events that carry a step number, and it
+    if sel is None:
+        where, steps = carriers, step_vals
+    else:  # their positions among the timed events
+        at = np.minimum(np.searchsorted(sel, carriers), max(len(sel) - 1, 0))
+        timed = (sel[at] == carriers) if len(sel) else np.zeros(len(carriers), bool)
+        where, steps = at[timed], step_vals[timed]
+    steps = np.asarray(steps).astype(np.int64)
     uniq, inv = np.unique(steps, return_inverse=True)
     a = np.full(len(uniq), np.iinfo(np.int64).max)
     b = np.full(len(uniq), np.iinfo(np.int64).min)

@@ -161,6 +161,19 @@ class LeanColumns(_ColumnsCommon):
         out[r.last_ev] = lut[r.last_code]
         return out, present
 
+    def event_stat_sparse(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(events that carry the stat `name`, their values) as
+        `XSpaceColumns.event_stat_sparse`, without a value for every event."""
+        r = self._resolve(name)
+        where = np.flatnonzero(r.codes >= 0)
+        if r.dtype is None:
+            return where, _objects(r.codes[where], r.table)
+        lut = np.array(r.table, dtype=r.dtype) if len(r.table) else np.zeros(0, r.dtype)
+        out = lut[r.codes[where]]
+        if len(r.last_ev):  # events that repeat the stat: the last value, as event_stat
+            out[np.searchsorted(where, r.last_ev)] = lut[r.last_code]
+        return where, out
+
     def event_stat_codes(self, name: str) -> tuple[np.ndarray, list[Any], np.ndarray]:
         """Interned values of stat `name`, as `XSpaceColumns.event_stat_codes`.
 

@@ -317,6 +317,13 @@ class XSpaceColumns(_ColumnsCommon):
                 out[ev] = md[code]
         return out, present
 
+    def event_stat_sparse(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(events that carry the stat `name`, their values): `event_stat` at those
+        events only, for stats few events carry (step numbers)."""
+        values, present = self.event_stat(name)
+        where = np.flatnonzero(present)
+        return where, values[where]
+
     def event_stat_codes(self, name: str) -> tuple[np.ndarray, list[Any], np.ndarray]:
         """Like `event_stat`, but interned: for string-like stats (hlo_op, ...).
 

@@ -87,12 +87,14 @@ class Shape:
     def is_array(self) -> bool:
         return self.dtype not in _NON_ARRAY
 
-    @property
+    # Cached: parsing shares one Shape per distinct shape, and the cost model asks each
+    # for its size tens of thousands of times.
+    @cached_property
     def num_elements(self) -> int:
         """Elements of an array shape (1 for a scalar, 0 for non-arrays)."""
         return math.prod(self.dims) if self.is_array else 0
 
-    @property
+    @cached_property
     def byte_size(self) -> int:
         """Bytes of the data, summed over tuple leaves (tuple index tables excluded)."""
         if self.is_tuple:
