@@ -214,7 +214,8 @@ class EventStats:
     names: tuple[np.ndarray, list[str]]
     hlo_op: tuple[np.ndarray, list[Any], np.ndarray]
     hlo_module: tuple[np.ndarray, list[Any], np.ndarray]
-    program_id: tuple[np.ndarray, np.ndarray]
+    # A callable until `materialise`: not needed before the timeline is written.
+    program_id: tuple[np.ndarray, np.ndarray] | Callable[[], tuple[np.ndarray, np.ndarray]]
     device_ordinal: tuple[np.ndarray, np.ndarray] | None  # None once tracks are assigned
     # (events that carry a step number, its value); None once the step marks are taken
     step_num: tuple[np.ndarray, np.ndarray] | None
@@ -227,9 +228,14 @@ class EventStats:
         return cls(names=cols.event_names(),
                    hlo_op=hlo_op if hlo_op is not None else cols.event_stat_codes("hlo_op"),
                    hlo_module=cols.event_stat_codes("hlo_module"),
-                   program_id=cols.event_stat("program_id"),
+                   program_id=cols.event_stat_later("program_id"),
                    device_ordinal=cols.event_stat("device_ordinal") if with_ordinal else None,
                    step_num=cols.event_stat_sparse("step_num"))
+
+    def materialise(self) -> None:
+        """Computes what `gather` deferred."""
+        if callable(self.program_id):
+            self.program_id = self.program_id()
 
 
 def _modules_that_ran(es: EventStats) -> Callable[[str, int], bool] | None:
@@ -314,6 +320,7 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
 
     # HLO parsing and costing (seconds for a large train step) come after the timeline,
     # which does not need them: a viewer can open the timeline while they run.
+    es.materialise()
     modules = module_infos(cols, cost_cache, _modules_that_ran(es))
     ops, op_info = _op_table(es, idx, tracks, modules)
     steps = _step_table(es, marks, idx, tracks, op_info)

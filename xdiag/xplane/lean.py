@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import mmap
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,16 +150,13 @@ class LeanColumns(_ColumnsCommon):
 
     def event_stat(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Values of the stat `name` for every event, as `XSpaceColumns.event_stat`."""
+        return _stat_values(self._resolve(name))
+
+    def event_stat_later(self, name: str) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+        """`event_stat(name)`, computed when called: what it needs is taken now, so the
+        call works after the columns are released (ingest builds the timeline first)."""
         r = self._resolve(name)
-        present = r.codes >= 0
-        if r.dtype is None:
-            return _objects(r.codes, r.table), present
-        lut = np.empty(len(r.table) + 1, dtype=r.dtype)
-        lut[: len(r.table)] = np.array(r.table, dtype=r.dtype)
-        lut[-1] = np.nan if r.dtype == np.float64 else 0
-        out = lut[r.codes]
-        out[r.last_ev] = lut[r.last_code]
-        return out, present
+        return lambda: _stat_values(r)
 
     def event_stat_sparse(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(events that carry the stat `name`, their values) as
@@ -269,6 +266,18 @@ class LeanColumns(_ColumnsCommon):
                 segments.append((np.concatenate([x[0] for x in parts]),
                                  np.concatenate([x[1] for x in parts])))
         return values, segments
+
+
+def _stat_values(r: _Resolved) -> tuple[np.ndarray, np.ndarray]:
+    present = r.codes >= 0
+    if r.dtype is None:
+        return _objects(r.codes, r.table), present
+    lut = np.empty(len(r.table) + 1, dtype=r.dtype)
+    lut[: len(r.table)] = np.array(r.table, dtype=r.dtype)
+    lut[-1] = np.nan if r.dtype == np.float64 else 0
+    out = lut[r.codes]
+    out[r.last_ev] = lut[r.last_code]
+    return out, present
 
 
 def _droppable(data: Any) -> bool:

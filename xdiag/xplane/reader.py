@@ -317,6 +317,12 @@ class XSpaceColumns(_ColumnsCommon):
                 out[ev] = md[code]
         return out, present
 
+    def event_stat_later(self, name: str) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+        """`event_stat(name)` to call later (LeanColumns defers the work; here it is done
+        now, as these columns are never released)."""
+        values = self.event_stat(name)
+        return lambda: values
+
     def event_stat_sparse(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(events that carry the stat `name`, their values): `event_stat` at those
         events only, for stats few events carry (step numbers)."""
