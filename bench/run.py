@@ -213,7 +213,7 @@ def report(results: list[dict]) -> str:
               "whole ingest. *Whole ingest + first view* waits for everything (timeline, op "
               "stats, steps, roofline, HLO costs). Later views read only the derived files. "
               "The trainer capture's first ingest also parses and costs "
-              "its 18k-instruction train step (about a third of its time; modules that did not "
+              "its 18k-instruction train step (about 40% of its CPU time; modules that did not "
               "run in the capture are not costed); costs are cached per store by module "
               "fingerprint, so later captures of the same job skip it.",
               "- *window p50*: 100 new random viewports (log-uniform width) through the HTTP "
