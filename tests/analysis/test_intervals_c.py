@@ -100,3 +100,28 @@ def test_find_ranges_refuses_a_damaged_index() -> None:
         find_ranges(start, end, ptr, refs, np.array([0], np.int64), 100, 200, 1023)
     with pytest.raises(IndexError, match="block"):
         find_ranges(start, end, ptr, refs, np.array([2], np.int64), 100, 200, 1023)
+
+
+def test_sort_slices_carries_names_and_positions_either_width() -> None:
+    from xdiag.analysis._intervals import sort_slices
+
+    rng = np.random.default_rng(5)
+    n = 2000
+    track = rng.integers(0, 3, n).astype(np.int32)
+    start = rng.integers(0, 10_000, n)
+    end = start + rng.integers(0, 300, n)
+    name = rng.integers(0, 40, n).astype(np.int32)
+    got = []
+    for src_dtype in (np.int32, np.int64):
+        order = np.empty(n, np.int64)
+        s, e, d = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int32)
+        names, src = np.empty(n, np.int32), np.empty(n, src_dtype)
+        sort_slices(track, start, end, np.zeros(3, np.uint8), order, s, e, d, 2, name, names, src)
+        np.testing.assert_array_equal(src, order)
+        np.testing.assert_array_equal(names, name[order])
+        got.append(order)
+    np.testing.assert_array_equal(got[0], got[1])
+    with pytest.raises(ValueError, match="name or source"):
+        sort_slices(track, start, end, np.zeros(3, np.uint8), np.empty(n, np.int64),
+                    np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int32), 1,
+                    name, np.empty(n - 1, np.int32), np.empty(n, np.int32))

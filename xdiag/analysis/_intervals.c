@@ -111,15 +111,18 @@ static int lane_pass(const int64_t *start, const int64_t *end, int32_t *lane, Py
 }
 
 
-/* sort_slices(track, start, end, laned, order, s_out, e_out, d_out)
- *     -> (seg_ptr, seg_track, seg_depth) as bytes (int64, int32, int32)
+/* sort_slices(track, start, end, laned, order, s_out, e_out, d_out[, threads[, name,
+ *             name_out, src_out]]) -> (seg_ptr, seg_track, seg_depth) as bytes (int64,
+ *             int32, int32)
  *
  *   The sort and depth passes of the timeline index in one call. Input: int32
  *   track per slice (0 <= track < len(laned)), int64 start and end, one byte per
  *   track (1: lanes, else nesting). Output, written into the caller's buffers:
  *   the slices ordered by (track, depth, start, -end, input position) as
  *   positions into the input (order), their start, end (at least start) and
- *   depth; and the segments, the (track, depth) runs of that order.
+ *   depth; and the segments, the (track, depth) runs of that order. With `name`
+ *   (int32 per slice), also each ordered slice's name (name_out, int32) and input
+ *   position (src_out, int32 or int64 by its item size), filled by the same workers.
  *   A counting sort by track, then per track: nothing if it is already in
  *   (start, -end) order (usual for one thread's line), else an LSD radix sort on
  *   start and an insertion sort of equal-start runs by end; then the depth pass;
@@ -253,6 +256,10 @@ typedef struct {
     const uint8_t *laned;
     int32_t *tdepth;
     Py_ssize_t nt, biggest;
+    const int32_t *name; /* optional: names to carry into the order */
+    int32_t *name_out;
+    void *src_out;
+    int src_size;
     long next, sorted;
 } sort_job;
 
@@ -267,8 +274,17 @@ static void sort_worker(void *ctx, int worker) {
         long k = next_item(&J->next);
         if (k >= J->nt) break;
         Py_ssize_t t = J->todo[k];
-        if (sort_track(&S, J->tptr[t], J->tptr[t + 1], J->laned[t], &J->tdepth[t]) == 0)
-            __atomic_fetch_add(&J->sorted, 1, __ATOMIC_RELAXED);
+        if (sort_track(&S, J->tptr[t], J->tptr[t + 1], J->laned[t], &J->tdepth[t]) != 0)
+            continue;
+        if (J->name != NULL) {
+            for (Py_ssize_t i = J->tptr[t]; i < J->tptr[t + 1]; i++) {
+                int64_t r = S.order[i];
+                J->name_out[i] = J->name[r];
+                if (J->src_size == 4) ((int32_t *)J->src_out)[i] = (int32_t)r;
+                else ((int64_t *)J->src_out)[i] = r;
+            }
+        }
+        __atomic_fetch_add(&J->sorted, 1, __ATOMIC_RELAXED);
     }
 out:
     free(S.tmp_a);
@@ -281,10 +297,10 @@ static int by_size_desc(const void *a, const void *b) {
 }
 
 static PyObject *sort_slices(PyObject *self, PyObject *args) {
-    Py_buffer tb, sb, eb, lb, ob, sob, eob, dob;
+    Py_buffer tb, sb, eb, lb, ob, sob, eob, dob, nb = {0}, nob = {0}, srb = {0};
     int threads = 1;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*w*w*|i", &tb, &sb, &eb, &lb, &ob, &sob, &eob, &dob,
-                          &threads))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*w*w*|iy*w*w*", &tb, &sb, &eb, &lb, &ob, &sob, &eob,
+                          &dob, &threads, &nb, &nob, &srb))
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t n = sb.len / 8, nt = lb.len;
@@ -293,6 +309,13 @@ static PyObject *sort_slices(PyObject *self, PyObject *args) {
     if (tb.len != n * 4 || sb.len != eb.len || sb.len % 8 || ob.len != sb.len ||
         sob.len != sb.len || eob.len != sb.len || dob.len != tb.len) {
         PyErr_SetString(PyExc_ValueError, "sort_slices: buffers of mismatched sizes");
+        goto done;
+    }
+    int src_size = srb.obj != NULL ? (int)srb.itemsize : 0;
+    if (nb.obj != NULL && (nb.len != tb.len || nob.len != tb.len ||
+                           (src_size != 4 && src_size != 8) || srb.len != n * src_size ||
+                           (src_size == 4 && n > INT32_MAX))) {
+        PyErr_SetString(PyExc_ValueError, "sort_slices: name or source buffers of wrong sizes");
         goto done;
     }
     const int32_t *track = (const int32_t *)tb.buf;
@@ -320,7 +343,9 @@ static PyObject *sort_slices(PyObject *self, PyObject *args) {
     for (Py_ssize_t k = 0; k < nt; k++) todo[k] = todo[2 * k + 1];
     sort_job J = {{(const int64_t *)sb.buf, (const int64_t *)eb.buf, (int64_t *)ob.buf,
                    (int64_t *)sob.buf, (int64_t *)eob.buf, NULL, NULL, (int32_t *)dob.buf},
-                  tptr, todo, laned, tdepth, nt, biggest, 0, 0};
+                  tptr, todo, laned, tdepth, nt, biggest,
+                  nb.obj != NULL ? (const int32_t *)nb.buf : NULL, (int32_t *)nob.buf, srb.buf,
+                  src_size, 0, 0};
     int rc = 0;
     Py_BEGIN_ALLOW_THREADS
     {
@@ -366,6 +391,9 @@ done:
     free(tptr); free(tdepth); free(todo);
     PyBuffer_Release(&tb); PyBuffer_Release(&sb); PyBuffer_Release(&eb); PyBuffer_Release(&lb);
     PyBuffer_Release(&ob); PyBuffer_Release(&sob); PyBuffer_Release(&eob); PyBuffer_Release(&dob);
+    if (nb.obj != NULL) PyBuffer_Release(&nb);
+    if (nob.obj != NULL) PyBuffer_Release(&nob);
+    if (srb.obj != NULL) PyBuffer_Release(&srb);
     return result;
 }
 

@@ -114,18 +114,18 @@ def build(track: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray,
     start = np.empty(n, np.int64)
     end = np.empty(n, np.int64)
     depth = np.empty(n, np.int32)
+    ref_dtype = np.int32 if n < 2**31 else np.int64
+    # The sort's workers also carry each slice's name and input position into the order.
+    ev_name = np.empty(n, np.int32)
+    ev_src = np.empty(n, ref_dtype)
     ptr_b, track_b, depth_b = sort_slices(np.ascontiguousarray(track), start_in, end_in, laned,
-                                          order, start, end, depth, workers.count())
-    del start_in, end_in, depth
+                                          order, start, end, depth, workers.count(),
+                                          np.ascontiguousarray(name, np.int32), ev_name, ev_src)
+    del start_in, end_in, depth, order
     seg_ptr = np.frombuffer(ptr_b, np.int64).copy()
     seg_track = np.frombuffer(track_b, np.int32).copy()
     seg_depth = np.frombuffer(depth_b, np.int32).copy()
     n_seg = len(seg_track)
-
-    ref_dtype = np.int32 if n < 2**31 else np.int64
-    ev_name = name[order].astype(np.int32)
-    ev_src = order.astype(ref_dtype)
-    del order
 
     # 4. Level-of-detail blocks. The raw level needs no copy: the segments are sorted.
     n_levels = max(1, tbits - LMIN + 1)
