@@ -125,3 +125,32 @@ def test_sort_slices_carries_names_and_positions_either_width() -> None:
         sort_slices(track, start, end, np.zeros(3, np.uint8), np.empty(n, np.int64),
                     np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int32), 1,
                     name, np.empty(n - 1, np.int32), np.empty(n, np.int32))
+
+
+def test_events_route_to_their_line_or_their_device() -> None:
+    """On host lines, op events with a device ordinal go to that device's track; every
+    other event stays on its line's track."""
+    from xdiag.analysis._intervals import moved_ops, route_events
+
+    rng = np.random.default_rng(9)
+    sizes = rng.integers(0, 400, 12)
+    a = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    z = (a + sizes).astype(np.int64)
+    n = int(sizes.sum())
+    on_host = (rng.random(12) < 0.6).astype(np.uint8)
+    has_op = (rng.random(n) < 0.5).astype(np.uint8)
+    codes = rng.integers(-1, 5, n).astype(np.int32)
+    line_of = np.repeat(np.arange(12), sizes)
+    moves = on_host[line_of].astype(bool) & has_op.astype(bool) & (codes >= 0)
+    seen = np.zeros(5, np.uint8)
+    moved = np.frombuffer(moved_ops(a, z, on_host, has_op, codes, seen), np.int64)
+    assert moved.tolist() == np.bincount(line_of[moves], minlength=12).tolist()
+    assert seen.astype(bool).tolist() == [c in set(codes[moves].tolist()) for c in range(5)]
+    line_track = rng.integers(0, 30, 12).astype(np.int32)
+    code_track = np.array([40, 41, 42, 43, 44], np.int32)
+    out = np.zeros(n, np.int32)
+    route_events(a, z, on_host, line_track, has_op, codes, code_track, out)
+    want = np.where(moves, code_track[np.maximum(codes, 0)], line_track[line_of])
+    np.testing.assert_array_equal(out, want)
+    with pytest.raises(IndexError, match="code out of range"):
+        route_events(a, z, on_host, line_track, has_op, codes, code_track[:2], out)

@@ -730,6 +730,117 @@ done:
     return out;
 }
 
+/* moved_ops(line_start, line_stop, on_host, has_op, codes, used_out) -> bytes of int64
+ *
+ *   CPU XLA op events are regrouped by device: on host lines (on_host, one byte per
+ *   line), an event that has an op (has_op, one byte per event) and a device ordinal
+ *   (codes[e] >= 0, int32, the ordinal's code) moves to its device's track. Returns
+ *   how many events of each line move, and marks in used_out (one byte per code,
+ *   zeroed by the caller) the codes that occur among them.
+ */
+static PyObject *moved_ops(PyObject *self, PyObject *args) {
+    Py_buffer ab, zb, hb, ob, cb, ub;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*", &ab, &zb, &hb, &ob, &cb, &ub)) return NULL;
+    PyObject *out = NULL;
+    Py_ssize_t nl = ab.len / 8, n = ob.len, nc = ub.len;
+    const int64_t *a = (const int64_t *)ab.buf, *z = (const int64_t *)zb.buf;
+    const uint8_t *host = (const uint8_t *)hb.buf, *op = (const uint8_t *)ob.buf;
+    const int32_t *codes = (const int32_t *)cb.buf;
+    uint8_t *used = (uint8_t *)ub.buf;
+    if (ab.len % 8 || zb.len != ab.len || hb.len != nl || cb.len != n * 4) {
+        PyErr_SetString(PyExc_ValueError, "moved_ops: buffers of mismatched sizes");
+        goto done;
+    }
+    for (Py_ssize_t l = 0; l < nl; l++) {
+        if (a[l] < 0 || z[l] < a[l] || z[l] > n) {
+            PyErr_SetString(PyExc_IndexError, "moved_ops: line range out of bounds");
+            goto done;
+        }
+    }
+    out = PyBytes_FromStringAndSize(NULL, nl * 8);
+    if (!out) goto done;
+    int64_t *moved = (int64_t *)PyBytes_AS_STRING(out);
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t l = 0; l < nl; l++) {
+        int64_t m = 0;
+        if (host[l]) {
+            for (int64_t e = a[l]; e < z[l]; e++) {
+                int32_t c = codes[e];
+                if (op[e] && c >= 0) {
+                    if (c >= nc) { bad = 1; break; }
+                    used[c] = 1;
+                    m++;
+                }
+            }
+        }
+        moved[l] = m;
+    }
+    Py_END_ALLOW_THREADS
+    if (bad) {
+        Py_CLEAR(out);
+        PyErr_SetString(PyExc_IndexError, "moved_ops: code out of range");
+    }
+done:
+    PyBuffer_Release(&ab); PyBuffer_Release(&zb); PyBuffer_Release(&hb);
+    PyBuffer_Release(&ob); PyBuffer_Release(&cb); PyBuffer_Release(&ub);
+    return out;
+}
+
+/* route_events(line_start, line_stop, on_host, line_track, has_op, codes, code_track, out)
+ *
+ *   Every event's track (int32 into `out`): its line's (line_track, int32 per line),
+ *   or for the events moved_ops moves, their device's (code_track, int32 per code).
+ */
+static PyObject *route_events(PyObject *self, PyObject *args) {
+    Py_buffer ab, zb, hb, lb, ob, cb, kb, tb;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*w*", &ab, &zb, &hb, &lb, &ob, &cb, &kb, &tb))
+        return NULL;
+    PyObject *out = NULL;
+    Py_ssize_t nl = ab.len / 8, n = ob.len, nc = kb.len / 4;
+    const int64_t *a = (const int64_t *)ab.buf, *z = (const int64_t *)zb.buf;
+    const uint8_t *host = (const uint8_t *)hb.buf, *op = (const uint8_t *)ob.buf;
+    const int32_t *lt = (const int32_t *)lb.buf, *codes = (const int32_t *)cb.buf;
+    const int32_t *ct = (const int32_t *)kb.buf;
+    int32_t *track = (int32_t *)tb.buf;
+    if (ab.len % 8 || zb.len != ab.len || hb.len != nl || lb.len != nl * 4 ||
+        cb.len != n * 4 || tb.len != n * 4 || kb.len % 4) {
+        PyErr_SetString(PyExc_ValueError, "route_events: buffers of mismatched sizes");
+        goto done;
+    }
+    for (Py_ssize_t l = 0; l < nl; l++) {
+        if (a[l] < 0 || z[l] < a[l] || z[l] > n) {
+            PyErr_SetString(PyExc_IndexError, "route_events: line range out of bounds");
+            goto done;
+        }
+    }
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t l = 0; l < nl && !bad; l++) {
+        int32_t own = lt[l];
+        for (int64_t e = a[l]; e < z[l]; e++) {
+            int32_t c = codes[e];
+            if (host[l] && op[e] && c >= 0) {
+                if (c >= nc) { bad = 1; break; }
+                track[e] = ct[c];
+            } else {
+                track[e] = own;
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (bad) {
+        PyErr_SetString(PyExc_IndexError, "route_events: code out of range");
+        goto done;
+    }
+    out = Py_None;
+    Py_INCREF(out);
+done:
+    PyBuffer_Release(&ab); PyBuffer_Release(&zb); PyBuffer_Release(&hb); PyBuffer_Release(&lb);
+    PyBuffer_Release(&ob); PyBuffer_Release(&cb); PyBuffer_Release(&kb); PyBuffer_Release(&tb);
+    return out;
+}
+
 /* find_ranges(ev_start, ev_end, ptr, refs, blocks, start_ns, end_ns, tmax)
  *     -> (lo, hi) as bytes of int64
  *
@@ -924,6 +1035,8 @@ static PyMethodDef methods[] = {
     {"row_sums", row_sums, METH_VARARGS, "Op table sums per row in one pass."},
     {"ps_to_ns", ps_to_ns, METH_VARARGS, "Event times in ns from the profile start."},
     {"find_ranges", find_ranges, METH_VARARGS, "A window's position range in each block."},
+    {"moved_ops", moved_ops, METH_VARARGS, "CPU op events that move to device tracks."},
+    {"route_events", route_events, METH_VARARGS, "Every event's track."},
     {"expand_ranges", expand_ranges, METH_VARARGS, "A viewport's slices from its ranges."},
     {"gather_slices", gather_slices, METH_VARARGS, "A viewport's wire columns in one pass."},
     {NULL, NULL, 0, NULL},

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from xdiag.analysis._intervals import moved_ops, route_events
+
 _DEVICE_PLANE = re.compile(r"^/device:([A-Za-z_]+):(\d+)")
 
 
@@ -59,8 +61,8 @@ def assign_tracks(cols: Any, device_ordinal: tuple[np.ndarray, list[Any], np.nda
     lines, events = cols.lines, cols.events
     n_lines = len(lines)
     # A line's events are one contiguous run [event_start, event_stop): per-line facts come
-    # from reductions over those runs, and the per-event track from one np.repeat.
-    ev_a = np.asarray(lines.event_start, dtype=np.int64)
+    # from reductions over those runs, and the per-event track from one C pass.
+    ev_a = np.ascontiguousarray(lines.event_start, dtype=np.int64)
     sizes = np.asarray(lines.event_stop, dtype=np.int64) - ev_a
     nonempty = np.flatnonzero(sizes > 0)
 
@@ -99,26 +101,20 @@ def assign_tracks(cols: Any, device_ordinal: tuple[np.ndarray, list[Any], np.nda
                 and key[1] == "GPU"):
             t.kind, t.kernels = "xla_ops", True
 
-    # CPU: XLA op events carry device_ordinal; they are regrouped by device.
-    ord_codes, ord_table, has_ordinal = device_ordinal
-    host_op = has_ordinal & has_op if len(events) else has_op
-    if len(events) and not on_host.all():
-        host_op &= np.repeat(on_host, sizes)
-    moved = np.zeros(n_lines, np.int64)
-    uniq = keyed = code_dev = None
-    if np.any(host_op):
-        if len(nonempty) <= 1024:  # a count per line beats reduceat's cast to int
-            moved[nonempty] = [np.count_nonzero(host_op[ev_a[i]:ev_a[i] + sizes[i]])
-                               for i in nonempty]
-        else:
-            moved[nonempty] = np.add.reduceat(host_op.view(np.uint8), ev_a[nonempty],
-                                              dtype=np.int64)
-        # The codes of the moved events (the rest point past the table), and which occur.
-        k = len(ord_table)
-        keyed = np.where(host_op, ord_codes, np.int32(k))
-        seen = np.bincount(keyed, minlength=k + 1)[:k] > 0
+    # CPU: XLA op events carry device_ordinal; they are regrouped by device. One C pass
+    # counts what moves per line and which ordinal codes occur; another routes events.
+    ord_codes, ord_table, _ = device_ordinal
+    ev_z = ev_a + sizes
+    has_op_u8 = np.ascontiguousarray(has_op).view(np.uint8)
+    codes32 = np.ascontiguousarray(ord_codes, np.int32)
+    on_host_u8 = on_host.astype(np.uint8)
+    seen = np.zeros(len(ord_table), np.uint8)
+    moved = np.frombuffer(moved_ops(ev_a, ev_z, on_host_u8, has_op_u8, codes32, seen),
+                          np.int64)
+    uniq = code_dev = None
+    if moved.any():
         values = np.asarray(ord_table).astype(np.int64, copy=False)
-        uniq = np.unique(values[seen])
+        uniq = np.unique(values[seen.view(bool)])
         code_dev = np.searchsorted(uniq, values)  # code -> index of its ordinal in uniq
         for o in uniq.tolist():
             keys[("cpu-dev", o)] = Track(f"XLA ops · device {o}", "device", int(o), "xla_ops",
@@ -135,10 +131,12 @@ def assign_tracks(cols: Any, device_ordinal: tuple[np.ndarray, list[Any], np.nda
     order = sorted((i for i in range(len(tracks)) if used[i]), key=lambda i: tracks[i].sort_key)
     remap = np.full(len(tracks), -1, dtype=np.int32)
     remap[order] = np.arange(len(order))
-    track_of = np.repeat(remap[line_track], sizes) if len(events) else np.zeros(0, np.int32)
+    code_track = np.zeros(0, np.int32)
     if uniq is not None:
         dev_track = remap[[key_index[("cpu-dev", o)] for o in uniq.tolist()]]
-        # code -> its device's track; the past-the-table code of the others is never used.
-        lut = np.append(dev_track[np.minimum(code_dev, len(uniq) - 1)], -1).astype(np.int32)
-        np.copyto(track_of, lut[keyed], where=host_op)
+        # code -> its device's track (codes that never move map anywhere: unused).
+        code_track = dev_track[np.minimum(code_dev, len(uniq) - 1)].astype(np.int32)
+    track_of = np.zeros(len(events), np.int32)
+    route_events(ev_a, ev_z, on_host_u8, remap[line_track].astype(np.int32), has_op_u8,
+                 codes32, code_track, track_of)
     return track_of, [tracks[i] for i in order]
