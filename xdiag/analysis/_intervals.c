@@ -730,6 +730,18 @@ done:
     return out;
 }
 
+/* Line i's events are [a[i], z[i]) within n events; else IndexError naming `who`. */
+static int check_line_ranges(const int64_t *a, const int64_t *z, Py_ssize_t nl, Py_ssize_t n,
+                             const char *who) {
+    for (Py_ssize_t l = 0; l < nl; l++) {
+        if (a[l] < 0 || z[l] < a[l] || z[l] > n) {
+            PyErr_Format(PyExc_IndexError, "%s: line range out of bounds", who);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* moved_ops(line_start, line_stop, on_host, has_op, codes, used_out) -> bytes of int64
  *
  *   CPU XLA op events are regrouped by device: on host lines (on_host, one byte per
@@ -751,12 +763,7 @@ static PyObject *moved_ops(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "moved_ops: buffers of mismatched sizes");
         goto done;
     }
-    for (Py_ssize_t l = 0; l < nl; l++) {
-        if (a[l] < 0 || z[l] < a[l] || z[l] > n) {
-            PyErr_SetString(PyExc_IndexError, "moved_ops: line range out of bounds");
-            goto done;
-        }
-    }
+    if (check_line_ranges(a, z, nl, n, "moved_ops")) goto done;
     out = PyBytes_FromStringAndSize(NULL, nl * 8);
     if (!out) goto done;
     int64_t *moved = (int64_t *)PyBytes_AS_STRING(out);
@@ -808,12 +815,7 @@ static PyObject *route_events(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "route_events: buffers of mismatched sizes");
         goto done;
     }
-    for (Py_ssize_t l = 0; l < nl; l++) {
-        if (a[l] < 0 || z[l] < a[l] || z[l] > n) {
-            PyErr_SetString(PyExc_IndexError, "route_events: line range out of bounds");
-            goto done;
-        }
-    }
+    if (check_line_ranges(a, z, nl, n, "route_events")) goto done;
     int bad = 0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t l = 0; l < nl && !bad; l++) {
