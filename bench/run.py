@@ -225,8 +225,8 @@ def report(results: list[dict]) -> str:
               "request. On the H100 capture both have content (xprof's hlo_stats lumps the "
               "kernels of each CUDA graph under one `command_buffer_N` row; xdiag resolves "
               "kernels to their fusions). Both sides are timed as library calls (median of 20 "
-              "warm look-ups: xprof's `xspace_to_tool_data`, xdiag's record + freshness check + "
-              "stored view); the ratio is of those. xdiag's HTTP time (Flask test client, auth) "
+              "warm look-ups in a loop of their own: xprof's `xspace_to_tool_data`, xdiag's "
+              "record + freshness check + stored view); the ratio is of those. xdiag's HTTP time (Flask test client, auth) "
               "is shown beside it.",
               "- *ingest ev/s/core*: events / CPU time (all threads: the parse and the index "
               "passes run on every core) of one process taking the raw file "
