@@ -13,6 +13,7 @@ import pytest
 from jax._src.lib import xla_client
 from jaxlib import _hlo
 
+from xdiag.analysis import host
 from xdiag.analysis.hlo import (
     CATEGORIES,
     categorize,
@@ -21,6 +22,9 @@ from xdiag.analysis.hlo import (
     module_cost,
     parse_module,
 )
+from xdiag.analysis.hlo.cost import cost_columns
+from xdiag.analysis.hlo.proto import hlo_pb2
+from xdiag.errors import InvalidProfile
 
 
 def compile_module(f, *args):
@@ -358,3 +362,87 @@ ENTRY e {{
     total = module_cost(module).total
     assert total.flops == rows * (cols - 1) == xla["flops"]
     assert total.bytes_accessed == xla["bytes accessed"]
+
+
+# --- The C model's input handling (xdiag/analysis/_hlocost.c) ----------------
+
+
+@pytest.fixture(scope="module")
+def train_step_raw() -> bytes:
+    def loss(w, x):
+        return jnp.mean(jnp.tanh(x @ w["a"]) @ w["b"])
+
+    w = {"a": jnp.ones((32, 64)), "b": jnp.ones((64, 8))}
+    compiled = jax.jit(jax.grad(loss)).lower(w, jnp.ones((16, 32))).compile()
+    return compiled.runtime_executable().hlo_modules()[0].as_serialized_hlo_module_proto()
+
+
+def _columns_equal(a, b) -> bool:
+    return (a.names == b.names and a.total == b.total and a.trip_counts == b.trip_counts
+            and all(np.array_equal(getattr(a, f), getattr(b, f))
+                    for f in ("flops", "transcendentals", "bytes_read", "bytes_written",
+                              "collective_bytes", "category", "fused_category", "complete")))
+
+
+def test_wrapped_and_bare_module_bytes_cost_the_same(train_step_raw):
+    wrapped = hlo_pb2.HloProto()
+    wrapped.hlo_module.ParseFromString(train_step_raw)
+    bare, inner = cost_columns(train_step_raw), cost_columns(wrapped.SerializeToString())
+    assert len(bare.names) == sum(1 for _ in parse_module(train_step_raw).instructions())
+    assert _columns_equal(bare, inner)
+
+
+def test_ingest_costs_are_the_model_costs(train_step_raw):
+    module = parse_module(train_step_raw)
+    mc, plain = module_cost(module), host._module_costs(train_step_raw)
+    assert plain["instructions"] == len(mc.ops)
+    assert plain["flops"] == mc.total.flops and plain["bytes"] == mc.total.bytes_accessed
+    for name, c in mc.ops.items():
+        assert plain["ops"][name] == [c.flops, c.bytes_accessed, c.category, c.fused_category]
+
+
+@pytest.mark.parametrize("data,reason", [
+    (b"", "no computations"),
+    (b"\x00\x01garbage", "bad field tag"),
+    (b"\x1a\x10short", "length past the end"),
+])
+def test_bad_bytes_raise_invalid_profile_with_the_reason(data, reason):
+    with pytest.raises(InvalidProfile, match=reason):
+        cost_columns(data)
+
+
+def test_truncated_and_corrupted_modules_fail_cleanly(train_step_raw):
+    """Every cut and byte flip either costs (it still parses) or raises InvalidProfile."""
+    rng = np.random.default_rng(7)
+    raw = train_step_raw
+    cases = [raw[:n] for n in rng.integers(1, len(raw), 60)]
+    for _ in range(60):
+        flipped = bytearray(raw)
+        for at in rng.integers(0, len(raw), 4):
+            flipped[at] = int(rng.integers(0, 256))
+        cases.append(bytes(flipped))
+    failed = 0
+    for data in cases:
+        try:
+            cols = cost_columns(data)
+        except InvalidProfile:
+            failed += 1
+            continue
+        assert len(cols.names) == len(cols.flops) == len(cols.category)
+    assert failed > 0  # the cuts do land inside fields
+
+
+def test_bad_dimension_numbers_and_self_calls_are_errors(train_step_raw):
+    proto = hlo_pb2.HloModuleProto.FromString(train_step_raw)
+    dot = next(i for c in proto.computations for i in c.instructions if i.opcode == "dot")
+    dot.dot_dimension_numbers.lhs_contracting_dimensions[:] = [-9]
+    with pytest.raises(InvalidProfile, match="dimension index out of range"):
+        cost_columns(proto.SerializeToString())
+
+    proto = hlo_pb2.HloModuleProto.FromString(train_step_raw)
+    fused = next(c for c in proto.computations if c.is_fusion_computation)
+    inner = next(i for i in fused.instructions if i.opcode != "parameter")
+    inner.opcode = "fusion"
+    inner.called_computation_ids[:] = [fused.id]
+    with pytest.raises(InvalidProfile, match="depends on itself"):
+        cost_columns(proto.SerializeToString())

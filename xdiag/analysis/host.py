@@ -109,23 +109,25 @@ _TRITON_NAME = re.compile(r'\bname\s*=\s*"([^"]+)"')
 
 def _module_costs(proto: bytes) -> dict[str, Any]:
     """Per-op costs and totals of one module, as plain data (cacheable as JSON)."""
-    from xdiag.analysis.hlo.cost import module_cost
-    from xdiag.analysis.hlo.module import parse_module
+    from xdiag.analysis.hlo.cost import CATEGORIES, cost_columns
 
-    module = parse_module(proto)
-    mc = module_cost(module)
-    triton = sorted({m.group(1) for i in module.instructions()
-                     if i.custom_call_target.endswith("triton")
-                     and (m := _TRITON_NAME.search(i.backend_config))})
+    cols = cost_columns(proto)
+    triton = sorted({m.group(1) for _, target, config in cols.custom_configs
+                     if target.endswith("triton") and (m := _TRITON_NAME.search(config))})
+    fusion, collective = CATEGORIES.index("fusion"), CATEGORIES.index(COLLECTIVE)
+    # A fusion around a collective is counted as the collective it is.
+    shown = np.where((cols.category == fusion) & (cols.fused_category == collective),
+                     collective, cols.category)
+    labels = (*CATEGORIES, "")  # index -1: no fused category
+    rows = zip(cols.names, cols.flops.astype(np.float64).tolist(),
+               (cols.bytes_read + cols.bytes_written).astype(np.float64).tolist(),
+               shown.tolist(), cols.fused_category.tolist(), strict=True)
     return {
-        "instructions": sum(1 for _ in module.instructions()),
+        "instructions": len(cols.names),
         "triton_kernels": triton,  # Pallas/Triton kernel names its custom calls launch
-        "flops": float(mc.total.flops), "bytes": float(mc.total.bytes_accessed),
+        "flops": float(cols.total.flops), "bytes": float(cols.total.bytes_accessed),
         # op -> [flops, bytes, category, fused category]
-        "ops": {name: [float(c.flops), float(c.bytes_accessed),
-                       c.fused_category if c.category == "fusion" and
-                       c.fused_category == COLLECTIVE else c.category, c.fused_category]
-                for name, c in mc.ops.items()},
+        "ops": {name: [f, b, labels[c], labels[fc]] for name, f, b, c, fc in rows},
     }
 
 

@@ -16,16 +16,26 @@ Conventions (per device, as the module is one SPMD partition):
 - `while`/`call`/`conditional` cost nothing themselves; the module total adds
   their bodies (a while body times its known trip count, the most expensive
   conditional branch). `async-start` carries the cost of the op it wraps.
+- Reductions, maps, scatters and sorts cost their `to_apply` per application;
+  sums too large for int64 stop at its maximum.
+
+These rules are computed in C (`xdiag/analysis/_hlocost.c`) from the module's
+bytes: a train step has tens of thousands of instructions, and costing them as
+Python objects took about a second per capture. This module holds the tables
+the C side takes (which opcodes are elementwise, which targets are GEMMs, ...)
+and reads the JSON backend configs, and wraps the results.
 """
 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
-from xdiag.analysis.hlo.module import Computation, HloModule, Instruction, Shape
+import numpy as np
+
+from xdiag.analysis import _hlocost
+from xdiag.analysis.hlo.module import HloModule, Instruction
+from xdiag.errors import InvalidProfile
 
 # Category ids (stable, used as JSON keys) and their display labels.
 CATEGORY_LABELS: dict[str, str] = {
@@ -40,6 +50,7 @@ CATEGORY_LABELS: dict[str, str] = {
     "other": "other",
 }
 CATEGORIES: tuple[str, ...] = tuple(CATEGORY_LABELS)
+COLLECTIVE = "collective"
 
 TRANSCENDENTAL_OPS = frozenset({
     "exponential", "exponential-minus-one", "log", "log-plus-one", "tanh", "logistic",
@@ -258,68 +269,9 @@ class ModuleCost:
 
 
 # ---------------------------------------------------------------------------
-# FLOP formulas
-
-
-def _dims_product(shape: Shape, dims: Iterable[int]) -> int:
-    return math.prod(shape.dims[d] for d in dims if d < len(shape.dims))
-
-
-def _first_array(shape: Shape) -> Shape:
-    return next(iter(shape.leaves()), shape)
-
-
-def dot_flops(lhs: Shape, out: Shape, lhs_contracting: Iterable[int]) -> int:
-    """FLOPs of a dot: 2 per multiply-add, `2 * output elements * contraction size`."""
-    return 2 * _first_array(out).num_elements * _dims_product(lhs, lhs_contracting)
-
-
-def ragged_dot_flops(lhs: Shape, group_sizes: Shape, out: Shape, instr: Instruction) -> int:
-    """FLOPs of a ragged dot, each row meeting only its own group: `2*m*k*n`.
-
-    With the ragged dimension a non-contracting `lhs` dimension (the MoE case,
-    out `[m, n]`) this is the dot formula on the output. With the ragged
-    dimension contracting, the output gains a group dimension `[g, m, n]` but
-    the groups partition `k`, so the product is divided by `g`.
-    """
-    assert instr.ragged_dot is not None
-    dd = instr.ragged_dot.dot
-    flops = dot_flops(lhs, out, dd.lhs_contracting)
-    if set(instr.ragged_dot.lhs_ragged) & set(dd.lhs_contracting):
-        groups = group_sizes.dims[-1] if group_sizes.dims else 1
-        flops //= max(groups, 1)
-    return flops
-
-
-def _valid_taps(out_size: int, in_size: int, w) -> int:
-    """(output position, kernel tap) pairs of one spatial dim that hit real input."""
-    limit = (in_size - 1) * w.base_dilation  # last real element in dilated coordinates
-    count = 0
-    for k in range(w.size):
-        offset = k * w.window_dilation - w.padding_low
-        for o in range(out_size):
-            p = o * w.stride + offset
-            if 0 <= p <= limit and p % w.base_dilation == 0:
-                count += 1
-    return count
-
-
-def conv_flops(lhs: Shape, rhs: Shape, out: Shape, instr: Instruction) -> int:
-    """FLOPs of a convolution, counting only taps on real (unpadded) input."""
-    cd = instr.conv
-    out = _first_array(out)
-    if cd is None:
-        return 0
-    kin = rhs.dims[cd.kernel_input_feature] if rhs.dims else 1
-    kout = out.dims[cd.output_feature] if out.dims else 1
-    batch = out.dims[cd.output_batch] if out.dims else 1
-    taps = 1
-    for i, (od, idim) in enumerate(zip(cd.output_spatial, cd.input_spatial, strict=False)):
-        if i < len(instr.window):
-            taps *= _valid_taps(out.dims[od], lhs.dims[idim], instr.window[i])
-        else:
-            taps *= out.dims[od]
-    return 2 * batch * kout * kin * taps
+# The model: the formulas run in C (xdiag/analysis/_hlocost.c) over the module's
+# bytes; Python supplies the opcode tables above and reads the JSON backend
+# configs of whiles and custom calls.
 
 
 def _find_key(obj: object, key: str) -> object | None:
@@ -339,8 +291,8 @@ def _find_key(obj: object, key: str) -> object | None:
     return None
 
 
-def _backend_json(instr: Instruction) -> object:
-    text = instr.backend_config.strip()
+def _backend_json(text: str) -> object:
+    text = text.strip()
     if not text.startswith("{"):
         return None
     try:
@@ -349,8 +301,8 @@ def _backend_json(instr: Instruction) -> object:
         return None
 
 
-def _while_trip_count(instr: Instruction) -> int | None:
-    n = _find_key(_backend_json(instr), "known_trip_count")
+def _trip_count(cfg: object) -> int | None:
+    n = _find_key(cfg, "known_trip_count")
     if isinstance(n, dict) and "n" in n:
         try:
             return int(n["n"])
@@ -359,262 +311,178 @@ def _while_trip_count(instr: Instruction) -> int | None:
     return None
 
 
-# ---------------------------------------------------------------------------
-# The model
+def _cost_estimate(cfg: object) -> tuple[int, int] | None:
+    """A Pallas kernel's declared (flops, transcendentals), trusted when present."""
+    est = _find_key(cfg, "cost_estimate")
+    if isinstance(est, dict) and "flops" in est:
+        try:
+            return int(float(est["flops"])), int(float(est.get("transcendentals", 0)))
+        except (TypeError, ValueError):
+            return None
+    return None
 
 
-class _Coster:
-    """Computes own costs and computation totals of one module, memoized."""
+def _gemm_contracting(cfg: object) -> list[int] | None:
+    dd = _find_key(cfg, "dot_dimension_numbers")
+    if isinstance(dd, dict) and "lhs_contracting_dimensions" in dd:
+        return [int(d) for d in dd["lhs_contracting_dimensions"]]
+    return None
 
-    def __init__(self, module: HloModule) -> None:
-        self.m = module
-        self.own: dict[str, OpCost] = {}
-        self._comp_flops: dict[int, tuple[int, int]] = {}
-        self._totals: dict[int, CostTotals] = {}
-        self.trip_counts: dict[str, int | None] = {}
 
-    # -- helpers ------------------------------------------------------------
+# Tables the C model takes (see _hlocost.c): opcode flags and custom-call target kinds.
+_TRANS, _ELEM, _NO_TRAFFIC, _SLICING = 1, 2, 4, 8
+_OTHER_TARGET, _GEMM, _CONV, _NOOP = 0, 1, 2, 3
+_NOTE_ASSUMED = "contraction assumed over the last lhs dimension"
 
-    def _scalar_fn(self, instr: Instruction) -> tuple[int, int]:
-        """(flops, transcendentals) of one application of the op's to_apply."""
-        called = self.m.called(instr)
-        if not called:
-            return 1, 0  # a reducer we can't see: assume one op per application
-        comp = called[0]
-        if comp.id not in self._comp_flops:
-            self._comp_flops[comp.id] = (0, 0)  # guard against recursion
-            f = t = 0
-            for i in comp.instructions:
-                c = self.cost(i)
-                f, t = f + c.flops, t + c.transcendentals
-            self._comp_flops[comp.id] = (f, t)
-        return self._comp_flops[comp.id]
 
-    def _compute(self, instr: Instruction, ops: list[Instruction]) -> tuple[int, int, str]:
-        """(flops, transcendentals, note) of a non-fusion instruction."""
-        opc, out = instr.opcode, instr.shape
-        n_out = out.num_elements if out.is_array else _first_array(out).num_elements
-        if opc in TRANSCENDENTAL_OPS:
-            return 0, n_out, ""
-        if opc == "map":
-            f, t = self._scalar_fn(instr)
-            return n_out * f, n_out * t, ""
-        if opc in ELEMENTWISE_OPS:
-            return n_out, 0, ""
-        if opc == "dot" and instr.dot is not None and ops:
-            return dot_flops(ops[0].shape, out, instr.dot.lhs_contracting), 0, ""
-        if opc == "ragged-dot" and instr.ragged_dot is not None and len(ops) >= 3:
-            return ragged_dot_flops(ops[0].shape, ops[2].shape, out, instr), 0, ""
-        if opc == "convolution" and len(ops) >= 2:
-            return conv_flops(ops[0].shape, ops[1].shape, out, instr), 0, ""
-        if opc in ("reduce", "all-reduce", "all-reduce-start", "reduce-scatter",
-                   "reduce-scatter-start"):
-            n_in = _first_array(ops[0].shape).num_elements if ops else 0
-            f, t = self._scalar_fn(instr)
-            apps = n_in - n_out if opc == "reduce" else n_in
-            return max(apps, 0) * f, max(apps, 0) * t, ""
-        if opc == "reduce-window":
-            win = math.prod(w.size for w in instr.window) if instr.window else 1
-            f, t = self._scalar_fn(instr)
-            return n_out * (win - 1) * f, n_out * (win - 1) * t, ""
-        if opc == "scatter" and len(ops) >= 3:
-            n_upd = _first_array(ops[-1].shape).num_elements
-            f, t = self._scalar_fn(instr)
-            return n_upd * f, n_upd * t, ""
-        if opc == "select-and-scatter" and len(ops) >= 2:
-            win = math.prod(w.size for w in instr.window) if instr.window else 1
-            n_src = ops[1].shape.num_elements
-            return n_src * win + n_src, 0, ""  # one compare per tap, one add per source
-        if opc == "sort" and ops:
-            n = _first_array(ops[0].shape).num_elements
-            f, t = self._scalar_fn(instr)
-            logn = math.ceil(math.log2(n)) if n > 1 else 0
-            return n * logn * f, n * logn * t, ""
-        if opc == "custom-call":
-            return self._custom_call(instr, ops)
-        return 0, 0, ""
+def _op_flags(opcode: str) -> int:
+    return ((_TRANS if opcode in TRANSCENDENTAL_OPS else 0)
+            | (_ELEM if opcode in ELEMENTWISE_OPS else 0)
+            | (_NO_TRAFFIC if opcode in _NO_TRAFFIC_OPS else 0)
+            | (_SLICING if opcode in _SLICING_OPS else 0))
 
-    def _custom_call(self, instr: Instruction, ops: list[Instruction]) -> tuple[int, int, str]:
-        t = instr.custom_call_target
-        cfg = _backend_json(instr)
-        est = _find_key(cfg, "cost_estimate")
-        if isinstance(est, dict) and "flops" in est:
-            # Pallas kernels may declare their own cost; trust it.
-            try:
-                return (int(float(est["flops"])), int(float(est.get("transcendentals", 0))),
-                        "cost_estimate")
-            except (TypeError, ValueError):
-                pass
-        if t.startswith(_GEMM_TARGETS) and len(ops) >= 2:
-            dd = _find_key(cfg, "dot_dimension_numbers")
-            if isinstance(dd, dict) and "lhs_contracting_dimensions" in dd:
-                contracting = [int(d) for d in dd["lhs_contracting_dimensions"]]
-                return dot_flops(ops[0].shape, instr.shape, contracting), 0, ""
-            lhs = ops[0].shape
-            return (dot_flops(lhs, instr.shape, [len(lhs.dims) - 1]), 0,
-                    "contraction assumed over the last lhs dimension")
-        if t.startswith(_CONV_TARGETS) and instr.conv is not None and len(ops) >= 2:
-            return conv_flops(ops[0].shape, ops[1].shape, instr.shape, instr), 0, ""
-        if t.startswith(_NOOP_TARGETS + _TRANSFER_TARGETS):
-            return 0, 0, ""
-        return 0, 0, f"FLOPs of custom call {t!r} unknown"
 
-    def _bytes(self, instr: Instruction, ops: list[Instruction]) -> tuple[int, int]:
-        opc = instr.opcode
-        if opc in _NO_TRAFFIC_OPS:
-            return 0, 0
-        out = instr.shape.byte_size
-        if opc in _SLICING_OPS:
-            # Only the selected window of the data operand is read.
-            idx = sum(o.shape.byte_size for o in ops[1:])
-            return out + idx, out
-        if opc == "dynamic-update-slice" and len(ops) >= 2:
-            upd = ops[1].shape.byte_size
-            idx = sum(o.shape.byte_size for o in ops[2:])
-            return upd + idx, upd  # in place: the rest of the buffer is untouched
-        if opc == "scatter" and len(ops) >= 3:
-            n = (len(ops) - 1) // 2
-            idx = ops[n].shape.byte_size
-            upd = sum(o.shape.byte_size for o in ops[n + 1:])
-            return idx + 2 * upd, upd  # reads old values and updates, writes in place
-        if opc.endswith("-start") and instr.shape.is_tuple:
-            # Async starts return (operands..., result..., context): only the
-            # result is new data.
-            out = max((leaf.byte_size for leaf in instr.shape.leaves()), default=0)
-        return sum(o.shape.byte_size for o in ops), out
+def _target_kind(target: str) -> int:
+    if target.startswith(_GEMM_TARGETS):
+        return _GEMM
+    if target.startswith(_CONV_TARGETS):
+        return _CONV
+    if target.startswith(_NOOP_TARGETS + _TRANSFER_TARGETS):
+        return _NOOP
+    return _OTHER_TARGET
 
-    def _sliced_bytes(self, param: Instruction) -> int | None:
-        """Bytes a fused parameter really reads if only slices of it are used.
 
-        Looks through bitcasts; returns None when any use needs the whole value.
-        """
-        total, stack = 0, [param]
-        while stack:
-            value = stack.pop()
-            users = self.m.users(value)
-            if not users:
-                return None
-            for u in users:
-                if u.opcode == "bitcast":
-                    stack.append(u)
-                elif u.opcode in _SLICING_OPS and u.operand_ids[:1] == (value.id,):
-                    total += u.shape.byte_size
-                else:
-                    return None
-        return total
+@dataclass(frozen=True)
+class CostColumns:
+    """Own cost of every instruction as columns (module order) and the module total.
 
-    def _fusion_bytes(self, instr: Instruction, ops: list[Instruction],
-                      fused: Computation) -> tuple[int, int]:
-        params = fused.parameters()
-        root = fused.root
-        # An in-place update: the buffer param aliased with the output is not
-        # read in full and only the update is written.
-        dus_param = None
-        written = instr.shape.byte_size
-        if root.opcode == "dynamic-update-slice":
-            base = self.m.operands(root)
-            if base and base[0].opcode == "parameter":
-                dus_param = base[0].parameter_number
-                written = base[1].shape.byte_size if len(base) > 1 else written
-        read = 0
-        for i, op in enumerate(ops):
-            full = op.shape.byte_size
-            p = params[i] if i < len(params) and params[i].parameter_number == i else None
-            if p is None:
-                read += full
-                continue
-            if i == dus_param and len(self.m.users(p)) == 1:
-                continue
-            sliced = self._sliced_bytes(p)
-            read += full if sliced is None else min(full, sliced)
-        return read, written
+    What `module_cost` builds `OpCost`s from, and what ingest reads directly: no
+    Python object per instruction.
 
-    def _fused_category(self, comp: Computation) -> str:
-        best, best_flops = "", -1
-        for i in comp.instructions:
-            c = self.cost(i)
-            if c.flops + c.transcendentals > best_flops and i.opcode not in _NO_TRAFFIC_OPS:
-                best, best_flops = c.category, c.flops + c.transcendentals
-        if best_flops <= 0:
-            root = comp.root
-            return categorize_instruction(self.m, root)
-        return best
+    Attributes:
+        module: Module name.
+        names: Instruction names.
+        flops, transcendentals, bytes_read, bytes_written, collective_bytes: int64.
+        category: Index into `CATEGORIES` (int8).
+        fused_category: Index into `CATEGORIES`, -1 for none (int8).
+        complete: bool.
+        notes: Why an op's cost is incomplete or assumed, by instruction index.
+        total: The entry computation run once, control flow expanded.
+        trip_counts: Trip count of each `while` the total expanded (None: unknown).
+        custom_configs: (index, target, backend config) of custom calls that have one.
+    """
 
-    # -- public -------------------------------------------------------------
+    module: str
+    names: list[str]
+    flops: np.ndarray
+    transcendentals: np.ndarray
+    bytes_read: np.ndarray
+    bytes_written: np.ndarray
+    collective_bytes: np.ndarray
+    category: np.ndarray
+    fused_category: np.ndarray
+    complete: np.ndarray
+    notes: dict[int, str]
+    total: CostTotals
+    trip_counts: dict[str, int | None]
+    custom_configs: list[tuple[int, str, str]]
 
-    def cost(self, instr: Instruction) -> OpCost:
-        hit = self.own.get(instr.name)
-        if hit is not None:
-            return hit
-        ops = self.m.operands(instr)
-        category = categorize_instruction(self.m, instr)
-        if instr.opcode == "fusion" and (fused := self.m.fused_computation(instr)) is not None:
-            inner = self.total(fused)
-            read, written = self._fusion_bytes(instr, ops, fused)
-            cost = OpCost(inner.flops, inner.transcendentals, read, written,
-                          inner.collective_bytes, category, self._fused_category(fused),
-                          inner.complete)
-        elif instr.opcode == "async-start" and self.m.called(instr):
-            wrapped = self.m.called(instr)[0]
-            inner = self.total(wrapped)
-            root = self.cost(wrapped.root)
-            cost = OpCost(inner.flops, inner.transcendentals, inner.bytes_read,
-                          inner.bytes_written, inner.collective_bytes, category,
-                          root.category, inner.complete)
+
+def _dtype_bits_table() -> bytes:
+    from xdiag.analysis.hlo.module import _DTYPE_BITS, _DTYPE_NAMES, _NON_ARRAY
+
+    table = []
+    for v in range(max(_DTYPE_NAMES) + 1):
+        name = _DTYPE_NAMES.get(v)
+        if name is None:
+            table.append(32)  # unknown: an array of 32-bit elements, as Shape reads it
+        elif name == "tuple":
+            table.append(-1)
         else:
-            flops, trans, note = self._compute(instr, ops)
-            read, written = self._bytes(instr, ops)
-            coll = 0
-            if category == "collective" and not instr.opcode.endswith("-done"):
-                biggest_out = max((s.byte_size for s in instr.shape.leaves()), default=0)
-                coll = max(sum(o.shape.byte_size for o in ops), biggest_out)
-            complete = not note.startswith("FLOPs of custom call")
-            cost = OpCost(flops, trans, read, written, coll, category, "", complete, note)
-        self.own[instr.name] = cost
-        return cost
+            table.append(0 if name in _NON_ARRAY else _DTYPE_BITS.get(name, 32))
+    return np.array(table, np.int16).tobytes()
 
-    def total(self, comp: Computation) -> CostTotals:
-        """Cost of running `comp` once, with nested control flow expanded."""
-        hit = self._totals.get(comp.id)
-        if hit is not None:
-            return hit
-        tot = CostTotals()
-        self._totals[comp.id] = tot  # recursion guard; filled in below
-        for i in comp.instructions:
-            tot.add_op(self.cost(i))
-            called = self.m.called(i)
-            if i.opcode == "while" and called:
-                trips = _while_trip_count(i)
-                self.trip_counts[i.name] = trips
-                body = CostTotals()
-                for c in called:  # body and condition
-                    body.add(self.total(c))
-                tot.add(body, trips if trips is not None else 1)
-                if trips is None:
-                    tot.complete = False
-            elif i.opcode == "call" and called:
-                tot.add(self.total(called[0]))
-            elif i.opcode == "conditional" and called:
-                branches = [self.total(c) for c in called]
-                tot.add(max(branches, key=lambda b: (b.flops, b.bytes_accessed)))
-        return tot
+
+_DTYPE_BITS_TABLE = _dtype_bits_table()
+
+
+def cost_columns(data: bytes) -> CostColumns:
+    """Costs every instruction of serialized `HloModuleProto` or `HloProto` bytes.
+
+    Raises:
+        InvalidProfile: The bytes are not a module proto, or the model cannot
+            read it (a dimension index out of range, a computation calling itself).
+    """
+    try:
+        handle = _hlocost.decode(data, _DTYPE_BITS_TABLE)
+    except ValueError as e:
+        raise InvalidProfile(f"not a serialized HloModuleProto or HloProto: {e}") from e
+    name, opcodes, targets, configs, names, codes = _hlocost.info(handle)
+    trips: dict[int, int] = {}
+    estimates: dict[int, tuple[int, int]] = {}
+    gemm: dict[int, list[int]] = {}
+    custom: list[tuple[int, str, str]] = []
+    for i, opcode, target, raw in configs:
+        text = raw.decode("utf-8", "replace")
+        cfg = _backend_json(text)
+        if opcodes[opcode] == "while":
+            if (n := _trip_count(cfg)) is not None:
+                trips[i] = n
+            continue
+        custom.append((i, targets[target], text))
+        if (est := _cost_estimate(cfg)) is not None:
+            estimates[i] = est
+        elif _target_kind(targets[target]) == _GEMM and (dims := _gemm_contracting(cfg)) is not None:
+            gemm[i] = dims
+    cat_index = {c: k for k, c in enumerate(CATEGORIES)}
+    try:
+        columns, totals, whiles = _hlocost.cost(
+            handle,
+            np.array([cat_index[categorize(o)] for o in opcodes], np.int8).tobytes(),
+            np.array([_op_flags(o) for o in opcodes], np.uint8).tobytes(),
+            np.array([cat_index[categorize("custom-call", t)] for t in targets], np.int8).tobytes(),
+            np.array([_target_kind(t) for t in targets], np.uint8).tobytes(),
+            cat_index[COLLECTIVE], len(CATEGORIES), trips, estimates, gemm)
+    except ValueError as e:
+        raise InvalidProfile(f"HLO module {name!r}: {e}") from e
+    i64 = [np.frombuffer(c, np.int64) for c in columns[:5]]
+    cat, fused, complete, note = (np.frombuffer(c, np.int8) for c in columns[5:])
+    pairs = np.frombuffer(codes, np.int32).reshape(-1, 2)
+    notes = {}
+    for i in np.flatnonzero(note).tolist():
+        notes[i] = ("cost_estimate", _NOTE_ASSUMED,
+                    f"FLOPs of custom call {targets[pairs[i, 1]]!r} unknown")[note[i] - 1]
+    flops, trans, br, bw, coll, done, fbc, bbc = totals
+    total = CostTotals(flops, trans, br, bw, coll, bool(done),
+                       {c: v for c, v in zip(CATEGORIES, fbc, strict=True) if v},
+                       {c: v for c, v in zip(CATEGORIES, bbc, strict=True) if v})
+    return CostColumns(
+        module=name, names=names, flops=i64[0], transcendentals=i64[1], bytes_read=i64[2],
+        bytes_written=i64[3], collective_bytes=i64[4], category=cat, fused_category=fused,
+        complete=complete.astype(bool), notes=notes, total=total,
+        trip_counts={names[i]: trips.get(i) for i in whiles}, custom_configs=custom)
 
 
 def module_cost(module: HloModule) -> ModuleCost:
     """Costs every instruction of `module` and totals the entry computation.
 
     Args:
-        module: A parsed module (see `parse_module`).
+        module: A parsed module (see `parse_module`); its `raw` bytes are costed.
 
     Returns:
         Per-instruction costs by name and the module total.
     """
-    coster = _Coster(module)
-    total = coster.total(module.entry)
-    for comp in module.computations:
-        for i in comp.instructions:
-            coster.cost(i)
-    return ModuleCost(module.name, dict(coster.own), total, dict(coster.trip_counts))
+    cols = cost_columns(module.raw)
+    ops = {}
+    rows = zip(cols.names, cols.flops.tolist(), cols.transcendentals.tolist(),
+               cols.bytes_read.tolist(), cols.bytes_written.tolist(),
+               cols.collective_bytes.tolist(), cols.category.tolist(),
+               cols.fused_category.tolist(), cols.complete.tolist(), strict=True)
+    for i, (name, f, t, r, w, c, cat, fused, complete) in enumerate(rows):
+        ops.setdefault(name, OpCost(f, t, r, w, c, CATEGORIES[cat],
+                                    CATEGORIES[fused] if fused >= 0 else "", complete,
+                                    cols.notes.get(i, "")))
+    return ModuleCost(module.name, ops, cols.total, cols.trip_counts)
 
 
 def instruction_cost(module: HloModule, instr: Instruction | str) -> OpCost:
@@ -623,6 +491,6 @@ def instruction_cost(module: HloModule, instr: Instruction | str) -> OpCost:
     Raises:
         NotFound: No instruction of that name.
     """
-    if isinstance(instr, str):
-        instr = module.instruction(instr)
-    return _Coster(module).cost(instr)
+    name = instr if isinstance(instr, str) else instr.name
+    module.instruction(name)  # NotFound with close names
+    return module_cost(module).ops[name]
