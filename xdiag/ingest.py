@@ -42,6 +42,7 @@ from xdiag.store import ObjectStore, layout, open_store
 log = logging.getLogger("xdiag.ingest")
 
 VERSION = 4  # of the derived views; bump when their format changes (old ones are rebuilt)
+COSTS_FORMAT = 2  # of the cached HLO costs (2: op columns)
 # Below this total size a process pool costs more (start-up, imports) than it saves.
 POOL_MIN_BYTES = 64 * 1024 * 1024
 
@@ -84,8 +85,9 @@ class StoreCostCache:
         self.store = store
 
     def _key(self, fingerprint: str) -> str:
-        # Versioned with the derived views: a new cost model must not read old costs.
-        return f"{layout.STATE}/hlo-costs/v{VERSION}/{fingerprint}.json"
+        # Versioned with the derived views and the costs' own format: a new cost model
+        # must not read old costs.
+        return f"{layout.STATE}/hlo-costs/v{VERSION}.{COSTS_FORMAT}/{fingerprint}.json"
 
     def _remember(self, fingerprint: str, costs: dict[str, Any]) -> None:
         with self._memo_lock:
@@ -114,6 +116,7 @@ class StoreCostCache:
         self._remember(fingerprint, costs)
 
 
+@workers.gc_paused()
 def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
                 out_prefix: str) -> dict[str, Any]:
     """Analyse one host file and write its timeline file; return the small summaries.
@@ -321,6 +324,7 @@ class IngestRunner:
                     initargs=(max(1, workers.cores() // self.workers),))
             return self._pool
 
+    @workers.gc_paused()
     def ingest(self, record: dict[str, Any], *, inline: bool = False,
                hosts: list[str] | None = None) -> dict[str, Any]:
         """Build every derived view of `record`; return the ingest summary.
@@ -357,6 +361,7 @@ class IngestRunner:
             return {"hosts": [{"host": r["host"], "events": r["events"]} for r in results]}
         return self.finalize(record, results, time.perf_counter() - t_start)
 
+    @workers.gc_paused()
     def finalize(self, record: dict[str, Any], results: list[dict[str, Any]] | None = None,
                  seconds: float = 0.0) -> dict[str, Any]:
         """Merge the hosts' summaries into the profile views and write the manifest (last)."""

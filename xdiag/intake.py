@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from xdiag import workers
 from xdiag.errors import InvalidProfile, XdiagError
 from xdiag.names import check_name, profile_id
 from xdiag.store import ObjectStore, layout
@@ -42,6 +43,7 @@ class XplaneSummary:
     parsed: Any = dataclasses.field(default=None, repr=False, compare=False)
 
 
+@workers.gc_paused()
 def inspect_xplane(path: Path, label: str = "", *, keep: bool = False) -> XplaneSummary:
     """Parse a host file fully; raise InvalidProfile saying what is wrong with it.
 

@@ -397,8 +397,13 @@ def test_ingest_costs_are_the_model_costs(train_step_raw):
     mc, plain = module_cost(module), host._module_costs(train_step_raw)
     assert plain["instructions"] == len(mc.ops)
     assert plain["flops"] == mc.total.flops and plain["bytes"] == mc.total.bytes_accessed
+    costs = host.OpCosts(plain["ops"])
+    assert list(costs) == list(mc.ops)
     for name, c in mc.ops.items():
-        assert plain["ops"][name] == [c.flops, c.bytes_accessed, c.category, c.fused_category]
+        # A fusion around a collective is filed as the collective.
+        shown = "collective" if c.fused_category == "collective" else c.category
+        assert costs[name] == host.OpCostInfo(c.flops, c.bytes_accessed, shown,
+                                              c.fused_category)
 
 
 @pytest.mark.parametrize("data,reason", [

@@ -38,21 +38,30 @@ class OpCostInfo:
 
 
 class OpCosts(Mapping[str, OpCostInfo]):
-    """A module's per-op costs, read-only, over the cached plain data (op -> [flops,
-    bytes, category, fused category]): a train step has tens of thousands of ops, and
+    """A module's per-op costs, read-only, over the cached plain columns (names, flops,
+    bytes, category codes into labels): a train step has tens of thousands of ops, and
     only those that ran are looked up, so each becomes an OpCostInfo when it is."""
 
     def __init__(self, raw: dict[str, list[Any]]) -> None:
         self._raw = raw
+        self._index: dict[str, int] | None = None
+
+    def _at(self) -> dict[str, int]:
+        if self._index is None:
+            self._index = {name: i for i, name in enumerate(self._raw["names"])}
+        return self._index
 
     def __getitem__(self, op: str) -> OpCostInfo:
-        return OpCostInfo(*self._raw[op])
+        i, r = self._at()[op], self._raw
+        labels = r["labels"]
+        return OpCostInfo(float(r["flops"][i]), float(r["bytes"][i]), labels[r["category"][i]],
+                          labels[r["fused_category"][i]])
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._raw)
+        return iter(self._at())
 
     def __len__(self) -> int:
-        return len(self._raw)
+        return len(self._at())
 
 
 @dataclasses.dataclass
@@ -108,7 +117,12 @@ _TRITON_NAME = re.compile(r'\bname\s*=\s*"([^"]+)"')
 
 
 def _module_costs(proto: bytes) -> dict[str, Any]:
-    """Per-op costs and totals of one module, as plain data (cacheable as JSON)."""
+    """Per-op costs and totals of one module, as plain data (cacheable as JSON).
+
+    Ops are columns (names, integer flops and bytes, category codes into `labels`):
+    a train step's 18k ops encode and decode several times faster so than as a dict
+    of rows.
+    """
     from xdiag.analysis.hlo.cost import CATEGORIES, cost_columns
 
     cols = cost_columns(proto)
@@ -118,16 +132,17 @@ def _module_costs(proto: bytes) -> dict[str, Any]:
     # A fusion around a collective is counted as the collective it is.
     shown = np.where((cols.category == fusion) & (cols.fused_category == collective),
                      collective, cols.category)
-    labels = (*CATEGORIES, "")  # index -1: no fused category
-    rows = zip(cols.names, cols.flops.astype(np.float64).tolist(),
-               (cols.bytes_read + cols.bytes_written).astype(np.float64).tolist(),
-               shown.tolist(), cols.fused_category.tolist(), strict=True)
     return {
         "instructions": len(cols.names),
         "triton_kernels": triton,  # Pallas/Triton kernel names its custom calls launch
         "flops": float(cols.total.flops), "bytes": float(cols.total.bytes_accessed),
-        # op -> [flops, bytes, category, fused category]
-        "ops": {name: [f, b, labels[c], labels[fc]] for name, f, b, c, fc in rows},
+        "ops": {"names": cols.names, "flops": cols.flops.tolist(),
+                "bytes": (cols.bytes_read + cols.bytes_written).tolist(),
+                "category": shown.tolist(),
+                # -1 (no fused category) is the last label
+                "fused_category": np.where(cols.fused_category < 0, len(CATEGORIES),
+                                           cols.fused_category).tolist(),
+                "labels": [*CATEGORIES, ""]},
     }
 
 
