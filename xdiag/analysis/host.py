@@ -454,54 +454,65 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     uniq[:, 4] = rows[:, 2] if rows.shape[1] > 2 else -1
     by_prog = {m.program_id: m for m in modules}
     by_name = {m.name: m for m in modules}
-    # Resolve each distinct row to (module, op, program, device); GPU kernels of one op
-    # (or unnamed kernels of one command buffer) merge into one row.
-    merged: dict[tuple[str, str, int, int], int] = {}
-    row_of = np.zeros(len(uniq), dtype=np.int32)
-    infos: list[tuple[ModuleInfo | None, str]] = []
-    for u, (mk, ok_, pid, dev, kern) in enumerate(uniq.tolist()):
+    # Resolve each distinct (module, op, program, kernel) to the op it is counted under,
+    # once (a row per device repeats it); GPU kernels of one op (or unnamed kernels of one
+    # command buffer) merge into one op.
+    src_vals, src_of_row = _factorize_sorted(rows[:, 0] * (len(names) + 1) + (uniq[:, 4] + 1))
+    first_row = np.full(len(src_vals), len(uniq), np.int64)
+    np.minimum.at(first_row, src_of_row, np.arange(len(uniq)))
+    op_of: dict[tuple[str, str, int], int] = {}  # (module, op, program) -> op id
+    op_keys: list[tuple[str, str, int]] = []
+    op_infos: list[ModuleInfo | None] = []
+    op_of_src = np.empty(len(src_vals), np.int64)
+    for s, u in enumerate(first_row.tolist()):
+        mk, ok_, pid, _, kern = uniq[u].tolist()
         module, op = str(mod_names[mk]), str(op_names[ok_])
         info = by_prog.get(pid) or by_name.get(module)
         if kern >= 0:
             op = _kernel_op(info, names[kern], op if ok_ < len(op_table) else None)
-        key = (module or (info.name if info else ""), op, int(pid), int(dev))
-        if key not in merged:
-            merged[key] = len(merged)
-            infos.append((info, op))
-        row_of[u] = merged[key]
-    inv = row_of[inv]
-    n_rows = len(merged)
+        key = (module or (info.name if info else ""), op, int(pid))
+        got = op_of.get(key)
+        if got is None:
+            got = op_of[key] = len(op_keys)
+            op_keys.append(key)
+            op_infos.append(info)
+        op_of_src[s] = got
+    # Rows: (op, device), numbered in order of first appearance.
+    n_dev = int(uniq[:, 3].max(initial=-1)) + 2
+    row_key = op_of_src[src_of_row] * n_dev + (uniq[:, 3] + 1)
+    keys_sorted, first, row_of = np.unique(row_key, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    inv = rank[row_of.reshape(-1)][inv]
+    row_op = (keys_sorted[order] // n_dev).tolist()
+    row_dev = (keys_sorted[order] % n_dev - 1).tolist()
+    n_rows = len(row_op)
     # Occurrences, total, self (a kernel's own duration: overlapping GPU kernels are not
     # parent and child) and top-level counts per row, in one pass.
     occ, tot, slf, top = np.frombuffer(row_sums(
         np.ascontiguousarray(inv), pos, _self_times(idx), idx.ev_start, idx.ev_end,
         np.ascontiguousarray(depth, np.int32), kernel_lut[track_of_pos], n_rows),
         np.int64).reshape(4, n_rows)
-    # Category and costs depend on (module, op) only: once per op, not per op and device.
-    described: dict[tuple[int, str], tuple[str, str, float, float, bool]] = {}
-
-    def describe(info: ModuleInfo | None, op: str) -> tuple[str, str, float, float, bool]:
-        got = described.get((id(info), op))
-        if got is None:
-            cost = info.costs.get(op) if info else None
-            if cost is not None:
-                got = (cost.category, cost.fused_category, cost.flops, cost.bytes, True)
-            elif info is not None and info.is_triton_kernel(op):
-                got = ("custom_call", "triton", 0.0, 0.0, False)
-            else:  # FLOPs and bytes unknown
-                got = (_guess_category(op), "", 0.0, 0.0, False)
-            described[(id(info), op)] = got
-        return got
-
-    keys = list(merged)  # in row order
-    desc = [describe(infos[r][0], key[1]) for r, key in enumerate(keys)]
+    # Category and costs depend on the op only: once per op, not per op and device.
+    desc = []
+    for (_, op, _), info in zip(op_keys, op_infos, strict=True):
+        cost = info.costs.get(op) if info else None
+        if cost is not None:
+            desc.append((cost.category, cost.fused_category, cost.flops, cost.bytes, True))
+        elif info is not None and info.is_triton_kernel(op):
+            desc.append(("custom_call", "triton", 0.0, 0.0, False))
+        else:  # FLOPs and bytes unknown
+            desc.append((_guess_category(op), "", 0.0, 0.0, False))
+    keys = [op_keys[o] for o in row_op]
+    rdesc = [desc[o] for o in row_op]
     cols_out: dict[str, list[Any]] = {
         "module": [k[0] for k in keys], "program_id": [k[2] for k in keys],
-        "op": [k[1] for k in keys], "device": [k[3] for k in keys],
-        "category": [d[0] for d in desc], "fused_category": [d[1] for d in desc],
+        "op": [k[1] for k in keys], "device": row_dev,
+        "category": [d[0] for d in rdesc], "fused_category": [d[1] for d in rdesc],
         "occurrences": occ.tolist(), "total_ns": tot.tolist(), "self_ns": slf.tolist(),
-        "flops": [d[2] for d in desc], "bytes": [d[3] for d in desc],
-        "costed": [d[4] for d in desc], "top_level": top.tolist()}
+        "flops": [d[2] for d in rdesc], "bytes": [d[3] for d in rdesc],
+        "costed": [d[4] for d in rdesc], "top_level": top.tolist()}
     # Per slice (the step table's input); a constant column when no row differs.
     row_flops = np.asarray(cols_out["flops"], dtype=np.float64)
     row_coll = np.asarray(cols_out["category"], dtype=object) == COLLECTIVE
