@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+import numpy as np
+
 
 def _bound(flops: float, nbytes: float, peaks: dict[str, Any]) -> tuple[str | None, float | None]:
     if not flops and not nbytes:
@@ -21,30 +23,54 @@ def _bound(flops: float, nbytes: float, peaks: dict[str, Any]) -> tuple[str | No
 
 def merge(tables: list[tuple[str, dict[str, list[Any]]]], peaks: dict[str, Any]) -> dict[str, Any]:
     """Merge (host, op table) pairs into the `ops` view of docs/api.md."""
-    acc: dict[tuple[str, int, str], dict[str, Any]] = {}
+    # Rows (an op on one device) group by (module, program, op) in order of first
+    # appearance; sums are numpy's, added in row order (the same floats as a loop).
+    group_of: dict[tuple[str, int, str], int] = {}
+    first: list[tuple[dict[str, list[Any]], int]] = []
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in (
+        "group", "occurrences", "total_ns", "self_ns", "flops", "bytes", "costed")}
+    labels: list[str] = []
     for host, t in tables:
-        costed = t.get("costed") or [True] * len(t["op"])  # tables from before the flag
-        # One pass over the columns together (zip), not per-row column look-ups: a host's
-        # table has a row per op and device, tens of thousands on a large job.
-        for (module, pid, op, cat, fcat, occ, tot, slf, fl, by, cd, dev) in zip(
-                t["module"], t["program_id"], t["op"], t["category"], t["fused_category"],
-                t["occurrences"], t["total_ns"], t["self_ns"], t["flops"], t["bytes"], costed,
-                t["device"], strict=True):
-            key = (module, pid, op)
-            a = acc.get(key)
-            if a is None:
-                a = acc[key] = {
-                    "module": module, "program_id": pid, "op": op, "category": cat,
-                    "fused_category": fcat, "occurrences": 0, "total_ns": 0, "self_ns": 0,
-                    "flops": 0.0, "bytes": 0.0, "costed": False, "per_device": defaultdict(int)}
-            a["occurrences"] += occ
-            a["total_ns"] += tot
-            a["self_ns"] += slf
-            a["flops"] += fl * occ
-            a["bytes"] += by * occ
-            a["costed"] |= bool(cd)
-            label = f"{host}:{dev}" if len(tables) > 1 else str(dev)
-            a["per_device"][label] += tot
+        groups = np.empty(len(t["op"]), np.int64)
+        for r, key in enumerate(zip(t["module"], t["program_id"], t["op"], strict=True)):
+            g = group_of.get(key)
+            if g is None:
+                g = group_of[key] = len(first)
+                first.append((t, r))
+            groups[r] = g
+        occ = np.asarray(t["occurrences"], np.int64)
+        cols["group"].append(groups)
+        cols["occurrences"].append(occ)
+        cols["total_ns"].append(np.asarray(t["total_ns"], np.int64))
+        cols["self_ns"].append(np.asarray(t["self_ns"], np.int64))
+        cols["flops"].append(np.asarray(t["flops"], np.float64) * occ)
+        cols["bytes"].append(np.asarray(t["bytes"], np.float64) * occ)
+        # Tables from before the flag count every row as costed.
+        cols["costed"].append(np.asarray(t.get("costed") or [True] * len(occ), bool))
+        labels += ([f"{host}:{d}" for d in t["device"]] if len(tables) > 1
+                   else [str(d) for d in t["device"]])
+    n = len(first)
+    cat = {k: np.concatenate(v) for k, v in cols.items()} if n else {
+        k: np.zeros(0, np.float64 if k in ("flops", "bytes") else np.int64) for k in cols}
+    sums = {}
+    for k in ("occurrences", "total_ns", "self_ns", "flops", "bytes"):
+        sums[k] = np.zeros(n, cat[k].dtype)
+        np.add.at(sums[k], cat["group"], cat[k])
+    costed = np.zeros(n, bool)
+    np.logical_or.at(costed, cat["group"], cat["costed"])
+    per_device: list[dict[str, int]] = [{} for _ in range(n)]
+    for g, label, tot in zip(cat["group"].tolist(), labels, cat["total_ns"].tolist(), strict=True):
+        d = per_device[g]
+        d[label] = d.get(label, 0) + tot
+    acc: dict[tuple[str, int, str], dict[str, Any]] = {}
+    rows = zip(group_of, first, sums["occurrences"].tolist(), sums["total_ns"].tolist(),
+               sums["self_ns"].tolist(), sums["flops"].tolist(), sums["bytes"].tolist(),
+               costed.tolist(), per_device, strict=True)
+    for key, (t, r), occ_, tot_, slf_, fl_, by_, cd_, dev_ in rows:
+        acc[key] = {
+            "module": key[0], "program_id": key[1], "op": key[2], "category": t["category"][r],
+            "fused_category": t["fused_category"][r], "occurrences": occ_, "total_ns": tot_,
+            "self_ns": slf_, "flops": fl_, "bytes": by_, "costed": cd_, "per_device": dev_}
     total_self = sum(a["self_ns"] for a in acc.values()) or 1
     ops = []
     for a in acc.values():
