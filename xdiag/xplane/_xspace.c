@@ -113,6 +113,12 @@ static void col_reserve(Col *c, size_t count, size_t elem) {
     void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
     if (m == MAP_FAILED) return;
+#ifdef MADV_HUGEPAGE
+    /* Transparent huge pages where the kernel offers them on request: a column of
+     * millions of events otherwise takes a page fault per 4 KiB as it fills, a
+     * tenth of the parse's time. Only touched 2 MiB pages are ever allocated. */
+    madvise(m, len, MADV_HUGEPAGE);
+#endif
     c->data = m;
     c->mapped = len;
     c->cap = len / elem;
