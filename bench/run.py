@@ -204,7 +204,10 @@ def report(results: list[dict]) -> str:
             f"| {q['ingest_rss_over_file']:.2f}x | {q['dropped']} | {xc['events']:,} |")
     lines += ["", "Reading the numbers:", "",
               "- *xdiag first view* is what a viewer waits for, from the raw file to the first "
-              "viewport: validating and storing the upload, ingest up to the timeline index "
+              "viewport: validating and storing the upload (which starts as the service's own "
+              "temporary file, as an HTTP upload's body or a capture's trace does: the local "
+              "store takes it over by a hard link plus fsync instead of a copy), ingest up to "
+              "the timeline index "
               "(parse, tracks, index, written to the store), and the first `timeline` answer, "
               "polled as the web UI does. The parse, the index's sort and level-of-detail "
               "build and the time conversion run on both cores (the same bytes on any number "
@@ -233,7 +236,7 @@ def report(results: list[dict]) -> str:
               "- *ingest ev/s/core*: events / CPU time (all threads: the parse and the index "
               "passes run on every core) of one process taking the raw file "
               "to every view with nothing else running: upload validation (one parse, whose "
-              "columns the ingest then uses), the copy into the store, the timeline index, "
+              "columns the ingest then uses), storing it, the timeline index, "
               "op and step tables, HLO parse and costs, roofline, all writes. *Repeat "
               "capture*: the same file uploaded again as the job's next capture, when the HLO "
               "costs come from the cost cache by module fingerprint (the store's, and the "

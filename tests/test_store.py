@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -148,3 +150,42 @@ def test_write_parts_equals_joined_write(store: ObjectStore) -> None:
     parts = [b"head", memoryview(arr).cast("B"), b"", b"tail"]
     store.write_parts("parts/x", parts)
     assert store.read("parts/x") == b"head" + arr.tobytes() + b"tail"
+
+
+@pytest.mark.parametrize("owned", [False, True])
+def test_staged_files_are_invisible_until_commit_and_gone_on_abort(
+        store: ObjectStore, tmp_path: Path, owned: bool) -> None:
+    src = tmp_path / "trace.xplane.pb"
+    src.write_bytes(b"x" * 100_000)
+    staged = store.stage_file("stage/a.pb", src, owned=owned)
+    assert store.size("stage/a.pb") is None
+    staged.commit()
+    assert store.read("stage/a.pb") == src.read_bytes()
+    store.stage_file("stage/b.pb", src, owned=owned).abort()
+    assert store.size("stage/b.pb") is None and src.exists()
+
+
+def test_local_store_takes_over_an_owned_file_without_copying(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "s")
+    src = tmp_path / "capture.xplane.pb"
+    src.write_bytes(b"trace" * 1000)
+    store.stage_file("raw/owned.pb", src, owned=True).commit()
+    kept = store.local_path("raw/owned.pb")
+    assert kept is not None and os.path.samefile(kept, src)  # one inode: nothing copied
+    src.unlink()  # the caller's temporary name goes; the object stays
+    assert store.read("raw/owned.pb") == b"trace" * 1000
+    store.stage_file("raw/user.pb", kept).commit()  # not owned: a copy
+    assert not os.path.samefile(store.local_path("raw/user.pb"), kept)
+
+
+def test_owned_file_on_another_filesystem_is_copied(tmp_path: Path) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.fail("needs /dev/shm on a filesystem of its own (tmpfs), as on Linux")
+    store = open_store(tmp_path / "s")
+    with tempfile.NamedTemporaryFile(dir=shm) as fh:
+        fh.write(b"far" * 1000)
+        fh.flush()
+        store.stage_file("raw/far.pb", Path(fh.name), owned=True).commit()
+        assert store.read("raw/far.pb") == b"far" * 1000
+        assert os.stat(store.local_path("raw/far.pb")).st_dev == os.stat(tmp_path).st_dev

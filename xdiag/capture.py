@@ -282,7 +282,8 @@ class Captures:
             svc.profiles,
             run=req.job,
             session=session,
-            files=[intake.HostFile(h["host"], Path(h["_path"])) for h in saved],
+            # The traces are this capture's temporary files: the store may take them over.
+            files=[intake.HostFile(h["host"], Path(h["_path"]), owned=True) for h in saved],
             summaries={h["host"]: h["_summary"] for h in saved},
             source="capture",
             job=req.job,

@@ -31,6 +31,9 @@ MAX_XPLANE_BYTES = 2 * 1024**3
 class HostFile:
     host: str
     path: Path
+    # The caller's own temporary file (a capture's trace, an HTTP upload's body), which
+    # the store may take over instead of copying; never a user's file.
+    owned: bool = False
 
 
 @dataclasses.dataclass
@@ -146,9 +149,10 @@ def store_session(
     summaries = dict(summaries or {})
     for f in files:
         _check_size(f.path, f"{f.host}.xplane.pb")
-    # The files are copied into the store (staged: not visible) while they are validated.
+    # The files go into the store (staged: not visible) while they are validated.
     with cf.ThreadPoolExecutor(1, thread_name_prefix="xdiag-intake-copy") as copier:
-        staging = [copier.submit(store.stage_file, layout.raw_key(run, session, f.host), f.path)
+        staging = [copier.submit(store.stage_file, layout.raw_key(run, session, f.host), f.path,
+                                 owned=f.owned)
                    for f in files]
         try:
             for f in files:

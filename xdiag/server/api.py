@@ -150,7 +150,7 @@ def profile_upload() -> Any:
             host = request.form.get(f"host{i}") or sanitize(name[: -len(layout.XPLANE_SUFFIX)])
             path = tmp / f"{i}.xplane.pb"
             up.save(path)
-            files.append(intake.HostFile(check_name(host, "host"), path))
+            files.append(intake.HostFile(check_name(host, "host"), path, owned=True))
         record = intake.store_session(svc.store, svc.profiles, run=run, session=session,
                                       files=files, source="upload",
                                       job=request.form.get("job") or None)

@@ -98,10 +98,12 @@ class ObjectStore(abc.ABC):
     def write_file(self, key: str, path: Path) -> int:
         """Upload a local file (large objects: streamed / resumable)."""
 
-    def stage_file(self, key: str, path: Path) -> StagedWrite:
+    def stage_file(self, key: str, path: Path, *, owned: bool = False) -> StagedWrite:
         """Start writing a local file to `key` without making it visible: the returned
         write's `commit()` makes it visible (atomically, returning the generation) and
         `abort()` leaves the store as it was. Lets a caller copy while it still validates.
+        `owned`: the file is the caller's own temporary file, which the store may take over
+        instead of copying (the caller then only deletes its name, never changes it).
         By default nothing is written before commit; backends that can stage override."""
         return _DeferredWrite(self, key, Path(path))
 

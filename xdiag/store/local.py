@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -142,8 +143,34 @@ class LocalStore(ObjectStore):
             raise
         return _Staged(self, path, Path(tmp))
 
-    def stage_file(self, key: str, path: Path) -> _Staged:
+    def stage_file(self, key: str, path: Path, *, owned: bool = False) -> _Staged:
+        if owned:
+            staged = self._stage_link(self._path(key), Path(path))
+            if staged is not None:
+                return staged
         return self._stage(self._path(key), Path(path))
+
+    def _stage_link(self, path: Path, src: Path) -> _Staged | None:
+        """The caller's own file staged by a hard link beside `path`: no copy of what may
+        be gigabytes (a capture's or an upload's temporary file on this filesystem). None
+        when it cannot be linked (another filesystem, no hard links), and the caller copies."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f"{_TMP_PREFIX}{secrets.token_hex(8)}"
+        try:
+            os.link(src, tmp)
+        except OSError:
+            return None
+        try:
+            fd = os.open(tmp, os.O_RDONLY)  # durable like a copy: the data, before commit
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        return _Staged(self, path, tmp)
 
     def write_parts(self, key: str, parts: Iterable[bytes | memoryview], *,
                     durable: bool = True) -> int:
