@@ -10,7 +10,6 @@ into the derived views); its parsed columns are cached per host.
 from __future__ import annotations
 
 import collections
-import json
 import mmap
 import tempfile
 import threading
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from xdiag import jsonio
 from xdiag.analysis import timeline
 from xdiag.analysis._intervals import gather_slices
 from xdiag.analysis.pack import unpack
@@ -247,7 +247,7 @@ class ProfileData:
         """The analysis `name` ("ops", "steps", "roofline") as Python data."""
         self.require_complete(name)
         if name not in self._analyses:
-            self._analyses[name] = json.loads(self._analysis_raw[name])
+            self._analyses[name] = jsonio.loads(self._analysis_raw[name])
         return self._analyses[name]
 
     def analysis_json(self, name: str) -> bytes:
@@ -331,7 +331,7 @@ class ViewCache:
             if hit and hit[0] == gen:
                 self._cache.move_to_end(pid)
                 return hit[1]
-        manifest = json.loads(raw)
+        manifest = jsonio.loads(raw)
         bufs = [self._buffer(prefix + f"hosts/{h['host']}.tl") for h in manifest["hosts"]]
         analyses = {n: self.store.read(prefix + f"{n}.json") for n in ("ops", "steps", "roofline")}
         return self._put(pid, gen, ProfileData(self.store, record, manifest, bufs, analyses))

@@ -8,12 +8,13 @@ costs nothing until its pages are touched.
 
 from __future__ import annotations
 
-import json
 import struct
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+
+from xdiag import jsonio
 
 MAGIC = b"XDPK"
 VERSION = 1
@@ -35,7 +36,7 @@ def pack_parts(arrays: dict[str, np.ndarray],
         entries.append({"name": name, "dtype": arr.dtype.str, "shape": list(arr.shape),
                         "offset": offset})
         offset += arr.nbytes + _pad(arr.nbytes)
-    header = json.dumps({"arrays": entries, "meta": meta or {}}).encode()
+    header = jsonio.dumps({"arrays": entries, "meta": meta or {}})
     head = MAGIC + struct.pack("<II", VERSION, len(header)) + header
     yield head + b"\0" * _pad(len(head))
     for arr in arrays.values():
@@ -55,7 +56,7 @@ def unpack(buf: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     version, hlen = struct.unpack("<II", view[4:12])
     if version != VERSION:
         raise ValueError(f"derived-view container version {version}, expected {VERSION}")
-    header = json.loads(bytes(view[12 : 12 + hlen]))
+    header = jsonio.loads(view[12 : 12 + hlen])
     base = 12 + hlen + _pad(12 + hlen)
     arrays = {}
     for e in header["arrays"]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import struct
 from typing import Any
 
 import numpy as np
+
+from xdiag import jsonio
 
 MAGIC = b"XDTL"
 VERSION = 1
@@ -25,7 +26,7 @@ def encode(header: dict[str, Any], columns: dict[str, np.ndarray]) -> bytes:
         size = n * np.dtype(dtype).itemsize
         layout.append({"name": name, "dtype": dtype, "offset": offset, "length": n})
         offset += size + _pad8(size)
-    head = json.dumps({**header, "columns": layout}, separators=(",", ":")).encode()
+    head = jsonio.dumps({**header, "columns": layout})
     parts = [MAGIC, struct.pack("<II", VERSION, len(head)), head, b"\0" * _pad8(12 + len(head))]
     for name, dtype in COLUMNS:
         data = np.ascontiguousarray(columns[name], dtype=np.dtype(dtype).newbyteorder("<"))
@@ -41,7 +42,7 @@ def decode(buf: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     version, hlen = struct.unpack("<II", buf[4:12])
     if version != VERSION:
         raise ValueError(f"timeline wire version {version}, expected {VERSION}")
-    header = json.loads(buf[12 : 12 + hlen])
+    header = jsonio.loads(buf[12 : 12 + hlen])
     base = 12 + hlen + _pad8(12 + hlen)
     cols = {c["name"]: np.frombuffer(buf, dtype=np.dtype(c["dtype"]).newbyteorder("<"),
                                      count=c["length"], offset=base + c["offset"])

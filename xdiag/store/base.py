@@ -9,12 +9,12 @@ how several service replicas update the same object without losing writes
 from __future__ import annotations
 
 import abc
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from xdiag import jsonio
 from xdiag.errors import BadRequest, NotFound, PreconditionFailed
 
 T = TypeVar("T")
@@ -139,12 +139,11 @@ class ObjectStore(abc.ABC):
     # JSON helpers shared by every module that keeps state in the store.
 
     def read_json(self, key: str) -> Any:
-        return json.loads(self.read(key))
+        return jsonio.loads(self.read(key))
 
     def write_json(self, key: str, value: Any, *, if_generation: int | None = None) -> int:
         # Compact and key-sorted: identical input gives identical bytes (idempotent ingest).
-        data = json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
-        return self.write(key, data, if_generation=if_generation)
+        return self.write(key, jsonio.dumps(value), if_generation=if_generation)
 
     def update_json(
         self, key: str, fn: Callable[[Any], Any], *, default: Any = None, attempts: int = 20
@@ -158,7 +157,7 @@ class ObjectStore(abc.ABC):
         for attempt in range(attempts):
             try:
                 raw, gen = self.read_versioned(key)
-                current = json.loads(raw)
+                current = jsonio.loads(raw)
             except NotFound:
                 current, gen = default, 0
             new = fn(current)
