@@ -332,6 +332,75 @@ def test_timeline_is_served_while_the_tables_are_built(store_url: str, monkeypat
     assert "timeline_ready" not in client.get(f"/api/v1/profiles/{pid}").json
 
 
+def test_profile_get_waits_for_the_timeline_then_for_ready(tmp_path: Path, monkeypatch) -> None:
+    """`wait=timeline` / `wait=ready` hold the answer for an ingesting profile until its
+    timeline is written / its ingest has ended (the web UI's long poll), not longer."""
+    import threading
+
+    from xdiag import ingest, intake
+    from xdiag.analysis import host
+    from xdiag.server import create_app
+
+    reached, release = threading.Event(), threading.Event()
+    op_table = host._op_table
+
+    def held(*args, **kwargs):  # ingest waits here, after the timeline, before the tables
+        reached.set()
+        assert release.wait(120)
+        return op_table(*args, **kwargs)
+
+    monkeypatch.setattr(host, "_op_table", held)
+    waiting: dict[int, threading.Event] = collections.defaultdict(threading.Event)
+
+    class Changes(ingest._Changes):
+        def wait(self, seen: int, timeout: float) -> None:
+            waiting[threading.get_ident()].set()
+            super().wait(seen, timeout)
+
+    monkeypatch.setattr(ingest, "CHANGES", Changes())
+    svc = _services(str(tmp_path / "store"))
+    app = create_app(services=svc)
+    rec = intake.store_session(svc.store, svc.profiles, run="r", session="s",
+                               files=[intake.HostFile("h0", SMALL)], source="upload")
+    pid = rec["id"]
+    client = app.test_client()
+    now = client.get(f"/api/v1/profiles/{pid}?wait=ready&timeout=0").json
+    assert now["status"] == "ingesting" and now["timeline_ready"] is False
+    for bad in ("wait=soon", "wait=ready&timeout=99", "wait=ready&timeout=x"):
+        r = client.get(f"/api/v1/profiles/{pid}?{bad}")
+        assert r.status_code == 400, bad
+
+    answers: dict[str, dict] = {}
+    asked: dict[str, int] = {}
+
+    def ask(until: str) -> None:
+        asked[until] = threading.get_ident()
+        answers[until] = app.test_client().get(
+            f"/api/v1/profiles/{pid}?wait={until}&timeout=25").json
+
+    askers = {u: threading.Thread(target=ask, args=(u,)) for u in ("timeline", "ready")}
+    for t in askers.values():
+        t.start()
+    for u in askers:  # both requests are waiting before the ingest starts
+        while u not in asked:
+            threading.Event().wait(0.01)
+        assert waiting[asked[u]].wait(30)
+    worker = threading.Thread(target=svc.ingest.run, args=(pid,), kwargs={"inline": True})
+    worker.start()
+    try:
+        askers["timeline"].join(60)
+        assert answers["timeline"]["status"] == "ingesting"
+        assert answers["timeline"]["timeline_ready"] is True
+        assert reached.wait(60) and "ready" not in answers  # still held by the tables
+    finally:
+        release.set()
+        worker.join(120)
+        askers["ready"].join(60)
+    assert answers["ready"]["status"] == "ready" and "timeline_ready" not in answers["ready"]
+    done = client.get(f"/api/v1/profiles/{pid}?wait=timeline").json  # nothing to wait for
+    assert done["status"] == "ready"
+
+
 def test_single_host_upload_is_parsed_once(tmp_path: Path, monkeypatch) -> None:
     """Validation's parse is handed to the ingest in the same process (xplane/handoff.py):
     the ingest does not parse the file again, and writes exactly the views a fresh parse

@@ -47,6 +47,28 @@ COSTS_FORMAT = 2  # of the cached HLO costs (2: op columns)
 POOL_MIN_BYTES = 64 * 1024 * 1024
 
 
+class _Changes:
+    """Ingest milestones in this process (a host's timeline written, a profile `ready` or
+    `failed`), counted, so that a request can wait for the next one instead of polling."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.count = 0
+
+    def notify(self) -> None:
+        with self._cond:
+            self.count += 1
+            self._cond.notify_all()
+
+    def wait(self, seen: int, timeout: float) -> None:
+        """Until the count moves past `seen` (read before looking at the state), or timeout."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.count != seen, timeout)
+
+
+CHANGES = _Changes()
+
+
 def derived_prefix(record: dict[str, Any], version: int = VERSION) -> str:
     return layout.derived_prefix(record["run"], record["session"], version)
 
@@ -150,6 +172,7 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
             store.write_parts(key, parts, durable=False)
             # After the index itself: its presence says the index is complete.
             store.write_json(out_prefix + f"hosts/{host}.tl.json", summary)
+            CHANGES.notify()
             store.make_durable(key)
         written.append(writer.submit(write))
 
@@ -425,10 +448,13 @@ class IngestRunner:
                 log.exception("ingest of %s failed", pid)
             self.store.delete_prefix(derived_prefix(record))  # no half-built views remain
             metrics.INGESTS.labels("failed").inc()
-            return self.profiles.update(pid, status="failed", error=detail)
-        metrics.INGESTS.labels("ready").inc()
-        return self.profiles.update(pid, status="ready", error=None, ingest=info,
-                                    duration_ns=info.get("end_ns"))
+            out = self.profiles.update(pid, status="failed", error=detail)
+        else:
+            metrics.INGESTS.labels("ready").inc()
+            out = self.profiles.update(pid, status="ready", error=None, ingest=info,
+                                       duration_ns=info.get("end_ns"))
+        CHANGES.notify()
+        return out
 
     def submit(self, pid: str) -> None:
         with self._lock:

@@ -1,6 +1,7 @@
-"""Timeline first, in real Chromium: a profile whose ingest is still building its op and
-step tables already opens on its trace; when ingest finishes, the page turns into the full
-profile (tabs, step markers) without a reload, keeping the trace's window."""
+"""Timeline first, in real Chromium: a profile page opened before its ingest starts opens
+on the trace as soon as the timeline is written, while ingest still builds the op and step
+tables; when ingest finishes, the page turns into the full profile (tabs, step markers)
+without a reload, keeping the trace's window. The page learns both by long polls."""
 
 from __future__ import annotations
 
@@ -44,11 +45,16 @@ def test_trace_opens_while_ingest_builds_the_tables(ui, tmp_path: Path, monkeypa
     try:
         rec = intake.store_session(svc.store, svc.profiles, run="early", session="s",
                                    files=[intake.HostFile("h0", SMALL)], source="upload")
+        page, _ = ui.new_page(f"http://127.0.0.1:{server.server_port}")
+        asked: list[str] = []  # the profile look-ups: long polls while ingesting
+        page.on("request", lambda r: asked.append(r.url) if "/api/v1/profiles/early~s?" in r.url
+                or r.url.endswith("/api/v1/profiles/early~s") else None)
+        page.goto(f"/p/{urllib.parse.quote(rec['id'], safe='~')}")
+        page.get_by_test_id("ingesting").wait_for()  # opened before its ingest starts
         svc.ingest.submit(rec["id"])
         assert reached.wait(120)
-        page, _ = ui.new_page(f"http://127.0.0.1:{server.server_port}")
-        page.goto(f"/p/{urllib.parse.quote(rec['id'], safe='~')}")
         page.get_by_test_id("timeline-early").wait_for()
+        assert any("wait=timeline" in u for u in asked), asked
         wait_trace_loaded(page)
         assert page.get_by_test_id("tab-ops").count() == 0  # the tables are not there yet
         assert page.get_by_test_id("profile-status").inner_text() == "ingesting"
@@ -65,6 +71,7 @@ def test_trace_opens_while_ingest_builds_the_tables(ui, tmp_path: Path, monkeypa
         before = wait_trace_settled(page)
         assert int(before["t1"]) - int(before["t0"]) < int(full["t1"]) - int(full["t0"])
 
+        assert any("wait=ready" in u for u in asked), asked
         release.set()
         page.get_by_test_id("tab-ops").wait_for(timeout=60_000)
         assert page.get_by_test_id("profile-status").inner_text() == "ready"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from xdiag.capture import CaptureRequest
 from xdiag.errors import BadRequest, Forbidden, InvalidProfile, NotFound
 from xdiag.names import check_name, sanitize
 from xdiag.server.authz import requires
-from xdiag.server.context import base_url, json_body, services
+from xdiag.server.context import base_url, json_body, query_int, services
 from xdiag.store import layout
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -92,18 +93,39 @@ def profiles_list() -> Any:
     return jsonify([_with_url(e) for e in entries])
 
 
+WAIT_MAX_S = 25  # below proxies' idle timeouts
+RECHECK_S = 0.25  # an ingest in another process or replica sends no notice: look again
+
+
 @bp.get("/profiles/<pid>")
 @requires("viewer", profile_arg="pid")
 def profile_get(pid: str) -> Any:
     """The profile; while it ingests, `timeline_ready` says whether its timeline can be
-    opened already (the op and step tables follow)."""
-    svc = services()
-    record = svc.profiles.get(pid)
-    if record["status"] == "ingesting":
-        from xdiag.ingest import timeline_ready
+    opened already (the op and step tables follow).
 
-        record = {**record, "timeline_ready": timeline_ready(svc.store, record)}
-    return jsonify(_with_url(record))
+    `wait=timeline` (or `wait=ready`) holds the answer for a profile still ingesting until
+    its timeline can be opened (or its ingest has ended), at most `timeout` seconds
+    (default 10): the viewer opens a fresh capture the moment it can, without polling."""
+    from xdiag.ingest import CHANGES, timeline_ready
+
+    svc = services()
+    until = request.args.get("wait", "")
+    if until not in ("", "timeline", "ready"):
+        raise BadRequest(f"wait must be 'timeline' or 'ready', got {until!r}")
+    timeout = query_int("timeout", 10, lo=0, hi=WAIT_MAX_S) if until else 0
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = CHANGES.count
+        record = svc.profiles.get(pid)
+        waiting = False
+        if record["status"] == "ingesting":
+            ready = timeline_ready(svc.store, record)
+            record = {**record, "timeline_ready": ready}
+            waiting = until == "ready" or (until == "timeline" and not ready)
+        left = deadline - time.monotonic()
+        if not waiting or left <= 0:
+            return jsonify(_with_url(record))
+        CHANGES.wait(seen, min(left, RECHECK_S))
 
 
 @bp.delete("/profiles/<pid>")

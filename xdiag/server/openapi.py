@@ -25,6 +25,11 @@ QUERY: dict[str, list[tuple[str, str, bool, str]]] = {
         ("status", "string", False, "ingesting | ready | failed"),
     ],
     "api.profile_upload": [("wait", "boolean", False, "return after ingest finished")],
+    "api.profile_get": [
+        ("wait", "string", False, "timeline | ready: while ingesting, answer when the "
+         "timeline opens / the ingest ends"),
+        ("timeout", "integer", False, "seconds to wait at most (default 10, max 25)"),
+    ],
 }
 
 # endpoint name -> (content type, description)

@@ -41,6 +41,19 @@ describe("ApiClient", () => {
     expect(err.hint).toMatch(/does not exist/);
   });
 
+  it("long-polls a profile only when asked to wait", async () => {
+    const f = fakeFetch(() => json({ id: "r~s", status: "ingesting", timeline_ready: false }));
+    const api = new ApiClient(f.fn);
+    await api.profile("r~s");
+    await api.profile("r~s", undefined, "timeline");
+    await api.profile("r~s", undefined, "ready", 3);
+    expect(f.calls.map((c) => c.url)).toEqual([
+      "/api/v1/profiles/r~s",
+      "/api/v1/profiles/r~s?wait=timeline&timeout=10",
+      "/api/v1/profiles/r~s?wait=ready&timeout=3",
+    ]);
+  });
+
   it("reports a network failure as status 0 and calls onUnauthorized on 401", async () => {
     const api = new ApiClient(async () => {
       throw new TypeError("Failed to fetch");

@@ -165,8 +165,13 @@ export class ApiClient {
   profiles(q: ProfileQuery = {}, signal?: AbortSignal): Promise<Profile[]> {
     return this.json("GET", `/profiles${buildQuery({ ...q })}`, undefined, signal);
   }
-  profile(id: string, signal?: AbortSignal): Promise<Profile> {
-    return this.json("GET", `/profiles/${encodeURIComponent(id)}`, undefined, signal);
+  /**
+   * With `wait`, a profile still ingesting is answered when its timeline opens ("timeline")
+   * or its ingest ends ("ready"), at most `timeoutS` seconds later: a long poll.
+   */
+  profile(id: string, signal?: AbortSignal, wait?: "timeline" | "ready", timeoutS = 10): Promise<Profile> {
+    const q = wait ? buildQuery({ wait, timeout: timeoutS }) : "";
+    return this.json("GET", `/profiles/${encodeURIComponent(id)}${q}`, undefined, signal);
   }
   deleteProfile(id: string): Promise<void> {
     return this.json("DELETE", `/profiles/${encodeURIComponent(id)}`);

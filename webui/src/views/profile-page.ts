@@ -28,6 +28,9 @@ export const TAB_LABELS: Record<Tab, string> = {
   hlo: "HLO",
 };
 
+/** Between long polls (each held by the server until something changed or 10 s passed). */
+const FOLLOW_GAP_MS = 50;
+
 export interface PageDeps {
   api: ApiClient;
   router: Router;
@@ -43,6 +46,7 @@ export class ProfilePage {
   private tabButtons = new Map<Tab, HTMLButtonElement>();
   private readonly panelHost = h("div", { class: "panels" });
   private pollTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly aborter = new AbortController();
   private destroyed = false;
   /** Ingesting with the timeline ready: only the trace is shown. */
   private early = false;
@@ -68,6 +72,7 @@ export class ProfilePage {
     this.destroyed = true;
     document.removeEventListener("keydown", this.onKey);
     if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.aborter.abort();
     for (const p of this.panels.values()) p.destroy();
   }
 
@@ -82,11 +87,17 @@ export class ProfilePage {
     return `${this.basePath}${q ? `?${q}` : ""}`;
   }
 
-  private async load(): Promise<void> {
-    if (!this.early) replace(this.el, loading("profile"));
+  /** While the profile ingests, ask again at once: the server holds the answer until the
+   *  timeline opens or the ingest ends (long poll), so neither waits on a poll interval. */
+  private follow(wait: "timeline" | "ready"): void {
+    this.pollTimer = setTimeout(() => void this.load(wait), FOLLOW_GAP_MS);
+  }
+
+  private async load(wait?: "timeline" | "ready"): Promise<void> {
+    if (!this.early && !wait) replace(this.el, loading("profile"));
     let p: Profile;
     try {
-      p = await this.deps.api.profile(this.id);
+      p = await this.deps.api.profile(this.id, this.aborter.signal, wait);
     } catch (e) {
       if (this.destroyed) return;
       replace(this.el, h("p", null, h("a", { href: "/" }, "← Profiles")), errorState(e, () => void this.load()));
@@ -96,7 +107,7 @@ export class ProfilePage {
     this.profile = p;
     if (p.status === "ingesting" && p.timeline_ready) {
       // Timeline first: the trace opens while the op and step tables are still built.
-      this.pollTimer = setTimeout(() => void this.load(), 1500);
+      this.follow("ready");
       if (this.early) return;
       this.early = true;
       if (this.view.tab !== "trace") this.setView({ tab: "trace" });
@@ -122,7 +133,7 @@ export class ProfilePage {
         h("div", { class: "state state-loading", role: "status", "data-testid": "ingesting" },
           h("span", { class: "spinner", "aria-hidden": "true" }),
           ` Ingesting ${formatCount(p.events)} events from ${p.hosts.length} host(s)… this page opens the profile as soon as it is ready.`));
-      this.pollTimer = setTimeout(() => void this.load(), 1500);
+      this.follow("timeline");
       return;
     }
     if (p.status === "failed") {
