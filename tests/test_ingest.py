@@ -332,6 +332,63 @@ def test_timeline_is_served_while_the_tables_are_built(store_url: str, monkeypat
     assert "timeline_ready" not in client.get(f"/api/v1/profiles/{pid}").json
 
 
+def test_timeline_is_served_from_memory_while_its_file_is_written(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    """In the ingesting process, the viewer opens a host's index as soon as it is built,
+    before its file is in the store (ingest.EARLY); once written, the store answers, and
+    the viewports are the same bytes."""
+    import threading
+
+    from xdiag import ingest, intake
+    from xdiag.server import create_app
+    from xdiag.store.local import LocalStore
+
+    writing, release = threading.Event(), threading.Event()
+    write_parts = LocalStore.write_parts
+
+    def held(self, key, parts, **kwargs):  # the index file's write waits here
+        if key.endswith(".tl"):
+            writing.set()
+            assert release.wait(120)
+        return write_parts(self, key, parts, **kwargs)
+
+    monkeypatch.setattr(LocalStore, "write_parts", held)
+    svc = _services(str(tmp_path / "store"))
+    client = create_app(services=svc).test_client()
+    rec = intake.store_session(svc.store, svc.profiles, run="r", session="s",
+                               files=[intake.HostFile("h0", SMALL)], source="upload")
+    pid = rec["id"]
+    tl_key = ingest.derived_prefix(rec) + "hosts/h0.tl"
+    worker = threading.Thread(target=svc.ingest.run, args=(pid,), kwargs={"inline": True})
+    worker.start()
+    try:
+        assert writing.wait(120)
+        assert not svc.store.exists(tl_key) and not svc.store.exists(tl_key + ".json")
+        prof = client.get(f"/api/v1/profiles/{pid}?wait=timeline&timeout=0").json
+        assert prof["status"] == "ingesting" and prof["timeline_ready"] is True
+        tracks = client.get(f"/api/v1/profiles/{pid}/tracks").json
+        assert tracks["complete"] is False
+        assert sum(t["events"] for t in tracks["tracks"]) == rec["events"]
+        views = [f"/api/v1/profiles/{pid}/timeline?start_ns=0&end_ns={tracks['end_ns']}"
+                 "&width=800",
+                 f"/api/v1/profiles/{pid}/timeline?start_ns={tracks['end_ns'] // 3}"
+                 f"&end_ns={tracks['end_ns'] // 2}&width=300&format=json"]
+        early = [client.get(v) for v in views]
+        assert all(r.status_code == 200 for r in early)
+        hits = client.get(f"/api/v1/profiles/{pid}/search?q=fusion").json
+        assert hits["total"] > 0
+        assert ingest.EARLY.get(svc.store.url, tl_key) is not None
+    finally:
+        release.set()
+        worker.join(120)
+    assert svc.profiles.get(pid)["status"] == "ready"
+    assert ingest.EARLY.get(svc.store.url, tl_key) is None  # the store answers now
+    final = client.get(f"/api/v1/profiles/{pid}/tracks").json
+    assert final["tracks"] == tracks["tracks"] and final["end_ns"] == tracks["end_ns"]
+    assert [client.get(v).data for v in views] == [r.data for r in early]
+    assert client.get(f"/api/v1/profiles/{pid}/search?q=fusion").json == hits
+
+
 def test_profile_get_waits_for_the_timeline_then_for_ready(tmp_path: Path, monkeypatch) -> None:
     """`wait=timeline` / `wait=ready` hold the answer for an ingesting profile until its
     timeline is written / its ingest has ended (the web UI's long poll), not longer."""

@@ -33,7 +33,8 @@ SEARCH_LIMIT = 1000
 class HostData:
     def __init__(self, store: ObjectStore, record: dict[str, Any], info: dict[str, Any],
                  buf: Any) -> None:
-        arrays, meta = unpack(buf)
+        # The index file's buffer, or (arrays, meta) of an index still being written.
+        arrays, meta = buf if isinstance(buf, tuple) else unpack(buf)
         self._buf = buf
         self.store, self.record = store, record
         self.host: str = info["host"]
@@ -343,13 +344,17 @@ class ViewCache:
             if hit and hit[0] == _EARLY:
                 self._cache.move_to_end(pid)
                 return hit[1]
-        from xdiag.ingest import early_manifest
+        from xdiag.ingest import EARLY, early_manifest
 
         manifest = early_manifest(self.store, record)
         if manifest is None:
             return None
         prefix = derived_prefix(record)
-        bufs = [self._buffer(prefix + f"hosts/{h['host']}.tl") for h in manifest["hosts"]]
+        bufs = []
+        for h in manifest["hosts"]:
+            key = prefix + f"hosts/{h['host']}.tl"
+            held = EARLY.get(self.store.url, key)  # dropped only once the file is there
+            bufs.append(held[:2] if held is not None else self._buffer(key))
         return self._put(pid, _EARLY, ProfileData(self.store, record, manifest, bufs, {}))
 
     def _put(self, pid: str, gen: Any, data: ProfileData) -> ProfileData:
