@@ -240,10 +240,20 @@ class _ColumnsCommon:
             if p.event_stop == p.event_start:
                 continue
             em = p.event_metadata
+            row_codes = np.array([index.setdefault(n, len(index)) for n in em.names], np.int32)
+            ids = em.ids
+            top = int(ids[-1]) if len(ids) else -1
+            seg = md[p.event_start:p.event_stop]
+            if len(ids) and ids[0] >= 0 and top < 4 * len(ids) + 4096 and seg.min() >= 0:
+                # Dense ids (the usual 1..n): one gather from a code per id, written in
+                # place; ids past the table are clipped to its last slot, "" (code 0).
+                lut = np.zeros(top + 2, np.int32)
+                lut[ids] = row_codes
+                np.take(lut, seg, mode="clip", out=codes[p.event_start:p.event_stop])
+                continue
             # Code per metadata row, plus a trailing 0 ("") that position -1
             # (an id the plane does not define) picks.
-            local = np.zeros(len(em.names) + 1, np.int32)
-            local[:-1] = [index.setdefault(n, len(index)) for n in em.names]
+            local = np.append(row_codes, np.int32(0))
             for a in range(p.event_start, p.event_stop, _CHUNK):
                 b = min(a + _CHUNK, p.event_stop)
                 codes[a:b] = local[em.positions(md[a:b])]
