@@ -94,7 +94,6 @@ def profiles_list() -> Any:
 
 
 WAIT_MAX_S = 25  # below proxies' idle timeouts
-RECHECK_S = 0.25  # an ingest in another process or replica sends no notice: look again
 
 
 @bp.get("/profiles/<pid>")
@@ -125,7 +124,8 @@ def profile_get(pid: str) -> Any:
         left = deadline - time.monotonic()
         if not waiting or left <= 0:
             return jsonify(_with_url(record))
-        CHANGES.wait(seen, min(left, RECHECK_S))
+        # An ingest in another process or replica sends no notice: look again.
+        CHANGES.wait(seen, min(left, svc.store.recheck_s))
 
 
 @bp.delete("/profiles/<pid>")

@@ -50,6 +50,9 @@ class ObjectStore(abc.ABC):
     """A flat key -> bytes store with generations (GCS semantics)."""
 
     url: str
+    # How often a waiting request may look again for a change made by another process:
+    # metadata look-ups are free on a local disk, billed requests on GCS.
+    recheck_s: float = 0.25
 
     @abc.abstractmethod
     def read(self, key: str) -> bytes:

@@ -36,6 +36,8 @@ def _client() -> storage.Client:
 
 
 class GCSStore(ObjectStore):
+    recheck_s = 1.0
+
     def __init__(self, bucket: str, prefix: str = "", client: storage.Client | None = None) -> None:
         if not bucket:
             raise BadRequest("gs:// URL without a bucket name")
