@@ -6,13 +6,26 @@ import logging
 from typing import Any
 
 from flask import Flask, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
+from xdiag import jsonio
 from xdiag.config import Settings
 from xdiag.errors import XdiagError
 from xdiag.services import Services
 
 log = logging.getLogger("xdiag.server")
+
+
+class _JSONProvider(DefaultJSONProvider):
+    """jsonify through jsonio (orjson): a 10M-event profile's tracks answer is 3.4 MB of
+    JSON, 60 ms with the stdlib. Flask's own encoder takes what orjson cannot."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        try:
+            return jsonio.dumps(obj).decode()
+        except TypeError:
+            return super().dumps(obj, **kwargs)
 
 
 def create_app(settings: Settings | None = None, test_config: dict[str, Any] | None = None,
@@ -24,6 +37,7 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     """
     settings = settings or Settings.from_env()
     app = Flask(__name__, static_folder=None)
+    app.json = _JSONProvider(app)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_upload_bytes + 16 * 1024 * 1024)
     if test_config:
         app.config.update(test_config)
