@@ -50,6 +50,29 @@ def test_same_index_different_processes_do_not_collide(registry) -> None:
     assert [h["port"] for h in registry.hosts("train")] == [9100]
 
 
+def test_a_restart_supersedes_the_dead_processes_of_its_indexes(registry) -> None:
+    """A job killed without deregistering, then started again on new ports: its dead
+    processes are not listed or captured as failed hosts; a process index with no live
+    registration keeps its last one, stale (a host that really died)."""
+    for i, port in ((0, 9000), (1, 9001)):
+        registry.register(reg(i, port))
+    registry.clock.t += 60  # killed: no deregistration, heartbeats stop
+    registry.register(reg(0, 9100))  # restarted: only index 0 is back
+    registry.clock.t += 5
+    registry.register(reg(0, 9200))  # and again, quickly: index 0 has two live processes
+    hosts = registry.hosts("train")
+    assert [(h["process_index"], h["port"], h["state"]) for h in hosts] == [
+        (0, 9100, "live"), (0, 9200, "live"), (1, 9001, "stale")]
+    (job,) = registry.jobs()
+    assert (job["live"], job["stale"]) == (2, 1)
+    registry.clock.t += 60  # everything dead: each index keeps its last registration
+    registry.register(reg(1, 9301))
+    registry.clock.t += 60
+    hosts = registry.hosts("train")
+    assert sorted((h["process_index"], h["port"]) for h in hosts) == [(0, 9200), (1, 9301)]
+    assert {h["state"] for h in hosts} == {"stale"}
+
+
 def test_unknown_job(registry) -> None:
     with pytest.raises(NotFound, match="not registered"):
         registry.hosts("nope")

@@ -110,25 +110,41 @@ class Registry:
         stale = self.clock() - float(reg.get("last_seen", 0)) > self.ttl_s
         return {**reg, "state": "stale" if stale else "live"}
 
+    def _current(self, regs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The registrations that still stand for their process index, with their state:
+        every live one; a stale one only when none is live and it is the last seen. A job
+        restarted after a crash (its agent never deregistered) re-registers the same
+        indexes on new ports: the dead processes are superseded, not failed hosts."""
+        by_index: dict[int, list[dict[str, Any]]] = {}
+        for reg in regs:
+            by_index.setdefault(reg["process_index"], []).append(self._with_state(reg))
+        out = []
+        for _, group in sorted(by_index.items()):
+            live = sorted((h for h in group if h["state"] == "live"),
+                          key=lambda h: (h["host"], h["port"]))
+            out += live or [max(group, key=lambda h: float(h.get("last_seen", 0)))]
+        return out
+
     def jobs(self) -> list[dict[str, Any]]:
         by_job: dict[str, list[dict[str, Any]]] = {}
         for _, reg in self.store.iter_json(layout.JOBS):
             if isinstance(reg, dict) and "job" in reg:
-                by_job.setdefault(reg["job"], []).append(self._with_state(reg))
+                by_job.setdefault(reg["job"], []).append(reg)
         out = []
-        for job, hosts in sorted(by_job.items()):
-            hosts.sort(key=lambda h: h["process_index"])
+        for job, regs in sorted(by_job.items()):
+            hosts = self._current(regs)
             live = sum(h["state"] == "live" for h in hosts)
             out.append({"job": job, "hosts": hosts, "live": live, "stale": len(hosts) - live})
         return out
 
     def hosts(self, job: str) -> list[dict[str, Any]]:
-        """Every registered host of `job` (live and stale); NotFound if none is registered."""
+        """The registered hosts of `job` that still stand (live, or stale and not superseded
+        by a restart), by process index; NotFound if none is registered."""
         prefix = f"{layout.JOBS}{check_name(job, 'job')}/"
-        hosts = [self._with_state(reg) for _, reg in self.store.iter_json(prefix)]
+        hosts = self._current([reg for _, reg in self.store.iter_json(prefix)])
         if not hosts:
             raise NotFound(
                 f"job {job!r} is not registered: start it with xdiag.agent.start(job={job!r}, "
                 "server=...) and check `xdiag jobs`"
             )
-        return sorted(hosts, key=lambda h: h["process_index"])
+        return hosts
