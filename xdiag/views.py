@@ -4,7 +4,7 @@ A `ProfileData` is opened from the manifest and the hosts' timeline files
 (memory-mapped: opening costs nothing until pages are touched) and kept in an
 LRU cache, so the first query is as fast as the hundredth. Only the event
 details of a clicked slice go back to the raw file (the stats are not copied
-into the derived views); its parsed columns are cached per host.
+into the derived views), to that one event's bytes (`xplane/events.py`).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class HostData:
         self.names_arr = np.array(self.names, dtype=object)
         self.num_tracks = len(meta["tracks"])
         self._pos: np.ndarray | None = None
-        self._cols: Any = None
+        self._events: Any = None
         self._lock = threading.Lock()
 
     def position(self, src: int) -> int:
@@ -58,16 +58,17 @@ class HostData:
                 self._pos = pos
         return int(self._pos[src])
 
-    def columns(self) -> Any:
-        """The raw host file parsed (for event stats); cached."""
-        from xdiag.xplane.reader import read_xspace
+    def events(self) -> Any:
+        """Single events' stats from the raw host file (`xplane/events.py`: no full
+        parse); opened once."""
+        from xdiag.xplane.events import EventReader
 
         with self._lock:
-            if self._cols is None:
+            if self._events is None:
                 key = layout.raw_key(self.record["run"], self.record["session"], self.host)
                 path = self.store.local_path(key)
-                self._cols = read_xspace(str(path) if path else self.store.read(key))
-            return self._cols
+                self._events = EventReader(str(path) if path else self.store.read(key))
+            return self._events
 
 
 class ProfileData:
@@ -161,8 +162,7 @@ class ProfileData:
             raise NotFound(f"event {eid} is an aggregate without a position on the timeline")
         idx = h.index
         seg = int(np.searchsorted(idx.seg_ptr, pos, side="right")) - 1
-        cols = h.columns()
-        stats = _jsonable(cols.event_stats(src))
+        stats = _jsonable(h.events().event_stats(src))
         hlo = None
         if "hlo_op" in stats:
             hlo = {"op": stats.get("hlo_op"), "module": stats.get("hlo_module"),

@@ -2025,6 +2025,98 @@ static PyObject *xspace_add_by_line(PyObject *self, PyObject *args) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Single events out of the raw file, without parsing it (the viewer's event
+ * details). event_chunks is the parallel parse's planning pass: chunks of one
+ * line's events, each starting at an event's tag; event_span walks one chunk. */
+
+PyDoc_STRVAR(event_chunks_doc,
+             "event_chunks(data, chunk_bytes) -> bytes of int64 rows (first event index,\n"
+             "start, end, plane): runs of one line's events of about chunk_bytes, in file\n"
+             "order; event i is in the last row whose first index is <= i.");
+
+static PyObject *xspace_event_chunks(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer view;
+    Py_ssize_t chunk_bytes;
+    if (!PyArg_ParseTuple(args, "y*n:event_chunks", &view, &chunk_bytes)) return NULL;
+    if (chunk_bytes < 1) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "chunk_bytes must be positive");
+        return NULL;
+    }
+    Parser p;
+    memset(&p, 0, sizeof(p)); /* no columns: the planning pass only counts events */
+    p.base = view.buf;
+    p.size = (size_t)view.len;
+    p.plan = 1;
+    p.chunk_bytes = (size_t)chunk_bytes;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = parse_space(&p);
+    Py_END_ALLOW_THREADS
+    PyObject *out = NULL;
+    if (rc) {
+        PyErr_SetString(PyExc_ValueError, p.err[0] ? p.err : "malformed XSpace");
+    } else {
+        out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(p.nchunks * 4 * sizeof(int64_t)));
+        if (out != NULL) {
+            int64_t *row = (int64_t *)PyBytes_AS_STRING(out);
+            for (size_t c = 0; c < p.nchunks; c++, row += 4) {
+                row[0] = p.chunks[c].ev_base;
+                row[1] = (int64_t)p.chunks[c].pos;
+                row[2] = (int64_t)p.chunks[c].end;
+                row[3] = p.chunks[c].plane;
+            }
+        }
+    }
+    parser_free(&p);
+    PyBuffer_Release(&view);
+    return out;
+}
+
+PyDoc_STRVAR(event_span_doc,
+             "event_span(data, start, end, k) -> (start, stop) of the k-th XEvent's bytes\n"
+             "(from 0) among the line fields in [start, end) (an event_chunks row).");
+
+static PyObject *xspace_event_span(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer view;
+    Py_ssize_t start, end, k;
+    if (!PyArg_ParseTuple(args, "y*nnn:event_span", &view, &start, &end, &k)) return NULL;
+    Parser p;
+    memset(&p, 0, sizeof(p));
+    p.base = view.buf;
+    p.size = (size_t)view.len;
+    size_t pos = (size_t)start, stop = (size_t)end, found = 0, len = 0;
+    int ok = start >= 0 && end >= start && end <= view.len && k >= 0, hit = 0;
+    while (ok && !hit && pos < stop) {
+        size_t at = pos, n;
+        uint32_t f;
+        int wt;
+        if (rd_tag(&p, &pos, stop, &f, &wt)) {
+            ok = 0;
+        } else if (f == 4 && wt == WT_LEN) {
+            if (rd_len(&p, &pos, stop, &n)) {
+                ok = 0;
+            } else if (k-- == 0) {
+                found = pos, len = n, hit = 1;
+            } else {
+                pos += n;
+            }
+        } else if (skip_field(&p, &pos, stop, f, wt, at, 0)) {
+            ok = 0;
+        }
+    }
+    PyBuffer_Release(&view);
+    if (!hit) {
+        PyErr_Format(PyExc_ValueError, "event_span: %s",
+                     p.err[0] ? p.err : "no such event in the range");
+        return NULL;
+    }
+    return Py_BuildValue("nn", (Py_ssize_t)found, (Py_ssize_t)(found + len));
+}
+
+/* ------------------------------------------------------------------------ */
 /* Interning of byte slices (str stat values) by content. */
 
 static uint64_t hash_bytes(const uint8_t *s, size_t n) {
@@ -2284,6 +2376,8 @@ static PyMethodDef methods[] = {
      parse_lean_doc},
     {"remap_codes", xspace_remap_codes, METH_VARARGS, remap_doc},
     {"add_by_line", xspace_add_by_line, METH_VARARGS, add_by_line_doc},
+    {"event_chunks", xspace_event_chunks, METH_VARARGS, event_chunks_doc},
+    {"event_span", xspace_event_span, METH_VARARGS, event_span_doc},
     {NULL, NULL, 0, NULL},
 };
 
