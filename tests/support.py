@@ -142,3 +142,23 @@ def wait_for_hosts(server: str, job: str, n: int, timeout: float = 120) -> list[
                     return j["hosts"]
         time.sleep(0.3)
     raise AssertionError(f"{n} live host(s) of {job!r} did not register within {timeout} s")
+
+
+def hold_tables(monkeypatch) -> tuple:
+    """Makes ingest wait after the timeline index, before the op and step tables:
+    returns (reached, release) events; ingest goes on once `release` is set."""
+    import threading
+
+    from xdiag.analysis import host
+
+    reached, release = threading.Event(), threading.Event()
+    op_table = host._op_table
+
+    def held(*args, **kwargs):
+        reached.set()
+        assert release.wait(120)
+        return op_table(*args, **kwargs)
+
+    monkeypatch.setattr(host, "_op_table", held)
+    return reached, release
+

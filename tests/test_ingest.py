@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import FIXTURES, run_cli
+from support import FIXTURES, hold_tables, run_cli
 
 from xdiag.config import Settings
 from xdiag.ingest import VERSION, StoreCostCache
@@ -280,18 +280,9 @@ def test_timeline_is_served_while_the_tables_are_built(store_url: str, monkeypat
     import threading
 
     from xdiag import intake
-    from xdiag.analysis import host
     from xdiag.server import create_app
 
-    reached, release = threading.Event(), threading.Event()
-    op_table = host._op_table
-
-    def held(*args, **kwargs):  # holds ingest between the index and the tables
-        reached.set()
-        assert release.wait(120)
-        return op_table(*args, **kwargs)
-
-    monkeypatch.setattr(host, "_op_table", held)
+    reached, release = hold_tables(monkeypatch)
     svc = _services(store_url)
     client = create_app(services=svc).test_client()
     rec = intake.store_session(svc.store, svc.profiles, run="r", session="s",
@@ -395,18 +386,9 @@ def test_profile_get_waits_for_the_timeline_then_for_ready(tmp_path: Path, monke
     import threading
 
     from xdiag import ingest, intake
-    from xdiag.analysis import host
     from xdiag.server import create_app
 
-    reached, release = threading.Event(), threading.Event()
-    op_table = host._op_table
-
-    def held(*args, **kwargs):  # ingest waits here, after the timeline, before the tables
-        reached.set()
-        assert release.wait(120)
-        return op_table(*args, **kwargs)
-
-    monkeypatch.setattr(host, "_op_table", held)
+    reached, release = hold_tables(monkeypatch)
     waiting: dict[int, threading.Event] = collections.defaultdict(threading.Event)
 
     class Changes(ingest._Changes):

@@ -19,10 +19,10 @@ from e2e_support import (
     wait_trace_loaded,
     wait_trace_settled,
 )
+from support import hold_tables
 from werkzeug.serving import make_server
 
 from xdiag import intake
-from xdiag.analysis import host
 from xdiag.config import Settings
 from xdiag.server import create_app
 from xdiag.services import Services
@@ -30,15 +30,7 @@ from xdiag.services import Services
 
 @pytest.mark.e2e
 def test_trace_opens_while_ingest_builds_the_tables(ui, tmp_path: Path, monkeypatch) -> None:
-    reached, release = threading.Event(), threading.Event()
-    op_table = host._op_table
-
-    def held(*args, **kwargs):  # ingest waits here, after the index, before the tables
-        reached.set()
-        assert release.wait(120)
-        return op_table(*args, **kwargs)
-
-    monkeypatch.setattr(host, "_op_table", held)
+    reached, release = hold_tables(monkeypatch)
     svc = Services(Settings(store=str(tmp_path / "store")))
     server = make_server("127.0.0.1", 0, create_app(services=svc), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()

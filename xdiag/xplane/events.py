@@ -12,6 +12,7 @@ decodes its few bytes. Values and precedence are those of
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -80,17 +81,26 @@ def _varint(buf: memoryview, pos: int, end: int) -> tuple[int, int]:
         shift += 7
 
 
-def _skip(buf: memoryview, pos: int, end: int, wire: int) -> int:
-    if wire == 0:
-        return _varint(buf, pos, end)[1]
-    if wire == 1:
-        return pos + 8
-    if wire == 2:
-        n, pos = _varint(buf, pos, end)
-        return pos + n
-    if wire == 5:
-        return pos + 4
-    raise InvalidProfile(f"malformed event: wire type {wire}")
+def _fields(buf: memoryview, pos: int, end: int) -> Iterator[tuple[int, int, Any]]:
+    """(field number, wire type, value) of each field of a message in [pos, end): the
+    integer of a varint, the (start, stop) of a length-delimited or fixed field."""
+    while pos < end:
+        tag, pos = _varint(buf, pos, end)
+        field, wire = tag >> 3, tag & 7
+        if wire == 0:
+            value, pos = _varint(buf, pos, end)
+            yield field, wire, value
+            continue
+        if wire == 2:
+            n, pos = _varint(buf, pos, end)
+        elif wire in (1, 5):
+            n = 8 if wire == 1 else 4
+        else:
+            raise InvalidProfile(f"malformed event: wire type {wire}")
+        if pos + n > end:
+            raise InvalidProfile("malformed event: a field runs past its message")
+        yield field, wire, (pos, pos + n)
+        pos += n
 
 
 def _signed(v: int) -> int:
@@ -99,43 +109,25 @@ def _signed(v: int) -> int:
 
 def _decode_stat(buf: memoryview, pos: int, end: int) -> tuple[int, int, Any]:
     sid, kind, value = 0, 0, None
-    while pos < end:
-        tag, pos = _varint(buf, pos, end)
-        field, wire = tag >> 3, tag & 7
+    for field, wire, v in _fields(buf, pos, end):
         if field == 1 and wire == 0:
-            v, pos = _varint(buf, pos, end)
             sid = _signed(v)
         elif field in (_UINT64, _INT64, _REF) and wire == 0:
-            v, pos = _varint(buf, pos, end)
             kind, value = field, _signed(v) if field == _INT64 else v
         elif field == _DOUBLE and wire == 1:
-            kind, value = field, struct.unpack_from("<d", buf, pos)[0]
-            pos += 8
+            kind, value = field, struct.unpack_from("<d", buf, v[0])[0]
         elif field in (_STR, _BYTES) and wire == 2:
-            n, pos = _varint(buf, pos, end)
-            raw = bytes(buf[pos:pos + n])
+            raw = bytes(buf[v[0]:v[1]])
             kind, value = field, raw.decode("utf-8", "replace") if field == _STR else raw
-            pos += n
-        else:
-            pos = _skip(buf, pos, end, wire)
-    if pos != end:
-        raise InvalidProfile("malformed event: a stat runs past its end")
     return sid, kind, value
 
 
 def _decode_event(buf: memoryview) -> tuple[int, list[tuple[int, int, Any]]]:
     """An XEvent's metadata id and its stats as (stat metadata id, kind, value)."""
-    md, stats, pos, end = 0, [], 0, len(buf)
-    while pos < end:
-        tag, pos = _varint(buf, pos, end)
-        field, wire = tag >> 3, tag & 7
+    md, stats = 0, []
+    for field, wire, v in _fields(buf, 0, len(buf)):
         if field == 1 and wire == 0:
-            v, pos = _varint(buf, pos, end)
             md = _signed(v)
         elif field == 4 and wire == 2:
-            n, pos = _varint(buf, pos, end)
-            stats.append(_decode_stat(buf, pos, pos + n))
-            pos += n
-        else:
-            pos = _skip(buf, pos, end, wire)
+            stats.append(_decode_stat(buf, *v))
     return md, stats
