@@ -319,6 +319,9 @@ def read_xspace_lean(data: Any, *, stats: Iterable[str] = (),
     # skipped, which is cheap), then parse wanting those stats' ids.
     head = _parse(data, lines=False)
     metas = _plane_metas(head["planes"])
+    # A stat no plane names cannot occur: no column for it (e.g. correlation_id on CPU);
+    # it reads as absent from every event, as it is.
+    wanted = [n for n in wanted if any(n in m.ids_by_name for m in metas)]
     keep = []
     for m in metas:
         pairs = [(int(i), w) for w, n in enumerate(wanted) for i in m.ids_by_name.get(n, _EMPTY_I64)]
