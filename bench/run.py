@@ -211,7 +211,7 @@ def report(results: list[dict]) -> str:
               "(parse, tracks, index: the ingesting process serves it from memory while its "
               "file is written), and the web UI's requests over "
               "HTTP (Flask test client): the profile as a long poll (`wait=timeline`, answered "
-              "when the index is written), its tracks, the whole-profile viewport. The parse, the index's sort and level-of-detail "
+              "when the index is built), its tracks, the whole-profile viewport. The parse, the index's sort and level-of-detail "
               "build and the time conversion run on both cores (the same bytes on any number "
               "of threads). Ingest writes the timeline before it builds the op "
               "and step tables and costs the HLO, and the service serves it from then on; the "
