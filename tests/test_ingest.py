@@ -273,6 +273,50 @@ def test_module_costs_are_computed_once_per_store(tmp_path: Path, monkeypatch) -
     assert len(calls) == 2 * n_modules
 
 
+def test_search_pages_are_the_time_ordered_matches(tmp_path: Path) -> None:
+    """Search pages against a brute force: every match of the name substring over all
+    hosts, sorted by start (ties: host, then index order), paged after `after_ns`. Two
+    hosts with the same file make every match a tie across hosts."""
+    import random
+
+    from xdiag import intake
+
+    svc = _services(str(tmp_path / "store"))
+    rec = intake.store_session(svc.store, svc.profiles, run="r", session="two",
+                               files=[intake.HostFile("h0", SMALL), intake.HostFile("h1", SMALL)],
+                               source="upload")
+    rec = svc.ingest.run(rec["id"], inline=True)
+    data = svc.views.get(rec)
+
+    def brute(q: str) -> list[tuple[int, int]]:  # (start_ns, id) of every match, in order
+        out = []
+        for h in data.hosts:
+            idx = h.index
+            for p in range(idx.num_events):
+                if q.lower() in h.names[int(idx.ev_name[p])].lower():
+                    out.append((int(idx.ev_start[p]), int(h.eid_base + idx.ev_src[p])))
+        return sorted(out, key=lambda m: m[0])  # stable: host, then index order
+
+    rng = random.Random(1)
+    names = sorted({n for h in data.hosts for n in h.names if n})
+    for q in ["fusion", "DOT", "e", "no such op"] + [n[:3] for n in rng.sample(names, 5)]:
+        every = brute(q)
+        after, seen = None, 0
+        for _ in range(8):
+            limit = rng.choice([1, 5, 64])
+            page = data.search(q, after, limit)
+            rest = [m for m in every if after is None or m[0] > after]
+            assert page["total"] == len(every)
+            assert [(m["start_ns"], m["id"]) for m in page["matches"]] == rest[:limit], (q, after)
+            assert (page["next_after_ns"] is None) == (len(rest) <= limit)
+            seen += len(page["matches"])
+            if page["next_after_ns"] is None:
+                break
+            after = page["next_after_ns"] if rng.random() < 0.7 else \
+                page["matches"][0]["start_ns"] + rng.randint(0, 10**6)
+        assert seen or not every
+
+
 def test_timeline_is_served_while_the_tables_are_built(store_url: str, monkeypatch) -> None:
     """Ingest writes the timeline first: while the op and step tables are still being
     built, the timeline endpoints answer with every event and the tables answer 409; once

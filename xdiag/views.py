@@ -82,7 +82,7 @@ class ProfileData:
         self.hosts = [HostData(store, record, h, b) for h, b in zip(manifest["hosts"], bufs,
                                                                      strict=True)]
         self._eid_bases = np.array([h.eid_base for h in self.hosts], dtype=np.int64)
-        self._search_cache: dict[str, tuple[np.ndarray, ...]] = {}
+        self._search_cache: dict[str, list[tuple[int, np.ndarray, np.ndarray]]] = {}
 
     # -- timeline ------------------------------------------------------------
 
@@ -201,46 +201,65 @@ class ProfileData:
     # -- search ----------------------------------------------------------------
 
     def search(self, q: str, after_ns: int | None, limit: int) -> dict[str, Any]:
+        """Events whose name contains `q` (any case), in time order (ties: host, then
+        index order), `limit` at a time after `after_ns`.
+
+        Each segment's slices are sorted by start, so a page merges the next `limit`
+        matches of each segment instead of sorting every match (millions for a broad
+        query on a 10M-event profile: 0.3-0.5 s)."""
         q = q.strip()
         if not q:
             raise BadRequest("search needs a non-empty q")
         limit = max(1, min(limit, SEARCH_LIMIT))
         hit = self._search_cache.get(q.lower())
         if hit is None:
-            ql = q.lower()
-            parts = []
+            hit = []
             for hi, h in enumerate(self.hosts):
-                ids = [i for i, n in enumerate(h.names) if ql in n.lower()]
+                ids = [i for i, n in enumerate(h.names) if q.lower() in n.lower()]
                 if not ids:
                     continue
-                pos = np.flatnonzero(np.isin(h.index.ev_name, np.array(ids, dtype=np.int32)))
-                parts.append((np.full(len(pos), hi, dtype=np.int32), pos,
-                              h.index.ev_start[pos]))
-            if parts:
-                host_i = np.concatenate([p[0] for p in parts])
-                pos = np.concatenate([p[1] for p in parts])
-                start = np.concatenate([p[2] for p in parts])
-                order = np.argsort(start, kind="stable")
-                hit = (host_i[order], pos[order], start[order])
-            else:
-                hit = (np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0, np.int64))
+                # One gather from a per-name flag (np.isin makes a pass per matching name).
+                hit_name = np.zeros(len(h.names), bool)
+                hit_name[ids] = True
+                pos = np.flatnonzero(hit_name[h.index.ev_name])
+                # Where each segment's matches start in `pos` (positions ascend).
+                hit.append((hi, pos, np.searchsorted(pos, h.index.seg_ptr)))
             if len(self._search_cache) > 32:
                 self._search_cache.clear()
             self._search_cache[q.lower()] = hit
-        host_i, pos, start = hit
-        first = 0 if after_ns is None else int(np.searchsorted(start, after_ns, side="right"))
+        starts, hosts, found = [], [], []
+        after = 0  # matches after `after_ns`
+        for hi, pos, bounds in hit:
+            idx = self.hosts[hi].index
+            for seg in np.flatnonzero(np.diff(bounds)).tolist():
+                lo, hi_ = int(bounds[seg]), int(bounds[seg + 1])
+                if after_ns is not None:
+                    a, b = int(idx.seg_ptr[seg]), int(idx.seg_ptr[seg + 1])
+                    first = a + int(np.searchsorted(idx.ev_start[a:b], after_ns, side="right"))
+                    lo += int(np.searchsorted(pos[lo:hi_], first))
+                after += hi_ - lo
+                take = pos[lo:min(hi_, lo + limit)]
+                starts.append(idx.ev_start[take])
+                hosts.append(np.full(len(take), hi, np.int64))
+                found.append(take)
+        if found:
+            start, host_i, pos = (np.concatenate(x) for x in (starts, hosts, found))
+            page = np.lexsort((pos, host_i, start))[:limit]
+            host_i, pos = host_i[page], pos[page]
+        else:
+            host_i = pos = np.zeros(0, np.int64)
         matches = []
-        for k in range(first, min(first + limit, len(pos))):
-            h, p = self.hosts[int(host_i[k])], int(pos[k])
+        for hi, p in zip(host_i.tolist(), pos.tolist(), strict=True):
+            h = self.hosts[hi]
             idx = h.index
             seg = int(np.searchsorted(idx.seg_ptr, p, side="right")) - 1
             matches.append({"id": int(h.eid_base + idx.ev_src[p]), "name": h.names[int(idx.ev_name[p])],
                             "track": h.track_base + int(idx.seg_track[seg]),
                             "depth": int(idx.seg_depth[seg]), "start_ns": int(idx.ev_start[p]),
                             "dur_ns": int(idx.ev_end[p] - idx.ev_start[p])})
-        more = first + limit < len(pos)
-        return {"q": q, "total": len(pos), "matches": matches,
-                "next_after_ns": matches[-1]["start_ns"] if more and matches else None}
+        total = sum(len(pos_) for _, pos_, _ in hit)
+        return {"q": q, "total": total, "matches": matches,
+                "next_after_ns": matches[-1]["start_ns"] if after > limit and matches else None}
 
     # -- analyses ----------------------------------------------------------------
 
