@@ -148,6 +148,7 @@ def diff() -> Any:
         raise BadRequest("diff needs two profile ids: ?a=<id>&b=<id>")
     da, db = _data(a), _data(b)
     return jsonify(diff_views(a, b, da.analysis("ops"), db.analysis("ops"),
-                              da.analysis("steps"), db.analysis("steps")))
+                              da.analysis("steps"), db.analysis("steps"),
+                              span_a_ns=da.end_ns, span_b_ns=db.end_ns))
 
 
