@@ -202,7 +202,10 @@ class ProfileData:
 
     def search(self, q: str, after_ns: int | None, limit: int) -> dict[str, Any]:
         """Events whose name contains `q` (any case), in time order (ties: host, then
-        index order), `limit` at a time after `after_ns`.
+        index order), `limit` at a time after `after_ns`. Events named "end: <op>" are left
+        out: XLA:CPU's thunk executor (thunk_executor.cc) records one where it handles an op's
+        completion (a few hundred ns on a runtime thread, the consumer end of a flow from
+        the op, no HLO stats), so they would double every op match.
 
         Each segment's slices are sorted by start, so a page merges the next `limit`
         matches of each segment instead of sorting every match (millions for a broad
@@ -215,7 +218,8 @@ class ProfileData:
         if hit is None:
             hit = []
             for hi, h in enumerate(self.hosts):
-                ids = [i for i, n in enumerate(h.names) if q.lower() in n.lower()]
+                ids = [i for i, n in enumerate(h.names)
+                       if q.lower() in n.lower() and not n.startswith("end:")]
                 if not ids:
                     continue
                 # One gather from a per-name flag (np.isin makes a pass per matching name).
