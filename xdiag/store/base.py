@@ -71,7 +71,9 @@ class ObjectStore(abc.ABC):
         """
         import tempfile
 
-        with tempfile.NamedTemporaryFile(prefix="xdiag-parts-") as fh:
+        from xdiag import tempfiles
+
+        with tempfile.NamedTemporaryFile(prefix=f"xdiag-parts-{tempfiles.owner()}-") as fh:
             for part in parts:
                 fh.write(part)
             fh.flush()
@@ -111,8 +113,9 @@ class ObjectStore(abc.ABC):
         return _DeferredWrite(self, key, Path(path))
 
     @abc.abstractmethod
-    def download_to(self, key: str, path: Path) -> None:
-        """Stream an object into a local file."""
+    def download_to(self, key: str, path: Path, *, generation: int | None = None) -> None:
+        """Stream an object into a local file. With `generation`, that version of it:
+        NotFound once it has been replaced (a backend without versions may ignore it)."""
 
     @abc.abstractmethod
     def size(self, key: str) -> int | None:
@@ -123,8 +126,14 @@ class ObjectStore(abc.ABC):
         """All keys starting with `prefix`, sorted (recursive)."""
 
     @abc.abstractmethod
-    def delete(self, key: str) -> bool:
-        """Delete a key; return False if it was absent."""
+    def delete(self, key: str, *, if_generation: int | None = None) -> bool:
+        """Delete a key; return False if it was absent. With `if_generation`, only that
+        version of it: PreconditionFailed if the key now holds another."""
+
+    def sweep_temp(self, max_age_s: float | None = None) -> list[tuple[str, int]]:
+        """Remove the temporary files a dead writer left in the store (a local store's
+        staged copies); return (name, bytes) of each. Never touches a live writer's."""
+        return []
 
     def local_path(self, key: str) -> Path | None:
         """A filesystem path for the key if the backend has one (local store), else None."""

@@ -1,7 +1,9 @@
 """Local-filesystem store: the default backend.
 
 Writes go to a temporary file in the same directory and are renamed into
-place, so a reader never sees a partial object. Conditional writes hold an
+place, so a reader never sees a partial object. Temporary files are named after
+their writing process (`tempfiles`), so `sweep_temp` removes those a killed
+process left and never a live writer's. Conditional writes hold an
 exclusive `flock` so several processes on one machine compare-and-swap safely.
 The generation of a key is its mtime in nanoseconds (bumped if a rewrite lands
 in the same tick).
@@ -14,11 +16,11 @@ import fcntl
 import os
 import secrets
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from xdiag import tempfiles
 from xdiag.errors import NotFound, PreconditionFailed
 from xdiag.store.base import ObjectStore, check_key
 
@@ -123,7 +125,7 @@ class LocalStore(ObjectStore):
     def _stage(self, path: Path, fill: object, sync: bool = True) -> _Staged:
         """`fill` written (and fsynced) to a temporary file beside `path`, not renamed yet."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
+        fd, tmp = tempfiles.mkstemp(_TMP_PREFIX, dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
                 if isinstance(fill, bytes | bytearray | memoryview):
@@ -155,7 +157,7 @@ class LocalStore(ObjectStore):
         be gigabytes (a capture's or an upload's temporary file on this filesystem). None
         when it cannot be linked (another filesystem, no hard links), and the caller copies."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f"{_TMP_PREFIX}{secrets.token_hex(8)}"
+        tmp = path.parent / f"{_TMP_PREFIX}{tempfiles.owner()}-{secrets.token_hex(8)}"
         try:
             os.link(src, tmp)
         except OSError:
@@ -204,7 +206,7 @@ class LocalStore(ObjectStore):
     def write_file(self, key: str, path: Path) -> int:
         return self._atomic_replace(self._path(key), Path(path))
 
-    def download_to(self, key: str, path: Path) -> None:
+    def download_to(self, key: str, path: Path, *, generation: int | None = None) -> None:
         src = self._path(key)
         if not src.is_file():
             raise NotFound(f"no object {key!r} in {self.url}")
@@ -238,8 +240,18 @@ class LocalStore(ObjectStore):
                     out.append(key)
         return sorted(out)
 
-    def delete(self, key: str) -> bool:
+    def delete(self, key: str, *, if_generation: int | None = None) -> bool:
         path = self._path(key)
+        if if_generation is not None:
+            with self._locked():
+                current = self._generation(path)
+                if current and current != if_generation:
+                    raise PreconditionFailed(
+                        f"{key!r} changed (generation {current}, expected {if_generation})")
+                return self._unlink(path)
+        return self._unlink(path)
+
+    def _unlink(self, path: Path) -> bool:
         try:
             path.unlink()
         except (FileNotFoundError, IsADirectoryError):
@@ -256,3 +268,15 @@ class LocalStore(ObjectStore):
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
+
+    def sweep_temp(self, max_age_s: float | None = None) -> list[tuple[str, int]]:
+        out = []
+        for dirpath, _, filenames in os.walk(self.root):
+            for name in filenames:
+                if not name.startswith(_TMP_PREFIX):
+                    continue
+                path = Path(dirpath) / name
+                if tempfiles.is_leftover(path, _TMP_PREFIX,
+                                         max_age_s=max_age_s or tempfiles.MAX_AGE_S):
+                    out.append((str(path.relative_to(self.root)), tempfiles.remove(path)))
+        return out
