@@ -14,6 +14,14 @@ size). Ingest is idempotent (same input, same files) and restartable (the
 manifest is written last; a profile without one is re-ingested). A corrupt host
 file fails the whole profile with the reason, and its partial views are removed.
 
+Who ingests a profile is its session claim (`claims.py`, taken over from the upload,
+renewed while ingest runs). A store outage is retried (`RETRY_DELAYS_S`), then
+recorded as a failure that `resume_pending` retries with backoff; what a dead or
+stalled process left (`ingesting` under an abandoned claim, an unfinished upload)
+is resumed or removed by `resume_pending`, which the service runs at start-up and
+on a schedule, and `xdiag ingest` resumes one profile. Failure reasons are written
+for users; an unexpected exception is logged with a reference the reason quotes.
+
 Timeline first: each host's index is written before its op and step tables and
 HLO costs are computed, so once every host's `.tl.json` exists the timeline can
 be served (`early_manifest`) while the rest of ingest runs.
@@ -23,10 +31,12 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
+import contextlib
 import logging
 import mmap
 import multiprocessing as mp
 import os
+import secrets
 import sys
 import tempfile
 import threading
@@ -34,9 +44,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from xdiag import metrics, workers
+from xdiag import claims, metrics, tempfiles, workers
 from xdiag.analysis.pack import unpack
-from xdiag.errors import Conflict, InvalidProfile, NotFound, XdiagError
+from xdiag.errors import Conflict, InvalidProfile, NotFound, StoreError, XdiagError
+from xdiag.names import profile_id
 from xdiag.store import ObjectStore, layout, open_store
 
 log = logging.getLogger("xdiag.ingest")
@@ -45,6 +56,14 @@ VERSION = 4  # of the derived views; bump when their format changes (old ones ar
 COSTS_FORMAT = 2  # of the cached HLO costs (2: op columns)
 # Below this total size a process pool costs more (start-up, imports) than it saves.
 POOL_MIN_BYTES = 64 * 1024 * 1024
+# A store outage during ingest: retried after these pauses (on top of the store
+# client's own retries), then the profile is `failed` with `retry_at`, and
+# `resume_pending` tries again after RESUME_BACKOFF_S, doubling, up to RESUME_MAX_S,
+# at most MAX_RESUMES times.
+RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0)
+RESUME_BACKOFF_S = 30.0
+RESUME_MAX_S = 1800.0
+MAX_RESUMES = 12
 
 
 class _Changes:
@@ -219,7 +238,7 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
 
     raw_key = layout.raw_key(run, session, host)
     try:
-        with tempfile.TemporaryDirectory(prefix="xdiag-ingest-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=f"xdiag-ingest-{tempfiles.owner()}-") as tmp:
             # Parsed already when this process validated the upload (xplane/handoff.py).
             cols = handoff.take(store.url, raw_key, store.size(raw_key))
             fh = buf = None
@@ -366,7 +385,8 @@ class IngestRunner:
         _preload()
         self._pool: cf.ProcessPoolExecutor | None = None
         self._queue = cf.ThreadPoolExecutor(max_workers=2, thread_name_prefix="ingest")
-        self._running: set[str] = set()
+        self._queued: set[str] = set()  # submitted, not finished
+        self._active: set[str] = set()  # in run() now
         self._lock = threading.Lock()
 
     def shutdown(self) -> None:
@@ -483,52 +503,227 @@ class IngestRunner:
                 "hosts": [{"host": r["host"], "events": r["events"],
                            "seconds": round(r["seconds"], 4)} for r in results]}
 
-    def run(self, pid: str, *, inline: bool = False) -> dict[str, Any]:
-        """Ingest one profile and record the outcome on it."""
+    def run(self, pid: str, *, inline: bool = False,
+            pending_only: bool = False) -> dict[str, Any]:
+        """Ingest one profile and record the outcome on it; return the record.
+
+        Takes the profile's session claim first: Conflict if a live process holds it.
+        `pending_only`: do nothing unless the profile still needs an ingest (a queued
+        resume that another process may have finished meanwhile)."""
         record = self.profiles.get(pid)
+        if pending_only and not _pending(record, time.time()):
+            return record
+        with self._lock:
+            if pid in self._active:
+                raise Conflict(f"profile {pid!r} is being ingested by this service already")
+            self._active.add(pid)
         try:
-            info = self.ingest(record, inline=inline)
-        except Exception as exc:
-            detail = exc.detail if isinstance(exc, XdiagError) else f"ingest failed: {exc}"
-            if not isinstance(exc, XdiagError):
-                log.exception("ingest of %s failed", pid)
-            self.store.delete_prefix(derived_prefix(record))  # no half-built views remain
-            metrics.INGESTS.labels("failed").inc()
-            out = self.profiles.update(pid, status="failed", error=detail)
-        else:
-            metrics.INGESTS.labels("ready").inc()
-            out = self.profiles.update(pid, status="ready", error=None, ingest=info,
-                                       duration_ns=info.get("end_ns"))
+            taken_over = claims.mine(self.store, record["run"], record["session"]) is None
+            claim = claims.take_over(self.store, record["run"], record["session"],
+                                     has_record=True)
+            if claim is None:
+                raise Conflict(f"profile {pid!r} is being ingested by another process; it "
+                               "will be `ready` or `failed` when that ends")
+            return self._run_claimed(record, claim, inline=inline, taken_over=taken_over)
+        finally:
+            with self._lock:
+                self._active.discard(pid)
+
+    def _run_claimed(self, record: dict[str, Any], claim: claims.Claim, *, inline: bool,
+                     taken_over: bool) -> dict[str, Any]:
+        pid = record["id"]
+        try:
+            if taken_over and record["status"] == "ingesting":
+                # An interrupted ingest starts over: its early timeline files may predate
+                # a machine crash that lost bytes they point to.
+                self.store.delete_prefix(derived_prefix(record))
+            if record["status"] == "failed":  # a retry: viewers see it ingest again
+                record = self.profiles.update(pid, status="ingesting", error=None)
+        except StoreError as exc:
+            claim.forget()
+            log.warning("ingest of %s not started: %s", pid, exc.detail)
+            return record
+        renewer = _Renewer(claim)
+        try:
+            outcome = self._attempts(record, inline)
+        finally:
+            renewer.stop()
+        return self._finish(record, claim, outcome)
+
+    def _attempts(self, record: dict[str, Any], inline: bool) -> tuple[str, Any]:
+        """("ready", info) | ("failed", reason) | ("transient", reason)."""
+        pid = record["id"]
+        for delay in (*RETRY_DELAYS_S, None):
+            try:
+                return "ready", self.ingest(record, inline=inline)
+            except StoreError as exc:
+                if delay is None:
+                    return "transient", exc.detail
+                log.warning("ingest of %s: %s; trying again in %.0f s", pid, exc.detail, delay)
+                time.sleep(delay)
+            except XdiagError as exc:
+                return "failed", exc.detail
+            except Exception:
+                ref = secrets.token_hex(4)
+                log.exception("ingest of %s failed (reference %s)", pid, ref)
+                return "failed", (f"ingest stopped on an internal error (reference {ref}): a "
+                                  "bug in xdiag, not in the profile. The service log has the "
+                                  f"details; `xdiag ingest {pid}` tries again.")
+        raise AssertionError("unreachable")
+
+    def _finish(self, record: dict[str, Any], claim: claims.Claim,
+                outcome: tuple[str, Any]) -> dict[str, Any]:
+        """Record the outcome and release the claim. With the store unreachable, the
+        claim is left abandoned and the profile `ingesting`: resume_pending retries."""
+        pid, (status, value) = record["id"], outcome
+        try:
+            if not claim.held():  # taken over meanwhile (we stalled): its ingest counts
+                claim.forget()
+                return self.profiles.get(pid)
+            if not self.profiles.exists(pid):  # deleted while it ingested: leave nothing
+                self.store.delete_prefix(layout.session_prefix(record["run"],
+                                                               record["session"]))
+                claim.release()
+                raise NotFound(f"profile {pid!r} was deleted while it was ingested")
+            if status == "ready":
+                metrics.INGESTS.labels("ready").inc()
+                out = self.profiles.update(pid, status="ready", error=None, ingest=value,
+                                           duration_ns=value.get("end_ns"), retry_at=None,
+                                           retries=0)
+            else:
+                self.store.delete_prefix(derived_prefix(record))  # no half-built views
+                metrics.INGESTS.labels("failed").inc()
+                retry: dict[str, Any] = {"retry_at": None}
+                if status == "transient":
+                    retries = int(record.get("retries") or 0) + 1
+                    retry = {"retries": retries, "retry_at": time.time() + min(
+                        RESUME_MAX_S, RESUME_BACKOFF_S * 2 ** (retries - 1))
+                        if retries < MAX_RESUMES else None}
+                    value = (f"the store could not be reached while ingesting ({value}). "
+                             + ("Ingest tries again by itself once it is back"
+                                if retry["retry_at"] else "Ingest gave up retrying")
+                             + f"; `xdiag ingest {pid}` retries now.")
+                out = self.profiles.update(pid, status="failed", error=value, **retry)
+            claim.release()
+        except StoreError as exc:
+            claim.forget()
+            log.warning("ingest of %s: outcome %r not recorded (%s); it is resumed later",
+                        pid, status, exc.detail)
+            out = record
         CHANGES.notify()
         return out
 
     def submit(self, pid: str) -> None:
+        """Ingest in the background, if it still needs it when its turn comes."""
         with self._lock:
-            if pid in self._running:
+            if pid in self._queued:
                 return
-            self._running.add(pid)
+            self._queued.add(pid)
 
         def job() -> None:
             try:
-                self.run(pid)
+                self.run(pid, pending_only=True)
+            except XdiagError as exc:  # e.g. another process ingests it, or it was deleted
+                log.info("ingest of %s not run: %s", pid, exc.detail)
+            except Exception:
+                log.exception("ingest of %s crashed", pid)
             finally:
                 with self._lock:
-                    self._running.discard(pid)
+                    self._queued.discard(pid)
 
         self._queue.submit(job)
 
     def resume_pending(self) -> int:
-        """Re-ingest profiles left `ingesting` by a crash, or ingested by an older version.
+        """Queue what no live process will finish; return how many were queued.
 
-        An interrupted ingest starts over from nothing: its early timeline files may
-        predate a machine crash that lost bytes they point to."""
-        listed = self.profiles.list()
-        pending = [p["id"] for p in listed
-                   if p["status"] == "ingesting" or
-                   (p["status"] == "ready" and p.get("ingest_version") != VERSION)]
-        for p in listed:
-            if p["status"] == "ingesting":
-                self.store.delete_prefix(derived_prefix(self.profiles.get(p["id"])))
-        for pid in pending:
+        - an abandoned claim (`claims.py`) of a profile still `ingesting`: its ingest
+          starts over, its partial views removed first (they may predate a machine
+          crash that lost bytes they point to); one of a profile no longer ingesting
+          is deleted; one without a profile record is an upload that never finished,
+          whose files are removed;
+        - a profile `ingesting` that nobody claims, one `failed` for a store outage
+          whose `retry_at` has come, one `ready` from an older ingest version.
+        Safe to run in every replica at once: claims are taken under preconditions."""
+        now = time.time()
+        listed = {p["id"]: p for p in self.profiles.list()}
+        claimed: set[str] = set()
+        pending: set[str] = set()
+        for run, session, body, gen in claims.all_claims(self.store):
+            pid = profile_id(run, session)
+            claimed.add(pid)
+            has_record = pid in listed or self.profiles.exists(pid)
+            if not claims.abandoned(self.store, body, has_record=has_record, now=now):
+                continue
+            if not has_record:
+                self._remove_unfinished_upload(run, session)
+            elif (listed.get(pid) or self.profiles.get(pid))["status"] == "ingesting":
+                pending.add(pid)
+            else:  # its ingest ended, the claim was not released (store unreachable)
+                with contextlib.suppress(XdiagError):
+                    self.store.delete(claims.key(run, session), if_generation=gen)
+        for pid, p in listed.items():
+            if (p["status"] == "ingesting" and pid not in claimed) or (
+                    p["status"] != "ingesting" and _pending(p, now)):
+                pending.add(pid)
+        queued = 0
+        for pid in sorted(pending):
+            try:
+                rec = self.profiles.get(pid)  # the record: the index may lag
+                if rec["status"] == "ingesting":
+                    claim = claims.take_over(self.store, rec["run"], rec["session"],
+                                             has_record=True)
+                    if claim is None:
+                        continue  # a live process holds it
+                    rec = self.profiles.get(pid)  # as it is now that nobody else writes it
+                    if not _pending(rec, now):
+                        claim.release()  # finished between the listing and the claim
+                        continue
+                    if rec["status"] == "ingesting":
+                        self.store.delete_prefix(derived_prefix(rec))
+            except NotFound:
+                continue  # deleted meanwhile
             self.submit(pid)
-        return len(pending)
+            queued += 1
+        return queued
+
+    def _remove_unfinished_upload(self, run: str, session: str) -> None:
+        """The files of an upload whose process died before it created the profile."""
+        claim = claims.take_over(self.store, run, session, has_record=False, purpose="cleanup")
+        if claim is None or self.profiles.exists(profile_id(run, session)):
+            if claim is not None:
+                claim.forget()
+            return
+        n = self.store.delete_prefix(layout.session_prefix(run, session))
+        log.info("removed %d file(s) of an unfinished upload of %s", n,
+                 profile_id(run, session))
+        claim.release()
+
+
+def _pending(record: dict[str, Any], now: float) -> bool:
+    """Whether a profile still needs an ingest (see `IngestRunner.resume_pending`)."""
+    status = record.get("status")
+    if status == "ingesting":
+        return True
+    if status == "failed":
+        return bool(record.get("retry_at")) and record["retry_at"] <= now
+    return status == "ready" and ((record.get("ingest") or {}).get("version", record.get(
+        "ingest_version")) != VERSION)
+
+
+class _Renewer:
+    """Renews an ingest's claim every LEASE_S / 4 while it runs, so that no other
+    replica takes over a long ingest."""
+
+    def __init__(self, claim: claims.Claim) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, args=(claim,), daemon=True,
+                                        name="xdiag-claim-renewer")
+        self._thread.start()
+
+    def _loop(self, claim: claims.Claim) -> None:
+        while not self._stop.wait(claims.LEASE_S / 4):
+            with contextlib.suppress(XdiagError):
+                claim.renew()
+
+    def stop(self) -> None:
+        self._stop.set()

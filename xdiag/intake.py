@@ -1,11 +1,17 @@
 """Raw host files -> a stored session and a catalogued profile.
 
-Shared by capture and upload. Every host file is validated (non-empty, at most
-2 GiB, parses as an XSpace with events) BEFORE anything becomes visible, so bad
-input leaves the store unchanged: the copies into the store run while the files
-are validated, but staged (a local store's temporary files) and only committed
-once all are valid. If a store write fails halfway, what was written is removed
-again. Only then is the profile record created and ingest scheduled.
+Shared by capture and upload. The session is claimed first (`claims.py`: created
+only if absent), so two uploads never share a session and none writes where a
+profile already is: a name the user chose that is taken is refused (409) without
+touching anything of it; a name the service proposed (`new_session_name`) moves on
+to the next free one. Every host file is validated (non-empty, at most 2 GiB,
+parses as an XSpace with events, and holds what ingest needs: `validation.py`)
+BEFORE anything becomes visible, so bad input leaves the store unchanged: the copies
+into the store run while the files are validated, but staged (a local store's
+temporary files) and only committed once all are valid. If a store write fails
+halfway, what was written is removed again (or, with the store unreachable, left to
+`IngestRunner.resume_pending` under the abandoned claim). Only then is the profile
+record created; the claim passes to its ingest.
 """
 
 from __future__ import annotations
@@ -19,12 +25,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from xdiag import workers
-from xdiag.errors import InvalidProfile, XdiagError
+from xdiag import claims, validation, workers
+from xdiag.errors import Conflict, InvalidProfile, StoreError
 from xdiag.names import check_name, profile_id
 from xdiag.store import ObjectStore, layout
 
 MAX_XPLANE_BYTES = 2 * 1024**3
+AUTO_NAME_TRIES = 100  # `<base>`, `<base>_2`, ... for a session name the service chose
+
+
+class SessionName(str):
+    """A session name the service proposed (`new_session_name`), not one a user chose:
+    `store_session` takes it, or the next free one if it is taken by then. (Kept only
+    while it is passed on as is: `str(name)` is a plain name again.)"""
 
 
 @dataclasses.dataclass
@@ -55,28 +68,25 @@ def inspect_xplane(path: Path, label: str = "", *, keep: bool = False) -> Xplane
     stats analysis reads, and the columns ride along in `parsed` so that the ingest of
     this file need not parse it again (see xplane/handoff.py).
     """
+    from xdiag.analysis.host import ANALYSED_STATS
     from xdiag.xplane.lean import read_xspace_lean
 
     label = label or Path(path).name
     size = _check_size(path, label)
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         try:
-            if keep:
-                from xdiag.analysis.host import ANALYSED_STATS
-
-                cols = read_xspace_lean(buf, stats=ANALYSED_STATS)
-            else:
-                cols = read_xspace_lean(buf, drop_pages=False)
+            # The analysed stats always: validation checks their types (~7% more parse).
+            cols = read_xspace_lean(buf, stats=ANALYSED_STATS, drop_pages=keep)
         except InvalidProfile as exc:
             raise InvalidProfile(f"{label}: {exc.detail}") from None
         n = len(cols.events)
-        window = _window_ns(cols) if n else None
+        if n == 0:
+            raise InvalidProfile(f"{label}: the trace holds no events (empty trace)")
+        window = validation.check_host(cols, label)
         planes = len(cols.planes)
         cols.data = None  # the columns hold copies: nothing points into the mapping
         if not keep:
             del cols
-    if n == 0:
-        raise InvalidProfile(f"{label}: the trace holds no events (empty trace)")
     return XplaneSummary(bytes=size, events=n, planes=planes, window_ns=window,
                          parsed=cols if keep else None)
 
@@ -90,37 +100,53 @@ def _check_size(path: Path, label: str) -> int:
     return size
 
 
-def _window_ns(cols: Any) -> tuple[int, int]:
-    """[first start, last end] of the events, absolute ns since the epoch."""
-    import numpy as np
-
-    ev = cols.events
-    if ev.aggregated.any():  # rare: mask out the events with no time
-        timed = ~ev.aggregated
-        if not timed.any():
-            return cols.t0_ns, cols.t0_ns
-        start, dur = ev.start_ps[timed], ev.duration_ps[timed]
-    else:
-        start, dur = ev.start_ps, ev.duration_ps
-    # The latest end, a block at a time: no n-sized temporary to fault in (5M events:
-    # 8 ms instead of 15-45 ms).
-    block = np.empty(min(len(start), 1 << 16), np.int64)
-    last = -(2**63)
-    for a in range(0, len(start), len(block)):
-        part = block[:len(start[a:a + len(block)])]
-        np.add(start[a:a + len(block)], dur[a:a + len(block)], out=part)
-        last = max(last, int(part.max()))
-    return cols.t0_ns + int(start.min()) // 1000, cols.t0_ns + -(-last // 1000)
+def new_session_name(store: ObjectStore, run: str, when: float | None = None) -> SessionName:
+    """A timestamped session name like stock jax.profiler uses. Only proposed: the
+    store may already hold it; `store_session` makes it unique when it claims it."""
+    return SessionName(dt.datetime.fromtimestamp(when or time.time(), dt.UTC)
+                       .strftime("%Y_%m_%d_%H_%M_%S"))
 
 
-def new_session_name(store: ObjectStore, run: str, when: float | None = None) -> str:
-    """A timestamped session name like stock jax.profiler uses, unique within the run."""
-    base = dt.datetime.fromtimestamp(when or time.time(), dt.UTC).strftime("%Y_%m_%d_%H_%M_%S")
-    name, n = base, 1
-    while store.list(layout.session_prefix(run, name)):
-        n += 1
-        name = f"{base}_{n}"
-    return name
+def _claim_free(store: ObjectStore, profiles: Any, run: str,
+                session: str) -> claims.Claim | None:
+    """Claim the session if nobody claims it and nothing of a profile is there; None
+    if it is taken. Files of a deleted profile's views left behind are removed."""
+    claim = claims.create(store, run, session)
+    if claim is None:
+        return None
+    try:
+        prefix = layout.session_prefix(run, session)
+        left = store.list(prefix)
+        if profiles.exists(profile_id(run, session)) or any(
+                not k[len(prefix):].startswith(layout.STATE + "/") for k in left):
+            claim.release()
+            return None
+        for k in left:  # no record and no raw file: views nobody will read
+            store.delete(k)
+    except BaseException:
+        claim.forget()  # whatever the store holds now, the claim is abandoned
+        raise
+    return claim
+
+
+def claim_session(store: ObjectStore, profiles: Any, run: str,
+                  session: str | None) -> tuple[str, claims.Claim]:
+    """The session to write, claimed: `session` if free; for a proposed name (or
+    None), the first free of `<name>`, `<name>_2`, ... Conflict if it is taken."""
+    check_name(run, "run")
+    auto = session is None or isinstance(session, SessionName)
+    base = check_name(str(session) if session is not None else
+                      new_session_name(store, run), "session")
+    for n in range(1, (AUTO_NAME_TRIES if auto else 1) + 1):
+        name = base if n == 1 else f"{base}_{n}"
+        claim = _claim_free(store, profiles, run, name)
+        if claim is not None:
+            return name, claim
+    if auto:
+        raise Conflict(f"no free session name in run {run!r} from {base!r} to "
+                       f"{base}_{AUTO_NAME_TRIES}; try again in a second")
+    raise Conflict(f"profile {profile_id(run, base)!r} already exists, or is being uploaded "
+                   "right now; choose another session name")
 
 
 def windows_overlap(windows: list[tuple[int, int] | None]) -> bool | None:
@@ -142,22 +168,39 @@ def store_session(
     extra: dict[str, Any] | None = None,
     summaries: dict[str, XplaneSummary] | None = None,
 ) -> dict[str, Any]:
-    """Validate, write raw files, create the profile record (status `ingesting`)."""
+    """Claim a session, validate, write raw files, create the profile record (status
+    `ingesting`); the claim is left to the profile's ingest (`IngestRunner.run`).
+
+    `session`: the user's name (taken: Conflict), or a `SessionName` / None for the
+    service's choice (the record says which was taken)."""
     check_name(run, "run")
-    check_name(session, "session")
+    if session is not None:
+        check_name(str(session), "session")
     if not files:
         raise InvalidProfile("no .xplane.pb host files were given")
     hosts = [check_name(f.host, "host") for f in files]
     if len(set(hosts)) != len(hosts):
         raise InvalidProfile(f"duplicate host names in one session: {sorted(hosts)}")
-    pid = profile_id(run, session)
-    if profiles.exists(pid) or store.list(layout.session_prefix(run, session)):
-        from xdiag.errors import Conflict
-
-        raise Conflict(f"profile {pid!r} already exists; choose another session name")
     summaries = dict(summaries or {})
     for f in files:
         _check_size(f.path, f"{f.host}.xplane.pb")
+    session, claim = claim_session(store, profiles, run, session)
+    try:
+        return _store_claimed(store, profiles, claim, run=run, session=session, files=files,
+                              source=source, job=job, extra=extra, summaries=summaries)
+    except StoreError:
+        claim.forget()  # the store is unreachable: resume_pending cleans up later
+        raise
+    except BaseException:
+        claim.release()
+        raise
+
+
+def _store_claimed(store: ObjectStore, profiles: Any, claim: claims.Claim, *, run: str,
+                   session: str, files: list[HostFile], source: str, job: str | None,
+                   extra: dict[str, Any] | None,
+                   summaries: dict[str, XplaneSummary]) -> dict[str, Any]:
+    pid = profile_id(run, session)
     # The files go into the store (staged: not visible) while they are validated.
     with cf.ThreadPoolExecutor(1, thread_name_prefix="xdiag-intake-copy") as copier:
         staging = [copier.submit(store.stage_file, layout.raw_key(run, session, f.host), f.path,
@@ -170,6 +213,7 @@ def store_session(
                     summaries[f.host] = inspect_xplane(f.path, f"{f.host}.xplane.pb",
                                                        keep=len(files) == 1)
             staged = [s.result() for s in staging]
+            validation.check_session({f.host: summaries[f.host].window_ns for f in files})
         except BaseException:
             for s in staging:
                 with contextlib.suppress(BaseException):
@@ -216,40 +260,54 @@ def store_session(
     except BaseException as exc:
         for st in staged[len(written):]:
             st.abort()
-        for key in written:  # leave no partial session behind
-            try:
-                store.delete(key)
-            except XdiagError:
-                pass
-        if isinstance(exc, XdiagError):
-            raise
+        if isinstance(exc, StoreError):
+            raise  # nothing more gets through now; the abandoned claim names the rest
+        for key in written:  # leave no partial session behind (the claim makes it ours)
+            store.delete(key)
         raise
 
 
 def adopt_session(store: ObjectStore, profiles: Any, run: str, session: str) -> dict[str, Any]:
     """Catalogue a raw session that was written straight into the store (e.g. by the
-    xprofiler CLI or `jax.profiler.trace(gs://...)`), without copying it."""
-    import tempfile
+    xprofiler CLI or `jax.profiler.trace(gs://...)`), without copying it. Claimed like
+    an upload (Conflict if another process claims it); the claim passes to its ingest."""
+    from xdiag import tempfiles
 
     keys = [k for k in store.list(layout.session_prefix(run, session))
             if k.endswith(layout.XPLANE_SUFFIX) and "/.xdiag/" not in k]
     if not keys:
         raise InvalidProfile(f"no .xplane.pb files under {layout.session_prefix(run, session)}")
+    claim = claims.create(store, run, session, "adopt")
+    if claim is None:
+        raise Conflict(f"session {profile_id(run, session)!r} is being written by another "
+                       "process; try again when it is done")
     hosts = []
-    with tempfile.TemporaryDirectory(prefix="xdiag-adopt-") as tmp:
-        for key in keys:
-            host = layout.host_from_raw_key(key)
-            path = store.local_path(key)
-            if path is None:
-                path = Path(tmp) / "h.xplane.pb"
-                store.download_to(key, path)
-            s = inspect_xplane(path, f"{host}.xplane.pb")
-            hosts.append({"host": check_name(host, "host"), "bytes": s.bytes, "events": s.events,
-                          "window_ns": list(s.window_ns) if s.window_ns else None})
-    record = {"id": profile_id(run, session), "run": run, "session": session,
-              "status": "ingesting", "error": None, "created_at": time.time(),
-              "source": "store", "job": None, "hosts": hosts,
-              "events": sum(h["events"] for h in hosts),
-              "windows_overlap": windows_overlap([tuple(h["window_ns"]) if h["window_ns"]
-                                                  else None for h in hosts])}
-    return profiles.create(record)
+    try:
+        tmp = tempfiles.mkdtemp("xdiag-adopt-")
+        try:
+            for key in keys:
+                host = layout.host_from_raw_key(key)
+                path = store.local_path(key)
+                if path is None:
+                    path = tmp / "h.xplane.pb"
+                    store.download_to(key, path)
+                s = inspect_xplane(path, f"{host}.xplane.pb")
+                hosts.append({"host": check_name(host, "host"), "bytes": s.bytes,
+                              "events": s.events,
+                              "window_ns": list(s.window_ns) if s.window_ns else None})
+        finally:
+            tempfiles.remove(tmp)
+        validation.check_session({h["host"]: h["window_ns"] for h in hosts})
+        record = {"id": profile_id(run, session), "run": run, "session": session,
+                  "status": "ingesting", "error": None, "created_at": time.time(),
+                  "source": "store", "job": None, "hosts": hosts,
+                  "events": sum(h["events"] for h in hosts),
+                  "windows_overlap": windows_overlap([tuple(h["window_ns"]) if h["window_ns"]
+                                                      else None for h in hosts])}
+        return profiles.create(record)
+    except StoreError:
+        claim.forget()
+        raise
+    except BaseException:
+        claim.release()
+        raise

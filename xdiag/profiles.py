@@ -12,13 +12,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from xdiag import jsonio
 from xdiag.errors import Conflict, NotFound
 from xdiag.names import split_profile_id
 from xdiag.store import ObjectStore, layout
 
 SUMMARY_FIELDS = (
     "id", "run", "session", "status", "error", "created_at", "source", "job", "events",
-    "duration_ns", "hosts", "ingest",
+    "duration_ns", "hosts", "ingest", "retry_at",
 )
 
 
@@ -50,10 +51,17 @@ class Profiles:
         from xdiag.errors import PreconditionFailed
 
         record.setdefault("created_at", time.time())
+        key = layout.profile_record_key(record["id"])
         try:
-            self.store.write_json(layout.profile_record_key(record["id"]), record, if_generation=0)
+            self.store.write_json(key, record, if_generation=0)
         except PreconditionFailed:
-            raise Conflict(f"profile {record['id']!r} already exists") from None
+            # A write retried after its answer was lost finds itself: not a conflict.
+            try:
+                mine = self.store.read(key) == jsonio.dumps(record)
+            except NotFound:
+                mine = False
+            if not mine:
+                raise Conflict(f"profile {record['id']!r} already exists") from None
         self._index_put(record)
         return record
 

@@ -8,7 +8,7 @@ Derived views sit next to the raw session, versioned::
 
     <root>/<run>/plugins/profile/<session>/.xdiag/v<N>/...
 
-Service state (profile index, job registry, shares, tokens) lives under
+Service state (profile index, job registry, shares, tokens, session claims) lives under
 ``<root>/.xdiag/`` so listing never walks the raw data.
 """
 
@@ -42,7 +42,8 @@ JOBS = f"{STATE}/jobs/"
 CAPTURES = f"{STATE}/captures/"
 SHARES = f"{STATE}/shares/"
 TOKENS = f"{STATE}/tokens/"
-SESSIONS = f"{STATE}/sessions/"
+SESSIONS = f"{STATE}/sessions/"  # browser sign-ins (secrets_store), not profile sessions
+CLAIMS = f"{STATE}/claims/"  # who writes a profile session: claims.py
 
 
 def job_host_key(job: str, process_index: int, host: str, port: int) -> str:
