@@ -166,6 +166,8 @@ export interface Track {
   device: number | null;
   max_depth: number;
   events: number;
+  /** Rows are lanes (slices that overlap without nesting, e.g. GPU kernels), not nesting levels. */
+  lanes?: boolean;
 }
 
 export interface StepMarker {
@@ -263,6 +265,8 @@ export interface SearchMatch {
   track: number;
   start_ns: number;
   dur_ns: number;
+  /** The op's named scope (e.g. "train_step/moe/experts"), when the server knows it. */
+  scope?: string;
 }
 
 export interface SearchResponse {
@@ -391,29 +395,50 @@ export interface HloModuleResponse {
   dot: string | null;
 }
 
+/** One op in both profiles; times are self time normalised as `DiffResponse.normalization` says. */
 export interface DiffOp {
   module: string;
   op: string;
+  category?: string | null;
   a_ns: number;
   b_ns: number;
   delta_ns: number;
   delta_pct: number | null;
+  a_calls?: number;
+  b_calls?: number;
 }
 
 export interface DiffOnly {
   module: string;
   op: string;
+  /** Normalised self time. */
+  ns?: number;
   total_ns?: number;
   [key: string]: unknown;
 }
 
+export interface DiffNormalization {
+  kind: "per_step" | "per_second" | "total";
+  unit: string;
+  label: string;
+  a_divisor: number;
+  b_divisor: number;
+}
+
+/** A is the baseline, B the candidate: deltas are B - A (positive: B slower). */
 export interface DiffResponse {
   a: string;
   b: string;
   ops: DiffOp[];
   only_a: DiffOnly[];
   only_b: DiffOnly[];
-  steps: { a_mean_ns: number | null; b_mean_ns: number | null; delta_pct: number | null };
+  steps: { a_mean_ns: number | null; b_mean_ns: number | null; delta_pct: number | null; a_count?: number; b_count?: number };
+  /** Which op time is compared ("self_ns"). */
+  time?: string;
+  normalization?: DiffNormalization;
+  totals?: { a_ns: number; b_ns: number; delta_ns: number; delta_pct: number | null };
+  devices?: { a: number; b: number };
+  notes?: string[];
 }
 
 // ---------------------------------------------------------------- shares

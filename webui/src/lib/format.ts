@@ -1,5 +1,8 @@
 // Human formatting of the quantities xdiag shows. Conventions:
-//   durations  ns -> "ns", "µs", "ms", "s" (3 significant digits)
+//   durations  ns -> "ns", "µs", "ms", "s" (3 significant digits unless asked)
+//   positions  ns from the profile's start, with as many decimals as the
+//              resolution asked for (a 1.53 µs op at 122 ms: "122.004 310 ms"),
+//              decimals grouped by three with a narrow no-break space
 //   sizes      bytes -> binary units (KiB, MiB, GiB)
 //   rates      FLOP/s and B/s -> decimal units (GFLOP/s, GB/s), as hardware
 //              peaks are quoted
@@ -19,14 +22,89 @@ function isNum(v: number | null | undefined): v is number {
   return typeof v === "number" && Number.isFinite(v);
 }
 
-export function formatNs(ns: number | null | undefined): string {
+/** A duration with `digits` significant digits (3 by default). */
+export function formatNs(ns: number | null | undefined, digits = 3): string {
   if (!isNum(ns)) return DASH;
   const a = Math.abs(ns);
-  if (a < 1e3) return `${sig(ns)} ns`;
-  if (a < 1e6) return `${sig(ns / 1e3)} µs`;
-  if (a < 1e9) return `${sig(ns / 1e6)} ms`;
-  if (a < 600e9) return `${sig(ns / 1e9)} s`;
-  return `${sig(ns / 60e9)} min`;
+  if (a < 1e3) return `${sig(ns, digits)} ns`;
+  if (a < 1e6) return `${sig(ns / 1e3, digits)} µs`;
+  if (a < 1e9) return `${sig(ns / 1e6, digits)} ms`;
+  if (a < 600e9) return `${sig(ns / 1e9, digits)} s`;
+  return `${sig(ns / 60e9, digits)} min`;
+}
+
+/** A signed duration (a difference): "+1.50 µs", "-3.20 ms", "0 ns". */
+export function formatDeltaNs(ns: number | null | undefined): string {
+  if (!isNum(ns)) return DASH;
+  return `${ns > 0 ? "+" : ""}${formatNs(ns)}`;
+}
+
+/** Separates groups of three decimals: narrow, and never a line break. */
+export const DIGIT_GAP = "\u202f";
+
+export type TimeUnit = readonly [divisor: number, name: string];
+
+const POSITION_UNITS: readonly TimeUnit[] = [[1e9, "s"], [1e6, "ms"], [1e3, "µs"], [1, "ns"]];
+
+/** The unit a position (or the largest of several) reads best in: s from 1 s, ms from 1 ms, ... */
+export function positionUnit(t_ns: number): TimeUnit {
+  const a = Math.abs(t_ns);
+  for (const u of POSITION_UNITS) if (a >= u[0]) return u;
+  return [1, "ns"];
+}
+
+/** The largest power of ten (>= 1 ns) not above span / parts: the step to show a span in. */
+export function timeResolution(span_ns: number, parts = 1000): number {
+  const r = Math.abs(span_ns) / parts;
+  return r >= 10 ? Math.pow(10, Math.floor(Math.log10(r) + 1e-9)) : 1;
+}
+
+/** Decimals a value in `unit` needs so that `resolution_ns` is its last digit. */
+export function decimalsFor(resolution_ns: number, unit: TimeUnit): number {
+  const r = Math.max(1, resolution_ns) / unit[0];
+  return r >= 1 ? 0 : Math.min(9, Math.ceil(-Math.log10(r) - 1e-9));
+}
+
+/** "122.00431" -> "122.004 31": decimals in groups of three. */
+export function groupDecimals(s: string): string {
+  const dot = s.indexOf(".");
+  if (dot < 0) return s;
+  const frac = s.slice(dot + 1).replace(/(\d{3})(?=\d)/g, `$1${DIGIT_GAP}`);
+  return `${s.slice(0, dot)}.${frac}`;
+}
+
+/**
+ * A position on the time axis (ns from the profile's start), to `resolution_ns`
+ * (1 ns: every digit), in `unit` (by default the one that suits `t_ns`):
+ * formatTime(122_004_310, 1) = "122.004 310 ms", formatTime(122_004_310, 10) = "122.004 31 ms".
+ */
+export function formatTime(t_ns: number | null | undefined, resolution_ns = 1, unit?: TimeUnit): string {
+  if (!isNum(t_ns)) return DASH;
+  const u = unit ?? positionUnit(t_ns);
+  return `${groupDecimals((t_ns / u[0]).toFixed(decimalsFor(resolution_ns, u)))} ${u[1]}`;
+}
+
+/**
+ * A window [t0, t1] as "start – end unit (span)", both ends in one unit with the
+ * decimals that tell them apart: "1.020 496 20 – 1.020 498 22 s (2.02 µs)".
+ */
+export function formatWindow(t0_ns: number, t1_ns: number): string {
+  if (!isNum(t0_ns) || !isNum(t1_ns)) return DASH;
+  const u = positionUnit(Math.max(Math.abs(t0_ns), Math.abs(t1_ns)));
+  const res = timeResolution(t1_ns - t0_ns, 100);
+  const num = (t: number) => groupDecimals((t / u[0]).toFixed(decimalsFor(res, u)));
+  return `${num(t0_ns)} – ${num(t1_ns)} ${u[1]} (${formatNs(t1_ns - t0_ns)})`;
+}
+
+/**
+ * Start, end and duration of one event, each end to the resolution that keeps
+ * four significant digits of the duration (never coarser than needed to tell
+ * start from end): a 1.53 µs op at 122 ms -> "122.004 310 ms" / "122.005 840 ms".
+ */
+export function formatEventTimes(start_ns: number, dur_ns: number): { start: string; end: string; dur: string } {
+  const res = timeResolution(dur_ns, 1000);
+  const u = positionUnit(start_ns + dur_ns);
+  return { start: formatTime(start_ns, res, u), end: formatTime(start_ns + dur_ns, res, u), dur: formatNs(dur_ns, 4) };
 }
 
 const BIN = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];

@@ -50,6 +50,10 @@ export interface DrawStats {
   slices: number;
   rects: number;
   labels: number;
+  /** Where the selected slice (a search hit, a click) was drawn: px in the slice area, or null. */
+  selected: { x0: number; x1: number; y: number } | null;
+  /** The axis as drawn: tick labels and what they count from. */
+  axis: { labels: string[]; caption: string };
 }
 
 const FONT = "11px system-ui, -apple-system, 'Segoe UI', sans-serif";
@@ -80,7 +84,7 @@ function fitLabel(name: string, widthPx: number, cw: number): string {
 
 /** Draw one frame. Returns what was drawn (for tests and the status line). */
 export function drawTimeline(ctx: CanvasRenderingContext2D, s: TimelineScene): DrawStats {
-  const stats: DrawStats = { slices: 0, rects: 0, labels: 0 };
+  const stats: DrawStats = { slices: 0, rects: 0, labels: 0, selected: null, axis: { labels: [], caption: "" } };
   const { width, height, colors, viewport: vp } = s;
   const areaW = vp.width_px;
   const t0 = vp.window.t0_ns;
@@ -184,15 +188,28 @@ export function drawTimeline(ctx: CanvasRenderingContext2D, s: TimelineScene): D
     const x = GUTTER_W + Math.round(tNsToPx(vp, t.t_ns));
     ctx.fillStyle = colors.muted;
     ctx.fillRect(x, AXIS_H - 7, 1, 6);
+    // A label the right edge would cut ("10.") is left out: its tick mark still shows.
+    if (x - GUTTER_W + 3 + ctx.measureText(t.label).width > areaW) continue;
     ctx.fillStyle = colors.fg;
     ctx.fillText(t.label, x + 3, 3);
+    stats.axis.labels.push(t.label);
   }
+  stats.axis.caption = ticks.caption;
   drawStepMarkers(ctx, s.steps, t0, k, areaW, colors.accent);
+  if (stats.selected) {
+    // The selected slice (a search hit) marked on the axis too, so it is found
+    // even when its track is scrolled out of view.
+    const x0 = Math.max(stats.selected.x0, 0);
+    const x1 = Math.min(stats.selected.x1, areaW);
+    const w = Math.max(6, x1 - x0);
+    ctx.fillStyle = colors.accent;
+    ctx.fillRect(GUTTER_W + (x0 + x1) / 2 - w / 2, AXIS_H - 4, w, 3);
+  }
   ctx.restore();
   ctx.fillStyle = colors.muted;
   ctx.font = FONT;
   ctx.textBaseline = "middle";
-  ctx.fillText(`${ticks.ticks.length ? "time from start" : ""}`, 8, AXIS_H / 2);
+  ctx.fillText(ticks.caption, 8, AXIS_H / 2); // what the tick labels count from
 
   // ---- vertical scrollbar ----
   const viewH = height - AXIS_H;
@@ -370,6 +387,7 @@ function drawSlices(ctx: CanvasRenderingContext2D, s: TimelineScene, k: number, 
     ctx.lineWidth = 2;
     const w = Math.max(4, selRect[2]);
     ctx.strokeRect(cx - w / 2 - 1, selRect[1] - 1, w + 2, selRect[3] + 2);
+    stats.selected = { x0: selRect[0], x1: selRect[0] + selRect[2], y: selRect[1] };
   }
   return drawn;
 }

@@ -61,4 +61,26 @@ describe("SearchCursor", () => {
     expect(await first).toBeNull();
     expect(c.current!.id).toBe(2);
   });
+
+  it("jumps to a listed match and loads more pages without moving", async () => {
+    const c = new SearchCursor(pager());
+    await c.start("dot");
+    expect(c.matches.length).toBe(2);
+    expect(await c.more()).toBe(2);
+    expect(c.current!.id).toBe(1);
+    expect(c.goTo(3)!.id).toBe(4);
+    expect(c.label()).toBe("4 of 5");
+    expect(c.goTo(9)).toBeNull();
+    expect(await c.more()).toBe(1);
+    expect(await c.more()).toBe(0);
+    expect(c.complete).toBe(true);
+  });
+
+  it("keeps a match's named scope when the server sends one", async () => {
+    const c = new SearchCursor(async () => ({
+      q: "experts", total: 1, next_after_ns: null,
+      matches: [{ id: 7, name: "fusion.3", track: 0, start_ns: 5, dur_ns: 2, scope: "train_step/moe/experts" }],
+    }));
+    expect((await c.start("experts"))!.scope).toBe("train_step/moe/experts");
+  });
 });

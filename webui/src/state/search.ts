@@ -81,6 +81,24 @@ export class SearchCursor {
     return this.current;
   }
 
+  /** Move to the i-th loaded match (a click in the result list). */
+  goTo(i: number): SearchMatch | null {
+    if (i < 0 || i >= this.matches.length) return null;
+    this.index = i;
+    return this.current;
+  }
+
+  /** Load the next page without moving; the number of matches it added. */
+  async more(): Promise<number> {
+    if (!this.q || this.nextAfter === null) return 0;
+    const gen = this.generation;
+    const before = this.matches.length;
+    const r = await this.pager(this.q, this.nextAfter);
+    if (gen !== this.generation) return 0;
+    this.append(r);
+    return this.matches.length - before;
+  }
+
   /** Previous match; from the first it wraps to the last loaded one only when all are loaded. */
   prev(): SearchMatch | null {
     if (!this.matches.length) return null;

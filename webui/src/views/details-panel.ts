@@ -2,8 +2,8 @@
 // to the op in the op profile and to its HLO graph.
 
 import { isAbort } from "../api/client";
-import type { EventDetails } from "../api/wire";
-import { formatBytes, formatBytesPerS, formatFlops, formatFlopsPerS, formatNs } from "../lib/format";
+import type { EventDetails, Track } from "../api/wire";
+import { formatBytes, formatBytesPerS, formatCount, formatEventTimes, formatFlops, formatFlopsPerS } from "../lib/format";
 import { h, replace } from "./dom";
 import type { PanelContext } from "./panel";
 import { errorState, loading } from "./states";
@@ -16,7 +16,7 @@ export class DetailsPanel {
 
   constructor(
     private readonly ctx: PanelContext,
-    private readonly actions: { onClose: () => void; onZoom: (d: EventDetails) => void },
+    private readonly actions: { onClose: () => void; onZoom: (d: EventDetails) => void; track?: (id: number) => Track | undefined },
   ) {}
 
   async show(eventId: number): Promise<void> {
@@ -55,13 +55,20 @@ export class DetailsPanel {
 
   private render(d: EventDetails): void {
     const secs = d.dur_ns / 1e9;
-    const rows: [string, string][] = [
-      ["Duration", formatNs(d.dur_ns)],
-      ["Start", formatNs(d.start_ns)],
-      ["End", formatNs(d.start_ns + d.dur_ns)],
+    // Start and end with the digits that tell them apart (a 1.53 µs op at 122 ms:
+    // 122.004 310 / 122.005 840 ms); the exact ns are in the tooltip.
+    const t = formatEventTimes(d.start_ns, d.dur_ns);
+    const track = this.actions.track?.(d.track);
+    // A row is where the slice is drawn: a nesting level, or on a lanes track (kernels
+    // that overlap without nesting) the first free lane; it says nothing about the op.
+    const row = track?.lanes ? `lane ${d.depth + 1}` : `${d.depth + 1}`;
+    const rows: [string, string, string?][] = [
+      ["Duration", t.dur, `${formatCount(d.dur_ns)} ns`],
+      ["Start", t.start, `${formatCount(d.start_ns)} ns from the profile's start`],
+      ["End", t.end, `${formatCount(d.start_ns + d.dur_ns)} ns from the profile's start`],
       ["Host", d.host],
-      ["Track", String(d.track)],
-      ["Depth", String(d.depth)],
+      ["Track", track?.name ?? String(d.track)],
+      ["Row", row, track?.lanes ? "Lanes hold slices that overlap without nesting; lane 1 is the top one" : "Row 1 is the track's top row; a slice below another on the track runs inside it"],
     ];
     if (d.category) rows.push(["Category", d.category]);
     if (d.flops !== null && d.flops !== undefined) {
@@ -86,7 +93,8 @@ export class DetailsPanel {
       this.header(d.name),
       h("div", { class: "details-actions" },
         h("button", { class: "btn", onclick: () => this.actions.onZoom(d), title: "Zoom to this slice (F)" }, "Zoom to slice"), ...links),
-      h("table", { class: "kv" }, h("tbody", null, ...rows.map(([k, v]) => h("tr", null, h("th", null, k), h("td", null, v))))),
+      h("table", { class: "kv", "data-testid": "details-kv" }, h("tbody", null, ...rows.map(([k, v, title]) =>
+        h("tr", { "data-key": k }, h("th", null, k), h("td", { title: title ?? null }, v))))),
       stats.length
         ? h("details", { open: true, class: "details-stats" },
             h("summary", null, `Stats (${stats.length})`),

@@ -1,9 +1,13 @@
-// Diff of two profiles: step time change, per-op time deltas (sortable), and
-// ops found in only one of them.
+// Diff of two profiles: A is the baseline, B the candidate, every delta is
+// B − A, red where B is slower and green where it is faster, in every cell.
+// Op times are self times normalised as the API says (per step, else per
+// second of capture, else raw totals), and the page says which. Op names link
+// to the op in B's op profile (in A's for ops only A ran).
 
 import { isAbort, type ApiClient } from "../api/client";
-import type { DiffOp, DiffOnly, DiffResponse, Profile } from "../api/wire";
-import { formatDeltaPct, formatNs } from "../lib/format";
+import type { DiffOnly, DiffOp, DiffResponse, Profile } from "../api/wire";
+import { deltaClass } from "../lib/diff";
+import { formatCount, formatDateTime, formatDeltaNs, formatDeltaPct, formatNs } from "../lib/format";
 import { profilePath } from "../lib/viewstate";
 import { diffPath } from "../state/route";
 import type { Router } from "../state/router";
@@ -11,10 +15,16 @@ import { h, replace } from "./dom";
 import { emptyState, errorState, loading } from "./states";
 import { sortableTable } from "./table";
 
+/** Column suffix and words for each normalisation the API names. */
+const PER: Record<string, string> = { per_step: "/ step", per_second: "/ s of capture", total: "total" };
+const PER_WORDS: Record<string, string> = { per_step: "per step", per_second: "per second of capture", total: "as captured" };
+
 export class DiffPage {
   readonly el = h("div", { class: "page diff-page" });
   private readonly body = h("div");
   private controller: AbortController | null = null;
+  private profiles = new Map<string, Profile>();
+  private readonly listed: Promise<void>;
 
   constructor(
     private readonly api: ApiClient,
@@ -23,21 +33,29 @@ export class DiffPage {
     private readonly b: string,
   ) {
     this.el.append(h("header", { class: "page-head" }, h("h1", null, "Diff"), h("span", { class: "spacer" }), h("a", { href: "/", class: "small" }, "← Profiles")));
-    this.el.append(this.pickers(), this.body);
+    const [pickers, listed] = this.pickers();
+    this.listed = listed;
+    this.el.append(pickers, this.body);
     if (a && b) void this.load();
-    else replace(this.body, emptyState("Pick two profiles to compare.", "Or select two on the Profiles page and press Diff."));
+    else replace(this.body, emptyState("Pick a baseline (A) and a candidate (B) to compare.", "Or select two on the Profiles page and press Diff: the older one becomes the baseline."));
   }
 
   destroy(): void {
     this.controller?.abort();
   }
 
-  private pickers(): HTMLElement {
+  private pickers(): [HTMLElement, Promise<void>] {
     const selA = h("select", { class: "input", "aria-label": "Profile A (baseline)", "data-testid": "diff-a" });
-    const selB = h("select", { class: "input", "aria-label": "Profile B", "data-testid": "diff-b" });
+    const selB = h("select", { class: "input", "aria-label": "Profile B (candidate)", "data-testid": "diff-b" });
     const go = h("button", { class: "btn primary", onclick: () => this.router.navigate(diffPath(selA.value, selB.value)) }, "Compare");
-    void this.api.profiles({ status: "ready" }).then((ps: Profile[]) => {
-      const opts = (cur: string) => [h("option", { value: "" }, "—"), ...ps.map((p) => h("option", { value: p.id, selected: p.id === cur }, `${p.session || p.id} (${p.run})`))];
+    const swap = h("button", {
+      class: "btn", title: "Swap baseline and candidate", "aria-label": "Swap A and B", "data-testid": "diff-swap",
+      onclick: () => this.router.navigate(diffPath(selB.value, selA.value)),
+    }, "⇄");
+    const listed = this.api.profiles({ status: "ready" }).then((ps: Profile[]) => {
+      this.profiles = new Map(ps.map((p) => [p.id, p]));
+      const opts = (cur: string) => [h("option", { value: "" }, "—"), ...ps.map((p) =>
+        h("option", { value: p.id, selected: p.id === cur }, `${p.session || p.id} (${p.run}) · ${formatDateTime(p.created_at)}`))];
       replace(selA, ...opts(this.a));
       replace(selB, ...opts(this.b));
       if (this.a) selA.value = this.a;
@@ -46,7 +64,7 @@ export class DiffPage {
       replace(selA, h("option", { value: this.a }, this.a || "—"));
       replace(selB, h("option", { value: this.b }, this.b || "—"));
     });
-    return h("div", { class: "toolbar" }, h("label", null, "A ", selA), h("label", null, "B ", selB), go);
+    return [h("div", { class: "toolbar" }, h("label", null, "Baseline (A) ", selA), swap, h("label", null, "Candidate (B) ", selB), go), listed];
   }
 
   private async load(): Promise<void> {
@@ -55,32 +73,78 @@ export class DiffPage {
     let d: DiffResponse;
     try {
       d = await this.api.diff(this.a, this.b, this.controller.signal);
+      await this.listed;
     } catch (e) {
       if (isAbort(e)) return;
       replace(this.body, errorState(e, () => void this.load()));
       return;
     }
-    const s = d.steps;
-    const cls = (v: number | null) => (v === null ? "" : v > 0 ? "worse" : v < 0 ? "better" : "");
-    const table = sortableTable<DiffOp>([
-      { key: "op", label: "Op", sort: (o) => o.op, render: (o) => o.op },
-      { key: "module", label: "Module", sort: (o) => o.module, render: (o) => h("span", { class: "ellipsis muted", title: o.module }, o.module) },
-      { key: "a", label: "A", numeric: true, sort: (o) => o.a_ns, render: (o) => formatNs(o.a_ns) },
-      { key: "b", label: "B", numeric: true, sort: (o) => o.b_ns, render: (o) => formatNs(o.b_ns) },
-      { key: "delta", label: "Δ time", numeric: true, sort: (o) => Math.abs(o.delta_ns), render: (o) => h("span", { class: cls(o.delta_ns) }, `${o.delta_ns > 0 ? "+" : ""}${formatNs(o.delta_ns)}`) },
-      { key: "pct", label: "Δ %", numeric: true, sort: (o) => o.delta_pct, render: (o) => h("span", { class: cls(o.delta_pct) }, formatDeltaPct(o.delta_pct)) },
-    ], { sortKey: "delta", desc: true, testid: "diff-table", rowAttrs: () => ({ "data-testid": "diff-row" }) });
-    table.setRows(d.ops);
-    const only = (title: string, items: DiffOnly[]) => h("section", null, h("h3", null, `${title} (${items.length})`),
-      items.length ? h("ul", { class: "only-list" }, ...items.slice(0, 200).map((o) => h("li", null, h("code", null, o.op), h("span", { class: "muted small" }, ` ${o.module}`), o.total_ns !== undefined ? ` ${formatNs(o.total_ns)}` : "")))
-        : h("p", { class: "muted" }, "none"));
-    replace(this.body,
-      h("div", { class: "cards" },
-        h("div", { class: "card" }, h("div", { class: "card-label" }, h("a", { href: profilePath(d.a) }, "A"), " mean step"), h("div", { class: "card-value" }, formatNs(s.a_mean_ns))),
-        h("div", { class: "card" }, h("div", { class: "card-label" }, h("a", { href: profilePath(d.b) }, "B"), " mean step"), h("div", { class: "card-value" }, formatNs(s.b_mean_ns))),
-        h("div", { class: "card", "data-testid": "diff-step-delta" }, h("div", { class: "card-label" }, "Step time change"), h("div", { class: `card-value ${cls(s.delta_pct)}` }, formatDeltaPct(s.delta_pct)))),
-      h("h3", null, "Ops in both"),
-      d.ops.length ? h("div", { class: "table-scroll" }, table.el) : emptyState("No op appears in both profiles."),
-      h("div", { class: "two-cols" }, only("Only in A", d.only_a), only("Only in B", d.only_b)));
+    this.render(d);
   }
+
+  private render(d: DiffResponse): void {
+    const s = d.steps;
+    const norm = d.normalization;
+    const kind = norm?.kind ?? "total";
+    const per = PER[kind] ?? "";
+    // Times in the table's unit: per step a duration, per second of capture a rate.
+    const t = (ns: number | null | undefined) => (kind === "per_second" ? `${formatNs(ns)}/s` : formatNs(ns));
+    const dt = (ns: number) => (kind === "per_second" ? `${formatDeltaNs(ns)}/s` : formatDeltaNs(ns));
+    const opLink = (id: string, o: { module: string; op: string }) => h("span", { class: "diff-op" },
+      h("a", { href: profilePath(id, { tab: "ops", module: o.module, op: o.op }), title: `${o.op} in the op profile of ${id}`, "data-testid": "diff-op-link" }, o.op),
+      " ", h("a", { class: "small muted", href: profilePath(id, { tab: "hlo", module: o.module, op: o.op }), title: `${o.op} in the HLO of ${id}` }, "HLO"));
+    const calls = (o: DiffOp) => (o.a_calls === undefined || o.b_calls === undefined ? "–"
+      : `${fmtCalls(o.a_calls)} → ${fmtCalls(o.b_calls)}`);
+    const table = sortableTable<DiffOp>([
+      { key: "op", label: "Op", sort: (o) => o.op, render: (o) => opLink(d.b, o) },
+      { key: "module", label: "Module", sort: (o) => o.module, render: (o) => h("span", { class: "ellipsis muted", title: o.module }, o.module) },
+      { key: "calls", label: `Runs ${per}`, numeric: true, sort: (o) => o.b_calls ?? 0, render: calls },
+      { key: "a", label: `A ${per}`, numeric: true, sort: (o) => o.a_ns, render: (o) => t(o.a_ns) },
+      { key: "b", label: `B ${per}`, numeric: true, sort: (o) => o.b_ns, render: (o) => t(o.b_ns) },
+      { key: "delta", label: `Δ ${per}`, numeric: true, sort: (o) => Math.abs(o.delta_ns), render: (o) => h("span", { class: deltaClass(o.delta_ns), "data-testid": "diff-delta" }, dt(o.delta_ns)) },
+      { key: "pct", label: "Δ %", numeric: true, sort: (o) => o.delta_pct, render: (o) => h("span", { class: deltaClass(o.delta_ns), "data-testid": "diff-pct" }, formatDeltaPct(o.delta_pct)) },
+    ], { sortKey: "delta", desc: true, testid: "diff-table", rowAttrs: (o) => ({ "data-testid": "diff-row", "data-op": o.op, "data-module": o.module }) });
+    table.setRows(d.ops);
+
+    const only = (title: string, id: string, items: DiffOnly[], testid: string) => h("section", { "data-testid": testid },
+      h("h3", null, `${title} (${items.length})`),
+      items.length
+        ? h("ul", { class: "only-list" }, ...items.slice(0, 200).map((o) => h("li", null, opLink(id, o),
+          h("span", { class: "muted small" }, ` ${o.module}`), o.ns !== undefined ? ` ${t(o.ns)}` : o.total_ns !== undefined ? ` ${formatNs(o.total_ns)}` : "")))
+        : h("p", { class: "muted" }, "none"));
+
+    const pa = this.profiles.get(d.a);
+    const pb = this.profiles.get(d.b);
+    const who = (label: string, id: string, p: Profile | undefined) => h("span", null, `${label}: `,
+      h("a", { href: profilePath(id), "data-testid": `diff-${label[0]!.toLowerCase()}-link` }, p ? `${p.session || id} (${p.run})` : id),
+      p ? h("span", { class: "muted" }, `, created ${formatDateTime(p.created_at)}`) : null);
+    const newerBaseline = pa && pb && (pa.created_at ?? 0) > (pb.created_at ?? 0);
+    const tot = d.totals;
+    const card = (label: string, value: string, cls = "", testid?: string, title?: string) =>
+      h("div", { class: "card", "data-testid": testid ?? null, title: title ?? null }, h("div", { class: "card-label" }, label), h("div", { class: `card-value ${cls}` }, value));
+    const counts = kind === "per_step"
+      ? `each profile's total ÷ its steps (A: ${formatCount(s.a_count)}, B: ${formatCount(s.b_count)})`
+      : kind === "per_second" ? "each profile's total ÷ its capture span (a profile has no steps)" : "raw totals (no steps, no capture span: captures of different length do not compare)";
+    const devices = d.devices ? (d.devices.a === d.devices.b ? ` over ${d.devices.a} devices` : ` over A's ${d.devices.a} and B's ${d.devices.b} devices`) : " over every device";
+    replace(this.body,
+      h("p", { class: "diff-who", "data-testid": "diff-who" }, who("A (baseline)", d.a, pa), h("br"), who("B (candidate)", d.b, pb)),
+      newerBaseline ? h("p", { class: "warn small", "data-testid": "diff-newer-baseline" }, "The baseline A is newer than B: ",
+        h("a", { href: diffPath(d.b, d.a) }, "swap them"), " to compare the newer run against the older.") : null,
+      h("div", { class: "cards" },
+        card("A mean step", formatNs(s.a_mean_ns)),
+        card("B mean step", formatNs(s.b_mean_ns)),
+        card("Step time, B vs A", formatDeltaPct(s.delta_pct), deltaClass(s.delta_pct), "diff-step-delta", "Change of the mean step time: + means B's steps take longer"),
+        tot ? card(`Op self time ${per}, B vs A`, `${t(tot.a_ns)} → ${t(tot.b_ns)} (${formatDeltaPct(tot.delta_pct)})`, deltaClass(tot.delta_ns), "diff-total-delta") : null),
+      h("p", { class: "small muted", "data-testid": "diff-normalization" },
+        `Op time is self time (time not spent in nested ops), summed${devices}, ${PER_WORDS[kind] ?? ""}: ${counts}. `,
+        "Δ = B − A: ", h("span", { class: "worse" }, "red, B slower"), "; ", h("span", { class: "better" }, "green, B faster"), "."),
+      ...(d.notes ?? []).map((n) => h("p", { class: "warn small", "data-testid": "diff-note" }, n)),
+      h("h3", null, `Ops in both (${d.ops.length})`),
+      d.ops.length ? h("div", { class: "table-scroll" }, table.el) : emptyState("No op appears in both profiles."),
+      h("div", { class: "two-cols" }, only("Only in A", d.a, d.only_a, "diff-only-a"), only("Only in B", d.b, d.only_b, "diff-only-b")));
+  }
+}
+
+function fmtCalls(n: number): string {
+  return Number.isInteger(n) ? formatCount(n) : n.toFixed(n < 10 ? 2 : 1);
 }

@@ -3,6 +3,7 @@
 
 import { isAbort, type ApiClient } from "../api/client";
 import type { Profile, Session } from "../api/wire";
+import { baselineFirst } from "../lib/diff";
 import { formatBytes, formatCount, formatDateTime, formatNs } from "../lib/format";
 import { profilePath } from "../lib/viewstate";
 import { diffPath, profilesPath } from "../state/route";
@@ -20,7 +21,7 @@ interface Filters {
 export class ProfilesPage {
   readonly el = h("div", { class: "page profiles-page" });
   private readonly listHost = h("div", { class: "table-scroll" });
-  private readonly diffBtn = h("button", { class: "btn", disabled: true, "data-testid": "diff-button", title: "Select two profiles to compare" }, "Diff selected");
+  private readonly diffBtn = h("button", { class: "btn", disabled: true, "data-testid": "diff-button", title: "Select two profiles to compare: the older one is the baseline (A)" }, "Diff selected");
   private readonly runSel = h("select", { class: "input", "aria-label": "Run", "data-testid": "filter-run" });
   private readonly jobSel = h("select", { class: "input", "aria-label": "Job", "data-testid": "filter-job" });
   private readonly statusSel = h("select", { class: "input", "aria-label": "Status", "data-testid": "filter-status" },
@@ -51,7 +52,12 @@ export class ProfilesPage {
     }
     this.statusSel.value = filters.status;
     this.diffBtn.addEventListener("click", () => {
-      if (this.selected.length === 2) this.router.navigate(diffPath(this.selected[0]!, this.selected[1]!));
+      // The baseline is the older capture, whichever was ticked first.
+      const [a, b] = this.selected.map((id) => this.profiles.find((p) => p.id === id));
+      if (a && b) {
+        const [base, cand] = baselineFirst(a, b);
+        this.router.navigate(diffPath(base.id, cand.id));
+      }
     });
     const upload = canEdit ? this.uploadControl() : null;
     this.el.append(

@@ -3,6 +3,8 @@
 // Input: wheel zooms around the cursor (Shift+wheel or a horizontal swipe
 // pans, wheel over the track names scrolls), drag pans, W/S zoom, A/D pan,
 // arrow keys scroll, F fits the selection, 0 shows everything, / searches.
+// A search hit is centred, zoomed to a readable width when it is tiny, selected
+// (highlighted) and its details opened; the status button lists the matches.
 // Data: TimelineLoader asks for an aligned window with one visible span of
 // margin on each side, keeps recent windows in an LRU and aborts requests the
 // view has left behind. Each frame draws only what the API returned.
@@ -10,9 +12,10 @@
 import { isAbort } from "../api/client";
 import { shownCounts, type TimelineData } from "../api/timeline-decode";
 import type { EventDetails, SearchMatch, Track, TracksResponse } from "../api/wire";
-import { formatCount, formatNs } from "../lib/format";
+import { formatCount, formatEventTimes, formatWindow } from "../lib/format";
+import { windowForHit } from "../lib/hit-window";
 import {
-  clampWindow, panByNs, panByPx, pxToTNs, sameWindow, spanNs, wheelZoomFactor, windowAround, windowFit, zoomAt,
+  clampWindow, panByNs, panByPx, pxToTNs, sameWindow, spanNs, wheelZoomFactor, windowFit, zoomAt,
   type Bounds, type TimeWindow, type Viewport,
 } from "../lib/transform";
 import type { ViewState } from "../lib/viewstate";
@@ -29,6 +32,7 @@ import { DetailsPanel } from "./details-panel";
 import { h, replace } from "./dom";
 import type { Panel, PanelContext } from "./panel";
 import { emptyState, errorState, loading } from "./states";
+import "./trace-search.css";
 
 const KEY_ZOOM_PER_S = 3.0; // e-folds of span per second while W/S is held
 const KEY_PAN_PER_S = 0.9; // spans per second while A/D is held
@@ -47,6 +51,11 @@ export class TracePanel implements Panel {
     "data-testid": "trace-search", spellcheck: "false",
   });
   private readonly searchStatus = h("span", { class: "muted search-status", "data-testid": "search-status", "aria-live": "polite" });
+  private readonly resultsToggle = h("button", {
+    class: "btn small", type: "button", hidden: true, "aria-expanded": "false", "aria-controls": "trace-search-results",
+    title: "List the matches", "data-testid": "search-results-toggle", onclick: () => this.toggleResults(),
+  }, "List ▾");
+  private readonly results = h("div", { class: "search-results", id: "trace-search-results", "data-testid": "search-results", hidden: true });
   private readonly counts = h("span", { class: "muted counts", "data-testid": "timeline-counts" });
   private readonly windowLabel = h("span", { class: "muted", "data-testid": "timeline-window" });
   private readonly busy = h("span", { class: "busy", hidden: true, role: "status" }, "loading…");
@@ -83,6 +92,7 @@ export class TracePanel implements Panel {
     this.details = new DetailsPanel(ctx, {
       onClose: () => this.select(null),
       onZoom: (d) => this.setWindow(windowFit(d.start_ns, d.dur_ns, this.bounds)),
+      track: (id) => this.tracks?.tracks.find((t) => t.id === id),
     });
     this.cursor = new SearchCursor((q, after) => this.ctx.api.search(this.ctx.profile.id, q, after, 100));
     this.loader = new TimelineLoader(
@@ -106,7 +116,8 @@ export class TracePanel implements Panel {
         this.searchInput,
         h("button", { class: "btn", type: "button", title: "Previous match (Shift+Enter)", "aria-label": "Previous match", "data-testid": "search-prev", onclick: () => void this.searchStep(-1) }, "↑"),
         h("button", { class: "btn", type: "submit", title: "Next match (Enter)", "aria-label": "Next match", "data-testid": "search-next" }, "↓"),
-        this.searchStatus),
+        this.searchStatus,
+        this.resultsToggle),
       h("span", { class: "spacer" }),
       this.busy,
       this.windowLabel,
@@ -120,11 +131,12 @@ export class TracePanel implements Panel {
         e.preventDefault();
         void this.searchStep(-1);
       } else if (e.key === "Escape") {
+        this.showResults(false);
         this.searchInput.blur();
         this.canvas.focus();
       }
     });
-    this.body.append(this.canvasWrap, this.details.el);
+    this.body.append(this.canvasWrap, this.details.el, this.results);
     this.el.append(toolbar, this.body);
     this.bindInput();
   }
@@ -306,7 +318,21 @@ export class TracePanel implements Panel {
     ds.requests = String(this.loader.stats.requests);
     ds.aborted = String(this.loader.stats.aborted);
     ds.loaded = this.index ? "1" : "0";
-    this.windowLabel.textContent = `${formatNs(this.window.t0_ns)} – ${formatNs(this.window.t1_ns)} (${formatNs(spanNs(this.window))})`;
+    // Where the selected slice (a search hit) was drawn, px in the slice area.
+    if (stats.selected) {
+      ds.selX0 = stats.selected.x0.toFixed(1);
+      ds.selX1 = stats.selected.x1.toFixed(1);
+      ds.selId = String(this.selectedId);
+    } else {
+      delete ds.selX0;
+      delete ds.selX1;
+      delete ds.selId;
+    }
+    ds.areaWidth = String(vp.width_px);
+    ds.tickLabels = stats.axis.labels.join("|");
+    ds.axisCaption = stats.axis.caption;
+    this.windowLabel.textContent = formatWindow(this.window.t0_ns, this.window.t1_ns);
+    this.windowLabel.title = `Visible window, from the profile's start: ${formatCount(this.window.t0_ns)} – ${formatCount(this.window.t1_ns)} ns`;
     if (animating) this.invalidate();
   }
 
@@ -385,6 +411,7 @@ export class TracePanel implements Panel {
         m = await this.cursor.start(q);
         if (!q) {
           this.searchStatus.textContent = "";
+          this.renderResults();
           this.ctx.setView({ q: undefined });
           return;
         }
@@ -392,6 +419,7 @@ export class TracePanel implements Panel {
         m = dir > 0 ? await this.cursor.next() : this.cursor.prev();
       }
       this.searchStatus.textContent = this.cursor.label();
+      this.renderResults();
       if (m) this.jumpTo(m);
       else this.ctx.setView({ q });
     } catch (e) {
@@ -409,19 +437,76 @@ export class TracePanel implements Panel {
         if (i >= 0) this.cursor.index = i;
       }
       this.searchStatus.textContent = this.cursor.label();
+      this.renderResults();
     } catch (e) {
       if (!isAbort(e)) this.searchStatus.textContent = `search failed: ${(e as Error).message}`;
     }
   }
 
   private jumpTo(m: SearchMatch): void {
-    this.window = windowAround(this.window, m.start_ns, m.dur_ns, this.bounds);
-    this.clearHover();
-    this.reveal(m.track);
+    // Open the details first: the panel narrows the timeline, and the hit is sized
+    // and centred for the width it will be drawn in.
     this.selectedId = m.id;
     void this.details.show(m.id);
+    this.measure();
+    this.window = windowForHit(this.window, m.start_ns, m.dur_ns, this.viewport().width_px, this.bounds);
+    this.clearHover();
+    this.reveal(m.track);
     this.ctx.setView({ q: this.cursor.q, sel: m.id, t0: Math.round(this.window.t0_ns), t1: Math.round(this.window.t1_ns) });
     this.invalidate();
+  }
+
+  private toggleResults(): void {
+    this.showResults(this.results.hidden);
+  }
+
+  private showResults(open: boolean): void {
+    this.results.hidden = !open || !this.cursor.matches.length;
+    this.resultsToggle.setAttribute("aria-expanded", String(!this.results.hidden));
+    if (!this.results.hidden) this.results.querySelector<HTMLElement>("[aria-current=true]")?.scrollIntoView({ block: "nearest" });
+  }
+
+  /** The loaded matches: name, named scope (when the server sends one), time, duration, track. */
+  private renderResults(): void {
+    const ms = this.cursor.matches;
+    this.resultsToggle.hidden = !ms.length;
+    if (!ms.length) {
+      this.showResults(false);
+      replace(this.results);
+      return;
+    }
+    const trackName = new Map((this.tracks?.tracks ?? []).map((t) => [t.id, t.name]));
+    const items = ms.map((m, i) => {
+      const t = formatEventTimes(m.start_ns, m.dur_ns);
+      return h("li", null, h("button", {
+        type: "button", class: "search-hit", "data-testid": "search-result", "data-id": m.id,
+        "aria-current": i === this.cursor.index ? "true" : null,
+        onclick: () => {
+          const hit = this.cursor.goTo(i);
+          this.searchStatus.textContent = this.cursor.label();
+          this.renderResults();
+          if (hit) this.jumpTo(hit);
+        },
+      },
+      h("span", { class: "hit-name", title: m.name }, m.name),
+      m.scope ? h("span", { class: "hit-scope muted", title: m.scope, "data-testid": "search-result-scope" }, m.scope) : null,
+      h("span", { class: "hit-time muted", title: `${formatCount(m.start_ns)} ns from the profile's start` }, `${t.dur} at ${t.start}`),
+      h("span", { class: "hit-track muted" }, trackName.get(m.track) ?? `track ${m.track}`)));
+    });
+    const more = this.cursor.complete ? null : h("button", {
+      type: "button", class: "btn small", "data-testid": "search-more",
+      onclick: async () => {
+        await this.cursor.more();
+        this.renderResults();
+      },
+    }, `Load more (${formatCount(this.cursor.total - ms.length)} left)`);
+    replace(this.results,
+      h("div", { class: "search-results-head muted small" },
+        `${formatCount(ms.length)} of ${formatCount(this.cursor.total)} matches of “${this.cursor.q}”, in time order`,
+        h("button", { type: "button", class: "btn icon small", "aria-label": "Close the list", onclick: () => this.showResults(false) }, "✕")),
+      h("ol", { class: "search-list" }, ...items),
+      more);
+    this.showResults(!this.results.hidden);
   }
 
   focusSearch(): void {
@@ -454,10 +539,11 @@ export class TracePanel implements Panel {
     }
     const d = this.index.data;
     const track = this.layout.tracks.get(d.track[i]!)?.track;
+    const t = formatEventTimes(d.start[i]!, d.dur[i]!);
     replace(this.tooltip,
       h("strong", null, this.index.name(i)),
-      h("div", null, `${formatNs(d.dur[i]!)}  at ${formatNs(d.start[i]!)}`),
-      track ? h("div", { class: "muted" }, `${track.host} · ${track.name} · depth ${d.depth[i]}`) : null);
+      h("div", null, `${t.dur} at ${t.start}`),
+      track ? h("div", { class: "muted" }, `${track.host} · ${track.name} · ${track.lanes ? "lane" : "row"} ${d.depth[i]! + 1}`) : null);
     this.tooltip.hidden = false;
     const tw = this.tooltip.offsetWidth;
     const left = x + 14 + tw > this.size.w ? x - tw - 10 : x + 14;
