@@ -377,11 +377,9 @@ def token_revoke(token_id: str, store: str | None) -> None:
 @client_command
 def export(client: Client, as_json: bool, profile: str, fmt: str, output: str) -> None:
     """Export PROFILE's timeline (every event) as a Perfetto trace."""
-    data = client.get(f"/api/v1/profiles/{profile}/export", params={"format": fmt},
-                      stream=True)
-    with open(output, "wb") as fh:
-        fh.write(data)
-    _emit({"id": profile, "output": output, "bytes": len(data)}, as_json,
+    size = client.download(f"/api/v1/profiles/{profile}/export", output,
+                           params={"format": fmt})
+    _emit({"id": profile, "output": output, "bytes": size}, as_json,
           lambda i: f"wrote {i['output']} ({i['bytes']:,} bytes)")
 
 

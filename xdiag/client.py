@@ -41,6 +41,39 @@ class Client:
         self.timeout = timeout
 
     def request(self, method: str, path: str, **kw: Any) -> Any:
+        resp = self._send(method, path, **kw)
+        if resp.status_code == 204 or not resp.content:
+            return None
+        if resp.headers.get("Content-Type", "").startswith("application/json"):
+            return resp.json()
+        return resp.content
+
+    def download(self, path: str, dest: str | Path, **kw: Any) -> int:
+        """GET `path` into the file `dest` as it arrives (never whole in memory); returns
+        its size. The file appears only once complete: a response that breaks off leaves
+        nothing behind and raises a ClientError."""
+        dest = Path(dest)
+        resp = self._send("GET", path, stream=True, **kw)
+        part = dest.with_name(f".{dest.name}.part-{secrets.token_hex(4)}")
+        size = 0
+        try:
+            with resp, open(part, "wb") as fh:
+                for chunk in resp.iter_content(1 << 20):
+                    fh.write(chunk)
+                    size += len(chunk)
+            os.replace(part, dest)
+        except requests.RequestException:
+            raise ClientError(f"the response to GET {path} broke off after {size:,} bytes; "
+                              f"{dest} was not written") from None
+        except OSError as exc:
+            raise ClientError(f"cannot write {dest}: {exc.strerror or exc}") from None
+        finally:
+            part.unlink(missing_ok=True)
+        return size
+
+    def _send(self, method: str, path: str, **kw: Any) -> requests.Response:
+        """The response, once its status says success; else a ClientError with the
+        server's message."""
         kw.setdefault("timeout", self.timeout)
         url = self.server + path
         try:
@@ -57,11 +90,7 @@ class Client:
             except ValueError:
                 detail = resp.text.strip()[:500] or resp.reason
             raise ClientError(f"{detail} (HTTP {resp.status_code})", resp.status_code)
-        if resp.status_code == 204 or not resp.content:
-            return None
-        if resp.headers.get("Content-Type", "").startswith("application/json"):
-            return resp.json()
-        return resp.content
+        return resp
 
     def get(self, path: str, **kw: Any) -> Any:
         return self.request("GET", path, **kw)
