@@ -4,12 +4,14 @@ readable and highlighted. Every number is read back and checked against the API'
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import re
 import urllib.parse
+from pathlib import Path
 
 import pytest
-from e2e_support import AXIS_H, GUTTER_W, SMALL, api, canvas, screenshot, upload
+from e2e_support import AXIS_H, FIXTURES, GUTTER_W, SMALL, api, canvas, screenshot, upload
 from xplane_edit import slowed_copy
 
 UNIT_NS = {"s": 1e9, "ms": 1e6, "µs": 1e3, "ns": 1.0}
@@ -90,6 +92,28 @@ def test_details_of_a_2us_op_tell_start_from_end(ui, viewer_service, small_profi
     assert parse_time(cell["Duration"]) == pytest.approx(m["dur_ns"], rel=1e-3)
     assert cell["Row"] == "1" and kv.locator("tr[data-key='Depth']").count() == 0
     screenshot(page, "12-trace-details-tiny-op")
+
+
+@pytest.mark.e2e
+def test_details_of_a_gpu_kernel_name_its_lane_not_a_depth(ui, viewer_service,
+                                                           tmp_path: Path) -> None:
+    """On a CUDA stream kernels overlap without nesting: their rows are lanes."""
+    path = tmp_path / "h100.xplane.pb"
+    path.write_bytes(gzip.decompress((FIXTURES / "h100_trainer.xplane.pb.gz").read_bytes()))
+    gpu = upload(viewer_service.url, path, "--run", "e2e-gpu", "--session", "h100-lanes")
+    base = f"/api/v1/profiles/{gpu['id']}"
+    tracks = api(viewer_service.url, f"{base}/tracks")[1]
+    lanes = {t["id"] for t in tracks["tracks"] if t.get("lanes")}
+    assert lanes
+    tl = api(viewer_service.url, f"{base}/timeline?start_ns=0&end_ns={tracks['end_ns']}"
+             f"&width=4096&format=json")[1]
+    kernel = max((x for x in tl["slices"] if x["track"] in lanes), key=lambda x: x["depth"])
+    page, _ = ui.new_page(viewer_service.url)
+    page.goto(profile_url(gpu, t0=kernel["start_ns"], t1=kernel["start_ns"] + kernel["dur_ns"],
+                          sel=kernel["id"]))
+    row = page.get_by_test_id("details-kv").locator("tr[data-key='Row'] td")
+    row.wait_for()
+    assert row.inner_text() == f"lane {kernel['depth'] + 1}"
 
 
 @pytest.mark.e2e
