@@ -262,6 +262,85 @@ def report(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# -- Perfetto export on the user's path (self-contained: its own service and profiles) ----
+
+
+def export_bench(events: tuple[int, ...] = (387_000, 3_000_000), runs: int = 3) -> list[dict]:
+    """`xdiag export PROFILE --format perfetto -o FILE` (a CLI process) against a running
+    `xdiag serve`, on generated profiles; also the HTTP body alone (no CLI start-up)."""
+    import statistics
+
+    import requests
+
+    store = Path(tempfile.mkdtemp(prefix="bench-export-"))
+    port = 18792
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    serve = subprocess.Popen([sys.executable, "-m", "xdiag", "serve", "--store", str(store / "s"),
+                              "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    rows = []
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(url + "/healthz", timeout=1)
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("xdiag serve did not start") from None
+                time.sleep(0.2)
+        for n in events:
+            path = DATA / f"synth_{n}.xplane.pb"
+            if not path.exists():
+                DATA.mkdir(parents=True, exist_ok=True)
+                subprocess.run([sys.executable, "-m", "xdiag.xplane.synth", str(path),
+                                "--events", str(n)], check=True, cwd=ROOT)
+            up = subprocess.run([sys.executable, "-m", "xdiag", "upload", str(path), "--json",
+                                 "--run", "bench-export", "--session", f"s{n}", "--server", url],
+                                capture_output=True, text=True, env=env, check=True)
+            pid = json.loads(up.stdout)["id"]
+            out = store / "out.perfetto-trace"
+            cli, http = [], []
+            for _ in range(runs):
+                t = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "xdiag", "export", pid, "--format",
+                                "perfetto", "-o", str(out), "--server", url], env=env,
+                               check=True, capture_output=True)
+                cli.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                with requests.get(f"{url}/api/v1/profiles/{pid}/export", stream=True,
+                                  timeout=600) as r:
+                    size = sum(len(c) for c in r.iter_content(1 << 20))
+                http.append(time.perf_counter() - t)
+            rows.append({"events": n, "bytes": out.stat().st_size, "http_bytes": size,
+                         "cli_s": cli, "cli_median_s": statistics.median(cli),
+                         "http_s": http, "http_median_s": statistics.median(http)})
+            print(f"  export {n:,} events: CLI {statistics.median(cli):.2f} s (runs "
+                  f"{', '.join(f'{x:.2f}' for x in cli)}), HTTP body alone "
+                  f"{statistics.median(http):.2f} s, {rows[-1]['bytes'] / 1e6:.1f} MB",
+                  flush=True)
+    finally:
+        serve.terminate()
+        serve.wait(30)
+        shutil.rmtree(store, ignore_errors=True)
+    return rows
+
+
+def export_report(rows: list[dict]) -> str:
+    lines = ["## Perfetto export on the user's path", "",
+             "`xdiag export PROFILE --format perfetto -o FILE` as its own process against "
+             "`xdiag serve` (median of the runs; goal <= 2 s for the 387k-event profile); the "
+             "HTTP body alone is the same request without the CLI's start-up.", "",
+             "| events | trace MB | CLI export (s) | runs (s) | HTTP body alone (s) |",
+             "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['events']:,} | {r['bytes'] / 1e6:.1f} | {r['cli_median_s']:.2f} "
+                     f"| {', '.join(f'{x:.2f}' for x in r['cli_s'])} "
+                     f"| {r['http_median_s']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--events", type=int, nargs="*", default=[5_000_000, 10_000_000])
@@ -269,11 +348,16 @@ def main() -> None:
     ap.add_argument("--no-trainer", action="store_true")
     ap.add_argument("--no-gpu", action="store_true", help="skip the stored H100 capture")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
+    ap.add_argument("--export-only", action="store_true",
+                    help="only the Perfetto export timings (printed, results.md untouched)")
     args = ap.parse_args()
     # Bytecode for our sources, as pip wrote it for xprof's: with PYTHONDONTWRITEBYTECODE
     # set, each worker would otherwise compile xdiag again (`make pyc` does the same).
     for pkg in ("xdiag", "trainer"):
         compileall.compile_dir(str(ROOT / pkg), quiet=1)
+    if args.export_only:
+        print("\n" + export_report(export_bench()))
+        return
     profiles = []
     if not args.no_trainer and (p := trainer_capture()):
         profiles.append(p)
@@ -281,7 +365,7 @@ def main() -> None:
         profiles.append(gpu_capture())
     profiles += [synthetic(n) for n in args.events]
     results = [measure(p, args.windows) for p in profiles]
-    text = report(results)
+    text = report(results) + "\n" + export_report(export_bench())
     Path(args.out).write_text(text)
     print("\n" + "\n".join(text.splitlines()[:10 + len(results)]))
     print(f"\nwritten to {args.out}")
