@@ -1,6 +1,7 @@
 """The training loop: mesh, state (fresh or resumed), steps, checkpoints, metrics.
 
-Step s (1-based) runs inside `StepTraceAnnotation("train", step_num=s)`.
+Step s (1-based) -- its batch and its dispatch -- runs inside
+`StepTraceAnnotation("train", step_num=s, model_flops=...)`.
 Metrics of step s are fetched after step s + 1 is dispatched, so the host
 never waits on the device just to log. Step time runs from when step s could
 start (its batch was requested and step s - 1 was done) to when the host saw
@@ -154,15 +155,19 @@ def run(cfg, resume: bool = False, devices=None,
             if on_step:
                 on_step(done_step, m)
 
+        # The job's own FLOPs of a step on this process's devices, on each step annotation:
+        # profilers report MFU from them (the HLO counts padded kernel tiles too).
+        model_flops = metrics.train_flops_per_step(cfg) / jax.process_count()
         while cfg.steps == 0 or s < cfg.steps:
-            t_start = time.perf_counter()
-            batch = setup.put_batch(next(data_iter))
             s += 1
             if trace.ends_before(s) and pending:  # the last traced step must finish first
                 report(pending)
                 pending = None
             trace.before(s)
-            with jax.profiler.StepTraceAnnotation("train", step_num=s):
+            t_start = time.perf_counter()
+            # The batch is part of the step: an input-bound step shows as such.
+            with jax.profiler.StepTraceAnnotation("train", step_num=s, model_flops=model_flops):
+                batch = setup.put_batch(next(data_iter))
                 state, device_metrics = setup.train_step(state, batch)
             latest = (s, state, data_iter.state())  # a consistent triple to checkpoint
             if pending:

@@ -52,8 +52,8 @@ from xdiag.store import ObjectStore, layout, open_store
 
 log = logging.getLogger("xdiag.ingest")
 
-VERSION = 4  # of the derived views; bump when their format changes (old ones are rebuilt)
-COSTS_FORMAT = 2  # of the cached HLO costs (2: op columns)
+VERSION = 5  # of the derived views; bump when their format changes (old ones are rebuilt)
+COSTS_FORMAT = 3  # of the cached HLO costs (2: op columns; 3: in_fusion)
 # Below this total size a process pool costs more (start-up, imports) than it saves.
 POOL_MIN_BYTES = 64 * 1024 * 1024
 # A store outage during ingest: retried after these pauses (on top of the store

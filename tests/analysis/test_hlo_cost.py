@@ -399,11 +399,15 @@ def test_ingest_costs_are_the_model_costs(train_step_raw):
     assert plain["flops"] == mc.total.flops and plain["bytes"] == mc.total.bytes_accessed
     costs = host.OpCosts(plain["ops"])
     assert list(costs) == list(mc.ops)
+    # Inside a fusion: in a computation the parser marks as fused (by the proto's own
+    # fusion flag), whose cost its fusion instruction carries.
+    fused = {i.name for comp in module.computations if comp.is_fusion for i in comp.instructions}
+    assert fused
     for name, c in mc.ops.items():
         # A fusion around a collective is filed as the collective.
         shown = "collective" if c.fused_category == "collective" else c.category
         assert costs[name] == host.OpCostInfo(c.flops, c.bytes_accessed, shown,
-                                              c.fused_category)
+                                              c.fused_category, name in fused)
 
 
 @pytest.mark.parametrize("data,reason", [

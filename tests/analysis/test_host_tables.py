@@ -32,9 +32,7 @@ def test_op_events_are_the_slices_of_op_tracks_with_their_track_and_depth(seed: 
 def test_step_marks_count_only_timed_annotations(seed: int) -> None:
     """Step windows come from the annotations among the timed events (aggregated ones
     have no time): min start and max end per step number."""
-    from types import SimpleNamespace
-
-    from xdiag.analysis.host import _step_marks
+    from xdiag.analysis.device_steps import marks
 
     rng = np.random.default_rng(seed)
     n = 500
@@ -43,11 +41,15 @@ def test_step_marks_count_only_timed_annotations(seed: int) -> None:
     sel = np.flatnonzero(rng.random(n) < 0.8)  # the timed events
     start = rng.integers(0, 10_000, len(sel))
     end = start + rng.integers(0, 500, len(sel))
-    es = SimpleNamespace(step_num=(np.flatnonzero(carries), value[carries]))
-    steps, a, b = _step_marks(es, sel, start, end)
+    declares = carries & (rng.random(n) < 0.5)
+    flops = rng.integers(1, 10**6, n).astype(np.float64)
+    steps, a, b, declared = marks(np.flatnonzero(carries), value[carries], sel, start, end,
+                                  (np.flatnonzero(declares), flops[declares]))
     timed = carries[sel]
     want = sorted(set(value[sel][timed].tolist()))
     assert steps.tolist() == want
-    for s, lo, hi in zip(steps, a, b, strict=True):
+    for s, lo, hi, f in zip(steps, a, b, declared, strict=True):
         mine = timed & (value[sel] == s)
         assert (lo, hi) == (start[mine].min(), end[mine].max())
+        said = flops[sel][mine & declares[sel]]
+        assert (f == said.max()) if len(said) else np.isnan(f)

@@ -59,8 +59,15 @@ def test_agent_started_from_config_and_used_for_mfu(instrumented):
 
 
 def test_every_step_is_annotated(instrumented):
-    _, _, annotations, _ = instrumented
-    assert annotations == [("train", {"step_num": s}) for s in range(1, STEPS + 1)]
+    """Each step is annotated with its number and the model FLOPs of this process's share
+    of it: what a profiler's MFU should use (the metrics file's MFU uses them too)."""
+    history, _, annotations, _ = instrumented
+    assert [(name, kw["step_num"]) for name, kw in annotations] == \
+        [("train", s) for s in range(1, STEPS + 1)]
+    flops = {kw["model_flops"] for _, kw in annotations}
+    assert len(flops) == 1
+    per_device = history[0]["tflops_per_device"] * 1e12
+    assert flops.pop() == pytest.approx(per_device * jax.device_count() / jax.process_count())
 
 
 def test_metrics_file_has_one_line_per_step(instrumented):

@@ -1537,14 +1537,14 @@ static PyObject *cost(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     if (rc) { PyErr_Format(PyExc_ValueError, "HLO cost model: %s", m->err); goto out; }
     int64_t *cols[5];
-    int8_t *small[4];
-    PyObject *outs[9] = {0};
+    int8_t *small[5];
+    PyObject *outs[10] = {0};
     for (int k = 0; k < 5; k++) outs[k] = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * 8));
-    for (int k = 5; k < 9; k++) outs[k] = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n);
-    for (int k = 0; k < 9; k++)
-        if (!outs[k]) { for (int j = 0; j < 9; j++) Py_XDECREF(outs[j]); goto out; }
+    for (int k = 5; k < 10; k++) outs[k] = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n);
+    for (int k = 0; k < 10; k++)
+        if (!outs[k]) { for (int j = 0; j < 10; j++) Py_XDECREF(outs[j]); goto out; }
     for (int k = 0; k < 5; k++) cols[k] = (int64_t *)PyBytes_AS_STRING(outs[k]);
-    for (int k = 0; k < 4; k++) small[k] = (int8_t *)PyBytes_AS_STRING(outs[5 + k]);
+    for (int k = 0; k < 5; k++) small[k] = (int8_t *)PyBytes_AS_STRING(outs[5 + k]);
     for (size_t k = 0; k < n; k++) {
         const Cost *ck = &c.cost[k];
         cols[0][k] = ck->flops; cols[1][k] = ck->trans; cols[2][k] = ck->br; cols[3][k] = ck->bw;
@@ -1552,14 +1552,35 @@ static PyObject *cost(PyObject *self, PyObject *args) {
         small[0][k] = ck->cat; small[1][k] = ck->fcat; small[2][k] = (int8_t)ck->complete;
         small[3][k] = (int8_t)ck->note;
     }
+    /* in_fusion: the instruction is inside a fused computation (its cost is its fusion's
+     * too), through nested fusions. Computations called from fused ones are fused. */
+    {
+        uint8_t *fused = c.sstate;  /* one byte per computation, free once totals are in */
+        memset(fused, 0, nc);
+        for (int changed = 1; changed;) {
+            changed = 0;
+            for (size_t k = 0; k < n; k++) {
+                const Ins *in = &m->ins[k];
+                int sp = m->opcodes[in->opcode].special;
+                if (!in->rcalled.n || !(sp == OP_FUSION || (in->comp >= 0 && fused[in->comp])))
+                    continue;
+                for (int32_t j = 0; j < in->rcalled.n; j++) {
+                    int32_t cc = RCALLED(&c, in, j);
+                    if (cc >= 0 && (size_t)cc < m->ncomps && !fused[cc]) { fused[cc] = 1; changed = 1; }
+                }
+            }
+        }
+        for (size_t k = 0; k < n; k++)
+            small[4][k] = (int8_t)(m->ins[k].comp >= 0 && fused[m->ins[k].comp]);
+    }
     PyObject *fbc = PyTuple_New(ncat), *bbc = PyTuple_New(ncat), *whiles = PyList_New(0);
-    PyObject *columns = PyTuple_New(9);
+    PyObject *columns = PyTuple_New(10);
     if (!fbc || !bbc || !whiles || !columns) {
         Py_XDECREF(fbc); Py_XDECREF(bbc); Py_XDECREF(whiles); Py_XDECREF(columns);
-        for (int j = 0; j < 9; j++) Py_XDECREF(outs[j]);
+        for (int j = 0; j < 10; j++) Py_XDECREF(outs[j]);
         goto out;
     }
-    for (int k = 0; k < 9; k++) PyTuple_SET_ITEM(columns, k, outs[k]);
+    for (int k = 0; k < 10; k++) PyTuple_SET_ITEM(columns, k, outs[k]);
     for (int k = 0; k < ncat; k++) {
         PyTuple_SET_ITEM(fbc, k, PyLong_FromLongLong(total->fbc[k]));
         PyTuple_SET_ITEM(bbc, k, PyLong_FromLongLong(total->bbc[k]));

@@ -1,137 +1,238 @@
 /* Interval kernels for the timeline index that numpy cannot vectorise.
  *
- * Two calls from Python, sort_slices and build_lod (below), built on two passes:
+ * Two calls from Python, sort_slices and build_lod (below), built on two passes over
+ * one track's slices sorted by start ascending and, for equal starts, end descending
+ * (parents before children):
  *
- * nest_pass(start, end, depth): nesting depth of each interval.
- *   Input: int64 buffers of equal length, sorted by start ascending and, for
- *   equal starts, by end descending (parents before children). Output: the
- *   depth of each interval such that intervals at the same depth never
- *   overlap, and a properly nested interval sits exactly one level below its
- *   parent. A stack of open intervals gives this in O(n): pop what has ended,
- *   then the new interval goes on top. A partially overlapping interval (not
- *   contained in the top) still goes above it, so no two open intervals ever
- *   share a depth.
+ * row_pass: the row (depth) of each slice and its parent. A slice nests under the
+ *   innermost open slice of the same line (host thread) that contains it: that is the
+ *   only true nesting (a while op and its body ops run on one thread). Slices that merely
+ *   overlap -- ops of one device run concurrently on several threads, a GPU stream's
+ *   kernels (a track with nesting off) -- take the lowest row free at their start, below
+ *   their parent if they have one. So rows never hold overlapping slices, a child is
+ *   always below its parent, and depth means nesting only where events truly nest. For
+ *   one thread's properly nested slices this is the classic stack of open intervals.
+ *
+ * self_pass: the self time of each slice. At every instant the track's time goes to
+ *   the slices running then that have no running child (its "leaves"), split evenly
+ *   among them when several run at once. So a parent's self time excludes its children,
+ *   concurrent slices share the time they overlap, and the self times of a track add
+ *   up exactly to its busy time (the union of its slices).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "workers.h"
 
-static int nest_pass(const int64_t *start, const int64_t *end, int32_t *depth, Py_ssize_t n) {
-    int64_t *stack_end = n ? malloc(sizeof(int64_t) * n) : NULL;
-    if (n && !stack_end) return -1;
-    Py_ssize_t top = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        while (top > 0 && stack_end[top - 1] <= start[i]) top--;
-        depth[i] = (int32_t)top;
-        stack_end[top++] = end[i];
+/* Rows of one track: row_end[r] is the end of the last slice put in row r. */
+typedef struct {
+    int64_t *end;
+    int32_t n, cap;
+} rows_t;
+
+static int32_t take_row(rows_t *R, int32_t lo, int64_t start, int64_t end) {
+    int32_t r = lo;
+    while (r < R->n && R->end[r] > start) r++;
+    if (r >= R->n) {
+        if (R->n >= R->cap) {
+            int32_t cap = R->cap ? 2 * R->cap : 64;
+            int64_t *grown = realloc(R->end, (size_t)cap * sizeof(int64_t));
+            if (!grown) return -1;
+            R->end = grown;
+            R->cap = cap;
+        }
+        while (R->n <= r) R->end[R->n++] = INT64_MIN;
     }
-    free(stack_end);
-    return 0;
+    R->end[r] = end;
+    return r;
 }
 
+/* line: the line (thread) of each slice, or NULL (all one line); line_top: scratch of
+ * n_lines entries, all -1 on entry and on return. nests == 0: no slice nests (lanes). */
+static int row_pass(const int64_t *s, const int64_t *e, const int32_t *line, int nests,
+                    int32_t *row, int64_t *parent, int64_t *line_top, Py_ssize_t m) {
+    rows_t R = {NULL, 0, 0};
+    int rc = 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        int64_t p = -1;
+        if (nests) {
+            int32_t L = line ? line[i] : 0;
+            int64_t t = line_top[L];
+            while (t >= 0 && e[t] <= s[i]) t = parent[t];  /* ended: pop */
+            while (t >= 0 && e[t] < e[i]) t = parent[t];   /* overlaps, no containment */
+            p = t;
+            line_top[L] = i;
+        }
+        int32_t r = take_row(&R, p >= 0 ? row[p] + 1 : 0, s[i], e[i]);
+        if (r < 0) { rc = -1; break; }
+        row[i] = r;
+        parent[i] = p;
+    }
+    if (nests)
+        for (Py_ssize_t i = 0; i < m; i++) line_top[line ? line[i] : 0] = -1;
+    free(R.end);
+    return rc;
+}
 
-/* lane_pass(start, end, lane): the lane of each interval.
- *
- *   Same input order as nest_pass. For slices that overlap without nesting
- *   (GPU kernels of one stream running concurrently), each interval takes the
- *   lowest lane that is free at its start, so lanes never hold overlapping
- *   intervals and concurrent kernels sit side by side instead of in a staircase.
- *   Two binary heaps (busy lanes by end, free lanes by index): O(n log lanes).
- */
-typedef struct { int64_t end; int32_t lane; } busy_t;
+/* Running slices by end (ties: the later slice first, so a child ends before a parent
+ * that ends with it). */
+typedef struct { int64_t end, idx; } open_t;
 
-static void busy_push(busy_t *h, Py_ssize_t *n, busy_t v) {
+static void open_push(open_t *h, Py_ssize_t *n, open_t v) {
     Py_ssize_t i = (*n)++;
     while (i > 0) {
         Py_ssize_t p = (i - 1) / 2;
-        if (h[p].end <= v.end) break;
+        if (h[p].end < v.end || (h[p].end == v.end && h[p].idx > v.idx)) break;
         h[i] = h[p]; i = p;
     }
     h[i] = v;
 }
 
-static busy_t busy_pop(busy_t *h, Py_ssize_t *n) {
-    busy_t top = h[0], last = h[--(*n)];
+static open_t open_pop(open_t *h, Py_ssize_t *n) {
+    open_t top = h[0], last = h[--(*n)];
     Py_ssize_t i = 0;
     for (;;) {
         Py_ssize_t c = 2 * i + 1;
         if (c >= *n) break;
-        if (c + 1 < *n && h[c + 1].end < h[c].end) c++;
-        if (last.end <= h[c].end) break;
+        if (c + 1 < *n && (h[c + 1].end < h[c].end ||
+                           (h[c + 1].end == h[c].end && h[c + 1].idx > h[c].idx))) c++;
+        if (last.end < h[c].end || (last.end == h[c].end && last.idx > h[c].idx)) break;
         h[i] = h[c]; i = c;
     }
     if (*n > 0) h[i] = last;
     return top;
 }
 
-static void free_push(int32_t *h, Py_ssize_t *n, int32_t v) {
-    Py_ssize_t i = (*n)++;
-    while (i > 0) {
-        Py_ssize_t p = (i - 1) / 2;
-        if (h[p] <= v) break;
-        h[i] = h[p]; i = p;
-    }
-    h[i] = v;
+typedef struct {
+    double *self;                /* shares accumulate exactly enough in doubles */
+    int32_t *n_child, *leaf_at;  /* running children; position in `leaf` or -1 */
+    int64_t *leaf;
+    Py_ssize_t n_leaf;
+    int64_t busy;                /* ns with at least one slice running */
+} leaves_t;
+
+static void leaf_add(leaves_t *L, int64_t i) { L->leaf_at[i] = (int32_t)L->n_leaf; L->leaf[L->n_leaf++] = i; }
+
+static void leaf_remove(leaves_t *L, int64_t i) {
+    int32_t at = L->leaf_at[i];
+    if (at < 0) return;
+    int64_t last = L->leaf[--L->n_leaf];
+    L->leaf[at] = last;
+    L->leaf_at[last] = at;
+    L->leaf_at[i] = -1;
 }
 
-static int32_t free_pop(int32_t *h, Py_ssize_t *n) {
-    int32_t top = h[0], last = h[--(*n)];
-    Py_ssize_t i = 0;
-    for (;;) {
-        Py_ssize_t c = 2 * i + 1;
-        if (c >= *n) break;
-        if (c + 1 < *n && h[c + 1] < h[c]) c++;
-        if (last <= h[c]) break;
-        h[i] = h[c]; i = c;
-    }
-    if (*n > 0) h[i] = last;
-    return top;
+/* Time [a, b) to the current leaves, evenly. */
+static void share(leaves_t *L, int64_t a, int64_t b) {
+    int64_t d = b - a;
+    if (d <= 0 || L->n_leaf == 0) return;
+    L->busy += d;
+    double q = (double)d / (double)L->n_leaf;
+    for (Py_ssize_t j = 0; j < L->n_leaf; j++) L->self[L->leaf[j]] += q;
 }
 
-static int lane_pass(const int64_t *start, const int64_t *end, int32_t *lane, Py_ssize_t n) {
-    busy_t *busy = n ? malloc(sizeof(busy_t) * n) : NULL;
-    int32_t *freed = n ? malloc(sizeof(int32_t) * n) : NULL;
-    if (n && (!busy || !freed)) { free(busy); free(freed); return -1; }
-    Py_ssize_t nb = 0, nf = 0;
-    int32_t lanes = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        while (nb > 0 && busy[0].end <= start[i]) free_push(freed, &nf, busy_pop(busy, &nb).lane);
-        int32_t l = nf > 0 ? free_pop(freed, &nf) : lanes++;
-        lane[i] = l;
-        busy_t b = {end[i], l};
-        busy_push(busy, &nb, b);
+typedef struct { double frac; int64_t i; } frac_t;
+
+static int by_frac_desc(const void *x, const void *y) {
+    const frac_t *a = (const frac_t *)x, *b = (const frac_t *)y;
+    if (a->frac != b->frac) return a->frac < b->frac ? 1 : -1;
+    return (a->i > b->i) - (a->i < b->i);
+}
+
+/* self: int64 output; the shares are summed as doubles in the same memory, then rounded
+ * so that each is within 1 ns and they add up exactly to the busy time (largest
+ * remainders first). */
+static int self_pass(const int64_t *s, const int64_t *e, const int64_t *parent, int64_t *self,
+                     Py_ssize_t m) {
+    open_t *heap = m ? malloc((size_t)m * sizeof(open_t)) : NULL;
+    int32_t *n_child = m ? calloc((size_t)m, sizeof(int32_t)) : NULL;
+    int32_t *leaf_at = m ? malloc((size_t)m * sizeof(int32_t)) : NULL;
+    int64_t *leaf = m ? malloc((size_t)m * sizeof(int64_t)) : NULL;
+    if (m && (!heap || !n_child || !leaf_at || !leaf)) {
+        free(heap); free(n_child); free(leaf_at); free(leaf);
+        return -1;
     }
-    free(busy);
-    free(freed);
+    double *acc = (double *)self;
+    leaves_t L = {acc, n_child, leaf_at, leaf, 0, 0};
+    Py_ssize_t nh = 0;
+    int64_t now = m ? s[0] : 0;
+    for (Py_ssize_t i = 0; i <= m; i++) {
+        /* Up to the next start (or the end of everything): slices end, time is shared. */
+        while (nh > 0 && (i == m || heap[0].end <= s[i])) {
+            open_t x = open_pop(heap, &nh);
+            share(&L, now, x.end);
+            if (x.end > now) now = x.end;
+            leaf_remove(&L, x.idx);
+            int64_t p = parent[x.idx];
+            if (p >= 0 && --n_child[p] == 0) leaf_add(&L, p);
+        }
+        if (i == m) break;
+        share(&L, now, s[i]);
+        if (s[i] > now) now = s[i];
+        acc[i] = 0.0;
+        leaf_at[i] = -1;
+        int64_t p = parent[i];
+        if (p >= 0 && n_child[p]++ == 0) leaf_remove(&L, p);
+        leaf_add(&L, i);
+        open_t v = {e[i], i};
+        open_push(heap, &nh, v);
+    }
+    /* Round: floors, then one more ns to the largest remainders until the sum is exact.
+     * The heap's memory (16 bytes a slice) holds the remainders. */
+    frac_t *fr = (frac_t *)heap;
+    int64_t floors = 0;
+    Py_ssize_t nf = 0;  /* only shared stretches leave remainders: usually few */
+    for (Py_ssize_t i = 0; i < m; i++) {
+        double v = acc[i] > 0 ? acc[i] : 0.0;
+        double f = floor(v + 1e-9);  /* an integer sum of shares may land just below */
+        self[i] = (int64_t)f;  /* overwrites acc[i], already read */
+        floors += self[i];
+        if (v - f > 1e-9) { fr[nf].frac = v - f; fr[nf].i = i; nf++; }
+    }
+    int64_t deficit = L.busy - floors;
+    if (deficit > 0) {
+        if (deficit > nf) deficit = nf;
+        qsort(fr, (size_t)nf, sizeof(frac_t), by_frac_desc);
+        for (int64_t k = 0; k < deficit; k++) self[fr[k].i] += 1;
+    }
+    free(heap); free(n_child); free(leaf_at); free(leaf);
     return 0;
 }
 
 
 /* sort_slices(track, start, end, laned, order, s_out, e_out, d_out[, threads[, name,
- *             name_out, src_out]]) -> (seg_ptr, seg_track, seg_depth) as bytes (int64,
- *             int32, int32)
+ *             name_out, src_out[, line, self_out, nested_out]]])
+ *     -> (seg_ptr, seg_track, seg_depth) as bytes (int64, int32, int32)
  *
- *   The sort and depth passes of the timeline index in one call. Input: int32
+ *   The sort and row passes of the timeline index in one call. Input: int32
  *   track per slice (0 <= track < len(laned)), int64 start and end, one byte per
- *   track (1: lanes, else nesting). Output, written into the caller's buffers:
- *   the slices ordered by (track, depth, start, -end, input position) as
- *   positions into the input (order), their start, end (at least start) and
- *   depth; and the segments, the (track, depth) runs of that order. With `name`
- *   (int32 per slice), also each ordered slice's name (name_out, int32) and input
+ *   track (1: lanes -- nothing nests --, else nesting within a line). Output, written
+ *   into the caller's buffers: the slices ordered by (track, row, start, -end, input
+ *   position) as positions into the input (order), their start, end (at least start)
+ *   and row ("depth"); and the segments, the (track, row) runs of that order. With
+ *   `name` (int32 per slice), also each ordered slice's name (name_out, int32) and input
  *   position (src_out, int32 or int64 by its item size), filled by the same workers.
+ *   With `line` (int32 per slice, >= 0; b"": every slice on one line), also each
+ *   ordered slice's self time (self_out, int64) and whether it has a parent
+ *   (nested_out, uint8) -- see row_pass and self_pass.
  *   A counting sort by track, then per track: nothing if it is already in
  *   (start, -end) order (usual for one thread's line), else an LSD radix sort on
- *   start and an insertion sort of equal-start runs by end; then the depth pass;
- *   then a counting sort by depth. All stable, so equal slices keep input order.
+ *   start and an insertion sort of equal-start runs by end; then the row pass;
+ *   then a counting sort by row. All stable, so equal slices keep input order.
  */
 typedef struct {
     const int64_t *start, *end;
     int64_t *order, *s, *e, *tmp_a, *tmp_b;
     int32_t *d;
+    const int32_t *line;  /* optional, per input slice: its line (thread) */
+    int32_t *line_local;  /* scratch: the lines in track order */
+    int64_t *line_top;    /* scratch, n_lines entries of -1 */
+    int64_t *self;        /* optional output, in final order */
+    uint8_t *nested;      /* optional output, in final order: has a parent */
 } slices_t;
 
 /* Orders o[0..m) by start[o], stably: an LSD radix sort, 11 bits a pass over the bits
@@ -201,10 +302,20 @@ static void scatter_by(int64_t *v, int64_t *tmp, const int32_t *key, const Py_ss
     memcpy(v, tmp, (size_t)m * sizeof(int64_t));
 }
 
+/* The same scatter for bytes. */
+static void scatter_bytes(uint8_t *v, uint8_t *tmp, const int32_t *key, const Py_ssize_t *first,
+                          Py_ssize_t *cnt, int32_t nkeys, Py_ssize_t m) {
+    memcpy(cnt, first, ((size_t)nkeys + 1) * sizeof(Py_ssize_t));
+    for (Py_ssize_t i = 0; i < m; i++) tmp[cnt[key[i]]++] = v[i];
+    memcpy(v, tmp, (size_t)m);
+}
+
 static int sort_track(slices_t *S, Py_ssize_t a, Py_ssize_t b, int laned, int32_t *max_depth) {
     Py_ssize_t m = b - a;
     int64_t *o = S->order + a, *s = S->s + a, *e = S->e + a;
     int32_t *d = S->d + a;
+    int64_t *self = S->self ? S->self + a : NULL;
+    uint8_t *nested = S->nested ? S->nested + a : NULL;
     int sorted = by_start_end_desc(S->start, S->end, o, m);
     if (!sorted) radix_by_start(S->start, o, S->tmp_a, S->tmp_b, m);
     for (Py_ssize_t i = 0; i < m; i++) {
@@ -226,8 +337,16 @@ static int sort_track(slices_t *S, Py_ssize_t a, Py_ssize_t b, int laned, int32_
             e[j] = ve;
         }
     }
-    int rc = (laned ? lane_pass : nest_pass)(s, e, d, m);
+    /* Rows and parents (parents in tmp_b, free once sorted), then self times. */
+    int64_t *parent = S->tmp_b;
+    if (S->line)
+        for (Py_ssize_t i = 0; i < m; i++) S->line_local[i] = S->line[o[i]];
+    int rc = row_pass(s, e, S->line ? S->line_local : NULL, !laned, d, parent, S->line_top, m);
     if (rc) return rc;
+    if (self) {
+        if (self_pass(s, e, parent, self, m)) return -1;
+        for (Py_ssize_t i = 0; i < m; i++) nested[i] = parent[i] >= 0;
+    }
     int32_t md = 0;
     for (Py_ssize_t i = 0; i < m; i++) if (d[i] > md) md = d[i];
     *max_depth = md;
@@ -241,6 +360,10 @@ static int sort_track(slices_t *S, Py_ssize_t a, Py_ssize_t b, int laned, int32_
     scatter_by(o, S->tmp_a, d, first, cnt, md + 1, m);
     scatter_by(s, S->tmp_a, d, first, cnt, md + 1, m);
     scatter_by(e, S->tmp_a, d, first, cnt, md + 1, m);
+    if (self) {
+        scatter_by(self, S->tmp_a, d, first, cnt, md + 1, m);
+        scatter_bytes(nested, (uint8_t *)S->tmp_a, d, first, cnt, md + 1, m);
+    }
     for (int32_t k = 0; k <= md; k++)
         for (Py_ssize_t i = first[k]; i < first[k + 1]; i++) d[i] = k;
     free(first);
@@ -260,6 +383,7 @@ typedef struct {
     int32_t *name_out;
     void *src_out;
     int src_size;
+    Py_ssize_t n_lines;
     long next, sorted;
 } sort_job;
 
@@ -269,7 +393,12 @@ static void sort_worker(void *ctx, int worker) {
     slices_t S = J->S;
     S.tmp_a = J->biggest ? malloc((size_t)J->biggest * sizeof(int64_t)) : NULL;
     S.tmp_b = J->biggest ? malloc((size_t)J->biggest * sizeof(int64_t)) : NULL;
-    if (J->biggest && (!S.tmp_a || !S.tmp_b)) goto out; /* the others take the tracks */
+    S.line_local = S.line && J->biggest ? malloc((size_t)J->biggest * sizeof(int32_t)) : NULL;
+    S.line_top = malloc((size_t)J->n_lines * sizeof(int64_t));
+    if (S.line_top)
+        for (Py_ssize_t i = 0; i < J->n_lines; i++) S.line_top[i] = -1;
+    if ((J->biggest && (!S.tmp_a || !S.tmp_b || (S.line && !S.line_local))) || !S.line_top)
+        goto out; /* the others take the tracks */
     for (;;) {
         long k = next_item(&J->next);
         if (k >= J->nt) break;
@@ -289,6 +418,8 @@ static void sort_worker(void *ctx, int worker) {
 out:
     free(S.tmp_a);
     free(S.tmp_b);
+    free(S.line_local);
+    free(S.line_top);
 }
 
 static int by_size_desc(const void *a, const void *b) {
@@ -298,9 +429,10 @@ static int by_size_desc(const void *a, const void *b) {
 
 static PyObject *sort_slices(PyObject *self, PyObject *args) {
     Py_buffer tb, sb, eb, lb, ob, sob, eob, dob, nb = {0}, nob = {0}, srb = {0};
+    Py_buffer lnb = {0}, slb = {0}, neb = {0};
     int threads = 1;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*w*w*|iy*w*w*", &tb, &sb, &eb, &lb, &ob, &sob, &eob,
-                          &dob, &threads, &nb, &nob, &srb))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*w*w*|iy*w*w*y*w*w*", &tb, &sb, &eb, &lb, &ob, &sob,
+                          &eob, &dob, &threads, &nb, &nob, &srb, &lnb, &slb, &neb))
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t n = sb.len / 8, nt = lb.len;
@@ -317,6 +449,21 @@ static PyObject *sort_slices(PyObject *self, PyObject *args) {
                            (src_size == 4 && n > INT32_MAX))) {
         PyErr_SetString(PyExc_ValueError, "sort_slices: name or source buffers of wrong sizes");
         goto done;
+    }
+    int with_self = slb.obj != NULL;
+    if (with_self && ((lnb.len != 0 && lnb.len != tb.len) || slb.len != sb.len ||
+                      neb.len != n)) {
+        PyErr_SetString(PyExc_ValueError, "sort_slices: line, self or nested buffers of wrong sizes");
+        goto done;
+    }
+    const int32_t *line = with_self && lnb.len ? (const int32_t *)lnb.buf : NULL;
+    Py_ssize_t n_lines = 1;
+    for (Py_ssize_t i = 0; line && i < n; i++) {
+        if (line[i] < 0) {
+            PyErr_SetString(PyExc_IndexError, "sort_slices: negative line");
+            goto done;
+        }
+        if (line[i] >= n_lines) n_lines = (Py_ssize_t)line[i] + 1;
     }
     const int32_t *track = (const int32_t *)tb.buf;
     const uint8_t *laned = (const uint8_t *)lb.buf;
@@ -342,10 +489,12 @@ static PyObject *sort_slices(PyObject *self, PyObject *args) {
     qsort(todo, (size_t)nt, 2 * sizeof(Py_ssize_t), by_size_desc);
     for (Py_ssize_t k = 0; k < nt; k++) todo[k] = todo[2 * k + 1];
     sort_job J = {{(const int64_t *)sb.buf, (const int64_t *)eb.buf, (int64_t *)ob.buf,
-                   (int64_t *)sob.buf, (int64_t *)eob.buf, NULL, NULL, (int32_t *)dob.buf},
+                   (int64_t *)sob.buf, (int64_t *)eob.buf, NULL, NULL, (int32_t *)dob.buf,
+                   line, NULL, NULL, with_self ? (int64_t *)slb.buf : NULL,
+                   with_self ? (uint8_t *)neb.buf : NULL},
                   tptr, todo, laned, tdepth, nt, biggest,
                   nb.obj != NULL ? (const int32_t *)nb.buf : NULL, (int32_t *)nob.buf, srb.buf,
-                  src_size, 0, 0};
+                  src_size, n_lines, 0, 0};
     int rc = 0;
     Py_BEGIN_ALLOW_THREADS
     {
@@ -362,8 +511,8 @@ static PyObject *sort_slices(PyObject *self, PyObject *args) {
     }
     Py_END_ALLOW_THREADS
     if (rc) { PyErr_NoMemory(); goto done; }
-    /* Segments: per non-empty track, one per depth 0..max (every depth is occupied:
-     * a slice at depth k > 0 sits on one at k - 1). */
+    /* Segments: per non-empty track, one per row 0..max (every row is occupied: rows
+     * are opened one at a time, only when all below are taken). */
     Py_ssize_t n_seg = 0;
     for (Py_ssize_t t = 0; t < nt; t++) if (tptr[t + 1] > tptr[t]) n_seg += tdepth[t] + 1;
     PyObject *ptr_b = PyBytes_FromStringAndSize(NULL, (n_seg + 1) * 8);
@@ -394,6 +543,9 @@ done:
     if (nb.obj != NULL) PyBuffer_Release(&nb);
     if (nob.obj != NULL) PyBuffer_Release(&nob);
     if (srb.obj != NULL) PyBuffer_Release(&srb);
+    if (lnb.obj != NULL) PyBuffer_Release(&lnb);
+    if (slb.obj != NULL) PyBuffer_Release(&slb);
+    if (neb.obj != NULL) PyBuffer_Release(&neb);
     return result;
 }
 
@@ -555,83 +707,28 @@ done:
     return out;
 }
 
-/* self_times(ev_start, ev_end, seg_ptr, seg_track, seg_depth, out)
- *
- *   Self time of every slice of a timeline index (slices ordered by segment =
- *   (track, depth), each segment by start): its duration minus what its children
- *   cover. A child at depth d belongs to the last slice of (track, d - 1) starting at
- *   or before it, and covers min(its end, the parent's end) - its start of it. One
- *   merge of each segment with its parent segment: O(n). Writes int64 into `out`.
- */
-static PyObject *self_times(PyObject *self, PyObject *args) {
-    Py_buffer sb, eb, pb, tb, db, ob;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*", &sb, &eb, &pb, &tb, &db, &ob)) return NULL;
-    PyObject *result = NULL;
-    Py_ssize_t n = sb.len / 8, n_seg = pb.len / 8 - 1;
-    const int64_t *start = (const int64_t *)sb.buf, *end = (const int64_t *)eb.buf;
-    const int64_t *ptr = (const int64_t *)pb.buf;
-    const int32_t *trk = (const int32_t *)tb.buf, *dep = (const int32_t *)db.buf;
-    int64_t *out = (int64_t *)ob.buf;
-    if (sb.len != eb.len || sb.len % 8 || ob.len != sb.len || n_seg < 0 ||
-        tb.len != n_seg * 4 || db.len != n_seg * 4 || (n_seg > 0 && ptr[n_seg] != n)) {
-        PyErr_SetString(PyExc_ValueError, "self_times: bad arguments");
-        goto done;
-    }
-    for (Py_ssize_t s = 0; s < n_seg; s++) {
-        if (ptr[s] < 0 || ptr[s + 1] < ptr[s] || ptr[s + 1] > n) {
-            PyErr_SetString(PyExc_ValueError, "self_times: bad segment pointers");
-            goto done;
-        }
-    }
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) out[i] = end[i] - start[i];
-    /* Segments of a track come by depth, so a segment's parent (same track, depth - 1)
-     * is found by scanning back from it. */
-    for (Py_ssize_t s = 0; s < n_seg; s++) {
-        if (dep[s] == 0) continue;
-        Py_ssize_t p = s - 1;
-        while (p >= 0 && trk[p] == trk[s] && dep[p] != dep[s] - 1) p--;
-        if (p < 0 || trk[p] != trk[s] || dep[p] != dep[s] - 1) continue;
-        Py_ssize_t k = ptr[p] - 1, pe = ptr[p + 1];
-        for (Py_ssize_t i = ptr[s]; i < ptr[s + 1]; i++) {
-            while (k + 1 < pe && start[k + 1] <= start[i]) k++;
-            if (k < ptr[p]) continue;
-            int64_t c = (end[i] < end[k] ? end[i] : end[k]) - start[i];
-            if (c > 0) out[k] -= c;
-        }
-    }
-    for (Py_ssize_t i = 0; i < n; i++) if (out[i] < 0) out[i] = 0;
-    Py_END_ALLOW_THREADS
-    Py_INCREF(Py_None);
-    result = Py_None;
-done:
-    PyBuffer_Release(&sb); PyBuffer_Release(&eb); PyBuffer_Release(&pb);
-    PyBuffer_Release(&tb); PyBuffer_Release(&db); PyBuffer_Release(&ob);
-    return result;
-}
-
-/* row_sums(row, pos, self_ns, ev_start, ev_end, depth, kernel, n_rows)
+/* row_sums(row, pos, self_ns, ev_start, ev_end, nested, n_rows)
  *     -> bytes of int64 [4, n_rows]: occurrences, total, self, top-level count
  *
  *   The op table's sums in one pass over the op slices: slice j (index position pos[j],
  *   int32 or int64, like row[j]) adds to row[j] one occurrence, its duration, its self
- *   time (its duration on a kernel track, where overlap is not nesting) and, at depth
- *   0 or on a kernel track, one top-level occurrence.
+ *   time (self_ns, by index position) and, when it nests in no other slice (nested[j],
+ *   one byte per op slice, is 0), one top-level occurrence.
  */
 static inline int64_t idx_at(const Py_buffer *b, Py_ssize_t i) {
     return b->itemsize == 4 ? ((const int32_t *)b->buf)[i] : ((const int64_t *)b->buf)[i];
 }
 
 static PyObject *row_sums(PyObject *self, PyObject *args) {
-    Py_buffer rb, pb, sb, stb, eb, db, kb;
+    Py_buffer rb, pb, sb, stb, eb, nb;
     Py_ssize_t n_rows;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*n", &rb, &pb, &sb, &stb, &eb, &db, &kb, &n_rows))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*n", &rb, &pb, &sb, &stb, &eb, &nb, &n_rows))
         return NULL;
     PyObject *out = NULL;
     Py_ssize_t n = stb.len / 8;
     Py_ssize_t m = rb.itemsize ? rb.len / rb.itemsize : 0;
     if ((rb.itemsize != 4 && rb.itemsize != 8) || (pb.itemsize != 4 && pb.itemsize != 8) ||
-        pb.len / pb.itemsize != m || db.len != m * 4 || kb.len != m || sb.len != stb.len ||
+        pb.len / pb.itemsize != m || nb.len != m || sb.len != stb.len ||
         eb.len != stb.len || n_rows < 0) {
         PyErr_SetString(PyExc_ValueError, "row_sums: bad arguments");
         goto done;
@@ -650,20 +747,19 @@ static PyObject *row_sums(PyObject *self, PyObject *args) {
     int64_t *occ = acc, *tot = acc + n_rows, *slf = acc + 2 * n_rows, *top = acc + 3 * n_rows;
     const int64_t *self_ns = (const int64_t *)sb.buf, *start = (const int64_t *)stb.buf;
     const int64_t *end = (const int64_t *)eb.buf;
-    const int32_t *depth = (const int32_t *)db.buf;
-    const uint8_t *kernel = (const uint8_t *)kb.buf;
+    const uint8_t *nested = (const uint8_t *)nb.buf;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t j = 0; j < m; j++) {
-        int64_t r = idx_at(&rb, j), q = idx_at(&pb, j), dur = end[q] - start[q];
+        int64_t r = idx_at(&rb, j), q = idx_at(&pb, j);
         occ[r] += 1;
-        tot[r] += dur;
-        slf[r] += kernel[j] ? dur : self_ns[q];
-        top[r] += (depth[j] == 0) | (kernel[j] != 0);
+        tot[r] += end[q] - start[q];
+        slf[r] += self_ns[q];
+        top[r] += nested[j] == 0;
     }
     Py_END_ALLOW_THREADS
 done:
     PyBuffer_Release(&rb); PyBuffer_Release(&pb); PyBuffer_Release(&sb);
-    PyBuffer_Release(&stb); PyBuffer_Release(&eb); PyBuffer_Release(&db); PyBuffer_Release(&kb);
+    PyBuffer_Release(&stb); PyBuffer_Release(&eb); PyBuffer_Release(&nb);
     return out;
 }
 
@@ -1033,7 +1129,6 @@ done:
 static PyMethodDef methods[] = {
     {"sort_slices", sort_slices, METH_VARARGS, "Order, depths and segments of a host's slices."},
     {"build_lod", build_lod, METH_VARARGS, "Level-of-detail blocks of sorted segments."},
-    {"self_times", self_times, METH_VARARGS, "Self time of every slice of an index."},
     {"row_sums", row_sums, METH_VARARGS, "Op table sums per row in one pass."},
     {"ps_to_ns", ps_to_ns, METH_VARARGS, "Event times in ns from the profile start."},
     {"find_ranges", find_ranges, METH_VARARGS, "A window's position range in each block."},

@@ -19,8 +19,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from xdiag import workers
-from xdiag.analysis import intervals, timeline
-from xdiag.analysis._intervals import ps_to_ns, row_sums, self_times
+from xdiag.analysis import device_steps, timeline
+from xdiag.analysis._intervals import ps_to_ns, row_sums
 from xdiag.analysis.tracks import Track, assign_tracks
 from xdiag.xplane.arrays import factorize as _factorize_sorted
 
@@ -35,6 +35,9 @@ class OpCostInfo:
     bytes: float
     category: str
     fused_category: str = ""  # for fusions: what the work inside is (e.g. "dot")
+    # Inside a fused computation: its cost is its fusion's, so an event of it (a runtime
+    # that traces a fusion's inner ops) must not count it again.
+    in_fusion: bool = False
 
 
 class OpCosts(Mapping[str, OpCostInfo]):
@@ -55,7 +58,7 @@ class OpCosts(Mapping[str, OpCostInfo]):
         i, r = self._at()[op], self._raw
         labels = r["labels"]
         return OpCostInfo(float(r["flops"][i]), float(r["bytes"][i]), labels[r["category"][i]],
-                          labels[r["fused_category"][i]])
+                          labels[r["fused_category"][i]], bool(r["in_fusion"][i]))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._at())
@@ -142,6 +145,7 @@ def _module_costs(proto: bytes) -> dict[str, Any]:
                 # -1 (no fused category) is the last label
                 "fused_category": np.where(cols.fused_category < 0, len(CATEGORIES),
                                            cols.fused_category).tolist(),
+                "in_fusion": cols.in_fusion.astype(np.int8).tolist(),
                 "labels": [*CATEGORIES, ""]},
     }
 
@@ -212,16 +216,8 @@ def _device_kind_hint(cols: Any) -> str:
     return "cpu"
 
 
-def _self_times(idx: timeline.TimelineIndex) -> np.ndarray:
-    """Self time of every slice (duration minus the parts covered by its children)."""
-    out = np.empty(idx.num_events, np.int64)
-    self_times(idx.ev_start, idx.ev_end, idx.seg_ptr, np.ascontiguousarray(idx.seg_track),
-               np.ascontiguousarray(idx.seg_depth), out)
-    return out
-
-
 ANALYSED_STATS = ("hlo_op", "hlo_module", "program_id", "device_ordinal", "step_num",
-                  "correlation_id")
+                  "correlation_id", "run_id", "model_flops")
 
 
 @dataclasses.dataclass
@@ -236,8 +232,14 @@ class EventStats:
     device_ordinal: tuple[np.ndarray, np.ndarray] | None  # None once tracks are assigned
     # (events that carry a step number, its value); None once the step marks are taken
     step_num: tuple[np.ndarray, np.ndarray] | None
+    # (events that carry the job's declared model FLOPs of a step, the value); likewise
+    model_flops: tuple[np.ndarray, np.ndarray] | None
     # GPU only (gathered once kernel tracks are known): kernel <-> its host launch.
     correlation_id: tuple[np.ndarray, np.ndarray] | None = None
+    # CPU: the XLA program run an op belongs to (and host events of that run), deferred
+    # like program_id.
+    run_id: tuple[np.ndarray, np.ndarray] | Callable[[], tuple[np.ndarray, np.ndarray]] \
+        | None = None
 
     @classmethod
     def gather(cls, cols: Any, *, with_ordinal: bool = True,
@@ -247,12 +249,16 @@ class EventStats:
                    hlo_module=cols.event_stat_codes("hlo_module"),
                    program_id=cols.event_stat_later("program_id"),
                    device_ordinal=cols.event_stat("device_ordinal") if with_ordinal else None,
-                   step_num=cols.event_stat_sparse("step_num"))
+                   step_num=cols.event_stat_sparse("step_num"),
+                   model_flops=cols.event_stat_sparse("model_flops"),
+                   run_id=cols.event_stat_later("run_id"))
 
     def materialise(self) -> None:
         """Computes what `gather` deferred."""
         if callable(self.program_id):
             self.program_id = self.program_id()
+        if callable(self.run_id):
+            self.run_id = self.run_id()
 
 
 def _modules_that_ran(es: EventStats) -> Callable[[str, int], bool] | None:
@@ -292,6 +298,7 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
     del hlo_op
     if any(t.kernels for t in tracks):
         es.correlation_id = cols.event_stat("correlation_id")
+    line_of = _event_lines(cols)
     name_codes, names = es.names
     # Aggregated events have no position in time; usually there are none (sel = None).
     sel = np.flatnonzero(~ev.aggregated) if ev.aggregated.any() else None
@@ -304,18 +311,21 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
                       np.ascontiguousarray(dur_ps, np.int64), (cols.t0_ns - t0_ns) * 1000,
                       start_ns, end_ns, workers.count())
     del start_ps, dur_ps
-    marks = _step_marks(es, sel, start_ns, end_ns)
-    es.step_num = None
+    marks = device_steps.marks(*es.step_num, sel, start_ns, end_ns, es.model_flops)
+    es.step_num = es.model_flops = None
     track_sel, names_sel = (track_of, name_codes) if sel is None else (track_of[sel],
                                                                         name_codes[sel])
+    lines_sel = line_of if sel is None else line_of[sel]
+    del line_of
     if release:
         cols.stats = cols.events = None
         del ev, track_of
         if hasattr(cols.data, "madvise"):  # the mapped file is no longer read: drop its pages
             cols.data.madvise(mmap.MADV_DONTNEED)
     idx = timeline.build(track_sel, start_ns, end_ns, names_sel,
-                         lanes=np.array([t.kernels for t in tracks], dtype=bool))
-    del track_sel, names_sel, start_ns, end_ns  # the index holds its own sorted copies
+                         lanes=np.array([t.kernels for t in tracks], dtype=bool),
+                         lines=lines_sel)
+    del track_sel, names_sel, start_ns, end_ns, lines_sel  # the index holds sorted copies
     # ev_src must index the reader's order, not the kept subset.
     if sel is not None:
         idx.ev_src = sel[idx.ev_src]
@@ -340,17 +350,41 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
     es.materialise()
     modules = module_infos(cols, cost_cache, _modules_that_ran(es))
     ops, op_info = _op_table(es, idx, tracks, modules)
-    steps = _step_table(es, marks, idx, tracks, op_info)
+    steps = _step_table(es, marks, idx, tracks, op_info, window)
     return HostAnalysis(index=idx, names=names, tracks=track_json, ops=ops, steps=steps,
                         modules=modules, window_ns=window, num_events=n,
                         aggregated_events=int(n - n_timed),
                         device_kind_hint=kind_hint, plane_peaks=plane_peaks)
 
 
+def _event_lines(cols: Any) -> np.ndarray:
+    """The line (host thread, device stream) of every event, int32: nesting is only
+    within one line, so the timeline index needs it (CPU device tracks gather the ops of
+    one device from several threads)."""
+    lines = cols.lines
+    n = len(cols.events)
+    a = np.asarray(lines.event_start, np.int64)
+    z = np.asarray(lines.event_stop, np.int64)
+    out = np.zeros(n, np.int32)
+    if len(a) and n:
+        # Lines hold contiguous runs of events: mark each run's start with its line's
+        # increment over the previous run's, and sum.
+        order = np.lexsort((z, a))  # empty runs before the run that starts with them
+        a, z, line = a[order], z[order], order.astype(np.int64)
+        if np.all(a[1:] >= z[:-1]):
+            steps = np.zeros(n + 1, np.int64)
+            np.add.at(steps, a, np.diff(np.concatenate([[0], line])))
+            out = np.cumsum(steps[:n]).astype(np.int32)
+        else:  # overlapping runs (not written by any profiler we know): one at a time
+            for li, (x, y) in enumerate(zip(a.tolist(), z.tolist(), strict=True)):
+                out[x:y] = line[li]
+    return out
+
+
 def _op_events(idx: timeline.TimelineIndex,
                tracks: list[Track]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positions (in idx order) of XLA op slices, those on op tracks, with the track and
-    depth of each: op tracks are whole segments, so all three come from np.repeat."""
+    row of each: op tracks are whole segments, so all three come from np.repeat."""
     op_tracks = np.array([t.kind == "xla_ops" for t in tracks] + [False], dtype=bool)
     segs = np.flatnonzero(op_tracks[idx.seg_track]) if len(idx.seg_track) else \
         np.zeros(0, np.int64)
@@ -410,7 +444,7 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     """Op table per (module, op, program, device) over the op slices, plus per-slice FLOPs
     and collective flags for the step table. Grouping columns are built one at a time and
     freed, so the peak stays near one int64 per slice."""
-    pos, track_of_pos, depth = _op_events(idx, tracks)
+    pos, track_of_pos, _ = _op_events(idx, tracks)
     names_codes, names = es.names
     op_codes, op_table, has_op = es.hlo_op
     mod_codes, mod_table, has_mod = es.hlo_module
@@ -488,22 +522,27 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     row_op = (keys_sorted[order] // n_dev).tolist()
     row_dev = (keys_sorted[order] % n_dev - 1).tolist()
     n_rows = len(row_op)
-    # Occurrences, total, self (a kernel's own duration: overlapping GPU kernels are not
-    # parent and child) and top-level counts per row, in one pass.
+    # Occurrences, total (inclusive: each slice's whole duration), self (what the device
+    # spent in the op itself: children excluded, concurrent ops sharing their overlap; see
+    # timeline.build) and top-level counts per row, in one pass.
+    nested = idx.ev_nested[pos]
     occ, tot, slf, top = np.frombuffer(row_sums(
-        np.ascontiguousarray(inv), pos, _self_times(idx), idx.ev_start, idx.ev_end,
-        np.ascontiguousarray(depth, np.int32), kernel_lut[track_of_pos], n_rows),
-        np.int64).reshape(4, n_rows)
+        np.ascontiguousarray(inv), pos, idx.ev_self, idx.ev_start, idx.ev_end,
+        nested.view(np.uint8), n_rows), np.int64).reshape(4, n_rows)
     # Category and costs depend on the op only: once per op, not per op and device.
+    # (category, fused category, FLOPs, bytes, costed, counted in its fusion)
     desc = []
     for (_, op, _), info in zip(op_keys, op_infos, strict=True):
         cost = info.costs.get(op) if info else None
-        if cost is not None:
-            desc.append((cost.category, cost.fused_category, cost.flops, cost.bytes, True))
+        if cost is not None and cost.in_fusion:
+            desc.append((cost.category, cost.fused_category, 0.0, 0.0, True, True))
+        elif cost is not None:
+            desc.append((cost.category, cost.fused_category, cost.flops, cost.bytes, True,
+                         False))
         elif info is not None and info.is_triton_kernel(op):
-            desc.append(("custom_call", "triton", 0.0, 0.0, False))
+            desc.append(("custom_call", "triton", 0.0, 0.0, False, False))
         else:  # FLOPs and bytes unknown
-            desc.append((_guess_category(op), "", 0.0, 0.0, False))
+            desc.append((_guess_category(op), "", 0.0, 0.0, False, False))
     keys = [op_keys[o] for o in row_op]
     rdesc = [desc[o] for o in row_op]
     cols_out: dict[str, list[Any]] = {
@@ -512,15 +551,16 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
         "category": [d[0] for d in rdesc], "fused_category": [d[1] for d in rdesc],
         "occurrences": occ.tolist(), "total_ns": tot.tolist(), "self_ns": slf.tolist(),
         "flops": [d[2] for d in rdesc], "bytes": [d[3] for d in rdesc],
-        "costed": [d[4] for d in rdesc], "top_level": top.tolist()}
+        "costed": [d[4] for d in rdesc], "in_fusion": [d[5] for d in rdesc],
+        "top_level": top.tolist()}
     # Per slice (the step table's input); a constant column when no row differs.
     row_flops = np.asarray(cols_out["flops"], dtype=np.float64)
     row_coll = np.asarray(cols_out["category"], dtype=object) == COLLECTIVE
     ev_flops = row_flops[inv] if row_flops.any() else np.zeros(len(inv), np.float64)
     ev_coll = row_coll[inv] if row_coll.any() else np.zeros(len(inv), bool)
     return cols_out, {"pos": pos, "track": track_of_pos, "flops": ev_flops,
-                      "collective": ev_coll.astype(bool),
-                      "depth": depth, "module_flops": {m.program_id: m.flops or 0.0 for m in modules}}
+                      "collective": ev_coll.astype(bool), "nested": nested,
+                      "module_flops": {m.program_id: m.flops or 0.0 for m in modules}}
 
 
 
@@ -551,186 +591,89 @@ def _guess_category(op: str) -> str:
     return next((cat for key, cat in _GUESSES if key in low), "other")
 
 
-def _program_flops_per_step(es: EventStats, src: np.ndarray, start: np.ndarray,
-                            a: np.ndarray, b: np.ndarray,
-                            module_flops: dict[int, float]) -> np.ndarray:
-    """Per step, the cost-model FLOPs of every program that ran kernels in it (once each).
+def _step_table(es: EventStats, marks: tuple[np.ndarray, ...],
+                idx: timeline.TimelineIndex, tracks: list[Track], op_info: dict[str, Any],
+                window: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Per step: its window as the device ran it and, per device, busy/collective time
+    and FLOPs (see analysis/device_steps.py). `marks`: the step annotations' (step,
+    start, end, declared model FLOPs)."""
+    uniq, a, b, declared = marks
+    pos, track_pos = op_info["pos"], op_info["track"]
+    src = idx.ev_src
+    op_start, op_end = idx.ev_start[pos], idx.ev_end[pos]
+    kernel_lut = np.array([t.kernels for t in tracks] + [False], dtype=bool)
+    thread_lut = np.array([t.group == "thread" for t in tracks] + [False], dtype=bool)
+    pos_track = np.repeat(idx.seg_track, np.diff(idx.seg_ptr))
+    host_pos = np.flatnonzero(thread_lut[pos_track])
+    del pos_track
+    op_src = src[pos]
+    # Work items: GPU kernels (correlated to their launch), else CPU program runs.
+    gpu = es.correlation_id is not None and kernel_lut.any() and np.any(es.correlation_id[1])
+    run_vals, has_run = es.run_id if es.run_id is not None else (None, None)
+    if gpu:
+        corr, has_corr = es.correlation_id
+        corr = np.asarray(corr).astype(np.int64, copy=False)
+        is_k = kernel_lut[track_pos] & has_corr[op_src]
+        hp = host_pos[has_corr[src[host_pos]]]
+        items = device_steps.gpu_items(corr[op_src[is_k]], op_start[is_k], op_end[is_k],
+                                       corr[src[hp]], idx.ev_start[hp], a, b)
+        op_item = np.full(len(pos), -1, np.int64)
+        op_item[is_k] = items["item"]
+    elif run_vals is not None and np.any(has_run):
+        run_vals = np.asarray(run_vals).astype(np.int64, copy=False)
+        hp = host_pos[has_run[src[host_pos]]]
+        items = device_steps.cpu_items(run_vals[op_src], has_run[op_src], op_start, op_end,
+                                       run_vals[src[hp]], idx.ev_start[hp], idx.ev_end[hp],
+                                       a, b)
+        op_item = items["item"]
+    else:  # nothing ties device work to steps: each op to the annotation it starts in
+        step = device_steps.annotation_at(a, b, op_start, True) if len(a) else \
+            np.full(len(pos), -1, np.int64)
+        items = {"item": np.arange(len(pos)), "start": op_start, "end": op_end,
+                 "step": step, "done": np.full(len(pos), -1)}
+        op_item = items["item"]
+    op_step = np.where(op_item >= 0, items["step"][np.maximum(op_item, 0)], -1) \
+        if len(items["step"]) else np.full(len(pos), -1, np.int64)
+    win = device_steps.windows(items, a, b, int(window[1]))
 
-    Library kernels (cuBLAS, cub) cannot be tied to their HLO instruction, so their
-    FLOPs are missing from the op sums; a whole module's FLOPs per execution are not.
-    Assumes one execution of a program per step (a jitted train step)."""
+    # Devices: a CPU or TPU op track each; a GPU's streams are one device.
+    counts = idx.track_counts(len(tracks))
+    units: list[dict[str, Any]] = []
+    by_device: dict[Any, dict[str, Any]] = {}
+    for t in range(len(tracks)):
+        if tracks[t].kind != "xla_ops" or not counts[t] or not len(uniq):
+            continue
+        lo, hi = np.searchsorted(track_pos, np.array([t, t + 1], track_pos.dtype)).tolist()
+        if tracks[t].kernels and tracks[t].device in by_device:
+            by_device[tracks[t].device]["ranges"].append((lo, hi))
+            continue
+        unit = {"device": tracks[t].device, "ranges": [(lo, hi)], "kernels": tracks[t].kernels}
+        units.append(unit)
+        if tracks[t].kernels:
+            by_device[tracks[t].device] = unit
+    nested, coll, flops = op_info["nested"], op_info["collective"], op_info["flops"]
+    for unit in units:
+        m = np.concatenate([np.arange(lo, hi) for lo, hi in unit.pop("ranges")])
+        unit.update(slices=m, start=op_start[m], end=op_end[m], top=~nested[m],
+                    collective=coll[m])
+        if unit.pop("kernels"):
+            # Library kernels (cuBLAS, cub) have no instruction of their own, so their
+            # FLOPs are missing from the op sums; a whole program's FLOPs are not.
+            unit["program_flops"] = _program_flops_per_step(
+                es, op_src[m], op_step[m], len(a), op_info["module_flops"])
+    return device_steps.table(uniq, a, b, declared, win, units, op_step, flops)
+
+
+def _program_flops_per_step(es: EventStats, src: np.ndarray, step: np.ndarray, n_steps: int,
+                            module_flops: dict[int, float]) -> np.ndarray:
+    """Per step, the cost-model FLOPs of every program that ran kernels in it (once each;
+    assumes one execution of a program per step, as a jitted train step)."""
     prog, has_prog = es.program_id
-    keep = has_prog[src]
-    pg = np.asarray(prog)[src[keep]].astype(np.int64)
-    by_start = np.argsort(a, kind="stable")
-    k = np.searchsorted(a[by_start], start[keep], side="right") - 1
-    inside = (k >= 0) & (start[keep] < b[by_start][np.maximum(k, 0)])
-    out = np.zeros(len(a))
-    if inside.any():
-        pairs = np.unique(np.stack([by_start[k[inside]], pg[inside]], axis=1), axis=0)
+    keep = has_prog[src] & (step >= 0)
+    out = np.zeros(n_steps)
+    if keep.any():
+        pg = np.asarray(prog)[src[keep]].astype(np.int64)
+        pairs = np.unique(np.stack([step[keep], pg], axis=1), axis=0)
         for step_i, program in pairs.tolist():
             out[step_i] += module_flops.get(program, 0.0)
     return out
-
-
-def _device_step_windows(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
-                         pos: np.ndarray, a: np.ndarray,
-                         b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """GPU: step windows as the device ran them, and which steps to keep.
-
-    A step annotation spans the host's dispatch; its kernels run later. Each
-    kernel's correlation_id names its host launch; the annotation holding that
-    launch is the kernel's step. A step then runs on the device from its first
-    kernel to the next step's first kernel (the last step: to its last kernel's
-    end), so the steps tile the device timeline, gaps included. Without correlated
-    kernels at all (CPU, TPU) every step keeps its annotation window; with them, a
-    step none of whose kernels was captured is dropped.
-    """
-    kernel_lut = np.array([t.kernels for t in tracks] + [False], dtype=bool)
-    keep_all = np.ones(len(a), dtype=bool)
-    if es.correlation_id is None or not kernel_lut.any() or not np.any(es.correlation_id[1]):
-        return a, b, keep_all
-    corr, has_corr = es.correlation_id
-    pos_track = np.repeat(idx.seg_track, np.diff(idx.seg_ptr))
-    src = idx.ev_src
-    kp = pos[kernel_lut[pos_track[pos]] & has_corr[src[pos]]]
-    thread_lut = np.array([t.group == "thread" for t in tracks] + [False], dtype=bool)
-    hp = np.flatnonzero(thread_lut[pos_track] & has_corr[src])
-    del pos_track
-    h_corr = np.asarray(corr)[src[hp]].astype(np.int64)
-    order = np.argsort(h_corr, kind="stable")
-    h_corr, h_start = h_corr[order], idx.ev_start[hp][order]
-    k_corr = np.asarray(corr)[src[kp]].astype(np.int64)
-    j = np.minimum(np.searchsorted(h_corr, k_corr), max(len(h_corr) - 1, 0))
-    found = (h_corr[j] == k_corr) if len(h_corr) else np.zeros(len(kp), bool)
-    kp, launch = kp[found], h_start[j[found]]
-    by_start = np.argsort(a, kind="stable")
-    i = np.searchsorted(a[by_start], launch, side="right") - 1
-    inside = (i >= 0) & (launch <= b[by_start][np.maximum(i, 0)])
-    step_of, kp = by_start[i[inside]], kp[inside]
-    if not len(kp):
-        return a, b, keep_all
-    first = np.full(len(a), np.iinfo(np.int64).max)
-    last_end = np.full(len(a), np.iinfo(np.int64).min)
-    np.minimum.at(first, step_of, idx.ev_start[kp])
-    np.maximum.at(last_end, step_of, idx.ev_end[kp])
-    on_dev = np.flatnonzero(first < np.iinfo(np.int64).max)
-    on_dev = on_dev[np.argsort(first[on_dev], kind="stable")]
-    a, b = a.copy(), b.copy()
-    a[on_dev] = first[on_dev]
-    b[on_dev[:-1]] = first[on_dev[1:]]
-    b[on_dev[-1]] = last_end[on_dev[-1]]
-    # A step whose kernels were not captured (dispatched just before the trace stopped)
-    # would keep its host window, which overlaps the previous step's device work.
-    keep = first < np.iinfo(np.int64).max
-    return a, b, keep
-
-
-def _step_marks(es: EventStats, sel: np.ndarray | None, start_ns: np.ndarray,
-                end_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(step numbers, first start, last end) of the step annotations, so that the
-    per-event columns can be freed before the step table is built. `sel`: the timed
-    events in reader order (None: all of them)."""
-    carriers, step_vals = es.step_num  # the events that carry a step number, and it
-    if sel is None:
-        where, steps = carriers, step_vals
-    else:  # their positions among the timed events
-        at = np.minimum(np.searchsorted(sel, carriers), max(len(sel) - 1, 0))
-        timed = (sel[at] == carriers) if len(sel) else np.zeros(len(carriers), bool)
-        where, steps = at[timed], step_vals[timed]
-    steps = np.asarray(steps).astype(np.int64)
-    uniq, inv = np.unique(steps, return_inverse=True)
-    a = np.full(len(uniq), np.iinfo(np.int64).max)
-    b = np.full(len(uniq), np.iinfo(np.int64).min)
-    np.minimum.at(a, inv, start_ns[where])
-    np.maximum.at(b, inv, end_ns[where])
-    return uniq, a, b
-
-
-def _step_table(es: EventStats, marks: tuple[np.ndarray, np.ndarray, np.ndarray],
-                idx: timeline.TimelineIndex, tracks: list[Track],
-                op_info: dict[str, Any]) -> dict[str, np.ndarray]:
-    """Per step: its window and, per device track, busy/collective time and FLOPs.
-
-    `marks` are the step annotations' (step, start, end), see `_step_marks`.
-    Returns arrays (a profile can hold tens of thousands of steps): `step`, `start_ns`,
-    `end_ns`, `any_busy_ns` [S]; `devices` [D]; `busy_ns`, `collective_ns`, `flops` [D, S].
-    """
-    uniq, a, b = marks
-
-    pos, depth = op_info["pos"], op_info["depth"]
-    if len(uniq):
-        a, b, keep = _device_step_windows(es, idx, tracks, pos, a, b)
-        uniq, a, b = uniq[keep], a[keep], b[keep]
-
-    # Device busy time: depth-0 op slices of each op track (nested ops would double count).
-    # `pos` is in index order, (track, depth) segments ascending: each track's op slices
-    # are one contiguous range, its depth-0 ones that range's head.
-    track_pos = op_info["track"]
-    counts = idx.track_counts(len(tracks))
-    dev_tracks = [t for t in range(len(tracks))
-                  if tracks[t].kind == "xla_ops" and counts[t]] if len(uniq) else []
-    busy, coll, flops, all_s, all_e = [], [], [], [], []
-    # A GPU's streams are one device: its kernel tracks are taken together.
-    units: list[list[int]] = []
-    by_device: dict[Any, list[int]] = {}
-    for t in dev_tracks:
-        if tracks[t].kernels:
-            if tracks[t].device not in by_device:
-                by_device[tracks[t].device] = []
-                units.append(by_device[tracks[t].device])
-            by_device[tracks[t].device].append(t)
-        else:
-            units.append([t])
-    def track_range(t: int) -> list[int]:
-        # Keys of track_pos's own dtype: a Python list would cast all of track_pos first.
-        return np.searchsorted(track_pos, np.array([t, t + 1], track_pos.dtype)).tolist()
-
-    for unit in units:
-        t = unit[0]
-        lo, hi = track_range(t)
-        if tracks[t].kernels:
-            # GPU kernels are leaves that may run concurrently (CUDA graphs, several
-            # streams): "nesting" there is overlap, so every kernel counts, merged.
-            m = np.concatenate([np.arange(*track_range(u)) for u in unit])
-            p = pos[m]
-            s, e = idx.ev_start[p], idx.ev_end[p]
-            s, e, coll_s, coll_e = (*intervals.union(s, e),
-                                    *intervals.union(s[op_info["collective"][m]],
-                                                     e[op_info["collective"][m]]))
-            busy.append(intervals.overlap_sum(s, e, None, a, b).round())
-            coll.append(intervals.overlap_sum(coll_s, coll_e, None, a, b).round())
-            order = np.argsort(idx.ev_start[p], kind="stable")
-            starts, step_flops = idx.ev_start[p][order], op_info["flops"][m][order]
-            program_flops = _program_flops_per_step(es, idx.ev_src[p], idx.ev_start[p], a, b,
-                                                    op_info["module_flops"])
-        else:
-            m = slice(lo, lo + int(np.searchsorted(depth[lo:hi], 1)))
-            p = pos[m]
-            s, e = idx.ev_start[p], idx.ev_end[p]
-            busy.append(intervals.overlap_sum(s, e, None, a, b).round())
-            is_coll = op_info["collective"][m]
-            if is_coll.any():
-                d = (e - s).astype(np.float64)
-                coll.append(intervals.overlap_sum(s, e, d * is_coll, a, b).round())
-            else:
-                coll.append(np.zeros(len(a)))
-            starts, step_flops = s, op_info["flops"][m]
-        # FLOPs of the ops that start inside the step.
-        pref = np.concatenate([[0.0], np.cumsum(step_flops)])
-        step_total = pref[np.searchsorted(starts, b)] - pref[np.searchsorted(starts, a)]
-        if tracks[t].kernels:
-            step_total = np.maximum(step_total, program_flops)
-        flops.append(step_total)
-        all_s.append(s)
-        all_e.append(e)
-    if all_s:
-        us, ue = intervals.union(np.concatenate(all_s), np.concatenate(all_e))
-        any_busy = intervals.overlap_sum(us, ue, None, a, b).round()
-    else:
-        any_busy = np.zeros(len(uniq))
-    shape = (len(units), len(uniq))
-    return {"step": uniq, "start_ns": a, "end_ns": b, "any_busy_ns": any_busy,
-            "devices": np.array([tracks[u[0]].device for u in units], dtype=np.int64),
-            "busy_ns": np.array(busy).reshape(shape), "collective_ns": np.array(coll).reshape(shape),
-            "flops": np.array(flops).reshape(shape)}

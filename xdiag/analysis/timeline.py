@@ -49,10 +49,17 @@ class TimelineIndex:
     pool_ref: np.ndarray  # int32/int64 [P] index into ev_*, each block sorted by start
     tbits: int
     end_ns: int
+    # Built with `lines`, for ingest's tables only (not stored): each slice's self time
+    # (int64 ns; concurrent slices share what they overlap, so a track's self times add
+    # up to its busy time) and whether it nests in another slice (bool).
+    ev_self: np.ndarray | None = None
+    ev_nested: np.ndarray | None = None
 
     def arrays(self) -> dict[str, np.ndarray]:
+        """The stored arrays (what a viewer reads)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if isinstance(getattr(self, f.name), np.ndarray)}
+                if isinstance(getattr(self, f.name), np.ndarray)
+                and f.name not in ("ev_self", "ev_nested")}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> TimelineIndex:
@@ -83,15 +90,23 @@ class TimelineIndex:
 
 
 def build(track: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray,
-          name: np.ndarray, lanes: np.ndarray | None = None) -> TimelineIndex:
+          name: np.ndarray, lanes: np.ndarray | None = None,
+          lines: np.ndarray | None = None) -> TimelineIndex:
     """Build the index of one host.
+
+    Depth is a *row*: a slice nests (one row below its parent) only under a slice of the
+    same line (host thread) that contains it; slices that merely overlap take the lowest
+    row free at their start. So no two slices of one row overlap, and depth means nesting
+    only where events truly nest (see row_pass in _intervals.c).
 
     Args:
       track: int [n] track of each event (host-local track number).
       start_ns, end_ns: int64 [n] times in ns from the profile start (end >= start >= 0).
       name: int [n] name id of each event.
-      lanes: bool per track: its slices overlap without nesting (GPU kernels), so
-        depth is the lowest free lane rather than the nesting level.
+      lanes: bool per track: nothing on it nests (GPU kernels): every slice takes the
+        lowest free row (lane).
+      lines: int [n] the line (thread) of each event, >= 0. With it, the index also
+        carries each slice's self time and nested flag (`ev_self`, `ev_nested`).
     """
     n = int(start_ns.shape[0])
     track = track.astype(np.int32, copy=False)
@@ -118,9 +133,15 @@ def build(track: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray,
     # The sort's workers also carry each slice's name and input position into the order.
     ev_name = np.empty(n, np.int32)
     ev_src = np.empty(n, ref_dtype)
+    extra: tuple[Any, ...] = ()
+    ev_self = ev_nested = None
+    if lines is not None:
+        ev_self, ev_nested = np.empty(n, np.int64), np.empty(n, np.uint8)
+        extra = (np.ascontiguousarray(lines, np.int32), ev_self, ev_nested)
     ptr_b, track_b, depth_b = sort_slices(np.ascontiguousarray(track), start_in, end_in, laned,
                                           order, start, end, depth, workers.count(),
-                                          np.ascontiguousarray(name, np.int32), ev_name, ev_src)
+                                          np.ascontiguousarray(name, np.int32), ev_name, ev_src,
+                                          *extra)
     del start_in, end_in, depth, order
     seg_ptr = np.frombuffer(ptr_b, np.int64).copy()
     seg_track = np.frombuffer(track_b, np.int32).copy()
@@ -142,7 +163,8 @@ def build(track: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray,
     return TimelineIndex(
         ev_start=start, ev_end=end, ev_name=ev_name, ev_src=ev_src, seg_track=seg_track,
         seg_depth=seg_depth, seg_ptr=seg_ptr, lod_block=lod_block, block_ptr=block_ptr,
-        pool_ref=pool_ref, tbits=tbits, end_ns=t_end)
+        pool_ref=pool_ref, tbits=tbits, end_ns=t_end, ev_self=ev_self,
+        ev_nested=None if ev_nested is None else ev_nested.view(bool))
 
 
 @dataclasses.dataclass

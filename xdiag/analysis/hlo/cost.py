@@ -366,6 +366,8 @@ class CostColumns:
         category: Index into `CATEGORIES` (int8).
         fused_category: Index into `CATEGORIES`, -1 for none (int8).
         complete: bool.
+        in_fusion: bool: inside a fused computation; its cost is part of its fusion's,
+            so a profile event of it must not count it again.
         notes: Why an op's cost is incomplete or assumed, by instruction index.
         total: The entry computation run once, control flow expanded.
         trip_counts: Trip count of each `while` the total expanded (None: unknown).
@@ -382,6 +384,7 @@ class CostColumns:
     category: np.ndarray
     fused_category: np.ndarray
     complete: np.ndarray
+    in_fusion: np.ndarray
     notes: dict[int, str]
     total: CostTotals
     trip_counts: dict[str, int | None]
@@ -446,7 +449,7 @@ def cost_columns(data: bytes) -> CostColumns:
     except ValueError as e:
         raise InvalidProfile(f"HLO module {name!r}: {e}") from e
     i64 = [np.frombuffer(c, np.int64) for c in columns[:5]]
-    cat, fused, complete, note = (np.frombuffer(c, np.int8) for c in columns[5:])
+    cat, fused, complete, note, in_fusion = (np.frombuffer(c, np.int8) for c in columns[5:])
     pairs = np.frombuffer(codes, np.int32).reshape(-1, 2)
     notes = {}
     for i in np.flatnonzero(note).tolist():
@@ -459,7 +462,8 @@ def cost_columns(data: bytes) -> CostColumns:
     return CostColumns(
         module=name, names=names, flops=i64[0], transcendentals=i64[1], bytes_read=i64[2],
         bytes_written=i64[3], collective_bytes=i64[4], category=cat, fused_category=fused,
-        complete=complete.astype(bool), notes=notes, total=total,
+        complete=complete.astype(bool), in_fusion=in_fusion.astype(bool), notes=notes,
+        total=total,
         trip_counts={names[i]: trips.get(i) for i in whiles}, custom_configs=custom)
 
 
