@@ -181,6 +181,32 @@ def test_an_export_that_cannot_be_written_fails_before_any_byte() -> None:
         perfetto_packets(data)  # not iterated
 
 
+def test_the_route_answers_a_failed_plan_with_a_json_error(tmp_path: Path,
+                                                         monkeypatch) -> None:
+    """Over HTTP: an export that cannot be planned is a JSON 4xx, not a 200 that breaks
+    off (the planning step is made to fail here; what fails it in reality is the span
+    check above)."""
+    from xdiag import export
+    from xdiag.server import create_app
+
+    raw = tmp_path / "odd.xplane.pb"
+    odd_profile(raw)
+    data = _ingest(tmp_path, raw)
+    client = create_app(services=Services(Settings(store=str(tmp_path / "store")))).test_client()
+    url = f"/api/v1/profiles/{data.record['id']}/export?format=perfetto"
+    ok = client.get(url)
+    assert ok.status_code == 200
+    assert len(replay(Trace.FromString(ok.data))[0]) == sum(t["events"] for t in data.tracks)
+
+    def refuse(*_):
+        raise InvalidProfile("the profile's events span 3000000 h")
+
+    monkeypatch.setattr(export, "_time_base", refuse)
+    resp = client.get(url)
+    assert resp.status_code == 400
+    assert resp.get_json()["detail"] == "the profile's events span 3000000 h"
+
+
 def test_multi_host_sequences_intern_their_own_names(tmp_path: Path) -> None:
     from xdiag import intake
 
