@@ -70,16 +70,33 @@ def _free_port() -> int:
 
 
 def _reachable_host(server: str) -> str:
-    """The address the service should dial to reach this process's profiler port."""
+    """The address the service should dial to reach this process's profiler port.
+
+    The service accepts only the address a registration comes from, so this is the local
+    address of the route to the service (no packet is sent), not the hostname's address,
+    which on Debian-like hosts is 127.0.1.1."""
     if os.environ.get("XDIAG_AGENT_HOST"):
         return os.environ["XDIAG_AGENT_HOST"]
-    server_host = urllib.parse.urlparse(server).hostname or "127.0.0.1"
+    url = urllib.parse.urlparse(server)
+    server_host = url.hostname or "127.0.0.1"
     if server_host in ("127.0.0.1", "localhost", "::1"):
         return "127.0.0.1"
+    try:
+        family, _, _, _, addr = socket.getaddrinfo(server_host, url.port or 80,
+                                                   proto=socket.IPPROTO_UDP)[0]
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.connect(addr)
+            return str(s.getsockname()[0])
+    except OSError:
+        pass
     try:
         return socket.gethostbyname(socket.gethostname())
     except OSError:
         return socket.gethostname()
+
+
+class Refused(Exception):
+    """The service answered, and refused the registration (policy, role, size)."""
 
 
 @dataclasses.dataclass
@@ -126,6 +143,12 @@ class Agent:
         resp = self._session.post(
             self.server.rstrip("/") + path, json=body, headers=self._headers(), timeout=5
         )
+        if resp.status_code in (400, 403, 413):  # refused, not unreachable: say why
+            try:
+                detail = resp.json().get("detail")
+            except ValueError:
+                detail = resp.text[:300]
+            raise Refused(f"HTTP {resp.status_code}: {detail}")
         resp.raise_for_status()
 
     def _loop(self) -> None:
@@ -148,8 +171,9 @@ class Agent:
                 # 404 on heartbeat means the service forgot us (e.g. store wiped): re-register.
                 self.registered = False
                 if not self._warned:
-                    log.warning("xdiag agent: service %s unreachable (%s); training continues, "
-                                "retrying in the background", self.server, exc)
+                    what = "refused this process" if isinstance(exc, Refused) else "unreachable"
+                    log.warning("xdiag agent: service %s %s (%s); training continues, "
+                                "retrying in the background", self.server, what, exc)
                     self._warned = True
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)

@@ -8,7 +8,8 @@ Modes (`XDIAG_AUTH`):
   agent) or, in a browser, a session (`POST /api/v1/auth/login` with a token sets
   an HttpOnly SameSite cookie holding a session secret that refers to the token by
   hash; sign-out deletes it); cookie-authenticated mutating requests must carry
-  `X-CSRF-Token` equal to the `xdiag_csrf` cookie (double submit).
+  `X-CSRF-Token`, a value derived from that session's secret (`csrf_token`), so a
+  token planted from elsewhere (a sibling subdomain setting cookies) never matches.
 - `iap`: identity from Google IAP's signed header `X-Goog-IAP-JWT-Assertion`,
   trusted only after verifying the ES256 signature against the configured keys,
   the audience, issuer and expiry; roles by e-mail from `XDIAG_IAP_ROLES`.
@@ -17,7 +18,16 @@ Modes (`XDIAG_AUTH`):
 
 A share link (`/s/<token>`, then the `xdiag_share` cookie or `X-Xdiag-Share`
 header) grants viewer access to its one profile to a caller who is otherwise not
-signed in. Failed token and share-link attempts are rate limited per client.
+signed in (under `none` everyone can do everything anyway: `share_grants` says so).
+
+Failures (a wrong token, session, share link or IAP assertion) are rate limited per
+client address (behind trusted proxies, the real client's: `server/gate.py`); a request
+that presents valid credentials is never refused by the limiter, so a flood of wrong
+tokens from a shared address cannot lock its users out.
+
+Every mutating request's `Origin`, when present, must be this service's own origin; the
+Host header itself was checked before (`server/gate.py`), which is what defeats DNS
+rebinding, and forwarded headers count only from trusted proxies.
 """
 
 from __future__ import annotations
@@ -26,6 +36,8 @@ import base64
 import collections
 import dataclasses
 import fnmatch
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -49,44 +61,69 @@ MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 @dataclasses.dataclass
 class Principal:
     kind: str  # none | token | iap | anonymous
-    user: str | None
+    user: str | None  # for people: a token's name, an e-mail
     role: str | None  # None: not signed in
     via_cookie: bool = False
+    # Who it is, for ownership (share links, jobs): names collide, this does not.
+    id: str | None = None
 
 
 class RateLimiter:
-    """At most `limit` failed attempts per client per `window_s`; then 429 until they age out.
+    """At most `limit` failures per client per `window_s`; further failures get 429 until
+    the window has fewer. Only failures are limited: `fail` is called after a credential
+    turned out wrong, so valid credentials from the same address always pass.
 
     Per process: with N replicas an attacker gets N x limit tries per window, still
     hopeless against 256-bit secrets; the limit is there to stop log flooding and scans.
     """
 
+    MAX_CLIENTS = 50_000  # addresses tracked at once (memory bound under a spray of them)
+
     def __init__(self, limit: int = 20, window_s: float = 60.0) -> None:
         self.limit, self.window_s = limit, window_s
-        self._fails: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
+        self._fails: dict[str, collections.deque[float]] = {}
         self._lock = threading.Lock()
 
-    def _trim(self, key: str, now: float) -> collections.deque[float]:
-        q = self._fails[key]
-        while q and q[0] <= now - self.window_s:
-            q.popleft()
-        return q
-
-    def check(self, key: str) -> None:
+    def fail(self, key: str) -> None:
+        """Count a failure of `key`; raise TooManyRequests if it is over the limit."""
+        now = time.monotonic()
         with self._lock:
-            q = self._trim(key, time.monotonic())
-            if len(q) >= self.limit:
-                retry = int(self.window_s - (time.monotonic() - q[0])) + 1
+            if key not in self._fails and len(self._fails) >= self.MAX_CLIENTS:
+                self._fails = {k: q for k, q in self._fails.items()
+                               if q and q[-1] > now - self.window_s}
+                if len(self._fails) >= self.MAX_CLIENTS:
+                    self._fails.clear()
+            q = self._fails.setdefault(key, collections.deque(maxlen=self.limit + 1))
+            while q and q[0] <= now - self.window_s:
+                q.popleft()
+            q.append(now)
+            if len(q) > self.limit:
+                retry = int(self.window_s - (now - q[0])) + 1
                 raise TooManyRequests(f"too many failed sign-in or share-link attempts from "
                                       f"this address; retry in {retry} s", retry_after=retry)
 
-    def fail(self, key: str) -> None:
-        with self._lock:
-            self._trim(key, time.monotonic()).append(time.monotonic())
-
 
 def _client() -> str:
+    """The client's address; behind a trusted proxy the real client's (server/gate.py)."""
     return request.remote_addr or "unknown"
+
+
+def csrf_token(session: str) -> str:
+    """The CSRF token of a browser session: derived from its secret, so it is bound to it."""
+    return hmac.new(session.encode(), b"xdiag-csrf-v1", hashlib.sha256).hexdigest()
+
+
+def share_grants(mode: str, profile_id: str) -> dict[str, Any]:
+    """What a share link lets its holder do under auth `mode`, in words and as flags."""
+    if mode == "none":
+        return {"read_only": False, "profile_only": False, "access_control": False,
+                "summary": "This service runs without access control (XDIAG_AUTH=none): "
+                           "anyone who can reach it can already see every profile, capture, "
+                           "upload and delete, with or without this link. The link only "
+                           "opens this view; it restricts nothing."}
+    return {"read_only": True, "profile_only": True, "access_control": True,
+            "summary": f"Read-only access to profile {profile_id} only, for anyone holding "
+                       "the link until it expires or is revoked."}
 
 
 def _bearer() -> str | None:
@@ -131,14 +168,13 @@ def load_principal(svc: Any) -> Principal:
     settings = svc.settings
     mode = settings.auth
     if mode == "none":
-        return Principal("none", "local", "admin")
+        return Principal("none", "local", "admin", id="local")
     if mode == "iap":
         assertion = request.headers.get(IAP_HEADER)
         if not assertion:
             # In-cluster callers (agents, the CLI in a pod) do not pass through IAP: they
             # authenticate with an API token, exactly as in token mode.
             return _token_principal(svc) if _bearer() else Principal("anonymous", None, None)
-        svc.limiter.check(_client())
         try:
             claims = verify_iap(assertion, svc.iap_keys(), settings.iap_audience)
         except Unauthorized:
@@ -147,7 +183,7 @@ def load_principal(svc: Any) -> Principal:
         email = str(claims["email"]).lower()
         role = next((r for pat, r in _iap_roles(settings.iap_roles) if fnmatch.fnmatch(email, pat)),
                     "viewer")
-        return Principal("iap", email, role)
+        return Principal("iap", email, role, id=f"iap:{email}")
     if mode != "token":
         raise BadRequest(f"unknown auth mode {mode!r}")
     return _token_principal(svc)
@@ -156,22 +192,22 @@ def load_principal(svc: Any) -> Principal:
 def _token_principal(svc: Any) -> Principal:
     token = _bearer()
     if token is None and request.cookies.get(SESSION_COOKIE):
-        svc.limiter.check(_client())
         record = svc.sessions.token_record(request.cookies[SESSION_COOKIE])
         if record is None:
             svc.limiter.fail(_client())
             raise Unauthorized("your session ended (signed out, expired or its token was "
                                "revoked): sign in again")
-        return Principal("token", record["name"] or record["id"], record["role"], True)
+        return Principal("token", record["name"] or record["id"], record["role"], True,
+                         id=f"token:{record['id']}")
     if token is None:
         return Principal("anonymous", None, None)
-    svc.limiter.check(_client())
     record = svc.tokens.lookup(token)
     if record is None:
         svc.limiter.fail(_client())
         raise Unauthorized("the API token is not valid (revoked or mistyped); create one with "
                            "`xdiag token create --role ...`")
-    return Principal("token", record["name"] or record["id"], record["role"])
+    return Principal("token", record["name"] or record["id"], record["role"],
+                     id=f"token:{record['id']}")
 
 
 def share_token() -> str | None:
@@ -184,7 +220,6 @@ def load_share(svc: Any) -> dict[str, Any] | None:
         token = share_token()
         g.share = None
         if token:
-            svc.limiter.check(_client())
             try:
                 g.share = svc.shares.resolve(token)
             except (NotFound, Gone):
@@ -197,13 +232,15 @@ def check_csrf(principal: Principal) -> None:
     if request.method not in MUTATING:
         return
     if principal.via_cookie:
-        sent, expected = request.headers.get(CSRF_HEADER), request.cookies.get(CSRF_COOKIE)
-        if not sent or not expected or sent != expected:
+        sent = request.headers.get(CSRF_HEADER) or ""
+        expected = csrf_token(request.cookies.get(SESSION_COOKIE, ""))
+        if not hmac.compare_digest(sent.encode(), expected.encode()):
             raise Forbidden("missing or wrong X-CSRF-Token header (reload the page)")
+    # The request's own origin: Host was checked against the allowed names, and scheme and
+    # host come from forwarded headers only when a trusted proxy sent them (gate.py).
     origin = request.headers.get("Origin")
-    if origin and origin.rstrip("/") != request.host_url.rstrip("/") and \
-            not request.headers.get("X-Forwarded-Host"):
-        raise Forbidden(f"cross-origin request from {origin} refused")
+    if origin is not None and origin.rstrip("/") != request.host_url.rstrip("/"):
+        raise Forbidden(f"cross-origin request from {origin[:100]} refused")
 
 
 def authorize(role: str, profile_id: str | None = None) -> None:

@@ -316,14 +316,20 @@ def ingest(session: str, store: str | None, hosts: tuple[str, ...], finalize: bo
 @click.option("--expires", default="7d", show_default=True, help="e.g. 30m, 12h, 7d, 2w")
 @client_command
 def share(client: Client, as_json: bool, profile: str, view: str | None, expires: str) -> None:
-    """Create a read-only link to PROFILE that expires; prints the link."""
+    """Create a link to PROFILE that expires; prints the link (stdout) and what it grants
+    (stderr; `grants` in --json). Read-only and this profile only with --auth token or
+    iap; on a service without access control (auth none) it restricts nothing."""
     try:
         view_obj = json.loads(view) if view else {}
     except ValueError:
         _fail("--view must be a JSON object", 2)
     out = client.post("/api/v1/shares", json={"profile_id": profile, "view": view_obj,
                                               "expires_in": expires})
+    grants = out.get("grants") or {}
     _emit(out, as_json, lambda o: o["url"])
+    if not as_json and grants.get("summary"):
+        prefix = "" if grants.get("access_control", True) else "warning: "
+        click.echo(f"{prefix}{grants['summary']}", err=True)
 
 
 @main.group()

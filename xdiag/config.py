@@ -26,6 +26,14 @@ class Settings:
     public_url: str = ""  # base URL used in printed links; default: the request's own
     job_ttl_s: float = 30.0  # a host whose heartbeats stop for this long is shown stale
     allow_arbitrary_targets: bool = False  # admin flag: capture unregistered host:port
+    # Networks whose addresses agents may register and captures may dial (CIDRs, comma-
+    # separated). Link-local and metadata addresses are refused whatever this says.
+    target_networks: str = "127.0.0.0/8,::1/128"
+    # Host header values answered besides loopback names on `port`, the bind address and
+    # public_url's host: "name", "name:port", ".suffix" (subdomains), or "*" (any).
+    allowed_hosts: str = ""
+    # Proxies (CIDRs) whose X-Forwarded-For/-Proto/-Host are believed; others' are ignored.
+    trusted_proxies: str = ""
     max_upload_bytes: int = 2 * 1024**3
     ingest_workers: int = 0  # processes for multi-host ingest; 0: min(4, os.cpu_count())
     ingest_inline: bool = False  # run ingest in the request thread (tests, CLI)

@@ -32,6 +32,18 @@ class InvalidName(BadRequest):
     code = "invalid_name"
 
 
+class InvalidValue(BadRequest):
+    """A number that is not one (`nan`, `inf`, `1e400`, `12abc`) or out of its range."""
+
+    code = "invalid_value"
+
+
+class BadHost(BadRequest):
+    """The Host header names no address this service answers to (DNS rebinding)."""
+
+    code = "bad_host"
+
+
 class InvalidProfile(BadRequest):
     """Bytes that are not a usable XSpace (empty, truncated, too large, not protobuf)."""
 
@@ -46,6 +58,13 @@ class Unauthorized(XdiagError):
 class Forbidden(XdiagError):
     code = "forbidden"
     status = 403
+
+
+class TargetRefused(Forbidden):
+    """A host:port the service may not dial (outside the allowed networks, metadata
+    addresses, or not the address the registration came from)."""
+
+    code = "target_refused"
 
 
 class NotFound(XdiagError):
@@ -68,6 +87,11 @@ class PreconditionFailed(Conflict):
 class Gone(XdiagError):
     code = "gone"
     status = 410
+
+
+class PayloadTooLarge(XdiagError):
+    code = "payload_too_large"
+    status = 413
 
 
 class TooManyRequests(XdiagError):

@@ -13,6 +13,11 @@ from xdiag.errors import InvalidName
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,199}")
 _ID_SEP = "~"
+# A profile id names files (`<id>.json`, cache files with suffixes): it must leave room in
+# the 255-byte file-name limit of every filesystem we write to.
+MAX_PROFILE_ID = 200
+# A job name is a run name too, and `<job>~<session>` a profile id.
+MAX_JOB = 120
 
 
 _VALID: set[str] = set()  # names already checked: every request re-derives a few keys
@@ -47,12 +52,30 @@ def sanitize(value: str, fallback: str = "x") -> str:
     return cleaned if cleaned and cleaned[0].isalnum() else (fallback + "_" + cleaned)[:200]
 
 
+def _check_id_length(pid: str) -> str:
+    if len(pid) > MAX_PROFILE_ID:
+        raise InvalidName(f"profile id {pid[:40]!r}… is {len(pid)} characters long: run and "
+                          f"session names together may have at most {MAX_PROFILE_ID - 1}")
+    return pid
+
+
+def check_job(value: str) -> str:
+    """A job name: a name short enough that `<job>~<session>` is a profile id."""
+    check_name(value, "job")
+    if len(value) > MAX_JOB:
+        raise InvalidName(f"job name {value[:40]!r}… is longer than {MAX_JOB} characters")
+    return value
+
+
 def profile_id(run: str, session: str) -> str:
     """The URL-safe id of a profile: `<run>~<session>`."""
-    return f"{check_name(run, 'run')}{_ID_SEP}{check_name(session, 'session')}"
+    return _check_id_length(f"{check_name(run, 'run')}{_ID_SEP}{check_name(session, 'session')}")
 
 
 def split_profile_id(pid: str) -> tuple[str, str]:
+    if not isinstance(pid, str):
+        raise InvalidName("profile id must be a string")
+    _check_id_length(pid)
     run, sep, session = pid.partition(_ID_SEP)
     if not sep:
         raise InvalidName(f"profile id {pid!r} is not of the form <run>~<session>")

@@ -1,79 +1,88 @@
 """The job registry: which processes of which jobs can be captured right now.
 
-One small object per process (`.xdiag/jobs/<job>/<process_index>.json`) in the
-store, so every service replica sees the same registry. Each process writes
+One small object per process (`.xdiag/jobs/<job>/<process_index>@<host>_<port>.json`)
+in the store, so every service replica sees the same registry. Each process writes
 only its own object, so heartbeats need no preconditions. A host whose
 heartbeats stop for `ttl_s` is shown stale and is not captured.
+
+What a registration may name is the target policy's (`targets.py`): the address the
+agent calls from, inside the allowed networks. A job belongs to the identity that
+registered it first (`.xdiag/job-owners/<job>.json`); others cannot add hosts to it or
+deregister its hosts (admins can), until all its processes are gone.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import dataclasses
 import re
 import time
 from collections.abc import Callable
 from typing import Any
 
-from xdiag.errors import BadRequest, NotFound
-from xdiag.names import check_name
+from xdiag.errors import BadRequest, Forbidden, NotFound, TargetRefused
+from xdiag.names import check_job, check_name
 from xdiag.store import ObjectStore, layout
+from xdiag.targets import TargetPolicy, check_host_syntax
+from xdiag.values import to_float, to_int
 
-_HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252})")
-_OPTIONAL_FIELDS = {
-    "process_count": int,
-    "hostname": str,
-    "pid": int,
-    "device_kind": str,
-    "device_count": int,
-    "local_device_count": int,
-    "jax_version": str,
+# Who owns a job name: the identity that registered it first (one small object per job,
+# created under a precondition). Not under JOBS: that prefix holds only registrations.
+OWNERS = f"{layout.STATE}/job-owners/"
+
+# Registrations are a few hundred bytes; bounds keep one from bloating every /jobs answer.
+MAX_TEXT = 256
+MAX_PEAKS = 8
+_PEAK_KEY = re.compile(r"[a-z0-9_]{1,64}")
+_INT_FIELDS = {  # name -> (lo, hi)
+    "process_count": (1, 1_000_000),
+    "pid": (0, 2**31 - 1),
+    "device_count": (0, 1_000_000),
+    "local_device_count": (0, 1_000_000),
 }
+_TEXT_FIELDS = ("hostname", "device_kind", "jax_version")
 
 
-def _check_host(host: object) -> str:
-    if not isinstance(host, str) or not host:
-        raise BadRequest("registration needs 'host', the address the service can dial")
-    try:
-        ipaddress.ip_address(host)
-        return host
-    except ValueError:
-        pass
-    if not _HOSTNAME.fullmatch(host):
-        raise BadRequest(f"host {host!r} is neither an IP address nor a hostname")
-    return host
+@dataclasses.dataclass(frozen=True)
+class Caller:
+    """Who registers: `identity` owns what it registers; `client` is the address the
+    request came from (behind trusted proxies, the real client's)."""
+
+    identity: str
+    client: str | None
+    admin: bool = False
+    any_source: bool = False  # admin with XDIAG_ALLOW_ARBITRARY_TARGETS: any address
+
+
+def _text(body: dict[str, Any], name: str) -> str:
+    value = body[name]
+    if not isinstance(value, str) or len(value) > MAX_TEXT or not value.isprintable():
+        raise BadRequest(f"{name} must be printable text of at most {MAX_TEXT} characters")
+    return value
 
 
 def validate_registration(body: Any) -> dict[str, Any]:
-    """Check an agent's registration and keep only known fields."""
+    """Check an agent's registration and keep only known fields, each bounded (the
+    address is checked against the target policy by the Registry)."""
     if not isinstance(body, dict):
         raise BadRequest("registration must be a JSON object")
-    job = check_name(body.get("job", ""), "job")
-    try:
-        index = int(body.get("process_index", -1))
-        port = int(body.get("port", 0))
-    except (TypeError, ValueError):
-        raise BadRequest("process_index and port must be integers") from None
-    if index < 0:
-        raise BadRequest("process_index must be >= 0")
-    if not 0 < port < 65536:
-        raise BadRequest(f"port {port} is out of range 1..65535")
     reg: dict[str, Any] = {
-        "job": job,
-        "process_index": index,
-        "host": _check_host(body.get("host")),
-        "port": port,
+        "job": check_job(body.get("job", "")),
+        "process_index": to_int(body.get("process_index"), "process_index", lo=0, hi=1_000_000),
+        "host": check_host_syntax(body.get("host")),
+        "port": to_int(body.get("port"), "port", lo=1, hi=65535),
     }
-    for name, kind in _OPTIONAL_FIELDS.items():
+    for name, (lo, hi) in _INT_FIELDS.items():
         if body.get(name) is not None:
-            try:
-                reg[name] = kind(body[name])
-            except (TypeError, ValueError):
-                raise BadRequest(f"{name} must be {kind.__name__}") from None
+            reg[name] = to_int(body[name], name, lo=lo, hi=hi)
+    for name in _TEXT_FIELDS:
+        if body.get(name) is not None:
+            reg[name] = _text(body, name)
     peaks = body.get("peaks")
     if isinstance(peaks, dict):
-        reg["peaks"] = {
-            k: float(v) for k, v in peaks.items() if isinstance(v, int | float) and len(k) < 64
-        }
+        if len(peaks) > MAX_PEAKS or not all(isinstance(k, str) and _PEAK_KEY.fullmatch(k)
+                                              for k in peaks):
+            raise BadRequest(f"peaks: at most {MAX_PEAKS} entries named like matmul_gflops")
+        reg["peaks"] = {k: to_float(v, f"peaks.{k}", lo=0, hi=1e12) for k, v in peaks.items()}
     return reg
 
 
@@ -81,30 +90,105 @@ def _key(reg: dict[str, Any]) -> str:
     return layout.job_host_key(reg["job"], reg["process_index"], reg["host"], reg["port"])
 
 
+def _public(reg: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in reg.items() if k != "owner"}
+
+
 class Registry:
     def __init__(self, store: ObjectStore, ttl_s: float = 30.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 policy: TargetPolicy | None = None) -> None:
         self.store, self.ttl_s, self.clock = store, ttl_s, clock
+        self.policy = policy or TargetPolicy()
 
-    def register(self, body: Any) -> dict[str, Any]:
+    # -- who may write what ---------------------------------------------------
+
+    def _admit(self, body: Any, caller: Caller) -> dict[str, Any]:
+        """The validated registration, its address checked against the target policy."""
         reg = validate_registration(body)
-        now = self.clock()
-        reg["registered_at"] = now
-        reg["last_seen"] = now
-        self.store.write_json(_key(reg), reg)
+        reg["host"] = self.policy.registration_host(reg["host"], caller.client,
+                                                    any_source=caller.any_source)
         return reg
 
-    def heartbeat(self, body: Any) -> dict[str, Any]:
-        reg = validate_registration(body)
+    def owner(self, job: str) -> dict[str, Any] | None:
+        try:
+            return self.store.read_json(f"{OWNERS}{check_name(job, 'job')}.json")
+        except NotFound:
+            return None
+
+    def _claim(self, job: str, caller: Caller) -> None:
+        """Make sure `caller` may add hosts to `job`: it owns the job, or is an admin, or the
+        job is unowned, or its owner's processes are all gone (then `caller` takes it over
+        and the dead registrations go). Otherwise Forbidden."""
+        current = self.owner(job)
+        if current and (current.get("owner") == caller.identity or caller.admin):
+            return
+        now = self.clock()
+
+        def claim(rec: Any) -> Any:
+            if rec and rec.get("owner") != caller.identity and not self._abandoned(job, rec):
+                raise Forbidden(f"job {job!r} is registered by someone else: use another job "
+                                "name, or ask an admin to deregister its hosts")
+            return {"job": job, "owner": caller.identity, "claimed_at": now}
+
+        before = current.get("owner") if current else None
+        self.store.update_json(f"{OWNERS}{job}.json", claim)
+        if before is not None and before != caller.identity:
+            for key in self.store.list(f"{layout.JOBS}{job}/"):
+                self.store.delete(key)  # the previous owner's dead processes
+
+    def _abandoned(self, job: str, rec: dict[str, Any]) -> bool:
+        """No live process left, and not claimed within a TTL (a claim whose registration
+        is still on its way is not abandoned)."""
+        if self.clock() - float(rec.get("claimed_at", 0)) <= self.ttl_s:
+            return False
+        regs = [r for _, r in self.store.iter_json(f"{layout.JOBS}{job}/")]
+        return not any(self._with_state(r)["state"] == "live" for r in regs)
+
+    def _check_owner(self, reg: dict[str, Any], caller: Caller) -> None:
+        if caller.admin or reg.get("owner") == caller.identity:
+            return
+        job_owner = (self.owner(reg["job"]) or {}).get("owner")
+        if job_owner != caller.identity:
+            raise Forbidden(f"host {reg['host']}:{reg['port']} of job {reg['job']!r} was "
+                            "registered by someone else; only they or an admin may change it")
+
+    # -- the agent's calls ------------------------------------------------------
+
+    def register(self, body: Any, caller: Caller) -> dict[str, Any]:
+        reg = self._admit(body, caller)
+        self._claim(reg["job"], caller)
+        now = self.clock()
+        reg.update(registered_at=now, last_seen=now, owner=caller.identity)
+        self.store.write_json(_key(reg), reg)
+        return _public(reg)
+
+    def heartbeat(self, body: Any, caller: Caller) -> dict[str, Any]:
+        reg = self._admit(body, caller)
         key = _key(reg)
         old = self.store.read_json(key)  # NotFound -> the agent re-registers
-        reg["registered_at"] = old.get("registered_at", self.clock())
-        reg["last_seen"] = self.clock()
+        self._check_owner(old, caller)
+        reg.update(registered_at=old.get("registered_at", self.clock()), last_seen=self.clock(),
+                   owner=old.get("owner") or caller.identity)
         self.store.write_json(key, reg)
-        return reg
+        return _public(reg)
 
-    def deregister(self, body: Any) -> bool:
-        return self.store.delete(_key(validate_registration(body)))
+    def deregister(self, body: Any, caller: Caller) -> bool:
+        """Remove a registration: its own agent (or the job's owner, or an admin). Nothing
+        is dialled, so only the key is worked out: the address the registration kept."""
+        reg = validate_registration(body)
+        try:
+            reg["host"] = self.policy.registration_host(reg["host"], caller.client,
+                                                        any_source=True)
+        except TargetRefused:
+            pass  # a registration kept before the policy: named as it was stored
+        key = _key(reg)
+        try:
+            old = self.store.read_json(key)
+        except NotFound:
+            return False
+        self._check_owner(old, caller)
+        return self.store.delete(key)
 
     def _with_state(self, reg: dict[str, Any]) -> dict[str, Any]:
         stale = self.clock() - float(reg.get("last_seen", 0)) > self.ttl_s
@@ -134,7 +218,8 @@ class Registry:
         for job, regs in sorted(by_job.items()):
             hosts = self._current(regs)
             live = sum(h["state"] == "live" for h in hosts)
-            out.append({"job": job, "hosts": hosts, "live": live, "stale": len(hosts) - live})
+            out.append({"job": job, "hosts": [_public(h) for h in hosts], "live": live,
+                        "stale": len(hosts) - live})
         return out
 
     def hosts(self, job: str) -> list[dict[str, Any]]:

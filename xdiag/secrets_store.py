@@ -145,8 +145,10 @@ class Shares:
     def __init__(self, store: ObjectStore, clock: Callable[[], float] = time.time) -> None:
         self.store, self.clock = store, clock
 
-    def create(self, profile_id: str, view: Any, expires_in: Any,
-               created_by: str | None) -> tuple[str, dict[str, Any]]:
+    def create(self, profile_id: str, view: Any, expires_in: Any, created_by: str | None,
+               owner: str | None = None) -> tuple[str, dict[str, Any]]:
+        """A new link; `created_by` is shown, `owner` (the creator's identity, not a name
+        that another token may share) decides who may revoke it."""
         split_profile_id(profile_id)
         if view is not None and not isinstance(view, dict):
             raise BadRequest("view must be a JSON object (tab, t0, t1, sel, q, ...)")
@@ -156,7 +158,7 @@ class Shares:
         h = digest(token)
         now = self.clock()
         record = {"id": h[:16], "profile_id": profile_id, "view": view or {},
-                  "created_at": now, "created_by": created_by,
+                  "created_at": now, "created_by": created_by, "owner": owner,
                   "expires_at": now + parse_duration(expires_in), "revoked_at": None,
                   "opens": 0, "last_opened_at": None, "last_opened_by": None}
         self.store.write_json(f"{self.prefix}{h}.json", record, if_generation=0)

@@ -15,6 +15,7 @@ from xdiag.profiles import Profiles
 from xdiag.registry import Registry
 from xdiag.secrets_store import Sessions, Shares, Tokens
 from xdiag.store import ObjectStore, open_store
+from xdiag.targets import TargetPolicy
 from xdiag.views import ViewCache
 
 
@@ -29,7 +30,8 @@ class Services:
         self.sessions = Sessions(self.store, self.tokens, lambda: self.clock())
         self.limiter = RateLimiter()
         self._iap_keys: dict[str, str] | None = None
-        self.registry = Registry(self.store, ttl_s=settings.job_ttl_s)
+        self.registry = Registry(self.store, ttl_s=settings.job_ttl_s,
+                                 policy=TargetPolicy(settings.target_networks))
         self.profiles = Profiles(self.store)
         self.ingest = IngestRunner(self.store, self.profiles, workers=settings.ingest_workers)
         self.views = ViewCache(self.store, self.ingest)

@@ -45,13 +45,15 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     app.extensions["xdiag"] = svc
 
     from xdiag import auth
-    from xdiag.server import api, health, openapi, shares, ui, views_api
+    from xdiag.server import api, gate, health, logs, openapi, shares, ui, views_api
 
+    logs.install()
+    gate.init_app(app, svc.settings)  # forwarded headers, Host, body size: first of all
     health.init_app(app)
 
     @app.before_request
     def _identify() -> None:
-        if request.path in ("/healthz", "/metrics") or request.path.startswith("/assets/"):
+        if request.path in gate.ANY_HOST_PATHS or request.path.startswith("/assets/"):
             return
         g.principal = auth.load_principal(svc)
         auth.check_csrf(g.principal)

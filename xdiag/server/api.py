@@ -8,15 +8,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, send_file
+from flask import Blueprint, Response, g, jsonify, request, send_file
 
 from xdiag import intake
 from xdiag.auth import authorize
 from xdiag.capture import CaptureRequest
 from xdiag.errors import BadRequest, Forbidden, InvalidProfile, NotFound
 from xdiag.names import check_name, sanitize
+from xdiag.registry import Caller
 from xdiag.server.authz import requires
-from xdiag.server.context import base_url, json_body, query_int, services
+from xdiag.server.context import base_url, json_body, services
+from xdiag.server.gate import AGENT_BODY_MAX, UPLOAD, accepts_body
+from xdiag.server.params import Flag, Int, Text, query
 from xdiag.store import layout
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -29,23 +32,37 @@ def _with_url(record: dict[str, Any]) -> dict[str, Any]:
 # -- agents and jobs ---------------------------------------------------------
 
 
+def _caller() -> Caller:
+    """The registering identity and the address it calls from (proxy-aware: gate.py)."""
+    p = g.principal
+    admin = p.role == "admin"
+    return Caller(identity=p.id or "anonymous", client=request.remote_addr, admin=admin,
+                  any_source=admin and services().settings.allow_arbitrary_targets)
+
+
 @bp.post("/agents/register")
+@accepts_body(AGENT_BODY_MAX)
 @requires("editor")
 def agent_register() -> Any:
-    return jsonify({"ok": True, "registration": services().registry.register(json_body())})
+    """Register a process of a job: its own address (the one it calls from), inside the
+    allowed networks; the first identity to register a job owns it."""
+    reg = services().registry.register(json_body(), _caller())
+    return jsonify({"ok": True, "registration": reg})
 
 
 @bp.post("/agents/heartbeat")
+@accepts_body(AGENT_BODY_MAX)
 @requires("editor")
 def agent_heartbeat() -> Any:
-    services().registry.heartbeat(json_body())
+    services().registry.heartbeat(json_body(), _caller())
     return jsonify({"ok": True})
 
 
 @bp.post("/agents/deregister")
+@accepts_body(AGENT_BODY_MAX)
 @requires("editor")
 def agent_deregister() -> Any:
-    services().registry.deregister(json_body())
+    services().registry.deregister(json_body(), _caller())
     return jsonify({"ok": True})
 
 
@@ -86,10 +103,13 @@ def capture_get(cid: str) -> Any:
 
 @bp.get("/profiles")
 @requires("viewer")
-def profiles_list() -> Any:
-    args = request.args
-    entries = services().profiles.list(q=args.get("q", ""), run=args.get("run", ""),
-                                       job=args.get("job", ""), status=args.get("status", ""))
+@query(Text("q", "substring of id or job", default=""),
+       Text("run", "only this run", default=""),
+       Text("job", "only this job", default=""),
+       Text("status", "ingesting | ready | failed", default=""))
+def profiles_list(q: str, run: str, job: str, status: str) -> Any:
+    """Profiles, newest first."""
+    entries = services().profiles.list(q=q, run=run, job=job, status=status)
     return jsonify([_with_url(e) for e in entries])
 
 
@@ -98,7 +118,11 @@ WAIT_MAX_S = 25  # below proxies' idle timeouts
 
 @bp.get("/profiles/<pid>")
 @requires("viewer", profile_arg="pid")
-def profile_get(pid: str) -> Any:
+@query(Text("wait", "timeline | ready: while ingesting, answer when the timeline opens / "
+            "the ingest ends", default="", choices=("timeline", "ready")),
+       Int("timeout", f"seconds to wait at most (default 10, max {WAIT_MAX_S})", default=10,
+           lo=0, hi=WAIT_MAX_S))
+def profile_get(pid: str, wait: str, timeout: int) -> Any:
     """The profile; while it ingests, `timeline_ready` says whether its timeline can be
     opened already (the op and step tables follow).
 
@@ -108,10 +132,8 @@ def profile_get(pid: str) -> Any:
     from xdiag.ingest import CHANGES, timeline_ready
 
     svc = services()
-    until = request.args.get("wait", "")
-    if until not in ("", "timeline", "ready"):
-        raise BadRequest(f"wait must be 'timeline' or 'ready', got {until!r}")
-    timeout = query_int("timeout", 10, lo=0, hi=WAIT_MAX_S) if until else 0
+    until = wait
+    timeout = timeout if until else 0
     deadline = time.monotonic() + timeout
     while True:
         seen = CHANGES.count
@@ -152,8 +174,10 @@ def profile_raw(pid: str, host: str) -> Any:
 
 
 @bp.post("/profiles")
+@accepts_body(UPLOAD)
 @requires("editor")
-def profile_upload() -> Any:
+@query(Flag("wait", "return after ingest finished", default=False))
+def profile_upload(wait: bool) -> Any:
     """Multipart upload of one session: files named `<host>.xplane.pb`."""
     uploads = request.files.getlist("file")
     if not uploads:
@@ -178,7 +202,7 @@ def profile_upload() -> Any:
                                       job=request.form.get("job") or None)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if request.args.get("wait") or svc.settings.ingest_inline:
+    if wait or svc.settings.ingest_inline:
         record = svc.ingest.run(record["id"])
     else:
         svc.ingest.submit(record["id"])

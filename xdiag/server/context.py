@@ -1,4 +1,6 @@
-"""Request-side helpers: the services of the current app, JSON bodies, ints from queries."""
+"""Request-side helpers: the services of the current app, JSON bodies, the base URL.
+
+Query parameters are parsed by `params.py`; body sizes are bounded by `gate.py`."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from typing import Any
 
 from flask import current_app, request
 
-from xdiag.errors import BadRequest
+from xdiag.errors import BadRequest, PayloadTooLarge
 from xdiag.services import Services
 
 
@@ -15,28 +17,16 @@ def services() -> Services:
 
 
 def json_body() -> dict[str, Any]:
+    # A chunked body stops at the endpoint's limit (gate.py) and reads as cut short there:
+    # say so, rather than "not JSON".
+    data = request.get_data(cache=True)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        raise PayloadTooLarge(f"request body is over this endpoint's limit of {limit} bytes")
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise BadRequest("expected a JSON object body (Content-Type: application/json)")
     return body
-
-
-def query_int(name: str, default: int | None = None, *, lo: int | None = None,
-              hi: int | None = None) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        if default is None:
-            raise BadRequest(f"query parameter {name!r} is required")
-        return default
-    try:
-        value = int(float(raw))
-    except ValueError:
-        raise BadRequest(f"query parameter {name!r} must be a number, got {raw!r}") from None
-    if lo is not None and value < lo:
-        raise BadRequest(f"{name} must be >= {lo}")
-    if hi is not None and value > hi:
-        raise BadRequest(f"{name} must be <= {hi}")
-    return value
 
 
 def base_url() -> str:

@@ -1,8 +1,9 @@
 """GET /api/v1/openapi.json, generated from the app's own routes so it cannot drift.
 
 Paths, methods and path parameters come from the URL map; summaries from each
-view's docstring; query parameters and request bodies from `QUERY` / `BODIES`
-below (a test checks that every API route is described).
+view's docstring; query parameters from each view's `@query` declaration (the same
+objects that parse them, params.py); request bodies from `BODIES` below, with the most
+each endpoint reads (gate.py) as `maxLength`.
 """
 
 from __future__ import annotations
@@ -13,24 +14,9 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 
 from xdiag import __version__
+from xdiag.server.gate import JSON_BODY_MAX, UPLOAD
 
 bp = Blueprint("openapi", __name__)
-
-# endpoint name -> [(query parameter, type, required, description)]
-QUERY: dict[str, list[tuple[str, str, bool, str]]] = {
-    "api.profiles_list": [
-        ("q", "string", False, "substring of id or job"),
-        ("run", "string", False, "only this run"),
-        ("job", "string", False, "only this job"),
-        ("status", "string", False, "ingesting | ready | failed"),
-    ],
-    "api.profile_upload": [("wait", "boolean", False, "return after ingest finished")],
-    "api.profile_get": [
-        ("wait", "string", False, "timeline | ready: while ingesting, answer when the "
-         "timeline opens / the ingest ends"),
-        ("timeout", "integer", False, "seconds to wait at most (default 10, max 25)"),
-    ],
-}
 
 # endpoint name -> (content type, description)
 BODIES: dict[str, tuple[str, str]] = {
@@ -55,8 +41,9 @@ def build_spec() -> dict[str, Any]:
         doc = (view.__doc__ or rule.endpoint).strip().splitlines()[0]
         params = [{"name": a, "in": "path", "required": True, "schema": {"type": "string"}}
                   for a in sorted(rule.arguments)]
-        params += [{"name": n, "in": "query", "required": req, "description": d,
-                    "schema": {"type": t}} for n, t, req, d in QUERY.get(rule.endpoint, [])]
+        params += [{"name": p.name, "in": "query", "required": p.required,
+                    "description": p.description, "schema": p.schema()}
+                   for p in getattr(view, "query_params", ())]
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             op: dict[str, Any] = {
                 "operationId": rule.endpoint.replace(".", "_") + "_" + method.lower(),
@@ -70,8 +57,10 @@ def build_spec() -> dict[str, Any]:
             }
             if rule.endpoint in BODIES:
                 ctype, desc = BODIES[rule.endpoint]
+                limit = getattr(view, "max_body", JSON_BODY_MAX)
                 op["requestBody"] = {"description": desc, "content": {ctype: {"schema": {
-                    "type": "object"}}}}
+                    "type": "object"}}}, "x-max-bytes": limit if limit != UPLOAD else
+                    current_app.extensions["xdiag"].settings.max_upload_bytes}
             paths.setdefault(path, {})[method.lower()] = op
     return {
         "openapi": "3.1.0",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, make_response, request
@@ -13,12 +12,14 @@ from xdiag.secrets_store import SESSION_S
 from xdiag.server import ui
 from xdiag.server.authz import requires
 from xdiag.server.context import base_url, json_body, services
+from xdiag.server.params import Text, query
 
 bp = Blueprint("shares", __name__)
 
 
 def _secure() -> bool:
-    return request.headers.get("X-Forwarded-Proto", request.scheme) == "https"
+    # The scheme came from X-Forwarded-Proto only if a trusted proxy sent it (gate.py).
+    return request.scheme == "https"
 
 
 def _share_url(token: str) -> str:
@@ -41,9 +42,9 @@ def session() -> Any:
         except XdiagError:
             share = None
     signed_in = p.role is not None and svc.settings.auth != "none"
+    csrf = auth.csrf_token(request.cookies[auth.SESSION_COOKIE]) if p.via_cookie else None
     return jsonify({"auth": svc.settings.auth, "user": p.user, "role": p.role, "share": share,
-                    "csrf_token": request.cookies.get(auth.CSRF_COOKIE),
-                    "read_only": share is not None and not signed_in})
+                    "csrf_token": csrf, "read_only": share is not None and not signed_in})
 
 
 @bp.post("/api/v1/auth/login")
@@ -53,20 +54,16 @@ def login() -> Any:
     if svc.settings.auth != "token":
         raise BadRequest(f"sign-in with a token is only used in token mode (this service uses "
                          f"{svc.settings.auth!r})")
-    token = str(json_body().get("token", "")).strip()
-    svc.limiter.check(request.remote_addr or "unknown")
-    record = svc.tokens.lookup(token)
+    token = json_body().get("token", "")
+    record = svc.tokens.lookup(token.strip()) if isinstance(token, str) else None
     if record is None:
         svc.limiter.fail(request.remote_addr or "unknown")
         raise Unauthorized("that token is not valid")
-    csrf = secrets.token_urlsafe(24)
-    session = svc.sessions.create(token)
+    session = svc.sessions.create(token.strip())
     resp = make_response(jsonify({"user": record["name"], "role": record["role"],
-                                  "csrf_token": csrf}))
+                                  "csrf_token": auth.csrf_token(session)}))
     resp.set_cookie(auth.SESSION_COOKIE, session, httponly=True, samesite="Strict",
                     secure=_secure(), max_age=SESSION_S)
-    resp.set_cookie(auth.CSRF_COOKIE, csrf, httponly=False, samesite="Strict", secure=_secure(),
-                    max_age=SESSION_S)
     return resp
 
 
@@ -87,21 +84,27 @@ def logout() -> Any:
 @bp.post("/api/v1/shares")
 @requires("editor")
 def share_create() -> Any:
-    """Create a read-only link to one profile and a view state (the token is shown once)."""
+    """Create a read-only link to one profile and a view state (the token is shown once).
+
+    `grants` says what the link lets its holder do under this service's auth mode: under
+    `none` (no access control) it restricts nothing, and the answer says so."""
     svc = services()
     body = json_body()
     pid = str(body.get("profile_id", ""))
     svc.profiles.get(pid)  # 404 for unknown profiles: never share what does not exist
+    p: auth.Principal = g.principal
     token, record = svc.shares.create(pid, body.get("view"), body.get("expires_in", "7d"),
-                                      g.principal.user)
-    return jsonify({**record, "token": token, "url": _share_url(token)}), 201
+                                      p.user, owner=p.id)
+    return jsonify({**record, "token": token, "url": _share_url(token),
+                    "grants": auth.share_grants(svc.settings.auth, pid)}), 201
 
 
 @bp.get("/api/v1/shares")
 @requires("editor")
-def share_list() -> Any:
+@query(Text("profile_id", "only the links to this profile"))
+def share_list(profile_id: str | None) -> Any:
     """Share links (no tokens), optionally of one profile."""
-    return jsonify(services().shares.list(request.args.get("profile_id") or None))
+    return jsonify(services().shares.list(profile_id or None))
 
 
 @bp.delete("/api/v1/shares/<share_id>")
@@ -111,7 +114,8 @@ def share_revoke(share_id: str) -> Any:
     svc = services()
     _, record = svc.shares.get(share_id)
     p: auth.Principal = g.principal
-    if p.role != "admin" and record.get("created_by") != p.user:
+    # By identity (the token's hash id, the IAP e-mail), never by name: names collide.
+    if p.role != "admin" and (not record.get("owner") or record["owner"] != p.id):
         raise Forbidden("only the link's creator or an admin can revoke it")
     svc.shares.revoke(share_id)
     return Response(status=204)
@@ -127,10 +131,9 @@ def share_open(token: str) -> Any:
     """Open a share link: the viewer, read-only, at the shared view."""
     svc = services()
     try:
-        svc.limiter.check(request.remote_addr or "unknown")
         record = svc.shares.resolve(token)
     except (NotFound, Gone) as exc:
-        svc.limiter.fail(request.remote_addr or "unknown")
+        svc.limiter.fail(request.remote_addr or "unknown")  # 429 past the limit
         if request.accept_mimetypes.best == "application/json":
             return jsonify(exc.to_json()), exc.status
         title = "Link expired" if isinstance(exc, Gone) else "Link not found"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from xdiag.errors import BadRequest
 from xdiag.server import wire
 from xdiag.server.authz import requires
-from xdiag.server.context import query_int, services
-from xdiag.views import ProfileData
+from xdiag.server.context import services
+from xdiag.server.params import Flag, Int, IntList, Text, query
+from xdiag.views import MAX_WIDTH, SEARCH_LIMIT, ProfileData
 
 bp = Blueprint("views", __name__, url_prefix="/api/v1")
 
@@ -34,21 +35,19 @@ def tracks(pid: str) -> Any:
 
 @bp.get("/profiles/<pid>/timeline")
 @requires("viewer", profile_arg="pid")
-def timeline(pid: str) -> Any:
+@query(Int("start_ns", "window start, ns from the profile start", default=0),
+       Int("end_ns", "window end (default: the profile's end)"),
+       Int("width", "viewport width in pixels", default=1000, lo=1, hi=MAX_WIDTH),
+       IntList("tracks", "comma-separated track ids (default: all)", lo=0, hi=2**31 - 1),
+       Text("format", "json for JSON; binary otherwise", default="binary",
+            choices=("binary", "json")))
+def timeline(pid: str, start_ns: int, end_ns: int | None, width: int,
+             tracks: list[int] | None, format: str) -> Any:
     """Slices in a viewport, about two per pixel per depth (binary; format=json for JSON)."""
     d = _data(pid, early=True)
-    start = query_int("start_ns", 0)
-    end = query_int("end_ns", d.end_ns)
-    width = query_int("width", 1000)
-    raw_tracks = request.args.get("tracks")
-    tracks = None
-    if raw_tracks:
-        try:
-            tracks = [int(t) for t in raw_tracks.split(",") if t.strip()]
-        except ValueError:
-            raise BadRequest("tracks must be a comma-separated list of track ids") from None
-    header, cols = d.timeline(start, end, width, tracks)
-    if request.args.get("format") == "json":
+    header, cols = d.timeline(start_ns, d.end_ns if end_ns is None else end_ns, width,
+                              tracks or None)
+    if format == "json":
         strings = header["strings"]
         slices = [{"id": int(i), "name": strings[int(n)], "track": int(t), "depth": int(dp),
                    "start_ns": float(s), "dur_ns": float(du)}
@@ -61,7 +60,7 @@ def timeline(pid: str) -> Any:
                     headers={"Cache-Control": "private, max-age=3600"})
 
 
-@bp.get("/profiles/<pid>/events/<int:eid>")
+@bp.get("/profiles/<pid>/events/<int(max=4294967295):eid>")
 @requires("viewer", profile_arg="pid")
 def event(pid: str, eid: int) -> Any:
     """All details of one event."""
@@ -70,12 +69,12 @@ def event(pid: str, eid: int) -> Any:
 
 @bp.get("/profiles/<pid>/search")
 @requires("viewer", profile_arg="pid")
-def search(pid: str) -> Any:
+@query(Text("q", "substring of event names (any case)", default=""),
+       Int("after_ns", "the next page: events starting after this time"),
+       Int("limit", "events per page", default=100, lo=1, hi=SEARCH_LIMIT))
+def search(pid: str, q: str, after_ns: int | None, limit: int) -> Any:
     """Events whose name contains q (case-insensitive), over the whole profile, in time order."""
-    after = request.args.get("after_ns")
-    return jsonify(_data(pid, early=True).search(request.args.get("q", ""),
-                                     int(float(after)) if after not in (None, "") else None,
-                                     query_int("limit", 100, lo=1)))
+    return jsonify(_data(pid, early=True).search(q, after_ns, limit))
 
 
 def _stored_json(body: bytes) -> Response:
@@ -113,25 +112,24 @@ def hlo_modules(pid: str) -> Any:
 
 @bp.get("/profiles/<pid>/hlo/<module>")
 @requires("viewer", profile_arg="pid")
-def hlo_module(pid: str, module: str) -> Any:
+@query(Text("op", "the instruction whose neighbourhood to graph"),
+       Int("hops", "graph radius around op", default=2, lo=0, hi=8),
+       Flag("expand", "expand fusions (1/true/all)", default=False))
+def hlo_module(pid: str, module: str, op: str | None, hops: int, expand: bool) -> Any:
     """HLO text of a module and the graph around `op`."""
     from xdiag.hlo_views import module_view
 
     d = _data(pid)
-    expand = request.args.get("expand", "")
-    return jsonify(module_view(d, module, op=request.args.get("op") or None,
-                               hops=query_int("hops", 2, lo=0, hi=8),
-                               expand=expand in ("1", "true", "all")))
+    return jsonify(module_view(d, module, op=op, hops=hops, expand=expand))
 
 
 @bp.get("/profiles/<pid>/export")
 @requires("viewer", profile_arg="pid")
-def export(pid: str) -> Any:
+@query(Text("format", "perfetto (the only format)", default="perfetto", choices=("perfetto",)))
+def export(pid: str, format: str) -> Any:
     """The whole timeline as a Perfetto trace (every event; streamed)."""
     from xdiag.export import perfetto_packets
 
-    if request.args.get("format", "perfetto") != "perfetto":
-        raise BadRequest("format must be 'perfetto'")
     d = _data(pid)
     return Response(perfetto_packets(d), mimetype="application/octet-stream", headers={
         "Content-Disposition": f'attachment; filename="{pid}.perfetto-trace"'})
@@ -139,11 +137,11 @@ def export(pid: str) -> Any:
 
 @bp.get("/diff")
 @requires("viewer")
-def diff() -> Any:
+@query(Text("a", "profile id (baseline)"), Text("b", "profile id (compared)"))
+def diff(a: str | None, b: str | None) -> Any:
     """Compare two profiles: per-op time deltas and step time."""
     from xdiag.analysis.diff import diff_views
 
-    a, b = request.args.get("a"), request.args.get("b")
     if not a or not b:
         raise BadRequest("diff needs two profile ids: ?a=<id>&b=<id>")
     da, db = _data(a), _data(b)

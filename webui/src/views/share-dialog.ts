@@ -27,6 +27,30 @@ export async function copyText(text: string): Promise<boolean> {
   }
 }
 
+/** What the service says a link grants (`grants` of the share-creation answer). */
+export interface ShareGrants {
+  read_only: boolean;
+  profile_only: boolean;
+  access_control: boolean;
+  summary: string;
+}
+
+/**
+ * The dialog's promise, in the service's own words: read-only and this profile only where
+ * the service checks access, and a plain warning where it does not (auth none), since the
+ * link then restricts nothing.
+ */
+export function grantsNote(grants: unknown, expiresAt: number | string): HTMLElement {
+  const g = grants as Partial<ShareGrants> | undefined;
+  const expires = `Expires ${formatDateTime(expiresAt)}.`;
+  if (g && g.access_control === false) {
+    return h("p", { class: "warn small", role: "note", "data-testid": "share-grants" },
+      `${g.summary ?? "This service has no access control: the link restricts nothing."} ${expires}`);
+  }
+  const summary = g?.summary ?? "Read-only, this profile only.";
+  return h("p", { class: "muted small", "data-testid": "share-grants" }, `${summary} ${expires}`);
+}
+
 export function shareButton(api: ApiClient, profileId: string, view: () => ViewState): HTMLElement {
   const pop = h("div", { class: "popover", hidden: true, role: "dialog", "aria-label": "Share this view", "data-testid": "share-dialog" });
   const btn = h("button", { class: "btn primary", "data-testid": "share-button", "aria-haspopup": "dialog", "aria-expanded": "false" }, "Share");
@@ -50,7 +74,7 @@ export function shareButton(api: ApiClient, profileId: string, view: () => ViewS
         replace(result,
           h("div", { class: "row" }, input,
             h("button", { class: "btn", "data-testid": "share-copy", onclick: async () => { await copyText(url); copyBtnNote.textContent = "copied"; } }, "Copy")),
-          h("p", { class: "muted small" }, `Read-only, this profile only, expires ${formatDateTime(r.expires_at)}.`));
+          grantsNote(r.grants, r.expires_at));
         const copyBtnNote = h("span", { class: "muted small", "data-testid": "share-copied" }, copied ? "Link copied to the clipboard." : "Copy the link above.");
         result.append(copyBtnNote);
         input.select();
@@ -62,7 +86,7 @@ export function shareButton(api: ApiClient, profileId: string, view: () => ViewS
     });
     replace(pop,
       h("h3", null, "Share this view"),
-      h("p", { class: "muted small" }, "The link opens this profile read-only at the current tab, time window and selection."),
+      h("p", { class: "muted small" }, "The link opens this profile at the current tab, time window and selection."),
       h("div", { class: "row" }, h("label", null, "Expires in ", expires), create),
       result);
     pop.hidden = false;

@@ -1,0 +1,120 @@
+"""Query parameters: declared once per view, parsed once, documented from the declaration.
+
+    @bp.get("/profiles/<pid>/timeline")
+    @requires("viewer", profile_arg="pid")
+    @query(Int("width", "pixels", default=1000, lo=1, hi=16384), ...)
+    def timeline(pid, width, ...): ...
+
+Every number goes through `xdiag.values.to_int`, so junk (`inf`, `1e400`, `nan`, `12abc`)
+is a 400 naming the parameter on every route alike; openapi.py reads the declarations,
+so the spec says what the parser accepts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import request
+
+from xdiag.errors import BadRequest
+from xdiag.values import to_int
+
+F = TypeVar("F", bound=Callable[..., Any])
+MAX_TEXT = 1000  # a query text longer than this is junk (search terms, names, ids)
+MAX_LIST = 4096
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    name: str
+    description: str
+    default: Any = None
+    required: bool = False
+    openapi_type: str = "string"
+
+    def parse(self, raw: str) -> Any:
+        if len(raw) > MAX_TEXT:
+            raise BadRequest(f"query parameter {self.name} is longer than {MAX_TEXT} characters")
+        return raw
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": self.openapi_type}
+
+
+@dataclasses.dataclass(frozen=True)
+class Text(Param):
+    choices: tuple[str, ...] = ()
+
+    def parse(self, raw: str) -> Any:
+        raw = super().parse(raw)
+        if self.choices and raw not in self.choices:
+            raise BadRequest(f"{self.name} must be one of {', '.join(self.choices)}, "
+                             f"got {raw[:40]!r}")
+        return raw
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", **({"enum": list(self.choices)} if self.choices else {})}
+
+
+@dataclasses.dataclass(frozen=True)
+class Int(Param):
+    lo: int | None = None
+    hi: int | None = None
+    openapi_type: str = "integer"
+
+    def parse(self, raw: str) -> Any:
+        return to_int(raw, self.name, lo=self.lo, hi=self.hi)
+
+    def schema(self) -> dict[str, Any]:
+        bounds = {k: v for k, v in (("minimum", self.lo), ("maximum", self.hi)) if v is not None}
+        return {"type": "integer", **bounds}
+
+
+@dataclasses.dataclass(frozen=True)
+class IntList(Int):
+    """Comma-separated integers, e.g. `tracks=0,3,7`."""
+
+    openapi_type: str = "string"
+
+    def parse(self, raw: str) -> Any:
+        items = [t for t in raw.split(",") if t.strip()]
+        if len(items) > MAX_LIST:
+            raise BadRequest(f"{self.name}: at most {MAX_LIST} values")
+        return [to_int(t, f"{self.name} item", lo=self.lo, hi=self.hi) for t in items]
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "pattern": r"^\d+(,\d+)*$"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Flag(Param):
+    openapi_type: str = "boolean"
+
+    def parse(self, raw: str) -> Any:
+        return super().parse(raw).strip().lower() in ("1", "true", "yes", "on", "all")
+
+
+def query(*params: Param) -> Callable[[F], F]:
+    """Parse the declared query parameters and pass them to the view as keyword arguments
+    (absent or empty: the default). Undeclared parameters are ignored."""
+
+    def wrap(view: F) -> F:
+        @functools.wraps(view)
+        def parsed(*args: Any, **kwargs: Any) -> Any:
+            for p in params:
+                raw = request.args.get(p.name)
+                if raw is None or raw == "":
+                    if p.required:
+                        raise BadRequest(f"query parameter {p.name!r} is required")
+                    kwargs[p.name] = p.default
+                else:
+                    kwargs[p.name] = p.parse(raw)
+            return view(*args, **kwargs)
+
+        parsed.query_params = params  # type: ignore[attr-defined]
+        return parsed  # type: ignore[return-value]
+
+    return wrap
