@@ -7,6 +7,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import importlib.util
+import ipaddress
 import json
 import math
 import os
@@ -230,13 +231,14 @@ def test_gke_load_balancer_with_iap() -> None:
 class Pod:
     namespace: str
     labels: dict[str, str]
+    namespace_labels: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def _peer_matches(peer: dict[str, Any], policy_ns: str, src: Pod) -> bool:
     if "ipBlock" in peer:
         return False  # pod-to-pod traffic here; ipBlocks name load balancers and Google APIs
-    ns_ok = (labels_match(peer["namespaceSelector"], {"kubernetes.io/metadata.name":
-                                                      src.namespace})
+    ns_labels = {"kubernetes.io/metadata.name": src.namespace, **src.namespace_labels}
+    ns_ok = (labels_match(peer["namespaceSelector"], ns_labels)
              if "namespaceSelector" in peer else src.namespace == policy_ns)
     pod_ok = labels_match(peer["podSelector"], src.labels) if "podSelector" in peer else True
     return ns_ok and pod_ok
@@ -286,7 +288,11 @@ def _pods() -> dict[str, Pod]:
         "ingest": Pod("xdiag", ingest),
         "other": Pod("xdiag", {"app": "something-else"}),
         "foreign": Pod("default", {"app": "web"}),
-        "foreign-trainer": Pod("ml", {"xdiag-profiled": "true", "app": "their-jax-job"}),
+        # A profiled job in a namespace that opted in (label xdiag-profiled on the
+        # namespace), and one in a namespace that did not.
+        "foreign-trainer": Pod("ml", {"xdiag-profiled": "true", "app": "their-jax-job"},
+                               {"xdiag-profiled": "true"}),
+        "stray-trainer": Pod("sandbox", {"xdiag-profiled": "true", "app": "anything"}),
     }
 
 
@@ -297,6 +303,8 @@ def test_profiler_port_reachable_only_from_the_service() -> None:
     assert ingress_allowed(pods["server"], trainer, PROFILER_PORT)
     assert egress_allowed(pods["server"], trainer, PROFILER_PORT)
     assert egress_allowed(pods["server"], pods["foreign-trainer"], PROFILER_PORT)
+    # A pod that labels itself profiled in a namespace that did not opt in is not dialled.
+    assert not egress_allowed(pods["server"], pods["stray-trainer"], PROFILER_PORT)
     for name in ("trainer", "other", "foreign", "foreign-trainer", "ingest"):
         assert not ingress_allowed(pods[name], trainer, PROFILER_PORT), name
     # Peers of the job still talk to each other (jax.distributed coordinator, collectives).
@@ -314,15 +322,96 @@ def test_service_reaches_only_what_it_needs() -> None:
     # Agents register with the service; arbitrary pods do not get in.
     assert ingress_allowed(pods["trainer"], server, 8791)
     assert ingress_allowed(pods["foreign-trainer"], server, 8791)
+    assert not ingress_allowed(pods["stray-trainer"], server, 8791)
     assert not ingress_allowed(pods["foreign"], server, 8791)
     assert not ingress_allowed(pods["trainer"], server, 22)
-    # Metadata server (Workload Identity) and HTTPS (Cloud Storage) egress are open.
+    # Every profiler-port rule names pods by label, never a whole namespace or all of them.
     pol = find("NetworkPolicy", "xdiag-server")
-    cidrs = {(p["ipBlock"]["cidr"], port["port"]) for r in pol["spec"]["egress"]
-             for p in r.get("to", []) if "ipBlock" in p for port in r["ports"]}
-    assert ("169.254.169.254/32", 80) in cidrs and ("0.0.0.0/0", 443) in cidrs
+    for rule in pol["spec"]["egress"]:
+        for peer in rule.get("to", []):
+            if "ipBlock" not in peer and "k8s-app" not in json.dumps(peer):
+                assert peer["podSelector"]["matchLabels"] == {"xdiag-profiled": "true"}, peer
+                assert peer.get("namespaceSelector", {"matchLabels": {"x": 1}})["matchLabels"], \
+                    "namespaceSelector {} would open every namespace"
     # Ingest pods accept nothing.
     assert not ingress_allowed(server, pods["ingest"], 8791)
+
+
+def _ip_egress(policy: str) -> list[tuple[ipaddress.IPv4Network, list[ipaddress.IPv4Network],
+                                          int]]:
+    pol = find("NetworkPolicy", policy)
+    return [(ipaddress.ip_network(p["ipBlock"]["cidr"]),
+             [ipaddress.ip_network(e) for e in p["ipBlock"].get("except", [])], port["port"])
+            for r in pol["spec"]["egress"] for p in r.get("to", []) if "ipBlock" in p
+            for port in r["ports"]]
+
+
+def ip_egress_allowed(policy: str, ip: str, port: int) -> bool:
+    addr = ipaddress.ip_address(ip)
+    return any(addr in net and not any(addr in e for e in exc) and port == p
+               for net, exc, p in _ip_egress(policy))
+
+
+@pytest.mark.parametrize("policy", ["xdiag-server", "xdiag-ingest"])
+def test_egress_by_address_is_google_apis_dns_and_metadata_only(policy: str) -> None:
+    """What the service needs by address: Google APIs over HTTPS on public addresses,
+    Workload Identity's metadata server, NodeLocal DNS. Private networks' HTTPS (in-cluster
+    services, the VPC), other metadata ports and any other port stay closed."""
+    assert ip_egress_allowed(policy, "142.250.72.187", 443)  # storage.googleapis.com
+    assert ip_egress_allowed(policy, "199.36.153.8", 443)  # private.googleapis.com
+    assert ip_egress_allowed(policy, "169.254.169.254", 80)  # Workload Identity
+    assert ip_egress_allowed(policy, "169.254.169.252", 988)
+    assert ip_egress_allowed(policy, "169.254.20.10", 53)
+    for ip, port in [("10.4.0.7", 443), ("172.20.1.1", 443), ("192.168.0.10", 443),
+                     ("169.254.169.254", 443), ("100.64.0.1", 443), ("169.254.169.254", 8080),
+                     ("142.250.72.187", 80), ("10.4.0.7", 9012), ("8.8.8.8", 53)]:
+        assert not ip_egress_allowed(policy, ip, port), (ip, port)
+
+
+def test_service_settings_fence_targets_hosts_and_proxies() -> None:
+    """The ConfigMap's target policy refuses metadata addresses and admits the trainer's
+    pods; its Host list admits the name the trainer's agent calls; its trusted proxies are
+    Google's front ends and the load balancer (filled in at deploy time)."""
+    from xdiag.config import Settings
+    from xdiag.errors import TargetRefused
+    from xdiag.server.gate import HostPolicy
+    from xdiag.targets import TargetPolicy, parse_networks
+
+    cm = find("ConfigMap", "xdiag-settings")["data"]
+    settings = Settings.from_env(cm)
+    policy = TargetPolicy(settings.target_networks)
+    assert policy.resolve("10.8.3.4")  # a pod IP (GKE's ranges lie in 10.0.0.0/8)
+    for bad in ("169.254.169.254", "metadata.google.internal", "192.168.1.1", "8.8.8.8"):
+        with pytest.raises(TargetRefused):
+            policy.resolve(bad)
+    hosts = HostPolicy(settings)
+    job = find("Job", "xdiag-trainer")["spec"]["template"]["spec"]["containers"][0]
+    server = env_of(job)["XDIAG_SERVER"]
+    assert hosts.allows(server.split("//", 1)[1].rstrip("/")), server
+    assert hosts.allows("xdiag.example.com")  # XDIAG_PUBLIC_URL's host
+    assert not hosts.allows("rebind.attacker.example")
+    filled = cm["XDIAG_TRUSTED_PROXIES"].replace("LOAD_BALANCER_IP", "34.120.0.1")
+    nets = parse_networks(filled)
+    assert ipaddress.ip_network("35.191.0.0/16") in nets
+    assert ipaddress.ip_network("34.120.0.1/32") in nets
+    assert "LOAD_BALANCER_IP" in (ROOT / "deploy" / "README.md").read_text(), \
+        "the README's step 4 fills in the load balancer's address"
+
+
+def test_image_serves_with_the_redacting_gunicorn_config() -> None:
+    """The image's gunicorn reads xdiag.server.gunicorn_conf: masked logs, and forwarded
+    headers judged by the app, not by gunicorn."""
+    from gunicorn.config import Config
+
+    text = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert '"--config", "python:xdiag.server.gunicorn_conf"' in text
+    import xdiag.server.gunicorn_conf as conf
+
+    cfg = Config()
+    for key in ("logger_class", "forwarded_allow_ips"):
+        cfg.set(key, getattr(conf, key))
+    assert cfg.forwarded_allow_ips == []
+    assert cfg.logger_class.__name__ == "GunicornLogger"
 
 
 # --- the multi-host trainer -------------------------------------------------------
