@@ -403,6 +403,12 @@ def test_gunicorn_access_log_masks_share_links_and_tokens(store, tmp_path: Path)
             except OSError:
                 assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
                 time.sleep(0.3)
+        # The image's server refuses an unauthenticated 1 GiB body from its headers too.
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.sendall(f"POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                     f"Content-Length: {1 << 30}\r\n\r\n".encode() + b"x" * 65536)
+        assert b" 413 " in sock.recv(4096).split(b"\r\n", 1)[0]
+        sock.close()
         for path, headers in ((f"/s/{share}", {}), (f"/s/{share}?x=1", {}),
                               ("/api/v1/profiles", bearer(admin)),
                               (f"/api/v1/profiles/{PID}", {"X-Xdiag-Share": share,

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from flask import request
 
 from xdiag.errors import BadRequest
-from xdiag.values import to_int
+from xdiag.values import INT_MAX, to_int
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_TEXT = 1000  # a query text longer than this is junk (search terms, names, ids)
@@ -69,8 +69,8 @@ class Int(Param):
         return to_int(raw, self.name, lo=self.lo, hi=self.hi)
 
     def schema(self) -> dict[str, Any]:
-        bounds = {k: v for k, v in (("minimum", self.lo), ("maximum", self.hi)) if v is not None}
-        return {"type": "integer", **bounds}
+        return {"type": "integer", "minimum": -INT_MAX if self.lo is None else self.lo,
+                "maximum": INT_MAX if self.hi is None else self.hi}
 
 
 @dataclasses.dataclass(frozen=True)
