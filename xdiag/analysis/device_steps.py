@@ -9,8 +9,9 @@ Here a step is the device work its dispatch launched:
 
 - Work items are tied to the step whose annotation launched them. CPU: an XLA program
   run (its ops carry `run_id`); the host event that dispatched it (the earliest host
-  event carrying that `run_id`) falls inside the step's annotation; without one, the run
-  belongs to the last annotation that started before its first op. GPU: each kernel,
+  event carrying that `run_id`) falls inside the step's annotation; a run whose dispatch
+  is not in the capture belongs to no step; where the runtime records no dispatch events
+  at all, a run belongs to the last annotation that started before its first op. GPU: each kernel,
   through its `correlation_id`, to the host launch inside the annotation.
 - A step starts when both its host side began (the annotation) and the device had
   finished what was launched before it: `max(annotation start, previous work's end)`
@@ -121,8 +122,13 @@ def cpu_items(op_run: np.ndarray, has_run: np.ndarray, op_start: np.ndarray,
     np.minimum.at(dispatch, j[known], host_start[known])
     np.maximum.at(host_last, j[known], host_end[known])
     has_dispatch = dispatch < np.iinfo(np.int64).max
-    step = np.where(has_dispatch, annotation_at(a, b, np.where(has_dispatch, dispatch, 0), True),
-                    annotation_at(a, b, start, False))
+    if has_dispatch.any():
+        # A run whose dispatch is not in the capture (it began before, or was cut off
+        # after the last annotation) belongs to no captured step.
+        step = np.where(has_dispatch,
+                        annotation_at(a, b, np.where(has_dispatch, dispatch, 0), True), -1)
+    else:  # a runtime that records no dispatch events: by order
+        step = annotation_at(a, b, start, False)
     # Completion markers: runs that finished inside the capture leave a host event
     # spanning them; if no run has one, completeness is unknown here.
     finished = host_last >= end

@@ -38,6 +38,7 @@ class OpCostInfo:
     # Inside a fused computation: its cost is its fusion's, so an event of it (a runtime
     # that traces a fusion's inner ops) must not count it again.
     in_fusion: bool = False
+    collective_bytes: float = 0.0  # a collective's payload per device
 
 
 class OpCosts(Mapping[str, OpCostInfo]):
@@ -58,7 +59,8 @@ class OpCosts(Mapping[str, OpCostInfo]):
         i, r = self._at()[op], self._raw
         labels = r["labels"]
         return OpCostInfo(float(r["flops"][i]), float(r["bytes"][i]), labels[r["category"][i]],
-                          labels[r["fused_category"][i]], bool(r["in_fusion"][i]))
+                          labels[r["fused_category"][i]], bool(r["in_fusion"][i]),
+                          float(r["collective_bytes"][i]))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._at())
@@ -146,6 +148,7 @@ def _module_costs(proto: bytes) -> dict[str, Any]:
                 "fused_category": np.where(cols.fused_category < 0, len(CATEGORIES),
                                            cols.fused_category).tolist(),
                 "in_fusion": cols.in_fusion.astype(np.int8).tolist(),
+                "collective_bytes": cols.collective_bytes.tolist(),
                 "labels": [*CATEGORIES, ""]},
     }
 
@@ -530,19 +533,19 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
         np.ascontiguousarray(inv), pos, idx.ev_self, idx.ev_start, idx.ev_end,
         nested.view(np.uint8), n_rows), np.int64).reshape(4, n_rows)
     # Category and costs depend on the op only: once per op, not per op and device.
-    # (category, fused category, FLOPs, bytes, costed, counted in its fusion)
+    # (category, fused category, FLOPs, bytes, costed, counted in its fusion, payload)
     desc = []
     for (_, op, _), info in zip(op_keys, op_infos, strict=True):
         cost = info.costs.get(op) if info else None
         if cost is not None and cost.in_fusion:
-            desc.append((cost.category, cost.fused_category, 0.0, 0.0, True, True))
+            desc.append((cost.category, cost.fused_category, 0.0, 0.0, True, True, 0.0))
         elif cost is not None:
             desc.append((cost.category, cost.fused_category, cost.flops, cost.bytes, True,
-                         False))
+                         False, cost.collective_bytes))
         elif info is not None and info.is_triton_kernel(op):
-            desc.append(("custom_call", "triton", 0.0, 0.0, False, False))
+            desc.append(("custom_call", "triton", 0.0, 0.0, False, False, 0.0))
         else:  # FLOPs and bytes unknown
-            desc.append((_guess_category(op), "", 0.0, 0.0, False, False))
+            desc.append((_guess_category(op), "", 0.0, 0.0, False, False, 0.0))
     keys = [op_keys[o] for o in row_op]
     rdesc = [desc[o] for o in row_op]
     cols_out: dict[str, list[Any]] = {
@@ -552,7 +555,15 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
         "occurrences": occ.tolist(), "total_ns": tot.tolist(), "self_ns": slf.tolist(),
         "flops": [d[2] for d in rdesc], "bytes": [d[3] for d in rdesc],
         "costed": [d[4] for d in rdesc], "in_fusion": [d[5] for d in rdesc],
-        "top_level": top.tolist()}
+        "collective_bytes": [d[6] for d in rdesc], "top_level": top.tolist()}
+    # Collectives: per row, the time spent waiting for the other devices to arrive and the
+    # time of the transfer itself (None where no other device's part is in this file).
+    coll_rows = np.flatnonzero(np.asarray(cols_out["category"], dtype=object) == COLLECTIVE)
+    if len(coll_rows):
+        wait, transfer, known = _collective_parts(es, idx, pos, inv, row_op, row_dev, coll_rows)
+        cols_out["wait_ns"] = [int(w) if k else None for w, k in zip(wait, known, strict=True)]
+        cols_out["transfer_ns"] = [int(t) if k else None
+                                   for t, k in zip(transfer, known, strict=True)]
     # Per slice (the step table's input); a constant column when no row differs.
     row_flops = np.asarray(cols_out["flops"], dtype=np.float64)
     row_coll = np.asarray(cols_out["category"], dtype=object) == COLLECTIVE
@@ -562,6 +573,56 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
                       "collective": ev_coll.astype(bool), "nested": nested,
                       "module_flops": {m.program_id: m.flops or 0.0 for m in modules}}
 
+
+
+def _collective_parts(es: EventStats, idx: timeline.TimelineIndex, pos: np.ndarray,
+                      inv: np.ndarray, row_op: list[int], row_dev: list[int],
+                      coll_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per op-table row: (wait ns, transfer ns, known) summed over its collective slices.
+
+    One run of a collective is the k-th slice of that op in one program run on each
+    device (CPU: by run_id); it cannot move data before its last participant arrives, so
+    on a device the time from its own start to the last start is waiting for the other
+    devices, and the rest is the transfer. Known only where at least two devices' parts
+    of a run are in this host's file."""
+    n_rows = len(row_op)
+    wait, transfer, seen = np.zeros(n_rows), np.zeros(n_rows), np.zeros(n_rows, bool)
+    run = es.run_id if not callable(es.run_id) else None
+    is_coll = np.zeros(n_rows, bool)
+    is_coll[coll_rows] = True
+    sl = np.flatnonzero(is_coll[inv])
+    if run is None or not len(sl):
+        return wait, transfer, seen
+    vals, has = run
+    src = idx.ev_src[pos[sl]]
+    sl = sl[has[src]]
+    if not len(sl):
+        return wait, transfer, seen
+    src = idx.ev_src[pos[sl]]
+    r = np.asarray(vals)[src].astype(np.int64)
+    op = np.asarray(row_op, np.int64)[inv[sl]]
+    dev = np.asarray(row_dev, np.int64)[inv[sl]]
+    s, e = idx.ev_start[pos[sl]], idx.ev_end[pos[sl]]
+    order = np.lexsort((s, op, r, dev))
+    r, op, dev, s, e, sl = r[order], op[order], dev[order], s[order], e[order], sl[order]
+    new_group = np.ones(len(sl), bool)
+    new_group[1:] = (r[1:] != r[:-1]) | (op[1:] != op[:-1]) | (dev[1:] != dev[:-1])
+    first = np.maximum.accumulate(np.where(new_group, np.arange(len(sl)), 0))
+    rank = np.arange(len(sl)) - first
+    _, inst = np.unique(np.stack([r, op, rank], axis=1), axis=0, return_inverse=True)
+    inst = inst.reshape(-1)
+    last = np.full(inst.max() + 1, np.iinfo(np.int64).min)
+    np.maximum.at(last, inst, s)
+    parts = np.bincount(inst)
+    ok = parts[inst] >= 2
+    arrive = last[inst]
+    w = np.clip(arrive - s, 0, e - s)
+    t = np.maximum(e - np.maximum(s, arrive), 0)
+    rows = inv[sl]
+    np.add.at(wait, rows[ok], w[ok])
+    np.add.at(transfer, rows[ok], t[ok])
+    seen[rows[ok]] = True
+    return wait, transfer, seen
 
 
 def _kernel_op(info: ModuleInfo | None, kernel: str, hlo_op: str | None) -> str:

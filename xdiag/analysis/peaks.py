@@ -25,7 +25,37 @@ TABLE: list[tuple[str, float, float]] = [
     ("tpu v6", 918e12, 1.64e12),
 ]
 
+# GPU interconnect per device and direction (vendor figures): what a collective's payload
+# can cross per second.
+INTERCONNECT: list[tuple[str, float, str]] = [
+    ("h200", 450e9, "NVLink 4, 450 GB/s per direction"),
+    ("h100", 450e9, "NVLink 4, 450 GB/s per direction"),
+    ("a100", 300e9, "NVLink 3, 300 GB/s per direction"),
+]
+
 _service_host_peaks: dict[str, float] | None = None
+
+
+def _with_links(out: dict[str, Any], host: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Adds the interconnect peak and, for CPU hosts, the cache figures the roofline's
+    physics checks use."""
+    kind = str(out.get("device_kind", "")).lower().replace("-", " ")
+    if kind.startswith("cpu") or host is not None:
+        # Collectives between the simulated devices of one host are memory copies.
+        out.setdefault("interconnect_bytes_per_s", out["bytes_per_s"])
+        out.setdefault("interconnect_source", "host memory bandwidth (collectives between the "
+                                              "CPU devices of one host are memory copies)")
+        if host and host.get("cache_gbps"):
+            out["cache_bytes_per_s"] = float(host["cache_gbps"]) * 1e9
+        if host and host.get("llc_bytes"):
+            out["llc_bytes"] = int(host["llc_bytes"])
+        return out
+    for key, bw, source in INTERCONNECT:
+        if key in kind:
+            out.setdefault("interconnect_bytes_per_s", bw)
+            out.setdefault("interconnect_source", f"vendor table ({source})")
+            break
+    return out
 
 
 def table_lookup(device_kind: str) -> tuple[float, float] | None:
@@ -46,31 +76,34 @@ def resolve(device_kind: str, plane_peaks: dict[str, float] | None,
     global _service_host_peaks
     out: dict[str, Any] = {"device_kind": device_kind}
     if plane_peaks and plane_peaks.get("flops_per_s") and plane_peaks.get("bytes_per_s"):
-        return {**out, **plane_peaks, "source": "xplane device capabilities"}
+        return _with_links({**out, **plane_peaks, "source": "xplane device capabilities"})
     hit = table_lookup(device_kind)
     if hit:
         if plane_peaks and plane_peaks.get("bytes_per_s"):  # GPU: CUPTI reports bandwidth
-            return {**out, "flops_per_s": hit[0], "bytes_per_s": plane_peaks["bytes_per_s"],
-                    "source": f"vendor table ({device_kind}); memory bandwidth from the "
-                              "xplane device capabilities"}
-        return {**out, "flops_per_s": hit[0], "bytes_per_s": hit[1],
-                "source": f"vendor table ({device_kind})"}
+            return _with_links({
+                **out, "flops_per_s": hit[0], "bytes_per_s": plane_peaks["bytes_per_s"],
+                "source": f"vendor table ({device_kind}); memory bandwidth from the "
+                          "xplane device capabilities"})
+        return _with_links({**out, "flops_per_s": hit[0], "bytes_per_s": hit[1],
+                            "source": f"vendor table ({device_kind})"})
     if agent_peaks and agent_peaks.get("matmul_gflops") and agent_peaks.get("memcpy_gbps"):
-        return {**out, "flops_per_s": float(agent_peaks["matmul_gflops"]) * 1e9,
-                "bytes_per_s": float(agent_peaks["memcpy_gbps"]) * 1e9,
-                "source": "measured on the job's host by the agent"}
+        return _with_links({**out, "flops_per_s": float(agent_peaks["matmul_gflops"]) * 1e9,
+                            "bytes_per_s": float(agent_peaks["memcpy_gbps"]) * 1e9,
+                            "source": "measured on the job's host by the agent"}, agent_peaks)
     configured = os.environ.get("XDIAG_HOST_PEAKS")  # "matmul_gflops=100,memcpy_gbps=20"
     if configured:
         vals = dict(kv.split("=", 1) for kv in configured.split(",") if "=" in kv)
-        return {**out, "flops_per_s": float(vals["matmul_gflops"]) * 1e9,
-                "bytes_per_s": float(vals["memcpy_gbps"]) * 1e9,
-                "source": "configured host peaks (XDIAG_HOST_PEAKS)"}
+        return _with_links({**out, "flops_per_s": float(vals["matmul_gflops"]) * 1e9,
+                            "bytes_per_s": float(vals["memcpy_gbps"]) * 1e9,
+                            "source": "configured host peaks (XDIAG_HOST_PEAKS)"}, vals)
     if service_peaks is not None:
         _service_host_peaks = service_peaks()
     elif _service_host_peaks is None:
         from xdiag.agent import measure_host_peaks
 
         _service_host_peaks = measure_host_peaks(0.5)
-    return {**out, "flops_per_s": _service_host_peaks["matmul_gflops"] * 1e9,
-            "bytes_per_s": _service_host_peaks["memcpy_gbps"] * 1e9,
-            "source": "measured on the xdiag service host (no peaks recorded with the profile)"}
+    return _with_links({
+        **out, "flops_per_s": _service_host_peaks["matmul_gflops"] * 1e9,
+        "bytes_per_s": _service_host_peaks["memcpy_gbps"] * 1e9,
+        "source": "measured on the xdiag service host (no peaks recorded with the profile)"},
+        _service_host_peaks)

@@ -280,29 +280,46 @@ export interface SearchResponse {
 
 export type BoundBy = "compute" | "memory" | string;
 
+/**
+ * One op of the op profile (docs/api.md, `ops`). Time has one definition in every
+ * view: `self_ns` is the op's own device time (nested ops excluded, concurrent ops
+ * splitting their overlap), `share` = self_ns / total_self_ns (the devices' busy
+ * time; shares add up to 1). `total_ns` is inclusive run time: rates and averages.
+ */
 export interface Op {
   module: string;
   program_id: number | string | null;
   op: string;
   category: string;
+  fused_category?: string;
   occurrences: number;
   total_ns: number;
   avg_ns: number;
   self_ns: number;
   share: number;
+  /** Self time per device label. */
   per_device: Record<string, number>;
   flops: number | null;
   bytes: number | null;
   flops_per_s: number | null;
   bytes_per_s: number | null;
   bound_by: BoundBy | null;
+  /** Inside a fused computation: its fusion carries its FLOPs and bytes. */
+  in_fusion?: boolean;
+  /** Collectives: payload per device (all occurrences), waiting and transfer time. */
+  collective_bytes?: number;
+  wait_ns?: number | null;
+  transfer_ns?: number | null;
 }
 
 export interface OpsResponse {
   ops: Op[];
-  by_category: { category: string; total_ns: number; share: number }[];
-  by_program: { module: string; program_id: number | string | null; total_ns: number; share: number }[];
-  devices: number[];
+  by_category: { category: string; self_ns: number; share: number }[];
+  by_program: { module: string; program_id: number | string | null; self_ns: number; share: number }[];
+  devices: string[];
+  total_self_ns: number;
+  /** What each time field means, in words. */
+  time?: { self_ns: string; total_ns: string; share: string };
 }
 
 export interface RooflinePeaks {
@@ -310,13 +327,22 @@ export interface RooflinePeaks {
   bytes_per_s: number;
   source: string;
   device_kind: string;
+  interconnect_bytes_per_s?: number;
+  interconnect_source?: string;
+  cache_bytes_per_s?: number;
+  llc_bytes?: number;
 }
 
 export interface RooflinePoint {
   module: string;
   op?: string;
   category?: string;
+  fused_category?: string;
+  occurrences?: number;
+  /** Run time (inclusive): the rates are over it. */
   time_ns: number;
+  /** Self time and share, as in the op profile. */
+  self_ns: number;
   share: number;
   flops: number;
   bytes: number;
@@ -325,6 +351,26 @@ export interface RooflinePoint {
   bytes_per_s: number;
   bound_by: "compute" | "memory";
   efficiency: number;
+  /** Above a roof by more than 5 %: which, and the likeliest reason. */
+  above_roof?: "compute" | "memory" | null;
+  reason?: string | null;
+}
+
+export interface CollectivePoint {
+  module: string;
+  op: string;
+  occurrences: number;
+  time_ns: number;
+  self_ns: number;
+  share: number;
+  /** Payload per device over all occurrences. */
+  bytes: number;
+  wait_ns: number | null;
+  transfer_ns: number | null;
+  bytes_per_s: number | null;
+  peak_bytes_per_s: number | null;
+  efficiency: number | null;
+  bound_by: string | null;
 }
 
 export interface RooflineResponse {
@@ -332,10 +378,14 @@ export interface RooflineResponse {
   ridge_oi: number;
   ops: RooflinePoint[];
   programs: RooflinePoint[];
+  collectives?: CollectivePoint[];
+  above_roof?: number;
 }
 
 export interface Step {
   step: number;
+  /** The step as the device ran it: from when its host side began and the device was
+   * free of earlier work, to its last device op's end. */
   start_ns: number;
   dur_ns: number;
   compute_ns: number;
@@ -344,11 +394,25 @@ export interface Step {
   host_ns: number;
   flops: number | null;
   mfu: number | null;
+  hfu?: number | null;
+  model_flops?: number | null;
+  /** The host's dispatch of the step (its StepTraceAnnotation). */
+  host_start_ns?: number;
+  host_dur_ns?: number;
+  device_start_ns?: number | null;
+  device_end_ns?: number | null;
+  /** False when the capture cut the step's device work off. */
+  complete?: boolean;
 }
 
 export interface StepsResponse {
   steps: Step[];
-  summary: { count: number; mean_ns: number | null; p50_ns: number | null; p90_ns: number | null; mfu: number | null };
+  summary: {
+    count: number; complete?: number; incomplete?: number;
+    mean_ns: number | null; p50_ns: number | null; p90_ns: number | null;
+    mfu: number | null; hfu?: number | null; mfu_source?: string;
+    host_dispatch_mean_ns?: number; definition?: string;
+  };
 }
 
 export interface HloModuleInfo {

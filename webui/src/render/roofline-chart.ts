@@ -16,6 +16,8 @@ export interface RooflineChartOptions<P extends PlotPoint> {
   height: number;
   dark: boolean;
   colorOf: (p: P) => string;
+  /** Points above a roof: drawn with a warning ring (the table says why). */
+  flagged?: (p: P) => boolean;
   onHover: (p: P | null, x: number, y: number) => void;
   onClick: (p: P) => void;
 }
@@ -122,6 +124,15 @@ export function createRooflineChart<P extends PlotPoint>(el: HTMLElement, o: Roo
             ctx.lineWidth = (strong ? 2.5 : 1) * dpr;
             ctx.strokeStyle = strong ? fg : o.dark ? "#00000088" : "#ffffffcc";
             ctx.stroke();
+            if (o.flagged?.(p)) {
+              ctx.setLineDash([3 * dpr, 2 * dpr]);
+              ctx.lineWidth = 1.5 * dpr;
+              ctx.strokeStyle = "#d93025";
+              ctx.beginPath();
+              ctx.arc(x, y, r + 3 * dpr, 0, Math.PI * 2);
+              ctx.stroke();
+              ctx.setLineDash([]);
+            }
           }
           ctx.restore();
         },

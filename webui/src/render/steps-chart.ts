@@ -89,6 +89,8 @@ export function drawSteps(
     let y = g.top + g.plotH;
     let accounted = 0;
     const stack = stepStack(s);
+    // A step the capture cut off is drawn faint: its time is only what was captured.
+    ctx.globalAlpha = s.complete === false ? 0.35 : 1;
     for (let j = 0; j < STEP_PARTS.length; j++) {
       const part = STEP_PARTS[j]!;
       const v = stack[j]!;
@@ -104,6 +106,7 @@ export function drawSteps(
       ctx.fillStyle = c.grid;
       ctx.fillRect(x + gap / 2, y - h, Math.max(1, g.barW - gap), h);
     }
+    ctx.globalAlpha = 1;
     if (i === hover) {
       ctx.strokeStyle = c.fg;
       ctx.lineWidth = 1.5;

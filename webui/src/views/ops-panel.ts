@@ -19,15 +19,18 @@ interface Col {
   title?: string;
 }
 
+// One definition of time in every view (docs/api.md, `ops`): self time and its share of
+// the devices' busy time; inclusive time only per op, as its run time.
 const COLS: Col[] = [
   { key: "label", label: "Name" },
-  { key: "share", label: "Time %", num: true },
-  { key: "total_ns", label: "Total", num: true },
+  { key: "share", label: "Self %", num: true, title: "Share of the devices' busy time spent in the op itself (self time ÷ busy time, summed over devices). Adds up to 100 %." },
+  { key: "self_ns", label: "Self time", num: true, title: "Time in the op itself: its nested ops (a loop's body) excluded; when ops ran at the same time on one device, that time is split evenly between them. Summed over devices." },
+  { key: "total_ns", label: "Incl. time", num: true, title: "Inclusive: every occurrence's whole duration, nested ops included. The op's run time: rates and the average use it. Not summed over groups, where a loop and its body would count twice." },
   { key: "occurrences", label: "Count", num: true },
-  { key: null, label: "Avg", num: true },
-  { key: "flops_per_s", label: "FLOP/s", num: true },
-  { key: "bytes_per_s", label: "Bandwidth", num: true, title: "Bytes accessed per second" },
-  { key: null, label: "Bound by" },
+  { key: null, label: "Avg run", num: true, title: "Inclusive time per occurrence" },
+  { key: "flops_per_s", label: "FLOP/s", num: true, title: "FLOPs (HLO cost model) over the inclusive run time" },
+  { key: "bytes_per_s", label: "Bandwidth", num: true, title: "Bytes accessed per second of run time; for collectives, payload per second of transfer" },
+  { key: null, label: "Bound by", title: "compute / memory from the op's intensity against the ridge point; collectives: waiting (for the other devices) or interconnect (transfer)" },
   { key: null, label: "" },
 ];
 
@@ -36,7 +39,7 @@ export class OpsPanel implements Panel {
   private data: OpsResponse | null = null;
   private started = false;
   private expanded = new Set<string>();
-  private sortKey: OpSortKey = "total_ns";
+  private sortKey: OpSortKey = "self_ns";
   private desc = true;
   private filter = "";
   private device = "";
@@ -134,12 +137,15 @@ export class OpsPanel implements Panel {
 
   private render(): void {
     if (!this.data) return;
-    let tree = sortOpTree(this.tree(), this.sortKey, this.desc);
+    const full = this.tree();
+    let tree = sortOpTree(full, this.sortKey, this.desc);
     tree = filterOpTree(tree, this.filter);
     const expanded = this.filter ? new Set([...this.expanded, ...allKeys(tree)]) : this.expanded;
     const rows = flattenOpTree(tree, expanded);
     const shown = rows.slice(0, MAX_ROWS);
-    this.note.textContent = `${formatCount(this.data.ops.length)} ops` + (rows.length > MAX_ROWS ? ` · first ${MAX_ROWS} rows shown, filter to narrow` : "");
+    const devices = this.device ? 1 : Math.max(1, this.data.devices?.length ?? 1);
+    const busy = full.reduce((a, n) => a + n.self_ns, 0);
+    this.note.textContent = `${formatCount(this.data.ops.length)} ops · self times add up to ${formatNs(busy)} of busy time on ${devices} device${devices === 1 ? "" : "s"} (= 100 %)` + (rows.length > MAX_ROWS ? ` · first ${MAX_ROWS} rows shown, filter to narrow` : "");
     const head = h("tr", null, ...COLS.map((c) => {
       const active = c.key === this.sortKey;
       const th = h("th", { class: c.num ? "num" : null, title: c.title ?? null, "aria-sort": active ? (this.desc ? "descending" : "ascending") : null });
@@ -180,19 +186,25 @@ export class OpsPanel implements Panel {
           onclick: () => this.ctx.setView({ module: n.module, op: n.label }),
         }, n.label)
       : h("span", { class: n.kind === "program" ? "strong" : null, title: n.label }, n.label);
-    const avg = isOp ? formatNs(n.op!.avg_ns) : n.occurrences ? formatNs(n.total_ns / n.occurrences) : "–";
+    const avg = isOp ? formatNs(n.op!.avg_ns) : "–";
+    const o = n.op;
+    const bound = o && o.category === "collective" && (o.wait_ns ?? null) !== null
+      ? `waiting for other devices ${formatNs(o.wait_ns)}, transfer ${formatNs(o.transfer_ns)}`
+      : null;
     return h("tr", {
       class: `lvl-${n.kind}${selected ? " selected" : ""}`, "data-testid": isOp ? "op-row" : `op-${n.kind}-row`,
       "data-op": isOp ? n.label : null, "data-module": n.module, "aria-selected": selected ? "true" : null,
     },
-      h("td", { class: "tree-name", style: `padding-left:${6 + depth * 18}px` }, toggle, name),
+      h("td", { class: "tree-name", style: `padding-left:${6 + depth * 18}px` }, toggle, name,
+        o?.in_fusion ? h("span", { class: "tag muted", title: "An instruction inside a fused computation: its fusion carries its FLOPs and bytes" }, "in fusion") : null),
       h("td", { class: "num" }, h("span", { class: "bar", style: `--w:${Math.min(100, n.share * 100)}%` }), formatPct(n.share)),
-      h("td", { class: "num" }, formatNs(n.total_ns)),
+      h("td", { class: "num", "data-testid": isOp ? "op-self" : null }, formatNs(n.self_ns)),
+      h("td", { class: "num" }, n.total_ns === null ? "–" : formatNs(n.total_ns)),
       h("td", { class: "num" }, formatCount(n.occurrences)),
       h("td", { class: "num" }, avg),
       h("td", { class: "num" }, formatFlopsPerS(n.flops_per_s)),
       h("td", { class: "num" }, formatBytesPerS(n.bytes_per_s)),
-      h("td", null, n.bound_by ? h("span", { class: `tag tag-${n.bound_by}` }, n.bound_by) : "–"),
+      h("td", { title: bound }, n.bound_by ? h("span", { class: `tag tag-${n.bound_by}` }, n.bound_by) : "–"),
       h("td", null, isOp || n.kind === "program"
         ? h("a", { href: this.ctx.href({ tab: "hlo", module: n.module, op: isOp ? n.label : undefined }), "data-testid": isOp ? "op-hlo-link" : null }, "HLO")
         : ""),

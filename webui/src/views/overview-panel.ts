@@ -53,12 +53,20 @@ export class OverviewPanel implements Panel {
     const card = (label: string, value: string, testid?: string, title?: string) =>
       h("div", { class: "card", "data-testid": testid, title }, h("div", { class: "card-label" }, label), h("div", { class: "card-value" }, value));
     const sum = s?.summary;
+    const cut = sum?.incomplete ?? 0;
+    const stepDef = "A step runs from when its host side began (its StepTraceAnnotation) and the devices had finished earlier work, to when its last device op ended: the time a training loop measures to the moment it sees the step's result.";
+    const pct = (v: number | null | undefined) => (v === null || v === undefined ? "–" : formatPct(v));
     return h("div", { class: "cards" },
-      card("Steps", formatCount(sum?.count ?? 0), "overview-steps"),
-      card("Mean step time", formatNs(sum?.mean_ns), "overview-step-time"),
-      card("p50 / p90", `${formatNs(sum?.p50_ns)} / ${formatNs(sum?.p90_ns)}`),
-      card("MFU", sum?.mfu === null || sum?.mfu === undefined ? "–" : formatPct(sum.mfu), "overview-mfu",
-        "Model FLOPs utilisation: achieved FLOP/s over the host's measured peak"),
+      card("Steps", formatCount(sum?.complete ?? sum?.count ?? 0) + (cut ? ` (+${cut} cut off)` : ""), "overview-steps",
+        cut ? `${cut} step(s) whose device work the capture cut off are listed but left out of the statistics` : undefined),
+      card("Mean step time", formatNs(sum?.mean_ns), "overview-step-time", stepDef),
+      card("p50 / p90", `${formatNs(sum?.p50_ns)} / ${formatNs(sum?.p90_ns)}`, undefined, stepDef),
+      card("Host dispatch", formatNs(sum?.host_dispatch_mean_ns), "overview-dispatch",
+        "Mean time the host spent inside a step's annotation (input and dispatch). With asynchronous dispatch the device runs the step later: this is not the step time."),
+      card("MFU", pct(sum?.mfu), "overview-mfu",
+        `Model FLOPs utilisation: ${sum?.mfu_source ?? "FLOPs"} over the peak FLOP/s of the devices (on CPU, the host's measured peak, shared by its devices)`),
+      card("HFU", pct(sum?.hfu), "overview-hfu",
+        "Hardware FLOPs utilisation: the FLOPs of the ops that ran (HLO cost model: padded tiles, recomputation and elementwise work included) over the same peak"),
       card("Events", formatCount(p.events)),
       card("Duration", formatNs(p.duration_ns)),
       card("Hosts", String(p.hosts.length), undefined, p.hosts.map((x) => `${x.host}: ${formatBytes(x.bytes)}`).join("\n")),
@@ -88,9 +96,10 @@ export class OverviewPanel implements Panel {
         return;
       }
       const st = this.steps[i]!;
-      replace(tip, h("strong", null, `step ${st.step}: ${formatNs(st.dur_ns)}`),
+      replace(tip, h("strong", null, `step ${st.step}: ${formatNs(st.dur_ns)}` + (st.complete === false ? " (cut off by the capture)" : "")),
         ...STEP_PARTS.map((p) => h("div", null, `${p.label}: ${formatNs(st[p.key] as number)}`)),
-        st.mfu !== null ? h("div", null, `MFU ${formatPct(st.mfu)}`) : null,
+        st.host_dur_ns !== undefined ? h("div", { class: "muted" }, `host dispatch: ${formatNs(st.host_dur_ns)}`) : null,
+        st.mfu !== null ? h("div", null, `MFU ${formatPct(st.mfu)}` + (st.hfu !== null && st.hfu !== undefined ? ` · HFU ${formatPct(st.hfu)}` : "")) : null,
         h("div", { class: "muted" }, "click to open in the trace"));
       tip.hidden = false;
       tip.style.transform = `translate(${Math.min(e.offsetX + 12, wrap.clientWidth - 180)}px, ${e.offsetY + 12}px)`;
@@ -129,17 +138,20 @@ export class OverviewPanel implements Panel {
   }
 
   private topOps(r: OpsResponse): HTMLElement {
-    const ops = [...r.ops].sort((a, b) => b.total_ns - a.total_ns).slice(0, 12);
+    const ops = [...r.ops].sort((a, b) => b.self_ns - a.self_ns).slice(0, 12);
     if (!ops.length) return emptyState("No XLA ops were found in this profile.", "The profile may hold only host events; capture while the job runs compiled steps.");
     const link = (o: Op, tab: "ops" | "hlo", text: string) => h("a", { href: this.ctx.href({ tab, module: o.module, op: o.op }) }, text);
     return h("table", { class: "table", "data-testid": "top-ops" },
-      h("thead", null, h("tr", null, ...["Op", "Module", "Category", "Time %", "Total", "Bound by", ""].map((t, i) => h("th", { class: i >= 3 && i <= 4 ? "num" : null }, t)))),
+      h("thead", null, h("tr", null, ...["Op", "Module", "Category", "Self %", "Self time", "Bound by", ""].map((t, i) => h("th", {
+        class: i >= 3 && i <= 4 ? "num" : null,
+        title: i === 3 ? "Share of the devices' busy time spent in the op itself (as on the Op profile)" : i === 4 ? "Time in the op itself, nested ops excluded, summed over devices" : null,
+      }, t)))),
       h("tbody", null, ...ops.map((o) => h("tr", null,
         h("td", null, link(o, "ops", o.op)),
         h("td", null, h("span", { class: "muted ellipsis", title: o.module }, o.module)),
         h("td", null, o.category),
         h("td", { class: "num" }, h("span", { class: "bar", style: `--w:${Math.min(100, o.share * 100)}%` }), formatPct(o.share)),
-        h("td", { class: "num" }, formatNs(o.total_ns)),
+        h("td", { class: "num" }, formatNs(o.self_ns)),
         h("td", null, o.bound_by ?? "–"),
         h("td", null, link(o, "hlo", "HLO"))))));
   }

@@ -3,7 +3,7 @@
 // the op, click selects it in the table below (sortable) and links onward;
 // CSV download of the table.
 
-import type { RooflinePoint, RooflineResponse } from "../api/wire";
+import type { CollectivePoint, RooflinePoint, RooflineResponse } from "../api/wire";
 import { paletteIndex, PALETTE_DARK, PALETTE_LIGHT } from "../lib/color";
 import { formatBytes, formatBytesPerS, formatFlops, formatFlopsPerS, formatNs, formatOi, formatPct } from "../lib/format";
 import { plottable, rooflineCsv } from "../lib/roofline";
@@ -26,6 +26,8 @@ export class RooflinePanel implements Panel {
   private readonly info = h("div", { class: "muted roofline-info" });
   private table: SortableTable<RooflinePoint> | null = null;
   private readonly tableHost = h("div", { class: "table-scroll" });
+  private readonly legend = h("div", { class: "legend", "data-testid": "roofline-legend" });
+  private readonly collHost = h("div", { "data-testid": "roofline-collectives" });
   private resize: ResizeObserver | null = null;
   private unsub: (() => void) | null = null;
   private lastWidth = 0;
@@ -74,10 +76,13 @@ export class RooflinePanel implements Panel {
     const wrap = h("div", { class: "roofline-wrap" }, this.chartHost, this.tip);
     replace(this.el,
       h("div", { class: "toolbar" }, levelSel, csv, h("span", { class: "spacer" }), this.info),
+      this.legend,
       wrap,
       h("h3", null, "Points"),
-      this.tableHost);
+      this.tableHost,
+      this.collHost);
     this.info.textContent = `Peaks: ${formatFlopsPerS(d.peaks.flops_per_s)}, ${formatBytesPerS(d.peaks.bytes_per_s)} (${d.peaks.device_kind || "device"}, ${d.peaks.source || "source unknown"}) · ridge at ${formatOi(d.ridge_oi)}`;
+    this.buildCollectives(d.collectives ?? []);
     this.resize = new ResizeObserver(() => {
       const w = this.chartHost.clientWidth;
       if (w > 0 && Math.abs(w - this.lastWidth) > 2) this.build();
@@ -105,9 +110,17 @@ export class RooflinePanel implements Panel {
     } else {
       const dark = this.ctx.theme.get() === "dark";
       const pal = dark ? PALETTE_DARK : PALETTE_LIGHT;
+      const colorOf = (p: RooflinePoint) => pal[paletteIndex(p.category ?? p.module)]!;
+      // Legend: what the colours mean (categories here; modules per program).
+      const keys = [...new Set(plotted.map((p) => p.category ?? p.module))].sort();
+      replace(this.legend, h("span", { class: "muted" }, this.level === "ops" ? "Colour: op category" : "Colour: program"),
+        ...keys.map((k) => h("span", { "data-testid": "roofline-legend-item" }, h("i", { style: `background:${pal[paletteIndex(k)]!}` }), k)),
+        h("span", { title: "Above a roof by more than 5 %: the table's Check column says why" },
+          h("i", { style: "background:transparent;border:1.5px dashed #d93025;border-radius:50%" }), "above a roof"));
       this.chart = createRooflineChart<RooflinePoint>(this.chartHost, {
         points: pts, peaks: this.data.peaks, width, height: 420, dark,
-        colorOf: (p) => pal[paletteIndex(p.category ?? p.module)]!,
+        colorOf,
+        flagged: (p) => !!p.above_roof,
         onHover: (p, x, y) => this.hover(p, x, y),
         onClick: (p) => this.select(p),
       });
@@ -117,8 +130,12 @@ export class RooflinePanel implements Panel {
       over?.setAttribute("data-testid", "roofline-over");
     }
     const skipped = pts.length - plotted.length;
-    this.chartHost.append(h("p", { class: "muted small" },
-      `${plotted.length} points plotted; circle area is the share of time.` + (skipped ? ` ${skipped} without FLOPs or bytes are listed in the table only.` : "")));
+    const flagged = pts.filter((p) => p.above_roof).length;
+    this.chartHost.append(h("p", { class: "muted small", "data-testid": "roofline-note" },
+      `${plotted.length} points plotted; circle area is the op's share of device busy time (as on the Op profile); rates are over each op's run time.`
+      + (skipped ? ` ${skipped} without FLOPs or bytes are listed in the table only.` : "")
+      + (flagged ? ` ${flagged} above a roof, ringed in red: the Check column says why.` : "")
+      + " Collectives are not compute or memory work: they are listed below against the interconnect."));
     this.buildTable(pts);
     const v = this.ctx.view();
     this.highlight(v.module, v.op);
@@ -130,8 +147,9 @@ export class RooflinePanel implements Panel {
       ...(byOp ? [{ key: "op", label: "Op", sort: (p: RooflinePoint) => p.op ?? "", render: (p: RooflinePoint) => h("button", { class: "linklike", type: "button", onclick: () => this.select(p) }, p.op ?? "") }] : []),
       { key: "module", label: "Module", sort: (p) => p.module, render: (p) => h("span", { class: "ellipsis", title: p.module }, p.module) },
       ...(byOp ? [{ key: "category", label: "Category", sort: (p: RooflinePoint) => p.category ?? "", render: (p: RooflinePoint) => p.category ?? "–" }] : []),
-      { key: "share", label: "Time %", numeric: true, sort: (p) => p.share, render: (p) => formatPct(p.share) },
-      { key: "time", label: "Time", numeric: true, sort: (p) => p.time_ns, render: (p) => formatNs(p.time_ns) },
+      { key: "share", label: "Self %", numeric: true, sort: (p) => p.share, render: (p) => formatPct(p.share), title: "Share of the devices' busy time spent in the op itself, as on the Op profile" },
+      { key: "self", label: "Self time", numeric: true, sort: (p) => p.self_ns, render: (p) => formatNs(p.self_ns) },
+      { key: "time", label: "Run time", numeric: true, sort: (p) => p.time_ns, render: (p) => formatNs(p.time_ns), title: "Inclusive run time of every occurrence: the rates are over it" },
       { key: "flops", label: "FLOPs", numeric: true, sort: (p) => p.flops, render: (p) => formatFlops(p.flops) },
       { key: "bytes", label: "Bytes", numeric: true, sort: (p) => p.bytes, render: (p) => formatBytes(p.bytes) },
       { key: "oi", label: "FLOP/B", numeric: true, sort: (p) => p.oi, render: (p) => formatOi(p.oi) },
@@ -139,6 +157,7 @@ export class RooflinePanel implements Panel {
       { key: "bps", label: "Bandwidth", numeric: true, sort: (p) => p.bytes_per_s, render: (p) => formatBytesPerS(p.bytes_per_s) },
       { key: "bound", label: "Bound by", sort: (p) => p.bound_by, render: (p) => h("span", { class: `tag tag-${p.bound_by}` }, p.bound_by) },
       { key: "eff", label: "Efficiency", numeric: true, sort: (p) => p.efficiency, render: (p) => formatPct(p.efficiency), title: "Achieved / attainable at this intensity" },
+      { key: "check", label: "Check", sort: (p) => (p.above_roof ? 1 : 0), render: (p) => (p.above_roof ? h("span", { class: "tag tag-warn", title: p.reason ?? "", "data-testid": "roofline-flag" }, `above ${p.above_roof} roof`) : ""), title: "Points above a roof (by more than 5 %), with the likeliest reason on hover" },
       { key: "links", label: "", render: (p) => h("a", { href: this.ctx.href({ tab: "hlo", module: p.module, op: p.op }) }, "HLO") },
     ], {
       sortKey: "share", desc: true, testid: "roofline-table",
@@ -146,6 +165,29 @@ export class RooflinePanel implements Panel {
     });
     this.table.setRows(pts);
     replace(this.tableHost, this.table.el);
+  }
+
+  private buildCollectives(rows: CollectivePoint[]): void {
+    if (!rows.length) {
+      replace(this.collHost);
+      return;
+    }
+    const pk = this.data!.peaks;
+    const t = sortableTable<CollectivePoint>([
+      { key: "op", label: "Collective", sort: (c) => c.op, render: (c) => h("a", { href: this.ctx.href({ tab: "ops", module: c.module, op: c.op }) }, c.op) },
+      { key: "share", label: "Self %", numeric: true, sort: (c) => c.share, render: (c) => formatPct(c.share) },
+      { key: "wait", label: "Waiting", numeric: true, sort: (c) => c.wait_ns, render: (c) => formatNs(c.wait_ns), title: "Time from a device's arrival to the last device's arrival: waiting for the others, not moving data" },
+      { key: "xfer", label: "Transfer", numeric: true, sort: (c) => c.transfer_ns, render: (c) => formatNs(c.transfer_ns), title: "Time after the last device arrived: the data movement itself" },
+      { key: "bytes", label: "Payload", numeric: true, sort: (c) => c.bytes, render: (c) => formatBytes(c.bytes), title: "Bytes each device sends or receives (the larger), all occurrences" },
+      { key: "bw", label: "Achieved", numeric: true, sort: (c) => c.bytes_per_s, render: (c) => formatBytesPerS(c.bytes_per_s), title: "Payload per second of transfer" },
+      { key: "eff", label: "of peak", numeric: true, sort: (c) => c.efficiency, render: (c) => formatPct(c.efficiency) },
+      { key: "bound", label: "Bound by", sort: (c) => c.bound_by, render: (c) => (c.bound_by ? h("span", { class: `tag tag-${c.bound_by}` }, c.bound_by) : "–") },
+    ], { sortKey: "share", desc: true, testid: "collectives-table", rowAttrs: (c) => ({ "data-testid": "collective-row", "data-op": c.op }) });
+    t.setRows(rows);
+    const peak = pk.interconnect_bytes_per_s ? `${formatBytesPerS(pk.interconnect_bytes_per_s)} (${pk.interconnect_source ?? ""})` : "unknown for this device";
+    replace(this.collHost, h("h3", null, "Collectives"),
+      h("p", { class: "muted small" }, `Interconnect peak: ${peak}. Waiting is time a device spent before the last participant arrived; only the rest moves data.`),
+      h("div", { class: "table-scroll" }, t.el));
   }
 
   private hover(p: RooflinePoint | null, x: number, y: number): void {
@@ -156,9 +198,10 @@ export class RooflinePanel implements Panel {
     replace(this.tip,
       h("strong", null, p.op ?? p.module),
       p.op ? h("div", { class: "muted" }, p.module) : null,
-      h("div", null, `${formatPct(p.share)} of time (${formatNs(p.time_ns)})`),
+      h("div", null, `${formatPct(p.share)} of busy time (self ${formatNs(p.self_ns)}; run ${formatNs(p.time_ns)})`),
       h("div", null, `${formatFlopsPerS(p.flops_per_s)} at ${formatOi(p.oi)}`),
       h("div", null, `${p.bound_by}-bound, ${formatPct(p.efficiency)} of the roof`),
+      p.reason ? h("div", { class: "warn" }, `Above the ${p.above_roof} roof: ${p.reason}`) : null,
       h("div", { class: "muted" }, "click to select"));
     this.tip.hidden = false;
     const over = this.chartHost.querySelector(".u-over") as HTMLElement | null;
