@@ -2,6 +2,7 @@
 
     <session>/.xdiag/v<VERSION>/hosts/<host>.tl   timeline index + names (one per host)
     <session>/.xdiag/v<VERSION>/hosts/<host>.tl.json  its tracks and counts, written after it
+    <session>/.xdiag/v<VERSION>/hosts/<host>.scopes.json  each op name's JAX name stack
     <session>/.xdiag/v<VERSION>/ops.json          op stats (per module, op; per device)
     <session>/.xdiag/v<VERSION>/steps.json        steps with their breakdown
     <session>/.xdiag/v<VERSION>/roofline.json     roofline points and peaks
@@ -53,7 +54,7 @@ from xdiag.store import ObjectStore, layout, open_store
 log = logging.getLogger("xdiag.ingest")
 
 VERSION = 5  # of the derived views; bump when their format changes (old ones are rebuilt)
-COSTS_FORMAT = 3  # of the cached HLO costs (2: op columns; 3: in_fusion)
+COSTS_FORMAT = 4  # of the cached HLO costs (2: op columns; 3: in_fusion; 4: op_names)
 # Below this total size a process pool costs more (start-up, imports) than it saves.
 POOL_MIN_BYTES = 64 * 1024 * 1024
 # A store outage during ingest: retried after these pauses (on top of the store
@@ -264,6 +265,9 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
     finally:
         writer.shutdown(wait=True)
     store.write_parts(out_prefix + f"hosts/{host}.steps", pack_parts(h.steps))
+    # Each op name's JAX name stack, for search by named scope (name id -> op_name).
+    store.write_json(out_prefix + f"hosts/{host}.scopes.json",
+                     {"scopes": {str(k): v for k, v in h.scopes.items()}})
     for m in h.modules:
         key = out_prefix + f"hlo/{m.fingerprint}.pb"
         if not store.exists(key):

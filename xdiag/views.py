@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import collections
 import mmap
-import tempfile
 import threading
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,9 +43,22 @@ class HostData:
         self.names: list[str] = meta["names"]
         self.names_arr = np.array(self.names, dtype=object)
         self.num_tracks = len(meta["tracks"])
+        self._scopes: dict[int, str] | None = None
         self._pos: np.ndarray | None = None
         self._events: Any = None
         self._lock = threading.Lock()
+
+    def scopes(self, prefix: str) -> dict[int, str]:
+        """Name id -> the op's JAX name stack (written after the index; {} until then or
+        for profiles ingested without it)."""
+        if self._scopes is None:
+            try:
+                raw = self.store.read_json(prefix + f"hosts/{self.host}.scopes.json")["scopes"]
+                scopes = {int(k): str(v) for k, v in raw.items()}
+            except (NotFound, ValueError, KeyError, TypeError):
+                return {}
+            self._scopes = scopes
+        return self._scopes
 
     def position(self, src: int) -> int:
         """Index position of reader event `src` (-1 if it is not on the timeline)."""
@@ -201,8 +212,9 @@ class ProfileData:
     # -- search ----------------------------------------------------------------
 
     def search(self, q: str, after_ns: int | None, limit: int) -> dict[str, Any]:
-        """Events whose name contains `q` (any case), in time order (ties: host, then
-        index order), `limit` at a time after `after_ns`. Events named "end: <op>" are left
+        """Events whose name contains `q` (any case) -- or, for ops, whose JAX name stack
+        does (named scopes such as `experts`: matches then carry `scope`) -- in time order
+        (ties: host, then index order), `limit` at a time after `after_ns`. Events named "end: <op>" are left
         out: XLA:CPU's thunk executor (thunk_executor.cc) records one where it handles an op's
         completion (a few hundred ns on a runtime thread, the consumer end of a flow from
         the op, no HLO stats), so they would double every op match.
@@ -217,9 +229,12 @@ class ProfileData:
         hit = self._search_cache.get(q.lower())
         if hit is None:
             hit = []
+            prefix = derived_prefix(self.record)
             for hi, h in enumerate(self.hosts):
+                scopes = h.scopes(prefix) if self.complete else {}
                 ids = [i for i, n in enumerate(h.names)
-                       if q.lower() in n.lower() and not n.startswith("end:")]
+                       if (q.lower() in n.lower() or q.lower() in scopes.get(i, "").lower())
+                       and not n.startswith("end:")]
                 if not ids:
                     continue
                 # One gather from a per-name flag (np.isin makes a pass per matching name).
@@ -257,10 +272,15 @@ class ProfileData:
             h = self.hosts[hi]
             idx = h.index
             seg = int(np.searchsorted(idx.seg_ptr, p, side="right")) - 1
-            matches.append({"id": int(h.eid_base + idx.ev_src[p]), "name": h.names[int(idx.ev_name[p])],
-                            "track": h.track_base + int(idx.seg_track[seg]),
-                            "depth": int(idx.seg_depth[seg]), "start_ns": int(idx.ev_start[p]),
-                            "dur_ns": int(idx.ev_end[p] - idx.ev_start[p])})
+            name_id = int(idx.ev_name[p])
+            match = {"id": int(h.eid_base + idx.ev_src[p]), "name": h.names[name_id],
+                     "track": h.track_base + int(idx.seg_track[seg]),
+                     "depth": int(idx.seg_depth[seg]), "start_ns": int(idx.ev_start[p]),
+                     "dur_ns": int(idx.ev_end[p] - idx.ev_start[p])}
+            scope = (h._scopes or {}).get(name_id)
+            if scope:
+                match["scope"] = scope
+            matches.append(match)
         total = sum(len(pos_) for _, pos_, _ in hit)
         return {"q": q, "total": total, "matches": matches,
                 "next_after_ns": matches[-1]["start_ns"] if after > limit and matches else None}
@@ -302,23 +322,25 @@ def _jsonable(stats: dict[str, Any]) -> dict[str, Any]:
 
 
 class ViewCache:
-    """Opened profiles, least recently used evicted. Keyed by the manifest's generation."""
+    """Opened profiles, least recently used evicted. Keyed by the manifest's generation;
+    on a remote store the index files are local copies keyed by their own generation
+    (`viewfiles.py`: bounded, cleaned). Concurrent first views of a profile open it once."""
 
-    def __init__(self, store: ObjectStore, ingest: Any, capacity: int = 8) -> None:
+    def __init__(self, store: ObjectStore, ingest: Any, capacity: int = 8,
+                 max_file_bytes: int | None = None) -> None:
+        from xdiag.viewfiles import DEFAULT_MAX_BYTES, ViewFiles
+
         self.store, self.ingest, self.capacity = store, ingest, capacity
         self._cache: collections.OrderedDict[str, tuple[int, ProfileData]] = \
             collections.OrderedDict()
         self._lock = threading.Lock()
-        self._cache_dir = Path(tempfile.mkdtemp(prefix="xdiag-views-"))
+        self._opening = [threading.Lock() for _ in range(16)]  # by profile id
+        self.files = ViewFiles(store, max_file_bytes or DEFAULT_MAX_BYTES)
 
     def _buffer(self, key: str) -> Any:
         path = self.store.local_path(key)
         if path is None:
-            path = self._cache_dir / key.replace("/", "__")
-            if not path.exists():
-                tmp = path.with_suffix(".part")
-                self.store.download_to(key, tmp)
-                tmp.rename(path)
+            return self.files.open(key)
         with open(path, "rb") as fh:
             return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
 
@@ -342,6 +364,11 @@ class ViewCache:
             if hit and gen and hit[0] == gen:
                 self._cache.move_to_end(pid)
                 return hit[1]
+        with self._opening[hash(pid) % len(self._opening)]:
+            return self._open(record, prefix)
+
+    def _open(self, record: dict[str, Any], prefix: str) -> ProfileData:
+        pid = record["id"]
         try:
             raw, gen = self.store.read_versioned(prefix + "manifest.json")
         except NotFound:

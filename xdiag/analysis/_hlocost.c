@@ -118,7 +118,7 @@ enum {  /* opcodes the formulas single out */
 };
 
 typedef struct {
-    Str name, backend;
+    Str name, backend, op_name;  /* op_name: the framework's name stack (metadata) */
     int32_t opcode, target, shape, comp;
     int64_t id, param_no;
     Run ops, called;        /* raw ids (i64) */
@@ -530,6 +530,17 @@ static int decode_instruction(M *m, Str bytes, int32_t comp, Scratch *s) {
             Str sh;
             has_shape = 1;
             rc = rd_str(m, &r, wt, &sh) || shape_of(m, sh, 0, &in->shape);
+            break;
+        }
+        case 7: {  /* OpMetadata: op_name (2) is the JAX name stack, e.g. jit(f)/experts/dot */
+            Rd md;
+            if (want(m, &r, wt, WT_LEN) || rd_sub(m, &r, &md)) return -1;
+            while (md.pos < md.end && !rc) {
+                uint32_t mf; int mw;
+                if (rd_tag(m, &md, &mf, &mw)) return -1;
+                if (mf == 2) rc = rd_str(m, &md, mw, &in->op_name);
+                else rc = skip(m, &md, mw, mf, 0);
+            }
             break;
         }
         case 9: rc = rd_int(m, &r, wt, &in->param_no); break;
@@ -1373,6 +1384,7 @@ static PyObject *decode(PyObject *self, PyObject *args) {
 }
 
 static PyObject *text(Str s) {
+    if (!s.n) return PyUnicode_FromStringAndSize("", 0);
     return PyUnicode_DecodeUTF8((const char *)s.p, (Py_ssize_t)s.n, "replace");
 }
 
@@ -1384,9 +1396,10 @@ static PyObject *info(PyObject *self, PyObject *cap) {
     PyObject *opcodes = PyList_New((Py_ssize_t)m->nops);
     PyObject *targets = PyList_New((Py_ssize_t)m->ntargets);
     PyObject *names = PyList_New((Py_ssize_t)m->nins);
+    PyObject *op_names = PyList_New((Py_ssize_t)m->nins);
     PyObject *configs = PyList_New(0);
     PyObject *name = text(m->name);
-    if (!opcodes || !targets || !names || !configs || !name) goto fail;
+    if (!opcodes || !targets || !names || !op_names || !configs || !name) goto fail;
     for (size_t k = 0; k < m->nops; k++) {
         PyObject *s = text(m->opcodes[k].s);
         if (!s) goto fail;
@@ -1402,6 +1415,9 @@ static PyObject *info(PyObject *self, PyObject *cap) {
         PyObject *s = text(in->name);
         if (!s) goto fail;
         PyList_SET_ITEM(names, (Py_ssize_t)i, s);
+        PyObject *on = text(in->op_name);
+        if (!on) goto fail;
+        PyList_SET_ITEM(op_names, (Py_ssize_t)i, on);
         int32_t sp = m->opcodes[in->opcode].special;
         if (!in->backend.n || (sp != OP_WHILE && sp != OP_CUSTOM_CALL)) continue;
         PyObject *t = Py_BuildValue("(niiy#)", (Py_ssize_t)i, in->opcode, in->target,
@@ -1416,10 +1432,10 @@ static PyObject *info(PyObject *self, PyObject *cap) {
         cc[2 * i] = m->ins[i].opcode;
         cc[2 * i + 1] = m->ins[i].target;
     }
-    return Py_BuildValue("(NNNNNN)", name, opcodes, targets, configs, names, codes);
+    return Py_BuildValue("(NNNNNNN)", name, opcodes, targets, configs, names, codes, op_names);
 fail:
     Py_XDECREF(opcodes); Py_XDECREF(targets); Py_XDECREF(names); Py_XDECREF(configs);
-    Py_XDECREF(name);
+    Py_XDECREF(name); Py_XDECREF(op_names);
     return NULL;
 }
 
@@ -1608,7 +1624,7 @@ out:
 
 static PyMethodDef methods[] = {
     {"decode", decode, METH_VARARGS, "Decodes HloModuleProto or HloProto bytes into a handle."},
-    {"info", info, METH_O, "(name, opcodes, targets, configs, names, count) of a handle."},
+    {"info", info, METH_O, "(name, opcodes, targets, configs, names, codes, op_names) of a handle."},
     {"cost", cost, METH_VARARGS, "Per-instruction cost columns and entry totals."},
     {NULL, NULL, 0, NULL},
 };

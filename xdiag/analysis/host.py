@@ -65,6 +65,12 @@ class OpCosts(Mapping[str, OpCostInfo]):
     def __iter__(self) -> Iterator[str]:
         return iter(self._at())
 
+    def scopes(self) -> Iterator[tuple[str, str]]:
+        """(op, its framework name stack: JAX named scopes and primitive) for every op
+        whose metadata has one."""
+        names = self._raw.get("op_names") or ()
+        return ((op, on) for op, on in zip(self._raw["names"], names, strict=False) if on)
+
     def __len__(self) -> int:
         return len(self._at())
 
@@ -108,6 +114,9 @@ class HostAnalysis:
     aggregated_events: int
     device_kind_hint: str
     plane_peaks: dict[str, float]
+    # name id -> the op's framework name stack (HLO metadata op_name), for the names that
+    # are ops: search finds an op by its JAX named scope (`experts`), not only its HLO name.
+    scopes: dict[int, str] = dataclasses.field(default_factory=dict)
 
 
 class CostCache(Protocol):
@@ -149,6 +158,7 @@ def _module_costs(proto: bytes) -> dict[str, Any]:
                                            cols.fused_category).tolist(),
                 "in_fusion": cols.in_fusion.astype(np.int8).tolist(),
                 "collective_bytes": cols.collective_bytes.tolist(),
+                "op_names": cols.op_names,
                 "labels": [*CATEGORIES, ""]},
     }
 
@@ -357,7 +367,20 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
     return HostAnalysis(index=idx, names=names, tracks=track_json, ops=ops, steps=steps,
                         modules=modules, window_ns=window, num_events=n,
                         aggregated_events=int(n - n_timed),
-                        device_kind_hint=kind_hint, plane_peaks=plane_peaks)
+                        device_kind_hint=kind_hint, plane_peaks=plane_peaks,
+                        scopes=name_scopes(names, modules))
+
+
+def name_scopes(names: list[str], modules: list[ModuleInfo]) -> dict[int, str]:
+    """The framework name stack of each event name that is an op of a module that ran
+    (GPU kernels are named after their instruction with '.' made '_')."""
+    by_op: dict[str, str] = {}
+    for m in modules:
+        if isinstance(m.costs, OpCosts):
+            for op, scope in m.costs.scopes():
+                by_op.setdefault(op, scope)
+                by_op.setdefault(op.replace(".", "_"), scope)
+    return {i: by_op[n] for i, n in enumerate(names) if n in by_op} if by_op else {}
 
 
 def _event_lines(cols: Any) -> np.ndarray:

@@ -368,6 +368,8 @@ class CostColumns:
         complete: bool.
         in_fusion: bool: inside a fused computation; its cost is part of its fusion's,
             so a profile event of it must not count it again.
+        op_names: The framework's name of each instruction (metadata `op_name`: the JAX
+            name stack with named scopes, e.g. `jit(step)/moe/experts/dot_general`).
         notes: Why an op's cost is incomplete or assumed, by instruction index.
         total: The entry computation run once, control flow expanded.
         trip_counts: Trip count of each `while` the total expanded (None: unknown).
@@ -389,6 +391,7 @@ class CostColumns:
     total: CostTotals
     trip_counts: dict[str, int | None]
     custom_configs: list[tuple[int, str, str]]
+    op_names: list[str] = field(default_factory=list)
 
 
 def _dtype_bits_table() -> bytes:
@@ -420,7 +423,7 @@ def cost_columns(data: bytes) -> CostColumns:
         handle = _hlocost.decode(data, _DTYPE_BITS_TABLE)
     except ValueError as e:
         raise InvalidProfile(f"not a serialized HloModuleProto or HloProto: {e}") from e
-    name, opcodes, targets, configs, names, codes = _hlocost.info(handle)
+    name, opcodes, targets, configs, names, codes, op_names = _hlocost.info(handle)
     trips: dict[int, int] = {}
     estimates: dict[int, tuple[int, int]] = {}
     gemm: dict[int, list[int]] = {}
@@ -463,7 +466,7 @@ def cost_columns(data: bytes) -> CostColumns:
         module=name, names=names, flops=i64[0], transcendentals=i64[1], bytes_read=i64[2],
         bytes_written=i64[3], collective_bytes=i64[4], category=cat, fused_category=fused,
         complete=complete.astype(bool), in_fusion=in_fusion.astype(bool), notes=notes,
-        total=total,
+        total=total, op_names=op_names,
         trip_counts={names[i]: trips.get(i) for i in whiles}, custom_configs=custom)
 
 
