@@ -26,6 +26,7 @@ class Config:
     seed: int = 0
     steps: int = 30  # 0: run until killed
     sleep_ms: int = 0  # pause between steps (demo pacing)
+    block_steps: bool = False  # wait for each step inside its annotation (synchronous loop)
     log_every: int = 1
     metrics_file: str = ""  # JSON lines of per-step metrics, if set
     xdiag_server: str = ""  # start the xdiag agent against this URL, if set

@@ -169,15 +169,18 @@ def run(cfg, resume: bool = False, devices=None,
             with jax.profiler.StepTraceAnnotation("train", step_num=s, model_flops=model_flops):
                 batch = setup.put_batch(next(data_iter))
                 state, device_metrics = setup.train_step(state, batch)
+                if cfg.block_steps:  # a synchronous loop: the step ends when it is done
+                    jax.block_until_ready((state, device_metrics))
             latest = (s, state, data_iter.state())  # a consistent triple to checkpoint
             if pending:
                 report(pending)
             pending = (s, device_metrics, t_start)
             if ckpt:  # after logging s - 1, so only step s's time includes the save
                 ckpt.maybe_save(*latest)
-            if cfg.sleep_ms:  # the device would idle anyway: log now, then pause
+            if cfg.sleep_ms or cfg.block_steps:  # the host waits anyway: log it now
                 report(pending)
                 pending = None
+            if cfg.sleep_ms:
                 time.sleep(cfg.sleep_ms / 1000)
         if pending:
             report(pending)

@@ -93,8 +93,9 @@ class Setup:
 
 
 # Fields that change how a run is driven but not what init/train_step compute.
-RUN_ONLY_FIELDS = ("job", "steps", "sleep_ms", "log_every", "metrics_file", "xdiag_server",
-                   "profiler_port", "checkpoint_dir", "checkpoint_every", "keep_checkpoints")
+RUN_ONLY_FIELDS = ("job", "steps", "sleep_ms", "block_steps", "log_every", "metrics_file",
+                   "xdiag_server", "profiler_port", "checkpoint_dir", "checkpoint_every",
+                   "keep_checkpoints")
 
 
 def build(cfg, mesh: Mesh) -> Setup:

@@ -8,7 +8,8 @@ annotation instead (the synchronous case).
 
 Usage: cnn_job.py LOG_DIR METRICS_JSONL [--steps N] [--trace-first K] [--trace-steps M]
                   [--sleep-ms S] [--block]
-Writes one JSON line per step: {"step", "step_s", "flops"} and a stock jax.profiler
+Writes one JSON line per step: {"step", "step_s", "flops" (analytic), "xla_flops" (XLA's
+cost analysis of the compiled step, all devices)} and a stock jax.profiler
 trace of steps K..K+M-1 into LOG_DIR.
 """
 
@@ -26,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-B, H, W, C, K1, K2, CLASSES = 8, 16, 16, 3, 32, 64, 10
+B, H, W, C, K1, K2, CLASSES = 16, 24, 24, 3, 32, 64, 10
 
 
 def init(key: jax.Array) -> dict[str, jax.Array]:
@@ -79,6 +80,12 @@ def main() -> None:
     global_batch = B * len(jax.devices())
     params = jax.device_put(init(jax.random.key(0)), replicated)
     rng = np.random.default_rng(0)
+    # XLA's own count of the step's FLOPs (per device, so times the devices): the oracle
+    # for a profiler's FLOPs, independent of its cost model.
+    x0 = jax.device_put(np.zeros((global_batch, H, W, C), np.float32), batch_sharding)
+    y0 = jax.device_put(np.zeros(global_batch, np.int32), batch_sharding)
+    cost = train_step.lower(params, x0, y0).compile().cost_analysis()
+    xla_flops = float(cost["flops"]) * len(jax.devices())
     last, pending, out = 0.0, None, open(args.metrics, "w")
 
     def report(item: tuple[int, jax.Array, float]) -> None:
@@ -87,7 +94,7 @@ def main() -> None:
         float(loss)  # blocks until step s is done
         now = time.perf_counter()
         out.write(json.dumps({"step": s, "step_s": now - max(t_start, last),
-                              "flops": step_flops(global_batch)}) + "\n")
+                              "flops": step_flops(global_batch), "xla_flops": xla_flops}) + "\n")
         last = now
 
     last_traced = args.trace_first + args.trace_steps - 1
