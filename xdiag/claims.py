@@ -28,6 +28,7 @@ from xdiag.store import ObjectStore, layout
 
 LEASE_S = 120.0  # an ingest renews its claim every LEASE_S / 4
 UPLOAD_MAX_S = 3600.0  # validating and copying 2 GiB takes minutes, not an hour
+JOBS_LEASE_S = 6 * 3600.0  # an ingest split over Kubernetes Jobs (`join`)
 
 _lock = threading.Lock()
 _held: dict[tuple[str, str], Claim] = {}  # (store url, key) -> claims in use here
@@ -149,6 +150,8 @@ def abandoned(store: ObjectStore, body: dict[str, Any], *, has_record: bool,
             held = _held.get((store.url, key(str(run), str(session))))
         return held is None or held.body.get("token") != body.get("token")
     age = (now or time.time()) - float(body.get("renewed_at") or body.get("created_at") or 0)
+    if body.get("purpose") == "jobs":
+        return age > JOBS_LEASE_S
     return age > (LEASE_S if has_record else UPLOAD_MAX_S)
 
 
@@ -166,6 +169,21 @@ def take_over(store: ObjectStore, run: str, session: str, *, has_record: bool,
     if not abandoned(store, body, has_record=has_record):
         return None
     return _write(store, run, session, purpose, gen)
+
+
+def join(store: ObjectStore, run: str, session: str) -> None:
+    """Mark the session as ingested by several processes that each do a part (the
+    Kubernetes ingest Jobs: one pod per host file, then a finalize): whoever holds the
+    claim, it is kept alive (`JOBS_LEASE_S`) until the finalize deletes it."""
+    def apply(current: Any) -> Any:
+        body = current if isinstance(current, dict) and current.get("token") else \
+            _new_body(run, session, "jobs")
+        return {**body, "purpose": "jobs", "renewed_at": time.time()}
+
+    store.update_json(key(run, session), apply)
+    held = mine(store, run, session)
+    if held is not None:
+        held.forget()  # no longer this process's alone
 
 
 def all_claims(store: ObjectStore) -> list[tuple[str, str, dict[str, Any], int]]:

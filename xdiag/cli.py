@@ -272,7 +272,12 @@ def ingest(session: str, store: str | None, hosts: tuple[str, ...], finalize: bo
            as_json: bool) -> None:
     """Ingest SESSION (a profile id `run~session`, or `run/plugins/profile/session`) in this
     process, against the store directly — the standalone form of what the service does after
-    a capture. Sessions written straight into the store are catalogued first."""
+    a capture. Sessions written straight into the store are catalogued first. A profile left
+    `ingesting` by a process that died, or `failed`, is ingested again; one that a live
+    process is ingesting is refused."""
+    import time
+
+    from xdiag import claims
     from xdiag.intake import adopt_session
     from xdiag.names import profile_id, split_profile_id
 
@@ -289,20 +294,30 @@ def ingest(session: str, store: str | None, hosts: tuple[str, ...], finalize: bo
         else:
             try:
                 record = adopt_session(svc.store, svc.profiles, run, sess)
-            except Conflict:  # another ingest pod catalogued it first
+            except Conflict:  # another ingest pod is cataloguing it: wait for its record
+                deadline = time.monotonic() + 120
+                while not svc.profiles.exists(pid) and time.monotonic() < deadline:
+                    time.sleep(1)
                 record = svc.profiles.get(pid)
+        if hosts or finalize:  # one part of an ingest split over Jobs
+            claims.join(svc.store, run, sess)
         if finalize:
             info = svc.ingest.finalize(record)
         elif hosts:
             info = svc.ingest.ingest(record, inline=True, hosts=list(hosts))
+            claims.join(svc.store, run, sess)  # alive until the finalize
         else:
             record = svc.ingest.run(pid, inline=True)
             if record["status"] == "failed":
                 _fail(record["error"])
+            if record["status"] != "ready":
+                _fail(f"{pid}: ingest ran but its outcome could not be recorded (the store "
+                      "is unreachable); it is resumed once the store is back")
             info = record["ingest"]
         if finalize:
             svc.profiles.update(pid, status="ready", error=None, ingest=info,
-                                duration_ns=info.get("end_ns"))
+                                duration_ns=info.get("end_ns"), retry_at=None)
+            svc.store.delete(claims.key(run, sess))
     except XdiagError as exc:
         _fail(exc.detail)
     _emit({"id": pid, **info}, as_json,

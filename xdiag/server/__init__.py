@@ -81,5 +81,5 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
         log.exception("unhandled error")
         return jsonify({"error": "internal", "detail": f"internal error: {type(exc).__name__}"}), 500
 
-    svc.ingest.resume_pending()
+    svc.start()  # resume and clean what dead processes left, now and on a schedule
     return app

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, send_file
 
-from xdiag import intake
+from xdiag import intake, tempfiles
 from xdiag.auth import authorize
 from xdiag.capture import CaptureRequest
 from xdiag.errors import BadRequest, Forbidden, InvalidProfile, NotFound
@@ -186,7 +185,7 @@ def profile_upload(wait: bool) -> Any:
     run = check_name(request.form.get("run") or "uploads", "run")
     session = request.form.get("session") or intake.new_session_name(svc.store, run)
     check_name(session, "session")
-    tmp = Path(tempfile.mkdtemp(prefix="xdiag-upload-"))
+    tmp = tempfiles.mkdtemp("xdiag-upload-")  # named after this process: swept if it dies
     try:
         files = []
         for i, up in enumerate(uploads):
