@@ -112,3 +112,55 @@ def test_same_second_uploads_on_two_replicas_of_one_bucket(gcs_url: str, serve) 
     assert store.list(layout.CLAIMS) == []
     raw = {k for k in store.list("uploads/") if k.endswith(layout.XPLANE_SUFFIX)}
     assert raw == {layout.raw_key("uploads", rec["session"], "h") for _, _, rec in accepted}
+
+
+def test_same_second_captures_of_one_job_get_distinct_sessions(tmp_path: Path,
+                                                               monkeypatch) -> None:
+    """Captures name their session after the second they are stored in (capture.py
+    through intake.new_session_name): three at once of one job must not share one
+    (before claims: 2 of the 3 failed, in each of 3 runs). The profiler RPC is replaced
+    by a trace file per capture; everything after it is real."""
+    import socket
+
+    from xdiag import capture
+    from xdiag.capture import CaptureRequest
+    from xdiag.config import Settings
+    from xdiag.services import Services
+
+    svc = Services(Settings(store=str(tmp_path / "store"), ingest_inline=True))
+    listener = socket.create_server(("127.0.0.1", 0))  # the port probe must connect
+    port = listener.getsockname()[1]
+    sent: dict[str, bytes] = {}
+    barrier = threading.Barrier(3)
+
+    def trace(address: str, logdir: str, req, start_at: float) -> None:
+        data = variant(len(sent) + 500)
+        out = Path(logdir) / "plugins" / "profile" / "x" / (address.replace(":", "_") +
+                                                            layout.XPLANE_SUFFIX)
+        out.parent.mkdir(parents=True)
+        out.write_bytes(data)
+        sent[logdir] = data
+        barrier.wait()  # all three are stored in the same instant
+
+    monkeypatch.setattr(capture, "_trace", trace)
+    caps: list[dict] = []
+    req = CaptureRequest(job="same", duration_ms=1, targets=(("127.0.0.1", port),))
+    threads = [threading.Thread(target=lambda: caps.append(svc.captures.start(req, wait=True)))
+               for _ in range(3)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    finally:
+        listener.close()
+    assert [c["state"] for c in caps] == ["done"] * 3, caps
+    pids = {c["profile_id"] for c in caps}
+    assert len(pids) == 3
+    # Stored within milliseconds: at least two were named in the same second.
+    assert len({svc.profiles.get(p)["session"][:19] for p in pids}) < 3
+    stored = {svc.store.read(layout.raw_key("same", svc.profiles.get(p)["session"],
+                                            svc.profiles.get(p)["hosts"][0]["host"]))
+              for p in pids}
+    assert stored == set(sent.values())
+    assert all(svc.profiles.get(p)["status"] == "ready" for p in pids)
