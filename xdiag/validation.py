@@ -107,14 +107,48 @@ def _describe(value: Any) -> str:
     return f"the value {value!r}"
 
 
+def _entry_values(cols: Any, st: Any) -> list[Any]:
+    """The distinct values of one lean stat, from its parsed entries (no per-event pass):
+    what `event_stat_codes` would list, before the metadata-held ones."""
+    from xdiag.xplane.reader import KIND_BYTES, KIND_DOUBLE, KIND_REF, KIND_STR, KIND_UINT64
+
+    out: list[Any] = []
+    for i, (kind, raw, plane) in enumerate(zip(st.kind.tolist(), st.value.tolist(),
+                                               st.plane.tolist(), strict=True)):
+        if kind in (KIND_STR, KIND_BYTES):
+            v = st.strs[int(st.value[i])]
+            out.append(v.decode("utf-8", "replace") if kind == KIND_STR else bytes(v))
+        elif kind == KIND_DOUBLE:
+            out.append(float(np.int64(raw).view(np.float64)))
+        elif kind == KIND_UINT64:
+            out.append(raw & (2**64 - 1))
+        elif kind == KIND_REF:
+            out.append(cols.planes[plane].stat_metadata.get(raw & (2**64 - 1)))
+        elif kind == 0:
+            out.append(None)  # a stat with no value set
+        else:
+            out.append(raw)
+    return out
+
+
+def _stat_values(cols: Any, name: str) -> list[Any]:
+    stats = getattr(cols, "stats", None)
+    if not isinstance(stats, dict):  # not lean columns: the reader's own answer
+        try:
+            return list(cols.event_stat_codes(name)[1])
+        except KeyError:
+            return []
+    values = _entry_values(cols, stats[name]) if name in stats else []
+    for plane in cols.planes:  # held by the metadata of a plane's events (GPU kernels)
+        if plane.event_stop > plane.event_start:
+            values += [s[name] for s in plane.event_metadata.stats if name in s]
+    return values
+
+
 def check_stats(cols: Any, label: str) -> None:
     """The analysed stats hold the types ingest reads (see the module docstring)."""
     for name in INT_STATS + STR_STATS:
-        try:
-            values = cols.event_stat_codes(name)[1]
-        except KeyError:  # not kept by this parse
-            continue
-        for v in values:
+        for v in _stat_values(cols, name):
             if name in STR_STATS:
                 ok = isinstance(v, str)
             else:
