@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+import physics
 import pytest
 from support import run_cli, wait_for_hosts
 
@@ -63,6 +64,12 @@ def test_two_hosts_one_session_on_gcs(gcs_url, serve, jobs, tmp_path: Path) -> N
     listed = json.loads(run_cli("profiles", "--json", "--server", svc.url).stdout)
     mine = [p for p in listed if p["id"] == out["id"]]
     assert mine and mine[0]["status"] == "ready" and len(mine[0]["hosts"]) == 2
+    # The two-host capture obeys physics and keeps its books (tests/physics.py).
+    from xdiag.config import Settings
+    from xdiag.services import Services
+
+    reader = Services(Settings(store=gcs_url))
+    physics.check(reader.views.get(reader.profiles.get(out["id"])))
 
     # One host killed before the next capture: the other is saved, the dead one reported.
     b.kill()

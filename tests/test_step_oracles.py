@@ -19,6 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import physics
 import pytest
 from support import ROOT, run_cli, wait_for_hosts
 
@@ -47,7 +48,9 @@ def _ingest(log_dir: Path, store: Path, host_peak_gflops: float, monkeypatch) ->
                                files=[intake.HostFile("h0", xplane)], source="upload")
     rec = svc.ingest.run(rec["id"], inline=True)
     assert rec["status"] == "ready", rec.get("error")
-    return svc.views.get(rec).analysis("steps")
+    data = svc.views.get(rec)
+    physics.check(data)  # every capture a test makes obeys physics
+    return data.analysis("steps")
 
 
 def _compare(steps: dict, want: dict[int, dict], mfu_of) -> list[tuple]:
@@ -135,6 +138,8 @@ def test_demo_trainer_captured_through_the_service_matches_its_log(serve, tmp_pa
         log.close()
     with urllib.request.urlopen(f"{svc.url}/api/v1/profiles/{pid}/steps", timeout=30) as r:
         steps = json.load(r)
+    store = Services(Settings(store=str(tmp_path / "store")))
+    physics.check(store.views.get(store.profiles.get(pid)))
     assert steps["summary"]["mfu_source"].startswith("model FLOPs declared by the job")
     rows = _compare(steps, _metrics(metrics), lambda m: m["mfu"])
     _check(rows, "demo trainer, asynchronous, captured")

@@ -783,7 +783,10 @@ static void module_free(M *m) {
 /* ------------------------------------------------------------------------ */
 /* Costing */
 
-enum { F_TRANS = 1, F_ELEM = 2, F_NO_TRAFFIC = 4, F_SLICING = 8 };   /* op_flags */
+/* op_flags; F_ON_DEMAND: in a fusion, computed element by element for its consumers
+ * (elementwise ops, bitcasts, reshapes, transposes), so reading through it reads only the
+ * elements a later slice or gather selects. */
+enum { F_TRANS = 1, F_ELEM = 2, F_NO_TRAFFIC = 4, F_SLICING = 8, F_ON_DEMAND = 16 };
 enum { TK_OTHER = 0, TK_GEMM = 1, TK_CONV = 2, TK_NOOP = 3 };        /* tgt_kind */
 enum { N_NONE = 0, N_ESTIMATE = 1, N_ASSUMED = 2, N_UNKNOWN = 3 };   /* notes */
 
@@ -1106,11 +1109,14 @@ static void bytes_moved(const C *c, int32_t i, int64_t *br, int64_t *bw) {
     *br = operand_bytes(c, in, 0); *bw = out;
 }
 
-/* Bytes a fused parameter really reads if only slices of it are used (through
- * bitcasts); -1 when some use needs the whole value. */
+/* Bytes a fused parameter really reads if only slices or gathers of it are used (through
+ * bitcasts and ops computed on demand, e.g. a bf16 -> f32 convert before a gather): the
+ * selected elements at the parameter's own element size; -1 when some use needs the
+ * whole value (the root, a reduce, a dot...). */
 static int64_t sliced_bytes(const C *c, int32_t param) {
     const M *m = c->m;
     int64_t total = 0;
+    int64_t bits = SH(c, INS(c, param)->shape)->element_bits;
     int32_t stack[256];
     int top = 0;
     stack[top++] = param;
@@ -1121,12 +1127,14 @@ static int64_t sliced_bytes(const C *c, int32_t param) {
         for (int32_t k = a; k < b; k++) {
             int32_t u = m->users[k];
             const Ins *ui = INS(c, u);
-            if (OPC(c, u)->special == OP_BITCAST) {
+            if (OPC(c, u)->special == OP_BITCAST || (c->op_flags[ui->opcode] & F_ON_DEMAND)) {
                 if (top == 256) return -1;
                 stack[top++] = u;
             } else if ((c->op_flags[ui->opcode] & F_SLICING) && ui->ops.n &&
                        m->i64.v[ui->ops.off] == INS(c, v)->id) {
-                total = sadd(total, SH(c, ui->shape)->byte_size);
+                const Shape *out = SH(c, ui->shape);
+                total = sadd(total, bits > 0 ? smul(out->num_elements, (bits + 7) / 8)
+                                             : out->byte_size);
             } else {
                 return -1;
             }
@@ -1156,15 +1164,21 @@ static int fusion_bytes(C *c, int32_t i, int32_t fused, int64_t *br, int64_t *bw
         params[at] = j;
     }
     /* An in-place update: the buffer parameter aliased with the output is not
-     * read in full and only the update is written. */
-    int64_t dus_param = -1, written = SH(c, in->shape)->byte_size;
+     * read in full and only the update is written (a scatter also reads the old values
+     * it combines with). */
+    int64_t dus_param = -1, written = SH(c, in->shape)->byte_size, read = 0;
     const Ins *ri = INS(c, root);
     if (OPC(c, root)->special == OP_DUS && ri->rops.n &&
         OPC(c, ROP(c, ri, 0))->special == OP_PARAMETER) {
         dus_param = INS(c, ROP(c, ri, 0))->param_no;
         if (ri->rops.n > 1) written = bytes_of_ins(c, ROP(c, ri, 1));
+    } else if (OPC(c, root)->special == OP_SCATTER && ri->rops.n == 3 &&
+               OPC(c, ROP(c, ri, 0))->special == OP_PARAMETER &&
+               SH(c, INS(c, ROP(c, ri, 0))->shape)->byte_size == written) {
+        dus_param = INS(c, ROP(c, ri, 0))->param_no;
+        written = bytes_of_ins(c, ROP(c, ri, 2));
+        read = written;
     }
-    int64_t read = 0;
     for (int32_t k = 0; k < in->rops.n; k++) {
         int64_t full = bytes_of_ins(c, ROP(c, in, k));
         int32_t p = (k < np && INS(c, params[k])->param_no == k) ? params[k] : -1;

@@ -32,6 +32,10 @@ INTERCONNECT: list[tuple[str, float, str]] = [
     ("h100", 450e9, "NVLink 4, 450 GB/s per direction"),
     ("a100", 300e9, "NVLink 3, 300 GB/s per direction"),
 ]
+# GPU L2 cache (vendor figures): an op whose data was just written by the one before it
+# and fits here runs above the HBM roof.
+L2_BYTES: list[tuple[str, int]] = [("h200", 50 * 2**20), ("h100", 50 * 2**20),
+                                   ("a100", 40 * 2**20)]
 
 _service_host_peaks: dict[str, float] | None = None
 
@@ -54,6 +58,10 @@ def _with_links(out: dict[str, Any], host: dict[str, Any] | None = None) -> dict
         if key in kind:
             out.setdefault("interconnect_bytes_per_s", bw)
             out.setdefault("interconnect_source", f"vendor table ({source})")
+            break
+    for key, size in L2_BYTES:
+        if key in kind:
+            out.setdefault("l2_bytes", size)
             break
     return out
 

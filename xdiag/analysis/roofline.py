@@ -71,6 +71,11 @@ def above_roof(p: dict[str, Any], occurrences: int, peaks: dict[str, Any]) -> tu
         if cache_bw and (p["bytes_per_s"] or 0) > TOLERANCE * cache_bw:
             why += "; it is above the cache bandwidth too: the cost model over-counts its bytes"
         return "memory", why + short
+    l2 = peaks.get("l2_bytes")
+    if l2 and bytes_run <= l2:
+        return "memory", (f"its data ({_fmt(bytes_run, 'B')} a run) fits in the "
+                          f"{_fmt(l2, 'B')} L2 cache, where the op before it left it: "
+                          f"the memory roof ({_fmt(pb, 'B/s')}, HBM) does not bind it" + short)
     return "memory", (f"{_fmt(p['bytes_per_s'], 'B/s')} is above the bandwidth peak of "
                       f"{_fmt(pb, 'B/s')} ({peaks.get('source', 'peak')}): the peak is low or "
                       "the cost model over-counts this op's bytes" + short)

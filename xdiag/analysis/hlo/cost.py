@@ -330,7 +330,9 @@ def _gemm_contracting(cfg: object) -> list[int] | None:
 
 
 # Tables the C model takes (see _hlocost.c): opcode flags and custom-call target kinds.
-_TRANS, _ELEM, _NO_TRAFFIC, _SLICING = 1, 2, 4, 8
+_TRANS, _ELEM, _NO_TRAFFIC, _SLICING, _ON_DEMAND = 1, 2, 4, 8, 16
+# In a fusion these are computed element by element for their consumers.
+_ON_DEMAND_OPS = ELEMENTWISE_OPS | {"bitcast", "reshape", "transpose", "copy"}
 _OTHER_TARGET, _GEMM, _CONV, _NOOP = 0, 1, 2, 3
 _NOTE_ASSUMED = "contraction assumed over the last lhs dimension"
 
@@ -339,7 +341,8 @@ def _op_flags(opcode: str) -> int:
     return ((_TRANS if opcode in TRANSCENDENTAL_OPS else 0)
             | (_ELEM if opcode in ELEMENTWISE_OPS else 0)
             | (_NO_TRAFFIC if opcode in _NO_TRAFFIC_OPS else 0)
-            | (_SLICING if opcode in _SLICING_OPS else 0))
+            | (_SLICING if opcode in _SLICING_OPS else 0)
+            | (_ON_DEMAND if opcode in _ON_DEMAND_OPS else 0))
 
 
 def _target_kind(target: str) -> int:
