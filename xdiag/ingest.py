@@ -731,3 +731,4 @@ class _Renewer:
 
     def stop(self) -> None:
         self._stop.set()
+        self._thread.join(30)  # a renewal in flight changes the claim's generation

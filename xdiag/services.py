@@ -49,7 +49,7 @@ class Services:
         self.maintenance_s = 60.0  # resume what dead or stalled processes left
         self.sweep_s = 600.0  # remove temporary files dead processes left
         self._maintenance: threading.Thread | None = None
-        self._last_sweep = 0.0
+        self._last_sweep = float("-inf")
 
     def start(self) -> None:
         """What a serving process does once: resume what dead processes left (ingests,
