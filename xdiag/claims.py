@@ -141,6 +141,9 @@ def read(store: ObjectStore, run: str, session: str) -> tuple[dict[str, Any], in
 def abandoned(store: ObjectStore, body: dict[str, Any], *, has_record: bool,
               now: float | None = None) -> bool:
     """Whether nobody works on what the claim names any more (see the module docstring)."""
+    age = (now or time.time()) - float(body.get("renewed_at") or body.get("created_at") or 0)
+    if body.get("purpose") == "jobs":  # pods come and go: only its age tells
+        return age > JOBS_LEASE_S
     state = tempfiles.owner_state(str(body.get("owner", "")))
     if state == "dead":
         return True
@@ -149,9 +152,6 @@ def abandoned(store: ObjectStore, body: dict[str, Any], *, has_record: bool,
         with _lock:
             held = _held.get((store.url, key(str(run), str(session))))
         return held is None or held.body.get("token") != body.get("token")
-    age = (now or time.time()) - float(body.get("renewed_at") or body.get("created_at") or 0)
-    if body.get("purpose") == "jobs":
-        return age > JOBS_LEASE_S
     return age > (LEASE_S if has_record else UPLOAD_MAX_S)
 
 

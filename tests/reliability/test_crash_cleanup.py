@@ -99,3 +99,32 @@ def _swallow(fn, *args, **kwargs) -> None:
         fn(*args, **kwargs)
     except Exception:  # the service was killed under the request
         pass
+
+
+def test_a_service_leaves_an_ingest_split_over_jobs_alone(tmp_path: Path) -> None:
+    """The Kubernetes ingest Jobs run `xdiag ingest --host` in one pod per host file, then
+    `--finalize`: between them the profile is `ingesting` with no live process, and the
+    service must not take it over (its claim says Jobs own it, for up to 6 h)."""
+    import shutil
+
+    from reliability_support import SMALL
+
+    from xdiag.config import Settings
+    from xdiag.services import Services
+
+    root = tmp_path / "store"
+    raw = root / "r" / "plugins" / "profile" / "s"
+    raw.mkdir(parents=True)
+    for h in ("h0", "h1"):
+        shutil.copy(SMALL, raw / f"{h}.xplane.pb")
+    res = run_cli("ingest", "r~s", "--store", str(root), "--host", "h0")
+    assert res.returncode == 0, res.stderr
+    svc = Services(Settings(store=str(root)))
+    assert svc.maintain()["resumed"] == 0
+    assert svc.profiles.get("r~s")["status"] == "ingesting"
+    assert any(p.name == "h0.tl" for p in raw.rglob("*.tl"))  # its part is kept
+    for args in (("--host", "h1"), ("--finalize",)):
+        res = run_cli("ingest", "r~s", "--store", str(root), *args)
+        assert res.returncode == 0, res.stderr
+    assert svc.profiles.get("r~s")["status"] == "ready"
+    assert svc.store.list(layout.CLAIMS) == []
