@@ -191,6 +191,9 @@ class ProfileData:
             # `x_fusion.3`) or name, not under the command buffer its hlo_op names.
             op = self.op_lookup(op_name, module) or self.op_lookup(out["name"], module,
                                                                      kernel=True)
+            scope = h.scopes(derived_prefix(self.record)).get(int(idx.ev_name[pos]))
+            if scope:
+                out["scope"] = scope  # the JAX name stack: named scopes, primitive
             if op:
                 per = max(op["occurrences"], 1)
                 out.update(category=op["category"],

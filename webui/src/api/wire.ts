@@ -257,6 +257,8 @@ export interface EventDetails {
   category: string | null;
   flops: number | null;
   bytes: number | null;
+  /** The op's JAX name stack (HLO metadata op_name): named scopes and primitive. */
+  scope?: string;
 }
 
 export interface SearchMatch {

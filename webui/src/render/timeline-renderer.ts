@@ -100,16 +100,20 @@ export function drawTimeline(ctx: CanvasRenderingContext2D, s: TimelineScene): D
   ctx.rect(GUTTER_W, AXIS_H, areaW, height - AXIS_H);
   ctx.clip();
   ctx.translate(GUTTER_W, 0);
-  // Step bands, alternating. Steps narrower than MIN_BAND_PX get none: thousands of
-  // 1-px bands cost a fillRect each and only add a noisy texture.
+  // Step bands: every step (as the device ran it), alternating in strength so neighbours
+  // stay apart; time between steps (the host pausing) stays unshaded. Steps narrower than
+  // MIN_BAND_PX get none: thousands of 1-px bands cost a fillRect each and only add a
+  // noisy texture.
   ctx.fillStyle = colors.stepBand;
-  for (let i = 0; i < s.steps.length; i += 2) {
+  for (let i = 0; i < s.steps.length; i++) {
     const st = s.steps[i]!;
     const x0 = (st.start_ns - t0) * k;
     const x1 = (st.start_ns + st.dur_ns - t0) * k;
     if (x1 < 0 || x0 > areaW || x1 - x0 < MIN_BAND_PX) continue;
+    ctx.globalAlpha = i % 2 ? 0.5 : 1;
     ctx.fillRect(x0, AXIS_H, x1 - x0, height - AXIS_H);
   }
+  ctx.globalAlpha = 1;
   // Grid lines.
   ctx.fillStyle = colors.grid;
   for (const t of ticks.ticks) ctx.fillRect(Math.round(tNsToPx(vp, t.t_ns)), AXIS_H, 1, height - AXIS_H);

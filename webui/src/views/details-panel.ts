@@ -71,6 +71,7 @@ export class DetailsPanel {
       ["Row", row, track?.lanes ? "Lanes hold slices that overlap without nesting; lane 1 is the top one" : "Row 1 is the track's top row; a slice below another on the track runs inside it"],
     ];
     if (d.category) rows.push(["Category", d.category]);
+    if (d.scope) rows.push(["JAX scope", d.scope]);
     if (d.flops !== null && d.flops !== undefined) {
       rows.push(["FLOPs", formatFlops(d.flops)]);
       if (secs > 0) rows.push(["FLOP/s", formatFlopsPerS(d.flops / secs)]);

@@ -329,6 +329,11 @@ export class TracePanel implements Panel {
       delete ds.selId;
     }
     ds.areaWidth = String(vp.width_px);
+    // Tracks wholly on screen, and the step bands drawn (for tests and tools).
+    const top = this.scrollY, bottom = this.scrollY + this.size.h - AXIS_H;
+    ds.onScreenTracks = [...this.layout.tracks.entries()]
+      .filter(([, it]) => it.y >= top && it.y + it.h <= bottom).map(([id]) => id).join(",");
+    ds.stepBands = (this.tracks.steps ?? []).slice(0, 64).map((st) => `${st.start_ns}:${st.start_ns + st.dur_ns}`).join(",");
     ds.tickLabels = stats.axis.labels.join("|");
     ds.axisCaption = stats.axis.caption;
     this.windowLabel.textContent = formatWindow(this.window.t0_ns, this.window.t1_ns);
