@@ -649,15 +649,15 @@ def _collective_parts(es: EventStats, idx: timeline.TimelineIndex, pos: np.ndarr
 
 
 def _kernel_op(info: ModuleInfo | None, kernel: str, hlo_op: str | None) -> str:
-    """The op a GPU kernel is counted under: its own instruction when the kernel is
-    named after one (fusions), else the launching op unless that is a whole command
-    buffer (CUDA graph), else the kernel's name (a library kernel: cuBLAS, cub, memset)."""
-    inst = info.op_of_kernel(kernel) if info else None
-    if inst:
-        return inst
+    """The op a GPU kernel is counted under: the instruction that launched it (its
+    `hlo_op`) unless that is a whole command buffer (CUDA graph); there, the instruction
+    the kernel is named after (fusions); else the kernel's name (a library kernel: cuBLAS,
+    cub, memset). Not the kernel's name first: XLA shares one kernel among identical
+    fusions (`loop_add_fusion.1` ... `.5` all launch `loop_add_fusion`)."""
     if hlo_op and not hlo_op.startswith("command_buffer"):
         return hlo_op
-    return kernel
+    inst = info.op_of_kernel(kernel) if info else None
+    return inst or kernel
 
 
 _GUESSES = (("all-reduce", COLLECTIVE), ("all-gather", COLLECTIVE), ("reduce-scatter", COLLECTIVE),
