@@ -20,13 +20,12 @@ import logging
 import secrets
 import shutil
 import socket
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from xdiag import intake, metrics
+from xdiag import intake, metrics, tempfiles
 from xdiag.errors import BadRequest, CaptureFailed, NotFound, XdiagError
 from xdiag.names import check_job, sanitize
 from xdiag.store import layout
@@ -194,7 +193,7 @@ class Captures:
 
     def _run(self, cap: dict[str, Any], req: CaptureRequest) -> dict[str, Any]:
         t_start = time.monotonic()
-        tmp = Path(tempfile.mkdtemp(prefix="xdiag-capture-"))
+        tmp = tempfiles.mkdtemp("xdiag-capture-")  # tagged with its writer: swept after a crash
         try:
             self._capture(cap, req, tmp)
         except XdiagError as exc:

@@ -290,10 +290,6 @@ def test_hosts_too_far_apart_for_one_session_are_refused(service, tmp_path) -> N
     assert service.store.list(layout.session_prefix("fuzz", "apart")) == []
 
 
-@pytest.mark.xfail(strict=True, reason="analysis/device_steps.annotation_at indexes the "
-                   "annotations' ends with no annotations (IndexError): a CPU profile with "
-                   "dispatches but no StepTraceAnnotation fails ingest; remove this mark "
-                   "with the fix")
 def test_a_profile_without_step_annotations_ingests(service, tmp_path) -> None:
     space = _space()
     cpu = _cpu(space)

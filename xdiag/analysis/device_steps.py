@@ -80,6 +80,8 @@ def annotation_at(a: np.ndarray, b: np.ndarray, t: np.ndarray,
                    inside: bool) -> np.ndarray:
     """Index of the last annotation starting at or before each time (-1: none); with
     `inside`, only when the time also falls before that annotation's end."""
+    if not len(a):
+        return np.full(len(t), -1, np.int64)
     by_start = np.argsort(a, kind="stable")
     k = np.searchsorted(a[by_start], t, side="right") - 1
     ok = k >= 0

@@ -5,8 +5,8 @@
   the rightmost X-Forwarded-For entry that is not itself a trusted proxy. From anyone else
   they are removed before the app sees them, so no check downstream (Origin, secure
   cookies, rate limits, the agent's address) can be steered by a client.
-- Host must be a name this service answers to (`allowed_hosts`): loopback names on the
-  service's port, its bind address, its public URL's host, and `XDIAG_ALLOWED_HOSTS`.
+- Host must be a name this service answers to (`allowed_hosts`): loopback names (any
+  port), its bind address on its port, its public URL's host, and `XDIAG_ALLOWED_HOSTS`.
   A page on `rebind.attacker.example` whose name now resolves to 127.0.0.1 (DNS
   rebinding) gets 400, not an admin session on a service without access control.
   /healthz and /metrics answer any Host (they need no credentials either, and
@@ -122,9 +122,13 @@ class HostPolicy:
                 self.pairs |= {(url.hostname.lower(), port)} | (
                     {(url.hostname.lower(), None)} if port == default else set())
                 ports.add(port)
+        # Loopback names on any port: a rebinding page cannot send one (its Host is the
+        # attacker's name), and an app served by a test or an embedding server on a port
+        # of its own must answer its own loopback clients.
+        self.any_port |= set(LOOPBACK_NAMES)
         bind = settings.host.strip("[]").lower()
-        for name in (*LOOPBACK_NAMES, *([bind] if bind not in ("", "0.0.0.0", "::") else [])):
-            self.pairs |= {(name, p) for p in ports}
+        if bind not in ("", "0.0.0.0", "::"):
+            self.pairs |= {(bind, p) for p in ports}
         for entry in filter(None, (e.strip().lower() for e in settings.allowed_hosts.split(","))):
             if entry == "*":
                 self.any = True
