@@ -685,6 +685,9 @@ def _step_table(es: EventStats, marks: tuple[np.ndarray, ...],
     pos, track_pos = op_info["pos"], op_info["track"]
     src = idx.ev_src
     op_start, op_end = idx.ev_start[pos], idx.ev_end[pos]
+    own = _device_step_line(idx, tracks, es.names[1])
+    if own is not None:  # TPU: the device's own step line is the truth
+        return _own_step_table(own, marks, idx, tracks, op_info, op_start, op_end)
     kernel_lut = np.array([t.kernels for t in tracks] + [False], dtype=bool)
     thread_lut = np.array([t.group == "thread" for t in tracks] + [False], dtype=bool)
     pos_track = np.repeat(idx.seg_track, np.diff(idx.seg_ptr))
@@ -746,6 +749,67 @@ def _step_table(es: EventStats, marks: tuple[np.ndarray, ...],
             unit["program_flops"] = _program_flops_per_step(
                 es, op_src[m], op_step[m], len(a), op_info["module_flops"])
     return device_steps.table(uniq, a, b, declared, win, units, op_step, flops)
+
+
+def _device_step_line(idx: timeline.TimelineIndex, tracks: list[Track],
+                      names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(step numbers, start, end) from the devices' own step lines -- TPUs write a line
+    named "Steps" on each device plane whose events are named by step number -- merged
+    over devices; None when there is none."""
+    lines = [t for t, tr in enumerate(tracks)
+             if tr.group == "device" and tr.name.rsplit(" · ", 1)[-1] == "Steps"]
+    if not lines:
+        return None
+    steps, starts, ends = [], [], []
+    for s_ in np.flatnonzero(np.isin(idx.seg_track, lines)).tolist():
+        a, b = int(idx.seg_ptr[s_]), int(idx.seg_ptr[s_ + 1])
+        for i in range(a, b):
+            name = names[int(idx.ev_name[i])].strip()
+            if name.isdigit():
+                steps.append(int(name))
+                starts.append(int(idx.ev_start[i]))
+                ends.append(int(idx.ev_end[i]))
+    if not steps:
+        return None
+    uniq, inv = np.unique(np.asarray(steps, np.int64), return_inverse=True)
+    lo = np.full(len(uniq), np.iinfo(np.int64).max)
+    hi = np.full(len(uniq), np.iinfo(np.int64).min)
+    np.minimum.at(lo, inv, np.asarray(starts, np.int64))
+    np.maximum.at(hi, inv, np.asarray(ends, np.int64))
+    return uniq, lo, hi
+
+
+def _own_step_table(own: tuple[np.ndarray, np.ndarray, np.ndarray],
+                    marks: tuple[np.ndarray, ...], idx: timeline.TimelineIndex,
+                    tracks: list[Track], op_info: dict[str, Any], op_start: np.ndarray,
+                    op_end: np.ndarray) -> dict[str, np.ndarray]:
+    """The step table over the devices' own step windows; the host annotations of the
+    same step numbers, where present, give the dispatch and the declared model FLOPs."""
+    uniq, lo, hi = own
+    m_steps, m_a, m_b, m_declared = marks
+    j = np.searchsorted(m_steps, uniq)
+    hit = (j < len(m_steps)) & (m_steps[np.minimum(j, max(len(m_steps) - 1, 0))] == uniq)         if len(m_steps) else np.zeros(len(uniq), bool)
+    jj = np.minimum(j, max(len(m_steps) - 1, 0))
+    host_a = np.where(hit, m_a[jj] if len(m_steps) else lo, lo)
+    host_b = np.where(hit, m_b[jj] if len(m_steps) else hi, hi)
+    declared = np.where(hit, m_declared[jj] if len(m_steps) else np.nan, np.nan)
+    win = {"start_ns": lo, "end_ns": hi, "device_start_ns": lo, "device_end_ns": hi,
+           "has_work": np.ones(len(uniq), bool), "complete": np.ones(len(uniq), bool)}
+    op_step = device_steps.annotation_at(lo, hi, op_start, True)
+    units = []
+    nested, coll = op_info["nested"], op_info["collective"]
+    track_pos = op_info["track"]
+    counts = idx.track_counts(len(tracks))
+    for t in range(len(tracks)):
+        if tracks[t].kind != "xla_ops" or not counts[t]:
+            continue
+        a_, b_ = np.searchsorted(track_pos, np.array([t, t + 1], track_pos.dtype)).tolist()
+        m = np.arange(a_, b_)
+        units.append({"device": tracks[t].device, "slices": m, "start": op_start[m],
+                      "end": op_end[m], "top": ~nested[m], "collective": coll[m]})
+    table = device_steps.table(uniq, host_a, host_b, declared, win, units, op_step,
+                               op_info["flops"])
+    return table
 
 
 def _program_flops_per_step(es: EventStats, src: np.ndarray, step: np.ndarray, n_steps: int,

@@ -1,0 +1,132 @@
+"""Steps as the device ran them (analysis/device_steps.py), worked by hand: pipelined
+runs, a pause between steps, a run the capture cut off, work dispatched outside any step,
+and a TPU-like profile whose device writes its own step line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from xdiag.analysis import device_steps as ds
+
+MS = 1_000_000
+
+
+def _items(runs: list[tuple[int, int, int | None, bool]]) -> dict[str, np.ndarray]:
+    """(start, end, step, finished) per run."""
+    return {"item": np.arange(len(runs)), "start": np.array([r[0] for r in runs]),
+            "end": np.array([r[1] for r in runs]),
+            "step": np.array([-1 if r[2] is None else r[2] for r in runs]),
+            "done": np.array([1 if r[3] else 0 for r in runs])}
+
+
+def test_pipelined_steps_tile_the_device_and_a_pause_belongs_to_no_step() -> None:
+    # Annotations (host dispatch): 10 ms each. Step 0's run takes 0.5..100 ms; step 1 is
+    # dispatched at 20 ms but can only start when step 0's run ends; step 2 comes after a
+    # 50 ms pause (a sleep on the host) and its annotation starts at 200 ms.
+    a = np.array([0, 20, 200]) * MS
+    b = np.array([10, 30, 210]) * MS
+    items = _items([(MS // 2, 100 * MS, 0, True), (100 * MS, 180 * MS, 1, True),
+                    (201 * MS, 260 * MS, 2, True)])
+    w = ds.windows(items, a, b, capture_end=400 * MS)
+    assert w["start_ns"].tolist() == [0, 100 * MS, 200 * MS]
+    assert w["end_ns"].tolist() == [100 * MS, 180 * MS, 260 * MS]
+    assert w["complete"].all()
+
+
+def test_prior_work_outside_any_step_delays_the_start() -> None:
+    # A run dispatched before the capture (no step) still holds the device until 15 ms.
+    a, b = np.array([5 * MS]), np.array([8 * MS])
+    items = _items([(0, 15 * MS, None, True), (15 * MS, 40 * MS, 0, True)])
+    w = ds.windows(items, a, b, capture_end=100 * MS)
+    assert (w["start_ns"][0], w["end_ns"][0]) == (15 * MS, 40 * MS)
+
+
+def test_a_blocking_step_is_its_annotation() -> None:
+    a, b = np.array([0]), np.array([50 * MS])
+    items = _items([(2 * MS, 45 * MS, 0, True)])
+    w = ds.windows(items, a, b, capture_end=100 * MS)
+    assert (w["start_ns"][0], w["end_ns"][0]) == (0, 50 * MS)
+
+
+def test_a_run_the_capture_cut_off_makes_its_step_incomplete() -> None:
+    a, b = np.array([0, 20 * MS]), np.array([10 * MS, 30 * MS])
+    items = _items([(MS, 19 * MS, 0, True), (21 * MS, 60 * MS, 1, False)])
+    assert ds.windows(items, a, b, capture_end=60 * MS)["complete"].tolist() == [True, False]
+
+
+def test_without_completion_markers_the_last_step_at_the_capture_end_is_incomplete() -> None:
+    a, b = np.array([0, 20 * MS]), np.array([10 * MS, 30 * MS])
+    items = _items([(MS, 19 * MS, 0, True), (21 * MS, 60 * MS, 1, True)])
+    items["done"][:] = -1
+    assert ds.windows(items, a, b, capture_end=60 * MS)["complete"].tolist() == [True, False]
+    assert ds.windows(items, a, b, capture_end=90 * MS)["complete"].tolist() == [True, True]
+
+
+def test_runs_tie_to_the_annotation_holding_their_dispatch() -> None:
+    # Two annotations; run 7 dispatched inside the first but running during the second,
+    # run 8 dispatched inside the second, run 9 dispatched outside any (belongs to none).
+    a, b = np.array([0, 20]) * MS, np.array([10, 30]) * MS
+    op_run = np.array([7, 7, 8, 9])
+    op_s = np.array([22, 25, 31, 40]) * MS
+    op_e = op_s + MS
+    host_run = np.array([7, 8, 9, 7])
+    host_s = np.array([5, 21, 35, 23]) * MS  # the 4th: run 7's completion marker
+    host_e = np.array([6, 22, 36, 26]) * MS
+    got = ds.cpu_items(op_run, np.ones(4, bool), op_s, op_e, host_run, host_s, host_e, a, b)
+    run_step = dict(zip([7, 8, 9], got["step"].tolist(), strict=True))
+    assert run_step == {7: 0, 8: 1, 9: -1}
+    assert got["done"].tolist() == [1, 0, 0]  # only run 7 has a host event past its end
+
+
+def test_no_annotations_means_no_steps() -> None:
+    assert ds.annotation_at(np.zeros(0, np.int64), np.zeros(0, np.int64),
+                            np.array([1, 2]), True).tolist() == [-1, -1]
+
+
+def _tpu_profile(path: Path) -> None:
+    """A TPU-like XSpace: a device plane with its own 'Steps' line (events named by step
+    number) over an 'XLA Ops' line, and host annotations far shorter than the steps."""
+    from xdiag.xplane.xplane_pb2 import XSpace
+
+    space = XSpace()
+    dev = space.planes.add(id=1, name="/device:TPU:0")
+    names = {1: "7", 2: "8", 3: "fusion.1", 4: "fusion.2"}
+    for i, n in names.items():
+        dev.event_metadata[i].id, dev.event_metadata[i].name = i, n
+    steps = dev.lines.add(id=1, name="Steps", timestamp_ns=1000)
+    ops = dev.lines.add(id=2, name="XLA Ops", timestamp_ns=1000)
+    for md, off, dur in ((1, 1_000_000, 40_000_000), (2, 41_000_000, 38_000_000)):
+        steps.events.add(metadata_id=md, offset_ps=off * 1000, duration_ps=dur * 1000)
+    for off in (2, 21, 42, 60):
+        ops.events.add(metadata_id=3 if off < 40 else 4, offset_ps=off * MS * 1000,
+                       duration_ps=15 * MS * 1000)
+    host = space.planes.add(id=2, name="/host:CPU")
+    host.event_metadata[1].id, host.event_metadata[1].name = 1, "train"
+    host.stat_metadata[1].id, host.stat_metadata[1].name = 1, "step_num"
+    py = host.lines.add(id=1, name="python", timestamp_ns=1000)
+    for step, off in ((7, 0), (8, 30)):
+        ev = py.events.add(metadata_id=1, offset_ps=off * MS * 1000, duration_ps=3 * MS * 1000)
+        ev.stats.add(metadata_id=1, int64_value=step)
+    path.write_bytes(space.SerializeToString())
+
+
+def test_a_device_step_line_is_the_truth(tmp_path: Path) -> None:
+    from xdiag import intake
+    from xdiag.config import Settings
+    from xdiag.services import Services
+
+    path = tmp_path / "tpu.xplane.pb"
+    _tpu_profile(path)
+    svc = Services(Settings(store=str(tmp_path / "store"), ingest_inline=True))
+    rec = intake.store_session(svc.store, svc.profiles, run="tpu", session="s",
+                               files=[intake.HostFile("h0", path)], source="upload")
+    rec = svc.ingest.run(rec["id"], inline=True)
+    assert rec["status"] == "ready", rec.get("error")
+    steps = svc.views.get(rec).analysis("steps")["steps"]
+    assert [s["step"] for s in steps] == [7, 8]
+    t0 = min(s["host_start_ns"] for s in steps)
+    assert [(s["start_ns"] - t0, s["dur_ns"]) for s in steps] == [(MS, 40 * MS), (41 * MS, 38 * MS)]
+    assert [s["host_dur_ns"] for s in steps] == [3 * MS, 3 * MS]
+    assert steps[0]["compute_ns"] == 30 * MS and steps[1]["compute_ns"] == 30 * MS
