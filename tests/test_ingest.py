@@ -288,13 +288,19 @@ def test_search_pages_are_the_time_ordered_matches(tmp_path: Path) -> None:
     rec = svc.ingest.run(rec["id"], inline=True)
     data = svc.views.get(rec)
 
+    from xdiag.ingest import derived_prefix
+
     def brute(q: str) -> list[tuple[int, int]]:  # (start_ns, id) of every match, in order
         out = []
         for h in data.hosts:
             idx = h.index
+            # An op also matches by its JAX scope (checked against protobuf in test_search).
+            scopes = h.scopes(derived_prefix(rec))
             for p in range(idx.num_events):
                 name = h.names[int(idx.ev_name[p])]
-                if q.lower() in name.lower() and not name.startswith("end:"):
+                scope = scopes.get(int(idx.ev_name[p]), "")
+                if (q.lower() in name.lower() or q.lower() in scope.lower()) \
+                        and not name.startswith("end:"):
                     out.append((int(idx.ev_start[p]), int(h.eid_base + idx.ev_src[p])))
         return sorted(out, key=lambda m: m[0])  # stable: host, then index order
 
@@ -422,7 +428,11 @@ def test_timeline_is_served_from_memory_while_its_file_is_written(tmp_path: Path
     final = client.get(f"/api/v1/profiles/{pid}/tracks").json
     assert final["tracks"] == tracks["tracks"] and final["end_ns"] == tracks["end_ns"]
     assert [client.get(v).data for v in views] == [r.data for r in early]
-    assert client.get(f"/api/v1/profiles/{pid}/search?q=fusion").json == hits
+    # The same matches; once the tables are built they also carry the ops' JAX scopes.
+    after = client.get(f"/api/v1/profiles/{pid}/search?q=fusion").json
+    strip = lambda r: {**r, "matches": [{k: v for k, v in m.items() if k != "scope"}  # noqa: E731
+                                        for m in r["matches"]]}
+    assert strip(after) == strip(hits) and any("scope" in m for m in after["matches"])
 
 
 def test_profile_get_waits_for_the_timeline_then_for_ready(tmp_path: Path, monkeypatch) -> None:
