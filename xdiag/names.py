@@ -13,6 +13,11 @@ from xdiag.errors import InvalidName
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,199}")
 _ID_SEP = "~"
+# The same rules as regular expressions for the OpenAPI spec (no look-arounds: "no `..`"
+# is "a dot is never followed by a dot"); lengths are maxLength there.
+_NAME_RE = r"[A-Za-z0-9](\.?[A-Za-z0-9_@+=-])*\.?"
+NAME_PATTERN = f"^{_NAME_RE}$"
+PROFILE_ID_PATTERN = f"^{_NAME_RE}{_ID_SEP}{_NAME_RE}$"
 # A profile id names files (`<id>.json`, cache files with suffixes): it must leave room in
 # the 255-byte file-name limit of every filesystem we write to.
 MAX_PROFILE_ID = 200

@@ -35,7 +35,8 @@ NEVER = tuple(ipaddress.ip_network(n) for n in (
     "224.0.0.0/4", "ff00::/8", "255.255.255.255/32"))
 NEVER_NAMES = ("metadata", "metadata.google.internal", "metadata.goog",
                "instance-data", "instance-data.ec2.internal")
-_HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?")
+HOSTNAME_RE = r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?"
+_HOSTNAME = re.compile(HOSTNAME_RE)
 
 
 def parse_networks(spec: str | Iterable[str]) -> tuple[IPNetwork, ...]:

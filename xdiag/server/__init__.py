@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 from flask import Flask, g, jsonify, request
@@ -74,12 +75,20 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
         code = (exc.name or "error").lower().replace(" ", "_")
-        return jsonify({"error": code, "detail": exc.description}), exc.code
+        resp = jsonify({"error": code, "detail": exc.description})
+        # werkzeug's own headers (405: `Allow`, the methods the URL takes; RFC 9110)
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                resp.headers[name] = value
+        return resp, exc.code
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
-        log.exception("unhandled error")
-        return jsonify({"error": "internal", "detail": f"internal error: {type(exc).__name__}"}), 500
+        # The exception's name and text are for the log, never for the caller.
+        ref = secrets.token_hex(4)
+        log.exception("unhandled error [ref %s]", ref)
+        return jsonify({"error": "internal", "detail": f"internal error (reference {ref} in "
+                        "the service log): please report it"}), 500
 
     svc.start()  # resume and clean what dead processes left, now and on a schedule
     return app

@@ -33,6 +33,7 @@ def requires(role: str, *, profile_arg: str | None = None) -> Callable[[F], F]:
             return view(*args, **kwargs)
 
         checked.required_role = role  # type: ignore[attr-defined]
+        checked.profile_arg = profile_arg  # type: ignore[attr-defined]  # (openapi.py)
         return checked  # type: ignore[return-value]
 
     return wrap

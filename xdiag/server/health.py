@@ -22,7 +22,8 @@ def healthz() -> Any:
     try:
         svc.store.list(".xdiag/health-probe/")
     except XdiagError as exc:
-        return jsonify({"ok": False, "store": svc.store.url, "detail": exc.detail}), 503
+        return jsonify({"ok": False, "store": svc.store.url, "error": exc.code,
+                        "detail": exc.detail}), 503
     return jsonify({"ok": True, "store": svc.store.url, "version": __version__})
 
 

@@ -8,11 +8,12 @@ from flask import Blueprint, Response, g, jsonify, make_response, request
 
 from xdiag import auth
 from xdiag.errors import BadRequest, Forbidden, Gone, NotFound, Unauthorized, XdiagError
-from xdiag.secrets_store import SESSION_S
+from xdiag.secrets_store import MAX_EXPIRY_S, SESSION_S
 from xdiag.server import ui
 from xdiag.server.authz import requires
 from xdiag.server.context import base_url, json_body, services
-from xdiag.server.params import Text, query
+from xdiag.server.params import PROFILE_ID, Text, query
+from xdiag.values import to_int
 
 bp = Blueprint("shares", __name__)
 
@@ -90,18 +91,22 @@ def share_create() -> Any:
     `none` (no access control) it restricts nothing, and the answer says so."""
     svc = services()
     body = json_body()
-    pid = str(body.get("profile_id", ""))
+    pid, expires_in = body.get("profile_id", ""), body.get("expires_in", "7d")
+    if not isinstance(pid, str):
+        raise BadRequest("profile_id must be a profile id (a string: <run>~<session>)")
+    if not isinstance(expires_in, str):  # seconds, as every number from users (values.py)
+        expires_in = to_int(expires_in, "expires_in (seconds, or a duration like 7d)", lo=1,
+                            hi=MAX_EXPIRY_S)
     svc.profiles.get(pid)  # 404 for unknown profiles: never share what does not exist
     p: auth.Principal = g.principal
-    token, record = svc.shares.create(pid, body.get("view"), body.get("expires_in", "7d"),
-                                      p.user, owner=p.id)
+    token, record = svc.shares.create(pid, body.get("view"), expires_in, p.user, owner=p.id)
     return jsonify({**record, "token": token, "url": _share_url(token),
                     "grants": auth.share_grants(svc.settings.auth, pid)}), 201
 
 
 @bp.get("/api/v1/shares")
 @requires("editor")
-@query(Text("profile_id", "only the links to this profile"))
+@query(Text("profile_id", "only the links to this profile", **PROFILE_ID))
 def share_list(profile_id: str | None) -> Any:
     """Share links (no tokens), optionally of one profile."""
     return jsonify(services().shares.list(profile_id or None))
@@ -156,8 +161,10 @@ def share_open(token: str) -> Any:
 def token_create() -> Any:
     """Create an API token with a role (the token is shown once)."""
     body = json_body()
-    token, record = services().tokens.create(str(body.get("role", "")),
-                                             str(body.get("name", "")), g.principal.user)
+    role, name = body.get("role", ""), body.get("name", "")
+    if not isinstance(role, str) or not isinstance(name, str):
+        raise BadRequest("role and name must be strings: {\"role\": \"viewer\", \"name\": \"ci\"}")
+    token, record = services().tokens.create(role, name, g.principal.user)
     return jsonify({**record, "token": token}), 201
 
 

@@ -5,11 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, send_from_directory
+from flask import Blueprint, Response, send_from_directory
+from werkzeug.routing import PathConverter
 
 from xdiag.server.context import services
 
 bp = Blueprint("ui", __name__)
+
+
+class SpaPath(PathConverter):
+    """Any path but the API's: so `GET` on a POST-only API URL is a 405 whose `Allow` lists
+    what that URL takes, not the SPA shell nor a 404."""
+
+    regex = r"(?!api/)[^/].*?"
+
+
+# Before the routes below: deferred functions run in the order they were recorded.
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("spa", SpaPath))
 
 _MISSING = """<!doctype html><meta charset=utf-8><title>xdiag</title>
 <h1>xdiag</h1><p>The web UI is not built. Run <code>make run</code> (or
@@ -29,10 +41,8 @@ def assets(name: str) -> Any:
 
 
 @bp.get("/")
-@bp.get("/<path:path>")
+@bp.get("/<spa:path>")
 def spa(path: str = "") -> Any:
-    if path.startswith("api/"):
-        abort(404)
     dist = _dist()
     if path and (dist / path).is_file() and "/" not in path:  # favicon.svg etc.
         return send_from_directory(dist, path)

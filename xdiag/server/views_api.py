@@ -6,11 +6,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from xdiag.errors import BadRequest
 from xdiag.server import wire
 from xdiag.server.authz import requires
 from xdiag.server.context import services
-from xdiag.server.params import Flag, Int, IntList, Text, query
+from xdiag.server.params import NOT_BLANK, PROFILE_ID, Flag, Int, IntList, Text, query
 from xdiag.views import MAX_WIDTH, SEARCH_LIMIT, ProfileData
 
 bp = Blueprint("views", __name__, url_prefix="/api/v1")
@@ -69,7 +68,8 @@ def event(pid: str, eid: int) -> Any:
 
 @bp.get("/profiles/<pid>/search")
 @requires("viewer", profile_arg="pid")
-@query(Text("q", "substring of event names (any case)", default=""),
+@query(Text("q", "substring of event names or op scopes (any case)", required=True,
+            pattern=NOT_BLANK, what="a text that is not only spaces"),
        Int("after_ns", "the next page: events starting after this time"),
        Int("limit", "events per page", default=100, lo=1, hi=SEARCH_LIMIT))
 def search(pid: str, q: str, after_ns: int | None, limit: int) -> Any:
@@ -137,13 +137,12 @@ def export(pid: str, format: str) -> Any:
 
 @bp.get("/diff")
 @requires("viewer")
-@query(Text("a", "profile id (baseline)"), Text("b", "profile id (compared)"))
-def diff(a: str | None, b: str | None) -> Any:
+@query(Text("a", "profile id (baseline)", required=True, **PROFILE_ID),
+       Text("b", "profile id (compared)", required=True, **PROFILE_ID))
+def diff(a: str, b: str) -> Any:
     """Compare two profiles: per-op time deltas and step time."""
     from xdiag.analysis.diff import diff_views
 
-    if not a or not b:
-        raise BadRequest("diff needs two profile ids: ?a=<id>&b=<id>")
     da, db = _data(a), _data(b)
     return jsonify(diff_views(a, b, da.analysis("ops"), db.analysis("ops"),
                               da.analysis("steps"), db.analysis("steps"),
