@@ -111,6 +111,10 @@ def test_outage_longer_than_the_retries_is_resumed(restartable_gcs, monkeypatch)
     restartable_gcs.start()
     assert svc.maintain()["resumed"] == 1
     assert _ready(svc, rec["id"])
+    # The claim is released just after the outcome is recorded (by the resuming thread).
+    deadline = time.monotonic() + 10
+    while svc.store.list(layout.CLAIMS) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert svc.store.list(layout.CLAIMS) == []
 
 
