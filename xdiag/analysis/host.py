@@ -513,7 +513,13 @@ def _op_table(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     uniq[:, 3] = rows[:, 1]
     uniq[:, 4] = rows[:, 2] if rows.shape[1] > 2 else -1
     by_prog = {m.program_id: m for m in modules}
-    by_name = {m.name: m for m in modules}
+    # By name only when the name is unique: two compilations of one jitted function (other
+    # shapes, other fusion decisions) share a name, and the wrong one's `dot` may be another
+    # instruction entirely (an uploaded CNN's `dot` got a whole fusion's FLOPs that way).
+    names_seen: dict[str, int] = {}
+    for m in modules:
+        names_seen[m.name] = names_seen.get(m.name, 0) + 1
+    by_name = {m.name: m for m in modules if names_seen[m.name] == 1}
     # Resolve each distinct (module, op, program, kernel) to the op it is counted under,
     # once (a row per device repeats it); GPU kernels of one op (or unnamed kernels of one
     # command buffer) merge into one op.
