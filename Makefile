@@ -12,7 +12,7 @@ WEBUI_SRC := $(shell find webui/src webui/index.html webui/package.json webui/vi
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench lint setup webui chromium clean pyc
+.PHONY: run test bench soak lint setup webui chromium clean pyc
 
 run: $(STAMP) webui pyc
 	$(BIN)/python -m xdiag.demo
@@ -24,6 +24,11 @@ test: $(STAMP) webui chromium
 
 bench: $(STAMP) pyc
 	$(BIN)/python -m bench.run
+
+# 50 web-UI clients (locust, headless) against `xdiag serve` on a 1M-event profile for
+# 60 s: latency per request, req/s, errors, peak RSS -> bench/results.md. Not in `test`.
+soak: $(STAMP) pyc
+	$(BIN)/python -m bench.soak
 
 # Bytecode for our own sources, as pip writes it for installed packages (xprof, jax):
 # with PYTHONDONTWRITEBYTECODE set, as on our VMs, every service, worker and bench

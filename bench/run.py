@@ -24,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
+SOAK_SECTION = "## Soak (50 clients)"  # bench/soak.py's (not imported: it patches gevent)
 
 
 def worker(*args: str, timeout: float = 1800) -> dict:
@@ -366,7 +367,11 @@ def main() -> None:
     profiles += [synthetic(n) for n in args.events]
     results = [measure(p, args.windows) for p in profiles]
     text = report(results) + "\n" + export_report(export_bench())
-    Path(args.out).write_text(text)
+    out = Path(args.out)
+    # `make soak` (bench/soak.py) keeps its own section at the end: carry it over.
+    old = out.read_text() if out.exists() else ""
+    soak = old[old.find(SOAK_SECTION):] if SOAK_SECTION in old else ""
+    out.write_text(text + ("\n" + soak if soak else ""))
     print("\n" + "\n".join(text.splitlines()[:10 + len(results)]))
     print(f"\nwritten to {args.out}")
 
