@@ -15,10 +15,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: run test bench soak lint setup webui chromium clean pyc
 
 run: $(STAMP) webui pyc
-	$(BIN)/python -m xdiag.demo
+	$(BIN)/python -m xdiag.cli.demo
 
 test: $(STAMP) webui chromium
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	cd webui && npm test --silent
 	$(BIN)/python -m pytest
 
@@ -39,6 +40,7 @@ pyc: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 setup: $(STAMP) webui
 

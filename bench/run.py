@@ -31,7 +31,7 @@ def worker(*args: str, timeout: float = 1800) -> dict:
     out = subprocess.run([sys.executable, "-m", "bench.worker", *args], cwd=ROOT, text=True,
                          capture_output=True, timeout=timeout,
                          # xprof and xdiag workers alike: no spinning OpenBLAS threads (the
-                         # xdiag service sets this for itself, see xdiag/cli.py).
+                         # xdiag service sets this for itself, see xdiag/cli/main.py).
                          env={**os.environ, "XDIAG_HOST_PEAKS": "matmul_gflops=100,memcpy_gbps=20",
                               "TF_CPP_MIN_LOG_LEVEL": "2", "OPENBLAS_NUM_THREADS": "1"})
     if out.returncode != 0:

@@ -132,17 +132,17 @@ def xdiag_ingest(path: str, store: str) -> dict:
     its tracks, the whole-profile viewport."""
     import threading
 
-    from xdiag import intake
-    from xdiag.config import Settings
+    from xdiag.core.config import Settings
+    from xdiag.pipeline import admit
     from xdiag.server import create_app, wire
-    from xdiag.services import Services
+    from xdiag.server.services import Services
 
     svc = Services(Settings(store=store, ingest_inline=True))
     client = create_app(services=svc).test_client()
     received = _as_received(path, store)
     t = time.perf_counter()
-    rec = intake.store_session(svc.store, svc.profiles, run="bench", session="s",
-                               files=[intake.HostFile("h0", received, owned=True)],
+    rec = admit.store_session(svc.store, svc.profiles, run="bench", session="s",
+                               files=[admit.HostFile("h0", received, owned=True)],
                                source="upload")
     t_intake = time.perf_counter() - t
     done: dict = {}
@@ -189,9 +189,9 @@ def xdiag_ingest_alone(path: str, store: str) -> dict:
     (throughput) and peak memory. xdiag_ingest also serves the first viewport while ingest runs, which
     takes CPU from it and maps the viewport's pages of the index. Then the same file
     again as a second capture of the job: HLO costs come from the store's cache then."""
-    from xdiag import intake
-    from xdiag.config import Settings
-    from xdiag.services import Services
+    from xdiag.core.config import Settings
+    from xdiag.pipeline import admit
+    from xdiag.server.services import Services
 
     svc = Services(Settings(store=store, ingest_inline=True))
     out = {}
@@ -200,8 +200,8 @@ def xdiag_ingest_alone(path: str, store: str) -> dict:
         # Wall time, and CPU time of all the process's threads (the parse and index
         # passes run on several: per core is events per CPU second).
         t, cpu = time.perf_counter(), time.process_time()
-        rec = intake.store_session(svc.store, svc.profiles, run="bench", session=session,
-                                   files=[intake.HostFile("h0", received, owned=True)],
+        rec = admit.store_session(svc.store, svc.profiles, run="bench", session=session,
+                                   files=[admit.HostFile("h0", received, owned=True)],
                                    source="upload")
         rec = svc.ingest.run(rec["id"], inline=True)
         out[label] = time.perf_counter() - t
@@ -215,7 +215,7 @@ def xdiag_ingest_alone(path: str, store: str) -> dict:
 
 def xdiag_views(store: str, pid: str, n: str) -> dict:
     """New-window viewports through the HTTP layer (Flask, binary encoding), ops, roofline."""
-    from xdiag.config import Settings
+    from xdiag.core.config import Settings
     from xdiag.server import create_app
     from xdiag.server.context import services
 

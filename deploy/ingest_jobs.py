@@ -45,7 +45,7 @@ def job_name(pid: str) -> str:
 
 
 def list_hosts(store_url: str, pid: str) -> list[tuple[str, int | None]]:
-    from xdiag.names import split_profile_id
+    from xdiag.core.names import split_profile_id
     from xdiag.store import layout, open_store
 
     store = open_store(store_url)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from support import FIXTURES
 
-from xdiag.config import Settings
+from xdiag.core.config import Settings
 from xdiag.server import create_app
-from xdiag.services import Services
+from xdiag.server.services import Services
 
 SMALL = FIXTURES / "cpu_small.xplane.pb"
 ROLES = ("anonymous", "viewer", "editor", "admin")
@@ -35,10 +35,10 @@ def make_app(store_url: str, clock: Clock | None = None, **settings):
 
 
 def add_profile(svc: Services, run: str) -> str:
-    from xdiag import intake
+    from xdiag.pipeline import admit
 
-    rec = intake.store_session(svc.store, svc.profiles, run=run, session="s1",
-                               files=[intake.HostFile("h0", SMALL)], source="upload")
+    rec = admit.store_session(svc.store, svc.profiles, run=run, session="s1",
+                               files=[admit.HostFile("h0", SMALL)], source="upload")
     return svc.ingest.run(rec["id"], inline=True)["id"]
 
 
@@ -215,7 +215,7 @@ def test_secrets_never_in_store_or_logs(world, caplog) -> None:
 def test_serve_access_log_redacts_share_tokens(tmp_path: Path, serve) -> None:
     import urllib.request
 
-    from xdiag.services import Services as S
+    from xdiag.server.services import Services as S
 
     store = str(tmp_path / "store")
     s = S(Settings(store=store, ingest_inline=True))

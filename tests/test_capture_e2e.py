@@ -65,8 +65,8 @@ def test_two_hosts_one_session_on_gcs(gcs_url, serve, jobs, tmp_path: Path) -> N
     mine = [p for p in listed if p["id"] == out["id"]]
     assert mine and mine[0]["status"] == "ready" and len(mine[0]["hosts"]) == 2
     # The two-host capture obeys physics and keeps its books (tests/physics.py).
-    from xdiag.config import Settings
-    from xdiag.services import Services
+    from xdiag.core.config import Settings
+    from xdiag.server.services import Services
 
     reader = Services(Settings(store=gcs_url))
     physics.check(reader.views.get(reader.profiles.get(out["id"])))

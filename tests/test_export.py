@@ -17,19 +17,19 @@ from odd_profiles import odd_profile, write_xspace
 from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import Trace, TracePacket, TrackEvent
 from support import FIXTURES, run_cli
 
-from xdiag import perfetto_wire as wire
-from xdiag.config import Settings
-from xdiag.errors import InvalidProfile
-from xdiag.export import perfetto_packets
-from xdiag.services import Services
+from xdiag.core.config import Settings
+from xdiag.core.errors import InvalidProfile
+from xdiag.server.services import Services
+from xdiag.serving import perfetto_wire as wire
+from xdiag.serving.export import perfetto_packets
 
 
 def _ingest(tmp_path: Path, xplane: Path, host: str = "h0"):
-    from xdiag import intake
+    from xdiag.pipeline import admit
 
     svc = Services(Settings(store=str(tmp_path / "store"), ingest_inline=True))
-    rec = intake.store_session(svc.store, svc.profiles, run="r", session="s",
-                               files=[intake.HostFile(host, xplane)], source="upload")
+    rec = admit.store_session(svc.store, svc.profiles, run="r", session="s",
+                               files=[admit.HostFile(host, xplane)], source="upload")
     rec = svc.ingest.run(rec["id"], inline=True)
     assert rec["status"] == "ready", rec.get("error")
     return svc.views.get(rec)
@@ -186,8 +186,8 @@ def test_the_route_answers_a_failed_plan_with_a_json_error(tmp_path: Path,
     """Over HTTP: an export that cannot be planned is a JSON 4xx, not a 200 that breaks
     off (the planning step is made to fail here; what fails it in reality is the span
     check above)."""
-    from xdiag import export
     from xdiag.server import create_app
+    from xdiag.serving import export
 
     raw = tmp_path / "odd.xplane.pb"
     odd_profile(raw)
@@ -208,16 +208,16 @@ def test_the_route_answers_a_failed_plan_with_a_json_error(tmp_path: Path,
 
 
 def test_multi_host_sequences_intern_their_own_names(tmp_path: Path) -> None:
-    from xdiag import intake
+    from xdiag.pipeline import admit
 
     oracle = {}
     files = []
     for host, events in (("a", [("x", 0, 5), ("y", 1, 1)]), ("b", [("y", 0, 3), ("z", 4, 1)])):
         path = tmp_path / f"{host}.xplane.pb"
         oracle[host] = write_xspace(path, 1_700_000_000_000_000_000, {"main": events})
-        files.append(intake.HostFile(host, path))
+        files.append(admit.HostFile(host, path))
     svc = Services(Settings(store=str(tmp_path / "store"), ingest_inline=True))
-    rec = intake.store_session(svc.store, svc.profiles, run="r", session="s", files=files,
+    rec = admit.store_session(svc.store, svc.profiles, run="r", session="s", files=files,
                                source="upload")
     data = svc.views.get(svc.ingest.run(rec["id"], inline=True))
     trace = _export(data)
@@ -251,7 +251,7 @@ def test_cli_export_writes_the_file_or_nothing(tmp_path: Path, serve) -> None:
 def test_a_download_that_breaks_off_leaves_no_file(tmp_path: Path) -> None:
     """A 200 whose body stops half-way (the service died): a clear error, and neither the
     file nor a partial one is left."""
-    from xdiag.client import Client, ClientError
+    from xdiag.cli.client import Client, ClientError
 
     srv = socket.create_server(("127.0.0.1", 0))
 

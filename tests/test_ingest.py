@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from support import FIXTURES, hold_tables, run_cli
 
-from xdiag.config import Settings
-from xdiag.ingest import VERSION, StoreCostCache
-from xdiag.services import Services
+from xdiag.core.config import Settings
+from xdiag.pipeline.runner import VERSION, StoreCostCache
+from xdiag.server.services import Services
 from xdiag.store import layout
 
 SMALL = FIXTURES / "cpu_small.xplane.pb"
@@ -24,10 +24,10 @@ def _services(store_url: str) -> Services:
 
 
 def _upload(svc: Services, path: Path, run: str = "r", session: str = "s") -> dict:
-    from xdiag import intake
+    from xdiag.pipeline import admit
 
-    rec = intake.store_session(svc.store, svc.profiles, run=run, session=session,
-                               files=[intake.HostFile("h0", path)], source="upload")
+    rec = admit.store_session(svc.store, svc.profiles, run=run, session=session,
+                               files=[admit.HostFile("h0", path)], source="upload")
     return svc.ingest.run(rec["id"], inline=True)
 
 
@@ -119,7 +119,7 @@ def test_every_event_reachable_by_zooming(ingested) -> None:
 def test_perfetto_export_has_every_event(ingested) -> None:
     from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import Trace, TrackEvent
 
-    from xdiag.export import perfetto_packets
+    from xdiag.serving.export import perfetto_packets
 
     _, rec, data = ingested
     trace = Trace.FromString(b"".join(perfetto_packets(data)))
@@ -147,10 +147,10 @@ def test_perfetto_export_has_every_event(ingested) -> None:
 
 def test_corrupt_host_file_fails_the_profile_with_reason(tmp_path: Path) -> None:
     svc = _services(str(tmp_path / "store"))
-    from xdiag import intake
+    from xdiag.pipeline import admit
 
-    rec = intake.store_session(svc.store, svc.profiles, run="r", session="bad",
-                               files=[intake.HostFile("h0", SMALL)], source="upload")
+    rec = admit.store_session(svc.store, svc.profiles, run="r", session="bad",
+                               files=[admit.HostFile("h0", SMALL)], source="upload")
     key = layout.raw_key("r", "bad", "h0")
     svc.store.write(key, SMALL.read_bytes()[: SMALL.stat().st_size // 3])  # damaged in the store
     out = svc.ingest.run(rec["id"], inline=True)
@@ -238,11 +238,11 @@ def test_per_host_ingest_then_finalize(tmp_path: Path) -> None:
 
 
 def test_multi_host_ingest_reports_progress(tmp_path: Path) -> None:
-    from xdiag import intake
+    from xdiag.pipeline import admit
 
     svc = _services(str(tmp_path / "store"))
-    rec = intake.store_session(svc.store, svc.profiles, run="r", session="two",
-                               files=[intake.HostFile("h0", SMALL), intake.HostFile("h1", SMALL)],
+    rec = admit.store_session(svc.store, svc.profiles, run="r", session="two",
+                               files=[admit.HostFile("h0", SMALL), admit.HostFile("h1", SMALL)],
                                source="upload")
     out = svc.ingest.run(rec["id"], inline=True)
     assert out["status"] == "ready"
@@ -279,16 +279,16 @@ def test_search_pages_are_the_time_ordered_matches(tmp_path: Path) -> None:
     hosts with the same file make every match a tie across hosts."""
     import random
 
-    from xdiag import intake
+    from xdiag.pipeline import admit
 
     svc = _services(str(tmp_path / "store"))
-    rec = intake.store_session(svc.store, svc.profiles, run="r", session="two",
-                               files=[intake.HostFile("h0", SMALL), intake.HostFile("h1", SMALL)],
+    rec = admit.store_session(svc.store, svc.profiles, run="r", session="two",
+                               files=[admit.HostFile("h0", SMALL), admit.HostFile("h1", SMALL)],
                                source="upload")
     rec = svc.ingest.run(rec["id"], inline=True)
     data = svc.views.get(rec)
 
-    from xdiag.ingest import derived_prefix
+    from xdiag.pipeline.runner import derived_prefix
 
     def brute(q: str) -> list[tuple[int, int]]:  # (start_ns, id) of every match, in order
         out = []
@@ -330,14 +330,14 @@ def test_timeline_is_served_while_the_tables_are_built(store_url: str, monkeypat
     ready, the same viewport comes back byte for byte."""
     import threading
 
-    from xdiag import intake
+    from xdiag.pipeline import admit
     from xdiag.server import create_app
 
     reached, release = hold_tables(monkeypatch)
     svc = _services(store_url)
     client = create_app(services=svc).test_client()
-    rec = intake.store_session(svc.store, svc.profiles, run="r", session="s",
-                               files=[intake.HostFile("h0", SMALL)], source="upload")
+    rec = admit.store_session(svc.store, svc.profiles, run="r", session="s",
+                               files=[admit.HostFile("h0", SMALL)], source="upload")
     pid = rec["id"]
     worker = threading.Thread(target=svc.ingest.run, args=(pid,), kwargs={"inline": True})
     worker.start()
@@ -377,11 +377,11 @@ def test_timeline_is_served_while_the_tables_are_built(store_url: str, monkeypat
 def test_timeline_is_served_from_memory_while_its_file_is_written(tmp_path: Path,
                                                                   monkeypatch) -> None:
     """In the ingesting process, the viewer opens a host's index as soon as it is built,
-    before its file is in the store (ingest.EARLY); once written, the store answers, and
+    before its file is in the store (runner.EARLY); once written, the store answers, and
     the viewports are the same bytes."""
     import threading
 
-    from xdiag import ingest, intake
+    from xdiag.pipeline import admit, runner
     from xdiag.server import create_app
     from xdiag.store.local import LocalStore
 
@@ -397,10 +397,10 @@ def test_timeline_is_served_from_memory_while_its_file_is_written(tmp_path: Path
     monkeypatch.setattr(LocalStore, "write_parts", held)
     svc = _services(str(tmp_path / "store"))
     client = create_app(services=svc).test_client()
-    rec = intake.store_session(svc.store, svc.profiles, run="r", session="s",
-                               files=[intake.HostFile("h0", SMALL)], source="upload")
+    rec = admit.store_session(svc.store, svc.profiles, run="r", session="s",
+                               files=[admit.HostFile("h0", SMALL)], source="upload")
     pid = rec["id"]
-    tl_key = ingest.derived_prefix(rec) + "hosts/h0.tl"
+    tl_key = runner.derived_prefix(rec) + "hosts/h0.tl"
     worker = threading.Thread(target=svc.ingest.run, args=(pid,), kwargs={"inline": True})
     worker.start()
     try:
@@ -419,12 +419,12 @@ def test_timeline_is_served_from_memory_while_its_file_is_written(tmp_path: Path
         assert all(r.status_code == 200 for r in early)
         hits = client.get(f"/api/v1/profiles/{pid}/search?q=fusion").json
         assert hits["total"] > 0
-        assert ingest.EARLY.get(svc.store.url, tl_key) is not None
+        assert runner.EARLY.get(svc.store.url, tl_key) is not None
     finally:
         release.set()
         worker.join(120)
     assert svc.profiles.get(pid)["status"] == "ready"
-    assert ingest.EARLY.get(svc.store.url, tl_key) is None  # the store answers now
+    assert runner.EARLY.get(svc.store.url, tl_key) is None  # the store answers now
     final = client.get(f"/api/v1/profiles/{pid}/tracks").json
     assert final["tracks"] == tracks["tracks"] and final["end_ns"] == tracks["end_ns"]
     assert [client.get(v).data for v in views] == [r.data for r in early]
@@ -440,22 +440,22 @@ def test_profile_get_waits_for_the_timeline_then_for_ready(tmp_path: Path, monke
     timeline is written / its ingest has ended (the web UI's long poll), not longer."""
     import threading
 
-    from xdiag import ingest, intake
+    from xdiag.pipeline import admit, runner
     from xdiag.server import create_app
 
     reached, release = hold_tables(monkeypatch)
     waiting: dict[int, threading.Event] = collections.defaultdict(threading.Event)
 
-    class Changes(ingest._Changes):
+    class Changes(runner._Changes):
         def wait(self, seen: int, timeout: float) -> None:
             waiting[threading.get_ident()].set()
             super().wait(seen, timeout)
 
-    monkeypatch.setattr(ingest, "CHANGES", Changes())
+    monkeypatch.setattr(runner, "CHANGES", Changes())
     svc = _services(str(tmp_path / "store"))
     app = create_app(services=svc)
-    rec = intake.store_session(svc.store, svc.profiles, run="r", session="s",
-                               files=[intake.HostFile("h0", SMALL)], source="upload")
+    rec = admit.store_session(svc.store, svc.profiles, run="r", session="s",
+                               files=[admit.HostFile("h0", SMALL)], source="upload")
     pid = rec["id"]
     client = app.test_client()
     now = client.get(f"/api/v1/profiles/{pid}?wait=ready&timeout=0").json
@@ -499,12 +499,12 @@ def test_single_host_upload_is_parsed_once(tmp_path: Path, monkeypatch) -> None:
     """Validation's parse is handed to the ingest in the same process (xplane/handoff.py):
     the ingest does not parse the file again, and writes exactly the views a fresh parse
     gives."""
-    from xdiag import intake
-    from xdiag.xplane import handoff, lean
+    from xdiag.pipeline import admit, handoff
+    from xdiag.xplane import lean
 
     fresh = _services(str(tmp_path / "fresh"))
-    rec = intake.store_session(fresh.store, fresh.profiles, run="r", session="s",
-                               files=[intake.HostFile("h0", SMALL)], source="upload")
+    rec = admit.store_session(fresh.store, fresh.profiles, run="r", session="s",
+                               files=[admit.HostFile("h0", SMALL)], source="upload")
     key = layout.raw_key("r", "s", "h0")
     assert handoff.take(fresh.store.url, key + "x", SMALL.stat().st_size) is None  # not ours
     assert handoff.take(fresh.store.url, key, SMALL.stat().st_size) is not None
@@ -512,8 +512,8 @@ def test_single_host_upload_is_parsed_once(tmp_path: Path, monkeypatch) -> None:
     assert fresh.ingest.run(rec["id"], inline=True)["status"] == "ready"
 
     svc = _services(str(tmp_path / "once"))
-    rec = intake.store_session(svc.store, svc.profiles, run="r", session="s",
-                               files=[intake.HostFile("h0", SMALL)], source="upload")
+    rec = admit.store_session(svc.store, svc.profiles, run="r", session="s",
+                               files=[admit.HostFile("h0", SMALL)], source="upload")
 
     def no_second_parse(*args, **kwargs):
         raise AssertionError("ingest parsed the upload again")

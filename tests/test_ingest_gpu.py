@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from support import FIXTURES
 
-from xdiag.config import Settings
-from xdiag.services import Services
+from xdiag.core.config import Settings
+from xdiag.server.services import Services
 
 GPU = FIXTURES / "h100_trainer.xplane.pb.gz"
 
@@ -43,11 +43,11 @@ def oracle(raw: Path):
 
 @pytest.fixture(scope="module")
 def data(raw: Path, tmp_path_factory):
-    from xdiag import intake
+    from xdiag.pipeline import admit
 
     svc = Services(Settings(store=str(tmp_path_factory.mktemp("store")), ingest_inline=True))
-    rec = intake.store_session(svc.store, svc.profiles, run="h100", session="s",
-                               files=[intake.HostFile("h0", raw)], source="upload")
+    rec = admit.store_session(svc.store, svc.profiles, run="h100", session="s",
+                               files=[admit.HostFile("h0", raw)], source="upload")
     rec = svc.ingest.run(rec["id"], inline=True)
     assert rec["status"] == "ready", rec.get("error")
     return svc.views.get(rec)
@@ -171,7 +171,7 @@ def test_roofline_places_gemm_fusions(data) -> None:
 
 def test_only_modules_that_ran_are_costed_at_ingest(data) -> None:
     """The process compiled jit_init too, but only jit_train_step ran in the capture."""
-    from xdiag.hlo_views import module_view
+    from xdiag.serving.hlo import module_view
 
     mods = {m["name"]: m for m in data.manifest["modules"]}
     assert mods["jit_train_step"]["instructions"] > 1000 and mods["jit_train_step"]["flops"] > 0
@@ -194,7 +194,7 @@ def test_perfetto_export_keeps_every_kernel_with_its_duration(data, oracle) -> N
     begin/end stream (as trace_processor does, per track) gives back every kernel exactly."""
     from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import Trace, TrackEvent
 
-    from xdiag.export import perfetto_packets
+    from xdiag.serving.export import perfetto_packets
 
     trace = Trace.FromString(b"".join(perfetto_packets(data)))
     names = {i.iid: i.name for p in trace.packet for i in p.interned_data.event_names}
@@ -222,13 +222,13 @@ def test_perfetto_export_keeps_every_kernel_with_its_duration(data, oracle) -> N
 
 
 def _ingest_bytes(data: bytes, tmp_path: Path):
-    from xdiag import intake
+    from xdiag.pipeline import admit
 
     path = tmp_path / "h100-edited.xplane.pb"
     path.write_bytes(data)
     svc = Services(Settings(store=str(tmp_path / "store"), ingest_inline=True))
-    rec = intake.store_session(svc.store, svc.profiles, run="edited", session="s",
-                               files=[intake.HostFile("h0", path)], source="upload")
+    rec = admit.store_session(svc.store, svc.profiles, run="edited", session="s",
+                               files=[admit.HostFile("h0", path)], source="upload")
     rec = svc.ingest.run(rec["id"], inline=True)
     assert rec["status"] == "ready", rec.get("error")
     return svc.views.get(rec)

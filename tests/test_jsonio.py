@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from xdiag import jsonio
+from xdiag.core import jsonio
 
 
 def test_same_value_as_the_stdlib_compact_and_key_sorted() -> None:

@@ -10,8 +10,8 @@ import physics
 import pytest
 from support import FIXTURES
 
-from xdiag.config import Settings
-from xdiag.services import Services
+from xdiag.core.config import Settings
+from xdiag.server.services import Services
 
 
 def _profile(tmp_path: Path, name: str) -> Path:
@@ -30,11 +30,11 @@ def _profile(tmp_path: Path, name: str) -> Path:
 
 @pytest.mark.parametrize("name", ["cpu_small", "h100_trainer", "synthetic"])
 def test_invariants_hold_on_every_fixture(name: str, tmp_path: Path) -> None:
-    from xdiag import intake
+    from xdiag.pipeline import admit
 
     svc = Services(Settings(store=str(tmp_path / "store"), ingest_inline=True))
-    rec = intake.store_session(svc.store, svc.profiles, run="p", session="s",
-                               files=[intake.HostFile("h0", _profile(tmp_path, name))],
+    rec = admit.store_session(svc.store, svc.profiles, run="p", session="s",
+                               files=[admit.HostFile("h0", _profile(tmp_path, name))],
                                source="upload")
     rec = svc.ingest.run(rec["id"], inline=True)
     assert rec["status"] == "ready", rec.get("error")

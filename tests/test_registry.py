@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from xdiag.errors import BadRequest, Forbidden, InvalidName, NotFound, TargetRefused
-from xdiag.registry import Caller, Registry
-from xdiag.targets import TargetPolicy
+from xdiag.core.errors import BadRequest, Forbidden, InvalidName, NotFound, TargetRefused
+from xdiag.core.targets import TargetPolicy
+from xdiag.store.registry import Caller, Registry
 
 ME = Caller("token:me", "10.0.0.1")  # registers from the address it registers
 

@@ -8,20 +8,20 @@ from pathlib import Path
 import pytest
 from support import FIXTURES
 
-from xdiag.config import Settings
-from xdiag.services import Services
+from xdiag.core.config import Settings
+from xdiag.server.services import Services
 
 SMALL = FIXTURES / "cpu_small.xplane.pb"
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory):
-    from xdiag import intake
+    from xdiag.pipeline import admit
 
     svc = Services(Settings(store=str(tmp_path_factory.mktemp("search") / "store"),
                             ingest_inline=True))
-    rec = intake.store_session(svc.store, svc.profiles, run="r", session="s",
-                               files=[intake.HostFile("h0", Path(SMALL))], source="upload")
+    rec = admit.store_session(svc.store, svc.profiles, run="r", session="s",
+                               files=[admit.HostFile("h0", Path(SMALL))], source="upload")
     rec = svc.ingest.run(rec["id"], inline=True)
     assert rec["status"] == "ready", rec.get("error")
     return svc.views.get(rec)

@@ -23,8 +23,8 @@ import physics
 import pytest
 from support import ROOT, run_cli, wait_for_hosts
 
-from xdiag.config import Settings
-from xdiag.services import Services
+from xdiag.core.config import Settings
+from xdiag.server.services import Services
 
 pytestmark = pytest.mark.slow
 
@@ -39,13 +39,13 @@ def _metrics(path: Path) -> dict[int, dict]:
 def _ingest(log_dir: Path, store: Path, host_peak_gflops: float, monkeypatch) -> dict:
     """Upload a jax.profiler log dir's host file into a fresh store and ingest it, with the
     host's peak FLOP/s set to the job's own figure; returns the steps view."""
-    from xdiag import intake
+    from xdiag.pipeline import admit
 
     (xplane,) = log_dir.glob("plugins/profile/*/*.xplane.pb")
     monkeypatch.setenv("XDIAG_HOST_PEAKS", f"matmul_gflops={host_peak_gflops},memcpy_gbps=20")
     svc = Services(Settings(store=str(store), ingest_inline=True))
-    rec = intake.store_session(svc.store, svc.profiles, run="oracle", session="s",
-                               files=[intake.HostFile("h0", xplane)], source="upload")
+    rec = admit.store_session(svc.store, svc.profiles, run="oracle", session="s",
+                               files=[admit.HostFile("h0", xplane)], source="upload")
     rec = svc.ingest.run(rec["id"], inline=True)
     assert rec["status"] == "ready", rec.get("error")
     data = svc.views.get(rec)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from xdiag.errors import BadRequest, NotFound, PreconditionFailed
+from xdiag.core.errors import BadRequest, NotFound, PreconditionFailed
 from xdiag.store import ObjectStore, layout, open_store
 
 

@@ -1,3 +1,3 @@
-from xdiag.cli import main
+from xdiag.cli.main import main
 
 main()

@@ -271,7 +271,7 @@ def start(
     global _current
     import jax
 
-    from xdiag.names import check_name, sanitize
+    from xdiag.core.names import check_name, sanitize
 
     with _lock:
         if _current is not None:

@@ -113,15 +113,15 @@ def _tpu_profile(path: Path) -> None:
 
 
 def test_a_device_step_line_is_the_truth(tmp_path: Path) -> None:
-    from xdiag import intake
-    from xdiag.config import Settings
-    from xdiag.services import Services
+    from xdiag.core.config import Settings
+    from xdiag.pipeline import admit
+    from xdiag.server.services import Services
 
     path = tmp_path / "tpu.xplane.pb"
     _tpu_profile(path)
     svc = Services(Settings(store=str(tmp_path / "store"), ingest_inline=True))
-    rec = intake.store_session(svc.store, svc.profiles, run="tpu", session="s",
-                               files=[intake.HostFile("h0", path)], source="upload")
+    rec = admit.store_session(svc.store, svc.profiles, run="tpu", session="s",
+                               files=[admit.HostFile("h0", path)], source="upload")
     rec = svc.ingest.run(rec["id"], inline=True)
     assert rec["status"] == "ready", rec.get("error")
     steps = svc.views.get(rec).analysis("steps")["steps"]

@@ -24,7 +24,7 @@ from xdiag.analysis.hlo import (
 )
 from xdiag.analysis.hlo.cost import cost_columns
 from xdiag.analysis.hlo.proto import hlo_pb2
-from xdiag.errors import InvalidProfile
+from xdiag.core.errors import InvalidProfile
 
 
 def compile_module(f, *args):

@@ -11,7 +11,7 @@ import pytest
 from jaxlib import _hlo
 
 from xdiag.analysis.hlo import module_cost, neighborhood, parse_module, to_dot
-from xdiag.errors import NotFound
+from xdiag.core.errors import NotFound
 
 N = 16
 # p0 -> n1 -> n2 -> f(n2, p1) -> n3 -> n4 -> out(n4, f); f fuses mul then exp.

@@ -12,7 +12,7 @@ from jaxlib import _hlo
 
 from xdiag.analysis.hlo import format_module, hlo_text, parse_module
 from xdiag.analysis.hlo.proto import hlo_pb2
-from xdiag.errors import InvalidProfile, NotFound
+from xdiag.core.errors import InvalidProfile, NotFound
 
 BATCH, D_IN, HIDDEN = 8, 32, 16
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from xdiag.analysis import timeline
-from xdiag.analysis.pack import pack, unpack
+from xdiag.core.pack import pack, unpack
 
 
 def nested_trace(rng: np.random.Generator, n_tracks: int, n_top: int, span_ns: int):
@@ -182,7 +182,7 @@ INDEX_ARRAYS = ("ev_start", "ev_end", "ev_name", "ev_src", "seg_track", "seg_dep
 def test_index_is_the_same_on_any_number_of_threads(monkeypatch) -> None:
     """Sort and level-of-detail build split tracks and segments over threads: the index
     must not depend on how many, with tracks of very different sizes, one of them laned."""
-    from xdiag import workers
+    from xdiag.core import threads
 
     rng = np.random.default_rng(11)
     track, start, end = nested_trace(rng, n_tracks=7, n_top=9000, span_ns=2_000_000_000)
@@ -192,7 +192,7 @@ def test_index_is_the_same_on_any_number_of_threads(monkeypatch) -> None:
     lanes = np.array([False, False, True, False, False, False, False])
     built = []
     for n in (1, 2, 3, 8):
-        monkeypatch.setattr(workers, "_count", n)
+        monkeypatch.setattr(threads, "_count", n)
         built.append(timeline.build(track, start, end, name, lanes=lanes))
     for idx in built[1:]:
         for key in INDEX_ARRAYS:

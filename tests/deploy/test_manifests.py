@@ -172,7 +172,7 @@ def test_workload_identity_service_account() -> None:
 
 
 def test_configmap_keys_are_real_settings() -> None:
-    from xdiag.config import Settings
+    from xdiag.core.config import Settings
 
     cm = find("ConfigMap", "xdiag-settings")["data"]
     fields = {"XDIAG_" + f.name.upper(): f for f in dataclasses.fields(Settings)}
@@ -187,7 +187,7 @@ def test_configmap_keys_are_real_settings() -> None:
 
 
 def test_readme_documents_every_setting() -> None:
-    from xdiag.config import Settings
+    from xdiag.core.config import Settings
 
     text = (ROOT / "deploy" / "README.md").read_text()
     missing = ["XDIAG_" + f.name.upper() for f in dataclasses.fields(Settings)
@@ -372,10 +372,10 @@ def test_service_settings_fence_targets_hosts_and_proxies() -> None:
     """The ConfigMap's target policy refuses metadata addresses and admits the trainer's
     pods; its Host list admits the name the trainer's agent calls; its trusted proxies are
     Google's front ends and the load balancer (filled in at deploy time)."""
-    from xdiag.config import Settings
-    from xdiag.errors import TargetRefused
+    from xdiag.core.config import Settings
+    from xdiag.core.errors import TargetRefused
+    from xdiag.core.targets import TargetPolicy, parse_networks
     from xdiag.server.gate import HostPolicy
-    from xdiag.targets import TargetPolicy, parse_networks
 
     cm = find("ConfigMap", "xdiag-settings")["data"]
     settings = Settings.from_env(cm)
@@ -549,8 +549,8 @@ def test_ingest_jobs_as_written_ingest_a_two_host_session(tmp_path: Path) -> Non
     """Render the Jobs for a session written straight into a store, run each pod's
     containers (init, then main) concurrently for every index, then the finalize Job:
     the profile is catalogued once and ready, with both hosts' events."""
-    from xdiag.config import Settings
-    from xdiag.services import Services
+    from xdiag.core.config import Settings
+    from xdiag.server.services import Services
 
     store = tmp_path / "bucket"
     raw = store / "r" / "plugins" / "profile" / "s"

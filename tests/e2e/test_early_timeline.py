@@ -22,10 +22,10 @@ from e2e_support import (
 from support import hold_tables
 from werkzeug.serving import make_server
 
-from xdiag import intake
-from xdiag.config import Settings
+from xdiag.core.config import Settings
+from xdiag.pipeline import admit
 from xdiag.server import create_app
-from xdiag.services import Services
+from xdiag.server.services import Services
 
 
 @pytest.mark.e2e
@@ -35,8 +35,8 @@ def test_trace_opens_while_ingest_builds_the_tables(ui, tmp_path: Path, monkeypa
     server = make_server("127.0.0.1", 0, create_app(services=svc), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        rec = intake.store_session(svc.store, svc.profiles, run="early", session="s",
-                                   files=[intake.HostFile("h0", SMALL)], source="upload")
+        rec = admit.store_session(svc.store, svc.profiles, run="early", session="s",
+                                   files=[admit.HostFile("h0", SMALL)], source="upload")
         page, _ = ui.new_page(f"http://127.0.0.1:{server.server_port}")
         asked: list[str] = []  # the profile look-ups: long polls while ingesting
         page.on("request", lambda r: asked.append(r.url) if "/api/v1/profiles/early~s?" in r.url

@@ -219,9 +219,9 @@ def test_services_logged_no_unhandled_error(services: dict[str, Any]) -> None:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from xdiag.config import Settings
+    from xdiag.core.config import Settings
     from xdiag.server import create_app
-    from xdiag.services import Services
+    from xdiag.server.services import Services
 
     svc = Services(Settings(store=str(tmp_path_factory.mktemp("found") / "store"),
                             ingest_inline=True))
@@ -245,7 +245,7 @@ def test_405_says_which_methods_the_url_takes(app: Any) -> None:
 
 def test_healthz_outage_is_the_error_shape(app: Any, monkeypatch) -> None:
     """Before: `{"ok": false, "store", "detail"}` with no `error` code."""
-    from xdiag.errors import StoreError
+    from xdiag.core.errors import StoreError
 
     def down(prefix: str) -> list[str]:
         raise StoreError("the store is not answering; retried for 120 s")
@@ -288,11 +288,11 @@ def test_token_fields_are_strings(app: Any, body: dict, status: int) -> None:
 def test_share_expiry_is_a_duration_or_seconds(app: Any, expires_in: Any, status: int) -> None:
     client = app.test_client()
     if client.get("/api/v1/profiles/found~s").status_code == 404:
-        from xdiag import intake
+        from xdiag.pipeline import admit
 
         svc = app.extensions["xdiag"]
-        rec = intake.store_session(svc.store, svc.profiles, run="found", session="s",
-                                   files=[intake.HostFile("h", SMALL)], source="upload")
+        rec = admit.store_session(svc.store, svc.profiles, run="found", session="s",
+                                   files=[admit.HostFile("h", SMALL)], source="upload")
         svc.ingest.run(rec["id"], inline=True)
     r = client.post("/api/v1/shares", json={"profile_id": "found~s", "expires_in": expires_in})
     assert r.status_code == status, r.json
@@ -307,8 +307,8 @@ def test_share_expiry_is_a_duration_or_seconds(app: Any, expires_in: Any, status
 def test_the_specs_name_patterns_are_the_name_checks(text: str) -> None:
     """The spec's patterns for names and profile ids accept exactly what names.py does
     (lengths aside: those are the spec's maxLength)."""
-    from xdiag.errors import InvalidName
-    from xdiag.names import NAME_PATTERN, PROFILE_ID_PATTERN, check_name, split_profile_id
+    from xdiag.core.errors import InvalidName
+    from xdiag.core.names import NAME_PATTERN, PROFILE_ID_PATTERN, check_name, split_profile_id
     from xdiag.server.params import ecma
 
     for pattern, check in ((NAME_PATTERN, lambda t: check_name(t, "run")),

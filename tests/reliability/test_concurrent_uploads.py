@@ -122,10 +122,10 @@ def test_same_second_captures_of_one_job_get_distinct_sessions(tmp_path: Path,
     by a trace file per capture; everything after it is real."""
     import socket
 
-    from xdiag import capture
-    from xdiag.capture import CaptureRequest
-    from xdiag.config import Settings
-    from xdiag.services import Services
+    from xdiag.core.config import Settings
+    from xdiag.pipeline import capture
+    from xdiag.pipeline.capture import CaptureRequest
+    from xdiag.server.services import Services
 
     svc = Services(Settings(store=str(tmp_path / "store"), ingest_inline=True))
     listener = socket.create_server(("127.0.0.1", 0))  # the port probe must connect

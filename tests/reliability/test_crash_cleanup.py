@@ -20,7 +20,7 @@ import pytest
 from reliability_support import files_under, upload, wait_status
 from support import run_cli
 
-from xdiag import tempfiles
+from xdiag.core import tempfiles
 from xdiag.store import layout
 
 
@@ -109,8 +109,8 @@ def test_a_service_leaves_an_ingest_split_over_jobs_alone(tmp_path: Path) -> Non
 
     from reliability_support import SMALL
 
-    from xdiag.config import Settings
-    from xdiag.services import Services
+    from xdiag.core.config import Settings
+    from xdiag.server.services import Services
 
     root = tmp_path / "store"
     raw = root / "r" / "plugins" / "profile" / "s"

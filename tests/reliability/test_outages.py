@@ -18,12 +18,12 @@ import pytest
 from reliability_support import SMALL, variant
 from support import hold_tables
 
-from xdiag import ingest, intake
-from xdiag.config import Settings
-from xdiag.errors import StoreError
-from xdiag.ingest import IngestRunner
+from xdiag.core.config import Settings
+from xdiag.core.errors import StoreError
+from xdiag.pipeline import admit, runner
+from xdiag.pipeline.runner import IngestRunner
 from xdiag.server import create_app
-from xdiag.services import Services
+from xdiag.server.services import Services
 from xdiag.store import layout
 
 
@@ -50,20 +50,20 @@ def _ready(svc: Services, pid: str, timeout: float = 60) -> bool:
 def test_outage_mid_upload_is_a_503_and_leaves_nothing(restartable_gcs, monkeypatch) -> None:
     svc = _service(f"gs://{restartable_gcs.new_bucket()}/root")
     app = create_app(services=svc)
-    checked = intake.inspect_xplane
+    checked = admit.inspect_xplane
 
     def check_then_outage(*args, **kwargs):  # the session is claimed, nothing copied yet
         out = checked(*args, **kwargs)
         restartable_gcs.kill()
         return out
 
-    monkeypatch.setattr(intake, "inspect_xplane", check_then_outage)
+    monkeypatch.setattr(admit, "inspect_xplane", check_then_outage)
     resp = _post(app, variant(1), "s")
     assert resp.status_code == 503, resp.get_json()
     detail = resp.get_json()["detail"]
     assert "not answering" in detail and "no object" not in detail, detail
     assert resp.headers.get("Retry-After")
-    monkeypatch.setattr(intake, "inspect_xplane", checked)
+    monkeypatch.setattr(admit, "inspect_xplane", checked)
     restartable_gcs.start()
     assert svc.store.list(layout.CLAIMS)  # what the failed upload could not undo ...
     svc.maintain()
@@ -73,12 +73,12 @@ def test_outage_mid_upload_is_a_503_and_leaves_nothing(restartable_gcs, monkeypa
 
 
 def test_outage_mid_ingest_is_retried(restartable_gcs, monkeypatch) -> None:
-    monkeypatch.setattr(ingest, "RETRY_DELAYS_S", (1.0, 2.0, 4.0))
+    monkeypatch.setattr(runner, "RETRY_DELAYS_S", (1.0, 2.0, 4.0))
     svc = _service(f"gs://{restartable_gcs.new_bucket()}/root")
     svc.ingest.service_host_peaks()  # measured once, before the test holds ingest
     reached, release = hold_tables(monkeypatch)
-    rec = intake.store_session(svc.store, svc.profiles, run="r", session="s",
-                               files=[intake.HostFile("h", SMALL)], source="upload")
+    rec = admit.store_session(svc.store, svc.profiles, run="r", session="s",
+                               files=[admit.HostFile("h", SMALL)], source="upload")
     out: list[dict] = []
     worker = threading.Thread(target=lambda: out.append(svc.ingest.run(rec["id"], inline=True)))
     worker.start()
@@ -94,12 +94,12 @@ def test_outage_mid_ingest_is_retried(restartable_gcs, monkeypatch) -> None:
 
 
 def test_outage_longer_than_the_retries_is_resumed(restartable_gcs, monkeypatch) -> None:
-    monkeypatch.setattr(ingest, "RETRY_DELAYS_S", (0.2,))
+    monkeypatch.setattr(runner, "RETRY_DELAYS_S", (0.2,))
     svc = _service(f"gs://{restartable_gcs.new_bucket()}/root")
     svc.ingest.service_host_peaks()
     reached, release = hold_tables(monkeypatch)
-    rec = intake.store_session(svc.store, svc.profiles, run="r", session="s",
-                               files=[intake.HostFile("h", SMALL)], source="upload")
+    rec = admit.store_session(svc.store, svc.profiles, run="r", session="s",
+                               files=[admit.HostFile("h", SMALL)], source="upload")
     out: list[dict] = []
     worker = threading.Thread(target=lambda: out.append(svc.ingest.run(rec["id"], inline=True)))
     worker.start()
@@ -121,9 +121,9 @@ def test_outage_longer_than_the_retries_is_resumed(restartable_gcs, monkeypatch)
 def test_a_store_failure_is_recorded_for_users_and_retried_later(tmp_path,
                                                                   monkeypatch) -> None:
     svc = _service(str(tmp_path / "store"))
-    rec = intake.store_session(svc.store, svc.profiles, run="r", session="s",
-                               files=[intake.HostFile("h", SMALL)], source="upload")
-    monkeypatch.setattr(ingest, "RETRY_DELAYS_S", (0.01,))
+    rec = admit.store_session(svc.store, svc.profiles, run="r", session="s",
+                               files=[admit.HostFile("h", SMALL)], source="upload")
+    monkeypatch.setattr(runner, "RETRY_DELAYS_S", (0.01,))
     calls = []
 
     def unreachable(self, record, **kwargs):
@@ -147,8 +147,8 @@ def test_a_store_failure_is_recorded_for_users_and_retried_later(tmp_path,
                                  OverflowError("int too big to convert")])
 def test_an_internal_error_is_not_shown_as_python_text(tmp_path, monkeypatch, exc) -> None:
     svc = _service(str(tmp_path / "store"))
-    rec = intake.store_session(svc.store, svc.profiles, run="r", session="s",
-                               files=[intake.HostFile("h", SMALL)], source="upload")
+    rec = admit.store_session(svc.store, svc.profiles, run="r", session="s",
+                               files=[admit.HostFile("h", SMALL)], source="upload")
 
     def crash(self, record, **kwargs):
         raise exc

@@ -27,10 +27,10 @@ from pathlib import Path
 import pytest
 from support import FIXTURES, ROOT, Service, free_port, run_cli
 
-from xdiag import intake
-from xdiag.config import Settings
+from xdiag.core.config import Settings
+from xdiag.pipeline import admit
 from xdiag.server import create_app
-from xdiag.services import Services
+from xdiag.server.services import Services
 
 SMALL = FIXTURES / "cpu_small.xplane.pb"
 JUNK = ["inf", "-inf", "1e400", "nan", "NaN", "12abc", "0x10", "", "9" * 400, "\uff11\uff12"]  # the last: fullwidth 12
@@ -44,8 +44,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
     """One store with one ready profile, shared by the module's apps and servers."""
     root = str(tmp_path_factory.mktemp("sec") / "store")
     svc = Services(Settings(store=root, ingest_inline=True))
-    rec = intake.store_session(svc.store, svc.profiles, run="sec", session="s1",
-                               files=[intake.HostFile("h0", SMALL)], source="upload")
+    rec = admit.store_session(svc.store, svc.profiles, run="sec", session="s1",
+                               files=[admit.HostFile("h0", SMALL)], source="upload")
     svc.ingest.run(rec["id"], inline=True)
     return root
 

@@ -22,7 +22,7 @@ import pytest
 import requests
 from reliability_support import upload, wait_status
 
-from xdiag.ingest import VERSION
+from xdiag.pipeline.runner import VERSION
 from xdiag.store import layout, open_store
 
 

@@ -25,10 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_support import SMALL
 
-from xdiag import intake
-from xdiag.config import Settings
-from xdiag.errors import XdiagError
-from xdiag.services import Services
+from xdiag.core.config import Settings
+from xdiag.core.errors import XdiagError
+from xdiag.pipeline import admit
+from xdiag.server.services import Services
 from xdiag.store import layout
 from xdiag.xplane.xplane_pb2 import XSpace
 
@@ -163,8 +163,8 @@ def check_outcome(svc: Services, data: bytes, tmp: Path) -> str:
     path.write_bytes(data)
     try:
         try:
-            rec = intake.store_session(svc.store, svc.profiles, run="fuzz", session=session,
-                                       files=[intake.HostFile("h", path)], source="upload")
+            rec = admit.store_session(svc.store, svc.profiles, run="fuzz", session=session,
+                                       files=[admit.HostFile("h", path)], source="upload")
         except XdiagError as exc:
             assert exc.status == 400, exc.detail
             assert not PYTHON_TEXT.search(exc.detail), exc.detail
@@ -269,8 +269,8 @@ def test_what_ingest_cannot_analyse_is_refused_saying_why(service, tmp_path, dam
     path = tmp_path / "h.xplane.pb"
     path.write_bytes(space.SerializeToString())
     with pytest.raises(XdiagError) as caught:
-        intake.store_session(service.store, service.profiles, run="fuzz", session="damaged",
-                             files=[intake.HostFile("h", path)], source="upload")
+        admit.store_session(service.store, service.profiles, run="fuzz", session="damaged",
+                             files=[admit.HostFile("h", path)], source="upload")
     assert caught.value.status == 400 and message in caught.value.detail, caught.value.detail
     assert caught.value.detail.startswith("h.xplane.pb: ")
     assert service.store.list(layout.session_prefix("fuzz", "damaged")) == []
@@ -282,9 +282,9 @@ def test_hosts_too_far_apart_for_one_session_are_refused(service, tmp_path) -> N
         line.timestamp_ns += 30 * 3600 * 10**9
     (tmp_path / "late.xplane.pb").write_bytes(late.SerializeToString())
     with pytest.raises(XdiagError) as caught:
-        intake.store_session(service.store, service.profiles, run="fuzz", session="apart",
-                             files=[intake.HostFile("a", SMALL),
-                                    intake.HostFile("b", tmp_path / "late.xplane.pb")],
+        admit.store_session(service.store, service.profiles, run="fuzz", session="apart",
+                             files=[admit.HostFile("a", SMALL),
+                                    admit.HostFile("b", tmp_path / "late.xplane.pb")],
                              source="upload")
     assert "30.0 h apart" in caught.value.detail, caught.value.detail
     assert service.store.list(layout.session_prefix("fuzz", "apart")) == []

@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 from reliability_support import SMALL, variant
 
-from xdiag import tempfiles
-from xdiag.config import Settings
-from xdiag.ingest import VERSION
+from xdiag.core import tempfiles
+from xdiag.core.config import Settings
+from xdiag.pipeline.runner import VERSION
 from xdiag.server import create_app
-from xdiag.services import Services
+from xdiag.server.services import Services
+from xdiag.serving.viewfiles import PREFIX, ViewFiles
 from xdiag.store import layout
-from xdiag.viewfiles import PREFIX, ViewFiles
 
 
 def _replica(store_url: str):

@@ -10,7 +10,7 @@ import pytest
 from support import FIXTURES
 from test_xspace_reader import _handmade
 
-from xdiag.errors import InvalidProfile
+from xdiag.core.errors import InvalidProfile
 from xdiag.xplane import events
 from xdiag.xplane.events import EventReader
 from xdiag.xplane.reader import read_xspace

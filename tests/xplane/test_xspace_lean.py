@@ -13,7 +13,7 @@ from test_xspace_malformed import _len, run_fuzz
 from test_xspace_reader import _handmade
 
 from xdiag.analysis.host import ANALYSED_STATS
-from xdiag.errors import InvalidProfile
+from xdiag.core.errors import InvalidProfile
 from xdiag.xplane import _xspace
 from xdiag.xplane.lean import LeanColumns, read_xspace_lean
 from xdiag.xplane.reader import XSpaceColumns, read_xspace
@@ -321,7 +321,7 @@ def test_helpers_check_their_inputs() -> None:
 FUZZ = textwrap.dedent(
     """
     import sys
-    from xdiag.errors import InvalidProfile
+    from xdiag.core.errors import InvalidProfile
     from xdiag.xplane.lean import read_xspace_lean
     from xdiag.xplane.reader import read_xspace
     sys.path.insert(0, sys.argv[4])

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xdiag.errors import InvalidProfile
+from xdiag.core.errors import InvalidProfile
 from xdiag.xplane import _xspace
 from xdiag.xplane.reader import read_xspace
 from xdiag.xplane.xplane_pb2 import XSpace, XStatMetadata
@@ -123,7 +123,7 @@ def test_truncations_raise_invalid_profile(cpu_small: Path) -> None:
 FUZZ = textwrap.dedent(
     """
     import sys
-    from xdiag.errors import InvalidProfile
+    from xdiag.core.errors import InvalidProfile
     from xdiag.xplane.hlo import hlo_modules
     from xdiag.xplane.reader import read_xspace
     sys.path.insert(0, sys.argv[4])

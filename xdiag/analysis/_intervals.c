@@ -26,7 +26,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "workers.h"
+#include "../core/threads.h"
 
 /* Rows of one track: row_end[r] is the end of the last slice put in row r. */
 typedef struct {

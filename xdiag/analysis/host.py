@@ -18,10 +18,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from xdiag import workers
 from xdiag.analysis import device_steps, timeline
 from xdiag.analysis._intervals import ps_to_ns, row_sums
 from xdiag.analysis.tracks import Track, assign_tracks
+from xdiag.core import threads
 from xdiag.xplane.arrays import factorize as _factorize_sorted
 
 log = logging.getLogger("xdiag.analysis")
@@ -322,7 +322,7 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
     start_ns, end_ns = np.empty(n_timed, np.int64), np.empty(n_timed, np.int64)
     window = ps_to_ns(np.ascontiguousarray(start_ps, np.int64),
                       np.ascontiguousarray(dur_ps, np.int64), (cols.t0_ns - t0_ns) * 1000,
-                      start_ns, end_ns, workers.count())
+                      start_ns, end_ns, threads.count())
     del start_ps, dur_ps
     marks = device_steps.marks(*es.step_num, sel, start_ns, end_ns, es.model_flops)
     es.step_num = es.model_flops = None

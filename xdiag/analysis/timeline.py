@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from xdiag import workers
 from xdiag.analysis._intervals import build_lod, expand_ranges, find_ranges, sort_slices
+from xdiag.core import threads
 
 LMIN = 10  # finest summarised level: 1.024 µs buckets; below that, raw slices
 MAX_TBITS = 46  # profiles up to ~19.5 h
@@ -139,7 +139,7 @@ def build(track: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray,
         ev_self, ev_nested = np.empty(n, np.int64), np.empty(n, np.uint8)
         extra = (np.ascontiguousarray(lines, np.int32), ev_self, ev_nested)
     ptr_b, track_b, depth_b = sort_slices(np.ascontiguousarray(track), start_in, end_in, laned,
-                                          order, start, end, depth, workers.count(),
+                                          order, start, end, depth, threads.count(),
                                           np.ascontiguousarray(name, np.int32), ev_name, ev_src,
                                           *extra)
     del start_in, end_in, depth, order
@@ -154,7 +154,7 @@ def build(track: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray,
     pool_ref = np.empty(n, dtype=ref_dtype)
     lod_block = np.full((n_seg, n_levels), -1, dtype=np.int32)
     block_ptr = np.frombuffer(build_lod(start, end, seg_ptr, LMIN, n_levels, pool_ref,
-                                        pool_ref.itemsize, lod_block, workers.count()),
+                                        pool_ref.itemsize, lod_block, threads.count()),
                               np.int64).copy()
     used = int(block_ptr[-1])
     pool_ref = pool_ref[:used]

@@ -10,10 +10,10 @@ from flask import Flask, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from xdiag import jsonio
-from xdiag.config import Settings
-from xdiag.errors import XdiagError
-from xdiag.services import Services
+from xdiag.core import jsonio
+from xdiag.core.config import Settings
+from xdiag.core.errors import XdiagError
+from xdiag.server.services import Services
 
 log = logging.getLogger("xdiag.server")
 
@@ -45,8 +45,7 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     svc = services or Services(settings)
     app.extensions["xdiag"] = svc
 
-    from xdiag import auth
-    from xdiag.server import api, gate, health, logs, openapi, shares, ui, views_api
+    from xdiag.server import api, auth, gate, health, logs, openapi, queries, shares, ui
 
     logs.install()
     gate.init_app(app, svc.settings)  # forwarded headers, Host, body size: first of all
@@ -60,7 +59,7 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
         auth.check_csrf(g.principal)
 
     app.register_blueprint(api.bp)
-    app.register_blueprint(views_api.bp)
+    app.register_blueprint(queries.bp)
     app.register_blueprint(shares.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(ui.bp)

@@ -9,17 +9,18 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, send_file
 
-from xdiag import intake, tempfiles
-from xdiag.auth import authorize
-from xdiag.capture import CaptureRequest
-from xdiag.errors import BadRequest, Forbidden, InvalidProfile, NotFound
-from xdiag.names import check_name, sanitize
-from xdiag.registry import Caller
+from xdiag.core import tempfiles
+from xdiag.core.errors import BadRequest, Forbidden, InvalidProfile, NotFound
+from xdiag.core.names import check_name, sanitize
+from xdiag.pipeline import admit
+from xdiag.pipeline.capture import CaptureRequest
+from xdiag.server.auth import authorize
 from xdiag.server.authz import requires
 from xdiag.server.context import base_url, json_body, services
 from xdiag.server.gate import AGENT_BODY_MAX, UPLOAD, accepts_body
 from xdiag.server.params import Flag, Int, Text, query
 from xdiag.store import layout
+from xdiag.store.registry import Caller
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -128,7 +129,7 @@ def profile_get(pid: str, wait: str, timeout: int) -> Any:
     `wait=timeline` (or `wait=ready`) holds the answer for a profile still ingesting until
     its timeline can be opened (or its ingest has ended), at most `timeout` seconds
     (default 10): the viewer opens a fresh capture the moment it can, without polling."""
-    from xdiag.ingest import CHANGES, timeline_ready
+    from xdiag.pipeline.runner import CHANGES, timeline_ready
 
     svc = services()
     until = wait
@@ -183,7 +184,7 @@ def profile_upload(wait: bool) -> Any:
         raise BadRequest("no files: send multipart/form-data with one or more 'file' parts")
     svc = services()
     run = check_name(request.form.get("run") or "uploads", "run")
-    session = request.form.get("session") or intake.new_session_name(svc.store, run)
+    session = request.form.get("session") or admit.new_session_name(svc.store, run)
     check_name(session, "session")
     tmp = tempfiles.mkdtemp("xdiag-upload-")  # named after this process: swept if it dies
     try:
@@ -195,8 +196,8 @@ def profile_upload(wait: bool) -> Any:
             host = request.form.get(f"host{i}") or sanitize(name[: -len(layout.XPLANE_SUFFIX)])
             path = tmp / f"{i}.xplane.pb"
             up.save(path)
-            files.append(intake.HostFile(check_name(host, "host"), path, owned=True))
-        record = intake.store_session(svc.store, svc.profiles, run=run, session=session,
+            files.append(admit.HostFile(check_name(host, "host"), path, owned=True))
+        record = admit.store_session(svc.store, svc.profiles, run=run, session=session,
                                       files=files, source="upload",
                                       job=request.form.get("job") or None)
     finally:

@@ -27,7 +27,7 @@ def requires(role: str, *, profile_arg: str | None = None) -> Callable[[F], F]:
     def wrap(view: F) -> F:
         @functools.wraps(view)
         def checked(*args: Any, **kwargs: Any) -> Any:
-            from xdiag.auth import authorize
+            from xdiag.server.auth import authorize
 
             authorize(role, kwargs.get(profile_arg) if profile_arg else None)
             return view(*args, **kwargs)

@@ -8,8 +8,8 @@ from typing import Any
 
 from flask import current_app, request
 
-from xdiag.errors import BadRequest, PayloadTooLarge
-from xdiag.services import Services
+from xdiag.core.errors import BadRequest, PayloadTooLarge
+from xdiag.server.services import Services
 
 
 def services() -> Services:

@@ -26,9 +26,9 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, request
 from werkzeug.wrappers import Response
 
-from xdiag.config import Settings
-from xdiag.errors import BadHost, PayloadTooLarge
-from xdiag.targets import IPNetwork, address, parse_networks
+from xdiag.core.config import Settings
+from xdiag.core.errors import BadHost, PayloadTooLarge
+from xdiag.core.targets import IPNetwork, address, parse_networks
 
 JSON_BODY_MAX = 16 * 1024  # sign-in, shares, captures, tokens: a few hundred bytes each
 AGENT_BODY_MAX = 4 * 1024  # an agent's registration is ~400 bytes

@@ -9,8 +9,8 @@ from flask import Blueprint, Flask, Response, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from xdiag import __version__
-from xdiag.errors import XdiagError
-from xdiag.metrics import HTTP_REQUESTS, HTTP_SECONDS, REGISTRY
+from xdiag.core.errors import XdiagError
+from xdiag.core.metrics import HTTP_REQUESTS, HTTP_SECONDS, REGISTRY
 from xdiag.server.context import services
 
 bp = Blueprint("health", __name__)

@@ -19,9 +19,9 @@ from werkzeug.routing import Rule
 from werkzeug.routing.converters import NumberConverter
 
 from xdiag import __version__
-from xdiag.names import MAX_PROFILE_ID, NAME_PATTERN, PROFILE_ID_PATTERN
+from xdiag.core.names import MAX_PROFILE_ID, NAME_PATTERN, PROFILE_ID_PATTERN
+from xdiag.core.targets import HOSTNAME_RE
 from xdiag.server.gate import ANY_HOST_PATHS, JSON_BODY_MAX, UPLOAD
-from xdiag.targets import HOSTNAME_RE
 
 bp = Blueprint("openapi", __name__)
 

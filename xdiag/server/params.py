@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 
 from flask import request
 
-from xdiag.errors import BadRequest
-from xdiag.names import MAX_PROFILE_ID, PROFILE_ID_PATTERN
-from xdiag.values import INT_MAX, to_int
+from xdiag.core.errors import BadRequest
+from xdiag.core.names import MAX_PROFILE_ID, PROFILE_ID_PATTERN
+from xdiag.core.values import INT_MAX, to_int
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_TEXT = 1000  # a query text longer than this is junk (search terms, names, ids)

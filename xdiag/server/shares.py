@@ -6,14 +6,13 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, make_response, request
 
-from xdiag import auth
-from xdiag.errors import BadRequest, Forbidden, Gone, NotFound, Unauthorized, XdiagError
-from xdiag.secrets_store import MAX_EXPIRY_S, SESSION_S
-from xdiag.server import ui
+from xdiag.core.errors import BadRequest, Forbidden, Gone, NotFound, Unauthorized, XdiagError
+from xdiag.core.values import to_int
+from xdiag.server import auth, ui
 from xdiag.server.authz import requires
 from xdiag.server.context import base_url, json_body, services
 from xdiag.server.params import PROFILE_ID, Text, query
-from xdiag.values import to_int
+from xdiag.store.secrets import MAX_EXPIRY_S, SESSION_S
 
 bp = Blueprint("shares", __name__)
 

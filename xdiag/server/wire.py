@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from xdiag import jsonio
+from xdiag.core import jsonio
 
 MAGIC = b"XDTL"
 VERSION = 1

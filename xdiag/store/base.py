@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from xdiag import jsonio
-from xdiag.errors import BadRequest, NotFound, PreconditionFailed
+from xdiag.core import jsonio
+from xdiag.core.errors import BadRequest, NotFound, PreconditionFailed
 
 T = TypeVar("T")
 
@@ -71,7 +71,7 @@ class ObjectStore(abc.ABC):
         """
         import tempfile
 
-        from xdiag import tempfiles
+        from xdiag.core import tempfiles
 
         with tempfile.NamedTemporaryFile(prefix=f"xdiag-parts-{tempfiles.owner()}-") as fh:
             for part in parts:
@@ -164,7 +164,7 @@ class ObjectStore(abc.ABC):
 
         `fn` receives the current value (or `default` if absent) and returns the new one.
         """
-        from xdiag.errors import NotFound
+        from xdiag.core.errors import NotFound
 
         for attempt in range(attempts):
             try:
@@ -181,7 +181,7 @@ class ObjectStore(abc.ABC):
         raise PreconditionFailed(f"gave up updating {key} after {attempts} conflicting writes")
 
     def iter_json(self, prefix: str) -> Iterator[tuple[str, Any]]:
-        from xdiag.errors import NotFound
+        from xdiag.core.errors import NotFound
 
         for key in self.list(prefix):
             if key.endswith(".json"):

@@ -27,7 +27,7 @@ from google.cloud import storage
 from google.cloud.storage import exceptions as media_exc
 from google.cloud.storage.retry import DEFAULT_RETRY
 
-from xdiag.errors import BadRequest, NotFound, PreconditionFailed, StoreError
+from xdiag.core.errors import BadRequest, NotFound, PreconditionFailed, StoreError
 from xdiag.store.base import ObjectStore, check_key
 
 CHUNK_SIZE = 8 * 1024 * 1024  # multiple of 256 KiB, as the resumable protocol requires

@@ -14,7 +14,7 @@ Service state (profile index, job registry, shares, tokens, session claims) live
 
 from __future__ import annotations
 
-from xdiag.names import check_name, sanitize
+from xdiag.core.names import check_name, sanitize
 
 XPLANE_SUFFIX = ".xplane.pb"
 STATE = ".xdiag"

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from xdiag import tempfiles
-from xdiag.errors import NotFound, PreconditionFailed
+from xdiag.core import tempfiles
+from xdiag.core.errors import NotFound, PreconditionFailed
 from xdiag.store.base import ObjectStore, check_key
 
 _TMP_PREFIX = ".xdiag-tmp-"

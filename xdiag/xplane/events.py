@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from xdiag.errors import InvalidProfile
+from xdiag.core.errors import InvalidProfile
 from xdiag.xplane import _xspace
 from xdiag.xplane.reader import _open_profile, _parse, _plane_metas
 

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from xdiag import workers
-from xdiag.errors import InvalidProfile
+from xdiag.core import threads as cpu
+from xdiag.core.errors import InvalidProfile
 from xdiag.xplane import _xspace
 from xdiag.xplane.reader import (
     _CHUNK,
@@ -302,7 +302,7 @@ def read_xspace_lean(data: Any, *, stats: Iterable[str] = (),
             from this process while and after parsing (madvise MADV_DONTNEED:
             the mapping stays valid, pages are read back from the file if
             touched again). The result never reads `data`.
-        threads: threads to decode events on (default: `xdiag.workers.count()`);
+        threads: threads to decode events on (default: `xdiag.core.threads.count()`);
             the result is the same on any number.
 
     Returns:
@@ -329,7 +329,7 @@ def read_xspace_lean(data: Any, *, stats: Iterable[str] = (),
     drop = drop_pages and (from_path or _droppable(data))
     try:
         r = _xspace.parse_lean(data, keep, len(wanted), drop=drop,
-                               threads=workers.count() if threads is None else threads)
+                               threads=cpu.count() if threads is None else threads)
     except ValueError as e:
         raise InvalidProfile(f"not a valid XSpace profile: {e}") from e
     _check_planes(r, size)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from google.protobuf.message import DecodeError
 
-from xdiag.errors import InvalidProfile
+from xdiag.core.errors import InvalidProfile
 from xdiag.xplane import _xspace
 from xdiag.xplane.arrays import factorize
 from xdiag.xplane.xplane_pb2 import XPlane, XSpace

@@ -35,7 +35,7 @@ import numpy as np
 
 from xdiag.analysis import _hlocost
 from xdiag.analysis.hlo.module import HloModule, Instruction
-from xdiag.errors import InvalidProfile
+from xdiag.core.errors import InvalidProfile
 
 # Category ids (stable, used as JSON keys) and their display labels.
 CATEGORY_LABELS: dict[str, str] = {

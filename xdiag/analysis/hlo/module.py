@@ -19,7 +19,7 @@ from typing import TypeVar
 from google.protobuf.message import DecodeError
 
 from xdiag.analysis.hlo.proto import hlo_pb2, xla_data_pb2
-from xdiag.errors import InvalidProfile, NotFound
+from xdiag.core.errors import InvalidProfile, NotFound
 
 # Bits per element by HLO dtype name. Sub-byte types are stored one per byte
 # unless the layout packs them (element_size_in_bits), as XLA does.

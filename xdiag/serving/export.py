@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from xdiag import perfetto_wire as wire
-from xdiag.errors import InvalidProfile
+from xdiag.core.errors import InvalidProfile
+from xdiag.serving import perfetto_wire as wire
 
 SEQ = 0x5844  # trusted_packet_sequence_id of the first host ("XD"); host i is SEQ + i
 CHUNK_PACKETS = 1 << 17  # slice packets per streamed chunk (~3-4 MiB)

@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from xdiag import jsonio
 from xdiag.analysis import timeline
 from xdiag.analysis._intervals import gather_slices
-from xdiag.analysis.pack import unpack
-from xdiag.errors import BadRequest, Conflict, NotFound
-from xdiag.ingest import VERSION, derived_prefix
+from xdiag.core import jsonio
+from xdiag.core.errors import BadRequest, Conflict, NotFound
+from xdiag.core.pack import unpack
+from xdiag.pipeline.runner import VERSION, derived_prefix
 from xdiag.store import ObjectStore, layout
 
 MAX_WIDTH = 16384
@@ -331,7 +331,7 @@ class ViewCache:
 
     def __init__(self, store: ObjectStore, ingest: Any, capacity: int = 8,
                  max_file_bytes: int | None = None) -> None:
-        from xdiag.viewfiles import DEFAULT_MAX_BYTES, ViewFiles
+        from xdiag.serving.viewfiles import DEFAULT_MAX_BYTES, ViewFiles
 
         self.store, self.ingest, self.capacity = store, ingest, capacity
         self._cache: collections.OrderedDict[str, tuple[int, ProfileData]] = \
@@ -397,7 +397,7 @@ class ViewCache:
             if hit and hit[0] == _EARLY:
                 self._cache.move_to_end(pid)
                 return hit[1]
-        from xdiag.ingest import EARLY, early_manifest
+        from xdiag.pipeline.runner import EARLY, early_manifest
 
         manifest = early_manifest(self.store, record)
         if manifest is None:

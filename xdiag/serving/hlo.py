@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from xdiag.errors import NotFound
-from xdiag.ingest import derived_prefix
+from xdiag.core.errors import NotFound
+from xdiag.pipeline.runner import derived_prefix
 
 
 @functools.lru_cache(maxsize=32)

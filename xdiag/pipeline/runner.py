@@ -45,10 +45,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from xdiag import claims, metrics, tempfiles, workers
-from xdiag.analysis.pack import unpack
-from xdiag.errors import Conflict, InvalidProfile, NotFound, StoreError, XdiagError
-from xdiag.names import profile_id
+from xdiag.core import metrics, tempfiles, threads
+from xdiag.core.errors import Conflict, InvalidProfile, NotFound, StoreError, XdiagError
+from xdiag.core.names import profile_id
+from xdiag.core.pack import unpack
+from xdiag.pipeline import claims
 from xdiag.store import ObjectStore, layout, open_store
 
 log = logging.getLogger("xdiag.ingest")
@@ -188,7 +189,7 @@ class StoreCostCache:
         self._remember(fingerprint, costs)
 
 
-@workers.gc_paused()
+@threads.gc_paused()
 def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
                 out_prefix: str) -> dict[str, Any]:
     """Analyse one host file and write its timeline file; return the small summaries.
@@ -196,8 +197,8 @@ def ingest_host(store_url: str, run: str, session: str, host: str, t0_ns: int,
     Runs in a worker process: takes only picklable arguments, opens the store itself.
     """
     from xdiag.analysis.host import ANALYSED_STATS, analyse_host
-    from xdiag.analysis.pack import pack_parts
-    from xdiag.xplane import handoff
+    from xdiag.core.pack import pack_parts
+    from xdiag.pipeline import handoff
     from xdiag.xplane.lean import read_xspace_lean
 
     store = open_store(store_url)
@@ -370,9 +371,11 @@ def _preload() -> None:
     """Imports what ingest runs when the service starts, not during its first capture's
     ingest: the modules (numpy glue, protobuf descriptors, regexes) take ~40-60 ms of
     CPU to load, which a user would otherwise wait for on the first capture only."""
-    from xdiag.analysis import host, opstats, pack, peaks, roofline, steps  # noqa: F401
+    from xdiag.analysis import host, opstats, peaks, roofline, steps  # noqa: F401
     from xdiag.analysis.hlo import cost  # noqa: F401
-    from xdiag.xplane import handoff, lean  # noqa: F401
+    from xdiag.core import pack  # noqa: F401
+    from xdiag.pipeline import handoff  # noqa: F401
+    from xdiag.xplane import lean  # noqa: F401
 
 
 class IngestRunner:
@@ -423,11 +426,11 @@ class IngestRunner:
                 # Hosts run side by side: each process gets its share of the cores.
                 self._pool = cf.ProcessPoolExecutor(
                     self.workers, mp_context=mp.get_context("forkserver"),
-                    initializer=workers.set_count,
-                    initargs=(max(1, workers.cores() // self.workers),))
+                    initializer=threads.set_count,
+                    initargs=(max(1, threads.cores() // self.workers),))
             return self._pool
 
-    @workers.gc_paused()
+    @threads.gc_paused()
     def ingest(self, record: dict[str, Any], *, inline: bool = False,
                hosts: list[str] | None = None) -> dict[str, Any]:
         """Build every derived view of `record`; return the ingest summary.
@@ -464,7 +467,7 @@ class IngestRunner:
             return {"hosts": [{"host": r["host"], "events": r["events"]} for r in results]}
         return self.finalize(record, results, time.perf_counter() - t_start)
 
-    @workers.gc_paused()
+    @threads.gc_paused()
     def finalize(self, record: dict[str, Any], results: list[dict[str, Any]] | None = None,
                  seconds: float = 0.0) -> dict[str, Any]:
         """Merge the hosts' summaries into the profile views and write the manifest (last)."""

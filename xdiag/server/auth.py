@@ -45,7 +45,7 @@ from typing import Any
 
 from flask import g, request
 
-from xdiag.errors import BadRequest, Forbidden, Gone, NotFound, TooManyRequests, Unauthorized
+from xdiag.core.errors import BadRequest, Forbidden, Gone, NotFound, TooManyRequests, Unauthorized
 
 RANK = {"viewer": 1, "editor": 2, "admin": 3}
 SESSION_COOKIE = "xdiag_session"

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from xdiag import jsonio
+from xdiag.core import jsonio
 
 MAGIC = b"XDPK"
 VERSION = 1

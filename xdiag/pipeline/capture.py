@@ -25,12 +25,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from xdiag import intake, metrics, tempfiles
-from xdiag.errors import BadRequest, CaptureFailed, NotFound, XdiagError
-from xdiag.names import check_job, sanitize
+from xdiag.core import metrics, tempfiles
+from xdiag.core.errors import BadRequest, CaptureFailed, NotFound, XdiagError
+from xdiag.core.names import check_job, sanitize
+from xdiag.core.targets import check_host_syntax
+from xdiag.core.values import to_int
+from xdiag.pipeline import admit
 from xdiag.store import layout
-from xdiag.targets import check_host_syntax
-from xdiag.values import to_int
 
 log = logging.getLogger("xdiag.capture")
 
@@ -273,7 +274,7 @@ class Captures:
                 continue
             try:
                 # One host: its ingest runs in this process and takes over the parse.
-                summary = intake.inspect_xplane(path, h["host"], keep=len(workers) == 1)
+                summary = admit.inspect_xplane(path, h["host"], keep=len(workers) == 1)
             except XdiagError as exc:
                 h["state"], h["error"] = "failed", exc.detail
                 continue
@@ -285,18 +286,18 @@ class Captures:
                saved: list[dict[str, Any]], tmp: Path) -> None:
         svc = self.services
         cap["state"] = "saving"
-        cap["windows_overlap"] = intake.windows_overlap(
+        cap["windows_overlap"] = admit.windows_overlap(
             [tuple(h["window_ns"]) if h["window_ns"] else None for h in saved])
         self._save(cap)
         t = time.monotonic()
-        session = intake.new_session_name(svc.store, req.job)
-        record = intake.store_session(
+        session = admit.new_session_name(svc.store, req.job)
+        record = admit.store_session(
             svc.store,
             svc.profiles,
             run=req.job,
             session=session,
             # The traces are this capture's temporary files: the store may take them over.
-            files=[intake.HostFile(h["host"], Path(h["_path"]), owned=True) for h in saved],
+            files=[admit.HostFile(h["host"], Path(h["_path"]), owned=True) for h in saved],
             summaries={h["host"]: h["_summary"] for h in saved},
             source="capture",
             job=req.job,

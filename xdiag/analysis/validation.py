@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from xdiag.errors import InvalidProfile
+from xdiag.core.errors import InvalidProfile
 
 INT_STATS = ("program_id", "device_ordinal", "step_num", "correlation_id")
 STR_STATS = ("hlo_op", "hlo_module")

@@ -25,9 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from xdiag import claims, validation, workers
-from xdiag.errors import Conflict, InvalidProfile, StoreError
-from xdiag.names import check_name, profile_id
+from xdiag.analysis import validation
+from xdiag.core import threads
+from xdiag.core.errors import Conflict, InvalidProfile, StoreError
+from xdiag.core.names import check_name, profile_id
+from xdiag.pipeline import claims
 from xdiag.store import ObjectStore, layout
 
 MAX_XPLANE_BYTES = 2 * 1024**3
@@ -59,7 +61,7 @@ class XplaneSummary:
     parsed: Any = dataclasses.field(default=None, repr=False, compare=False)
 
 
-@workers.gc_paused()
+@threads.gc_paused()
 def inspect_xplane(path: Path, label: str = "", *, keep: bool = False) -> XplaneSummary:
     """Parse a host file fully; raise InvalidProfile saying what is wrong with it.
 
@@ -251,7 +253,7 @@ def _store_claimed(store: ObjectStore, profiles: Any, claim: claims.Claim, *, ru
         created = profiles.create(record)
         for f in files:
             if summaries[f.host].parsed is not None:
-                from xdiag.xplane import handoff
+                from xdiag.pipeline import handoff
 
                 key = layout.raw_key(run, session, f.host)
                 handoff.put(store.url, key, summaries[f.host].bytes, summaries[f.host].parsed)
@@ -271,7 +273,7 @@ def adopt_session(store: ObjectStore, profiles: Any, run: str, session: str) -> 
     """Catalogue a raw session that was written straight into the store (e.g. by the
     xprofiler CLI or `jax.profiler.trace(gs://...)`), without copying it. Claimed like
     an upload (Conflict if another process claims it); the claim passes to its ingest."""
-    from xdiag import tempfiles
+    from xdiag.core import tempfiles
 
     keys = [k for k in store.list(layout.session_prefix(run, session))
             if k.endswith(layout.XPLANE_SUFFIX) and "/.xdiag/" not in k]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from xdiag.errors import InvalidValue
+from xdiag.core.errors import InvalidValue
 
 INT_MAX = 1 << 62  # |value| bound when the caller gives none: int64 arithmetic stays safe
 _MAX_TEXT = 40  # longer number texts are junk (and int() on 10^6 digits is slow)

@@ -4,8 +4,8 @@
  * shares by worker index, or items pulled from a shared counter, each written to
  * its own place in the output.
  */
-#ifndef XDIAG_WORKERS_H
-#define XDIAG_WORKERS_H
+#ifndef XDIAG_THREADS_H
+#define XDIAG_THREADS_H
 
 #include <pthread.h>
 

@@ -19,11 +19,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from xdiag.errors import BadRequest, Forbidden, NotFound, TargetRefused
-from xdiag.names import check_job, check_name
+from xdiag.core.errors import BadRequest, Forbidden, NotFound, TargetRefused
+from xdiag.core.names import check_job, check_name
+from xdiag.core.targets import TargetPolicy, check_host_syntax
+from xdiag.core.values import to_float, to_int
 from xdiag.store import ObjectStore, layout
-from xdiag.targets import TargetPolicy, check_host_syntax
-from xdiag.values import to_float, to_int
 
 # Who owns a job name: the identity that registered it first (one small object per job,
 # created under a precondition). Not under JOBS: that prefix holds only registrations.

@@ -11,16 +11,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from xdiag.auth import RateLimiter
-from xdiag.capture import Captures
-from xdiag.config import Settings
-from xdiag.ingest import IngestRunner
-from xdiag.profiles import Profiles
-from xdiag.registry import Registry
-from xdiag.secrets_store import Sessions, Shares, Tokens
+from xdiag.core.config import Settings
+from xdiag.core.targets import TargetPolicy
+from xdiag.pipeline.capture import Captures
+from xdiag.pipeline.runner import IngestRunner
+from xdiag.server.auth import RateLimiter
+from xdiag.serving.profile import ViewCache
 from xdiag.store import ObjectStore, open_store
-from xdiag.targets import TargetPolicy
-from xdiag.views import ViewCache
+from xdiag.store.profiles import Profiles
+from xdiag.store.registry import Registry
+from xdiag.store.secrets import Sessions, Shares, Tokens
 
 log = logging.getLogger("xdiag.services")
 
@@ -76,7 +76,7 @@ class Services:
 
     def sweep_temp(self) -> list[tuple[str, int]]:
         """The temporary files dead processes left here and in a local store."""
-        from xdiag import tempfiles
+        from xdiag.core import tempfiles
 
         removed = [(str(p), n) for p, n in tempfiles.sweep(tempfiles.system_dir(),
                                                            TEMP_PREFIXES)]
@@ -88,7 +88,7 @@ class Services:
 
     @staticmethod
     def _guarded(what: str, step: Callable[[], Any]) -> Any:
-        from xdiag.errors import XdiagError
+        from xdiag.core.errors import XdiagError
 
         try:
             return step()

@@ -12,9 +12,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from xdiag import jsonio
-from xdiag.errors import Conflict, NotFound
-from xdiag.names import split_profile_id
+from xdiag.core import jsonio
+from xdiag.core.errors import Conflict, NotFound
+from xdiag.core.names import split_profile_id
 from xdiag.store import ObjectStore, layout
 
 SUMMARY_FIELDS = (
@@ -48,7 +48,7 @@ class Profiles:
 
     def create(self, record: dict[str, Any]) -> dict[str, Any]:
         """Add a new profile; Conflict if the id is taken (never overwrite raw data's record)."""
-        from xdiag.errors import PreconditionFailed
+        from xdiag.core.errors import PreconditionFailed
 
         record.setdefault("created_at", time.time())
         key = layout.profile_record_key(record["id"])

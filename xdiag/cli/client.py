@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from xdiag.errors import XdiagError
+from xdiag.core.errors import XdiagError
 
 DEFAULT_SERVER = "http://127.0.0.1:8791"
 

@@ -10,7 +10,7 @@ from xdiag.server import wire
 from xdiag.server.authz import requires
 from xdiag.server.context import services
 from xdiag.server.params import NOT_BLANK, PROFILE_ID, Flag, Int, IntList, Text, query
-from xdiag.views import MAX_WIDTH, SEARCH_LIMIT, ProfileData
+from xdiag.serving.profile import MAX_WIDTH, SEARCH_LIMIT, ProfileData
 
 bp = Blueprint("views", __name__, url_prefix="/api/v1")
 
@@ -117,7 +117,7 @@ def hlo_modules(pid: str) -> Any:
        Flag("expand", "expand fusions (1/true/all)", default=False))
 def hlo_module(pid: str, module: str, op: str | None, hops: int, expand: bool) -> Any:
     """HLO text of a module and the graph around `op`."""
-    from xdiag.hlo_views import module_view
+    from xdiag.serving.hlo import module_view
 
     d = _data(pid)
     return jsonify(module_view(d, module, op=op, hops=hops, expand=expand))
@@ -128,7 +128,7 @@ def hlo_module(pid: str, module: str, op: str | None, hops: int, expand: bool) -
 @query(Text("format", "perfetto (the only format)", default="perfetto", choices=("perfetto",)))
 def export(pid: str, format: str) -> Any:
     """The whole timeline as a Perfetto trace (every event; streamed)."""
-    from xdiag.export import perfetto_packets
+    from xdiag.serving.export import perfetto_packets
 
     d = _data(pid)
     return Response(perfetto_packets(d), mimetype="application/octet-stream", headers={

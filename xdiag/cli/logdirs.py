@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from xdiag.errors import BadRequest
-from xdiag.names import sanitize
+from xdiag.core.errors import BadRequest
+from xdiag.core.names import sanitize
 from xdiag.store.layout import XPLANE_SUFFIX
 
 

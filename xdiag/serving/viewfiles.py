@@ -21,8 +21,8 @@ import secrets
 import threading
 from pathlib import Path
 
-from xdiag import tempfiles
-from xdiag.errors import NotFound, StoreError
+from xdiag.core import tempfiles
+from xdiag.core.errors import NotFound, StoreError
 from xdiag.store import ObjectStore
 
 PREFIX = "xdiag-views-"

@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from xdiag.errors import BadRequest, Gone, NotFound
-from xdiag.names import split_profile_id
+from xdiag.core.errors import BadRequest, Gone, NotFound
+from xdiag.core.names import split_profile_id
 from xdiag.store import ObjectStore, layout
 
 ROLES = ("viewer", "editor", "admin")

@@ -26,8 +26,8 @@ from typing import Any
 import click
 from werkzeug.serving import WSGIRequestHandler
 
-from xdiag.client import Client, default_server
-from xdiag.errors import Conflict, XdiagError
+from xdiag.cli.client import Client, default_server
+from xdiag.core.errors import Conflict, XdiagError
 
 
 def _emit(obj: Any, as_json: bool, human: Callable[[Any], str]) -> None:
@@ -106,7 +106,7 @@ def serve(store: str | None, host: str | None, port: int | None, auth: str | Non
 
     from werkzeug.serving import make_server
 
-    from xdiag.config import Settings
+    from xdiag.core.config import Settings
     from xdiag.server import create_app
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the capture client's C++ chatter
@@ -235,7 +235,7 @@ def capture(client: Client, as_json: bool, job: str, duration_ms: int, host_trac
 def upload(client: Client, as_json: bool, path: str, run: str | None,
            session: str | None) -> None:
     """Upload an .xplane.pb, a session folder or a profiler log dir."""
-    from xdiag.logdirs import find_sessions
+    from xdiag.cli.logdirs import find_sessions
 
     found = find_sessions(path)
     results = []
@@ -255,8 +255,8 @@ def upload(client: Client, as_json: bool, path: str, run: str | None,
 
 
 def _local_services(store: str | None) -> Any:
-    from xdiag.config import Settings
-    from xdiag.services import Services
+    from xdiag.core.config import Settings
+    from xdiag.server.services import Services
 
     return Services(Settings.from_env(store=store))
 
@@ -277,9 +277,9 @@ def ingest(session: str, store: str | None, hosts: tuple[str, ...], finalize: bo
     process is ingesting is refused."""
     import time
 
-    from xdiag import claims
-    from xdiag.intake import adopt_session
-    from xdiag.names import profile_id, split_profile_id
+    from xdiag.core.names import profile_id, split_profile_id
+    from xdiag.pipeline import claims
+    from xdiag.pipeline.admit import adopt_session
 
     try:
         svc = _local_services(store)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-from xdiag.config import REPO_ROOT
+from xdiag.core.config import REPO_ROOT
 
 
 def _wait_for(url: str, what: str, timeout: float, ok=lambda r: r.ok) -> requests.Response:

@@ -22,7 +22,7 @@ import re
 import socket
 from collections.abc import Iterable
 
-from xdiag.errors import BadRequest, TargetRefused
+from xdiag.core.errors import BadRequest, TargetRefused
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -21,9 +21,9 @@ import threading
 import time
 from typing import Any
 
-from xdiag import jsonio, tempfiles
-from xdiag.errors import InvalidName, NotFound, PreconditionFailed
-from xdiag.names import check_name
+from xdiag.core import jsonio, tempfiles
+from xdiag.core.errors import InvalidName, NotFound, PreconditionFailed
+from xdiag.core.names import check_name
 from xdiag.store import ObjectStore, layout
 
 LEASE_S = 120.0  # an ingest renews its claim every LEASE_S / 4

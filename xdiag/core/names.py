@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from xdiag.errors import InvalidName
+from xdiag.core.errors import InvalidName
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,199}")
 _ID_SEP = "~"

@@ -1,0 +1,1 @@
+"""The `xdiag` command line (`main.py`), its HTTP client, and the `make run` demo."""

@@ -1,0 +1,1 @@
+"""What every stage shares: errors, settings, names, numbers, JSON and packed arrays."""

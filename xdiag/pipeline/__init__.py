@@ -1,0 +1,1 @@
+"""The writers: capture, admission of host files, ingest into derived views."""
