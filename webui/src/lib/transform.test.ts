@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
-  clampWindow, durNsToPx, nsPerPx, panByNs, panByPx, pxToTNs, spanNs, tNsToPx, wheelZoomFactor, windowAround, windowFit, zoomAt,
-  type Viewport,
+  apply, clampWindow, contentToScreen, durNsToPx, invert, invertAxis, mapAxis, nsPerPx, panByNs, panByPx, pxPerNs, pxToTNs, shift,
+  spanNs, thenAxis, timeToPx, tNsToPx, wheelZoomFactor, windowAround, windowFit, zoomAt, type Axis, type Viewport,
 } from "./transform";
 
 const B = { start_ns: 0, end_ns: 1_000_000 };
@@ -68,5 +68,47 @@ describe("zoom and pan", () => {
     expect(spanNs(big)).toBe(10_000);
     const fit = windowFit(10_000, 1000, B, 0.1);
     expect(fit).toEqual({ t0_ns: 9900, t1_ns: 11_100 });
+  });
+});
+
+describe("affine maps between named spaces", () => {
+  const a: Axis = { in0: 10, out0: 100, scale: 4, inv: 0.25 };
+  const b: Axis = { in0: -3, out0: 7, scale: 0.5, inv: 2 };
+
+  it("maps about an origin, inverts, and composes in order", () => {
+    expect(mapAxis(a, 12)).toBe(108);
+    expect(mapAxis(invertAxis(a), 108)).toBe(12);
+    for (const v of [-5, 0, 12.5, 1e6]) {
+      expect(mapAxis(thenAxis(a, b), v)).toBeCloseTo(mapAxis(b, mapAxis(a, v)), 9);
+      expect(mapAxis(invertAxis(thenAxis(a, b)), mapAxis(thenAxis(a, b), v))).toBeCloseTo(v, 9);
+    }
+    expect(mapAxis(shift(-220), 300)).toBe(80);
+  });
+
+  it("t_ns -> px is the window's affine map, exact for times far from zero", () => {
+    // Times on a wall clock (t_ns near 1.7e15), 3 us across 997 px: k * t + c loses
+    // 0.04 px to rounding here; the origin form (t - t0) * k does not.
+    const t0 = 1.7e15;
+    const k = 997 / 3000;
+    const far: Viewport = { window: { t0_ns: t0, t1_ns: t0 + 3000 }, width_px: 997 };
+    expect(tNsToPx(far, t0 + 333)).toBe(333 * k);
+    expect(Math.abs(k * (t0 + 333) - k * t0 - 333 * k)).toBeGreaterThan(0.01);
+    expect(pxToTNs(far, 333 * k)).toBe(t0 + 333);
+    expect(timeToPx(vp)).toEqual({ in0: 1000, out0: 0, scale: pxPerNs(vp), inv: nsPerPx(vp) });
+  });
+
+  it("(t_ns, content_y) -> screen puts the window's start at the slice area's left edge and scrollY at the rows' top", () => {
+    const m = contentToScreen(vp, { left_px: 220, top_px: 28, scrollY: 500 });
+    expect(apply(m, { x: 1000, y: 500 })).toEqual({ x: 220, y: 28 });
+    expect(apply(m, { x: 3000, y: 600 })).toEqual({ x: 1220, y: 128 });
+    // A pointer back to time and content: the inverse of the same map.
+    const back = invert(m);
+    expect(apply(back, { x: 720, y: 100 })).toEqual({ x: 2000, y: 572 });
+    expect(mapAxis(back.x, 720)).toBe(pxToTNs(vp, 720 - 220));
+    for (const p of [{ x: 0, y: 0 }, { x: 1399.5, y: 871.25 }]) {
+      const q = apply(m, apply(back, p));
+      expect(q.x).toBeCloseTo(p.x, 9);
+      expect(q.y).toBeCloseTo(p.y, 9);
+    }
   });
 });

@@ -1,8 +1,13 @@
 // Coordinate spaces of the timeline, named after their unit:
-//   t_ns  time in nanoseconds from the profile's start (the API's axis)
-//   px    CSS pixels from the left edge of the slice area
-// One affine map converts between them: px = (t_ns - t0_ns) * pxPerNs.
-// Everything that pans or zooms goes through the functions here.
+//   t_ns       time in nanoseconds from the profile's start (the API's axis)
+//   px         CSS pixels from the left edge of the slice area
+//   content_y  CSS pixels from the top of the first row (the layout's y; scrolls)
+//   screen     CSS pixels from the canvas' top-left corner (what a pointer event gives):
+//              the slice area starts `left_px` in, the rows `top_px` down
+// Conversions go through one kind of map, an axis-aligned affine `Affine`:
+// (t_ns, content_y) -> screen is `contentToScreen`, px = (t_ns - t0_ns) * pxPerNs
+// is its time axis (`timeToPx`), and the inverse maps a pointer back. Everything
+// that pans or zooms goes through the functions here.
 
 export interface TimeWindow {
   t0_ns: number;
@@ -18,6 +23,68 @@ export interface Bounds {
 export interface Viewport {
   window: TimeWindow;
   width_px: number;
+}
+
+/**
+ * One axis of an affine map, written about an origin: out = out0 + (in - in0) * scale.
+ * The origin form keeps precision where it matters: for t_ns near 1e12,
+ * (t - t0) * k is exact to the pixel where k * t + c is not. `inv` is the
+ * inverse scale as the caller computed it (span / width, not 1 / scale), so a
+ * map and its inverse are each as exact as the direct formula.
+ */
+export interface Axis {
+  in0: number;
+  out0: number;
+  scale: number;
+  inv: number;
+}
+
+/** A point in one named space (which one is in the variable's name). */
+export interface Point {
+  x: number;
+  y: number;
+}
+
+/** An axis-aligned affine map between two named spaces (a timeline never rotates or shears). */
+export interface Affine {
+  x: Axis;
+  y: Axis;
+}
+
+/** A shift by `offset`: out = in + offset. */
+export function shift(offset: number): Axis {
+  return { in0: 0, out0: offset, scale: 1, inv: 1 };
+}
+
+export function mapAxis(a: Axis, v: number): number {
+  return a.out0 + (v - a.in0) * a.scale;
+}
+
+export function invertAxis(a: Axis): Axis {
+  return { in0: a.out0, out0: a.in0, scale: a.inv, inv: a.scale };
+}
+
+/** `a`, then `b`. */
+export function thenAxis(a: Axis, b: Axis): Axis {
+  return { in0: a.in0, out0: b.out0 + (a.out0 - b.in0) * b.scale, scale: a.scale * b.scale, inv: a.inv * b.inv };
+}
+
+export function apply(m: Affine, p: Point): Point {
+  return { x: mapAxis(m.x, p.x), y: mapAxis(m.y, p.y) };
+}
+
+export function invert(m: Affine): Affine {
+  return { x: invertAxis(m.x), y: invertAxis(m.y) };
+}
+
+/** Where the slice area and the rows sit on the canvas, and how far the rows are scrolled. */
+export interface ScreenFrame {
+  /** Screen x of the slice area's left edge (the track-name gutter's width). */
+  left_px: number;
+  /** Screen y of the rows' top edge (the time axis' height). */
+  top_px: number;
+  /** content_y shown at top_px. */
+  scrollY: number;
 }
 
 /** Smallest window a user can zoom into. */
@@ -36,12 +103,22 @@ export function nsPerPx(vp: Viewport): number {
   return vp.width_px > 0 ? spanNs(vp.window) / vp.width_px : 0;
 }
 
+/** t_ns -> px in the slice area: the time axis of every frame. */
+export function timeToPx(vp: Viewport): Axis {
+  return { in0: vp.window.t0_ns, out0: 0, scale: pxPerNs(vp), inv: nsPerPx(vp) };
+}
+
+/** (t_ns, content_y) -> screen px: the one transform from the timeline to the canvas. */
+export function contentToScreen(vp: Viewport, f: ScreenFrame): Affine {
+  return { x: thenAxis(timeToPx(vp), shift(f.left_px)), y: { in0: f.scrollY, out0: f.top_px, scale: 1, inv: 1 } };
+}
+
 export function tNsToPx(vp: Viewport, t_ns: number): number {
-  return (t_ns - vp.window.t0_ns) * pxPerNs(vp);
+  return mapAxis(timeToPx(vp), t_ns);
 }
 
 export function pxToTNs(vp: Viewport, px: number): number {
-  return vp.window.t0_ns + px * nsPerPx(vp);
+  return mapAxis(invertAxis(timeToPx(vp)), px);
 }
 
 /** Duration in ns to a width in px. */
