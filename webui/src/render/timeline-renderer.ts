@@ -1,10 +1,12 @@
 // Canvas 2D renderer of the trace timeline. Knows nothing about the DOM
-// around it or the UI framework: it gets a context, a scene, and draws.
+// around it or the UI framework: it gets a context, a scene (colours as
+// strings, read from the theme by views/trace/colors.ts), and draws.
 //
 // Screen layout (CSS px):  [gutter GUTTER_W | slice area                 ]
 //                          [ time axis AXIS_H, step markers               ]
 //                          [ rows: content y - scrollY + AXIS_H           ]
-// Times go through lib/transform (t_ns <-> px in the slice area).
+// Times go through lib/transform (t_ns <-> px in the slice area); the same
+// transform maps a pointer back (timeline-hit.ts).
 
 import type { StepMarker } from "../api/wire";
 import { paletteIndex, PALETTE_DARK, PALETTE_LIGHT, PALETTE_SIZE } from "../lib/color";
@@ -38,7 +40,7 @@ export interface TimelineScene {
   scrollY: number;
   layout: TimelineLayout;
   index: TimelineIndex | null;
-  steps: StepMarker[];
+  steps: readonly StepMarker[];
   hoverIndex: number;
   selectedId: number | null;
   /** Per-track counts of the loaded response, for "n of m". */
@@ -394,24 +396,4 @@ function drawSlices(ctx: CanvasRenderingContext2D, s: TimelineScene, k: number, 
     stats.selected = { x0: selRect[0], x1: selRect[0] + selRect[2], y: selRect[1] };
   }
   return drawn;
-}
-
-/** Colours for the renderer from the page's CSS custom properties. */
-export function readTimelineColors(el: Element, dark: boolean): TimelineColors {
-  const cs = getComputedStyle(el);
-  const v = (name: string, fallback: string) => cs.getPropertyValue(name).trim() || fallback;
-  return {
-    bg: v("--tl-bg", dark ? "#15171c" : "#ffffff"),
-    fg: v("--fg", dark ? "#e6e8ec" : "#1d2330"),
-    muted: v("--muted", dark ? "#9aa3b2" : "#5d6778"),
-    grid: v("--tl-grid", dark ? "#2a2e37" : "#e5e8ee"),
-    gutter: v("--tl-gutter", dark ? "#1b1e25" : "#f7f8fa"),
-    axis: v("--tl-axis", dark ? "#1b1e25" : "#f7f8fa"),
-    hostBg: v("--tl-host", dark ? "#232733" : "#e9edf4"),
-    groupBg: v("--tl-group", dark ? "#1e2129" : "#f1f3f7"),
-    accent: v("--accent", dark ? "#7cacf8" : "#1a73e8"),
-    stepBand: v("--tl-step", dark ? "rgba(255,255,255,0.025)" : "rgba(26,115,232,0.04)"),
-    sliceText: v("--tl-slice-text", dark ? "#ffffff" : "#111111"),
-    dark,
-  };
 }

@@ -18,7 +18,7 @@ import type { Panel, PanelContext } from "./panel";
 import { RooflinePanel } from "./roofline-panel";
 import { shareButton } from "./share-dialog";
 import { errorState, loading } from "./states";
-import { TracePanel } from "./trace-panel";
+import { TracePanel } from "./trace/trace-panel";
 
 export const TAB_LABELS: Record<Tab, string> = {
   overview: "Overview",

@@ -1,12 +1,12 @@
 // Details of one event (GET events/<id>): every stat, derived rates, and links
 // to the op in the op profile and to its HLO graph.
 
-import { isAbort } from "../api/client";
-import type { EventDetails, Track } from "../api/wire";
-import { formatBytes, formatBytesPerS, formatCount, formatEventTimes, formatFlops, formatFlopsPerS } from "../lib/format";
-import { h, replace } from "./dom";
-import type { PanelContext } from "./panel";
-import { errorState, loading } from "./states";
+import { isAbort } from "../../api/client";
+import type { EventDetails, Track } from "../../api/wire";
+import { formatBytes, formatBytesPerS, formatCount, formatEventTimes, formatFlops, formatFlopsPerS } from "../../lib/format";
+import { h, replace } from "../dom";
+import type { PanelContext } from "../panel";
+import { errorState, loading } from "../states";
 
 export class DetailsPanel {
   readonly el = h("aside", { class: "details", "data-testid": "details-panel", "aria-label": "Event details", hidden: true });
