@@ -7,8 +7,9 @@ import type { HloModuleInfo, HloModuleResponse } from "../api/wire";
 import { formatBytes, formatCount, formatFlops } from "../lib/format";
 import { findOpLine, findOpUses, graphToDot } from "../lib/hlo";
 import type { ViewState } from "../lib/viewstate";
-import { layoutDot, mountGraph, type GraphView } from "../render/hlo-graph";
+import { layoutDot } from "../render/hlo-graph";
 import { h, replace } from "./dom";
+import { mountGraph, type GraphView } from "./hlo-graph-view";
 import type { Panel, PanelContext } from "./panel";
 import { emptyState, errorState, loading } from "./states";
 
