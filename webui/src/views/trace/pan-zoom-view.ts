@@ -108,7 +108,10 @@ export class PanZoomView {
   private apply(a: ViewAction): void {
     if ("window" in a) this.setWindow(a.window);
     else if ("scrollBy" in a) this.scrollBy(a.scrollBy);
-    else this.vp.scrollTo(a.scrollTo);
+    else {
+      this.vp.scrollTo(a.scrollTo);
+      this.invalidate();
+    }
   }
 
   private onFrame(now: number): void {
@@ -190,7 +193,6 @@ export class PanZoomView {
       if (!this.drag.moved) return;
       if (this.drag.mode === "pan") c.style.cursor = "grabbing";
       for (const a of dragActions(this.drag, x, y, this.vp)) this.apply(a);
-      if (this.drag.mode === "scroll") this.invalidate();
     });
     c.addEventListener("pointerleave", () => {
       this.mouse = null;
