@@ -141,7 +141,7 @@ def xdiag_ingest(path: str, store: str) -> dict:
     client = create_app(services=svc).test_client()
     received = _as_received(path, store)
     t = time.perf_counter()
-    rec = admit.store_session(svc.store, svc.profiles, run="bench", session="s",
+    rec = svc.admission.store_session(run="bench", session="s",
                                files=[admit.HostFile("h0", received, owned=True)],
                                source="upload")
     t_intake = time.perf_counter() - t
@@ -200,7 +200,7 @@ def xdiag_ingest_alone(path: str, store: str) -> dict:
         # Wall time, and CPU time of all the process's threads (the parse and index
         # passes run on several: per core is events per CPU second).
         t, cpu = time.perf_counter(), time.process_time()
-        rec = admit.store_session(svc.store, svc.profiles, run="bench", session=session,
+        rec = svc.admission.store_session(run="bench", session=session,
                                    files=[admit.HostFile("h0", received, owned=True)],
                                    source="upload")
         rec = svc.ingest.run(rec["id"], inline=True)

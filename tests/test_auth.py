@@ -37,7 +37,7 @@ def make_app(store_url: str, clock: Clock | None = None, **settings):
 def add_profile(svc: Services, run: str) -> str:
     from xdiag.pipeline import admit
 
-    rec = admit.store_session(svc.store, svc.profiles, run=run, session="s1",
+    rec = svc.admission.store_session(run=run, session="s1",
                                files=[admit.HostFile("h0", SMALL)], source="upload")
     return svc.ingest.run(rec["id"], inline=True)["id"]
 

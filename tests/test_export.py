@@ -28,7 +28,7 @@ def _ingest(tmp_path: Path, xplane: Path, host: str = "h0"):
     from xdiag.pipeline import admit
 
     svc = Services(Settings(store=str(tmp_path / "store"), ingest_inline=True))
-    rec = admit.store_session(svc.store, svc.profiles, run="r", session="s",
+    rec = svc.admission.store_session(run="r", session="s",
                                files=[admit.HostFile(host, xplane)], source="upload")
     rec = svc.ingest.run(rec["id"], inline=True)
     assert rec["status"] == "ready", rec.get("error")
@@ -217,7 +217,7 @@ def test_multi_host_sequences_intern_their_own_names(tmp_path: Path) -> None:
         oracle[host] = write_xspace(path, 1_700_000_000_000_000_000, {"main": events})
         files.append(admit.HostFile(host, path))
     svc = Services(Settings(store=str(tmp_path / "store"), ingest_inline=True))
-    rec = admit.store_session(svc.store, svc.profiles, run="r", session="s", files=files,
+    rec = svc.admission.store_session(run="r", session="s", files=files,
                                source="upload")
     data = svc.views.get(svc.ingest.run(rec["id"], inline=True))
     trace = _export(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import json
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +13,10 @@ import pytest
 from support import FIXTURES, hold_tables, run_cli
 
 from xdiag.core.config import Settings
-from xdiag.pipeline.runner import VERSION, StoreCostCache
+from xdiag.pipeline.costs import CostMemo
 from xdiag.server.services import Services
 from xdiag.store import layout
+from xdiag.store.layout import VERSION
 
 SMALL = FIXTURES / "cpu_small.xplane.pb"
 
@@ -26,7 +28,7 @@ def _services(store_url: str) -> Services:
 def _upload(svc: Services, path: Path, run: str = "r", session: str = "s") -> dict:
     from xdiag.pipeline import admit
 
-    rec = admit.store_session(svc.store, svc.profiles, run=run, session=session,
+    rec = svc.admission.store_session(run=run, session=session,
                                files=[admit.HostFile("h0", path)], source="upload")
     return svc.ingest.run(rec["id"], inline=True)
 
@@ -149,7 +151,7 @@ def test_corrupt_host_file_fails_the_profile_with_reason(tmp_path: Path) -> None
     svc = _services(str(tmp_path / "store"))
     from xdiag.pipeline import admit
 
-    rec = admit.store_session(svc.store, svc.profiles, run="r", session="bad",
+    rec = svc.admission.store_session(run="r", session="bad",
                                files=[admit.HostFile("h0", SMALL)], source="upload")
     key = layout.raw_key("r", "bad", "h0")
     svc.store.write(key, SMALL.read_bytes()[: SMALL.stat().st_size // 3])  # damaged in the store
@@ -180,19 +182,50 @@ def test_ingest_is_idempotent(tmp_path: Path) -> None:
     assert snapshot() == first
 
 
-def test_outdated_views_are_rebuilt_on_open(tmp_path: Path) -> None:
+def test_outdated_views_are_rebuilt_in_the_background(tmp_path: Path) -> None:
+    """Views of an older version are never rebuilt inside a request: the request gets a
+    409 that says so (with Retry-After) while the runner rebuilds them in the background,
+    and the next request after that is answered from the new views."""
+    import threading
+
+    from xdiag.server import create_app
+
     svc = _services(str(tmp_path / "store"))
     rec = _upload(svc, SMALL)
+    ops = svc.views.get(rec).analysis_json("ops")
     svc.store.delete_prefix(layout.derived_prefix("r", "s", VERSION))
-    rec = svc.profiles.update(rec["id"], ingest={"version": 0})
-    data = svc.views.get(rec)
-    assert data.tracks and svc.profiles.get(rec["id"])["ingest"]["version"] == VERSION
+    svc.profiles.update(rec["id"], ingest={"version": VERSION - 1})
+    started, release = threading.Event(), threading.Event()
+    run = svc.ingest.run
+
+    def held_run(pid: str, **kwargs):  # the background re-ingest waits until released
+        started.set()
+        assert release.wait(60)
+        return run(pid, **kwargs)
+
+    svc.ingest.run = held_run  # type: ignore[method-assign]
+    client = create_app(services=svc).test_client()
+    try:
+        resp = client.get(f"/api/v1/profiles/{rec['id']}/ops")
+        assert resp.status_code == 409, resp.data
+        assert "being rebuilt in the background" in resp.json["detail"]
+        assert resp.headers["Retry-After"]
+        assert started.wait(30)  # queued (at start-up, and by the request: once)
+        assert client.get(f"/api/v1/profiles/{rec['id']}/tracks").status_code == 409
+    finally:
+        release.set()
+    deadline = time.monotonic() + 60
+    while svc.profiles.get(rec["id"])["ingest"]["version"] != VERSION:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    resp = client.get(f"/api/v1/profiles/{rec['id']}/ops")
+    assert resp.status_code == 200 and resp.data == ops
 
 
 def test_standalone_ingest_equals_service_ingest(tmp_path: Path, monkeypatch) -> None:
     # Both processes must use the same peaks (otherwise each measures its own host).
     monkeypatch.setenv("XDIAG_HOST_PEAKS", "matmul_gflops=100,memcpy_gbps=20")
-    svc = _services(str(tmp_path / "a"))
+    svc = Services(Settings.from_env(store=str(tmp_path / "a"), ingest_inline=True))
     _upload(svc, SMALL)
     # The same raw session written straight into a second store, then `xdiag ingest`.
     raw = tmp_path / "b" / "r" / "plugins" / "profile" / "s"
@@ -241,7 +274,7 @@ def test_multi_host_ingest_reports_progress(tmp_path: Path) -> None:
     from xdiag.pipeline import admit
 
     svc = _services(str(tmp_path / "store"))
-    rec = admit.store_session(svc.store, svc.profiles, run="r", session="two",
+    rec = svc.admission.store_session(run="r", session="two",
                                files=[admit.HostFile("h0", SMALL), admit.HostFile("h1", SMALL)],
                                source="upload")
     out = svc.ingest.run(rec["id"], inline=True)
@@ -265,7 +298,7 @@ def test_module_costs_are_computed_once_per_store(tmp_path: Path, monkeypatch) -
     ops = lambda rec: svc.views.get(rec).analysis("ops")["ops"]  # noqa: E731
     assert ops(first) == ops(second)
     # Another process (an empty memo) reads them from the store.
-    monkeypatch.setattr(StoreCostCache, "_memo", collections.OrderedDict())
+    monkeypatch.setattr(svc.ingest, "costs", CostMemo())
     third = _upload(svc, SMALL, session="c")
     assert len(calls) == n_modules and ops(third) == ops(first)
     # Another store has its own.
@@ -282,20 +315,18 @@ def test_search_pages_are_the_time_ordered_matches(tmp_path: Path) -> None:
     from xdiag.pipeline import admit
 
     svc = _services(str(tmp_path / "store"))
-    rec = admit.store_session(svc.store, svc.profiles, run="r", session="two",
+    rec = svc.admission.store_session(run="r", session="two",
                                files=[admit.HostFile("h0", SMALL), admit.HostFile("h1", SMALL)],
                                source="upload")
     rec = svc.ingest.run(rec["id"], inline=True)
     data = svc.views.get(rec)
-
-    from xdiag.pipeline.runner import derived_prefix
 
     def brute(q: str) -> list[tuple[int, int]]:  # (start_ns, id) of every match, in order
         out = []
         for h in data.hosts:
             idx = h.index
             # An op also matches by its JAX scope (checked against protobuf in test_search).
-            scopes = h.scopes(derived_prefix(rec))
+            scopes = h.scopes()
             for p in range(idx.num_events):
                 name = h.names[int(idx.ev_name[p])]
                 scope = scopes.get(int(idx.ev_name[p]), "")
@@ -336,7 +367,7 @@ def test_timeline_is_served_while_the_tables_are_built(store_url: str, monkeypat
     reached, release = hold_tables(monkeypatch)
     svc = _services(store_url)
     client = create_app(services=svc).test_client()
-    rec = admit.store_session(svc.store, svc.profiles, run="r", session="s",
+    rec = svc.admission.store_session(run="r", session="s",
                                files=[admit.HostFile("h0", SMALL)], source="upload")
     pid = rec["id"]
     worker = threading.Thread(target=svc.ingest.run, args=(pid,), kwargs={"inline": True})
@@ -377,11 +408,11 @@ def test_timeline_is_served_while_the_tables_are_built(store_url: str, monkeypat
 def test_timeline_is_served_from_memory_while_its_file_is_written(tmp_path: Path,
                                                                   monkeypatch) -> None:
     """In the ingesting process, the viewer opens a host's index as soon as it is built,
-    before its file is in the store (runner.EARLY); once written, the store answers, and
-    the viewports are the same bytes."""
+    before its file is in the store (the container's `live.early`); once written, the store
+    answers, and the viewports are the same bytes."""
     import threading
 
-    from xdiag.pipeline import admit, runner
+    from xdiag.pipeline import admit
     from xdiag.server import create_app
     from xdiag.store.local import LocalStore
 
@@ -397,10 +428,10 @@ def test_timeline_is_served_from_memory_while_its_file_is_written(tmp_path: Path
     monkeypatch.setattr(LocalStore, "write_parts", held)
     svc = _services(str(tmp_path / "store"))
     client = create_app(services=svc).test_client()
-    rec = admit.store_session(svc.store, svc.profiles, run="r", session="s",
+    rec = svc.admission.store_session(run="r", session="s",
                                files=[admit.HostFile("h0", SMALL)], source="upload")
     pid = rec["id"]
-    tl_key = runner.derived_prefix(rec) + "hosts/h0.tl"
+    tl_key = layout.Derived.of(rec).index("h0")
     worker = threading.Thread(target=svc.ingest.run, args=(pid,), kwargs={"inline": True})
     worker.start()
     try:
@@ -419,12 +450,12 @@ def test_timeline_is_served_from_memory_while_its_file_is_written(tmp_path: Path
         assert all(r.status_code == 200 for r in early)
         hits = client.get(f"/api/v1/profiles/{pid}/search?q=fusion").json
         assert hits["total"] > 0
-        assert runner.EARLY.get(svc.store.url, tl_key) is not None
+        assert svc.live.early.get(tl_key) is not None
     finally:
         release.set()
         worker.join(120)
     assert svc.profiles.get(pid)["status"] == "ready"
-    assert runner.EARLY.get(svc.store.url, tl_key) is None  # the store answers now
+    assert svc.live.early.get(tl_key) is None  # the store answers now
     final = client.get(f"/api/v1/profiles/{pid}/tracks").json
     assert final["tracks"] == tracks["tracks"] and final["end_ns"] == tracks["end_ns"]
     assert [client.get(v).data for v in views] == [r.data for r in early]
@@ -440,21 +471,22 @@ def test_profile_get_waits_for_the_timeline_then_for_ready(tmp_path: Path, monke
     timeline is written / its ingest has ended (the web UI's long poll), not longer."""
     import threading
 
-    from xdiag.pipeline import admit, runner
+    from xdiag.pipeline import admit
     from xdiag.server import create_app
+    from xdiag.store.live import Changes
 
     reached, release = hold_tables(monkeypatch)
     waiting: dict[int, threading.Event] = collections.defaultdict(threading.Event)
 
-    class Changes(runner._Changes):
+    class Watched(Changes):
         def wait(self, seen: int, timeout: float) -> None:
             waiting[threading.get_ident()].set()
             super().wait(seen, timeout)
 
-    monkeypatch.setattr(runner, "CHANGES", Changes())
     svc = _services(str(tmp_path / "store"))
+    svc.live.changes = Watched()
     app = create_app(services=svc)
-    rec = admit.store_session(svc.store, svc.profiles, run="r", session="s",
+    rec = svc.admission.store_session(run="r", session="s",
                                files=[admit.HostFile("h0", SMALL)], source="upload")
     pid = rec["id"]
     client = app.test_client()
@@ -496,23 +528,23 @@ def test_profile_get_waits_for_the_timeline_then_for_ready(tmp_path: Path, monke
 
 
 def test_single_host_upload_is_parsed_once(tmp_path: Path, monkeypatch) -> None:
-    """Validation's parse is handed to the ingest in the same process (xplane/handoff.py):
+    """Validation's parse is handed to the ingest in the same process (pipeline/handoff.py):
     the ingest does not parse the file again, and writes exactly the views a fresh parse
     gives."""
-    from xdiag.pipeline import admit, handoff
+    from xdiag.pipeline import admit
     from xdiag.xplane import lean
 
     fresh = _services(str(tmp_path / "fresh"))
-    rec = admit.store_session(fresh.store, fresh.profiles, run="r", session="s",
+    rec = fresh.admission.store_session(run="r", session="s",
                                files=[admit.HostFile("h0", SMALL)], source="upload")
     key = layout.raw_key("r", "s", "h0")
-    assert handoff.take(fresh.store.url, key + "x", SMALL.stat().st_size) is None  # not ours
-    assert handoff.take(fresh.store.url, key, SMALL.stat().st_size) is not None
-    assert handoff.take(fresh.store.url, key, SMALL.stat().st_size) is None  # taken once
+    assert fresh.handoff.take(key + "x", SMALL.stat().st_size) is None  # not ours
+    assert fresh.handoff.take(key, SMALL.stat().st_size) is not None
+    assert fresh.handoff.take(key, SMALL.stat().st_size) is None  # taken once
     assert fresh.ingest.run(rec["id"], inline=True)["status"] == "ready"
 
     svc = _services(str(tmp_path / "once"))
-    rec = admit.store_session(svc.store, svc.profiles, run="r", session="s",
+    rec = svc.admission.store_session(run="r", session="s",
                                files=[admit.HostFile("h0", SMALL)], source="upload")
 
     def no_second_parse(*args, **kwargs):

@@ -46,7 +46,7 @@ def data(raw: Path, tmp_path_factory):
     from xdiag.pipeline import admit
 
     svc = Services(Settings(store=str(tmp_path_factory.mktemp("store")), ingest_inline=True))
-    rec = admit.store_session(svc.store, svc.profiles, run="h100", session="s",
+    rec = svc.admission.store_session(run="h100", session="s",
                                files=[admit.HostFile("h0", raw)], source="upload")
     rec = svc.ingest.run(rec["id"], inline=True)
     assert rec["status"] == "ready", rec.get("error")
@@ -227,7 +227,7 @@ def _ingest_bytes(data: bytes, tmp_path: Path):
     path = tmp_path / "h100-edited.xplane.pb"
     path.write_bytes(data)
     svc = Services(Settings(store=str(tmp_path / "store"), ingest_inline=True))
-    rec = admit.store_session(svc.store, svc.profiles, run="edited", session="s",
+    rec = svc.admission.store_session(run="edited", session="s",
                                files=[admit.HostFile("h0", path)], source="upload")
     rec = svc.ingest.run(rec["id"], inline=True)
     assert rec["status"] == "ready", rec.get("error")

@@ -33,7 +33,7 @@ def test_invariants_hold_on_every_fixture(name: str, tmp_path: Path) -> None:
     from xdiag.pipeline import admit
 
     svc = Services(Settings(store=str(tmp_path / "store"), ingest_inline=True))
-    rec = admit.store_session(svc.store, svc.profiles, run="p", session="s",
+    rec = svc.admission.store_session(run="p", session="s",
                                files=[admit.HostFile("h0", _profile(tmp_path, name))],
                                source="upload")
     rec = svc.ingest.run(rec["id"], inline=True)

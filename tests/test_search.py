@@ -20,7 +20,7 @@ def data(tmp_path_factory: pytest.TempPathFactory):
 
     svc = Services(Settings(store=str(tmp_path_factory.mktemp("search") / "store"),
                             ingest_inline=True))
-    rec = admit.store_session(svc.store, svc.profiles, run="r", session="s",
+    rec = svc.admission.store_session(run="r", session="s",
                                files=[admit.HostFile("h0", Path(SMALL))], source="upload")
     rec = svc.ingest.run(rec["id"], inline=True)
     assert rec["status"] == "ready", rec.get("error")

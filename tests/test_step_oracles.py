@@ -42,9 +42,9 @@ def _ingest(log_dir: Path, store: Path, host_peak_gflops: float, monkeypatch) ->
     from xdiag.pipeline import admit
 
     (xplane,) = log_dir.glob("plugins/profile/*/*.xplane.pb")
-    monkeypatch.setenv("XDIAG_HOST_PEAKS", f"matmul_gflops={host_peak_gflops},memcpy_gbps=20")
-    svc = Services(Settings(store=str(store), ingest_inline=True))
-    rec = admit.store_session(svc.store, svc.profiles, run="oracle", session="s",
+    svc = Services(Settings(store=str(store), ingest_inline=True,
+                            host_peaks=f"matmul_gflops={host_peak_gflops},memcpy_gbps=20"))
+    rec = svc.admission.store_session(run="oracle", session="s",
                                files=[admit.HostFile("h0", xplane)], source="upload")
     rec = svc.ingest.run(rec["id"], inline=True)
     assert rec["status"] == "ready", rec.get("error")

@@ -120,7 +120,7 @@ def test_a_device_step_line_is_the_truth(tmp_path: Path) -> None:
     path = tmp_path / "tpu.xplane.pb"
     _tpu_profile(path)
     svc = Services(Settings(store=str(tmp_path / "store"), ingest_inline=True))
-    rec = admit.store_session(svc.store, svc.profiles, run="tpu", session="s",
+    rec = svc.admission.store_session(run="tpu", session="s",
                                files=[admit.HostFile("h0", path)], source="upload")
     rec = svc.ingest.run(rec["id"], inline=True)
     assert rec["status"] == "ready", rec.get("error")

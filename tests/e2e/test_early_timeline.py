@@ -35,7 +35,7 @@ def test_trace_opens_while_ingest_builds_the_tables(ui, tmp_path: Path, monkeypa
     server = make_server("127.0.0.1", 0, create_app(services=svc), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        rec = admit.store_session(svc.store, svc.profiles, run="early", session="s",
+        rec = svc.admission.store_session(run="early", session="s",
                                    files=[admit.HostFile("h0", SMALL)], source="upload")
         page, _ = ui.new_page(f"http://127.0.0.1:{server.server_port}")
         asked: list[str] = []  # the profile look-ups: long polls while ingesting

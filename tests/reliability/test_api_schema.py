@@ -291,7 +291,7 @@ def test_share_expiry_is_a_duration_or_seconds(app: Any, expires_in: Any, status
         from xdiag.pipeline import admit
 
         svc = app.extensions["xdiag"]
-        rec = admit.store_session(svc.store, svc.profiles, run="found", session="s",
+        rec = svc.admission.store_session(run="found", session="s",
                                    files=[admit.HostFile("h", SMALL)], source="upload")
         svc.ingest.run(rec["id"], inline=True)
     r = client.post("/api/v1/shares", json={"profile_id": "found~s", "expires_in": expires_in})

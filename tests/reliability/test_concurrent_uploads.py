@@ -117,7 +117,7 @@ def test_same_second_uploads_on_two_replicas_of_one_bucket(gcs_url: str, serve) 
 def test_same_second_captures_of_one_job_get_distinct_sessions(tmp_path: Path,
                                                                monkeypatch) -> None:
     """Captures name their session after the second they are stored in (capture.py
-    through intake.new_session_name): three at once of one job must not share one
+    through admit.new_session_name): three at once of one job must not share one
     (before claims: 2 of the 3 failed, in each of 3 runs). The profiler RPC is replaced
     by a trace file per capture; everything after it is real."""
     import socket
@@ -145,8 +145,9 @@ def test_same_second_captures_of_one_job_get_distinct_sessions(tmp_path: Path,
     monkeypatch.setattr(capture, "_trace", trace)
     caps: list[dict] = []
     req = CaptureRequest(job="same", duration_ms=1, targets=(("127.0.0.1", port),))
-    threads = [threading.Thread(target=lambda: caps.append(svc.captures.start(req, wait=True)))
-               for _ in range(3)]
+    base = "http://127.0.0.1:8791"
+    threads = [threading.Thread(target=lambda: caps.append(
+        svc.captures.start(req, base_url=base, wait=True))) for _ in range(3)]
     try:
         for t in threads:
             t.start()

@@ -75,9 +75,9 @@ def test_outage_mid_upload_is_a_503_and_leaves_nothing(restartable_gcs, monkeypa
 def test_outage_mid_ingest_is_retried(restartable_gcs, monkeypatch) -> None:
     monkeypatch.setattr(runner, "RETRY_DELAYS_S", (1.0, 2.0, 4.0))
     svc = _service(f"gs://{restartable_gcs.new_bucket()}/root")
-    svc.ingest.service_host_peaks()  # measured once, before the test holds ingest
+    svc.host_peaks.get()  # measured once, before the test holds ingest
     reached, release = hold_tables(monkeypatch)
-    rec = admit.store_session(svc.store, svc.profiles, run="r", session="s",
+    rec = svc.admission.store_session(run="r", session="s",
                                files=[admit.HostFile("h", SMALL)], source="upload")
     out: list[dict] = []
     worker = threading.Thread(target=lambda: out.append(svc.ingest.run(rec["id"], inline=True)))
@@ -96,9 +96,9 @@ def test_outage_mid_ingest_is_retried(restartable_gcs, monkeypatch) -> None:
 def test_outage_longer_than_the_retries_is_resumed(restartable_gcs, monkeypatch) -> None:
     monkeypatch.setattr(runner, "RETRY_DELAYS_S", (0.2,))
     svc = _service(f"gs://{restartable_gcs.new_bucket()}/root")
-    svc.ingest.service_host_peaks()
+    svc.host_peaks.get()
     reached, release = hold_tables(monkeypatch)
-    rec = admit.store_session(svc.store, svc.profiles, run="r", session="s",
+    rec = svc.admission.store_session(run="r", session="s",
                                files=[admit.HostFile("h", SMALL)], source="upload")
     out: list[dict] = []
     worker = threading.Thread(target=lambda: out.append(svc.ingest.run(rec["id"], inline=True)))
@@ -121,7 +121,7 @@ def test_outage_longer_than_the_retries_is_resumed(restartable_gcs, monkeypatch)
 def test_a_store_failure_is_recorded_for_users_and_retried_later(tmp_path,
                                                                   monkeypatch) -> None:
     svc = _service(str(tmp_path / "store"))
-    rec = admit.store_session(svc.store, svc.profiles, run="r", session="s",
+    rec = svc.admission.store_session(run="r", session="s",
                                files=[admit.HostFile("h", SMALL)], source="upload")
     monkeypatch.setattr(runner, "RETRY_DELAYS_S", (0.01,))
     calls = []
@@ -147,7 +147,7 @@ def test_a_store_failure_is_recorded_for_users_and_retried_later(tmp_path,
                                  OverflowError("int too big to convert")])
 def test_an_internal_error_is_not_shown_as_python_text(tmp_path, monkeypatch, exc) -> None:
     svc = _service(str(tmp_path / "store"))
-    rec = admit.store_session(svc.store, svc.profiles, run="r", session="s",
+    rec = svc.admission.store_session(run="r", session="s",
                                files=[admit.HostFile("h", SMALL)], source="upload")
 
     def crash(self, record, **kwargs):

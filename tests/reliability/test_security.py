@@ -44,7 +44,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
     """One store with one ready profile, shared by the module's apps and servers."""
     root = str(tmp_path_factory.mktemp("sec") / "store")
     svc = Services(Settings(store=root, ingest_inline=True))
-    rec = admit.store_session(svc.store, svc.profiles, run="sec", session="s1",
+    rec = svc.admission.store_session(run="sec", session="s1",
                                files=[admit.HostFile("h0", SMALL)], source="upload")
     svc.ingest.run(rec["id"], inline=True)
     return root

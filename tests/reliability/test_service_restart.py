@@ -22,8 +22,8 @@ import pytest
 import requests
 from reliability_support import upload, wait_status
 
-from xdiag.pipeline.runner import VERSION
 from xdiag.store import layout, open_store
+from xdiag.store.layout import VERSION
 
 
 @pytest.fixture(scope="module")

@@ -146,7 +146,7 @@ def service(tmp_path_factory) -> Services:
     base = Path(tmp_path_factory.mktemp("fuzz")) if not shm.is_dir() else \
         Path(__import__("tempfile").mkdtemp(prefix="xdiag-fuzz-", dir=shm))
     svc = Services(Settings(store=str(base / "store"), ingest_inline=True))
-    svc.ingest.service_host_peaks()
+    svc.host_peaks.get()
     yield svc
     import shutil
 
@@ -163,7 +163,7 @@ def check_outcome(svc: Services, data: bytes, tmp: Path) -> str:
     path.write_bytes(data)
     try:
         try:
-            rec = admit.store_session(svc.store, svc.profiles, run="fuzz", session=session,
+            rec = svc.admission.store_session(run="fuzz", session=session,
                                        files=[admit.HostFile("h", path)], source="upload")
         except XdiagError as exc:
             assert exc.status == 400, exc.detail
@@ -269,7 +269,7 @@ def test_what_ingest_cannot_analyse_is_refused_saying_why(service, tmp_path, dam
     path = tmp_path / "h.xplane.pb"
     path.write_bytes(space.SerializeToString())
     with pytest.raises(XdiagError) as caught:
-        admit.store_session(service.store, service.profiles, run="fuzz", session="damaged",
+        service.admission.store_session(run="fuzz", session="damaged",
                              files=[admit.HostFile("h", path)], source="upload")
     assert caught.value.status == 400 and message in caught.value.detail, caught.value.detail
     assert caught.value.detail.startswith("h.xplane.pb: ")
@@ -282,7 +282,7 @@ def test_hosts_too_far_apart_for_one_session_are_refused(service, tmp_path) -> N
         line.timestamp_ns += 30 * 3600 * 10**9
     (tmp_path / "late.xplane.pb").write_bytes(late.SerializeToString())
     with pytest.raises(XdiagError) as caught:
-        admit.store_session(service.store, service.profiles, run="fuzz", session="apart",
+        service.admission.store_session(run="fuzz", session="apart",
                              files=[admit.HostFile("a", SMALL),
                                     admit.HostFile("b", tmp_path / "late.xplane.pb")],
                              source="upload")

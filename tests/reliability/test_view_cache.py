@@ -20,11 +20,11 @@ from reliability_support import SMALL, variant
 
 from xdiag.core import tempfiles
 from xdiag.core.config import Settings
-from xdiag.pipeline.runner import VERSION
 from xdiag.server import create_app
 from xdiag.server.services import Services
 from xdiag.serving.viewfiles import PREFIX, ViewFiles
 from xdiag.store import layout
+from xdiag.store.layout import VERSION
 
 
 def _replica(store_url: str):

@@ -283,7 +283,7 @@ def test_analysis_skips_aggregated_events_and_maps_ids_back() -> None:
 
     data = _handmade()
     full = read_xspace(data)
-    h = analyse_host(read_xspace_lean(data, stats=ANALYSED_STATS), full.t0_ns, release=True)
+    h = analyse_host(read_xspace_lean(data, stats=ANALYSED_STATS), full.t0_ns)
     assert h.num_events == 5 and h.aggregated_events == 1 and h.index.num_events == 4
     src = np.sort(h.index.ev_src)
     assert src.tolist() == [0, 2, 3, 4]  # row 1 is the aggregated one

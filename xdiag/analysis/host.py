@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import mmap
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
@@ -288,17 +287,19 @@ def _modules_that_ran(es: EventStats) -> Callable[[str, int], bool] | None:
     return ran
 
 
-def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
-                 cost_cache: CostCache | None = None,
+def analyse_host(cols: Any, t0_ns: int, *, cost_cache: CostCache | None = None,
                  on_index: Callable[[timeline.TimelineIndex, list[str], list[dict[str, Any]],
-                                     dict[str, Any]], None] | None = None) -> HostAnalysis:
-    """Analyse one host's columns; times become ns from the profile start `t0_ns`.
+                                     dict[str, Any]], None] | None = None,
+                 release: Callable[[], None] | None = None) -> HostAnalysis:
+    """Analyse one host's columns (never modified); times become ns from the profile
+    start `t0_ns`.
 
-    With `release`, the reader's bulk columns are dropped from `cols` as soon as they
-    are consumed, which roughly halves ingest's peak memory (ingest passes True).
-    `on_index(index, names, tracks, counts)` is called once the timeline index is final (it is
-    not modified afterwards), before the op and step tables are built; with `release` too,
-    the returned index then keeps only its slices and segments (on_index persists the rest).
+    `on_index(index, names, tracks, counts)` is called once the timeline index is final
+    (it is not modified afterwards), before the op and step tables are built.
+    `release()` is called as soon as the per-event columns (`cols.events`, `cols.stats`)
+    are no longer read, so that their owner can free them: ingest does, which roughly
+    halves its peak memory. With `release` and `on_index`, the returned index keeps only
+    its slices and segments (on_index has the viewport structures).
     """
     ev = cols.events
     n = len(ev)
@@ -330,11 +331,9 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
                                                                         name_codes[sel])
     lines_sel = line_of if sel is None else line_of[sel]
     del line_of
-    if release:
-        cols.stats = cols.events = None
+    if release is not None:
         del ev, track_of
-        if hasattr(cols.data, "madvise"):  # the mapped file is no longer read: drop its pages
-            cols.data.madvise(mmap.MADV_DONTNEED)
+        release()
     idx = timeline.build(track_sel, start_ns, end_ns, names_sel,
                          lanes=np.array([t.kernels for t in tracks], dtype=bool),
                          lines=lines_sel)
@@ -351,7 +350,7 @@ def analyse_host(cols: Any, t0_ns: int, *, release: bool = False,
     if on_index is not None:  # the index is final: it can be written while tables are built
         on_index(idx, names, track_json, {"events": n, "aggregated_events": int(n - n_timed),
                                           "window_ns": list(window)})
-        if release:
+        if release is not None:
             # The tables read only the slices and segments; the viewport structures are
             # the writer's now, and are freed as soon as they are written.
             none = np.zeros(0, np.int64)

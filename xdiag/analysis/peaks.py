@@ -3,13 +3,13 @@
 Order of preference: the device capability stats in the xplane; a table by
 device kind (vendor figures: dense bf16 FLOP/s and HBM bandwidth); on CPU the
 host peaks the agent measured when the job started; for uploads with none of
-these, a measurement on the service host, labelled as such.
+these, the service's host peaks (configured, or measured on the service host by
+the pipeline), passed in as data and labelled as such.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
+import dataclasses
 from typing import Any
 
 # device kind substring -> (FLOP/s, bytes/s)
@@ -37,7 +37,15 @@ INTERCONNECT: list[tuple[str, float, str]] = [
 L2_BYTES: list[tuple[str, int]] = [("h200", 50 * 2**20), ("h100", 50 * 2**20),
                                    ("a100", 40 * 2**20)]
 
-_service_host_peaks: dict[str, float] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class HostPeaks:
+    """Host peaks that are not the job's own: `values` as an agent measures them
+    (matmul_gflops, memcpy_gbps, optionally cache_gbps and llc_bytes), `source` in words."""
+
+    values: dict[str, float]
+    source: str
 
 
 def _with_links(out: dict[str, Any], host: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -74,14 +82,25 @@ def table_lookup(device_kind: str) -> tuple[float, float] | None:
     return None
 
 
+def _agent_peaks(agent_peaks: dict[str, Any] | None) -> bool:
+    return bool(agent_peaks and agent_peaks.get("matmul_gflops")
+                and agent_peaks.get("memcpy_gbps"))
+
+
+def needs_host_peaks(device_kind: str, plane_peaks: dict[str, float] | None,
+                     agent_peaks: dict[str, Any] | None) -> bool:
+    """Whether `resolve` falls back to the service's host peaks for this profile."""
+    return not (plane_peaks and plane_peaks.get("flops_per_s") and plane_peaks.get(
+        "bytes_per_s")) and table_lookup(device_kind) is None and not _agent_peaks(agent_peaks)
+
+
 def resolve(device_kind: str, plane_peaks: dict[str, float] | None,
             agent_peaks: dict[str, Any] | None,
-            service_peaks: Callable[[], dict[str, float]] | None = None) -> dict[str, Any]:
+            host_peaks: HostPeaks | None = None) -> dict[str, Any]:
     """Peaks for the roofline as {flops_per_s, bytes_per_s, source, device_kind}.
 
-    `service_peaks` supplies the service host's measured peaks (the last resort).
+    `host_peaks`: the last resort, needed exactly when `needs_host_peaks` says so.
     """
-    global _service_host_peaks
     out: dict[str, Any] = {"device_kind": device_kind}
     if plane_peaks and plane_peaks.get("flops_per_s") and plane_peaks.get("bytes_per_s"):
         return _with_links({**out, **plane_peaks, "source": "xplane device capabilities"})
@@ -94,24 +113,14 @@ def resolve(device_kind: str, plane_peaks: dict[str, float] | None,
                           "xplane device capabilities"})
         return _with_links({**out, "flops_per_s": hit[0], "bytes_per_s": hit[1],
                             "source": f"vendor table ({device_kind})"})
-    if agent_peaks and agent_peaks.get("matmul_gflops") and agent_peaks.get("memcpy_gbps"):
+    if agent_peaks and _agent_peaks(agent_peaks):
         return _with_links({**out, "flops_per_s": float(agent_peaks["matmul_gflops"]) * 1e9,
                             "bytes_per_s": float(agent_peaks["memcpy_gbps"]) * 1e9,
                             "source": "measured on the job's host by the agent"}, agent_peaks)
-    configured = os.environ.get("XDIAG_HOST_PEAKS")  # "matmul_gflops=100,memcpy_gbps=20"
-    if configured:
-        vals = dict(kv.split("=", 1) for kv in configured.split(",") if "=" in kv)
-        return _with_links({**out, "flops_per_s": float(vals["matmul_gflops"]) * 1e9,
-                            "bytes_per_s": float(vals["memcpy_gbps"]) * 1e9,
-                            "source": "configured host peaks (XDIAG_HOST_PEAKS)"}, vals)
-    if service_peaks is not None:
-        _service_host_peaks = service_peaks()
-    elif _service_host_peaks is None:
-        from xdiag.agent import measure_host_peaks
-
-        _service_host_peaks = measure_host_peaks(0.5)
-    return _with_links({
-        **out, "flops_per_s": _service_host_peaks["matmul_gflops"] * 1e9,
-        "bytes_per_s": _service_host_peaks["memcpy_gbps"] * 1e9,
-        "source": "measured on the xdiag service host (no peaks recorded with the profile)"},
-        _service_host_peaks)
+    if host_peaks is None:
+        raise ValueError(f"no peaks for device kind {device_kind!r}: the caller passes the "
+                         "service's host peaks when needs_host_peaks() says so")
+    values = host_peaks.values
+    return _with_links({**out, "flops_per_s": float(values["matmul_gflops"]) * 1e9,
+                        "bytes_per_s": float(values["memcpy_gbps"]) * 1e9,
+                        "source": host_peaks.source}, values)

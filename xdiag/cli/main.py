@@ -278,8 +278,7 @@ def ingest(session: str, store: str | None, hosts: tuple[str, ...], finalize: bo
     import time
 
     from xdiag.core.names import profile_id, split_profile_id
-    from xdiag.pipeline import claims
-    from xdiag.pipeline.admit import adopt_session
+    from xdiag.store import layout
 
     try:
         svc = _local_services(store)
@@ -293,19 +292,19 @@ def ingest(session: str, store: str | None, hosts: tuple[str, ...], finalize: bo
             record = svc.profiles.get(pid)
         else:
             try:
-                record = adopt_session(svc.store, svc.profiles, run, sess)
+                record = svc.admission.adopt_session(run, sess)
             except Conflict:  # another ingest pod is cataloguing it: wait for its record
                 deadline = time.monotonic() + 120
                 while not svc.profiles.exists(pid) and time.monotonic() < deadline:
                     time.sleep(1)
                 record = svc.profiles.get(pid)
         if hosts or finalize:  # one part of an ingest split over Jobs
-            claims.join(svc.store, run, sess)
+            svc.claims.join(run, sess)
         if finalize:
             info = svc.ingest.finalize(record)
         elif hosts:
             info = svc.ingest.ingest(record, inline=True, hosts=list(hosts))
-            claims.join(svc.store, run, sess)  # alive until the finalize
+            svc.claims.join(run, sess)  # alive until the finalize
         else:
             record = svc.ingest.run(pid, inline=True)
             if record["status"] == "failed":
@@ -317,7 +316,7 @@ def ingest(session: str, store: str | None, hosts: tuple[str, ...], finalize: bo
         if finalize:
             svc.profiles.update(pid, status="ready", error=None, ingest=info,
                                 duration_ns=info.get("end_ns"), retry_at=None)
-            svc.store.delete(claims.key(run, sess))
+            svc.store.delete(layout.claim_key(run, sess))
     except XdiagError as exc:
         _fail(exc.detail)
     _emit({"id": pid, **info}, as_json,

@@ -42,6 +42,10 @@ class Settings:
     iap_audience: str = ""  # /projects/<number>/global/backendServices/<id>
     iap_keys_file: str = ""  # JSON {key id: PEM public key}, as IAP publishes them
     iap_roles: str = ""  # "alice@x.com=admin,*@x.com=editor"; others are viewers
+    # Roofline peaks for CPU profiles whose agent recorded none:
+    # "matmul_gflops=100,memcpy_gbps=20[,cache_gbps=..]". Unset: the service measures its
+    # own host once, in the background at start-up (pipeline/hostpeaks.py).
+    host_peaks: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -61,3 +65,24 @@ class Settings:
                 values[field.name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+def parse_host_peaks(text: str) -> dict[str, float] | None:
+    """`XDIAG_HOST_PEAKS` ("matmul_gflops=100,memcpy_gbps=20") as numbers; None if unset.
+    Raises ValueError naming what is wrong."""
+    if not text.strip():
+        return None
+    values: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, raw = part.partition("=")
+        try:
+            values[key.strip()] = float(raw) if sep else float("nan")
+        except ValueError:
+            values[key.strip()] = float("nan")
+        if not (values[key.strip()] >= 0):  # NaN too
+            raise ValueError(f"XDIAG_HOST_PEAKS: {part!r} is not name=number")
+    missing = {"matmul_gflops", "memcpy_gbps"} - values.keys()
+    if missing:
+        raise ValueError(f"XDIAG_HOST_PEAKS needs {' and '.join(sorted(missing))} "
+                         "(e.g. matmul_gflops=100,memcpy_gbps=20)")
+    return values

@@ -1,17 +1,18 @@
-"""Raw host files -> a stored session and a catalogued profile.
+"""Admission: raw host files in, a stored session and a catalogued profile out — or nothing.
 
 Shared by capture and upload. The session is claimed first (`claims.py`: created
 only if absent), so two uploads never share a session and none writes where a
 profile already is: a name the user chose that is taken is refused (409) without
 touching anything of it; a name the service proposed (`new_session_name`) moves on
 to the next free one. Every host file is validated (non-empty, at most 2 GiB,
-parses as an XSpace with events, and holds what ingest needs: `validation.py`)
-BEFORE anything becomes visible, so bad input leaves the store unchanged: the copies
-into the store run while the files are validated, but staged (a local store's
-temporary files) and only committed once all are valid. If a store write fails
-halfway, what was written is removed again (or, with the store unreachable, left to
-`IngestRunner.resume_pending` under the abandoned claim). Only then is the profile
-record created; the claim passes to its ingest.
+parses as an XSpace with events, and holds what ingest needs:
+`analysis/validation.py`) BEFORE anything becomes visible, so bad input leaves the
+store unchanged: the copies into the store run while the files are validated, but
+staged (a local store's temporary files) and only committed once all are valid. If a
+store write fails halfway, what was written is removed again (or, with the store
+unreachable, left to `IngestRunner.resume_pending` under the abandoned claim). Only
+then is the profile record created; the claim passes to its ingest, and a single host
+file's parse with it (`handoff.py`).
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from xdiag.analysis import validation
-from xdiag.core import threads
+from xdiag.core import tempfiles, threads
 from xdiag.core.errors import Conflict, InvalidProfile, StoreError
 from xdiag.core.names import check_name, profile_id
-from xdiag.pipeline import claims
+from xdiag.pipeline.claims import Claim, Claims
+from xdiag.pipeline.handoff import Handoff
 from xdiag.store import ObjectStore, layout
+from xdiag.store.profiles import Profiles
 
 MAX_XPLANE_BYTES = 2 * 1024**3
 AUTO_NAME_TRIES = 100  # `<base>`, `<base>_2`, ... for a session name the service chose
@@ -68,7 +71,7 @@ def inspect_xplane(path: Path, label: str = "", *, keep: bool = False) -> Xplane
     The lean reader validates every byte like the full one but keeps no stats, so
     checking a large upload costs a fraction of its ingest. With `keep`, it keeps the
     stats analysis reads, and the columns ride along in `parsed` so that the ingest of
-    this file need not parse it again (see xplane/handoff.py).
+    this file need not parse it again (see handoff.py).
     """
     from xdiag.analysis.host import ANALYSED_STATS
     from xdiag.xplane.lean import read_xspace_lean
@@ -102,53 +105,11 @@ def _check_size(path: Path, label: str) -> int:
     return size
 
 
-def new_session_name(store: ObjectStore, run: str, when: float | None = None) -> SessionName:
+def new_session_name(when: float | None = None) -> SessionName:
     """A timestamped session name like stock jax.profiler uses. Only proposed: the
     store may already hold it; `store_session` makes it unique when it claims it."""
     return SessionName(dt.datetime.fromtimestamp(when or time.time(), dt.UTC)
                        .strftime("%Y_%m_%d_%H_%M_%S"))
-
-
-def _claim_free(store: ObjectStore, profiles: Any, run: str,
-                session: str) -> claims.Claim | None:
-    """Claim the session if nobody claims it and nothing of a profile is there; None
-    if it is taken. Files of a deleted profile's views left behind are removed."""
-    claim = claims.create(store, run, session)
-    if claim is None:
-        return None
-    try:
-        prefix = layout.session_prefix(run, session)
-        left = store.list(prefix)
-        if profiles.exists(profile_id(run, session)) or any(
-                not k[len(prefix):].startswith(layout.STATE + "/") for k in left):
-            claim.release()
-            return None
-        for k in left:  # no record and no raw file: views nobody will read
-            store.delete(k)
-    except BaseException:
-        claim.forget()  # whatever the store holds now, the claim is abandoned
-        raise
-    return claim
-
-
-def claim_session(store: ObjectStore, profiles: Any, run: str,
-                  session: str | None) -> tuple[str, claims.Claim]:
-    """The session to write, claimed: `session` if free; for a proposed name (or
-    None), the first free of `<name>`, `<name>_2`, ... Conflict if it is taken."""
-    check_name(run, "run")
-    auto = session is None or isinstance(session, SessionName)
-    base = check_name(str(session) if session is not None else
-                      new_session_name(store, run), "session")
-    for n in range(1, (AUTO_NAME_TRIES if auto else 1) + 1):
-        name = base if n == 1 else f"{base}_{n}"
-        claim = _claim_free(store, profiles, run, name)
-        if claim is not None:
-            return name, claim
-    if auto:
-        raise Conflict(f"no free session name in run {run!r} from {base!r} to "
-                       f"{base}_{AUTO_NAME_TRIES}; try again in a second")
-    raise Conflict(f"profile {profile_id(run, base)!r} already exists, or is being uploaded "
-                   "right now; choose another session name")
 
 
 def windows_overlap(windows: list[tuple[int, int] | None]) -> bool | None:
@@ -158,158 +119,192 @@ def windows_overlap(windows: list[tuple[int, int] | None]) -> bool | None:
     return max(a for a, _ in spans) < min(b for _, b in spans)
 
 
-def store_session(
-    store: ObjectStore,
-    profiles: Any,
-    *,
-    run: str,
-    session: str,
-    files: list[HostFile],
-    source: str,
-    job: str | None = None,
-    extra: dict[str, Any] | None = None,
-    summaries: dict[str, XplaneSummary] | None = None,
-) -> dict[str, Any]:
-    """Claim a session, validate, write raw files, create the profile record (status
-    `ingesting`); the claim is left to the profile's ingest (`IngestRunner.run`).
+class Admission:
+    """Admits host files into one store: claims, validation, raw files, profile records."""
 
-    `session`: the user's name (taken: Conflict), or a `SessionName` / None for the
-    service's choice (the record says which was taken)."""
-    check_name(run, "run")
-    if session is not None:
-        check_name(str(session), "session")
-    if not files:
-        raise InvalidProfile("no .xplane.pb host files were given")
-    hosts = [check_name(f.host, "host") for f in files]
-    if len(set(hosts)) != len(hosts):
-        raise InvalidProfile(f"duplicate host names in one session: {sorted(hosts)}")
-    summaries = dict(summaries or {})
-    for f in files:
-        _check_size(f.path, f"{f.host}.xplane.pb")
-    session, claim = claim_session(store, profiles, run, session)
-    try:
-        return _store_claimed(store, profiles, claim, run=run, session=session, files=files,
-                              source=source, job=job, extra=extra, summaries=summaries)
-    except StoreError:
-        claim.forget()  # the store is unreachable: resume_pending cleans up later
-        raise
-    except BaseException:
-        claim.release()
-        raise
+    def __init__(self, store: ObjectStore, profiles: Profiles, claims: Claims,
+                 handoff: Handoff | None = None) -> None:
+        self.store, self.profiles, self.claims, self.handoff = store, profiles, claims, handoff
 
-
-def _store_claimed(store: ObjectStore, profiles: Any, claim: claims.Claim, *, run: str,
-                   session: str, files: list[HostFile], source: str, job: str | None,
-                   extra: dict[str, Any] | None,
-                   summaries: dict[str, XplaneSummary]) -> dict[str, Any]:
-    pid = profile_id(run, session)
-    # The files go into the store (staged: not visible) while they are validated.
-    with cf.ThreadPoolExecutor(1, thread_name_prefix="xdiag-intake-copy") as copier:
-        staging = [copier.submit(store.stage_file, layout.raw_key(run, session, f.host), f.path,
-                                 owned=f.owned)
-                   for f in files]
+    def _claim_free(self, run: str, session: str) -> Claim | None:
+        """Claim the session if nobody claims it and nothing of a profile is there; None
+        if it is taken. Files of a deleted profile's views left behind are removed."""
+        claim = self.claims.create(run, session)
+        if claim is None:
+            return None
         try:
-            for f in files:
-                if f.host not in summaries:
-                    # One host file is ingested in this process: keep its parse for it.
-                    summaries[f.host] = inspect_xplane(f.path, f"{f.host}.xplane.pb",
-                                                       keep=len(files) == 1)
-            staged = [s.result() for s in staging]
-            validation.check_session({f.host: summaries[f.host].window_ns for f in files})
+            prefix = layout.session_prefix(run, session)
+            left = self.store.list(prefix)
+            if self.profiles.exists(profile_id(run, session)) or any(
+                    not k[len(prefix):].startswith(layout.STATE + "/") for k in left):
+                claim.release()
+                return None
+            for k in left:  # no record and no raw file: views nobody will read
+                self.store.delete(k)
         except BaseException:
-            for s in staging:
-                with contextlib.suppress(BaseException):
-                    s.result().abort()
+            claim.forget()  # whatever the store holds now, the claim is abandoned
+            raise
+        return claim
+
+    def claim_session(self, run: str, session: str | None) -> tuple[str, Claim]:
+        """The session to write, claimed: `session` if free; for a proposed name (or
+        None), the first free of `<name>`, `<name>_2`, ... Conflict if it is taken."""
+        check_name(run, "run")
+        auto = session is None or isinstance(session, SessionName)
+        base = check_name(str(session) if session is not None else new_session_name(), "session")
+        for n in range(1, (AUTO_NAME_TRIES if auto else 1) + 1):
+            name = base if n == 1 else f"{base}_{n}"
+            claim = self._claim_free(run, name)
+            if claim is not None:
+                return name, claim
+        if auto:
+            raise Conflict(f"no free session name in run {run!r} from {base!r} to "
+                           f"{base}_{AUTO_NAME_TRIES}; try again in a second")
+        raise Conflict(f"profile {profile_id(run, base)!r} already exists, or is being "
+                       "uploaded right now; choose another session name")
+
+    def store_session(self, *, run: str, session: str | None, files: list[HostFile],
+                      source: str, job: str | None = None, extra: dict[str, Any] | None = None,
+                      summaries: dict[str, XplaneSummary] | None = None) -> dict[str, Any]:
+        """Claim a session, validate, write raw files, create the profile record (status
+        `ingesting`); the claim is left to the profile's ingest (`IngestRunner.run`).
+
+        `session`: the user's name (taken: Conflict), or a `SessionName` / None for the
+        service's choice (the record says which was taken)."""
+        check_name(run, "run")
+        if session is not None:
+            check_name(str(session), "session")
+        if not files:
+            raise InvalidProfile("no .xplane.pb host files were given")
+        hosts = [check_name(f.host, "host") for f in files]
+        if len(set(hosts)) != len(hosts):
+            raise InvalidProfile(f"duplicate host names in one session: {sorted(hosts)}")
+        summaries = dict(summaries or {})
+        for f in files:
+            _check_size(f.path, f"{f.host}.xplane.pb")
+        session, claim = self.claim_session(run, session)
+        try:
+            return self._store_claimed(claim, run=run, session=session, files=files,
+                                       source=source, job=job, extra=extra,
+                                       summaries=summaries)
+        except StoreError:
+            claim.forget()  # the store is unreachable: resume_pending cleans up later
+            raise
+        except BaseException:
+            claim.release()
             raise
 
-    written: list[str] = []
-    try:
-        for i, f in enumerate(files):
-            staged[i].commit()
-            written.append(layout.raw_key(run, session, f.host))
-        windows = [summaries[f.host].window_ns for f in files]
-        record = {
-            "id": pid,
-            "run": run,
-            "session": session,
-            "status": "ingesting",
-            "error": None,
-            "created_at": time.time(),
-            "source": source,
-            "job": job,
-            "hosts": [
-                {
-                    "host": f.host,
-                    "bytes": summaries[f.host].bytes,
-                    "events": summaries[f.host].events,
-                    "window_ns": list(summaries[f.host].window_ns or []) or None,
-                }
-                for f in files
-            ],
-            "events": sum(s.events for s in summaries.values()),
-            "windows_overlap": windows_overlap(windows),
-            **(extra or {}),
-        }
-        created = profiles.create(record)
-        for f in files:
-            if summaries[f.host].parsed is not None:
-                from xdiag.pipeline import handoff
+    def _store_claimed(self, claim: Claim, *, run: str, session: str, files: list[HostFile],
+                       source: str, job: str | None, extra: dict[str, Any] | None,
+                       summaries: dict[str, XplaneSummary]) -> dict[str, Any]:
+        store = self.store
+        pid = profile_id(run, session)
+        # One host file is ingested in this process: its parse is kept for the ingest.
+        keep = len(files) == 1 and self.handoff is not None
+        # The files go into the store (staged: not visible) while they are validated.
+        with cf.ThreadPoolExecutor(1, thread_name_prefix="xdiag-admit-copy") as copier:
+            staging = [copier.submit(store.stage_file, layout.raw_key(run, session, f.host),
+                                     f.path, owned=f.owned)
+                       for f in files]
+            try:
+                for f in files:
+                    if f.host not in summaries:
+                        summaries[f.host] = inspect_xplane(f.path, f"{f.host}.xplane.pb",
+                                                           keep=keep)
+                staged = [s.result() for s in staging]
+                validation.check_session({f.host: summaries[f.host].window_ns for f in files})
+            except BaseException:
+                for s in staging:
+                    with contextlib.suppress(BaseException):
+                        s.result().abort()
+                raise
 
-                key = layout.raw_key(run, session, f.host)
-                handoff.put(store.url, key, summaries[f.host].bytes, summaries[f.host].parsed)
-                summaries[f.host].parsed = None
-        return created
-    except BaseException as exc:
-        for st in staged[len(written):]:
-            st.abort()
-        if isinstance(exc, StoreError):
-            raise  # nothing more gets through now; the abandoned claim names the rest
-        for key in written:  # leave no partial session behind (the claim makes it ours)
-            store.delete(key)
-        raise
-
-
-def adopt_session(store: ObjectStore, profiles: Any, run: str, session: str) -> dict[str, Any]:
-    """Catalogue a raw session that was written straight into the store (e.g. by the
-    xprofiler CLI or `jax.profiler.trace(gs://...)`), without copying it. Claimed like
-    an upload (Conflict if another process claims it); the claim passes to its ingest."""
-    from xdiag.core import tempfiles
-
-    keys = [k for k in store.list(layout.session_prefix(run, session))
-            if k.endswith(layout.XPLANE_SUFFIX) and "/.xdiag/" not in k]
-    if not keys:
-        raise InvalidProfile(f"no .xplane.pb files under {layout.session_prefix(run, session)}")
-    claim = claims.create(store, run, session, "adopt")
-    if claim is None:
-        raise Conflict(f"session {profile_id(run, session)!r} is being written by another "
-                       "process; try again when it is done")
-    hosts = []
-    try:
-        tmp = tempfiles.mkdtemp("xdiag-adopt-")
+        written: list[str] = []
         try:
-            for key in keys:
-                host = layout.host_from_raw_key(key)
-                path = store.local_path(key)
-                if path is None:
-                    path = tmp / "h.xplane.pb"
-                    store.download_to(key, path)
-                s = inspect_xplane(path, f"{host}.xplane.pb")
-                hosts.append({"host": check_name(host, "host"), "bytes": s.bytes,
-                              "events": s.events,
-                              "window_ns": list(s.window_ns) if s.window_ns else None})
-        finally:
-            tempfiles.remove(tmp)
-        validation.check_session({h["host"]: h["window_ns"] for h in hosts})
-        record = {"id": profile_id(run, session), "run": run, "session": session,
-                  "status": "ingesting", "error": None, "created_at": time.time(),
-                  "source": "store", "job": None, "hosts": hosts,
-                  "events": sum(h["events"] for h in hosts),
-                  "windows_overlap": windows_overlap([tuple(h["window_ns"]) if h["window_ns"]
-                                                      else None for h in hosts])}
-        return profiles.create(record)
-    except StoreError:
-        claim.forget()
-        raise
-    except BaseException:
-        claim.release()
-        raise
+            for i, f in enumerate(files):
+                staged[i].commit()
+                written.append(layout.raw_key(run, session, f.host))
+            windows = [summaries[f.host].window_ns for f in files]
+            record = {
+                "id": pid,
+                "run": run,
+                "session": session,
+                "status": "ingesting",
+                "error": None,
+                "created_at": time.time(),
+                "source": source,
+                "job": job,
+                "hosts": [
+                    {
+                        "host": f.host,
+                        "bytes": summaries[f.host].bytes,
+                        "events": summaries[f.host].events,
+                        "window_ns": list(summaries[f.host].window_ns or []) or None,
+                    }
+                    for f in files
+                ],
+                "events": sum(s.events for s in summaries.values()),
+                "windows_overlap": windows_overlap(windows),
+                **(extra or {}),
+            }
+            created = self.profiles.create(record)
+            for f in files:
+                if summaries[f.host].parsed is not None and self.handoff is not None:
+                    self.handoff.put(layout.raw_key(run, session, f.host),
+                                     summaries[f.host].bytes, summaries[f.host].parsed)
+                summaries[f.host].parsed = None
+            return created
+        except BaseException as exc:
+            for st in staged[len(written):]:
+                st.abort()
+            if isinstance(exc, StoreError):
+                raise  # nothing more gets through now; the abandoned claim names the rest
+            for key in written:  # leave no partial session behind (the claim makes it ours)
+                store.delete(key)
+            raise
+
+    def adopt_session(self, run: str, session: str) -> dict[str, Any]:
+        """Catalogue a raw session that was written straight into the store (e.g. by the
+        xprofiler CLI or `jax.profiler.trace(gs://...)`), without copying it. Claimed like
+        an upload (Conflict if another process claims it); the claim passes to its ingest."""
+        store = self.store
+        keys = [k for k in store.list(layout.session_prefix(run, session))
+                if k.endswith(layout.XPLANE_SUFFIX) and "/.xdiag/" not in k]
+        if not keys:
+            raise InvalidProfile(f"no .xplane.pb files under "
+                                 f"{layout.session_prefix(run, session)}")
+        claim = self.claims.create(run, session, "adopt")
+        if claim is None:
+            raise Conflict(f"session {profile_id(run, session)!r} is being written by another "
+                           "process; try again when it is done")
+        hosts = []
+        try:
+            tmp = tempfiles.mkdtemp("xdiag-adopt-")
+            try:
+                for key in keys:
+                    host = layout.host_from_raw_key(key)
+                    path = store.local_path(key)
+                    if path is None:
+                        path = tmp / "h.xplane.pb"
+                        store.download_to(key, path)
+                    s = inspect_xplane(path, f"{host}.xplane.pb")
+                    hosts.append({"host": check_name(host, "host"), "bytes": s.bytes,
+                                  "events": s.events,
+                                  "window_ns": list(s.window_ns) if s.window_ns else None})
+            finally:
+                tempfiles.remove(tmp)
+            validation.check_session({h["host"]: h["window_ns"] for h in hosts})
+            record = {"id": profile_id(run, session), "run": run, "session": session,
+                      "status": "ingesting", "error": None, "created_at": time.time(),
+                      "source": "store", "job": None, "hosts": hosts,
+                      "events": sum(h["events"] for h in hosts),
+                      "windows_overlap": windows_overlap([tuple(h["window_ns"])
+                                                          if h["window_ns"] else None
+                                                          for h in hosts])}
+            return self.profiles.create(record)
+        except StoreError:
+            claim.forget()
+            raise
+        except BaseException:
+            claim.release()
+            raise

@@ -31,7 +31,10 @@ from xdiag.core.names import check_job, sanitize
 from xdiag.core.targets import check_host_syntax
 from xdiag.core.values import to_int
 from xdiag.pipeline import admit
-from xdiag.store import layout
+from xdiag.pipeline.admit import Admission
+from xdiag.pipeline.runner import IngestRunner
+from xdiag.store import ObjectStore, layout
+from xdiag.store.registry import Registry
 
 log = logging.getLogger("xdiag.capture")
 
@@ -124,31 +127,36 @@ def _call_trace(plugin: Any, address: str, logdir: str, req: CaptureRequest,
 class Captures:
     """Runs captures in background threads and keeps their progress in the store."""
 
-    def __init__(self, services: Any) -> None:
-        self.services = services
+    def __init__(self, store: ObjectStore, registry: Registry, admission: Admission,
+                 ingest: IngestRunner) -> None:
+        self.store, self.registry, self.admission, self.ingest = \
+            store, registry, admission, ingest
         self._threads: dict[str, threading.Thread] = {}
 
     # -- state --------------------------------------------------------------
 
     def _save(self, cap: dict[str, Any]) -> dict[str, Any]:
         public = {**cap, "hosts": [_public(h) for h in cap["hosts"]]}
-        self.services.store.write_json(layout.capture_key(cap["id"]), public)
+        self.store.write_json(layout.capture_key(cap["id"]), public)
         return public
 
     def get(self, cid: str) -> dict[str, Any]:
         try:
-            return self.services.store.read_json(layout.capture_key(cid))
+            return self.store.read_json(layout.capture_key(cid))
         except NotFound:
             raise NotFound(f"no capture {cid!r}") from None
 
     # -- running ------------------------------------------------------------
 
-    def start(self, req: CaptureRequest, *, wait: bool = False) -> dict[str, Any]:
+    def start(self, req: CaptureRequest, *, base_url: str,
+              wait: bool = False) -> dict[str, Any]:
+        """Start a capture; `base_url` (the service's, as the caller sees it) makes the
+        profile's link."""
         if req.targets:  # the caller checked the admin flag and role
             hosts = [{"host": h, "port": p, "process_index": i, "state": "live", "peaks": None}
                      for i, (h, p) in enumerate(req.targets)]
         else:
-            hosts = self.services.registry.hosts(req.job)  # NotFound: job not registered
+            hosts = self.registry.hosts(req.job)  # NotFound: job not registered
         cap = {
             "id": f"{req.job}-{int(time.time())}-{secrets.token_hex(3)}",
             "job": req.job,
@@ -163,7 +171,7 @@ class Captures:
                     "process_index": h["process_index"],
                     "state": "capturing",
                     "error": None if h["state"] == "live" else
-                    f"stale: no heartbeat for more than {self.services.registry.ttl_s:.0f} s",
+                    f"stale: no heartbeat for more than {self.registry.ttl_s:.0f} s",
                     "bytes": None,
                     "window_ns": None,
                     "_host": h["host"],
@@ -184,19 +192,19 @@ class Captures:
                 h["state"] = "failed"
         self._save(cap)
         if wait:
-            return _public_cap(self._run(cap, req))
-        thread = threading.Thread(target=self._run, args=(cap, req), daemon=True,
+            return _public_cap(self._run(cap, req, base_url))
+        thread = threading.Thread(target=self._run, args=(cap, req, base_url), daemon=True,
                                   name=f"capture-{cap['id']}")
         self._threads[cap["id"]] = thread
         snapshot = _public_cap(cap)  # taken before the thread starts mutating `cap`
         thread.start()
         return snapshot
 
-    def _run(self, cap: dict[str, Any], req: CaptureRequest) -> dict[str, Any]:
+    def _run(self, cap: dict[str, Any], req: CaptureRequest, base_url: str) -> dict[str, Any]:
         t_start = time.monotonic()
         tmp = tempfiles.mkdtemp("xdiag-capture-")  # tagged with its writer: swept after a crash
         try:
-            self._capture(cap, req, tmp)
+            self._capture(cap, req, tmp, base_url)
         except XdiagError as exc:
             cap["state"], cap["error"] = "failed", exc.detail
         except Exception as exc:  # never leave a capture "running" forever
@@ -213,11 +221,12 @@ class Captures:
             self._threads.pop(cap["id"], None)
         return cap
 
-    def _capture(self, cap: dict[str, Any], req: CaptureRequest, tmp: Path) -> None:
+    def _capture(self, cap: dict[str, Any], req: CaptureRequest, tmp: Path,
+                 base_url: str) -> None:
         todo = [h for h in cap["hosts"] if h["state"] == "capturing"]
         if not todo:
             raise CaptureFailed(f"job {req.job!r} has no live hosts (all heartbeats are stale)")
-        policy = self.services.registry.policy
+        policy = self.registry.policy
         for h in todo:  # checked again here: registrations from before a policy change
             try:
                 h["_dial"] = policy.dial_address(h["_host"], h["_port"])
@@ -239,7 +248,7 @@ class Captures:
         if not saved:
             raise CaptureFailed("no host returned a trace: " + "; ".join(
                 f"{h['host']}: {h['error']}" for h in cap["hosts"]))
-        self._store(cap, req, saved, tmp)
+        self._store(cap, req, saved, base_url)
 
     def _trace_hosts(self, cap: dict[str, Any], req: CaptureRequest,
                      hosts: list[dict[str, Any]], tmp: Path) -> None:
@@ -283,19 +292,15 @@ class Captures:
             h["_path"], h["_summary"] = str(path), summary
 
     def _store(self, cap: dict[str, Any], req: CaptureRequest,
-               saved: list[dict[str, Any]], tmp: Path) -> None:
-        svc = self.services
+               saved: list[dict[str, Any]], base_url: str) -> None:
         cap["state"] = "saving"
         cap["windows_overlap"] = admit.windows_overlap(
             [tuple(h["window_ns"]) if h["window_ns"] else None for h in saved])
         self._save(cap)
         t = time.monotonic()
-        session = admit.new_session_name(svc.store, req.job)
-        record = admit.store_session(
-            svc.store,
-            svc.profiles,
+        record = self.admission.store_session(
             run=req.job,
-            session=session,
+            session=admit.new_session_name(),
             # The traces are this capture's temporary files: the store may take them over.
             files=[admit.HostFile(h["host"], Path(h["_path"]), owned=True) for h in saved],
             summaries={h["host"]: h["_summary"] for h in saved},
@@ -315,12 +320,12 @@ class Captures:
             },
         )
         cap["profile_id"] = record["id"]
-        cap["url"] = svc.profile_url(record["id"])
+        cap["url"] = f"{base_url.rstrip('/')}/p/{record['id']}"
         cap["state"] = "ingesting"
         cap.setdefault("phases", {})["save_s"] = round(time.monotonic() - t, 3)
         self._save(cap)
         t = time.monotonic()
-        svc.ingest.run(record["id"])
+        self.ingest.run(record["id"])
         cap["phases"]["ingest_s"] = round(time.monotonic() - t, 3)
         cap["state"] = "done"
 

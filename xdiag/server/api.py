@@ -19,6 +19,7 @@ from xdiag.server.authz import requires
 from xdiag.server.context import base_url, json_body, services
 from xdiag.server.gate import AGENT_BODY_MAX, UPLOAD, accepts_body
 from xdiag.server.params import Flag, Int, Text, query
+from xdiag.serving.early import timeline_ready
 from xdiag.store import layout
 from xdiag.store.registry import Caller
 
@@ -87,8 +88,7 @@ def capture_start() -> Any:
                             "job with xdiag.agent.start(...), or start the service with "
                             "XDIAG_ALLOW_ARBITRARY_TARGETS=1")
         authorize("admin")
-    svc.settings.public_url = svc.settings.public_url or base_url()
-    cap = svc.captures.start(req, wait=bool(body.get("wait")))
+    cap = svc.captures.start(req, base_url=base_url(), wait=bool(body.get("wait")))
     return jsonify(cap), (200 if body.get("wait") else 202)
 
 
@@ -129,25 +129,24 @@ def profile_get(pid: str, wait: str, timeout: int) -> Any:
     `wait=timeline` (or `wait=ready`) holds the answer for a profile still ingesting until
     its timeline can be opened (or its ingest has ended), at most `timeout` seconds
     (default 10): the viewer opens a fresh capture the moment it can, without polling."""
-    from xdiag.pipeline.runner import CHANGES, timeline_ready
-
     svc = services()
+    changes = svc.live.changes
     until = wait
     timeout = timeout if until else 0
     deadline = time.monotonic() + timeout
     while True:
-        seen = CHANGES.count
+        seen = changes.count
         record = svc.profiles.get(pid)
         waiting = False
         if record["status"] == "ingesting":
-            ready = timeline_ready(svc.store, record)
+            ready = timeline_ready(svc.store, svc.live.early, record)
             record = {**record, "timeline_ready": ready}
             waiting = until == "ready" or (until == "timeline" and not ready)
         left = deadline - time.monotonic()
         if not waiting or left <= 0:
             return jsonify(_with_url(record))
         # An ingest in another process or replica sends no notice: look again.
-        CHANGES.wait(seen, min(left, svc.store.recheck_s))
+        changes.wait(seen, min(left, svc.store.recheck_s))
 
 
 @bp.delete("/profiles/<pid>")
@@ -184,7 +183,7 @@ def profile_upload(wait: bool) -> Any:
         raise BadRequest("no files: send multipart/form-data with one or more 'file' parts")
     svc = services()
     run = check_name(request.form.get("run") or "uploads", "run")
-    session = request.form.get("session") or admit.new_session_name(svc.store, run)
+    session = request.form.get("session") or admit.new_session_name()
     check_name(session, "session")
     tmp = tempfiles.mkdtemp("xdiag-upload-")  # named after this process: swept if it dies
     try:
@@ -197,9 +196,9 @@ def profile_upload(wait: bool) -> Any:
             path = tmp / f"{i}.xplane.pb"
             up.save(path)
             files.append(admit.HostFile(check_name(host, "host"), path, owned=True))
-        record = admit.store_session(svc.store, svc.profiles, run=run, session=session,
-                                      files=files, source="upload",
-                                      job=request.form.get("job") or None)
+        record = svc.admission.store_session(run=run, session=session, files=files,
+                                             source="upload",
+                                             job=request.form.get("job") or None)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if wait or svc.settings.ingest_inline:

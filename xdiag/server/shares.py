@@ -12,7 +12,7 @@ from xdiag.server import auth, ui
 from xdiag.server.authz import requires
 from xdiag.server.context import base_url, json_body, services
 from xdiag.server.params import PROFILE_ID, Text, query
-from xdiag.store.secrets import MAX_EXPIRY_S, SESSION_S
+from xdiag.store.secrets import MAX_EXPIRY_S, SIGNIN_S
 
 bp = Blueprint("shares", __name__)
 
@@ -59,11 +59,11 @@ def login() -> Any:
     if record is None:
         svc.limiter.fail(request.remote_addr or "unknown")
         raise Unauthorized("that token is not valid")
-    session = svc.sessions.create(token.strip())
+    session = svc.signins.create(token.strip())
     resp = make_response(jsonify({"user": record["name"], "role": record["role"],
                                   "csrf_token": auth.csrf_token(session)}))
     resp.set_cookie(auth.SESSION_COOKIE, session, httponly=True, samesite="Strict",
-                    secure=_secure(), max_age=SESSION_S)
+                    secure=_secure(), max_age=SIGNIN_S)
     return resp
 
 
@@ -71,7 +71,7 @@ def login() -> Any:
 def logout() -> Any:
     """End the browser's session (the session is deleted server-side, not just forgotten)."""
     if request.cookies.get(auth.SESSION_COOKIE):
-        services().sessions.end(request.cookies[auth.SESSION_COOKIE])
+        services().signins.end(request.cookies[auth.SESSION_COOKIE])
     resp = make_response(jsonify({"ok": True}))
     for name in (auth.SESSION_COOKIE, auth.CSRF_COOKIE, auth.SHARE_COOKIE):
         resp.delete_cookie(name)

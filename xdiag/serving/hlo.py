@@ -6,7 +6,7 @@ import functools
 from typing import Any
 
 from xdiag.core.errors import NotFound
-from xdiag.pipeline.runner import derived_prefix
+from xdiag.store import layout
 
 
 @functools.lru_cache(maxsize=32)
@@ -34,7 +34,7 @@ def module_view(data: Any, ref: str, *, op: str | None, hops: int, expand: bool)
     from xdiag.analysis.hlo.graph import neighborhood, to_dot
 
     m = find_module(data.manifest["modules"], ref)
-    proto = data.store.read(derived_prefix(data.record) + f"hlo/{m['fingerprint']}.pb")
+    proto = data.store.read(layout.Derived.of(data.record).hlo(m["fingerprint"]))
     module, cost, text = _parsed(proto)
     graph = dot = None
     if op:

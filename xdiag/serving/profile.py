@@ -9,8 +9,6 @@ into the derived views), to that one event's bytes (`xplane/events.py`).
 
 from __future__ import annotations
 
-import collections
-import mmap
 import threading
 from typing import Any
 
@@ -21,7 +19,6 @@ from xdiag.analysis._intervals import gather_slices
 from xdiag.core import jsonio
 from xdiag.core.errors import BadRequest, Conflict, NotFound
 from xdiag.core.pack import unpack
-from xdiag.pipeline.runner import VERSION, derived_prefix
 from xdiag.store import ObjectStore, layout
 
 MAX_WIDTH = 16384
@@ -48,12 +45,13 @@ class HostData:
         self._events: Any = None
         self._lock = threading.Lock()
 
-    def scopes(self, prefix: str) -> dict[int, str]:
+    def scopes(self) -> dict[int, str]:
         """Name id -> the op's JAX name stack (written after the index; {} until then or
         for profiles ingested without it)."""
         if self._scopes is None:
             try:
-                raw = self.store.read_json(prefix + f"hosts/{self.host}.scopes.json")["scopes"]
+                raw = self.store.read_json(
+                    layout.Derived.of(self.record).scopes(self.host))["scopes"]
                 scopes = {int(k): str(v) for k, v in raw.items()}
             except (NotFound, ValueError, KeyError, TypeError):
                 return {}
@@ -191,7 +189,7 @@ class ProfileData:
             # `x_fusion.3`) or name, not under the command buffer its hlo_op names.
             op = self.op_lookup(op_name, module) or self.op_lookup(out["name"], module,
                                                                      kernel=True)
-            scope = h.scopes(derived_prefix(self.record)).get(int(idx.ev_name[pos]))
+            scope = h.scopes().get(int(idx.ev_name[pos]))
             if scope:
                 out["scope"] = scope  # the JAX name stack: named scopes, primitive
             if op:
@@ -232,9 +230,8 @@ class ProfileData:
         hit = self._search_cache.get(q.lower())
         if hit is None:
             hit = []
-            prefix = derived_prefix(self.record)
             for hi, h in enumerate(self.hosts):
-                scopes = h.scopes(prefix) if self.complete else {}
+                scopes = h.scopes() if self.complete else {}
                 ids = [i for i, n in enumerate(h.names)
                        if (q.lower() in n.lower() or q.lower() in scopes.get(i, "").lower())
                        and not n.startswith("end:")]
@@ -322,101 +319,3 @@ def _jsonable(stats: dict[str, Any]) -> dict[str, Any]:
             v = v.item()
         out[k] = v
     return out
-
-
-class ViewCache:
-    """Opened profiles, least recently used evicted. Keyed by the manifest's generation;
-    on a remote store the index files are local copies keyed by their own generation
-    (`viewfiles.py`: bounded, cleaned). Concurrent first views of a profile open it once."""
-
-    def __init__(self, store: ObjectStore, ingest: Any, capacity: int = 8,
-                 max_file_bytes: int | None = None) -> None:
-        from xdiag.serving.viewfiles import DEFAULT_MAX_BYTES, ViewFiles
-
-        self.store, self.ingest, self.capacity = store, ingest, capacity
-        self._cache: collections.OrderedDict[str, tuple[int, ProfileData]] = \
-            collections.OrderedDict()
-        self._lock = threading.Lock()
-        self._opening = [threading.Lock() for _ in range(16)]  # by profile id
-        self.files = ViewFiles(store, max_file_bytes or DEFAULT_MAX_BYTES)
-
-    def _buffer(self, key: str) -> Any:
-        path = self.store.local_path(key)
-        if path is None:
-            return self.files.open(key)
-        with open(path, "rb") as fh:
-            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-
-    def get(self, record: dict[str, Any], *, early: bool = False) -> ProfileData:
-        """The opened profile. With `early`, a profile still ingesting is opened on its
-        timeline alone as soon as every host's index is written (`complete` is False)."""
-        pid = record["id"]
-        if record["status"] == "ingesting":
-            data = self._early(record) if early else None
-            if data is None:
-                raise Conflict(f"profile {pid!r} is still being ingested; try again in a moment")
-            return data
-        if record["status"] == "failed":
-            with self._lock:  # an early view of it may be open: its files are gone
-                self._cache.pop(pid, None)
-            raise Conflict(f"profile {pid!r} failed to ingest: {record.get('error')}")
-        prefix = derived_prefix(record)
-        gen = self.store.generation(prefix + "manifest.json")  # metadata only: cheap
-        with self._lock:
-            hit = self._cache.get(pid)
-            if hit and gen and hit[0] == gen:
-                self._cache.move_to_end(pid)
-                return hit[1]
-        with self._opening[hash(pid) % len(self._opening)]:
-            return self._open(record, prefix)
-
-    def _open(self, record: dict[str, Any], prefix: str) -> ProfileData:
-        pid = record["id"]
-        try:
-            raw, gen = self.store.read_versioned(prefix + "manifest.json")
-        except NotFound:
-            if (record.get("ingest") or {}).get("version") == VERSION:
-                raise
-            # Ingested by an older version: rebuild the views now (idempotent).
-            self.ingest.run(pid)
-            raw, gen = self.store.read_versioned(prefix + "manifest.json")
-        with self._lock:
-            hit = self._cache.get(pid)
-            if hit and hit[0] == gen:
-                self._cache.move_to_end(pid)
-                return hit[1]
-        manifest = jsonio.loads(raw)
-        bufs = [self._buffer(prefix + f"hosts/{h['host']}.tl") for h in manifest["hosts"]]
-        analyses = {n: self.store.read(prefix + f"{n}.json") for n in ("ops", "steps", "roofline")}
-        return self._put(pid, gen, ProfileData(self.store, record, manifest, bufs, analyses))
-
-    def _early(self, record: dict[str, Any]) -> ProfileData | None:
-        pid = record["id"]
-        with self._lock:
-            hit = self._cache.get(pid)
-            if hit and hit[0] == _EARLY:
-                self._cache.move_to_end(pid)
-                return hit[1]
-        from xdiag.pipeline.runner import EARLY, early_manifest
-
-        manifest = early_manifest(self.store, record)
-        if manifest is None:
-            return None
-        prefix = derived_prefix(record)
-        bufs = []
-        for h in manifest["hosts"]:
-            key = prefix + f"hosts/{h['host']}.tl"
-            held = EARLY.get(self.store.url, key)  # dropped only once the file is there
-            bufs.append(held[:2] if held is not None else self._buffer(key))
-        return self._put(pid, _EARLY, ProfileData(self.store, record, manifest, bufs, {}))
-
-    def _put(self, pid: str, gen: Any, data: ProfileData) -> ProfileData:
-        with self._lock:
-            self._cache[pid] = (gen, data)
-            self._cache.move_to_end(pid)
-            while len(self._cache) > self.capacity:
-                self._cache.popitem(last=False)
-        return data
-
-
-_EARLY = "early"  # the cache generation of a profile opened on its timeline alone

@@ -25,10 +25,6 @@ from xdiag.core.targets import TargetPolicy, check_host_syntax
 from xdiag.core.values import to_float, to_int
 from xdiag.store import ObjectStore, layout
 
-# Who owns a job name: the identity that registered it first (one small object per job,
-# created under a precondition). Not under JOBS: that prefix holds only registrations.
-OWNERS = f"{layout.STATE}/job-owners/"
-
 # Registrations are a few hundred bytes; bounds keep one from bloating every /jobs answer.
 MAX_TEXT = 256
 MAX_PEAKS = 8
@@ -112,7 +108,7 @@ class Registry:
 
     def owner(self, job: str) -> dict[str, Any] | None:
         try:
-            return self.store.read_json(f"{OWNERS}{check_name(job, 'job')}.json")
+            return self.store.read_json(layout.job_owner_key(job))
         except NotFound:
             return None
 
@@ -132,7 +128,7 @@ class Registry:
             return {"job": job, "owner": caller.identity, "claimed_at": now}
 
         before = current.get("owner") if current else None
-        self.store.update_json(f"{OWNERS}{job}.json", claim)
+        self.store.update_json(layout.job_owner_key(job), claim)
         if before is not None and before != caller.identity:
             for key in self.store.list(f"{layout.JOBS}{job}/"):
                 self.store.delete(key)  # the previous owner's dead processes

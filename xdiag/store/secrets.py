@@ -25,8 +25,8 @@ from xdiag.store import ObjectStore, layout
 ROLES = ("viewer", "editor", "admin")
 TOKEN_PREFIX = "xdt_"
 SHARE_PREFIX = "xds_"
-SESSION_PREFIX = "xdss_"
-SESSION_S = 30 * 86400
+SIGNIN_PREFIX = "xdss_"  # a browser sign-in (its cookie)
+SIGNIN_S = 30 * 86400
 MAX_EXPIRY_S = 90 * 86400
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -99,42 +99,42 @@ class Tokens:
         return self.store.list(f"{self.prefix}{rid}")
 
 
-class Sessions:
-    """Browser sign-ins: the cookie holds a session secret, never the API token itself.
+class SignIns:
+    """Browser sign-ins: the cookie holds a sign-in secret, never the API token itself.
 
-    A session refers to its token by hash, so revoking the token ends its sessions, and
-    signing out deletes the session (a leaked cookie dies with it).
+    A sign-in refers to its token by hash, so revoking the token ends its sign-ins, and
+    signing out deletes the sign-in (a leaked cookie dies with it).
     """
 
-    prefix = layout.SESSIONS
+    prefix = layout.SIGNINS
 
     def __init__(self, store: ObjectStore, tokens: Tokens,
                  clock: Callable[[], float] = time.time) -> None:
         self.store, self.tokens, self.clock = store, tokens, clock
 
     def create(self, token: str) -> str:
-        session = new_secret(SESSION_PREFIX)
+        secret = new_secret(SIGNIN_PREFIX)
         now = self.clock()
-        self.store.write_json(f"{self.prefix}{digest(session)}.json",
+        self.store.write_json(f"{self.prefix}{digest(secret)}.json",
                               {"token_hash": digest(token), "created_at": now,
-                               "expires_at": now + SESSION_S}, if_generation=0)
-        return session
+                               "expires_at": now + SIGNIN_S}, if_generation=0)
+        return secret
 
-    def token_record(self, session: str) -> dict[str, Any] | None:
-        """The token record behind a live session, or None."""
-        if not session.startswith(SESSION_PREFIX) or len(session) > 200:
+    def token_record(self, secret: str) -> dict[str, Any] | None:
+        """The token record behind a live sign-in, or None."""
+        if not secret.startswith(SIGNIN_PREFIX) or len(secret) > 200:
             return None
         try:
-            rec = self.store.read_json(f"{self.prefix}{digest(session)}.json")
+            rec = self.store.read_json(f"{self.prefix}{digest(secret)}.json")
         except NotFound:
             return None
         if self.clock() >= rec["expires_at"]:
             return None
         return self.tokens.lookup_hash(rec["token_hash"])
 
-    def end(self, session: str) -> None:
-        if session.startswith(SESSION_PREFIX) and len(session) <= 200:
-            self.store.delete(f"{self.prefix}{digest(session)}.json")
+    def end(self, secret: str) -> None:
+        if secret.startswith(SIGNIN_PREFIX) and len(secret) <= 200:
+            self.store.delete(f"{self.prefix}{digest(secret)}.json")
 
 
 class Shares:
