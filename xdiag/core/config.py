@@ -7,11 +7,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent.parent  # xdiag/
+REPO_ROOT = PACKAGE.parent
 
 
 def _default_webui_dir() -> str:
-    packaged = Path(__file__).resolve().parent / "server" / "static"
+    packaged = PACKAGE / "server" / "static"
     if (packaged / "index.html").exists():
         return str(packaged)
     return str(REPO_ROOT / "webui" / "dist")
