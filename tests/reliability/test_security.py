@@ -505,10 +505,10 @@ def test_every_query_parameter_is_parsed_by_the_one_helper() -> None:
 def test_junk_numbers_get_a_clear_400_on_every_route(store) -> None:
     app, _ = make_app(store, auth="none")
     c = app.test_client()
-    urls = {"views.timeline": f"/api/v1/profiles/{PID}/timeline?",
-            "views.search": f"/api/v1/profiles/{PID}/search?q=fusion&",
-            "views.hlo_module": f"/api/v1/profiles/{PID}/hlo/none?",
-            "api.profile_get": f"/api/v1/profiles/{PID}?wait=timeline&"}
+    urls = {"queries.timeline": f"/api/v1/profiles/{PID}/timeline?",
+            "queries.search": f"/api/v1/profiles/{PID}/search?q=fusion&",
+            "queries.hlo_module": f"/api/v1/profiles/{PID}/hlo/none?",
+            "profiles.profile_get": f"/api/v1/profiles/{PID}?wait=timeline&"}
     declared = _declared_numbers(app)
     assert {ep for ep, _ in declared} == set(urls), declared  # a new one: add its URL here
     for endpoint, name in declared:

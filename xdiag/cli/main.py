@@ -28,6 +28,7 @@ from werkzeug.serving import WSGIRequestHandler
 
 from xdiag.cli.client import Client, default_server
 from xdiag.core.errors import Conflict, XdiagError
+from xdiag.core.roles import ROLES
 
 
 def _emit(obj: Any, as_json: bool, human: Callable[[Any], str]) -> None:
@@ -352,7 +353,7 @@ def token() -> None:
 
 
 @token.command("create")
-@click.option("--role", type=click.Choice(["viewer", "editor", "admin"]), required=True)
+@click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--name", default="", help="who or what uses it (shown in listings)")
 @click.option("--store", default=None, help="store URL (default $XDIAG_STORE)")
 @click.option("--json", "as_json", is_flag=True)

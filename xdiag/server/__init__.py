@@ -6,7 +6,7 @@ import logging
 import secrets
 from typing import Any
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, jsonify
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
@@ -45,24 +45,27 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     svc = services or Services(settings)
     app.extensions["xdiag"] = svc
 
-    from xdiag.server import api, auth, gate, health, logs, openapi, queries, shares, ui
+    from xdiag.server import (
+        agents,
+        auth,
+        captures,
+        gate,
+        health,
+        logs,
+        openapi,
+        profiles,
+        queries,
+        shares,
+        ui,
+    )
 
     logs.install()
     gate.init_app(app, svc.settings)  # forwarded headers, Host, body size: first of all
     health.init_app(app)
-
-    @app.before_request
-    def _identify() -> None:
-        if request.path in gate.ANY_HOST_PATHS or request.path.startswith("/assets/"):
-            return
-        g.principal = auth.load_principal(svc)
-        auth.check_csrf(g.principal)
-
-    app.register_blueprint(api.bp)
-    app.register_blueprint(queries.bp)
-    app.register_blueprint(shares.bp)
-    app.register_blueprint(openapi.bp)
-    app.register_blueprint(ui.bp)
+    app.register_blueprint(auth.bp)  # then who is calling (before_app_request), and sign-in
+    for blueprint in (agents.bp, captures.bp, profiles.bp, queries.bp, shares.bp, openapi.bp,
+                      ui.bp):
+        app.register_blueprint(blueprint)
 
     @app.errorhandler(XdiagError)
     def _xdiag_error(exc: XdiagError) -> Any:

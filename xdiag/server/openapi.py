@@ -66,10 +66,10 @@ _LEVEL = {"type": "integer", "minimum": 0, "maximum": 3}
 
 # endpoint -> (content type, schema, description)
 BODIES: dict[str, tuple[str, dict[str, Any], str]] = {
-    "api.agent_register": (JSON, _REGISTRATION, "agent registration"),
-    "api.agent_heartbeat": (JSON, _REGISTRATION, "agent registration"),
-    "api.agent_deregister": (JSON, _REGISTRATION, "agent registration"),
-    "api.capture_start": (JSON, {
+    "agents.agent_register": (JSON, _REGISTRATION, "agent registration"),
+    "agents.agent_heartbeat": (JSON, _REGISTRATION, "agent registration"),
+    "agents.agent_deregister": (JSON, _REGISTRATION, "agent registration"),
+    "captures.capture_start": (JSON, {
         "type": "object", "required": ["job"], "properties": {
             "job": {**_NAME, "maxLength": 120},
             "duration_ms": {"type": "integer", "minimum": 1, "maximum": 300_000},
@@ -79,7 +79,7 @@ BODIES: dict[str, tuple[str, dict[str, Any], str]] = {
                 "type": "string", "pattern": f"^{HOSTNAME_RE}:{_PORT_RE}$"},
                         "description": "host:port (admin, XDIAG_ALLOW_ARBITRARY_TARGETS only)"}}},
         "a capture of every live host of a job"),
-    "api.profile_upload": ("multipart/form-data", {
+    "profiles.profile_upload": ("multipart/form-data", {
         "type": "object", "required": ["file"], "properties": {
             "file": {"type": "array", "minItems": 1, "items": {
                 "type": "string", "format": "binary"},
@@ -99,7 +99,7 @@ BODIES: dict[str, tuple[str, dict[str, Any], str]] = {
                 {"type": "integer", "minimum": 1, "maximum": 90 * 86400}],
                 "description": "30m, 12h, 7d, 2w or seconds: at most 90 days (default 7d)"}}},
         "a read-only link to one profile and a view"),
-    "shares.login": (JSON, {"type": "object", "required": ["token"], "properties": {
+    "auth.login": (JSON, {"type": "object", "required": ["token"], "properties": {
         "token": {"type": "string", "maxLength": 200}}}, "an API token"),
     "shares.token_create": (JSON, {
         "type": "object", "required": ["role"], "properties": {
@@ -109,12 +109,12 @@ BODIES: dict[str, tuple[str, dict[str, Any], str]] = {
 
 # endpoint -> {status: content types} of its successful answers (else 200, JSON)
 SUCCESS: dict[str, dict[str, tuple[str, ...]]] = {
-    "api.capture_start": {"200": (JSON,), "202": (JSON,)},  # 200 with "wait": true
-    "api.profile_upload": {"201": (JSON,)},
-    "api.profile_delete": {"204": ()},
-    "api.profile_raw": {"200": (OCTET,)},
-    "views.timeline": {"200": (TIMELINE, JSON)},  # format=json: JSON
-    "views.export": {"200": (OCTET,)},
+    "captures.capture_start": {"200": (JSON,), "202": (JSON,)},  # 200 with "wait": true
+    "profiles.profile_upload": {"201": (JSON,)},
+    "profiles.profile_delete": {"204": ()},
+    "profiles.profile_raw": {"200": (OCTET,)},
+    "queries.timeline": {"200": (TIMELINE, JSON)},  # format=json: JSON
+    "queries.export": {"200": (OCTET,)},
     "shares.share_create": {"201": (JSON,)},
     "shares.share_revoke": {"204": ()},
     "shares.share_open": {"200": (HTML,)},
@@ -123,8 +123,9 @@ SUCCESS: dict[str, dict[str, tuple[str, ...]]] = {
     "health.metrics": {"200": ("text/plain",)},
 }
 
-# Views that read a profile's derived views: 409 while it ingests (or failed).
-_PROFILE_VIEWS = ("views.", "api.profile_upload")
+# Views that read a profile's derived views: 409 while it ingests (or failed, or its views
+# are being rebuilt in the background).
+_PROFILE_VIEWS = ("queries.", "profiles.profile_upload")
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
 _ERROR_TEXT = {
@@ -157,14 +158,14 @@ def _errors(rule: Rule, view: Any, method: str) -> list[str]:
         codes.add("403")  # a role or share link too weak; a cross-origin or CSRF-less write
     if role:
         codes.add("410")  # an expired share link
-    if rule.arguments or rule.endpoint in ("views.diff", "shares.share_create",
-                                           "api.agent_heartbeat", "api.capture_start"):
+    if rule.arguments or rule.endpoint in ("queries.diff", "shares.share_create",
+                                           "agents.agent_heartbeat", "captures.capture_start"):
         codes.add("404")
     if rule.endpoint.startswith(_PROFILE_VIEWS):
         codes.add("409")
     if method in MUTATING and not public:
         codes.add("412")
-    if rule.endpoint == "api.capture_start":
+    if rule.endpoint == "captures.capture_start":
         codes.add("502")
     if rule.endpoint == "shares.share_open":
         codes |= {"404", "410"}
@@ -194,8 +195,19 @@ def _security(view: Any) -> list[dict[str, list[str]]] | None:
     return options
 
 
+# Operation ids are public names (generated clients use them): they keep the blueprint
+# names they were published under, before the API's blueprints were split by resource.
+_PUBLISHED = {"agents": "api", "captures": "api", "profiles": "api", "queries": "views",
+              "auth": "shares"}
+
+
+def _published(endpoint: str) -> str:
+    group, _, name = endpoint.partition(".")
+    return f"{_PUBLISHED.get(group, group)}.{name}"
+
+
 def _operation(rule: Rule, view: Any, method: str) -> dict[str, Any]:
-    doc = (view.__doc__ or rule.endpoint).strip().splitlines()[0]
+    doc = (view.__doc__ or _published(rule.endpoint)).strip().splitlines()[0]
     params = [_path_param(rule, a) for a in sorted(rule.arguments)]
     # An optional parameter sent empty reads as absent (params.query): allowEmptyValue.
     params += [{"name": p.name, "in": "query", "required": p.required,
@@ -213,7 +225,7 @@ def _operation(rule: Rule, view: Any, method: str) -> dict[str, Any]:
             responses[status] = {"description": _ERROR_TEXT[status],
                                  "content": {**_ERROR_CONTENT, HTML: {}}}
     op: dict[str, Any] = {
-        "operationId": rule.endpoint.replace(".", "_") + "_" + method.lower(),
+        "operationId": _published(rule.endpoint).replace(".", "_") + "_" + method.lower(),
         "summary": doc,
         "parameters": params,
         "responses": responses,

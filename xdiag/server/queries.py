@@ -7,12 +7,12 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from xdiag.server import wire
-from xdiag.server.authz import requires
+from xdiag.server.auth import requires
 from xdiag.server.context import services
 from xdiag.server.params import NOT_BLANK, PROFILE_ID, Flag, Int, IntList, Text, query
 from xdiag.serving.profile import MAX_WIDTH, SEARCH_LIMIT, ProfileData
 
-bp = Blueprint("views", __name__, url_prefix="/api/v1")
+bp = Blueprint("queries", __name__, url_prefix="/api/v1")
 
 
 def _data(pid: str, *, early: bool = False) -> ProfileData:

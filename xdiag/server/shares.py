@@ -1,18 +1,18 @@
-"""Share links (/s/<token>, /api/v1/shares), API tokens, sign-in and the session endpoint."""
+"""Share links (/s/<token>, /api/v1/shares) and API tokens (/api/v1/tokens)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, make_response, request
+from flask import Blueprint, Response, g, jsonify, request
 
-from xdiag.core.errors import BadRequest, Forbidden, Gone, NotFound, Unauthorized, XdiagError
+from xdiag.core.errors import BadRequest, Forbidden, Gone, NotFound
 from xdiag.core.values import to_int
-from xdiag.server import auth, ui
-from xdiag.server.authz import requires
+from xdiag.server import ui
+from xdiag.server.auth import SHARE_COOKIE, Principal, requires, share_grants
 from xdiag.server.context import base_url, json_body, services
 from xdiag.server.params import PROFILE_ID, Text, query
-from xdiag.store.secrets import MAX_EXPIRY_S, SIGNIN_S
+from xdiag.store.secrets import MAX_EXPIRY_S
 
 bp = Blueprint("shares", __name__)
 
@@ -24,58 +24,6 @@ def _secure() -> bool:
 
 def _share_url(token: str) -> str:
     return f"{base_url()}/s/{token}"
-
-
-@bp.get("/api/v1/session")
-def session() -> Any:
-    """Who the caller is, the auth mode and, when opened through a share link, the share."""
-    svc = services()
-    p: auth.Principal = g.principal
-    share = None
-    # Only the header counts here: the SPA sends it while showing /s/<token>; the cookie
-    # (set by /s/<token>) must not turn the rest of the UI read-only in the same browser.
-    if request.headers.get(auth.SHARE_HEADER):
-        try:
-            s = auth.load_share(svc)
-            share = {"profile_id": s["profile_id"], "view": s["view"],
-                     "expires_at": s["expires_at"], "id": s["id"]}
-        except XdiagError:
-            share = None
-    signed_in = p.role is not None and svc.settings.auth != "none"
-    csrf = auth.csrf_token(request.cookies[auth.SESSION_COOKIE]) if p.via_cookie else None
-    return jsonify({"auth": svc.settings.auth, "user": p.user, "role": p.role, "share": share,
-                    "csrf_token": csrf, "read_only": share is not None and not signed_in})
-
-
-@bp.post("/api/v1/auth/login")
-def login() -> Any:
-    """Sign a browser in with an API token (sets an HttpOnly session cookie)."""
-    svc = services()
-    if svc.settings.auth != "token":
-        raise BadRequest(f"sign-in with a token is only used in token mode (this service uses "
-                         f"{svc.settings.auth!r})")
-    token = json_body().get("token", "")
-    record = svc.tokens.lookup(token.strip()) if isinstance(token, str) else None
-    if record is None:
-        svc.limiter.fail(request.remote_addr or "unknown")
-        raise Unauthorized("that token is not valid")
-    session = svc.signins.create(token.strip())
-    resp = make_response(jsonify({"user": record["name"], "role": record["role"],
-                                  "csrf_token": auth.csrf_token(session)}))
-    resp.set_cookie(auth.SESSION_COOKIE, session, httponly=True, samesite="Strict",
-                    secure=_secure(), max_age=SIGNIN_S)
-    return resp
-
-
-@bp.post("/api/v1/auth/logout")
-def logout() -> Any:
-    """End the browser's session (the session is deleted server-side, not just forgotten)."""
-    if request.cookies.get(auth.SESSION_COOKIE):
-        services().signins.end(request.cookies[auth.SESSION_COOKIE])
-    resp = make_response(jsonify({"ok": True}))
-    for name in (auth.SESSION_COOKIE, auth.CSRF_COOKIE, auth.SHARE_COOKIE):
-        resp.delete_cookie(name)
-    return resp
 
 
 # -- share links -------------------------------------------------------------
@@ -97,10 +45,10 @@ def share_create() -> Any:
         expires_in = to_int(expires_in, "expires_in (seconds, or a duration like 7d)", lo=1,
                             hi=MAX_EXPIRY_S)
     svc.profiles.get(pid)  # 404 for unknown profiles: never share what does not exist
-    p: auth.Principal = g.principal
+    p: Principal = g.principal
     token, record = svc.shares.create(pid, body.get("view"), expires_in, p.user, owner=p.id)
     return jsonify({**record, "token": token, "url": _share_url(token),
-                    "grants": auth.share_grants(svc.settings.auth, pid)}), 201
+                    "grants": share_grants(svc.settings.auth, pid)}), 201
 
 
 @bp.get("/api/v1/shares")
@@ -117,7 +65,7 @@ def share_revoke(share_id: str) -> Any:
     """Revoke a share link (editors: their own; admins: any)."""
     svc = services()
     _, record = svc.shares.get(share_id)
-    p: auth.Principal = g.principal
+    p: Principal = g.principal
     # By identity (the token's hash id, the IAP e-mail), never by name: names collide.
     if p.role != "admin" and (not record.get("owner") or record["owner"] != p.id):
         raise Forbidden("only the link's creator or an admin can revoke it")
@@ -145,7 +93,7 @@ def share_open(token: str) -> Any:
                         mimetype="text/html")
     svc.shares.record_open(token, g.principal.user if g.principal.role else None)
     resp = ui.spa("")
-    resp.set_cookie(auth.SHARE_COOKIE, token, httponly=True, samesite="Lax", secure=_secure(),
+    resp.set_cookie(SHARE_COOKIE, token, httponly=True, samesite="Lax", secure=_secure(),
                     max_age=max(1, int(record["expires_at"] - svc.clock())))
     resp.headers["Referrer-Policy"] = "no-referrer"  # keep the token out of Referer headers
     resp.headers["Cache-Control"] = "no-store"

@@ -20,9 +20,9 @@ from typing import Any
 
 from xdiag.core.errors import BadRequest, Gone, NotFound
 from xdiag.core.names import split_profile_id
+from xdiag.core.roles import ROLES
 from xdiag.store import ObjectStore, layout
 
-ROLES = ("viewer", "editor", "admin")
 TOKEN_PREFIX = "xdt_"
 SHARE_PREFIX = "xds_"
 SIGNIN_PREFIX = "xdss_"  # a browser sign-in (its cookie)
@@ -64,7 +64,7 @@ class Tokens:
 
     def create(self, role: str, name: str, created_by: str | None = None) -> tuple[str, dict]:
         if role not in ROLES:
-            raise BadRequest(f"role must be one of {', '.join(ROLES)}")
+            raise BadRequest(f"role must be one of {', '.join(ROLES)}")  # core/roles.py
         token = new_secret(TOKEN_PREFIX)
         h = digest(token)
         record = {"id": h[:16], "name": name[:100], "role": role, "created_at": self.clock(),

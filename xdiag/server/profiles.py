@@ -1,4 +1,5 @@
-"""/api/v1: agents, jobs, captures, profiles (catalogue, upload, raw download)."""
+"""/api/v1/profiles: the catalogue (list, get with a long poll, delete), uploads and the
+raw host files."""
 
 from __future__ import annotations
 
@@ -7,98 +8,24 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request, send_file
+from flask import Blueprint, Response, jsonify, request, send_file
 
 from xdiag.core import tempfiles
-from xdiag.core.errors import BadRequest, Forbidden, InvalidProfile, NotFound
+from xdiag.core.errors import BadRequest, InvalidProfile, NotFound
 from xdiag.core.names import check_name, sanitize
 from xdiag.pipeline import admit
-from xdiag.pipeline.capture import CaptureRequest
-from xdiag.server.auth import authorize
-from xdiag.server.authz import requires
-from xdiag.server.context import base_url, json_body, services
-from xdiag.server.gate import AGENT_BODY_MAX, UPLOAD, accepts_body
+from xdiag.server.auth import requires
+from xdiag.server.context import base_url, services
+from xdiag.server.gate import UPLOAD, accepts_body
 from xdiag.server.params import Flag, Int, Text, query
 from xdiag.serving.early import timeline_ready
 from xdiag.store import layout
-from xdiag.store.registry import Caller
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp = Blueprint("profiles", __name__, url_prefix="/api/v1")
 
 
 def _with_url(record: dict[str, Any]) -> dict[str, Any]:
     return {**record, "url": f"{base_url()}/p/{record['id']}"}
-
-
-# -- agents and jobs ---------------------------------------------------------
-
-
-def _caller() -> Caller:
-    """The registering identity and the address it calls from (proxy-aware: gate.py)."""
-    p = g.principal
-    admin = p.role == "admin"
-    return Caller(identity=p.id or "anonymous", client=request.remote_addr, admin=admin,
-                  any_source=admin and services().settings.allow_arbitrary_targets)
-
-
-@bp.post("/agents/register")
-@accepts_body(AGENT_BODY_MAX)
-@requires("editor")
-def agent_register() -> Any:
-    """Register a process of a job: its own address (the one it calls from), inside the
-    allowed networks; the first identity to register a job owns it."""
-    reg = services().registry.register(json_body(), _caller())
-    return jsonify({"ok": True, "registration": reg})
-
-
-@bp.post("/agents/heartbeat")
-@accepts_body(AGENT_BODY_MAX)
-@requires("editor")
-def agent_heartbeat() -> Any:
-    services().registry.heartbeat(json_body(), _caller())
-    return jsonify({"ok": True})
-
-
-@bp.post("/agents/deregister")
-@accepts_body(AGENT_BODY_MAX)
-@requires("editor")
-def agent_deregister() -> Any:
-    services().registry.deregister(json_body(), _caller())
-    return jsonify({"ok": True})
-
-
-@bp.get("/jobs")
-@requires("viewer")
-def jobs() -> Any:
-    return jsonify(services().registry.jobs())
-
-
-# -- captures ----------------------------------------------------------------
-
-
-@bp.post("/captures")
-@requires("editor")
-def capture_start() -> Any:
-    body = json_body()
-    req = CaptureRequest.from_json(body)
-    svc = services()
-    if req.targets:
-        if not svc.settings.allow_arbitrary_targets:
-            raise Forbidden("capturing unregistered host:port targets is disabled: register the "
-                            "job with xdiag.agent.start(...), or start the service with "
-                            "XDIAG_ALLOW_ARBITRARY_TARGETS=1")
-        authorize("admin")
-    cap = svc.captures.start(req, base_url=base_url(), wait=bool(body.get("wait")))
-    return jsonify(cap), (200 if body.get("wait") else 202)
-
-
-@bp.get("/captures/<cid>")
-@requires("viewer")
-def capture_get(cid: str) -> Any:
-    return jsonify(services().captures.get(check_name(cid, "capture")))
-
-
-# -- profiles ----------------------------------------------------------------
 
 
 @bp.get("/profiles")
