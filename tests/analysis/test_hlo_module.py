@@ -10,9 +10,10 @@ import jax.numpy as jnp
 import pytest
 from jaxlib import _hlo
 
-from xdiag.analysis.hlo import format_module, hlo_text, parse_module
+from xdiag.analysis.hlo import format_module, parse_module
 from xdiag.analysis.hlo.proto import hlo_pb2
 from xdiag.core.errors import InvalidProfile, NotFound
+from xdiag.serving.hlo import hlo_text
 
 BATCH, D_IN, HIDDEN = 8, 32, 16
 

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from full_reader import read_xspace
 from jax.profiler import ProfileData
 
-from xdiag.xplane.reader import read_xspace
 from xdiag.xplane.synth import write_synthetic_xspace
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from full_reader import XSpaceColumns, read_xspace
 from test_xspace_malformed import _len, run_fuzz
 from test_xspace_reader import _handmade
 
@@ -16,7 +17,6 @@ from xdiag.analysis.host import ANALYSED_STATS
 from xdiag.core.errors import InvalidProfile
 from xdiag.xplane import _xspace
 from xdiag.xplane.lean import LeanColumns, read_xspace_lean
-from xdiag.xplane.reader import XSpaceColumns, read_xspace
 from xdiag.xplane.xplane_pb2 import XSpace
 
 # Besides what ingest reads: ref strings, absent names, names of other kinds.
@@ -332,7 +332,7 @@ FUZZ = textwrap.dedent(
     import sys
     from xdiag.core.errors import InvalidProfile
     from xdiag.xplane.lean import read_xspace_lean
-    from xdiag.xplane.reader import read_xspace
+    from full_reader import read_xspace
     sys.path.insert(0, sys.argv[4])
     from test_xspace_lean import assert_lean_matches
     from test_xspace_malformed import mutations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import subprocess
 import sys
 import textwrap
@@ -11,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from full_reader import read_xspace
 
 from xdiag.core.errors import InvalidProfile
 from xdiag.xplane import _xspace
-from xdiag.xplane.reader import read_xspace
 from xdiag.xplane.xplane_pb2 import XSpace, XStatMetadata
 
 
@@ -125,7 +126,7 @@ FUZZ = textwrap.dedent(
     import sys
     from xdiag.core.errors import InvalidProfile
     from xdiag.xplane.hlo import hlo_modules
-    from xdiag.xplane.reader import read_xspace
+    from full_reader import read_xspace
     sys.path.insert(0, sys.argv[4])
     from test_xspace_malformed import mutations
 
@@ -174,12 +175,16 @@ def run_fuzz(script: str, tmp_path: Path, data: Path, seed: int, flips: int) -> 
     (to import from). Returns the two counts it prints."""
     path = tmp_path / "fuzz.py"
     path.write_text(script)
-    args = [str(data), str(seed), str(flips), str(Path(__file__).parent)]
+    here = str(Path(__file__).parent)
+    args = [str(data), str(seed), str(flips), here]
     proc = subprocess.run(
         [sys.executable, str(path), *args],
         capture_output=True,
         text=True,
         timeout=300,
+        # the full reader (the oracle) lives beside the tests
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(
+            filter(None, (here, os.environ.get("PYTHONPATH"))))},
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     ok, bad = map(int, proc.stdout.split())

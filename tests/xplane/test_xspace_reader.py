@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from full_reader import KIND_REF, XSpaceColumns, read_xspace
 from jax.profiler import ProfileData
 
-from xdiag.xplane.reader import KIND_REF, XSpaceColumns, read_xspace
 from xdiag.xplane.xplane_pb2 import XSpace
 
 

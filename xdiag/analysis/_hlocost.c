@@ -47,7 +47,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_SGROUP = 3, WT_EGROUP = 4, WT_I32 = 5 };
+#include "../core/wire.h"
+
 #define MAX_DEPTH 200   /* nested messages / computations; real modules use < 20 */
 #define MAX_CAT 16
 
@@ -177,56 +178,32 @@ static int oom(M *m) {
 typedef struct { const uint8_t *base; size_t pos, end; } Rd;
 
 static int rd_varint(M *m, Rd *r, uint64_t *out) {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (r->pos >= r->end) return failf(m, "truncated varint", r->pos);
-        uint8_t b = r->base[r->pos++];
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) { *out = v; return 0; }
-    }
-    return failf(m, "varint longer than 10 bytes", r->pos);
+    int e = wire_varint(r->base, &r->pos, r->end, out);
+    return e ? failf(m, wire_errors[e], r->pos) : 0;
 }
 
 static int rd_tag(M *m, Rd *r, uint32_t *field, int *wt) {
-    uint64_t t;
-    if (rd_varint(m, r, &t)) return -1;
-    *field = (uint32_t)(t >> 3); *wt = (int)(t & 7);
-    if (*field == 0 || t >> 32) return failf(m, "bad field tag", r->pos);
-    return 0;
+    size_t at = r->pos;
+    int e = wire_tag(r->base, &r->pos, r->end, field, wt);
+    return e ? failf(m, wire_errors[e], at) : 0;
 }
 
 /* The body of a length-delimited field as its own reader. */
 static int rd_sub(M *m, Rd *r, Rd *sub) {
+    size_t at = r->pos;
     uint64_t len;
-    if (rd_varint(m, r, &len)) return -1;
-    if (len > r->end - r->pos) return failf(m, "length past the end of its message", r->pos);
+    int e = wire_len(r->base, &r->pos, r->end, &len);
+    if (e) return failf(m, wire_errors[e], at);
     sub->base = r->base; sub->pos = r->pos; sub->end = r->pos + (size_t)len;
     r->pos += (size_t)len;
     return 0;
 }
 
-static int skip(M *m, Rd *r, int wt, uint32_t field, int depth) {
-    uint64_t v;
-    Rd sub;
-    switch (wt) {
-    case WT_VARINT: return rd_varint(m, r, &v);
-    case WT_I64:
-        if (r->end - r->pos < 8) return failf(m, "truncated fixed64", r->pos);
-        r->pos += 8; return 0;
-    case WT_I32:
-        if (r->end - r->pos < 4) return failf(m, "truncated fixed32", r->pos);
-        r->pos += 4; return 0;
-    case WT_LEN: return rd_sub(m, r, &sub);
-    case WT_SGROUP:
-        if (depth > MAX_DEPTH) return failf(m, "groups nest too deep", r->pos);
-        for (;;) {
-            uint32_t f; int w;
-            if (rd_tag(m, r, &f, &w)) return -1;
-            if (w == WT_EGROUP) return f == field ? 0 : failf(m, "mismatched end group", r->pos);
-            if (skip(m, r, w, f, depth + 1)) return -1;
-        }
-    default: return failf(m, "bad wire type", r->pos);
-    }
+/* Skips a field this model does not read (errors are placed after its tag). */
+static int skip(M *m, Rd *r, int wt, uint32_t field) {
+    size_t at;
+    int e = wire_skip(r->base, &r->pos, r->end, field, wt, r->pos, 0, &at);
+    return e ? failf(m, wire_errors[e], at) : 0;
 }
 
 static int want(M *m, Rd *r, int wt, int expect) {
@@ -369,9 +346,9 @@ static int decode_shape(M *m, Str bytes, int depth, Shape *sh) {
                 uint32_t lf; int lwt;
                 if (rd_tag(m, &lay, &lf, &lwt)) goto done;
                 if (lf == 7) { if (rd_int(m, &lay, lwt, &sh->element_bits)) goto done; }
-                else if (skip(m, &lay, lwt, lf, 0)) goto done;
+                else if (skip(m, &lay, lwt, lf)) goto done;
             }
-        } else if (skip(m, &r, wt, f, 0)) goto done;
+        } else if (skip(m, &r, wt, f)) goto done;
     }
     /* Types past the table are newer than our enum: arrays, 32 bits as in Python. */
     sh->bits = (etype >= 0 && (uint64_t)etype < m->ndtype) ? m->dtype_bits[etype] : 32;
@@ -481,7 +458,7 @@ static int decode_dot(M *m, Rd *r, int wt, I64s *lhs_contracting) {
         uint32_t f; int w;
         if (rd_tag(m, &d, &f, &w)) return -1;
         if (f == 1) { if (rd_rep(m, &d, w, lhs_contracting)) return -1; }
-        else if (skip(m, &d, w, f, 0)) return -1;
+        else if (skip(m, &d, w, f)) return -1;
     }
     return 0;
 }
@@ -492,7 +469,7 @@ static int decode_window(M *m, Rd *r, int wt) {
     while (w.pos < w.end) {
         uint32_t f; int fw;
         if (rd_tag(m, &w, &f, &fw)) return -1;
-        if (f != 1) { if (skip(m, &w, fw, f, 0)) return -1; continue; }
+        if (f != 1) { if (skip(m, &w, fw, f)) return -1; continue; }
         Rd d;
         if (want(m, &w, fw, WT_LEN) || rd_sub(m, &w, &d)) return -1;
         int64_t v[7] = {0};
@@ -500,7 +477,7 @@ static int decode_window(M *m, Rd *r, int wt) {
             uint32_t df; int dw;
             if (rd_tag(m, &d, &df, &dw)) return -1;
             if (df >= 1 && df <= 6) { if (rd_int(m, &d, dw, &v[df])) return -1; }
-            else if (skip(m, &d, dw, df, 0)) return -1;
+            else if (skip(m, &d, dw, df)) return -1;
         }
         if (grow((void **)&m->wins, &m->wins_cap, m->nwins + 1, sizeof(WinDim))) return oom(m);
         /* Unset stride and dilations mean 1, as module.py's WindowDim reads them. */
@@ -539,7 +516,7 @@ static int decode_instruction(M *m, Str bytes, int32_t comp, Scratch *s) {
                 uint32_t mf; int mw;
                 if (rd_tag(m, &md, &mf, &mw)) return -1;
                 if (mf == 2) rc = rd_str(m, &md, mw, &in->op_name);
-                else rc = skip(m, &md, mw, mf, 0);
+                else rc = skip(m, &md, mw, mf);
             }
             break;
         }
@@ -557,7 +534,7 @@ static int decode_instruction(M *m, Str bytes, int32_t comp, Scratch *s) {
                 else if (cf == 10) rc = rd_int(m, &c, cw, &in->c_ofeat);
                 else if (cf == 11) rc = rd_rep(m, &c, cw, &s->isp);
                 else if (cf == 12) rc = rd_rep(m, &c, cw, &s->osp);
-                else rc = skip(m, &c, cw, cf, 0);
+                else rc = skip(m, &c, cw, cf);
             }
             break;
         }
@@ -576,11 +553,11 @@ static int decode_instruction(M *m, Str bytes, int32_t comp, Scratch *s) {
                 if (rd_tag(m, &g, &gf, &gw)) return -1;
                 if (gf == 1) rc = decode_dot(m, &g, gw, &s->rag_lc);
                 else if (gf == 2) rc = rd_rep(m, &g, gw, &s->rag_lr);
-                else rc = skip(m, &g, gw, gf, 0);
+                else rc = skip(m, &g, gw, gf);
             }
             break;
         }
-        default: rc = skip(m, &r, wt, f, 0);
+        default: rc = skip(m, &r, wt, f);
         }
         if (rc) return -1;
     }
@@ -615,7 +592,7 @@ static int decode_computation(M *m, Str bytes, Scratch *s) {
             rc = rd_str(m, &r, wt, &in) || decode_instruction(m, in, ci, s);
         } else if (f == 5) rc = rd_int(m, &r, wt, &c.id);
         else if (f == 6) rc = rd_int(m, &r, wt, &c.root_id);
-        else rc = skip(m, &r, wt, f, 0);
+        else rc = skip(m, &r, wt, f);
         if (rc) return -1;
     }
     if (m->nins - (size_t)c.first > INT32_MAX) return failf(m, "too many instructions", 0);
@@ -637,7 +614,7 @@ static int decode_module(M *m, Str bytes) {
             Str c;
             rc = rd_str(m, &r, wt, &c) || decode_computation(m, c, &s);
         } else if (f == 6) rc = rd_int(m, &r, wt, &m->entry_id);
-        else rc = skip(m, &r, wt, f, 0);
+        else rc = skip(m, &r, wt, f);
     }
     scratch_free(&s);
     return rc;
@@ -654,7 +631,7 @@ static int wrapped_module(M *m, Str bytes, Str *inner) {
         if (f == 1 && wt == WT_LEN) {
             if (rd_str(m, &r, wt, inner)) return 0;
             found = 1;
-        } else if (skip(m, &r, wt, f, 0)) return 0;
+        } else if (skip(m, &r, wt, f)) return 0;
     }
     if (!found) return 0;
     Rd in = {inner->p, 0, inner->n};
@@ -663,7 +640,7 @@ static int wrapped_module(M *m, Str bytes, Str *inner) {
         uint32_t f; int wt;
         if (rd_tag(m, &in, &f, &wt)) return 0;
         if (f == 3 && wt == WT_LEN) comps = 1;
-        if (skip(m, &in, wt, f, 0)) return 0;
+        if (skip(m, &in, wt, f)) return 0;
     }
     return comps;
 }

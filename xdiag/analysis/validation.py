@@ -110,7 +110,7 @@ def _describe(value: Any) -> str:
 def _entry_values(cols: Any, st: Any) -> list[Any]:
     """The distinct values of one lean stat, from its parsed entries (no per-event pass):
     what `event_stat_codes` would list, before the metadata-held ones."""
-    from xdiag.xplane.reader import KIND_BYTES, KIND_DOUBLE, KIND_REF, KIND_STR, KIND_UINT64
+    from xdiag.xplane.columns import KIND_BYTES, KIND_DOUBLE, KIND_REF, KIND_STR, KIND_UINT64
 
     out: list[Any] = []
     for i, (kind, raw, plane) in enumerate(zip(st.kind.tolist(), st.value.tolist(),

@@ -1,19 +1,40 @@
-"""HLO module text and op neighbourhood for the API (parsed modules cached per fingerprint)."""
+"""HLO module text and op neighbourhood for the API (parsed modules cached by their bytes).
+
+The text is XLA's own printer's (jaxlib), the same a user sees from JAX; our printer
+(`analysis.hlo.format_module`) stands in for a proto jaxlib cannot read.
+"""
 
 from __future__ import annotations
 
 import functools
 from typing import Any
 
+from xdiag.analysis.hlo.cost import ModuleCost, module_cost
+from xdiag.analysis.hlo.module import HloModule, format_module, parse_module
 from xdiag.core.errors import NotFound
 from xdiag.store import layout
 
 
-@functools.lru_cache(maxsize=32)
-def _parsed(proto: bytes) -> tuple[Any, Any, str]:
-    from xdiag.analysis.hlo.cost import module_cost
-    from xdiag.analysis.hlo.module import hlo_text, parse_module
+def hlo_text(module: HloModule, *, metadata: bool = True) -> str:
+    """HLO text of the module: XLA's printer, or ours if jaxlib can't parse it.
 
+    Args:
+        module: A parsed module (its `raw` bytes are what XLA prints).
+        metadata: Include `metadata={...}` attributes.
+    """
+    try:
+        from jaxlib import _hlo  # type: ignore[attr-defined]
+
+        mod = _hlo.HloModule.from_serialized_hlo_module_proto(module.raw)
+        opts = _hlo.HloPrintOptions()
+        opts.print_metadata = metadata
+        return mod.to_string(opts)
+    except Exception:  # jaxlib missing, or a proto newer/odder than it accepts
+        return format_module(module, metadata=metadata)
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(proto: bytes) -> tuple[HloModule, ModuleCost, str]:
     module = parse_module(proto)
     return module, module_cost(module), hlo_text(module)
 

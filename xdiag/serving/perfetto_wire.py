@@ -4,7 +4,7 @@ Pure (bytes and arrays in, bytes out). A `Trace` is a stream of `packet` fields
 (tag 0x0A, length, TracePacket); building one upb message per slice cost ~5 µs,
 so slice packets are encoded for a whole column of slices at once: every field's
 byte length first, the positions from one cumulative sum, then each field written
-at all positions in one numpy pass (varints one byte-column at a time).
+at all positions in one numpy pass (varints one byte-column at a time: `core/varint.py`).
 
 Field numbers are those of perfetto/protos/perfetto/trace/trace_packet.proto and
 track_event/{track_event,track_descriptor}.proto; tests decode the output with the
@@ -14,6 +14,8 @@ track_event/{track_event,track_descriptor}.proto; tests decode the output with t
 from __future__ import annotations
 
 import numpy as np
+
+from xdiag.core.varint import put_varint, varint, varint_len
 
 # TracePacket fields (field << 3 | wire type)
 _TIMESTAMP = 0x40  # 8, varint
@@ -29,24 +31,6 @@ SEQ_INCREMENTAL_STATE_CLEARED = 1
 SEQ_NEEDS_INCREMENTAL_STATE = 2
 TYPE_SLICE_BEGIN = 1
 TYPE_SLICE_END = 2
-
-U64 = np.uint64
-
-
-def varint(v: int) -> bytes:
-    """Protobuf varint of a non-negative int below 2**64."""
-    if not 0 <= v < 1 << 64:
-        raise ValueError(f"varint out of range: {v}")
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if v:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
 
 def field_varint(field: int, v: int) -> bytes:
     return varint(field << 3) + varint(v)
@@ -92,32 +76,6 @@ def interned_names(seq_id: int, names: list[str]) -> bytes:
     body = (field_varint(10, seq_id) + field_varint(13, SEQ_INCREMENTAL_STATE_CLEARED)
             + field_varint(41, 1) + field_bytes(12, entries))
     return packet(body)
-
-
-def varint_len(v: np.ndarray) -> np.ndarray:
-    """Varint byte count of each uint64 value."""
-    n = np.ones(v.shape, np.int64)
-    for k in range(1, 10):
-        over = v >= U64(1 << (7 * k))
-        if not over.any():
-            break
-        n += over
-    return n
-
-
-def put_varint(buf: np.ndarray, pos: np.ndarray, v: np.ndarray, nb: np.ndarray) -> None:
-    """Writes the varints of `v` (uint64, byte counts `nb`) at byte positions `pos`.
-    Values whose varint has ended drop out, so short ones cost one pass."""
-    for k in range(10):
-        if not len(v):
-            return
-        more = nb > k + 1
-        byte = (v & U64(0x7F)).astype(np.uint8)
-        byte |= more.view(np.uint8) << 7
-        buf[pos + k] = byte
-        if not more.all():
-            v, pos, nb = v[more], pos[more], nb[more]
-        v = v >> U64(7)
 
 
 def slice_events(seq_id: int, ts: np.ndarray, track_uuid: np.ndarray, name_iid: np.ndarray,

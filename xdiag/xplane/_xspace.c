@@ -37,9 +37,7 @@
 #include <string.h>
 
 #include "../core/threads.h"
-
-/* Wire types. */
-enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_SGROUP = 3, WT_EGROUP = 4, WT_I32 = 5 };
+#include "../core/wire.h"
 
 /* Stat value kinds as exposed to Python (0: no value set). */
 enum { K_NONE = 0, K_DOUBLE = 1, K_UINT64 = 2, K_INT64 = 3, K_STR = 4, K_BYTES = 5, K_REF = 6 };
@@ -48,8 +46,6 @@ enum { K_NONE = 0, K_DOUBLE = 1, K_UINT64 = 2, K_INT64 = 3, K_STR = 4, K_BYTES =
  * (an aggregated event) instead of offset_ps; the value then sits in the
  * offset column. */
 #define EV_FLAG_AGGREGATED 1
-
-#define MAX_GROUP_DEPTH 64
 
 /* For the few helpers each caller must get its own copy of (e.g. to call
  * a constant function pointer directly). */
@@ -424,102 +420,48 @@ static int oom(Parser *p) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Wire primitives: all take the end of the enclosing message as the bound. */
+/* Wire primitives (core/wire.h), with this parser's error messages: all take the end
+ * of the enclosing message as the bound. */
 
 static inline int rd_varint(Parser *p, size_t *pos, size_t end, uint64_t *out) {
-    size_t i = *pos;
-    const uint8_t *b = p->base;
-    if (i < end && b[i] < 0x80) { /* most tags and small values */
-        *out = b[i];
-        *pos = i + 1;
-        return 0;
-    }
-    uint64_t v = 0;
-    for (int shift = 0; shift < 70; shift += 7) {
-        if (i >= end) return fail(p, "truncated varint", *pos);
-        uint8_t c = b[i++];
-        v |= (uint64_t)(c & 0x7f) << shift;
-        if (c < 0x80) {
-            *out = v;
-            *pos = i;
-            return 0;
-        }
-    }
-    return fail(p, "varint longer than 10 bytes", *pos);
+    int e = wire_varint(p->base, pos, end, out);
+    return e ? fail(p, wire_errors[e], *pos) : 0;
 }
 
 static inline int rd_tag(Parser *p, size_t *pos, size_t end, uint32_t *field, int *wt) {
     size_t at = *pos;
-    uint64_t t;
-    if (rd_varint(p, pos, end, &t)) return -1;
-    if (t > 0xFFFFFFFFu || (t >> 3) == 0) return fail(p, "invalid field tag", at);
-    *field = (uint32_t)(t >> 3);
-    *wt = (int)(t & 7);
-    return 0;
+    int e = wire_tag(p->base, pos, end, field, wt);
+    return e ? fail(p, wire_errors[e], at) : 0;
 }
 
 /* Reads a length prefix and checks the payload fits in [pos, end). */
 static inline int rd_len(Parser *p, size_t *pos, size_t end, size_t *len) {
     size_t at = *pos;
     uint64_t n;
-    if (rd_varint(p, pos, end, &n)) return -1;
-    if (n > (uint64_t)(end - *pos)) {
+    int e = wire_len(p->base, pos, end, &n);
+    if (e == WIRE_PAST_END) {
         if (p->err[0] == '\0')
             snprintf(p->err, sizeof(p->err),
                      "length %llu at byte offset %zu runs past the end of its message (ends at %zu)",
                      (unsigned long long)n, at, end);
         return -1;
     }
+    if (e) return fail(p, wire_errors[e], at);
     *len = (size_t)n;
     return 0;
 }
 
-static int skip_field(Parser *p, size_t *pos, size_t end, uint32_t field, int wt, size_t tag_at,
-                      int depth);
-
-/* Skips a (deprecated) group up to its matching end-group tag. */
-static int skip_group(Parser *p, size_t *pos, size_t end, uint32_t field, size_t tag_at, int depth) {
-    if (depth > MAX_GROUP_DEPTH) return fail(p, "groups nested too deeply", tag_at);
-    while (*pos < end) {
-        size_t at = *pos;
-        uint32_t f;
-        int wt;
-        if (rd_tag(p, pos, end, &f, &wt)) return -1;
-        if (wt == WT_EGROUP) {
-            if (f != field) return fail(p, "mismatched end-group tag", at);
-            return 0;
-        }
-        if (skip_field(p, pos, end, f, wt, at, depth + 1)) return -1;
-    }
-    return fail(p, "unterminated group", tag_at);
-}
-
+/* Skips an unknown field (groups included) whose tag started at `tag_at`. */
 static int skip_field(Parser *p, size_t *pos, size_t end, uint32_t field, int wt, size_t tag_at,
                       int depth) {
-    uint64_t v;
-    size_t n;
-    switch (wt) {
-        case WT_VARINT:
-            return rd_varint(p, pos, end, &v);
-        case WT_I64:
-            if (end - *pos < 8) return fail(p, "truncated fixed64 field", *pos);
-            *pos += 8;
-            return 0;
-        case WT_LEN:
-            if (rd_len(p, pos, end, &n)) return -1;
-            *pos += n;
-            return 0;
-        case WT_I32:
-            if (end - *pos < 4) return fail(p, "truncated fixed32 field", *pos);
-            *pos += 4;
-            return 0;
-        case WT_SGROUP:
-            return skip_group(p, pos, end, field, tag_at, depth);
-        case WT_EGROUP:
-            return fail(p, "unexpected end-group tag", tag_at);
-        default:
-            return fail(p, "invalid wire type", tag_at);
+    size_t n, at;
+    if (wt == WT_LEN) {
+        if (rd_len(p, pos, end, &n)) return -1;
+        *pos += n;
+        return 0;
     }
+    int e = wire_skip(p->base, pos, end, field, wt, tag_at, depth, &at);
+    return e ? fail(p, wire_errors[e], at) : 0;
 }
 
 static int wrong_type(Parser *p, const char *msg, uint32_t field, int wt, size_t at) {

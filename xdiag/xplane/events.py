@@ -19,7 +19,7 @@ import numpy as np
 
 from xdiag.core.errors import InvalidProfile
 from xdiag.xplane import _xspace
-from xdiag.xplane.reader import _open_profile, _parse, _plane_metas
+from xdiag.xplane.columns import open_profile, parse, plane_metas
 
 CHUNK_BYTES = 64 << 10  # a look-up walks at most this many bytes of events
 
@@ -29,8 +29,8 @@ class EventReader:
     (the index `XSpaceColumns` gives it; the timeline's `ev_src`)."""
 
     def __init__(self, data: Any) -> None:
-        self.data, _ = _open_profile(data)
-        self.metas = _plane_metas(_parse(self.data, lines=False)["planes"])
+        self.data, _ = open_profile(data)
+        self.metas = plane_metas(parse(self.data, lines=False)["planes"])
         try:
             rows = _xspace.event_chunks(self.data, CHUNK_BYTES)
         except ValueError as e:

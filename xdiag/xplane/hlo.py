@@ -4,8 +4,8 @@ The profiler stores each compiled XLA program in the `/host:metadata` plane:
 one event metadata per program, named ``<module name>(<program id>)``, whose
 stat "Hlo Proto" holds a serialized ``xla.HloProto`` (the ``HloModuleProto``
 is its field 1; field 3 is the buffer assignment). We unwrap the module proto
-with a tiny wire-format scanner, so no XLA protobuf classes are needed, and use
-jaxlib only to print HLO text.
+with a tiny wire-format scanner, so no XLA protobuf classes are needed. (Printing
+them as HLO text is the serving side's: `serving/hlo.py`.)
 """
 
 from __future__ import annotations
@@ -43,10 +43,6 @@ class HloModuleRef:
     program_id: int
     metadata_name: str
     proto: bytes
-
-    def text(self) -> str:
-        """The module as HLO text (see `hlo_text`)."""
-        return hlo_text(self.proto)
 
 
 def iter_fields(buf: bytes) -> Iterator[tuple[int, int, Any]]:
@@ -156,24 +152,3 @@ def hlo_modules(cols: Any) -> list[HloModuleRef]:
             seen.add(key)
             out.append(HloModuleRef(name or meta_name, program_id, meta_name, proto))
     return out
-
-
-def hlo_text(module_proto: bytes) -> str:
-    """Prints a serialized HloModuleProto as HLO text with jaxlib.
-
-    An xla.HloProto (the wrapper the profiler stores) is accepted too.
-
-    Raises:
-        ValueError: jaxlib cannot parse the bytes as an HLO module.
-    """
-    from jax._src.lib import xla_client  # deferred: importing jax takes ~1 s
-
-    parse = xla_client.hlo.HloModule.from_serialized_hlo_module_proto
-    try:
-        return parse(bytes(module_proto)).to_string()
-    except Exception as first:
-        try:
-            inner = unwrap_hlo_proto(module_proto)
-            return parse(inner).to_string()
-        except Exception:
-            raise ValueError(f"not a serialized HLO module: {first}") from first

@@ -1,8 +1,8 @@
 """Lean columns of an XSpace: only what ingest's analyses read, at ~45 bytes per event.
 
-`read_xspace` keeps one row per event stat (21 bytes each) plus each event's stat
-range and offset, and its str stats point into the input, so the whole file
-stays mapped. Ingest reads five stats (`analysis.host.ANALYSED_STATS`) and no
+A full reader (the tests' oracle, `tests/xplane/full_reader.py`) keeps one row per
+event stat (21 bytes each) plus each event's stat range and offset, and its str stats
+point into the input, so the whole file stays mapped. Ingest reads a few stats (`analysis.host.ANALYSED_STATS`) and no
 event details. `read_xspace_lean` therefore has the C extension (`parse_lean`)
 write, per wanted stat, one int32 column aligned with the events: the code of
 the event's value among that stat's distinct values, interned while parsing
@@ -10,12 +10,12 @@ the event's value among that stat's distinct values, interned while parsing
 the input; for a read-only file mapping (or a path) the parse even drops the
 mapping's pages behind itself, so a profile's file pages never pile up in RSS.
 
-`LeanColumns` answers the calls analysis makes on `XSpaceColumns` (planes,
-lines, events.start_ps/duration_ps/aggregated/line/metadata_id, t0_ns,
-event_names, event_stat, event_stat_codes) with exactly the same results,
-including the fallback to stats held by event metadata (GPU/TPU). It has no
-per-event stat rows: no `event_stats`, `stat_value`, `offset_ps`,
-`stat_start`/`stat_count`; use `read_xspace` for event details.
+`LeanColumns` answers the calls analysis makes on the full reader's `XSpaceColumns`
+(planes, lines, events.start_ps/duration_ps/aggregated/line/metadata_id, t0_ns,
+event_names, event_stat, event_stat_codes) with exactly the same results (the tests
+compare them), including the fallback to stats held by event metadata (GPU/TPU). It
+has no per-event stat rows: no `event_stats`, `stat_value`, `offset_ps`,
+`stat_start`/`stat_count`; one event's details come from `events.py`.
 
 Per event: line (int32), metadata id (int32 while ids fit), start and duration
 (int64), flags (uint8) and 4 bytes per wanted stat.
@@ -34,37 +34,37 @@ import numpy as np
 from xdiag.core import threads as cpu
 from xdiag.core.errors import InvalidProfile
 from xdiag.xplane import _xspace
-from xdiag.xplane.reader import (
-    _CHUNK,
-    _EMPTY_I64,
+from xdiag.xplane.columns import (
+    CHUNK,
+    EMPTY_I64,
     KIND_BYTES,
     KIND_INT64,
     KIND_STR,
     KIND_UINT64,
+    ColumnsCommon,
+    EventsCommon,
     Lines,
     Plane,
-    _check_planes,
-    _ColumnsCommon,
-    _decode_space,
-    _EventsCommon,
-    _intern,
-    _intern_raw,
-    _lines_of,
-    _md_codes,
-    _numeric_dtype,
-    _objects,
-    _open_profile,
-    _parse,
-    _plane_metas,
-    _planes_of,
-    _str_values,
-    _table,
-    _time_base,
+    check_planes,
+    decode_space,
+    intern_raw,
+    intern_values,
+    interned_table,
+    lines_of,
+    metadata_codes,
+    numeric_dtype,
+    objects_of,
+    open_profile,
+    parse,
+    plane_metas,
+    planes_of,
+    str_values,
+    time_base,
 )
 
 
 @dataclass
-class LeanEvents(_EventsCommon):
+class LeanEvents(EventsCommon):
     """All events of all lines, in file order (the columns of `Events` ingest uses).
 
     Attributes:
@@ -97,8 +97,8 @@ class _Resolved:
     table: list[Any]
     dtype: Any
     # Events that repeat the stat: the code of their last value (what event_stat takes).
-    last_ev: np.ndarray = field(default_factory=lambda: _EMPTY_I64)
-    last_code: np.ndarray = field(default_factory=lambda: _EMPTY_I64)
+    last_ev: np.ndarray = field(default_factory=lambda: EMPTY_I64)
+    last_code: np.ndarray = field(default_factory=lambda: EMPTY_I64)
 
 
 @dataclass
@@ -125,7 +125,7 @@ class LeanStat:
 
 
 @dataclass
-class LeanColumns(_ColumnsCommon):
+class LeanColumns(ColumnsCommon):
     """A profile as lean columns; see the module docstring.
 
     Attributes:
@@ -164,7 +164,7 @@ class LeanColumns(_ColumnsCommon):
         r = self._resolve(name)
         where = np.flatnonzero(r.codes >= 0)
         if r.dtype is None:
-            return where, _objects(r.codes[where], r.table)
+            return where, objects_of(r.codes[where], r.table)
         lut = np.array(r.table, dtype=r.dtype) if len(r.table) else np.zeros(0, r.dtype)
         out = lut[r.codes[where]]
         if len(r.last_ev):  # events that repeat the stat: the last value, as event_stat
@@ -200,7 +200,7 @@ class LeanColumns(_ColumnsCommon):
         index: dict[Any, int] = {}
         kinds: set[int] = set()
         big = neg = False  # a uint64 value past 2**63; a negative int64 value
-        last_ev = last_code = _EMPTY_I64
+        last_ev = last_code = EMPTY_I64
         if st is None:
             codes = np.full(n, -1, np.int32)
         else:
@@ -217,21 +217,21 @@ class LeanColumns(_ColumnsCommon):
                     raw = st.value[e]
                     kinds.add(k)
                     if k in (KIND_STR, KIND_BYTES):
-                        lut[e] = _intern(index, _str_values(k, [st.strs[i] for i in raw.tolist()]))
+                        lut[e] = intern_values(index, str_values(k, [st.strs[i] for i in raw.tolist()]))
                     else:
-                        lut[e] = _intern_raw(index, k, raw, plane)
+                        lut[e] = intern_raw(index, k, raw, plane)
                         big |= k == KIND_UINT64 and bool(np.any(raw < 0))
                         neg |= k == KIND_INT64 and bool(np.any(raw < 0))
             _xspace.remap_codes(codes, lut)
             last_ev, last_code = st.last_ev, lut[st.last_code].astype(np.int64)
         md_values, md_segments = self._metadata_fallback(name, codes)
         if md_segments:
-            md_codes = _intern(index, md_values)
+            md_codes = intern_values(index, md_values)
             for ev, code in md_segments:
                 codes[ev] = md_codes[code]
-        dtype = _numeric_dtype(kinds, md_values, big=lambda: big, neg=lambda: neg)
+        dtype = numeric_dtype(kinds, md_values, big=lambda: big, neg=lambda: neg)
         codes.flags.writeable = False
-        r = _Resolved(codes=codes, table=_table(index), dtype=dtype, last_ev=last_ev,
+        r = _Resolved(codes=codes, table=interned_table(index), dtype=dtype, last_ev=last_ev,
                       last_code=last_code)
         if st is not None:
             st.resolved = r
@@ -251,12 +251,12 @@ class LeanColumns(_ColumnsCommon):
             if p.event_stop == p.event_start:
                 continue
             em = p.event_metadata
-            code_of_row = _md_codes(em, name, values)
+            code_of_row = metadata_codes(em, name, values)
             if code_of_row is None:
                 continue
             parts = []
-            for a in range(p.event_start, p.event_stop, _CHUNK):
-                b = min(a + _CHUNK, p.event_stop)
+            for a in range(p.event_start, p.event_stop, CHUNK):
+                b = min(a + CHUNK, p.event_stop)
                 code = code_of_row[em.positions(md[a:b])]  # pos == -1 picks the sentinel
                 code[codes[a:b] >= 0] = -1  # the event's own value wins
                 idx = np.flatnonzero(code >= 0)
@@ -271,7 +271,7 @@ class LeanColumns(_ColumnsCommon):
 def _stat_values(r: _Resolved) -> tuple[np.ndarray, np.ndarray]:
     present = r.codes >= 0
     if r.dtype is None:
-        return _objects(r.codes, r.table), present
+        return objects_of(r.codes, r.table), present
     lut = np.empty(len(r.table) + 1, dtype=r.dtype)
     lut[: len(r.table)] = np.array(r.table, dtype=r.dtype)
     lut[-1] = np.nan if r.dtype == np.float64 else 0
@@ -313,18 +313,18 @@ def read_xspace_lean(data: Any, *, stats: Iterable[str] = (),
             or a protobuf message that has no planes.
     """
     from_path = isinstance(data, str | os.PathLike)
-    data, size = _open_profile(data)
+    data, size = open_profile(data)
     wanted = list(dict.fromkeys([stats] if isinstance(stats, str) else stats))
     # Stat names are per plane: read the planes' metadata first (lines are
     # skipped, which is cheap), then parse wanting those stats' ids.
-    head = _parse(data, lines=False)
-    metas = _plane_metas(head["planes"])
+    head = parse(data, lines=False)
+    metas = plane_metas(head["planes"])
     # A stat no plane names cannot occur: no column for it (e.g. correlation_id on CPU);
     # it reads as absent from every event, as it is.
     wanted = [n for n in wanted if any(n in m.ids_by_name for m in metas)]
     keep = []
     for m in metas:
-        pairs = [(int(i), w) for w, n in enumerate(wanted) for i in m.ids_by_name.get(n, _EMPTY_I64)]
+        pairs = [(int(i), w) for w, n in enumerate(wanted) for i in m.ids_by_name.get(n, EMPTY_I64)]
         keep.append(np.array(pairs, dtype=np.int64).reshape(-1))
     drop = drop_pages and (from_path or _droppable(data))
     try:
@@ -332,14 +332,14 @@ def read_xspace_lean(data: Any, *, stats: Iterable[str] = (),
                                threads=cpu.count() if threads is None else threads)
     except ValueError as e:
         raise InvalidProfile(f"not a valid XSpace profile: {e}") from e
-    _check_planes(r, size)
-    space = _decode_space(head["space_rest"])
+    check_planes(r, size)
+    space = decode_space(head["space_rest"])
 
     i32, i64 = np.int32, np.int64
-    lines = _lines_of(r["planes"])
-    planes = _planes_of(r["planes"], metas, lines)
+    lines = lines_of(r["planes"])
+    planes = planes_of(r["planes"], metas, lines)
     # t0 and start_ps exactly as read_xspace computes them.
-    t0, rel, has_events = _time_base(lines)
+    t0, rel, has_events = time_base(lines)
     ev_line = np.frombuffer(r["ev_line"], i32)
     start_ps = np.frombuffer(r["ev_offset_ps"], i64)  # offsets, made starts in place below
     # The parser only ever sets bit 0 of the flags: view them as bool.

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xdiag.core.varint import put_varint, varint, varint_len
 from xdiag.xplane.hlo import iter_fields
 from xdiag.xplane.xplane_pb2 import XLine, XPlane, XSpace
 
@@ -239,35 +240,6 @@ def _layout(
 # -- bulk wire encoding ----------------------------------------------------
 
 
-def _vlen(v: np.ndarray) -> np.ndarray:
-    """Varint byte count per uint64 value."""
-    n = np.ones(v.shape, np.int64)
-    for k in range(1, 10):
-        over = v >= np.uint64(1 << (7 * k))
-        if not over.any():
-            break
-        n += over
-    return n
-
-
-def _put_varint(buf: np.ndarray, pos: np.ndarray, v: np.ndarray, nb: np.ndarray) -> None:
-    """Writes varints of `v` (uint64, byte counts `nb`) at byte positions `pos`.
-
-    One pass per varint byte; values whose varint has ended drop out, so the
-    long tail (offsets take 6-7 bytes, most values 1-2) costs little.
-    """
-    for k in range(10):
-        if len(v) == 0:
-            return
-        more = nb > k + 1
-        byte = (v & np.uint64(0x7F)).astype(np.uint8)
-        byte |= more.view(np.uint8) << 7
-        buf[pos + k] = byte
-        if not more.all():
-            v, pos, nb = v[more], pos[more], nb[more]
-        v = v >> np.uint64(7)
-
-
 def _put_const(buf: np.ndarray, pos: np.ndarray, raw: bytes) -> None:
     """Writes the same bytes at every position in `pos`."""
     for k, byte in enumerate(raw):
@@ -296,31 +268,31 @@ def _encode_events(
     """
     u = np.uint64
     md_u, off_u, dur_u = md.astype(u), off.view(u), dur.view(u)
-    l_md, l_off, l_dur = _vlen(md_u), _vlen(off_u), _vlen(dur_u)
+    l_md, l_off, l_dur = varint_len(md_u), varint_len(off_u), varint_len(dur_u)
     ev_len = 3 + l_md + l_off + l_dur
     prepared = []
     for s in slots:
         # Stat record: tag, length, (metadata id field), (value field).
-        head = bytes([_TAG_ST_MD]) + _varint_bytes(s.md) + bytes([s.tag])
+        head = bytes([_TAG_ST_MD]) + varint(s.md) + bytes([s.tag])
         if isinstance(s.value, int):
-            body = head + _varint_bytes(s.value & (2**64 - 1))
-            rec = bytes([_TAG_EV_STAT]) + _varint_bytes(len(body)) + body
+            body = head + varint(s.value & (2**64 - 1))
+            rec = bytes([_TAG_EV_STAT]) + varint(len(body)) + body
             ev_len += np.where(s.mask, len(rec), 0)
             prepared.append((s, rec, None, None))
         else:
             val_u = s.value.view(u)
-            l_val = _vlen(val_u)
+            l_val = varint_len(val_u)
             body_len = len(head) + l_val  # < 128: a one-byte length
             ev_len += np.where(s.mask, 2 + body_len, 0)
             prepared.append((s, head, val_u, l_val))
-    l_ev = _vlen(ev_len.astype(u))
+    l_ev = varint_len(ev_len.astype(u))
     rec_len = 1 + l_ev + ev_len
     ends = np.cumsum(rec_len)
     buf = np.empty(int(ends[-1]) if len(ends) else 0, np.uint8)
     cur = ends - rec_len
     buf[cur] = _TAG_EVENT
     cur += 1
-    _put_varint(buf, cur, ev_len.astype(u), l_ev)
+    put_varint(buf, cur, ev_len.astype(u), l_ev)
     cur += l_ev
     for tag, val, ln in (
         (_TAG_EV_MD, md_u, l_md),
@@ -329,7 +301,7 @@ def _encode_events(
     ):
         buf[cur] = tag
         cur += 1
-        _put_varint(buf, cur, val, ln)
+        put_varint(buf, cur, val, ln)
         cur += ln
     for s, raw, val_u, l_val in prepared:
         everywhere = bool(s.mask.all())
@@ -343,21 +315,9 @@ def _encode_events(
         buf[c] = _TAG_EV_STAT
         buf[c + 1] = (len(raw) + lv).astype(np.uint8)
         _put_const(buf, c + 2, raw)
-        _put_varint(buf, c + 2 + len(raw), val_u[idx], lv)
+        put_varint(buf, c + 2 + len(raw), val_u[idx], lv)
         cur[idx] += 2 + len(raw) + lv
     return buf
-
-
-def _varint_bytes(v: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if v:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
 
 
 def _line_record(line_id: int, name: str, events: np.ndarray) -> list:
@@ -370,7 +330,7 @@ def _line_record(line_id: int, name: str, events: np.ndarray) -> list:
     )
     head_b = head.SerializeToString()
     body = len(head_b) + len(events)
-    return [bytes([_TAG_LINE]) + _varint_bytes(body) + head_b, events]
+    return [bytes([_TAG_LINE]) + varint(body) + head_b, events]
 
 
 # -- the profile -----------------------------------------------------------
@@ -502,7 +462,7 @@ def write_synthetic_xspace(
         f"{module_name}({program_id})",
         f"{module_name}({program_id})",
     )
-    hlo_proto = b"\x0a" + _varint_bytes(len(module)) + module  # xla.HloProto{hlo_module}
+    hlo_proto = b"\x0a" + varint(len(module)) + module  # xla.HloProto{hlo_module}
     em.stats.add(metadata_id=1, bytes_value=hlo_proto)
     em.stats.add(metadata_id=2, uint64_value=program_id)
 
@@ -514,7 +474,7 @@ def write_synthetic_xspace(
     env.stats.add(metadata_id=2, uint64_value=_PROFILE_START_NS + t_end)
 
     def plane_record(body_len: int) -> bytes:
-        return bytes([_TAG_PLANE]) + _varint_bytes(body_len)
+        return bytes([_TAG_PLANE]) + varint(body_len)
 
     path = Path(path)
     with open(path, "wb") as f:

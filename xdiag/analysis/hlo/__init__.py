@@ -22,7 +22,6 @@ from xdiag.analysis.hlo.module import (
     Instruction,
     Shape,
     format_module,
-    hlo_text,
     parse_module,
 )
 
@@ -39,7 +38,6 @@ __all__ = [
     "categorize",
     "categorize_instruction",
     "format_module",
-    "hlo_text",
     "instruction_cost",
     "module_cost",
     "neighborhood",

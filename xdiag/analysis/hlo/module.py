@@ -3,8 +3,8 @@
 Input is the serialized proto bytes: either an `HloModuleProto` (what jaxlib's
 `HloModule.as_serialized_hlo_module_proto()` returns) or the `HloProto`
 wrapper that the profiler embeds in an XSpace's metadata plane. Everything
-here is pure: bytes in, dataclasses out; jaxlib is only imported lazily to
-print HLO text, with our own printer as the fallback.
+here is pure: bytes in, dataclasses out. `format_module` prints HLO-like text from
+this model alone; XLA's own printer (jaxlib) is the serving side's (`serving/hlo.py`).
 """
 
 from __future__ import annotations
@@ -264,7 +264,7 @@ class HloModule:
         id: Module id (the `program_id` profiler events refer to).
         entry_computation_id: Id of the entry computation.
         computations: All computations, callees before callers.
-        raw: The serialized `HloModuleProto` it came from (for jaxlib printing).
+        raw: The serialized `HloModuleProto` it came from (for XLA's printer).
     """
 
     name: str
@@ -555,8 +555,8 @@ def parse_module(data: bytes) -> HloModule:
     entry_id = p.entry_computation_id
     if entry_id not in {c.id for c in comps}:
         entry_id = next((c.id for c in comps if c.name == p.entry_computation_name), comps[-1].id)
-    # jaxlib prints module bytes; re-serializing keeps the fields our subset
-    # does not declare (protobuf retains unknown fields).
+    # XLA's printer (serving/hlo.py) takes module bytes; re-serializing keeps the fields
+    # our subset does not declare (protobuf retains unknown fields).
     raw = p.SerializeToString() if wrapped else data
     return HloModule(name=p.name, id=p.id, entry_computation_id=entry_id,
                      computations=comps, raw=raw)
@@ -564,27 +564,6 @@ def parse_module(data: bytes) -> HloModule:
 
 # ---------------------------------------------------------------------------
 # Text
-
-
-def hlo_text(module: HloModule, *, metadata: bool = True) -> str:
-    """HLO text of the module: jaxlib's printer, or ours if jaxlib can't parse it.
-
-    Args:
-        module: A parsed module (its `raw` bytes are what jaxlib prints).
-        metadata: Include `metadata={...}` attributes.
-
-    Returns:
-        The module as HLO text.
-    """
-    try:
-        from jaxlib import _hlo  # type: ignore[attr-defined]
-
-        mod = _hlo.HloModule.from_serialized_hlo_module_proto(module.raw)
-        opts = _hlo.HloPrintOptions()
-        opts.print_metadata = metadata
-        return mod.to_string(opts)
-    except Exception:  # jaxlib missing, or a proto newer/odder than it accepts
-        return format_module(module, metadata=metadata)
 
 
 def _attrs(module: HloModule, i: Instruction, metadata: bool) -> list[str]:
