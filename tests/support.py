@@ -149,16 +149,16 @@ def hold_tables(monkeypatch) -> tuple:
     returns (reached, release) events; ingest goes on once `release` is set."""
     import threading
 
-    from xdiag.analysis import host
+    from xdiag.analysis import op_table
 
     reached, release = threading.Event(), threading.Event()
-    op_table = host._op_table
+    build = op_table.build
 
     def held(*args, **kwargs):
         reached.set()
         assert release.wait(120)
-        return op_table(*args, **kwargs)
+        return build(*args, **kwargs)
 
-    monkeypatch.setattr(host, "_op_table", held)
+    monkeypatch.setattr(op_table, "build", held)
     return reached, release
 

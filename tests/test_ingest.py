@@ -15,6 +15,7 @@ from support import FIXTURES, hold_tables, run_cli
 from xdiag.core.config import Settings
 from xdiag.pipeline.costs import CostMemo
 from xdiag.server.services import Services
+from xdiag.serving.search import search as search_events
 from xdiag.store import layout
 from xdiag.store.layout import VERSION
 
@@ -284,11 +285,11 @@ def test_multi_host_ingest_reports_progress(tmp_path: Path) -> None:
 
 
 def test_module_costs_are_computed_once_per_store(tmp_path: Path, monkeypatch) -> None:
-    from xdiag.analysis import host
+    from xdiag.analysis import hlo_costs
 
     calls = []
-    real = host._module_costs
-    monkeypatch.setattr(host, "_module_costs", lambda proto: calls.append(1) or real(proto))
+    real = hlo_costs.module_costs
+    monkeypatch.setattr(hlo_costs, "module_costs", lambda proto: calls.append(1) or real(proto))
     svc = _services(str(tmp_path / "store"))
     first = _upload(svc, SMALL, session="a")
     n_modules = len(calls)
@@ -342,7 +343,7 @@ def test_search_pages_are_the_time_ordered_matches(tmp_path: Path) -> None:
         after, seen = None, 0
         for _ in range(8):
             limit = rng.choice([1, 5, 64])
-            page = data.search(q, after, limit)
+            page = search_events(data, q, after, limit)
             rest = [m for m in every if after is None or m[0] > after]
             assert page["total"] == len(every)
             assert [(m["start_ns"], m["id"]) for m in page["matches"]] == rest[:limit], (q, after)

@@ -18,6 +18,7 @@ from support import FIXTURES
 
 from xdiag.core.config import Settings
 from xdiag.server.services import Services
+from xdiag.serving.events import details as event_details
 
 GPU = FIXTURES / "h100_trainer.xplane.pb.gz"
 
@@ -292,11 +293,11 @@ def test_kernel_details_name_their_op_and_unknown_costs_are_null(data) -> None:
     names = np.array(h.names, dtype=object)[h.index.ev_name]
     fusion = int(np.flatnonzero(names == "loop_add_fusion_17")[0])
     library = int(np.flatnonzero([str(n).startswith("nvjet") for n in names])[0])
-    got = data.event(h.eid_base + int(h.index.ev_src[fusion]))
+    got = event_details(data, h.eid_base + int(h.index.ev_src[fusion]))
     assert got["category"] == ops["loop_add_fusion.17"]["category"]
     assert got["flops"] == pytest.approx(ops["loop_add_fusion.17"]["flops"] /
                                          ops["loop_add_fusion.17"]["occurrences"])
-    lib = data.event(h.eid_base + int(h.index.ev_src[library]))
+    lib = event_details(data, h.eid_base + int(h.index.ev_src[library]))
     assert lib["category"] == "dot" and lib["flops"] is None
 
 

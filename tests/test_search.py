@@ -10,6 +10,7 @@ from support import FIXTURES
 
 from xdiag.core.config import Settings
 from xdiag.server.services import Services
+from xdiag.serving.search import search as search_events
 
 SMALL = FIXTURES / "cpu_small.xplane.pb"
 
@@ -70,7 +71,7 @@ def test_end_markers_exist_in_the_capture_but_are_never_listed(data, names, scop
     ends = [n for n in names if n.startswith("end:")]
     assert len(ends) > 100  # XLA:CPU writes one per completed op on a runtime thread
     for q in ("end:", "end: ynn", "ynn_fusion", "fusion", "e"):
-        page = data.search(q, None, 1000)
+        page = search_events(data, q, None, 1000)
         expect = _expect(q, names, scopes)
         assert page["total"] == expect, q
         assert not any(m["name"].startswith("end:") for m in page["matches"]), q
@@ -83,7 +84,7 @@ def test_ops_are_found_by_their_named_scope(data, names, scopes) -> None:
     ran = {n for n in names if n in scopes}
     word = next(w for n in sorted(ran) for w in scopes[n].replace("(", "/").split("/")
                 if len(w) > 4 and w.isidentifier() and not any(w in r for r in ran))
-    page = data.search(word, None, 1000)
+    page = search_events(data, word, None, 1000)
     assert page["total"] == _expect(word, names, scopes) > 0
     for m in page["matches"]:
         assert word in m["scope"] and m["scope"] == scopes[m["name"]]
@@ -91,6 +92,6 @@ def test_ops_are_found_by_their_named_scope(data, names, scopes) -> None:
 
 def test_an_op_is_found_once_per_execution(data, names) -> None:
     # `ynn_fusion.2` ran once per device per step; its end markers would double the count.
-    page = data.search("ynn_fusion.2", None, 1000)
+    page = search_events(data, "ynn_fusion.2", None, 1000)
     assert page["total"] == names.count("ynn_fusion.2") > 0
     assert {m["name"] for m in page["matches"]} == {"ynn_fusion.2"}

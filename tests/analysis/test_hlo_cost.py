@@ -13,7 +13,7 @@ import pytest
 from jax._src.lib import xla_client
 from jaxlib import _hlo
 
-from xdiag.analysis import host
+from xdiag.analysis import hlo_costs
 from xdiag.analysis.hlo import (
     CATEGORIES,
     categorize,
@@ -394,10 +394,10 @@ def test_wrapped_and_bare_module_bytes_cost_the_same(train_step_raw):
 
 def test_ingest_costs_are_the_model_costs(train_step_raw):
     module = parse_module(train_step_raw)
-    mc, plain = module_cost(module), host._module_costs(train_step_raw)
+    mc, plain = module_cost(module), hlo_costs.module_costs(train_step_raw)
     assert plain["instructions"] == len(mc.ops)
     assert plain["flops"] == mc.total.flops and plain["bytes"] == mc.total.bytes_accessed
-    costs = host.OpCosts(plain["ops"])
+    costs = hlo_costs.OpCosts(plain["ops"])
     assert list(costs) == list(mc.ops)
     # Inside a fusion: in a computation the parser marks as fused (by the proto's own
     # fusion flag), whose cost its fusion instruction carries.
@@ -406,7 +406,7 @@ def test_ingest_costs_are_the_model_costs(train_step_raw):
     for name, c in mc.ops.items():
         # A fusion around a collective is filed as the collective.
         shown = "collective" if c.fused_category == "collective" else c.category
-        assert costs[name] == host.OpCostInfo(c.flops, c.bytes_accessed, shown,
+        assert costs[name] == hlo_costs.OpCostInfo(c.flops, c.bytes_accessed, shown,
                                               c.fused_category, name in fused)
 
 

@@ -29,6 +29,7 @@ from xdiag.core.config import Settings
 from xdiag.core.errors import XdiagError
 from xdiag.pipeline import admit
 from xdiag.server.services import Services
+from xdiag.serving.events import details as event_details
 from xdiag.store import layout
 from xdiag.xplane.xplane_pb2 import XSpace
 
@@ -176,7 +177,7 @@ def check_outcome(svc: Services, data: bytes, tmp: Path) -> str:
         data_view = svc.views.get(out)
         data_view.timeline(0, max(1, data_view.end_ns), 500)
         if data_view.hosts[0].index.num_events:
-            svc.views.get(out).event(int(data_view.hosts[0].index.ev_src[0]))
+            event_details(svc.views.get(out), int(data_view.hosts[0].index.ev_src[0]))
         svc.profiles.delete(rec["id"])
         return "ready"
     finally:

@@ -13,7 +13,7 @@ from full_reader import XSpaceColumns, read_xspace
 from test_xspace_malformed import _len, run_fuzz
 from test_xspace_reader import _handmade
 
-from xdiag.analysis.host import ANALYSED_STATS
+from xdiag.analysis.event_stats import ANALYSED_STATS
 from xdiag.core.errors import InvalidProfile
 from xdiag.xplane import _xspace
 from xdiag.xplane.lean import LeanColumns, read_xspace_lean

@@ -278,7 +278,8 @@ def test_stats_filter_keeps_only_named_stats(cpu_small: Path) -> None:
 def test_analysis_skips_aggregated_events_and_maps_ids_back() -> None:
     """An aggregated event (num_occurrences, no time) is counted but not on the timeline,
     and the timeline's event ids still point at the reader's rows."""
-    from xdiag.analysis.host import ANALYSED_STATS, analyse_host
+    from xdiag.analysis.event_stats import ANALYSED_STATS
+    from xdiag.analysis.host import analyse_host
     from xdiag.xplane.lean import read_xspace_lean
 
     data = _handmade()

@@ -5,7 +5,7 @@ capture so that a file that is accepted is a file ingest can analyse.
   timestamp plus offset below 0) or lasts a negative time, and the events lie within
   the span the timeline index addresses (`analysis.timeline.MAX_TBITS`, ~19.5 h) —
   across all the hosts of a session too, since they share one time origin.
-- The stats ingest analyses (`analysis.host.ANALYSED_STATS`) hold what the profiler
+- The stats ingest analyses (`analysis.event_stats.ANALYSED_STATS`) hold what the profiler
   writes there: integers (within int64) for program ids, device ordinals, step
   numbers and correlation ids; strings for op and module names.
 - The HLO modules in `/host:metadata` can be read.

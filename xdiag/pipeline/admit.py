@@ -73,7 +73,7 @@ def inspect_xplane(path: Path, label: str = "", *, keep: bool = False) -> Xplane
     stats analysis reads, and the columns ride along in `parsed` so that the ingest of
     this file need not parse it again (see handoff.py).
     """
-    from xdiag.analysis.host import ANALYSED_STATS
+    from xdiag.analysis.event_stats import ANALYSED_STATS
     from xdiag.xplane.lean import read_xspace_lean
 
     label = label or Path(path).name

@@ -1,4 +1,4 @@
-"""HLO module costs by fingerprint, computed once and kept (`analysis.host.CostCache`).
+"""HLO module costs by fingerprint, computed once and kept (`analysis.hlo_costs.CostCache`).
 
 In the store (`layout.hlo_costs_key`), shared by every ingest of every replica:
 repeated captures of one job reuse them. The last few are also kept in memory

@@ -48,7 +48,8 @@ def ingest_host(store: ObjectStore, run: str, session: str, host: str, t0_ns: in
                 handoff: Handoff | None = None) -> dict[str, Any]:
     """Analyse one host file and write its derived files; return the small summaries
     the merge needs (`merge.py`), steps included."""
-    from xdiag.analysis.host import ANALYSED_STATS, analyse_host
+    from xdiag.analysis.event_stats import ANALYSED_STATS
+    from xdiag.analysis.host import analyse_host
     from xdiag.xplane.lean import read_xspace_lean
 
     t_start = time.perf_counter()

@@ -10,7 +10,10 @@ from xdiag.server import wire
 from xdiag.server.auth import requires
 from xdiag.server.context import services
 from xdiag.server.params import NOT_BLANK, PROFILE_ID, Flag, Int, IntList, Text, query
-from xdiag.serving.profile import MAX_WIDTH, SEARCH_LIMIT, ProfileData
+from xdiag.serving.events import details as event_details
+from xdiag.serving.profile import MAX_WIDTH, ProfileData
+from xdiag.serving.search import SEARCH_LIMIT
+from xdiag.serving.search import search as search_events
 
 bp = Blueprint("queries", __name__, url_prefix="/api/v1")
 
@@ -63,7 +66,7 @@ def timeline(pid: str, start_ns: int, end_ns: int | None, width: int,
 @requires("viewer", profile_arg="pid")
 def event(pid: str, eid: int) -> Any:
     """All details of one event."""
-    return jsonify(_data(pid, early=True).event(eid))
+    return jsonify(event_details(_data(pid, early=True), eid))
 
 
 @bp.get("/profiles/<pid>/search")
@@ -74,7 +77,7 @@ def event(pid: str, eid: int) -> Any:
        Int("limit", "events per page", default=100, lo=1, hi=SEARCH_LIMIT))
 def search(pid: str, q: str, after_ns: int | None, limit: int) -> Any:
     """Events whose name contains q (case-insensitive), over the whole profile, in time order."""
-    return jsonify(_data(pid, early=True).search(q, after_ns, limit))
+    return jsonify(search_events(_data(pid, early=True), q, after_ns, limit))
 
 
 def _stored_json(body: bytes) -> Response:

@@ -2,7 +2,7 @@
 
 A full reader (the tests' oracle, `tests/xplane/full_reader.py`) keeps one row per
 event stat (21 bytes each) plus each event's stat range and offset, and its str stats
-point into the input, so the whole file stays mapped. Ingest reads a few stats (`analysis.host.ANALYSED_STATS`) and no
+point into the input, so the whole file stays mapped. Ingest reads a few stats (`analysis.event_stats.ANALYSED_STATS`) and no
 event details. `read_xspace_lean` therefore has the C extension (`parse_lean`)
 write, per wanted stat, one int32 column aligned with the events: the code of
 the event's value among that stat's distinct values, interned while parsing
@@ -296,7 +296,7 @@ def read_xspace_lean(data: Any, *, stats: Iterable[str] = (),
 
     Args:
         data: the profile: bytes-like / mmap (any buffer), or a file path.
-        stats: the event stat names to keep (e.g. `analysis.host.ANALYSED_STATS`);
+        stats: the event stat names to keep (e.g. `analysis.event_stats.ANALYSED_STATS`);
             at most 64. Stats held by event metadata are always available.
         drop_pages: when `data` is a read-only mmap (or a path), drop its pages
             from this process while and after parsing (madvise MADV_DONTNEED:

@@ -1,11 +1,11 @@
-"""host.py's op-slice selection against its plain definition on random indexes."""
+"""op_table.py's op-slice selection against its plain definition on random indexes."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from xdiag.analysis import host, timeline
+from xdiag.analysis import op_table, timeline
 from xdiag.analysis.tracks import Track
 
 
@@ -18,7 +18,7 @@ def test_op_events_are_the_slices_of_op_tracks_with_their_track_and_depth(seed: 
                          np.zeros(n, np.int64))
     tracks = [Track(str(i), "device", i, "xla_ops" if rng.random() < 0.6 else "thread", (i,))
               for i in range(n_tracks)]
-    pos, track, depth = host._op_events(idx, tracks)
+    pos, track, depth = op_table.op_events(idx, tracks)
     is_op = np.array([t.kind == "xla_ops" for t in tracks])
     every = np.arange(idx.num_events)
     seg = np.searchsorted(idx.seg_ptr, every, side="right") - 1

@@ -1,0 +1,244 @@
+"""The op table of one host: per (module, op, program, device) occurrences, total and
+self time, category, FLOPs and bytes, and for collectives the time spent waiting apart
+from the transfer; plus per-slice FLOPs and collective flags for the step table.
+
+GPU kernels are counted under the op that launched them (`_kernel_op`). Grouping
+columns are built one at a time and freed, so the peak stays near one int64 per slice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from xdiag.analysis import collectives, timeline
+from xdiag.analysis._intervals import row_sums
+from xdiag.analysis.event_stats import EventStats
+from xdiag.analysis.hlo_costs import COLLECTIVE, ModuleInfo
+from xdiag.analysis.tracks import Track
+from xdiag.xplane.arrays import factorize as _factorize_sorted
+
+
+def op_events(idx: timeline.TimelineIndex,
+               tracks: list[Track]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions (in idx order) of XLA op slices, those on op tracks, with the track and
+    row of each: op tracks are whole segments, so all three come from np.repeat."""
+    op_tracks = np.array([t.kind == "xla_ops" for t in tracks] + [False], dtype=bool)
+    segs = np.flatnonzero(op_tracks[idx.seg_track]) if len(idx.seg_track) else \
+        np.zeros(0, np.int64)
+    sizes = np.diff(idx.seg_ptr)[segs]
+    n = int(sizes.sum())
+    dtype = np.int32 if len(idx.seg_ptr) and idx.seg_ptr[-1] < 2**31 else np.int64
+    # pos = the op segments' aranges, concatenated: k + (segment start - its offset in pos).
+    offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    pos = np.arange(n, dtype=dtype)
+    pos += np.repeat((idx.seg_ptr[segs] - offset).astype(dtype), sizes)
+    track = np.repeat(idx.seg_track[segs], sizes)
+    depth = np.repeat(idx.seg_depth[segs], sizes)
+    return pos, track, depth
+
+
+Column = tuple[Callable[[], np.ndarray], int | None]  # (make the column, its range if small)
+_SMALL_RANGE = 4096
+
+
+def _unique_rows_lazy(columns: list[Column], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of n-row integer columns and each row's index among them, each
+    column made, folded into one key and freed in turn (peak: about one int64 per row).
+
+    A column whose values are known to lie in [-1, range) is used as is; others are
+    factorized first, so the combined key stays small enough to factorize in O(n).
+    """
+    k = len(columns)
+    if n == 0:
+        return np.zeros((0, k), np.int64), np.zeros(0, np.int64)
+    key = np.zeros(n, dtype=np.int64)
+    values = []
+    for make, size in columns:
+        col = np.asarray(make(), dtype=np.int64)
+        if size is not None and size <= _SMALL_RANGE:
+            vals = np.arange(-1, size, dtype=np.int64)
+            col += 1
+            codes = col
+        else:
+            vals, codes = _factorize_sorted(col)
+        del col
+        key *= len(vals)
+        key += codes
+        del codes
+        values.append(vals)
+    ukey, inv = _factorize_sorted(key)
+    del key
+    rows = np.zeros((len(ukey), k), dtype=np.int64)
+    rest = ukey.copy()
+    for j in range(k - 1, -1, -1):
+        rows[:, j] = values[j][rest % len(values[j])]
+        rest //= len(values[j])
+    return rows, inv
+
+
+def build(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
+              modules: list[ModuleInfo]) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    """Op table per (module, op, program, device) over the op slices, plus per-slice FLOPs
+    and collective flags for the step table. Grouping columns are built one at a time and
+    freed, so the peak stays near one int64 per slice."""
+    pos, track_of_pos, _ = op_events(idx, tracks)
+    names_codes, names = es.names
+    op_codes, op_table, has_op = es.hlo_op
+    mod_codes, mod_table, has_mod = es.hlo_module
+    prog, has_prog = es.program_id
+    op_names = np.array([str(x) for x in op_table] + names, dtype=object)
+    mod_names = np.array([str(x) for x in mod_table] + [""], dtype=object)
+    dev_lut = np.array([t.device if t.device is not None else -1 for t in tracks] + [-1],
+                       dtype=np.int64)
+    src = idx.ev_src[pos]
+    kernel_lut = np.array([t.kernels for t in tracks] + [False], dtype=bool)
+    # (module, op, program) folded into one key per event in reader order (sequential
+    # passes), then gathered into slice order once, instead of once per column.
+    n_mod, n_op = len(mod_table) + 1, len(op_table) + len(names)
+    prog_vals, prog_codes = _factorize_sorted(
+        np.where(has_prog, np.asarray(prog).astype(np.int64, copy=False), -1))
+    n_prog = len(prog_vals)
+    ev_key = np.where(has_mod, mod_codes, n_mod - 1).astype(np.int64)
+    ev_key *= n_op
+    ev_key += np.where(has_op, op_codes, len(op_table) + names_codes)
+    ev_key *= max(n_prog, 1)
+    ev_key += prog_codes
+    del prog_codes
+    key = ev_key[src]
+    del ev_key
+    makers: list[Column] = [
+        (lambda: key, None),
+        (lambda: dev_lut[track_of_pos], int(dev_lut.max(initial=-1)) + 1),
+    ]
+    if kernel_lut.any():  # GPU: the kernel name is part of the key
+        makers.append((lambda: np.where(kernel_lut[track_of_pos], names_codes[src], -1),
+                       len(names)))
+    rows, inv = _unique_rows_lazy(makers, len(pos))
+    del key
+    folded = rows[:, 0]
+    uniq = np.empty((len(rows), 5), np.int64)
+    uniq[:, 2] = prog_vals[folded % max(n_prog, 1)] if n_prog else -1
+    folded = folded // max(n_prog, 1)
+    uniq[:, 1] = folded % n_op
+    uniq[:, 0] = folded // n_op
+    uniq[:, 3] = rows[:, 1]
+    uniq[:, 4] = rows[:, 2] if rows.shape[1] > 2 else -1
+    by_prog = {m.program_id: m for m in modules}
+    # By name only when the name is unique: two compilations of one jitted function (other
+    # shapes, other fusion decisions) share a name, and the wrong one's `dot` may be another
+    # instruction entirely (an uploaded CNN's `dot` got a whole fusion's FLOPs that way).
+    names_seen: dict[str, int] = {}
+    for m in modules:
+        names_seen[m.name] = names_seen.get(m.name, 0) + 1
+    by_name = {m.name: m for m in modules if names_seen[m.name] == 1}
+    # Resolve each distinct (module, op, program, kernel) to the op it is counted under,
+    # once (a row per device repeats it); GPU kernels of one op (or unnamed kernels of one
+    # command buffer) merge into one op.
+    src_vals, src_of_row = _factorize_sorted(rows[:, 0] * (len(names) + 1) + (uniq[:, 4] + 1))
+    first_row = np.full(len(src_vals), len(uniq), np.int64)
+    np.minimum.at(first_row, src_of_row, np.arange(len(uniq)))
+    op_of: dict[tuple[str, str, int], int] = {}  # (module, op, program) -> op id
+    op_keys: list[tuple[str, str, int]] = []
+    op_infos: list[ModuleInfo | None] = []
+    op_of_src = np.empty(len(src_vals), np.int64)
+    for s, u in enumerate(first_row.tolist()):
+        mk, ok_, pid, _, kern = uniq[u].tolist()
+        module, op = str(mod_names[mk]), str(op_names[ok_])
+        info = by_prog.get(pid) or by_name.get(module)
+        if kern >= 0:
+            op = _kernel_op(info, names[kern], op if ok_ < len(op_table) else None)
+        key = (module or (info.name if info else ""), op, int(pid))
+        got = op_of.get(key)
+        if got is None:
+            got = op_of[key] = len(op_keys)
+            op_keys.append(key)
+            op_infos.append(info)
+        op_of_src[s] = got
+    # Rows: (op, device), numbered in order of first appearance.
+    n_dev = int(uniq[:, 3].max(initial=-1)) + 2
+    row_key = op_of_src[src_of_row] * n_dev + (uniq[:, 3] + 1)
+    keys_sorted, first, row_of = np.unique(row_key, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    inv = rank[row_of.reshape(-1)][inv]
+    row_op = (keys_sorted[order] // n_dev).tolist()
+    row_dev = (keys_sorted[order] % n_dev - 1).tolist()
+    n_rows = len(row_op)
+    # Occurrences, total (inclusive: each slice's whole duration), self (what the device
+    # spent in the op itself: children excluded, concurrent ops sharing their overlap; see
+    # timeline.build) and top-level counts per row, in one pass.
+    nested = idx.ev_nested[pos]
+    occ, tot, slf, top = np.frombuffer(row_sums(
+        np.ascontiguousarray(inv), pos, idx.ev_self, idx.ev_start, idx.ev_end,
+        nested.view(np.uint8), n_rows), np.int64).reshape(4, n_rows)
+    # Category and costs depend on the op only: once per op, not per op and device.
+    # (category, fused category, FLOPs, bytes, costed, counted in its fusion, payload)
+    desc = []
+    for (_, op, _), info in zip(op_keys, op_infos, strict=True):
+        cost = info.costs.get(op) if info else None
+        if cost is not None and cost.in_fusion:
+            desc.append((cost.category, cost.fused_category, 0.0, 0.0, True, True, 0.0))
+        elif cost is not None:
+            desc.append((cost.category, cost.fused_category, cost.flops, cost.bytes, True,
+                         False, cost.collective_bytes))
+        elif info is not None and info.is_triton_kernel(op):
+            desc.append(("custom_call", "triton", 0.0, 0.0, False, False, 0.0))
+        else:  # FLOPs and bytes unknown
+            desc.append((guess_category(op), "", 0.0, 0.0, False, False, 0.0))
+    keys = [op_keys[o] for o in row_op]
+    rdesc = [desc[o] for o in row_op]
+    cols_out: dict[str, list[Any]] = {
+        "module": [k[0] for k in keys], "program_id": [k[2] for k in keys],
+        "op": [k[1] for k in keys], "device": row_dev,
+        "category": [d[0] for d in rdesc], "fused_category": [d[1] for d in rdesc],
+        "occurrences": occ.tolist(), "total_ns": tot.tolist(), "self_ns": slf.tolist(),
+        "flops": [d[2] for d in rdesc], "bytes": [d[3] for d in rdesc],
+        "costed": [d[4] for d in rdesc], "in_fusion": [d[5] for d in rdesc],
+        "collective_bytes": [d[6] for d in rdesc], "top_level": top.tolist()}
+    # Collectives: per row, the time spent waiting for the other devices to arrive and the
+    # time of the transfer itself (None where no other device's part is in this file).
+    coll_rows = np.flatnonzero(np.asarray(cols_out["category"], dtype=object) == COLLECTIVE)
+    if len(coll_rows):
+        wait, transfer, known = collectives.wait_and_transfer(es, idx, pos, inv, row_op, row_dev, coll_rows)
+        cols_out["wait_ns"] = [int(w) if k else None for w, k in zip(wait, known, strict=True)]
+        cols_out["transfer_ns"] = [int(t) if k else None
+                                   for t, k in zip(transfer, known, strict=True)]
+    # Per slice (the step table's input); a constant column when no row differs.
+    row_flops = np.asarray(cols_out["flops"], dtype=np.float64)
+    row_coll = np.asarray(cols_out["category"], dtype=object) == COLLECTIVE
+    ev_flops = row_flops[inv] if row_flops.any() else np.zeros(len(inv), np.float64)
+    ev_coll = row_coll[inv] if row_coll.any() else np.zeros(len(inv), bool)
+    return cols_out, {"pos": pos, "track": track_of_pos, "flops": ev_flops,
+                      "collective": ev_coll.astype(bool), "nested": nested,
+                      "module_flops": {m.program_id: m.flops or 0.0 for m in modules}}
+
+
+def _kernel_op(info: ModuleInfo | None, kernel: str, hlo_op: str | None) -> str:
+    """The op a GPU kernel is counted under: the instruction that launched it (its
+    `hlo_op`) unless that is a whole command buffer (CUDA graph); there, the instruction
+    the kernel is named after (fusions); else the kernel's name (a library kernel: cuBLAS,
+    cub, memset). Not the kernel's name first: XLA shares one kernel among identical
+    fusions (`loop_add_fusion.1` ... `.5` all launch `loop_add_fusion`)."""
+    if hlo_op and not hlo_op.startswith("command_buffer"):
+        return hlo_op
+    inst = info.op_of_kernel(kernel) if info else None
+    return inst or kernel
+
+
+_GUESSES = (("all-reduce", COLLECTIVE), ("all-gather", COLLECTIVE), ("reduce-scatter", COLLECTIVE),
+            ("all-to-all", COLLECTIVE), ("collective-permute", COLLECTIVE),
+            ("fusion", "fusion"), ("convolution", "dot"), ("dot", "dot"), ("gemm", "dot"),
+            ("copy", "copy"), ("custom-call", "custom_call"), ("while", "control_flow"),
+            # GPU library kernels, by name: cuBLAS(Lt)/CUTLASS GEMMs, copies, sorts.
+            ("nvjet", "dot"), ("xmma", "dot"), ("cutlass", "dot"), ("memcpy", "copy"),
+            ("memset", "copy"), ("sort", "sort"), ("nccl", COLLECTIVE))
+
+
+def guess_category(op: str) -> str:
+    """Category from the op name when no HLO module is available (uploaded w/o metadata)."""
+    low = op.lower()
+    return next((cat for key, cat in _GUESSES if key in low), "other")

@@ -1,0 +1,165 @@
+"""The step table of one host: per step, its window as the device ran it and, per
+device, busy, collective and compute time and FLOPs (the step math itself is
+`device_steps.py`; this ties it to the host's index, tracks and op table)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from xdiag.analysis import device_steps, timeline
+from xdiag.analysis.event_stats import EventStats
+from xdiag.analysis.tracks import Track
+
+
+def build(es: EventStats, marks: tuple[np.ndarray, ...],
+                idx: timeline.TimelineIndex, tracks: list[Track], op_info: dict[str, Any],
+                window: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Per step: its window as the device ran it and, per device, busy/collective time
+    and FLOPs (see analysis/device_steps.py). `marks`: the step annotations' (step,
+    start, end, declared model FLOPs)."""
+    uniq, a, b, declared = marks
+    pos, track_pos = op_info["pos"], op_info["track"]
+    src = idx.ev_src
+    op_start, op_end = idx.ev_start[pos], idx.ev_end[pos]
+    own = _device_step_line(idx, tracks, es.names[1])
+    if own is not None:  # TPU: the device's own step line is the truth
+        return _own_step_table(own, marks, idx, tracks, op_info, op_start, op_end)
+    kernel_lut = np.array([t.kernels for t in tracks] + [False], dtype=bool)
+    thread_lut = np.array([t.group == "thread" for t in tracks] + [False], dtype=bool)
+    pos_track = np.repeat(idx.seg_track, np.diff(idx.seg_ptr))
+    host_pos = np.flatnonzero(thread_lut[pos_track])
+    del pos_track
+    op_src = src[pos]
+    # Work items: GPU kernels (correlated to their launch), else CPU program runs.
+    gpu = es.correlation_id is not None and kernel_lut.any() and np.any(es.correlation_id[1])
+    run_vals, has_run = es.run_id if es.run_id is not None else (None, None)
+    if gpu:
+        corr, has_corr = es.correlation_id
+        corr = np.asarray(corr).astype(np.int64, copy=False)
+        is_k = kernel_lut[track_pos] & has_corr[op_src]
+        hp = host_pos[has_corr[src[host_pos]]]
+        items = device_steps.gpu_items(corr[op_src[is_k]], op_start[is_k], op_end[is_k],
+                                       corr[src[hp]], idx.ev_start[hp], a, b)
+        op_item = np.full(len(pos), -1, np.int64)
+        op_item[is_k] = items["item"]
+    elif run_vals is not None and np.any(has_run):
+        run_vals = np.asarray(run_vals).astype(np.int64, copy=False)
+        hp = host_pos[has_run[src[host_pos]]]
+        items = device_steps.cpu_items(run_vals[op_src], has_run[op_src], op_start, op_end,
+                                       run_vals[src[hp]], idx.ev_start[hp], idx.ev_end[hp],
+                                       a, b)
+        op_item = items["item"]
+    else:  # nothing ties device work to steps: each op to the annotation it starts in
+        step = device_steps.annotation_at(a, b, op_start, True) if len(a) else \
+            np.full(len(pos), -1, np.int64)
+        items = {"item": np.arange(len(pos)), "start": op_start, "end": op_end,
+                 "step": step, "done": np.full(len(pos), -1)}
+        op_item = items["item"]
+    op_step = np.where(op_item >= 0, items["step"][np.maximum(op_item, 0)], -1) \
+        if len(items["step"]) else np.full(len(pos), -1, np.int64)
+    win = device_steps.windows(items, a, b, int(window[1]))
+
+    # Devices: a CPU or TPU op track each; a GPU's streams are one device.
+    counts = idx.track_counts(len(tracks))
+    units: list[dict[str, Any]] = []
+    by_device: dict[Any, dict[str, Any]] = {}
+    for t in range(len(tracks)):
+        if tracks[t].kind != "xla_ops" or not counts[t] or not len(uniq):
+            continue
+        lo, hi = np.searchsorted(track_pos, np.array([t, t + 1], track_pos.dtype)).tolist()
+        if tracks[t].kernels and tracks[t].device in by_device:
+            by_device[tracks[t].device]["ranges"].append((lo, hi))
+            continue
+        unit = {"device": tracks[t].device, "ranges": [(lo, hi)], "kernels": tracks[t].kernels}
+        units.append(unit)
+        if tracks[t].kernels:
+            by_device[tracks[t].device] = unit
+    nested, coll, flops = op_info["nested"], op_info["collective"], op_info["flops"]
+    for unit in units:
+        m = np.concatenate([np.arange(lo, hi) for lo, hi in unit.pop("ranges")])
+        unit.update(slices=m, start=op_start[m], end=op_end[m], top=~nested[m],
+                    collective=coll[m])
+        if unit.pop("kernels"):
+            # Library kernels (cuBLAS, cub) have no instruction of their own, so their
+            # FLOPs are missing from the op sums; a whole program's FLOPs are not.
+            unit["program_flops"] = _program_flops_per_step(
+                es, op_src[m], op_step[m], len(a), op_info["module_flops"])
+    return device_steps.table(uniq, a, b, declared, win, units, op_step, flops)
+
+
+def _device_step_line(idx: timeline.TimelineIndex, tracks: list[Track],
+                      names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(step numbers, start, end) from the devices' own step lines -- TPUs write a line
+    named "Steps" on each device plane whose events are named by step number -- merged
+    over devices; None when there is none."""
+    lines = [t for t, tr in enumerate(tracks)
+             if tr.group == "device" and tr.name.rsplit(" · ", 1)[-1] == "Steps"]
+    if not lines:
+        return None
+    steps, starts, ends = [], [], []
+    for s_ in np.flatnonzero(np.isin(idx.seg_track, lines)).tolist():
+        a, b = int(idx.seg_ptr[s_]), int(idx.seg_ptr[s_ + 1])
+        for i in range(a, b):
+            name = names[int(idx.ev_name[i])].strip()
+            if name.isdigit():
+                steps.append(int(name))
+                starts.append(int(idx.ev_start[i]))
+                ends.append(int(idx.ev_end[i]))
+    if not steps:
+        return None
+    uniq, inv = np.unique(np.asarray(steps, np.int64), return_inverse=True)
+    lo = np.full(len(uniq), np.iinfo(np.int64).max)
+    hi = np.full(len(uniq), np.iinfo(np.int64).min)
+    np.minimum.at(lo, inv, np.asarray(starts, np.int64))
+    np.maximum.at(hi, inv, np.asarray(ends, np.int64))
+    return uniq, lo, hi
+
+
+def _own_step_table(own: tuple[np.ndarray, np.ndarray, np.ndarray],
+                    marks: tuple[np.ndarray, ...], idx: timeline.TimelineIndex,
+                    tracks: list[Track], op_info: dict[str, Any], op_start: np.ndarray,
+                    op_end: np.ndarray) -> dict[str, np.ndarray]:
+    """The step table over the devices' own step windows; the host annotations of the
+    same step numbers, where present, give the dispatch and the declared model FLOPs."""
+    uniq, lo, hi = own
+    m_steps, m_a, m_b, m_declared = marks
+    j = np.searchsorted(m_steps, uniq)
+    hit = (j < len(m_steps)) & (m_steps[np.minimum(j, max(len(m_steps) - 1, 0))] == uniq)         if len(m_steps) else np.zeros(len(uniq), bool)
+    jj = np.minimum(j, max(len(m_steps) - 1, 0))
+    host_a = np.where(hit, m_a[jj] if len(m_steps) else lo, lo)
+    host_b = np.where(hit, m_b[jj] if len(m_steps) else hi, hi)
+    declared = np.where(hit, m_declared[jj] if len(m_steps) else np.nan, np.nan)
+    win = {"start_ns": lo, "end_ns": hi, "device_start_ns": lo, "device_end_ns": hi,
+           "has_work": np.ones(len(uniq), bool), "complete": np.ones(len(uniq), bool)}
+    op_step = device_steps.annotation_at(lo, hi, op_start, True)
+    units = []
+    nested, coll = op_info["nested"], op_info["collective"]
+    track_pos = op_info["track"]
+    counts = idx.track_counts(len(tracks))
+    for t in range(len(tracks)):
+        if tracks[t].kind != "xla_ops" or not counts[t]:
+            continue
+        a_, b_ = np.searchsorted(track_pos, np.array([t, t + 1], track_pos.dtype)).tolist()
+        m = np.arange(a_, b_)
+        units.append({"device": tracks[t].device, "slices": m, "start": op_start[m],
+                      "end": op_end[m], "top": ~nested[m], "collective": coll[m]})
+    table = device_steps.table(uniq, host_a, host_b, declared, win, units, op_step,
+                               op_info["flops"])
+    return table
+
+
+def _program_flops_per_step(es: EventStats, src: np.ndarray, step: np.ndarray, n_steps: int,
+                            module_flops: dict[int, float]) -> np.ndarray:
+    """Per step, the cost-model FLOPs of every program that ran kernels in it (once each;
+    assumes one execution of a program per step, as a jitted train step)."""
+    prog, has_prog = es.program_id
+    keep = has_prog[src] & (step >= 0)
+    out = np.zeros(n_steps)
+    if keep.any():
+        pg = np.asarray(prog)[src[keep]].astype(np.int64)
+        pairs = np.unique(np.stack([step[keep], pg], axis=1), axis=0)
+        for step_i, program in pairs.tolist():
+            out[step_i] += module_flops.get(program, 0.0)
+    return out
