@@ -61,38 +61,41 @@ def call(client, method: str, path: str, token: str | None = None, **kw):
 AGENT = {"job": "j", "process_index": 0, "host": "127.0.0.1", "port": 9}
 
 
-def endpoints(pa: str) -> list[tuple[str, str, str, dict]]:
-    """(minimum role, method, path, request kwargs) for every API endpoint."""
+def endpoints(pa: str) -> list[tuple[str, str, str, dict, int]]:
+    """(minimum role, method, path, request kwargs, the answer a caller with that role
+    gets) for every API endpoint. The answers are the ones the inputs call for (a
+    capture of a job nobody registered is a 404), so a route that crashes (500) or
+    refuses a caller it should serve fails the matrix."""
     p = f"/api/v1/profiles/{pa}"
     return [
-        ("viewer", "GET", "/api/v1/jobs", {}),
-        ("viewer", "GET", "/api/v1/profiles", {}),
-        ("viewer", "GET", p, {}),
-        ("viewer", "GET", f"{p}/tracks", {}),
-        ("viewer", "GET", f"{p}/timeline?start_ns=0&end_ns=1000000&width=100", {}),
-        ("viewer", "GET", f"{p}/events/0", {}),
-        ("viewer", "GET", f"{p}/search?q=fusion", {}),
-        ("viewer", "GET", f"{p}/ops", {}),
-        ("viewer", "GET", f"{p}/roofline", {}),
-        ("viewer", "GET", f"{p}/steps", {}),
-        ("viewer", "GET", f"{p}/hlo", {}),
-        ("viewer", "GET", f"{p}/hlo/nomodule", {}),
-        ("viewer", "GET", f"{p}/raw/h0", {}),
-        ("viewer", "GET", f"{p}/export", {}),
-        ("viewer", "GET", f"/api/v1/diff?a={pa}&b={pa}", {}),
-        ("viewer", "GET", "/api/v1/captures/nope-1", {}),
-        ("editor", "POST", "/api/v1/agents/register", {"json": AGENT}),
-        ("editor", "POST", "/api/v1/agents/heartbeat", {"json": AGENT}),
-        ("editor", "POST", "/api/v1/agents/deregister", {"json": AGENT}),
-        ("editor", "POST", "/api/v1/captures", {"json": {"job": "nojob"}}),
-        ("editor", "POST", "/api/v1/profiles", {"data": {}}),
-        ("editor", "POST", "/api/v1/shares", {"json": {"profile_id": pa}}),
-        ("editor", "GET", "/api/v1/shares", {}),
-        ("editor", "DELETE", "/api/v1/shares/0000000000000000", {}),
-        ("admin", "DELETE", "/api/v1/profiles/zzz~none", {}),
-        ("admin", "POST", "/api/v1/tokens", {"json": {"role": "viewer", "name": "x"}}),
-        ("admin", "GET", "/api/v1/tokens", {}),
-        ("admin", "DELETE", "/api/v1/tokens/0000000000000000", {}),
+        ("viewer", "GET", "/api/v1/jobs", {}, 200),
+        ("viewer", "GET", "/api/v1/profiles", {}, 200),
+        ("viewer", "GET", p, {}, 200),
+        ("viewer", "GET", f"{p}/tracks", {}, 200),
+        ("viewer", "GET", f"{p}/timeline?start_ns=0&end_ns=1000000&width=100", {}, 200),
+        ("viewer", "GET", f"{p}/events/0", {}, 200),
+        ("viewer", "GET", f"{p}/search?q=fusion", {}, 200),
+        ("viewer", "GET", f"{p}/ops", {}, 200),
+        ("viewer", "GET", f"{p}/roofline", {}, 200),
+        ("viewer", "GET", f"{p}/steps", {}, 200),
+        ("viewer", "GET", f"{p}/hlo", {}, 200),
+        ("viewer", "GET", f"{p}/hlo/nomodule", {}, 404),
+        ("viewer", "GET", f"{p}/raw/h0", {}, 200),
+        ("viewer", "GET", f"{p}/export", {}, 200),
+        ("viewer", "GET", f"/api/v1/diff?a={pa}&b={pa}", {}, 200),
+        ("viewer", "GET", "/api/v1/captures/nope-1", {}, 404),
+        ("editor", "POST", "/api/v1/agents/register", {"json": AGENT}, 200),
+        ("editor", "POST", "/api/v1/agents/heartbeat", {"json": AGENT}, 200),
+        ("editor", "POST", "/api/v1/agents/deregister", {"json": AGENT}, 200),
+        ("editor", "POST", "/api/v1/captures", {"json": {"job": "nojob"}}, 404),
+        ("editor", "POST", "/api/v1/profiles", {"data": {}}, 400),
+        ("editor", "POST", "/api/v1/shares", {"json": {"profile_id": pa}}, 201),
+        ("editor", "GET", "/api/v1/shares", {}, 200),
+        ("editor", "DELETE", "/api/v1/shares/0000000000000000", {}, 404),
+        ("admin", "DELETE", "/api/v1/profiles/zzz~none", {}, 404),
+        ("admin", "POST", "/api/v1/tokens", {"json": {"role": "viewer", "name": "x"}}, 201),
+        ("admin", "GET", "/api/v1/tokens", {}, 200),
+        ("admin", "DELETE", "/api/v1/tokens/0000000000000000", {}, 404),
     ]
 
 
@@ -100,7 +103,7 @@ def test_every_api_route_is_in_the_matrix(world) -> None:
     app, _, _, pa, _, _ = world
     adapter = app.url_map.bind("localhost")
     covered = {(m, adapter.match(path.split("?")[0], method=m)[0])
-               for _, m, path, _ in endpoints(pa)}
+               for _, m, path, _, _ in endpoints(pa)}
     public = {"/api/v1/openapi.json", "/api/v1/session", "/api/v1/auth/login",
               "/api/v1/auth/logout"}
     for rule in app.url_map.iter_rules():
@@ -114,10 +117,11 @@ def test_every_api_route_is_in_the_matrix(world) -> None:
 def test_role_matrix(world, role: str) -> None:
     app, _svc, _, pa, _, tokens = world
     client = app.test_client()
-    for need, method, path, kw in endpoints(pa):
+    for need, method, path, kw, answer in endpoints(pa):
         resp = call(client, method, path, tokens.get(role), **kw)
         if RANK[role] >= RANK[need]:
-            assert resp.status_code not in (401, 403), (role, method, path, resp.json)
+            assert resp.status_code == answer, (role, method, path, resp.status_code,
+                                                resp.get_json(silent=True))
         else:
             assert resp.status_code == (401 if role == "anonymous" else 403), \
                 (role, method, path, resp.status_code)

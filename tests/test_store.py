@@ -129,8 +129,36 @@ def test_open_store_urls(tmp_path: Path, gcs_url: str) -> None:
 
 
 def test_local_writes_are_atomic(tmp_path: Path) -> None:
+    """A reader never sees a write half done, and a write that fails half-way leaves the
+    old object whole: each write goes to a temporary file renamed into place. (A plain
+    `open(path, "wb").write(...)` fails both checks: readers see empty and cut files.)"""
+    import threading
+
     store = open_store(tmp_path / "s")
     store.write("x.json", json.dumps({"v": 1}).encode())
+    size = 8 << 20
+    store.write("big", b"a" * size)
+    seen: set[tuple[int, bytes]] = set()
+    done = threading.Event()
+
+    def read_while_written() -> None:
+        while not done.is_set():
+            data = store.read("big")
+            seen.add((len(data), data[:1] + data[-1:]))
+
+    reader = threading.Thread(target=read_while_written)
+    reader.start()
+    try:
+        for i in range(40):
+            store.write("big", (b"b" if i % 2 == 0 else b"a") * size)
+    finally:
+        done.set()
+        reader.join()
+    assert seen <= {(size, b"aa"), (size, b"bb")}, sorted(seen)[:5]
+    # A write that fails after part of it is written (a buffer the writer cannot take).
+    with pytest.raises(TypeError):
+        store.write_parts("x.json", [b'{"v": 2', 12345])  # type: ignore[list-item]
+    assert json.loads(store.read("x.json")) == {"v": 1}
     leftovers = [p for p in (tmp_path / "s").rglob("*") if ".xdiag-tmp-" in p.name]
     assert leftovers == []
 
