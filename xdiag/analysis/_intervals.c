@@ -1,8 +1,12 @@
-/* Interval kernels for the timeline index that numpy cannot vectorise.
+/* The passes over slices and events that numpy cannot vectorise, or would make in
+ * several passes, for the timeline index and the per-event work of ingest. Calls from
+ * Python: sort_slices and build_lod (the index: analysis/timeline.py), find_ranges,
+ * expand_ranges and gather_slices (a viewport and its wire columns), ps_to_ns (event
+ * times), moved_ops and route_events (analysis/tracks.py), row_sums (the op table's
+ * sums). Those a viewer waits on split their work over threads (core/threads.h).
  *
- * Two calls from Python, sort_slices and build_lod (below), built on two passes over
- * one track's slices sorted by start ascending and, for equal starts, end descending
- * (parents before children):
+ * sort_slices is built on two passes over one track's slices sorted by start ascending
+ * and, for equal starts, end descending (parents before children):
  *
  * row_pass: the row (depth) of each slice and its parent. A slice nests under the
  *   innermost open slice of the same line (host thread) that contains it: that is the

@@ -1,14 +1,18 @@
-"""Which timeline track each event of one host belongs to. Pure; numpy in, numpy out.
+"""Which timeline track each event of one host belongs to. Pure: the host's columns in,
+an int32 track per event and the tracks out (the per-event routing is one C pass,
+`_intervals.route_events`).
 
-- Device planes (`/device:GPU:0`, `/device:TPU:0`, ...): one track per line. A
-  line is an op track when it is named "XLA Ops" (TPU) or its events carry
-  `hlo_op` (GPU streams: each kernel names the HLO op that launched it).
+- Device planes (`/device:GPU:0`, `/device:TPU:0`, ...): one track per line. A line
+  named "XLA Ops" (or "TensorFlow Ops", "Ops") is an op track; so is a GPU stream
+  whose events carry `hlo_op` (each kernel names the instruction that launched it): a
+  kernel track, whose slices overlap and take lanes instead of nesting.
 - On CPU, XLA ops are recorded on whatever host thread ran them, with a
-  `device_ordinal` stat: they are regrouped into one track per device ordinal,
-  so a CPU profile of 8 forced devices reads like a GPU one.
+  `device_ordinal` stat: they move to one op track per device ordinal, so a CPU profile
+  of 8 forced devices reads like a GPU one.
 - Every other line (host threads, python, ...) is a thread track.
 
-Tracks come in display order: devices by ordinal, then threads in file order.
+Only tracks that keep events are returned, in display order: devices by ordinal (a CPU
+device's op track first), then threads in file order.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ def assign_tracks(cols: Any, device_ordinal: tuple[np.ndarray, list[Any], np.nda
     """Returns (track of every event as int32, tracks in display order).
 
     Args:
-      cols: the host's XSpaceColumns.
+      cols: the host's columns (`xplane.lean.LeanColumns`).
       device_ordinal: (codes, values, present) of the `device_ordinal` stat per event, as
         `event_stat_codes` gives them: per-event work stays on int32 codes, and the few
         distinct values are looked at once.

@@ -7,6 +7,7 @@ characters, no `~` (it separates run and session in profile ids).
 
 from __future__ import annotations
 
+import functools
 import re
 
 from xdiag.core.errors import InvalidName
@@ -25,12 +26,9 @@ MAX_PROFILE_ID = 200
 MAX_JOB = 120
 
 
-_VALID: set[str] = set()  # names already checked: every request re-derives a few keys
-
-
 def check_name(value: str, what: str) -> str:
     """Return `value` if it is a safe name, else raise InvalidName saying why."""
-    if isinstance(value, str) and value in _VALID:
+    if isinstance(value, str) and len(value) <= 200 and _valid(value):
         return value
     if not isinstance(value, str) or not value:
         raise InvalidName(f"{what} name is empty")
@@ -45,9 +43,13 @@ def check_name(value: str, what: str) -> str:
             f"{what} name {value!r} is not allowed: use 1-200 letters, digits and . _ @ + = -,"
             " starting with a letter or digit"
         )
-    if len(_VALID) < 65536:
-        _VALID.add(value)
     return value
+
+
+@functools.lru_cache(maxsize=65536)
+def _valid(value: str) -> bool:
+    """Whether `value` is a valid name (memoised: every request re-derives a few keys)."""
+    return ".." not in value and _NAME.fullmatch(value) is not None
 
 
 def sanitize(value: str, fallback: str = "x") -> str:

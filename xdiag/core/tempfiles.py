@@ -13,6 +13,7 @@ is ever removed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -25,8 +26,6 @@ from pathlib import Path
 MAX_AGE_S = 24 * 3600.0  # the generous bound for files whose owner cannot be checked
 
 _OWNER = re.compile(r"([0-9a-f]{8})\.(\d+)\.(\d+)-")
-_owner: tuple[int, str] | None = None
-_machine: str | None = None
 
 
 def _start_ticks(pid: int) -> int | None:
@@ -48,24 +47,24 @@ def _start_ticks(pid: int) -> int | None:
     return int(stat[stat.rindex(b")") + 2:].split()[19])
 
 
+@functools.cache
 def machine() -> str:
-    global _machine
-    if _machine is None:
-        try:
-            boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-        except OSError:
-            boot = ""
-        _machine = hashlib.sha256(f"{socket.gethostname()}\0{boot}".encode()).hexdigest()[:8]
-    return _machine
+    """This machine's tag: a hash of its host name and boot id (a fact, computed once)."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        boot = ""
+    return hashlib.sha256(f"{socket.gethostname()}\0{boot}".encode()).hexdigest()[:8]
 
 
 def owner() -> str:
-    """This process's owner tag (computed again in a forked child)."""
-    global _owner
-    pid = os.getpid()
-    if _owner is None or _owner[0] != pid:
-        _owner = (pid, f"{machine()}.{pid}.{_start_ticks(pid) or 0}")
-    return _owner[1]
+    """This process's owner tag (a fact of the process: a forked child has its own)."""
+    return _owner_of(os.getpid())
+
+
+@functools.lru_cache(maxsize=4)
+def _owner_of(pid: int) -> str:
+    return f"{machine()}.{pid}.{_start_ticks(pid) or 0}"
 
 
 def owner_state(tag: str) -> str:

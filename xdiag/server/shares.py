@@ -41,7 +41,7 @@ def share_create() -> Any:
     pid, expires_in = body.get("profile_id", ""), body.get("expires_in", "7d")
     if not isinstance(pid, str):
         raise BadRequest("profile_id must be a profile id (a string: <run>~<session>)")
-    if not isinstance(expires_in, str):  # seconds, as every number from users (values.py)
+    if not isinstance(expires_in, str):  # seconds, as every number from users (core/values.py)
         expires_in = to_int(expires_in, "expires_in (seconds, or a duration like 7d)", lo=1,
                             hi=MAX_EXPIRY_S)
     svc.profiles.get(pid)  # 404 for unknown profiles: never share what does not exist

@@ -1,14 +1,16 @@
 """The job registry: which processes of which jobs can be captured right now.
 
-One small object per process (`.xdiag/jobs/<job>/<process_index>@<host>_<port>.json`)
-in the store, so every service replica sees the same registry. Each process writes
-only its own object, so heartbeats need no preconditions. A host whose
+One small object per process in the store (`layout.job_host_key`:
+`.xdiag/jobs/<job>/<process_index>@<address>_<port>.json`, with the address the target
+policy kept, sanitised), so every service replica sees the same registry. Each process
+writes only its own object, so heartbeats need no preconditions. A host whose
 heartbeats stop for `ttl_s` is shown stale and is not captured.
 
-What a registration may name is the target policy's (`targets.py`): the address the
-agent calls from, inside the allowed networks. A job belongs to the identity that
-registered it first (`.xdiag/job-owners/<job>.json`); others cannot add hosts to it or
-deregister its hosts (admins can), until all its processes are gone.
+What a registration may name is the target policy's (`core/targets.py`): the address
+the agent calls from, inside the allowed networks. A job belongs to the identity that
+registered it first (`layout.job_owner_key`: `.xdiag/job-owners/<job>.json`); others
+cannot add hosts to it or deregister its hosts (admins can), until all its processes
+are gone.
 """
 
 from __future__ import annotations
