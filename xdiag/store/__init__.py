@@ -1,4 +1,6 @@
-"""Object stores: one interface (`ObjectStore`), a local and a GCS backend."""
+"""Where everything is kept: the object stores (one interface, `ObjectStore`; a local and a
+GCS backend, `open_store`), every key (`layout.py`), the records kept there, and what this
+process is still writing (`live.py`)."""
 
 from __future__ import annotations
 
