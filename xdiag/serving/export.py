@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
+from xdiag.analysis.timeline import TimelineIndex
 from xdiag.core.errors import InvalidProfile
 from xdiag.serving import perfetto_wire as wire
+from xdiag.serving.profile import HostData, ProfileData
 
 SEQ = 0x5844  # trusted_packet_sequence_id of the first host ("XD"); host i is SEQ + i
 CHUNK_PACKETS = 1 << 17  # slice packets per streamed chunk (~3-4 MiB)
@@ -43,7 +44,7 @@ class _HostPlan:
     order: np.ndarray  # int64 [2n] packets in trace order: slice << 1 | is_end
 
 
-def perfetto_packets(data: Any) -> Iterator[bytes]:
+def perfetto_packets(data: ProfileData) -> Iterator[bytes]:
     """The profile's Perfetto trace as a stream of byte chunks (a `Trace` message).
 
     Plans the whole export before returning, so any error is raised here, before
@@ -89,7 +90,7 @@ def _stream(head: bytes, plans: list[_HostPlan], base: int) -> Iterator[bytes]:
                                     is_end).tobytes()
 
 
-def _time_base(t0: int, hosts: list[Any]) -> int:
+def _time_base(t0: int, hosts: list[HostData]) -> int:
     """What to add to the index's times: the profile's absolute start where every
     timestamp then fits trace_processor's int64 (>= 0), else the earliest start, so
     the trace begins at 0 (a profile whose clock was before 1970 or near 2262)."""
@@ -101,7 +102,7 @@ def _time_base(t0: int, hosts: list[Any]) -> int:
     return t0 if 0 <= t0 + lo and t0 + hi < INT63 else -lo
 
 
-def _plan_host(h: Any, seq: int, laned: np.ndarray, track_uuid0: int,
+def _plan_host(h: HostData, seq: int, laned: np.ndarray, track_uuid0: int,
                next_uuid: int) -> tuple[_HostPlan, list[tuple[int, int]]]:
     """One host's slices: the Perfetto track of each, and the order of their packets.
 
@@ -130,7 +131,7 @@ def _plan_host(h: Any, seq: int, laned: np.ndarray, track_uuid0: int,
                      uuid=uuid, order=_packet_order(start, end, depth)), children
 
 
-def _nested(idx: Any, start: np.ndarray, end: np.ndarray, seg_laned: np.ndarray) -> np.ndarray:
+def _nested(idx: TimelineIndex, start: np.ndarray, end: np.ndarray, seg_laned: np.ndarray) -> np.ndarray:
     """Which slices nest in their track: depth 0, or contained in their index parent
     (the last slice one depth up starting at or before them) which nests itself.
     Zero-length slices contain nothing, and one at its parent's end is not inside it,

@@ -12,6 +12,7 @@ from typing import Any
 from xdiag.analysis.hlo.cost import ModuleCost, module_cost
 from xdiag.analysis.hlo.module import HloModule, format_module, parse_module
 from xdiag.core.errors import NotFound
+from xdiag.serving.profile import ProfileData
 from xdiag.store import layout
 
 
@@ -51,7 +52,8 @@ def find_module(modules: list[dict[str, Any]], ref: str) -> dict[str, Any]:
     raise NotFound(f"no HLO module {ref!r} in this profile (modules: {known})")
 
 
-def module_view(data: Any, ref: str, *, op: str | None, hops: int, expand: bool) -> dict[str, Any]:
+def module_view(data: ProfileData, ref: str, *, op: str | None, hops: int,
+                expand: bool) -> dict[str, Any]:
     from xdiag.analysis.hlo.graph import neighborhood, to_dot
 
     m = find_module(data.manifest["modules"], ref)
