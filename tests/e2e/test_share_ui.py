@@ -125,3 +125,18 @@ def test_sign_in_share_and_open_the_link_read_only(ui, auth_world) -> None:
     assert resp is not None and resp.status in (401, 403), resp and resp.status
     # The editor's own session was untouched by all this.
     assert api(svc.url, "/api/v1/profiles", token=auth_world["editor"])[0] == 200
+
+
+@pytest.mark.e2e
+def test_share_dialog_says_what_the_link_grants_under_auth_none(ui, viewer_service,
+                                                                  small_profile) -> None:
+    """Under XDIAG_AUTH=none (how a developer runs `xdiag serve`) a share link restricts
+    nothing: the dialog says so, and never calls the link read-only."""
+    page, _ = ui.new_page(viewer_service.url)
+    page.goto(f"/p/{urllib.parse.quote(small_profile['id'], safe='~')}?tab=ops")
+    page.get_by_test_id("share-button").click()
+    page.get_by_test_id("share-create").click()
+    note = page.get_by_test_id("share-grants")
+    note.wait_for()
+    text = note.inner_text()
+    assert "without access control" in text and "read-only" not in text.lower(), text
