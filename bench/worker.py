@@ -137,7 +137,7 @@ def xdiag_ingest(path: str, store: str) -> dict:
     from xdiag.server import create_app, wire
     from xdiag.server.services import Services
 
-    svc = Services(Settings(store=store, ingest_inline=True))
+    svc = Services(Settings.from_env(store=store, ingest_inline=True))  # XDIAG_HOST_PEAKS
     client = create_app(services=svc).test_client()
     received = _as_received(path, store)
     t = time.perf_counter()
@@ -193,7 +193,7 @@ def xdiag_ingest_alone(path: str, store: str) -> dict:
     from xdiag.pipeline import admit
     from xdiag.server.services import Services
 
-    svc = Services(Settings(store=store, ingest_inline=True))
+    svc = Services(Settings.from_env(store=store, ingest_inline=True))  # XDIAG_HOST_PEAKS
     out = {}
     for session, label in (("s", "seconds"), ("s2", "repeat_seconds")):
         received = _as_received(path, store)
@@ -219,7 +219,7 @@ def xdiag_views(store: str, pid: str, n: str) -> dict:
     from xdiag.server import create_app
     from xdiag.server.context import services
 
-    app = create_app(Settings(store=store))
+    app = create_app(Settings.from_env(store=store))
     client = app.test_client()
     t = time.perf_counter()
     tracks = client.get(f"/api/v1/profiles/{pid}/tracks").json
