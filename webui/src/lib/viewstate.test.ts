@@ -23,6 +23,16 @@ describe("URL view state codec", () => {
     expect(parseViewState("t0=500&t1=100")).toEqual({ tab: "overview", t0: 100, t1: 500 });
   });
 
+  it("carries a finding's deep link: host, device and op filter", () => {
+    const v = { tab: "trace" as const, t0: 5, t1: 9, host: "worker-1", dev: 3 };
+    expect(serializeViewState(v)).toBe("tab=trace&t0=5&t1=9&host=worker-1&dev=3");
+    expect(parseViewState(serializeViewState(v))).toEqual(v);
+    expect(parseViewState("tab=ops&filter=all-gather")).toEqual({ tab: "ops", filter: "all-gather" });
+    expect(parseViewState("host=&dev=-1&filter=")).toEqual({ tab: "overview" });
+    expect(parseViewState("dev=0")).toEqual({ tab: "overview", dev: 0 });
+    expect(viewToWire({ tab: "trace", host: "h", dev: 0 })).toEqual({ tab: "trace", host: "h", dev: 0 });
+  });
+
   it("builds share views and profile links", () => {
     expect(viewToWire({ tab: "roofline", module: "m", op: "o" })).toEqual({ tab: "roofline", module: "m", op: "o" });
     expect(normalizeView({ tab: "trace", t0: 5, t1: 10, sel: 3 })).toEqual({ tab: "trace", t0: 5, t1: 10, sel: 3 });

@@ -1,5 +1,6 @@
 // The profile page's view state and its URL codec:
 //   /p/<id>?tab=trace&t0=<ns>&t1=<ns>&sel=<event id>&q=<search>&module=<m>&op=<op>
+//          &host=<host>&dev=<device id>&filter=<op profile filter>
 // Parsing is forgiving (bad values are dropped, never thrown); serialising is
 // canonical (fixed key order, integers for times) so equal states give equal
 // URLs and share links.
@@ -19,6 +20,11 @@ export interface ViewState {
   /** HLO module and op (HLO tab, op profile, roofline selection). */
   module?: string;
   op?: string;
+  /** The host (and device on it) the trace scrolls to: a finding's deep link. */
+  host?: string;
+  dev?: number;
+  /** The op profile's filter text. */
+  filter?: string;
 }
 
 export const DEFAULT_VIEW: ViewState = { tab: "overview" };
@@ -57,13 +63,19 @@ export function normalizeView(raw: Record<string, unknown>): ViewState {
   if (module !== undefined) v.module = module;
   const op = str(raw.op);
   if (op !== undefined) v.op = op;
+  const host = str(raw.host);
+  if (host !== undefined) v.host = host;
+  const dev = num(raw.dev as string);
+  if (dev !== undefined && Number.isInteger(dev) && dev >= 0) v.dev = dev;
+  const filter = str(raw.filter);
+  if (filter !== undefined) v.filter = filter;
   return v;
 }
 
 export function parseViewState(search: string | URLSearchParams): ViewState {
   const p = typeof search === "string" ? new URLSearchParams(search) : search;
   const raw: Record<string, unknown> = {};
-  for (const k of ["tab", "t0", "t1", "sel", "q", "module", "op"]) {
+  for (const k of ["tab", "t0", "t1", "sel", "q", "module", "op", "host", "dev", "filter"]) {
     const val = p.get(k);
     if (val !== null) raw[k] = val;
   }
@@ -82,6 +94,9 @@ export function serializeViewState(v: ViewState): string {
   if (v.q) p.set("q", v.q);
   if (v.module) p.set("module", v.module);
   if (v.op) p.set("op", v.op);
+  if (v.host) p.set("host", v.host);
+  if (v.dev !== undefined) p.set("dev", String(v.dev));
+  if (v.filter) p.set("filter", v.filter);
   return p.toString();
 }
 
@@ -96,6 +111,9 @@ export function viewToWire(v: ViewState): Record<string, string | number> {
   if (v.q) out.q = v.q;
   if (v.module) out.module = v.module;
   if (v.op) out.op = v.op;
+  if (v.host) out.host = v.host;
+  if (v.dev !== undefined) out.dev = v.dev;
+  if (v.filter) out.filter = v.filter;
   return out;
 }
 
