@@ -354,6 +354,7 @@ def write_synthetic_xspace(
     seed: int = 0,
     loop_trips: int = 3,
     hostname: str = "synthetic",
+    slowdown: float = 1.0,
 ) -> SynthSummary:
     """Writes a CPU-like XSpace with exactly `n_events` events.
 
@@ -365,16 +366,22 @@ def write_synthetic_xspace(
         loop_trips: iterations of the module's while loop per step (each adds
             the loop's condition and body op events, nested under the while op).
         hostname: stored in XSpace.hostnames.
+        slowdown: every op's typical duration times this (> 1: a straggler host,
+            whose steps take that much longer; the events are the same).
 
     Returns:
         A `SynthSummary`.
     """
     if n_events < 1 or n_devices < 1:
         raise ValueError("n_events and n_devices must be >= 1")
+    if not slowdown > 0:
+        raise ValueError("slowdown must be > 0")
     t_begin = time.perf_counter()
     rng = np.random.default_rng(seed)
     module = compiled_module(loop_trips)
     nodes, module_name, program_id = _step_template(module, loop_trips, rng)
+    for nd in nodes:
+        nd.base_ns *= slowdown
     k = len(nodes)
     per_step = 2 + n_devices * k  # train + PjitFunction on the host line
     n_steps = -(-n_events // per_step)
@@ -496,8 +503,68 @@ def write_synthetic_xspace(
     )
 
 
+@dataclass(frozen=True)
+class PodSummary:
+    """What `write_pod_session` wrote: one `SynthSummary` per host, in host order."""
+
+    folder: Path
+    hosts: list[SynthSummary]
+    slow_hosts: tuple[int, ...]
+    slowdown: float
+    seconds: float
+
+
+def pod_host_name(i: int) -> str:
+    """The host name of host `i` of a pod session (`<name>.xplane.pb` on disk)."""
+    return f"host{i:03d}"
+
+
+def write_pod_session(
+    logdir: str | Path,
+    n_hosts: int,
+    events_per_host: int,
+    *,
+    run: str = "pod",
+    session: str = "session",
+    n_devices: int = 8,
+    seed: int = 0,
+    slow_hosts: tuple[int, ...] | None = None,
+    slowdown: float = 1.5,
+) -> PodSummary:
+    """Writes a pod slice's session as the JAX profiler leaves it: one file per host in
+    `<logdir>/<run>/plugins/profile/<session>/<host>.xplane.pb` (stock xprof's layout).
+
+    Every host runs the same program from the same profile start (aligned windows);
+    host `i` uses seed `seed + i`, so the same arguments give the same bytes. The hosts
+    in `slow_hosts` (default: every eighth, from the fourth: 3, 11, 19, 27 of 32) are
+    stragglers whose ops take `slowdown` times longer.
+
+    Returns:
+        A `PodSummary`; its `folder` is the session folder.
+    """
+    if n_hosts < 1:
+        raise ValueError("n_hosts must be >= 1")
+    t_begin = time.perf_counter()
+    slow = tuple(range(3, n_hosts, 8)) if slow_hosts is None else tuple(slow_hosts)
+    folder = Path(logdir) / run / "plugins" / "profile" / session
+    folder.mkdir(parents=True, exist_ok=True)
+    hosts = [
+        write_synthetic_xspace(
+            folder / f"{pod_host_name(i)}.xplane.pb",
+            events_per_host,
+            n_devices=n_devices,
+            seed=seed + i,
+            hostname=pod_host_name(i),
+            slowdown=slowdown if i in slow else 1.0,
+        )
+        for i in range(n_hosts)
+    ]
+    return PodSummary(folder, hosts, slow, slowdown, time.perf_counter() - t_begin)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """CLI: python -m xdiag.xplane.synth OUT --events N [--devices 8] [--seed 0]."""
+    """CLI: python -m xdiag.xplane.synth OUT --events N [--devices 8] [--seed 0]
+    [--hosts H: OUT is a log dir, H host files of N events each]."""
     ap = argparse.ArgumentParser(
         prog="python -m xdiag.xplane.synth", description=__doc__.splitlines()[0]
     )
@@ -506,7 +573,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--devices", type=int, default=8, help="device thread lines (default 8)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--loop-trips", type=int, default=3, help="while-loop iterations per step")
+    ap.add_argument("--hosts", type=int, default=0, help="a pod session of this many host "
+                    "files of --events each, in OUT/pod/plugins/profile/session/")
+    ap.add_argument("--slowdown", type=float, default=1.5, help="with --hosts: how much "
+                    "slower the straggler hosts' ops are (default 1.5)")
     a = ap.parse_args(argv)
+    if a.hosts:
+        pod = write_pod_session(a.out, a.hosts, a.events, n_devices=a.devices, seed=a.seed,
+                                slowdown=a.slowdown)
+        print(f"wrote {pod.folder}: {a.hosts} hosts x {a.events} events, "
+              f"{sum(h.bytes for h in pod.hosts) / 1e6:.1f} MB, slow hosts "
+              f"{list(pod.slow_hosts)} (x{pod.slowdown}) in {pod.seconds:.1f} s")
+        return 0
     s = write_synthetic_xspace(
         a.out, a.events, n_devices=a.devices, seed=a.seed, loop_trips=a.loop_trips
     )
