@@ -41,6 +41,8 @@ export class TracePanel implements Panel, PanZoomHost {
   private rows: TrackRows | null = null;
   private colors: TimelineColors | null = null;
   private started = false;
+  /** The host (and device) of the URL last scrolled to. */
+  private focused: string | null = null;
   private readonly url: WindowUrl;
   private resize: ResizeObserver | null = null;
   private cleanup: (() => void)[] = [];
@@ -127,6 +129,24 @@ export class TracePanel implements Panel, PanZoomHost {
       this.view.invalidate();
     }
     if ((v.q ?? "") !== this.search.q) void this.search.restore(v.q ?? "", sel);
+    const focus = v.host ? `${v.host}\u0000${v.dev ?? ""}` : null;
+    if (focus !== this.focused) {
+      this.focused = focus;
+      if (v.host) this.focusHost(v.host, v.dev);
+    }
+  }
+
+  /** The URL's host (a finding's deep link): expand it and scroll its header to the top. */
+  private focusHost(host: string, dev?: number): void {
+    const t = this.rows?.find(host, dev);
+    if (!t || !this.rows) return;
+    if (this.rows.reveal(t.id)) this.view.vp.contentHeight = this.rows.layout.totalHeight;
+    const head = this.rows.layout.items.find((it) => it.kind === "host" && it.host === host);
+    const it = this.rows.layout.tracks.get(t.id);
+    // The host's header on top, unless its device track would then be off screen.
+    if (head && it && it.y + it.h - head.y <= this.view.vp.rowsH) this.view.vp.scrollTo(head.y);
+    else if (it) this.view.vp.scrollTo(it.y);
+    this.view.invalidate();
   }
 
   private async loadTracks(): Promise<void> {
@@ -143,6 +163,7 @@ export class TracePanel implements Panel, PanZoomHost {
       this.rows = new TrackRows(t.tracks);
       this.view.vp.contentHeight = this.rows.layout.totalHeight;
       replace(this.canvasWrap, this.view.canvas, this.inspector.tip);
+      this.measure();
       this.applyView(this.ctx.view());
       this.resize = new ResizeObserver(() => {
         this.measure();

@@ -28,4 +28,14 @@ describe("TrackRows", () => {
     r.toggle(groupKey("h0", "thread"));
     expect(r.layout.tracks.has(3)).toBe(false);
   });
+
+  it("finds the track a deep link names: the device on the host, else its first device track", () => {
+    const dev = (id: number, host: string, d: number): Track => ({ ...T(id, host, "device"), device: d });
+    const r = new TrackRows([T(1, "h0", "thread"), dev(2, "h0", 0), dev(3, "h0", 5), T(4, "h1", "thread")]);
+    expect(r.find("h0", 5)?.id).toBe(3);
+    expect(r.find("h0", 9)?.id).toBe(2);
+    expect(r.find("h0")?.id).toBe(2);
+    expect(r.find("h1")?.id).toBe(4);
+    expect(r.find("nope")).toBeUndefined();
+  });
 });

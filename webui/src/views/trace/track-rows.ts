@@ -20,6 +20,16 @@ export class TrackRows {
     return this.byId.get(id);
   }
 
+  /**
+   * The track a deep link names: the device track of `dev` on `host`, else the
+   * host's first device track, else its first track; undefined for an unknown host.
+   */
+  find(host: string, dev?: number): Track | undefined {
+    const on = this.tracks.filter((t) => t.host === host);
+    return (dev !== undefined ? on.find((t) => t.group === "device" && t.device === dev) : undefined)
+      ?? on.find((t) => t.group === "device") ?? on[0];
+  }
+
   /** Collapse or expand the header or track with this key. */
   toggle(key: string): void {
     if (this.collapsed.has(key)) this.collapsed.delete(key);
