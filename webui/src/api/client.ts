@@ -9,11 +9,15 @@ import {
   type ApiErrorBody,
   type Capture,
   type CaptureRequest,
+  type Diagnosis,
   type DiffResponse,
   type EventDetails,
+  type Framework,
   type HloModuleResponse,
   type HloModulesResponse,
+  type HostsSteps,
   type Job,
+  type NotAvailable,
   type OpsResponse,
   type Profile,
   type ProfileQuery,
@@ -245,6 +249,18 @@ export class ApiClient {
   hloModule(id: string, module: string, op?: string | null, hops = 2, signal?: AbortSignal): Promise<HloModuleResponse> {
     const q = buildQuery({ op: op ?? undefined, hops });
     return this.json("GET", this.p(id, `hlo/${encodeURIComponent(module)}${q}`), undefined, signal);
+  }
+  /** Ranked findings (issue 20); `available: false` for a profile ingested before diagnoses existed. */
+  diagnosis(id: string, signal?: AbortSignal): Promise<Diagnosis | NotAvailable> {
+    return this.json("GET", this.p(id, "diagnosis"), undefined, signal);
+  }
+  /** Time by JAX named scope, as a tree. */
+  framework(id: string, signal?: AbortSignal): Promise<Framework | NotAvailable> {
+    return this.json("GET", this.p(id, "framework"), undefined, signal);
+  }
+  /** Hosts x steps; with `host`, that host's per-device breakdown too. */
+  hostsSteps(id: string, host?: string | null, signal?: AbortSignal): Promise<HostsSteps | NotAvailable> {
+    return this.json("GET", this.p(id, `hosts_steps${buildQuery({ host: host ?? undefined })}`), undefined, signal);
   }
   diff(a: string, b: string, signal?: AbortSignal): Promise<DiffResponse> {
     return this.json("GET", `/diff${buildQuery({ a, b })}`, undefined, signal);

@@ -505,7 +505,139 @@ export interface DiffResponse {
   totals?: { a_ns: number; b_ns: number; delta_ns: number; delta_pct: number | null };
   devices?: { a: number; b: number };
   notes?: string[];
+  /** Findings that appeared, disappeared or changed cost (matched by id); absent on older servers. */
+  findings?: DiffFindings;
 }
+
+// ---------------------------------------------------------------- diagnosis (issue 20)
+
+/** A derived view the profile was ingested without (an older version): 200 with a reason. */
+export interface NotAvailable {
+  available: false;
+  reason: string;
+}
+
+export interface Evidence {
+  label: string;
+  value: number | string | null;
+  /** "ns", "bytes", "FLOP", "FLOP/s", "B/s", "share", "steps", "ops", ... */
+  unit?: string | null;
+  /** "value of N" (e.g. steps where a host was slowest, of all steps). */
+  of?: number | null;
+}
+
+export interface FindingLinks {
+  timeline?: { host: string | null; track: number | null; device: number | null; start_ns: number | null; end_ns: number | null } | null;
+  ops?: { module: string | null; op: string | null; q: string | null; category: string | null; host: string | null } | null;
+  roofline?: { module: string | null; program_id: number | null; op: string | null } | null;
+  framework?: { path: string | null } | null;
+}
+
+export type Severity = "high" | "medium" | "low";
+
+export interface Finding {
+  id: string;
+  rule: string;
+  title: string;
+  severity: Severity;
+  /** The ranking key: estimated time lost per step, ns. */
+  cost_ns_per_step: number;
+  cost_share: number | null;
+  confidence: number;
+  evidence: Evidence[];
+  what_to_try: string[];
+  /** True for a roll-up of other causes (low MFU). */
+  summary?: boolean;
+  links: FindingLinks;
+}
+
+export interface DiagnosisRule {
+  rule: string;
+  title: string;
+  thresholds: Record<string, number | string | boolean>;
+  fired: boolean;
+}
+
+export interface Diagnosis {
+  available: true;
+  schema: string;
+  profile_id: string;
+  device_kind?: string;
+  summary: { steps: number; hosts: number; devices: number; step_ns: number | null; mfu: number | null; top: string | null };
+  findings: Finding[];
+  rules: DiagnosisRule[];
+  skipped?: { rule: string; reason: string }[];
+}
+
+export interface ScopeNode {
+  name: string;
+  path: string;
+  self_ns: number;
+  total_ns: number;
+  total_ns_per_step: number | null;
+  share_of_step: number | null;
+  share: number | null;
+  flops: number | null;
+  bytes: number | null;
+  ops: number;
+  source: string | null;
+  children: ScopeNode[];
+}
+
+export interface Framework {
+  available: true;
+  step_ns: number | null;
+  steps: number;
+  total_self_ns: number;
+  root: ScopeNode;
+}
+
+export interface HostSteps {
+  host: string;
+  devices: number[];
+  dur_ns: (number | null)[];
+  start_ns: (number | null)[];
+  compute_ns: (number | null)[];
+  collective_ns: (number | null)[];
+  host_ns: (number | null)[];
+  idle_ns: (number | null)[];
+  gap_ns?: (number | null)[];
+  mean_dur_ns: number | null;
+  slowest_count: number;
+}
+
+export interface DeviceBreakdown {
+  host: string;
+  devices: number[];
+  /** [device][step] */
+  busy_ns: (number | null)[][];
+  compute_ns: (number | null)[][];
+  collective_ns: (number | null)[][];
+  idle_ns: (number | null)[][];
+}
+
+export interface HostsSteps {
+  available: true;
+  steps: number[];
+  hosts: HostSteps[];
+  slowest: { step: number; host: string; dur_ns: number; excess_ns: number }[];
+  skew: { mean_spread_ns: number | null; max_spread_ns: number | null; mean_spread_pct: number | null; cv: number | null };
+  device_breakdown?: DeviceBreakdown;
+}
+
+export interface DiffFindingItem {
+  id: string;
+  rule: string;
+  title: string;
+  a_cost_ns_per_step?: number;
+  b_cost_ns_per_step?: number;
+  delta_ns?: number;
+  delta_pct?: number | null;
+}
+
+export type DiffFindings =
+  | { available: true; appeared: DiffFindingItem[]; disappeared: DiffFindingItem[]; changed: DiffFindingItem[] }
+  | NotAvailable;
 
 // ---------------------------------------------------------------- shares
 
