@@ -28,6 +28,8 @@ describe("URL view state codec", () => {
     expect(serializeViewState(v)).toBe("tab=trace&t0=5&t1=9&host=worker-1&dev=3");
     expect(parseViewState(serializeViewState(v))).toEqual(v);
     expect(parseViewState("tab=ops&filter=all-gather")).toEqual({ tab: "ops", filter: "all-gather" });
+    expect(serializeViewState({ tab: "overview", scope: "train_step/layer_3/moe" })).toBe("scope=train_step%2Flayer_3%2Fmoe");
+    expect(parseViewState("scope=train_step%2Fmoe")).toEqual({ tab: "overview", scope: "train_step/moe" });
     expect(parseViewState("host=&dev=-1&filter=")).toEqual({ tab: "overview" });
     expect(parseViewState("dev=0")).toEqual({ tab: "overview", dev: 0 });
     expect(viewToWire({ tab: "trace", host: "h", dev: 0 })).toEqual({ tab: "trace", host: "h", dev: 0 });

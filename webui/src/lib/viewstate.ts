@@ -1,6 +1,6 @@
 // The profile page's view state and its URL codec:
 //   /p/<id>?tab=trace&t0=<ns>&t1=<ns>&sel=<event id>&q=<search>&module=<m>&op=<op>
-//          &host=<host>&dev=<device id>&filter=<op profile filter>
+//          &host=<host>&dev=<device id>&filter=<op profile filter>&scope=<a/b/c>
 // Parsing is forgiving (bad values are dropped, never thrown); serialising is
 // canonical (fixed key order, integers for times) so equal states give equal
 // URLs and share links.
@@ -25,6 +25,8 @@ export interface ViewState {
   dev?: number;
   /** The op profile's filter text. */
   filter?: string;
+  /** The framework view's focused JAX named scope ("train_step/layer_3/moe"). */
+  scope?: string;
 }
 
 export const DEFAULT_VIEW: ViewState = { tab: "overview" };
@@ -69,13 +71,15 @@ export function normalizeView(raw: Record<string, unknown>): ViewState {
   if (dev !== undefined && Number.isInteger(dev) && dev >= 0) v.dev = dev;
   const filter = str(raw.filter);
   if (filter !== undefined) v.filter = filter;
+  const scope = str(raw.scope);
+  if (scope !== undefined) v.scope = scope;
   return v;
 }
 
 export function parseViewState(search: string | URLSearchParams): ViewState {
   const p = typeof search === "string" ? new URLSearchParams(search) : search;
   const raw: Record<string, unknown> = {};
-  for (const k of ["tab", "t0", "t1", "sel", "q", "module", "op", "host", "dev", "filter"]) {
+  for (const k of ["tab", "t0", "t1", "sel", "q", "module", "op", "host", "dev", "filter", "scope"]) {
     const val = p.get(k);
     if (val !== null) raw[k] = val;
   }
@@ -97,6 +101,7 @@ export function serializeViewState(v: ViewState): string {
   if (v.host) p.set("host", v.host);
   if (v.dev !== undefined) p.set("dev", String(v.dev));
   if (v.filter) p.set("filter", v.filter);
+  if (v.scope) p.set("scope", v.scope);
   return p.toString();
 }
 
@@ -114,6 +119,7 @@ export function viewToWire(v: ViewState): Record<string, string | number> {
   if (v.host) out.host = v.host;
   if (v.dev !== undefined) out.dev = v.dev;
   if (v.filter) out.filter = v.filter;
+  if (v.scope) out.scope = v.scope;
   return out;
 }
 
