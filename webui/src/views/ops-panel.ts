@@ -42,6 +42,7 @@ export class OpsPanel implements Panel {
   private sortKey: OpSortKey = "self_ns";
   private desc = true;
   private filter = "";
+  private filterInput: HTMLInputElement | null = null;
   private device = "";
   private readonly table = h("table", { class: "table tree", "data-testid": "ops-table" });
   private readonly note = h("p", { class: "muted" });
@@ -59,11 +60,19 @@ export class OpsPanel implements Panel {
   destroy(): void {}
 
   update(v: ViewState): void {
-    if (v.module === this.selected.module && v.op === this.selected.op) return;
-    this.selected = { module: v.module, op: v.op };
-    if (this.data) {
-      this.revealSelected();
+    const filter = v.filter ?? "";
+    const filterChanged = filter !== this.filter;
+    if (filterChanged) {
+      // A link (a finding's) filters the table; typing writes the URL, so this is then a no-op.
+      this.filter = filter;
+      if (this.filterInput) this.filterInput.value = filter;
+    }
+    const selChanged = v.module !== this.selected.module || v.op !== this.selected.op;
+    if (selChanged) this.selected = { module: v.module, op: v.op };
+    if (this.data && (selChanged || filterChanged)) {
+      if (selChanged) this.revealSelected();
       this.render();
+      if (selChanged) this.scrollToSelected();
     }
   }
 
@@ -86,9 +95,13 @@ export class OpsPanel implements Panel {
     if (!this.data.by_program.length) for (const o of this.data.ops) this.expanded.add(o.module);
     this.revealSelected();
     const filterInput = h("input", { type: "search", class: "input", placeholder: "Filter ops, categories, modules", "aria-label": "Filter ops", "data-testid": "ops-filter" });
+    this.filter = v.filter ?? "";
+    filterInput.value = this.filter;
+    this.filterInput = filterInput;
     filterInput.addEventListener("input", () => {
       this.filter = filterInput.value;
       this.render();
+      this.ctx.setView({ filter: this.filter });
     });
     const deviceSelect = h("select", { class: "input", "aria-label": "Device", "data-testid": "ops-device" },
       h("option", { value: "" }, "All devices"),
