@@ -18,7 +18,7 @@ from xdiag.server.auth import requires
 from xdiag.server.context import base_url, services
 from xdiag.server.gate import UPLOAD, accepts_body
 from xdiag.server.params import Flag, Int, Text, query
-from xdiag.serving.early import timeline_ready
+from xdiag.serving.early import hosts_ready, timeline_ready
 from xdiag.store import layout
 
 bp = Blueprint("profiles", __name__, url_prefix="/api/v1")
@@ -45,8 +45,9 @@ WAIT_MAX_S = 25  # below proxies' idle timeouts
 
 @bp.get("/profiles/<pid>")
 @requires("viewer", profile_arg="pid")
-@query(Text("wait", "timeline | ready: while ingesting, answer when the timeline opens / "
-            "the ingest ends", default="", choices=("timeline", "ready")),
+@query(Text("wait", "timeline | ready | host: while ingesting, answer when the timeline "
+            "of every host opens / the ingest ends / one more host's timeline opens",
+            default="", choices=("timeline", "ready", "host")),
        Int("timeout", f"seconds to wait at most (default 10, max {WAIT_MAX_S})", default=10,
            lo=0, hi=WAIT_MAX_S))
 def profile_get(pid: str, wait: str, timeout: int) -> Any:
@@ -55,20 +56,36 @@ def profile_get(pid: str, wait: str, timeout: int) -> Any:
 
     `wait=timeline` (or `wait=ready`) holds the answer for a profile still ingesting until
     its timeline can be opened (or its ingest has ended), at most `timeout` seconds
-    (default 10): the viewer opens a fresh capture the moment it can, without polling."""
+    (default 10): the viewer opens a fresh capture the moment it can, without polling.
+    A session of several hosts also says `hosts_ready` (hosts whose timeline index is
+    there) and `timeline_hosts` (the first hosts, in record order, that the timeline shows
+    now); `wait=host` answers as soon as `hosts_ready` changes (a pod slice's hosts opening
+    one after another)."""
     svc = services()
     changes = svc.live.changes
     until = wait
     timeout = timeout if until else 0
     deadline = time.monotonic() + timeout
+    first_count = None
     while True:
         seen = changes.count
         record = svc.profiles.get(pid)
         waiting = False
         if record["status"] == "ingesting":
-            ready = timeline_ready(svc.store, svc.live.early, record)
-            record = {**record, "timeline_ready": ready}
-            waiting = until == "ready" or (until == "timeline" and not ready)
+            if len(record["hosts"]) > 1:
+                per_host = hosts_ready(svc.store, svc.live.early, record)
+                ready = all(per_host)
+                count = sum(per_host)
+                shown = per_host.index(False) if not ready else len(per_host)
+                record = {**record, "timeline_ready": ready, "hosts_ready": count,
+                          "timeline_hosts": shown}
+                first_count = count if first_count is None else first_count
+            else:
+                ready = timeline_ready(svc.store, svc.live.early, record)
+                record = {**record, "timeline_ready": ready}
+            waiting = until == "ready" or (until in ("timeline", "host") and not ready)
+            if until == "host" and first_count is not None and count != first_count:
+                waiting = False
         left = deadline - time.monotonic()
         if not waiting or left <= 0:
             return jsonify(_with_url(record))

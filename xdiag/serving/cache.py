@@ -18,13 +18,13 @@ from typing import Any
 
 from xdiag.core import jsonio
 from xdiag.core.errors import Conflict, NotFound
-from xdiag.serving.early import early_manifest
+from xdiag.serving.early import early_manifest, host_ready
 from xdiag.serving.profile import ProfileData
 from xdiag.serving.viewfiles import DEFAULT_MAX_BYTES, ViewFiles
 from xdiag.store import ObjectStore, layout
 from xdiag.store.live import EarlyIndexes
 
-_EARLY = "early"  # the cache generation of a profile opened on its timeline alone
+_EARLY = "early"  # the cache generation of a profile opened on its timeline alone (+ hosts)
 REBUILD_RETRY_S = 5
 
 
@@ -48,7 +48,8 @@ class ProfileCache:
 
     def get(self, record: dict[str, Any], *, early: bool = False) -> ProfileData:
         """The opened profile. With `early`, a profile still ingesting is opened on its
-        timeline alone as soon as every host's index is written (`complete` is False)."""
+        timeline alone as soon as its first host's index is written, on the hosts whose
+        indexes are there (`early.py`; `complete` is False)."""
         pid = record["id"]
         if record["status"] == "ingesting":
             data = self._early(record) if early else None
@@ -100,8 +101,13 @@ class ProfileCache:
         pid = record["id"]
         with self._lock:
             hit = self._cache.get(pid)
-            if hit and hit[0] == _EARLY:
-                self._cache.move_to_end(pid)
+        if hit and hit[0] == _EARLY:
+            # Opened on its first n hosts: current unless host n is there now (one look-up).
+            n = len(hit[1].manifest["hosts"])
+            if n == len(record["hosts"]) or not host_ready(self.store, self.early, record, n):
+                with self._lock:
+                    if pid in self._cache:
+                        self._cache.move_to_end(pid)
                 return hit[1]
         manifest = early_manifest(self.store, self.early, record)
         if manifest is None:
