@@ -56,6 +56,8 @@ class Derived:
         hosts/<host>.json          the host's summary (a separate finalize merges these)
         ops.json steps.json roofline.json
         hlo/<fingerprint>.pb       HLO module protos (deduplicated)
+        hosts/<host>.memory.json   the host's programs' memory and its allocators
+        memory/<hash>.json         one program's memory view (by its HloProto's hash)
         manifest.json              written LAST: marks completeness
     """
 
@@ -86,6 +88,14 @@ class Derived:
 
     def hlo(self, fingerprint: str) -> str:
         return f"{self.prefix}hlo/{fingerprint}.pb"
+
+    def memory(self, host: str) -> str:
+        """The host's memory views: its programs and allocators (`pipeline/memory.py`)."""
+        return f"{self.prefix}hosts/{host}.memory.json"
+
+    def memory_program(self, key: str) -> str:
+        """One program's memory view, by the hash of its HloProto (shared by hosts)."""
+        return f"{self.prefix}memory/{key}.json"
 
     @property
     def manifest(self) -> str:
