@@ -13,6 +13,7 @@ runner's pool (`in_worker`: picklable arguments, the store opened by URL).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import logging
 import mmap
 import os
 import tempfile
@@ -25,8 +26,11 @@ from xdiag.core.errors import InvalidProfile
 from xdiag.core.pack import pack_parts
 from xdiag.pipeline.costs import CostMemo, StoreCostCache
 from xdiag.pipeline.handoff import Handoff
+from xdiag.pipeline.memory import derive_memory, raw_opener
 from xdiag.store import ObjectStore, layout, open_store
 from xdiag.store.live import Live
+
+log = logging.getLogger("xdiag.ingest")
 
 
 def _open_raw(store: ObjectStore, key: str, tmpdir: Path) -> tuple[Any, mmap.mmap]:
@@ -112,6 +116,9 @@ def ingest_host(store: ObjectStore, run: str, session: str, host: str, t0_ns: in
 
                 h = analyse_host(cols, t0_ns, cost_cache=StoreCostCache(store, costs),
                                  on_index=write_index, release=release)
+                # The memory views (buffer assignment, allocators): the timeline is out.
+                derive_memory(store, derived, host, cols, t0_ns,
+                              raw_opener(store, raw_key, tmp, buf))
                 del cols
             except InvalidProfile as exc:
                 raise InvalidProfile(f"{host}: {exc.detail}") from None
@@ -148,9 +155,22 @@ def ingest_host(store: ObjectStore, run: str, session: str, host: str, t0_ns: in
         "plane_peaks": h.plane_peaks,
         "seconds": time.perf_counter() - t_start,
     }
+    summary.update(_diagnosis_inputs(h, host))
     # Kept so that a separate process (`xdiag ingest --finalize`) can merge the hosts.
     store.write_json(derived.host_summary(host), summary)
     return {**summary, "steps": h.steps}
+
+
+def _diagnosis_inputs(h: Any, host: str) -> dict[str, Any]:
+    """What the diagnosis rules need from this host (`analysis/diagnosis`); a failure
+    there leaves the rules without these facts rather than failing the ingest."""
+    from xdiag.analysis.diagnosis import host_inputs
+
+    try:
+        return host_inputs(h.index, h.names, h.tracks, h.steps, h.ops, h.modules)
+    except Exception:
+        log.exception("diagnosis facts of host %s failed", host)
+        return {}
 
 
 # In a process of the runner's pool: what `init_worker` set up for it (one pool belongs

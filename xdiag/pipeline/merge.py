@@ -8,6 +8,7 @@ per host file).
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -17,6 +18,8 @@ from xdiag.core.errors import Conflict, NotFound
 from xdiag.core.pack import unpack
 from xdiag.pipeline.hostpeaks import ServicePeaks
 from xdiag.store import ObjectStore, layout
+
+log = logging.getLogger("xdiag.ingest")
 
 
 def stored_results(store: ObjectStore, record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -31,6 +34,20 @@ def stored_results(store: ObjectStore, record: dict[str, Any]) -> list[dict[str,
                        "first") from None
 
 
+def _diagnosis(record: dict[str, Any], results: list[dict[str, Any]],
+               views: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The diagnosis views (`analysis/diagnosis`); a failure there is recorded in them
+    (the API says so) rather than failing the ingest."""
+    from xdiag.analysis.diagnosis import VIEWS, build
+
+    try:
+        return build(record["id"], results, views)
+    except Exception as exc:
+        log.exception("diagnosis of %s failed", record["id"])
+        return {name: {"available": False, "reason": f"the diagnosis failed: {exc}"}
+                for name in VIEWS}
+
+
 @threads.gc_paused()
 def finalize(store: ObjectStore, record: dict[str, Any], results: list[dict[str, Any]],
              host_peaks: ServicePeaks, seconds: float = 0.0) -> dict[str, Any]:
@@ -41,6 +58,8 @@ def finalize(store: ObjectStore, record: dict[str, Any], results: list[dict[str,
     views = profile.profile_views(record, results, fallback)
     for name in ("ops", "steps", "roofline"):
         store.write_json(derived.view(name), views[name])
+    for name, view in _diagnosis(record, results, views).items():
+        store.write_json(derived.view(name), view)
     seconds += time.perf_counter() - t_start
     events = sum(r["events"] for r in results)
     manifest = {

@@ -55,6 +55,7 @@ class Derived:
         hosts/<host>.scopes.json   each op name's JAX name stack
         hosts/<host>.json          the host's summary (a separate finalize merges these)
         ops.json steps.json roofline.json
+        diagnosis.json framework.json hosts_steps.json   findings; time by scope; hosts x steps
         hlo/<fingerprint>.pb       HLO module protos (deduplicated)
         hosts/<host>.memory.json   the host's programs' memory and its allocators
         memory/<hash>.json         one program's memory view (by its HloProto's hash)
@@ -83,7 +84,8 @@ class Derived:
         return f"{self.prefix}hosts/{host}.json"
 
     def view(self, name: str) -> str:
-        """`ops`, `steps` or `roofline`."""
+        """`ops`, `steps`, `roofline`, or the diagnosis' `diagnosis`, `framework`,
+        `hosts_steps` (absent from profiles ingested before them)."""
         return f"{self.prefix}{name}.json"
 
     def hlo(self, fingerprint: str) -> str:
