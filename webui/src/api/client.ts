@@ -17,6 +17,9 @@ import {
   type HloModulesResponse,
   type HostsSteps,
   type Job,
+  type MemoryAllocators,
+  type MemoryProgram,
+  type MemorySummary,
   type NotAvailable,
   type OpsResponse,
   type Profile,
@@ -261,6 +264,19 @@ export class ApiClient {
   /** Hosts x steps; with `host`, that host's per-device breakdown too. */
   hostsSteps(id: string, host?: string | null, signal?: AbortSignal): Promise<HostsSteps | NotAvailable> {
     return this.json("GET", this.p(id, `hosts_steps${buildQuery({ host: host ?? undefined })}`), undefined, signal);
+  }
+  /** Memory (issue 19): the programs (picker, default), allocator summary and capacity. */
+  memory(id: string, signal?: AbortSignal): Promise<MemorySummary> {
+    return this.json("GET", this.p(id, "memory"), undefined, signal);
+  }
+  /** One program's buffer assignment: heap over program order, buffers at the peak, groups. */
+  memoryProgram(id: string, program: string, o: { memorySpace?: number | null; host?: string | null; limit?: number } = {}, signal?: AbortSignal): Promise<MemoryProgram> {
+    const q = buildQuery({ memory_space: o.memorySpace ?? undefined, host: o.host ?? undefined, limit: o.limit });
+    return this.json("GET", this.p(id, `memory/programs/${encodeURIComponent(program)}${q}`), undefined, signal);
+  }
+  /** The allocators' bytes over time (memory profile); `available: false` on CPU captures. */
+  memoryAllocators(id: string, host?: string | null, signal?: AbortSignal): Promise<MemoryAllocators> {
+    return this.json("GET", this.p(id, `memory/allocators${buildQuery({ host: host ?? undefined })}`), undefined, signal);
   }
   diff(a: string, b: string, signal?: AbortSignal): Promise<DiffResponse> {
     return this.json("GET", `/diff${buildQuery({ a, b })}`, undefined, signal);

@@ -639,6 +639,147 @@ export type DiffFindings =
   | { available: true; appeared: DiffFindingItem[]; disappeared: DiffFindingItem[]; changed: DiffFindingItem[] }
   | NotAvailable;
 
+// ---------------------------------------------------------------- memory (issue 19)
+// GET .../memory, .../memory/programs/<program>, .../memory/allocators. Sizes are
+// integer bytes, times ns from the profile's start, positions indices into the
+// program's heap-simulation order. `available: false` comes with a `reason`
+// sentence ("not available because …") at every level: shown verbatim, no chart.
+
+export interface MemoryCapacity {
+  bytes: number | null;
+  source: "allocator" | "device_table" | "host_ram" | null;
+  label: string;
+}
+
+export interface MemoryProgramSummary {
+  id: string;
+  name: string;
+  program_id: number | null;
+  fingerprint?: string;
+  host?: string;
+  ran_ns: number;
+  available: boolean;
+  reason: string | null;
+  peak_heap_bytes?: number | null;
+  peak_unpadded_heap_bytes?: number | null;
+  entry_parameters_bytes?: number | null;
+  maybe_live_out_bytes?: number | null;
+}
+
+export interface MemoryAllocatorSummary {
+  name: string;
+  host: string;
+  peak_bytes_in_use: number;
+  peak_time_ns: number;
+  capacity_bytes: number | null;
+  headroom_bytes: number | null;
+}
+
+export interface MemorySummary {
+  available: boolean;
+  reason: string | null;
+  default_program: string | null;
+  programs: MemoryProgramSummary[];
+  allocators?: { available: boolean; reason: string | null; allocators?: MemoryAllocatorSummary[] };
+  capacity?: MemoryCapacity | null;
+}
+
+export interface MemoryBuffer {
+  id: number;
+  size_bytes: number;
+  unpadded_bytes?: number | null;
+  shape: string;
+  dtype: string;
+  dims?: number[];
+  instruction: string;
+  shape_index?: number[];
+  opcode?: string;
+  category: string;
+  memory_space?: number;
+  source: { file: string; line: number } | null;
+  op_name?: string;
+  scope?: string;
+  allocation?: number;
+  /** [start, end] positions in program order; null for buffers live through the whole program. */
+  live: [number, number] | null;
+}
+
+export interface MemoryGroup {
+  key: string;
+  bytes: number;
+  count: number;
+}
+
+export interface MemoryProgram {
+  available: boolean;
+  reason: string | null;
+  id: string;
+  name: string;
+  program_id: number | null;
+  fingerprint?: string;
+  host?: string;
+  memory_space?: number;
+  memory_spaces?: number[];
+  peak_heap_bytes: number;
+  peak_unpadded_heap_bytes: number;
+  entry_parameters_bytes: number;
+  maybe_live_out_bytes: number;
+  indefinite_bytes?: number;
+  temporaries_peak_bytes?: number;
+  total_allocation_bytes?: number;
+  peak_position: number;
+  peak_instruction?: string | null;
+  heap: {
+    total_points: number;
+    downsampled: boolean;
+    position: number[];
+    heap_bytes: number[];
+    unpadded_bytes?: number[] | null;
+    instruction?: string[] | null;
+  };
+  buffers: MemoryBuffer[];
+  buffers_at_peak: number;
+  groups: { by_category: MemoryGroup[]; by_scope: MemoryGroup[] };
+  capacity?: MemoryCapacity | null;
+  headroom_bytes?: number | null;
+}
+
+export interface MemoryAllocation {
+  bytes: number;
+  requested_bytes?: number | null;
+  op?: string;
+  shape?: string;
+  dtype?: string;
+  region_type?: string;
+  address?: number | null;
+  t_ns?: number | null;
+}
+
+export interface MemoryAllocator {
+  name: string;
+  host: string;
+  capacity_bytes: number | null;
+  peak_bytes_in_use: number;
+  peak_time_ns: number;
+  peak_reserved_bytes?: number | null;
+  headroom_bytes: number | null;
+  events: number;
+  series: {
+    t_ns: number[];
+    bytes_in_use: number[];
+    bytes_reserved?: number[] | null;
+    bytes_available?: number[] | null;
+    fragmentation?: number[] | null;
+  };
+  live_at_peak: MemoryAllocation[];
+}
+
+export interface MemoryAllocators {
+  available: boolean;
+  reason: string | null;
+  allocators: MemoryAllocator[];
+}
+
 // ---------------------------------------------------------------- shares
 
 export interface ShareRequest {

@@ -5,7 +5,7 @@
 // canonical (fixed key order, integers for times) so equal states give equal
 // URLs and share links.
 
-export const TABS = ["overview", "trace", "ops", "roofline", "hlo"] as const;
+export const TABS = ["overview", "trace", "ops", "roofline", "memory", "hlo"] as const;
 export type Tab = (typeof TABS)[number];
 
 export interface ViewState {

@@ -249,7 +249,8 @@ function make(el: HTMLElement, o: BaseOptions): MemoryChart {
           ctx.restore();
         },
       ],
-      setCursor: [(u) => o.onHover?.(u.cursor.idx ?? null)],
+      // The hovered point as an index into the caller's arrays (not the decimated ones).
+      setCursor: [(u) => { const i = u.cursor.idx; o.onHover?.(i === null || i === undefined ? null : dec.kept[i] ?? null); }],
     },
   };
   const u = new uPlot(opts, data, el);
@@ -273,25 +274,31 @@ export interface HeapChartOptions {
   width: number;
   height: number;
   dark: boolean;
-  /** Heap size (bytes) after each step of the heap simulation, in program order. */
+  /** Program-order position of each point (the heap simulation's index). */
+  position: ArrayLike<number>;
+  /** Heap size (bytes) at each point. */
   heap: ArrayLike<number>;
   /** The same without padding, when known. */
   unpadded?: ArrayLike<number> | null;
+  /** The peak as the server computed it (a point of the full simulation, kept in the series). */
+  peak?: { position: number; bytes: number; label: string } | null;
   onHover?: (idx: number | null) => void;
 }
 
-/** The heap over program order: x is the simulation step (0..n-1). */
+/** The heap over program order: x is the position in the heap simulation. */
 export function createHeapChart(el: HTMLElement, o: HeapChartOptions): MemoryChart {
   const c = chartColors(o.dark);
-  const xs = Array.from({ length: o.heap.length }, (_, i) => i);
-  const p = peakIndex(o.heap);
   const series: Series[] = [{ label: "heap size", ys: o.heap, fill: true, color: c.line }];
-  if (o.unpadded && o.unpadded.length === o.heap.length) series.push({ label: "unpadded", ys: o.unpadded, dashed: true, color: c.second });
+  if (o.unpadded && o.unpadded.length === o.heap.length) series.push({ label: "unpadded heap size", ys: o.unpadded, dashed: true, color: c.second });
+  const p = peakIndex(o.heap);
+  const peak = o.peak
+    ? { x: o.peak.position, y: o.peak.bytes, label: o.peak.label }
+    : p >= 0 ? { x: o.position[p]!, y: o.heap[p]!, label: `peak ${formatBytes(o.heap[p]!)}` } : null;
   return make(el, {
-    width: o.width, height: o.height, dark: o.dark, xs, series, stepped: true,
-    xLabel: "program order (heap simulation step)",
-    xValue: (v) => (Number.isInteger(v) ? String(v) : ""),
-    peak: p >= 0 ? { x: p, y: o.heap[p]!, label: `peak ${formatBytes(o.heap[p]!)} at step ${p}` } : null,
+    width: o.width, height: o.height, dark: o.dark, xs: o.position, series, stepped: true,
+    xLabel: "program order (position in the heap simulation)",
+    xValue: (v) => (Number.isInteger(v) ? v.toLocaleString("en-US") : ""),
+    peak,
     onHover: o.onHover,
   });
 }

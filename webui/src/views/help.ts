@@ -4,7 +4,7 @@ import { h } from "./dom";
 
 const SHORTCUTS: [string, string][] = [
   ["?", "Show or hide this help"],
-  ["1 – 5", "Overview, Trace, Op profile, Roofline, HLO tab"],
+  ["1 – 6", "Overview, Trace, Op profile, Roofline, Memory, HLO tab"],
   ["← / → on a focused tab", "Previous / next tab"],
   ["g p, g j", "Go to profiles, jobs"],
   ["Esc", "Close a panel, dialog or this help; clear the selection"],

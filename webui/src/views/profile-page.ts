@@ -1,5 +1,5 @@
 // The profile page: header (id, status, hosts, Share), tabs Overview / Trace
-// / Op profile / Roofline / HLO, and the view state that lives in the URL.
+// / Op profile / Roofline / Memory / HLO, and the view state that lives in the URL.
 // Panels are created on first use and kept, so switching tabs is instant and
 // the timeline keeps its place.
 
@@ -12,6 +12,7 @@ import type { Store } from "../state/store";
 import type { Theme } from "../state/theme";
 import { h, replace } from "./dom";
 import { HloPanel } from "./hlo-panel";
+import { MemoryPanel } from "./memory-panel";
 import { OpsPanel } from "./ops-panel";
 import { OverviewPanel } from "./overview-panel";
 import type { Panel, PanelContext } from "./panel";
@@ -25,6 +26,7 @@ export const TAB_LABELS: Record<Tab, string> = {
   trace: "Trace",
   ops: "Op profile",
   roofline: "Roofline",
+  memory: "Memory",
   hlo: "HLO",
 };
 
@@ -211,6 +213,7 @@ export class ProfilePage {
         : tab === "trace" ? new TracePanel(ctx)
         : tab === "ops" ? new OpsPanel(ctx)
         : tab === "roofline" ? new RooflinePanel(ctx)
+        : tab === "memory" ? new MemoryPanel(ctx)
         : new HloPanel(ctx);
       p.el.id = `tabpanel-${tab}`;
       p.el.setAttribute("role", "tabpanel");
