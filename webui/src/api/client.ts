@@ -173,10 +173,11 @@ export class ApiClient {
     return this.json("GET", `/profiles${buildQuery({ ...q })}`, undefined, signal);
   }
   /**
-   * With `wait`, a profile still ingesting is answered when its timeline opens ("timeline")
-   * or its ingest ends ("ready"), at most `timeoutS` seconds later: a long poll.
+   * With `wait`, a profile still ingesting is answered when its timeline opens ("timeline"),
+   * one more of its hosts' timeline opens ("host") or its ingest ends ("ready"), at most
+   * `timeoutS` seconds later: a long poll.
    */
-  profile(id: string, signal?: AbortSignal, wait?: "timeline" | "ready", timeoutS = 10): Promise<Profile> {
+  profile(id: string, signal?: AbortSignal, wait?: "timeline" | "host" | "ready", timeoutS = 10): Promise<Profile> {
     const q = wait ? buildQuery({ wait, timeout: timeoutS }) : "";
     return this.json("GET", `/profiles/${encodeURIComponent(id)}${q}`, undefined, signal);
   }

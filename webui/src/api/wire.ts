@@ -143,8 +143,12 @@ export interface Profile {
   duration_ns: number | null;
   ingest: { version: string | number; seconds: number; events_per_s: number } | null;
   peaks: Record<string, unknown> | null;
-  /** While ingesting: the timeline can be opened already (the tables follow). */
+  /** While ingesting: the timeline of every host can be opened already (the tables follow). */
   timeline_ready?: boolean;
+  /** While a session of several hosts ingests: hosts whose timeline is ready... */
+  hosts_ready?: number;
+  /** ...and the first hosts (record order) the timeline shows now (it opens on them). */
+  timeline_hosts?: number;
 }
 
 export interface ProfileQuery {

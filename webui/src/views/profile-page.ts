@@ -52,6 +52,8 @@ export class ProfilePage {
   private destroyed = false;
   /** Ingesting with the timeline ready: only the trace is shown. */
   private early = false;
+  /** While early: how many hosts the trace was opened on (a pod slice's grow). */
+  private earlyHosts = 0;
   private readonly onKey = (e: KeyboardEvent) => this.key(e);
 
   /**
@@ -91,11 +93,11 @@ export class ProfilePage {
 
   /** While the profile ingests, ask again at once: the server holds the answer until the
    *  timeline opens or the ingest ends (long poll), so neither waits on a poll interval. */
-  private follow(wait: "timeline" | "ready"): void {
+  private follow(wait: "timeline" | "host" | "ready"): void {
     this.pollTimer = setTimeout(() => void this.load(wait), FOLLOW_GAP_MS);
   }
 
-  private async load(wait?: "timeline" | "ready"): Promise<void> {
+  private async load(wait?: "timeline" | "host" | "ready"): Promise<void> {
     if (!this.early && !wait) replace(this.el, loading("profile"));
     let p: Profile;
     try {
@@ -107,17 +109,27 @@ export class ProfilePage {
     }
     if (this.destroyed) return;
     this.profile = p;
-    if (p.status === "ingesting" && p.timeline_ready) {
+    const nHosts = p.hosts.length;
+    // A session of several hosts (a pod slice) opens on its first hosts and grows.
+    const shown = p.timeline_ready ? nHosts : (p.timeline_hosts ?? 0);
+    if (p.status === "ingesting" && shown > 0) {
       // Timeline first: the trace opens while the op and step tables are still built.
-      this.follow("ready");
-      if (this.early) return;
+      this.follow(shown < nHosts ? "host" : "ready");
+      const status = h("div", { class: "state state-loading small", role: "status", "data-testid": "timeline-early" },
+        h("span", { class: "spinner", "aria-hidden": "true" }),
+        shown < nHosts
+          ? ` Timeline of ${shown} of ${nHosts} hosts (${p.hosts_ready ?? shown} ingested); the others join it as they are ingested. The op profile, roofline, steps and HLO follow.`
+          : " Timeline ready. The op profile, roofline, steps and HLO are still being computed; the other tabs open when they are.");
+      if (this.early && shown === this.earlyHosts) {
+        this.el.querySelector("[data-testid=timeline-early]")?.replaceWith(status);
+        this.el.querySelector(".page-head")?.replaceWith(this.header(p));
+        return;
+      }
+      if (this.early) this.dropPanels();  // more hosts: the trace reopens on them, same view
       this.early = true;
+      this.earlyHosts = shown;
       if (this.view.tab !== "trace") this.setView({ tab: "trace" });
-      replace(this.el, this.header(p),
-        h("div", { class: "state state-loading small", role: "status", "data-testid": "timeline-early" },
-          h("span", { class: "spinner", "aria-hidden": "true" }),
-          " Timeline ready. The op profile, roofline, steps and HLO are still being computed; the other tabs open when they are."),
-        this.panelHost);
+      replace(this.el, this.header(p), status, this.panelHost);
       this.showPanel("trace");
       return;
     }
@@ -125,17 +137,14 @@ export class ProfilePage {
       // Ready now: rebuild the panels so the trace gets its step markers; the view
       // (window, selection, search) lives in the URL and is kept.
       this.early = false;
-      for (const panel of this.panels.values()) panel.destroy();
-      this.panels.clear();
-      this.panelHost.replaceChildren();
-      this.shownTab = null;
+      this.dropPanels();
     }
     if (p.status === "ingesting") {
       replace(this.el, this.header(p),
         h("div", { class: "state state-loading", role: "status", "data-testid": "ingesting" },
           h("span", { class: "spinner", "aria-hidden": "true" }),
-          ` Ingesting ${formatCount(p.events)} events from ${p.hosts.length} host(s)… this page opens the profile as soon as it is ready.`));
-      this.follow("timeline");
+          ` Ingesting ${formatCount(p.events)} events from ${nHosts} host(s)… this page opens the profile as soon as it is ready.`));
+      this.follow(nHosts > 1 ? "host" : "timeline");
       return;
     }
     if (p.status === "failed") {
@@ -172,6 +181,13 @@ export class ProfilePage {
     this.applyView();
   }
 
+  private dropPanels(): void {
+    for (const panel of this.panels.values()) panel.destroy();
+    this.panels.clear();
+    this.panelHost.replaceChildren();
+    this.shownTab = null;
+  }
+
   private header(p: Profile): HTMLElement {
     const share = this.deps.session.share;
     return h("header", { class: "page-head" },
@@ -180,6 +196,8 @@ export class ProfilePage {
         h("h1", { "data-testid": "profile-title", title: p.id }, p.session || p.id),
         h("div", { class: "muted small" },
           `run ${p.run}`, p.job ? ` · job ${p.job}` : "", ` · ${p.hosts.length} host${p.hosts.length === 1 ? "" : "s"}`,
+          p.status === "ingesting" && p.hosts_ready !== undefined
+            ? h("span", { "data-testid": "hosts-ready" }, ` (${p.hosts_ready} ready)`) : "",
           p.events !== null ? ` · ${formatCount(p.events)} events` : "",
           p.duration_ns !== null ? ` · ${formatNs(p.duration_ns)}` : "",
           ` · ${formatBytes(p.hosts.reduce((s, x) => s + (x.bytes || 0), 0))} raw · ${formatDateTime(p.created_at)}`,
