@@ -179,8 +179,10 @@ export function drawHeatmap(
     ctx.lineWidth = 2;
     ctx.strokeRect(g.left + hover.col * g.cellW, g.top, g.cellW - gap, g.plotH);
   }
-  // Step numbers under the cells.
+  // Step numbers under the cells, named in the gutter.
   ctx.fillStyle = c.muted;
+  ctx.textAlign = "right";
+  ctx.fillText("step", g.left - 8, g.top + g.plotH + 11);
   ctx.textAlign = "center";
   const every = labelEvery(g.cellW);
   d.cols.forEach((s, j) => {

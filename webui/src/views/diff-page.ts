@@ -5,7 +5,7 @@
 // to the op in B's op profile (in A's for ops only A ran).
 
 import { isAbort, type ApiClient } from "../api/client";
-import type { DiffOnly, DiffOp, DiffResponse, Profile } from "../api/wire";
+import type { DiffFindingItem, DiffFindings, DiffOnly, DiffOp, DiffResponse, Profile } from "../api/wire";
 import { deltaClass } from "../lib/diff";
 import { formatCount, formatDateTime, formatDeltaNs, formatDeltaPct, formatNs } from "../lib/format";
 import { profilePath } from "../lib/viewstate";
@@ -139,6 +139,7 @@ export class DiffPage {
         `Op time is self time (time not spent in nested ops), summed${devices}, ${PER_WORDS[kind] ?? ""}: ${counts}. `,
         "Δ = B − A: ", h("span", { class: "worse" }, "red, B slower"), "; ", h("span", { class: "better" }, "green, B faster"), "."),
       ...(d.notes ?? []).map((n) => h("p", { class: "warn small", "data-testid": "diff-note" }, n)),
+      d.findings ? findingsDiff(d.findings, d.a, d.b) : null,
       h("h3", null, `Ops in both (${d.ops.length})`),
       d.ops.length ? h("div", { class: "table-scroll" }, table.el) : emptyState("No op appears in both profiles."),
       h("div", { class: "two-cols" }, only("Only in A", d.a, d.only_a, "diff-only-a"), only("Only in B", d.b, d.only_b, "diff-only-b")));
@@ -147,4 +148,40 @@ export class DiffPage {
 
 function fmtCalls(n: number): string {
   return Number.isInteger(n) ? formatCount(n) : n.toFixed(n < 10 ? 2 : 1);
+}
+
+/** Which findings of the diagnosis appeared in B, disappeared from A, or changed cost (matched by id). */
+function findingsDiff(f: DiffFindings, a: string, b: string): HTMLElement {
+  const el = h("section", { class: "diff-findings", "data-testid": "diff-findings" }, h("h3", null, "Findings"));
+  if (!f.available) {
+    el.append(h("p", { class: "muted small" }, `Findings: ${f.reason}.`));
+    return el;
+  }
+  const link = (id: string, it: DiffFindingItem) => h("a", { href: profilePath(id), title: `${it.rule} in ${id}'s overview` }, it.title);
+  const cost = (ns: number | undefined) => (ns === undefined ? "–" : `${formatNs(ns)} / step`);
+  const rows: HTMLElement[] = [
+    ...f.appeared.map((it) => h("tr", { "data-testid": "diff-finding", "data-change": "appeared", "data-rule": it.rule },
+      h("td", null, h("span", { class: "tag worse" }, "new in B")), h("td", null, link(b, it)),
+      h("td", { class: "num" }, "–"), h("td", { class: "num" }, cost(it.b_cost_ns_per_step)),
+      h("td", { class: "num worse" }, it.b_cost_ns_per_step !== undefined ? formatDeltaNs(it.b_cost_ns_per_step) : "–"))),
+    ...f.changed.map((it) => {
+      const cls = deltaClass(it.delta_ns ?? 0);
+      return h("tr", { "data-testid": "diff-finding", "data-change": "changed", "data-rule": it.rule },
+        h("td", null, h("span", { class: `tag ${cls}` }, (it.delta_ns ?? 0) > 0 ? "costs more" : "costs less")), h("td", null, link(b, it)),
+        h("td", { class: "num" }, cost(it.a_cost_ns_per_step)), h("td", { class: "num" }, cost(it.b_cost_ns_per_step)),
+        h("td", { class: `num ${cls}` }, `${formatDeltaNs(it.delta_ns)}${it.delta_pct !== null && it.delta_pct !== undefined ? ` (${formatDeltaPct(it.delta_pct)})` : ""}`));
+    }),
+    ...f.disappeared.map((it) => h("tr", { "data-testid": "diff-finding", "data-change": "disappeared", "data-rule": it.rule },
+      h("td", null, h("span", { class: "tag better" }, "gone in B")), h("td", null, link(a, it)),
+      h("td", { class: "num" }, cost(it.a_cost_ns_per_step)), h("td", { class: "num" }, "–"),
+      h("td", { class: "num better" }, it.a_cost_ns_per_step !== undefined ? formatDeltaNs(-it.a_cost_ns_per_step) : "–"))),
+  ];
+  el.append(h("p", { class: "small muted" },
+    `${f.appeared.length} appeared, ${f.disappeared.length} disappeared, ${f.changed.length} changed cost by 10 % or more (findings matched by rule and subject; cost is the estimated time lost per step).`));
+  if (rows.length) {
+    el.append(h("table", { class: "table", "data-testid": "diff-findings-table" },
+      h("thead", null, h("tr", null, h("th", null, "Change"), h("th", null, "Finding"), h("th", { class: "num" }, "A cost"), h("th", { class: "num" }, "B cost"), h("th", { class: "num" }, "Δ"))),
+      h("tbody", null, ...rows)));
+  } else el.append(h("p", { class: "muted" }, "The same findings at about the same cost in both."));
+  return el;
 }

@@ -1,12 +1,20 @@
-// The Overview tab: step time summary and MFU, a stacked bar per step
-// (click one to open it in the trace), and the top ops by time.
+// The Overview tab: step time summary and MFU, then what to fix: the ranked
+// findings of the diagnosis (views/overview/findings-section.ts), the hosts ×
+// steps heatmap with skew and breakdowns (hosts-steps-section.ts), a stacked
+// bar per step (click one to open it in the trace), time by JAX named scope
+// (framework-section.ts) and the top ops by time.
 
 import type { Op, OpsResponse, Step, StepsResponse } from "../api/wire";
+import type { ViewState } from "../lib/viewstate";
 import { formatBytes, formatCount, formatDateTime, formatNs, formatPct } from "../lib/format";
 import { fitCanvas } from "../render/canvas";
 import { drawSteps, stepAt, STEP_PARTS, type StepsGeometry } from "../render/steps-chart";
 import { h, replace } from "./dom";
 import type { Panel, PanelContext } from "./panel";
+import { FrameworkSection } from "./overview/framework-section";
+import { findingsSection } from "./overview/findings-section";
+import { HostsStepsSection } from "./overview/hosts-steps-section";
+import "./overview/overview.css";
 import { emptyState, errorState, loading } from "./states";
 
 export class OverviewPanel implements Panel {
@@ -18,8 +26,13 @@ export class OverviewPanel implements Panel {
   private hover = -1;
   private resize: ResizeObserver | null = null;
   private unsub: (() => void) | null = null;
+  private hostsSteps: HostsStepsSection | null = null;
+  private framework: FrameworkSection | null = null;
+  private scope: string | undefined;
 
-  constructor(private readonly ctx: PanelContext) {}
+  constructor(private readonly ctx: PanelContext) {
+    this.scope = ctx.view().scope;
+  }
 
   show(): void {
     if (!this.started) {
@@ -29,7 +42,13 @@ export class OverviewPanel implements Panel {
     this.draw();
   }
   hide(): void {}
-  update(): void {}
+  update(v: ViewState): void {
+    if (v.scope === this.scope) return;
+    this.scope = v.scope;
+    this.framework?.setFocus(v.scope);
+    // A finding's scope link: bring the framework view to the reader.
+    if (v.scope) this.framework?.el.scrollIntoView({ block: "start", behavior: "smooth" });
+  }
   destroy(): void {
     this.resize?.disconnect();
     this.unsub?.();
@@ -38,14 +57,34 @@ export class OverviewPanel implements Panel {
   private async load(): Promise<void> {
     replace(this.el, loading("overview"));
     const id = this.ctx.profile.id;
-    const [steps, ops] = await Promise.allSettled([this.ctx.api.steps(id), this.ctx.api.ops(id)]);
+    const api = this.ctx.api;
+    const [steps, ops, diagnosis, hosts, framework] = await Promise.allSettled([
+      api.steps(id), api.ops(id), api.diagnosis(id), api.hostsSteps(id), api.framework(id)]);
+    const err = (r: PromiseSettledResult<unknown>) => (r.status === "rejected" ? (r.reason instanceof Error ? r.reason : new Error(String(r.reason))) : null);
     replace(this.el, this.summary(steps.status === "fulfilled" ? steps.value : null));
+    const retry = () => { this.started = false; this.show(); };
+    if (diagnosis.status === "fulfilled") this.el.append(findingsSection(diagnosis.value, (v) => this.ctx.href(v)));
+    else this.el.append(h("h3", null, "Findings"), errorState(diagnosis.reason, retry));
+    const cssv = (n: string, f: string) => getComputedStyle(this.el).getPropertyValue(n).trim() || f;
+    this.hostsSteps = new HostsStepsSection(api, id, (v) => this.ctx.href(v), (v) => this.ctx.setView(v, true),
+      () => ({ bg: cssv("--bg", "#fff"), fg: cssv("--fg", "#111"), muted: cssv("--muted", "#666"), grid: cssv("--tl-grid", "#e5e8ee"), empty: cssv("--bg2", "#f7f8fa") }));
+    this.el.append(this.hostsSteps.render(hosts.status === "fulfilled" ? hosts.value : err(hosts)!));
     if (steps.status === "fulfilled") this.el.append(this.stepsSection(steps.value));
-    else this.el.append(h("h3", null, "Steps"), errorState(steps.reason, () => { this.started = false; this.show(); }));
+    else this.el.append(h("h3", null, "Steps"), errorState(steps.reason, retry));
+    this.framework = new FrameworkSection((path) => this.ctx.setView({ tab: "overview", scope: path }),
+      () => this.ctx.theme.get() === "dark",
+      () => ({ bg: cssv("--bg", "#fff"), fg: cssv("--fg", "#111"), accent: cssv("--accent", "#1a73e8") }));
+    this.el.append(this.framework.render(framework.status === "fulfilled" ? framework.value : err(framework)!, this.scope));
     this.el.append(h("h3", null, "Top ops"));
     if (ops.status === "fulfilled") this.el.append(this.topOps(ops.value));
     else this.el.append(errorState(ops.reason));
+    if (!this.resize) {
+      this.resize = new ResizeObserver(() => this.draw());
+      this.resize.observe(this.el);
+    }
+    if (!this.unsub) this.unsub = this.ctx.theme.subscribe(() => this.draw());
     this.draw();
+    if (this.scope) requestAnimationFrame(() => this.framework?.el.scrollIntoView({ block: "start" }));
   }
 
   private summary(s: StepsResponse | null): HTMLElement {
@@ -117,9 +156,6 @@ export class OverviewPanel implements Panel {
       const pad = st.dur_ns * 0.02;
       this.ctx.setView({ tab: "trace", t0: Math.max(0, Math.round(st.start_ns - pad)), t1: Math.round(st.start_ns + st.dur_ns + pad) }, true);
     });
-    this.resize = new ResizeObserver(() => this.draw());
-    this.resize.observe(wrap);
-    this.unsub = this.ctx.theme.subscribe(() => this.draw());
     return h("div", null,
       h("h3", null, "Step time"),
       h("div", { class: "legend" }, ...STEP_PARTS.map((p) => h("span", null, h("i", { style: `background:${p.color}` }), p.label))),
@@ -127,6 +163,8 @@ export class OverviewPanel implements Panel {
   }
 
   private draw(): void {
+    this.hostsSteps?.draw();
+    this.framework?.draw();
     if (!this.canvas || !this.canvas.isConnected) return;
     const w = this.canvas.parentElement!.clientWidth;
     if (w <= 0) return;

@@ -1,0 +1,105 @@
+// The Overview's findings: the diagnosis' ranked list, each with its cost per
+// step, confidence, evidence with units, what to try and deep links (timeline
+// window on the host/device, op profile filtered, roofline point, scope).
+
+import type { Diagnosis, Finding, NotAvailable } from "../../api/wire";
+import { confidenceWord, deepLinks, formatEvidence, rankFindings } from "../../lib/findings";
+import { formatNs, formatPct } from "../../lib/format";
+import type { ViewState } from "../../lib/viewstate";
+import { h, withCode } from "../dom";
+import { emptyState } from "../states";
+
+/** Findings shown before "show N more". */
+const SHOWN = 6;
+
+export function findingsSection(d: Diagnosis | NotAvailable, href: (v: Partial<ViewState>) => string): HTMLElement {
+  const el = h("section", { class: "findings", "data-testid": "findings", "aria-labelledby": "findings-h" });
+  el.append(h("h3", { id: "findings-h" }, "Findings"));
+  if (!d.available) {
+    el.append(emptyState(`Diagnosis ${d.reason}.`, "Run `xdiag ingest PROFILE` again to compute it."));
+    el.dataset.available = "0";
+    return el;
+  }
+  el.dataset.available = "1";
+  const fs = rankFindings(d.findings);
+  const steps = d.summary.steps;
+  const stepNs = d.summary.step_ns;
+  el.append(h("p", { class: "muted small", "data-testid": "findings-summary" },
+    fs.length
+      ? `${fs.length} finding${fs.length === 1 ? "" : "s"}, ranked by the time each is estimated to cost per step`
+      : "No problem found",
+    stepNs !== null ? ` (mean step ${formatNs(stepNs)} over ${steps} step${steps === 1 ? "" : "s"}, ${d.summary.hosts} host${d.summary.hosts === 1 ? "" : "s"}, ${d.summary.devices} device${d.summary.devices === 1 ? "" : "s"})` : "",
+    `. ${d.rules.length} rules checked.`));
+  if (!fs.length) {
+    el.append(h("p", { class: "finding-none", "data-testid": "findings-none" },
+      "None of the rules fired: no straggler, input stall, exposed communication, memory-bound hot op, recompilation, dispatch overhead or host callback above its threshold."));
+  }
+  const list = h("ol", { class: "finding-list" });
+  fs.forEach((f, i) => {
+    const card = findingCard(f, i + 1, stepNs, href);
+    if (i >= SHOWN) card.hidden = true;
+    list.append(card);
+  });
+  el.append(list);
+  if (fs.length > SHOWN) {
+    const more = h("button", { class: "btn small", type: "button" }, `Show ${fs.length - SHOWN} more`);
+    more.addEventListener("click", () => {
+      for (const c of list.children) (c as HTMLElement).hidden = false;
+      more.remove();
+    });
+    el.append(more);
+  }
+  el.append(rulesTable(d));
+  return el;
+}
+
+function findingCard(f: Finding, rank: number, stepNs: number | null, href: (v: Partial<ViewState>) => string): HTMLElement {
+  const conf = confidenceWord(f.confidence);
+  const share = f.cost_share ?? (stepNs ? f.cost_ns_per_step / stepNs : null);
+  const cost = f.rule === "memory_capacity" && !f.cost_ns_per_step
+    ? h("span", { class: "finding-cost", title: "A risk, not time: ranked last" }, "risk")
+    : h("span", { class: "finding-cost", "data-testid": "finding-cost", title: "Estimated time this costs per step (the ranking key)" },
+      `≈ ${formatNs(f.cost_ns_per_step)} / step`, share !== null ? h("span", { class: "muted" }, ` (${formatPct(share, 0)} of the step)`) : null);
+  const links = deepLinks(f.links);
+  return h("li", {
+    class: `finding sev-${f.severity}${f.summary ? " finding-summary" : ""}`, "data-testid": "finding",
+    "data-rule": f.rule, "data-finding-id": f.id,
+  },
+    h("div", { class: "finding-head" },
+      h("span", { class: "finding-rank", "aria-label": `rank ${rank}` }, String(rank)),
+      h("span", { class: `tag sev sev-${f.severity}`, title: "Severity, from the cost's share of the step" }, f.severity),
+      h("strong", { class: "finding-title", "data-testid": "finding-title" }, f.title),
+      h("span", { class: "spacer" }),
+      cost,
+      h("span", { class: `finding-conf conf-${conf}`, title: `Confidence ${f.confidence.toFixed(2)} (0–1): how sure the rule is of the cause` }, `confidence ${conf}`)),
+    f.summary ? h("div", { class: "muted small" }, "A roll-up: its cost is the dominant cause's, listed above.") : null,
+    h("div", { class: "finding-body" },
+      f.evidence.length ? h("div", null, h("div", { class: "finding-sub" }, "Evidence"),
+        h("ul", { class: "finding-evidence", "data-testid": "finding-evidence" }, ...f.evidence.map((e) => h("li", null, formatEvidence(e))))) : null,
+      f.what_to_try.length ? h("div", null, h("div", { class: "finding-sub" }, "What to try"),
+        h("ul", { class: "finding-try" }, ...f.what_to_try.map((t) => h("li", null, ...withCode(t))))) : null),
+    links.length ? h("div", { class: "finding-links" }, ...links.map((l) =>
+      h("a", { class: "btn small", href: href(l.view), title: l.title, "data-testid": "finding-link", "data-kind": l.kind }, `${l.label} →`))) : null);
+}
+
+function rulesTable(d: Diagnosis): HTMLElement {
+  const skipped = new Map((d.skipped ?? []).map((s) => [s.rule, s.reason]));
+  const thr = (t: Record<string, number | string | boolean>) => Object.entries(t).map(([k, v]) => `${k.replace(/_(ns|us)$/, "").replace(/_/g, " ")} ${thresholdValue(k, v)}`).join(" · ");
+  return h("details", { class: "rules", "data-testid": "findings-rules" },
+    h("summary", null, `Rules and thresholds (${d.rules.filter((r) => r.fired).length} of ${d.rules.length} fired)`),
+    h("table", { class: "table" },
+      h("thead", null, h("tr", null, h("th", null, "Rule"), h("th", null, "Fired"), h("th", null, "Thresholds"))),
+      h("tbody", null, ...d.rules.map((r) => h("tr", null,
+        h("td", { title: r.rule }, r.title),
+        h("td", null, r.fired ? "yes" : skipped.has(r.rule) ? h("span", { class: "muted", title: skipped.get(r.rule) }, "skipped") : "no"),
+        h("td", { class: "small muted" }, thr(r.thresholds)))))));
+}
+
+/** A threshold's value in its unit, from the key's suffix (`_ns`, `_us`, share/fraction). */
+export function thresholdValue(key: string, v: number | string | boolean): string {
+  if (typeof v !== "number") return String(v);
+  if (key.endsWith("_ns")) return formatNs(v);
+  if (key.endsWith("_us")) return formatNs(v * 1e3);
+  if (/share|frac|mfu|hfu|ratio|pct_of|utili/.test(key) && v <= 1) return formatPct(v, 0);
+  return String(v);
+}
