@@ -84,7 +84,7 @@ function findingCard(f: Finding, rank: number, stepNs: number | null, href: (v: 
 
 function rulesTable(d: Diagnosis): HTMLElement {
   const skipped = new Map((d.skipped ?? []).map((s) => [s.rule, s.reason]));
-  const thr = (t: Record<string, number | string | boolean>) => Object.entries(t).map(([k, v]) => `${k.replace(/_(ns|us)$/, "").replace(/_/g, " ")} ${thresholdValue(k, v)}`).join(" · ");
+  const thr = (t: Record<string, number | string | boolean>) => Object.entries(t).map(([k, v]) => `${k.replace(/(^|_)(ns|us)(?=_|$)/g, "").replace(/^_|_$/g, "").replace(/_/g, " ")} ${thresholdValue(k, v)}`).join(" · ");
   return h("details", { class: "rules", "data-testid": "findings-rules" },
     h("summary", null, `Rules and thresholds (${d.rules.filter((r) => r.fired).length} of ${d.rules.length} fired)`),
     h("table", { class: "table" },
@@ -98,8 +98,8 @@ function rulesTable(d: Diagnosis): HTMLElement {
 /** A threshold's value in its unit, from the key's suffix (`_ns`, `_us`, share/fraction). */
 export function thresholdValue(key: string, v: number | string | boolean): string {
   if (typeof v !== "number") return String(v);
-  if (key.endsWith("_ns")) return formatNs(v);
-  if (key.endsWith("_us")) return formatNs(v * 1e3);
+  if (/(^|_)ns(_|$)/.test(key)) return formatNs(v);
+  if (/(^|_)us(_|$)/.test(key)) return formatNs(v * 1e3);
   if (/share|frac|mfu|hfu|ratio|pct_of|utili/.test(key) && v <= 1) return formatPct(v, 0);
   return String(v);
 }
