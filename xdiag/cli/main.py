@@ -404,5 +404,21 @@ def export(client: Client, as_json: bool, profile: str, fmt: str, output: str) -
           lambda i: f"wrote {i['output']} ({i['bytes']:,} bytes)")
 
 
+@main.command()
+@click.argument("profile")
+@click.option("--program", "--module", "program", default=None,
+              help="program: name(program_id), name or fingerprint (default: the one that "
+                   "ran the most time)")
+@click.option("--limit", default=30, show_default=True, type=click.IntRange(1, 5000),
+              help="buffers at the peak to list")
+@client_command
+def memory(client: Client, as_json: bool, profile: str, program: str | None,
+           limit: int) -> None:
+    """Where the bytes at PROFILE's peak go: a program's buffers, groups, allocators."""
+    from xdiag.cli.memory import run
+
+    run(client, as_json, profile, program, limit, _emit)
+
+
 if __name__ == "__main__":
     main()

@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
         gate,
         health,
         logs,
+        memory,
         openapi,
         profiles,
         queries,
@@ -63,8 +64,8 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     gate.init_app(app, svc.settings)  # forwarded headers, Host, body size: first of all
     health.init_app(app)
     app.register_blueprint(auth.bp)  # then who is calling (before_app_request), and sign-in
-    for blueprint in (agents.bp, captures.bp, profiles.bp, queries.bp, shares.bp, openapi.bp,
-                      ui.bp):
+    for blueprint in (agents.bp, captures.bp, profiles.bp, queries.bp, memory.bp, shares.bp,
+                      openapi.bp, ui.bp):
         app.register_blueprint(blueprint)
 
     @app.errorhandler(XdiagError)

@@ -125,7 +125,7 @@ SUCCESS: dict[str, dict[str, tuple[str, ...]]] = {
 
 # Views that read a profile's derived views: 409 while it ingests (or failed, or its views
 # are being rebuilt in the background).
-_PROFILE_VIEWS = ("queries.", "profiles.profile_upload")
+_PROFILE_VIEWS = ("queries.", "memory.", "profiles.profile_upload")
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
 _ERROR_TEXT = {
