@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
         agents,
         auth,
         captures,
+        diagnosis,
         gate,
         health,
         logs,
@@ -64,8 +65,8 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     gate.init_app(app, svc.settings)  # forwarded headers, Host, body size: first of all
     health.init_app(app)
     app.register_blueprint(auth.bp)  # then who is calling (before_app_request), and sign-in
-    for blueprint in (agents.bp, captures.bp, profiles.bp, queries.bp, memory.bp, shares.bp,
-                      openapi.bp, ui.bp):
+    for blueprint in (agents.bp, captures.bp, profiles.bp, queries.bp, memory.bp, diagnosis.bp,
+                      shares.bp, openapi.bp, ui.bp):
         app.register_blueprint(blueprint)
 
     @app.errorhandler(XdiagError)

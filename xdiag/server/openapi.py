@@ -21,6 +21,7 @@ from werkzeug.routing.converters import NumberConverter
 from xdiag import __version__
 from xdiag.core.names import MAX_PROFILE_ID, NAME_PATTERN, PROFILE_ID_PATTERN
 from xdiag.core.targets import HOSTNAME_RE
+from xdiag.server.diagnosis import RESPONSE_SCHEMAS
 from xdiag.server.gate import ANY_HOST_PATHS, JSON_BODY_MAX, UPLOAD
 
 bp = Blueprint("openapi", __name__)
@@ -125,7 +126,7 @@ SUCCESS: dict[str, dict[str, tuple[str, ...]]] = {
 
 # Views that read a profile's derived views: 409 while it ingests (or failed, or its views
 # are being rebuilt in the background).
-_PROFILE_VIEWS = ("queries.", "memory.", "profiles.profile_upload")
+_PROFILE_VIEWS = ("queries.", "diagnosis.", "memory.", "profiles.profile_upload")
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
 _ERROR_TEXT = {
@@ -216,8 +217,10 @@ def _operation(rule: Rule, view: Any, method: str) -> dict[str, Any]:
                for p in getattr(view, "query_params", ())]
     responses: dict[str, Any] = {}
     for status, types in SUCCESS.get(rule.endpoint, {"200": (JSON,)}).items():
+        schema = RESPONSE_SCHEMAS.get(rule.endpoint)  # stable answers scripts rely on
         responses[status] = {"description": "OK" if status != "204" else "No Content",
-                             **({"content": {t: {} for t in types}} if types else {})}
+                             **({"content": {t: {"schema": schema} if schema and t == JSON
+                                             else {} for t in types}} if types else {})}
     for status in _errors(rule, view, method):
         responses[status] = {"$ref": f"#/components/responses/{status}"}
         if rule.endpoint == "shares.share_open" and status in ("404", "410"):
