@@ -147,6 +147,7 @@ interface BaseOptions {
   xs: ArrayLike<number>;
   series: Series[];
   xLabel: string;
+  yLabel: string;
   xValue: (v: number) => string;
   /** The peak: its x and y, labelled "peak …". */
   peak: { x: number; y: number; label: string } | null;
@@ -169,7 +170,7 @@ function make(el: HTMLElement, o: BaseOptions): MemoryChart {
   const opts: uPlot.Options = {
     width: o.width,
     height: o.height,
-    legend: { show: true, live: true },
+    legend: { show: false },
     cursor: { drag: { x: false, y: false }, points: { show: false } },
     scales: {
       x: { time: false },
@@ -182,7 +183,7 @@ function make(el: HTMLElement, o: BaseOptions): MemoryChart {
         values: (_u, splits) => splits.map((v) => o.xValue(v)),
       },
       {
-        label: "bytes", stroke: c.fg, font, labelFont: font, size: 70,
+        label: o.yLabel, stroke: c.fg, font, labelFont: font, size: 70,
         grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid },
         splits: () => byteTicks(top).values,
         values: (_u, splits) => { const t = byteTicks(top); return splits.map((v) => t.labels[t.values.indexOf(v)] ?? formatBytes(v)); },
@@ -297,6 +298,7 @@ export function createHeapChart(el: HTMLElement, o: HeapChartOptions): MemoryCha
   return make(el, {
     width: o.width, height: o.height, dark: o.dark, xs: o.position, series, stepped: true,
     xLabel: "program order (position in the heap simulation)",
+    yLabel: "heap size",
     xValue: (v) => (Number.isInteger(v) ? v.toLocaleString("en-US") : ""),
     peak,
     onHover: o.onHover,
@@ -327,6 +329,7 @@ export function createAllocatorChart(el: HTMLElement, o: AllocatorChartOptions):
   return make(el, {
     width: o.width, height: o.height, dark: o.dark, xs: o.t_ns, series, stepped: true,
     xLabel: "time from the profile's start",
+    yLabel: "bytes in use",
     xValue: (v) => formatNs(v),
     peak: peak ? { x: peak.t_ns, y: peak.bytes, label: `peak ${formatBytes(peak.bytes)} at ${formatNs(peak.t_ns)}` } : null,
     limit: o.capacity ? { y: o.capacity, label: `capacity ${formatBytes(o.capacity)}` } : null,

@@ -12,7 +12,7 @@ import type { MemoryAllocator, MemoryAllocators, MemoryBuffer, MemoryProgram, Me
 import { formatBytes, formatCount, formatNs, formatPct } from "../lib/format";
 import { bufferMatches, exactMatch, groupRows, headroomText, inGroup, pickProgram, programLabel, sourceLabel, windowAround } from "../lib/memory";
 import type { ViewState } from "../lib/viewstate";
-import { createAllocatorChart, createHeapChart, type MemoryChart } from "../render/memory-chart";
+import { chartColors, createAllocatorChart, createHeapChart, type MemoryChart } from "../render/memory-chart";
 import { h, replace } from "./dom";
 import type { Panel, PanelContext } from "./panel";
 import { emptyState, errorState, loading, toast } from "./states";
@@ -38,6 +38,16 @@ function unavailable(reason: string | null | undefined, testid = "memory-unavail
   return h("div", { "data-testid": testid },
     emptyState(reason || "not available because the server gave no reason",
       "The Memory tab reads the compiler's buffer assignment from the HLO protos in the capture; re-ingest the profile (`xdiag ingest ID`) if it was ingested by an older xdiag."));
+}
+
+/** The chart's key: what each line and mark means (uPlot's own legend is off). */
+function chartLegend(dark: boolean, items: { label: string; kind: "line" | "dashed" | "peak" | "band" | "limit"; color?: keyof ReturnType<typeof chartColors> }[]): HTMLElement {
+  const c = chartColors(dark);
+  const swatch = (kind: string, color: string) =>
+    kind === "peak" ? h("i", { style: `background:${color};border-radius:50%` })
+      : kind === "band" ? h("i", { style: `background:${color}` })
+        : h("i", { style: `background:transparent;border-top:2px ${kind === "line" ? "solid" : "dashed"} ${color};border-radius:0;height:0;width:16px;vertical-align:3px` });
+  return h("div", { class: "legend" }, ...items.map((it) => h("span", null, swatch(it.kind, c[it.color ?? "line"]), it.label)));
 }
 
 export class MemoryPanel implements Panel {
@@ -66,12 +76,14 @@ export class MemoryPanel implements Panel {
   private readonly body = h("div", { class: "memory-body" });
   private readonly cards = h("div", { class: "cards", "data-testid": "memory-cards" });
   private readonly heapHost = h("div", { class: "memory-chart", "data-testid": "memory-heap-chart" });
+  private readonly heapLegend = h("div");
+  private readonly allocLegend = h("div");
   private readonly readout = h("div", { class: "muted small memory-readout", "data-testid": "memory-readout" });
   private readonly groupsHost = h("div", { class: "memory-groups", "data-testid": "memory-groups" });
   private readonly tableHost = h("div", { class: "table-scroll" });
   private readonly tableNote = h("span", { class: "muted small", "data-testid": "memory-buffers-note" });
   private readonly chip = h("span", { class: "chip", hidden: true, "data-testid": "memory-group-filter" });
-  private readonly filter = h("input", { type: "search", class: "input", placeholder: "Filter: instruction, shape, scope, source", "aria-label": "Filter buffers", "data-testid": "memory-filter" });
+  private readonly filter = h("input", { type: "search", class: "input", placeholder: "Filter: instruction, shape, scope, source", style: "min-width:340px", "aria-label": "Filter buffers", "data-testid": "memory-filter" });
   private readonly allocHost = h("div", { "data-testid": "memory-allocators" });
   private readonly allocChartHost = h("div", { class: "memory-chart", "data-testid": "memory-alloc-chart" });
 
@@ -215,7 +227,7 @@ export class MemoryPanel implements Panel {
       this.cards,
       h("h3", null, "Heap over program order"),
       hasChart
-        ? h("div", null, this.heapHost, this.readout,
+        ? h("div", null, this.heapLegend, this.heapHost, this.readout,
           h("p", { class: "muted small", "data-testid": "memory-heap-note" },
             `Heap size after each step of the compiler's heap simulation (${formatCount(heap.total_points)} points${heap.downsampled ? `, ${formatCount(heap.position.length)} drawn: the largest of each bucket, the peak kept` : ""}). `
             + (m.indefinite_bytes ? `It includes ${formatBytes(m.indefinite_bytes)} that live through the whole program (parameters, live-out, constants). ` : "")
@@ -279,7 +291,7 @@ export class MemoryPanel implements Panel {
       { key: "instruction", label: "Defined by", sort: (b) => b.instruction, title: "The HLO instruction that defines the buffer: opens the HLO graph at it",
         render: (b) => h("span", null,
           h("a", { href: this.hloHref(b), "data-testid": "memory-buffer-hlo", title: `Open ${b.instruction} in the HLO graph` }, b.instruction),
-          b.opcode && b.opcode !== b.instruction ? h("span", { class: "muted small" }, ` ${b.opcode}`) : null,
+          b.opcode && !b.instruction.includes(b.opcode) ? h("span", { class: "muted small" }, ` ${b.opcode}`) : null,
           b.shape_index && b.shape_index.length ? h("span", { class: "muted small" }, ` {${b.shape_index.join(",")}}`) : null) },
       { key: "scope", label: "JAX scope / op", sort: (b) => b.scope || b.op_name || "",
         render: (b) => h("span", { class: "ellipsis", title: b.op_name || "" }, b.scope ? h("strong", null, b.scope) : null,
@@ -383,6 +395,13 @@ export class MemoryPanel implements Panel {
           onHover: (i) => this.hover(i),
         });
         this.heapHost.dataset.points = String(m.heap.position.length);
+        replace(this.heapLegend, chartLegend(dark, [
+          { label: "heap size", kind: "line" },
+          ...(m.heap.unpadded_bytes ? [{ label: "unpadded heap size", kind: "dashed" as const, color: "second" as const }] : []),
+          { label: "peak", kind: "peak", color: "peak" },
+          { label: "selected buffer's live range", kind: "band", color: "band" },
+        ]));
+        if (!this.readout.textContent) this.readout.textContent = "Point at the chart: the instruction at that position and the heap size there.";
         this.heapHost.querySelector("canvas")?.setAttribute("data-testid", "memory-heap-canvas");
         const hit = this.ctx.view().op ? m.buffers.find((b) => b.instruction === this.ctx.view().op) : undefined;
         this.heapChart.band(hit?.live ?? null);
@@ -440,6 +459,7 @@ export class MemoryPanel implements Panel {
         card("Capacity", formatBytes(al.capacity_bytes), al.capacity_bytes == null ? "not reported" : `${al.capacity_bytes.toLocaleString("en-US")} bytes (the allocator's limit)`),
         card("Headroom", al.headroom_bytes == null ? "unknown" : formatBytes(al.headroom_bytes), headroomText(al.capacity_bytes, al.peak_bytes_in_use)),
         peakIdx >= 0 && frag[peakIdx] != null ? card("Fragmentation at peak", formatPct(frag[peakIdx]!), "1 − largest free block / free bytes, at the peak") : null),
+      this.allocLegend,
       this.allocChartHost,
       al.live_at_peak.length ? this.liveAtPeak(al) : h("p", { class: "muted small" }, "The allocator events carry no per-allocation detail at the peak."));
     this.drawAllocator(this.ctx.theme.get() === "dark");
@@ -478,5 +498,12 @@ export class MemoryPanel implements Panel {
       capacity: al.capacity_bytes,
     });
     this.allocChartHost.dataset.points = String(al.series.t_ns.length);
+    const reserved = !!al.series.bytes_reserved?.some((v) => v > 0);
+    replace(this.allocLegend, chartLegend(dark, [
+      { label: "bytes in use", kind: "line" },
+      ...(reserved ? [{ label: "reserved", kind: "dashed" as const, color: "second" as const }] : []),
+      { label: "peak", kind: "peak", color: "peak" },
+      ...(al.capacity_bytes ? [{ label: "capacity", kind: "dashed" as const, color: "muted" as const }] : []),
+    ]));
   }
 }
