@@ -30,7 +30,11 @@ describe("finding deep links", () => {
     const [t] = deepLinks({ timeline: { host: "host-1", track: 12, device: 3, start_ns: 1_000_000, end_ns: 3_000_000 } });
     expect(t!.kind).toBe("timeline");
     expect(t!.view).toEqual({ tab: "trace", t0: 900_000, t1: 3_100_000, host: "host-1", dev: 3 });
-    expect(t!.label).toBe("Timeline on host-1, device 3");
+    expect(t!.label).toBe("Timeline: window on host-1, device 3");
+    const ls = deepLinks({ timeline: { host: "w1", device: null, start_ns: 0, end_ns: 10, step: 43 }, hosts_steps: { host: "w1" } });
+    expect(ls.map((l) => [l.kind, l.label])).toEqual([["timeline", "Timeline: step 43 on w1"], ["hosts", "Devices of w1"]]);
+    expect(ls[0]!.view).toEqual({ tab: "trace", t0: 0, t1: 11, host: "w1" });
+    expect(ls[1]!.view).toEqual({ tab: "overview", host: "w1" });
     expect(linkWindow(0, 100)).toEqual({ t0: 0, t1: 105 });
   });
 

@@ -15,7 +15,8 @@ export interface EvidenceLike {
 }
 
 export interface LinksLike {
-  timeline?: { host: string | null; track?: number | null; device: number | null; start_ns: number | null; end_ns: number | null } | null;
+  timeline?: { host: string | null; track?: number | null; device: number | null; start_ns: number | null; end_ns: number | null; step?: number | null } | null;
+  hosts_steps?: { host: string | null } | null;
   ops?: { module: string | null; op: string | null; q: string | null; category: string | null; host?: string | null } | null;
   roofline?: { module: string | null; op: string | null; program_id?: number | null } | null;
   framework?: { path: string | null } | null;
@@ -70,7 +71,7 @@ export function linkWindow(start_ns: number, end_ns: number): { t0: number; t1: 
 }
 
 export interface DeepLink {
-  kind: "timeline" | "ops" | "roofline" | "framework";
+  kind: "timeline" | "hosts" | "ops" | "roofline" | "framework";
   /** The link's text: where it goes. */
   label: string;
   /** A longer description for the tooltip. */
@@ -78,7 +79,7 @@ export interface DeepLink {
   view: Partial<ViewState>;
 }
 
-/** The finding's links as view states of this profile, in a fixed order: timeline, ops, roofline, framework. */
+/** The finding's links as view states of this profile, in a fixed order: timeline, hosts, ops, roofline, framework. */
 export function deepLinks(links: LinksLike | null | undefined): DeepLink[] {
   const out: DeepLink[] = [];
   const t = links?.timeline;
@@ -92,7 +93,12 @@ export function deepLinks(links: LinksLike | null | undefined): DeepLink[] {
     if (t.host) view.host = t.host;
     if (t.host && t.device !== null && t.device !== undefined) view.dev = t.device;
     const on = t.host ? ` on ${t.host}${view.dev !== undefined ? `, device ${view.dev}` : ""}` : "";
-    out.push({ kind: "timeline", label: `Timeline${on}`, title: `Open the trace at a representative${where}${on}`, view });
+    const step = t.step !== null && t.step !== undefined ? ` step ${t.step}` : "";
+    out.push({ kind: "timeline", label: `Timeline:${step || " window"}${on}`, title: `Open the trace at a representative${where}${step ? ` (step ${t.step})` : ""}${on}`, view });
+  }
+  const hs = links?.hosts_steps;
+  if (hs && hs.host) {
+    out.push({ kind: "hosts", label: `Devices of ${hs.host}`, title: `Show ${hs.host} in the hosts × steps view, with its per-device breakdown`, view: { tab: "overview", host: hs.host } });
   }
   const o = links?.ops;
   if (o && (o.op || o.q || o.category || o.module)) {

@@ -29,12 +29,15 @@ export class OverviewPanel implements Panel {
   private hostsSteps: HostsStepsSection | null = null;
   private framework: FrameworkSection | null = null;
   private scope: string | undefined;
+  private host: string | undefined;
+  private justShown = false;
 
   constructor(private readonly ctx: PanelContext) {
     this.scope = ctx.view().scope;
   }
 
   show(): void {
+    this.justShown = true;
     if (!this.started) {
       this.started = true;
       void this.load();
@@ -43,6 +46,14 @@ export class OverviewPanel implements Panel {
   }
   hide(): void {}
   update(v: ViewState): void {
+    // A link on this page naming a host (a finding's "Devices of ...") opens its devices;
+    // a host left in the URL by the trace does not move the page when the tab comes back.
+    if (this.justShown) this.host = v.host;
+    else if (v.host !== this.host) {
+      this.host = v.host;
+      if (v.host) this.hostsSteps?.focus(v.host);
+    }
+    this.justShown = false;
     if (v.scope === this.scope) return;
     this.scope = v.scope;
     this.framework?.setFocus(v.scope);
@@ -85,6 +96,7 @@ export class OverviewPanel implements Panel {
     if (!this.unsub) this.unsub = this.ctx.theme.subscribe(() => this.draw());
     this.draw();
     if (this.scope) requestAnimationFrame(() => this.framework?.el.scrollIntoView({ block: "start" }));
+    else if (this.ctx.view().host) this.hostsSteps.focus(this.ctx.view().host!);
   }
 
   private summary(s: StepsResponse | null): HTMLElement {

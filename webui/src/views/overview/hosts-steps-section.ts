@@ -188,8 +188,17 @@ export class HostsStepsSection {
       })));
   }
 
+  /** Show a host's per-device breakdown (the URL's host: a finding's link) and bring it into view. */
+  focus(host: string): void {
+    if (host === this.picked) return;
+    if (this.hm && !this.hm.rows.includes(host)) return;
+    void this.pick(host).then(() => this.devices.scrollIntoView({ block: "center" }));
+    for (const r of this.el.querySelectorAll<HTMLElement>("[data-testid=host-row]")) r.classList.toggle("selected", r.dataset.host === host);
+  }
+
   private async pick(host: string): Promise<void> {
     this.picked = host;
+    for (const r of this.el.querySelectorAll<HTMLElement>("[data-testid=host-row]")) r.classList.toggle("selected", r.dataset.host === host);
     replace(this.devices, loading(`devices of ${host}`));
     try {
       const r = await this.api.hostsSteps(this.profileId, host);
