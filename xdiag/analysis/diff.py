@@ -110,3 +110,38 @@ def diff_views(a_id: str, b_id: str, ops_a: dict[str, Any], ops_b: dict[str, Any
             "steps": {"a_mean_ns": ma, "b_mean_ns": mb, "delta_pct": _pct(ma, mb),
                       "a_count": sa.get("count") or 0, "b_count": sb.get("count") or 0},
             "devices": devices, "notes": notes}
+
+
+CHANGED_PCT = 10.0  # a finding's cost that moved less than this is unchanged
+
+
+def diff_findings(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Which findings (analysis/diagnosis) appeared in B, disappeared from A, or changed
+    cost per step by CHANGED_PCT % or more, matched by their `id` (rule:subject)."""
+    if not a.get("available", True) or not b.get("available", True):
+        return {"available": False,
+                "reason": (a if not a.get("available", True) else b).get("reason")
+                or "not available for one of the profiles"}
+    fa = {f["id"]: f for f in a.get("findings", [])}
+    fb = {f["id"]: f for f in b.get("findings", [])}
+
+    def row(f: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return {"id": f["id"], "rule": f["rule"], "title": f["title"], **extra}
+
+    appeared = [row(fb[k], b_cost_ns_per_step=fb[k]["cost_ns_per_step"]) for k in fb
+                if k not in fa]
+    gone = [row(fa[k], a_cost_ns_per_step=fa[k]["cost_ns_per_step"]) for k in fa if k not in fb]
+    changed = []
+    for k in fa.keys() & fb.keys():
+        ca, cb = fa[k]["cost_ns_per_step"], fb[k]["cost_ns_per_step"]
+        pct = _pct(ca, cb)
+        if pct is None and ca == cb:
+            continue
+        if pct is None or abs(pct) >= CHANGED_PCT:
+            changed.append(row(fb[k], a_cost_ns_per_step=ca, b_cost_ns_per_step=cb,
+                               delta_ns=cb - ca, delta_pct=pct))
+    appeared.sort(key=lambda r: -r["b_cost_ns_per_step"])
+    gone.sort(key=lambda r: -r["a_cost_ns_per_step"])
+    changed.sort(key=lambda r: -abs(r["delta_ns"]))
+    return {"available": True, "appeared": appeared, "disappeared": gone, "changed": changed,
+            "changed_pct": CHANGED_PCT}

@@ -113,14 +113,16 @@ _NODE = {"type": "object",
                         "share_of_step": _NUM_OR_NULL, "share": _NUM, "flops": _NUM,
                         "bytes": _NUM, "ops": {"type": "integer"}, "source": _STR_OR_NULL,
                         "op": {"type": ["object", "null"]},
-                        "children": {"type": "array", "items": {"$ref": "#/$defs/node"}}}}
+                        # Nodes of the same shape (not a $ref: this schema is embedded
+                        # in the OpenAPI document, where "#/" is that document's root).
+                        "children": {"type": "array", "items": {"type": "object"},
+                                     "description": "nodes of this shape, largest first"}}}
 FRAMEWORK = {"oneOf": [_UNAVAILABLE, {
     "type": "object", "required": ["available", "steps", "devices", "step_ns",
                                    "total_self_ns", "root"],
     "properties": {"available": {"const": True}, "steps": {"type": "integer"},
                    "devices": {"type": "integer"}, "step_ns": _NUM_OR_NULL,
-                   "total_self_ns": _NUM, "root": {"$ref": "#/$defs/node"}},
-    "$defs": {"node": _NODE}}]}
+                   "total_self_ns": _NUM, "root": _NODE}}]}
 _COLUMN = {"type": "array", "items": _NUM_OR_NULL}
 HOSTS_STEPS = {"oneOf": [_UNAVAILABLE, {
     "type": "object", "required": ["available", "steps", "hosts", "slowest", "skew"],

@@ -144,11 +144,13 @@ def export(pid: str, format: str) -> Any:
        Text("b", "profile id (compared)", required=True, **PROFILE_ID))
 def diff(a: str, b: str) -> Any:
     """Compare two profiles: per-op time deltas and step time."""
-    from xdiag.analysis.diff import diff_views
+    from xdiag.analysis.diff import diff_findings, diff_views
+    from xdiag.serving.diagnosis import diagnosis
 
     da, db = _data(a), _data(b)
-    return jsonify(diff_views(a, b, da.analysis("ops"), db.analysis("ops"),
-                              da.analysis("steps"), db.analysis("steps"),
-                              span_a_ns=da.end_ns, span_b_ns=db.end_ns))
+    return jsonify({**diff_views(a, b, da.analysis("ops"), db.analysis("ops"),
+                                 da.analysis("steps"), db.analysis("steps"),
+                                 span_a_ns=da.end_ns, span_b_ns=db.end_ns),
+                    "findings": diff_findings(diagnosis(da), diagnosis(db))})
 
 

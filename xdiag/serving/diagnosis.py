@@ -22,8 +22,6 @@ from xdiag.store import layout
 
 NOT_AVAILABLE = ("not available for this profile (ingested by an older version of xdiag, "
                  "before the diagnosis existed; re-ingest it: xdiag ingest PROFILE)")
-# Where the memory helper's views may be: the first that exists is read.
-MEMORY_VIEWS = ("memory",)
 
 _cache: weakref.WeakKeyDictionary[ProfileData, dict[str, Any]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -46,16 +44,30 @@ def _stored(data: ProfileData, name: str) -> dict[str, Any]:
 
 
 def _memory(data: ProfileData) -> dict[str, Any] | None:
-    """The memory view's per-device peaks (`devices`: peak_bytes, capacity_bytes), if the
-    profile has one."""
-    for name in MEMORY_VIEWS:
-        try:
-            view = jsonio.loads(data.store.read(layout.Derived.of(data.record).view(name)))
-        except NotFound:
-            continue
-        if isinstance(view, dict) and isinstance(view.get("devices"), list):
-            return view
-    return None
+    """Per device, the peak memory in use against the capacity, from the memory views
+    (`serving/memory.py`): the device allocators' peaks where the capture has them, else
+    the buffer assignment's peak heap of each program that ran against the device's
+    memory (not the host's RAM: a CPU capture's devices are not near any limit there).
+    None: the profile has no memory views."""
+    from xdiag.serving import memory
+
+    try:
+        view = memory.overview(data)
+    except NotFound:
+        return None
+    cap = view.get("capacity") or {}
+    devices = [{"host": a.get("host"), "device": a["name"], "peak_bytes": a["peak_bytes_in_use"],
+                "capacity_bytes": a["capacity_bytes"], "source": "allocator"}
+               for a in (view.get("allocators") or {}).get("allocators", [])
+               if "host" not in a["name"].lower() and a.get("capacity_bytes")]
+    if not devices and cap.get("bytes") and cap.get("source") in ("device", "device_table"):
+        devices = [{"host": p.get("host"), "device": p["id"], "peak_bytes": p["peak_heap_bytes"],
+                    "capacity_bytes": cap["bytes"], "source": "buffer assignment"}
+                   for p in view.get("programs", [])
+                   if p.get("available") and p.get("ran_ns") and p.get("peak_heap_bytes")]
+    if not view.get("available") and not devices:
+        return None
+    return {"devices": devices}
 
 
 def diagnosis(data: ProfileData) -> dict[str, Any]:
