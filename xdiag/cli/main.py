@@ -420,5 +420,15 @@ def memory(client: Client, as_json: bool, profile: str, program: str | None,
     run(client, as_json, profile, program, limit, _emit)
 
 
+@main.command()
+@click.argument("profile")
+@client_command
+def diagnose(client: Client, as_json: bool, profile: str) -> None:
+    """What is wrong with PROFILE: findings ranked by the time they cost per step."""
+    from xdiag.cli.diagnose import run
+
+    run(client, as_json, profile, _emit)
+
+
 if __name__ == "__main__":
     main()
