@@ -355,6 +355,8 @@ def write_synthetic_xspace(
     loop_trips: int = 3,
     hostname: str = "synthetic",
     slowdown: float = 1.0,
+    step_bound_ns: int | None = None,
+    schedule_seed: int | None = None,
 ) -> SynthSummary:
     """Writes a CPU-like XSpace with exactly `n_events` events.
 
@@ -368,6 +370,11 @@ def write_synthetic_xspace(
         hostname: stored in XSpace.hostnames.
         slowdown: every op's typical duration times this (> 1: a straggler host,
             whose steps take that much longer; the events are the same).
+        step_bound_ns, schedule_seed: for the hosts of one session: the step period's
+            lower bound (default: this host's longest program plus a margin, see
+            `step_bound_ns`) and the seed of the periods' jitter (default: `seed`'s
+            generator), so that every host runs the same step schedule, the fast ones
+            waiting for the slowest as in a synchronous SPMD program.
 
     Returns:
         A `SynthSummary`.
@@ -387,9 +394,9 @@ def write_synthetic_xspace(
     n_steps = -(-n_events // per_step)
 
     # Step starts: a period comfortably longer than any device's program.
-    _, dur_probe = _layout(nodes, 1, np.random.default_rng(seed + 1))
-    bound = int(dur_probe[0, 0] * 1.3) + 50_000
-    period = (bound * rng.uniform(1.05, 1.25, size=n_steps)).astype(np.int64)
+    bound = _bound_ns(nodes, seed) if step_bound_ns is None else step_bound_ns
+    period_rng = rng if schedule_seed is None else np.random.default_rng(schedule_seed)
+    period = (bound * period_rng.uniform(1.05, 1.25, size=n_steps)).astype(np.int64)
     step_start = np.concatenate([[20_000], 20_000 + np.cumsum(period)[:-1]]).astype(np.int64)
 
     # Events to drop from the tails so the total is exact (prefixes of the
@@ -503,6 +510,21 @@ def write_synthetic_xspace(
     )
 
 
+def _bound_ns(nodes: list[_Node], seed: int) -> int:
+    """A lower bound of the step period: the program's length (a probe) plus a margin."""
+    _, dur_probe = _layout(nodes, 1, np.random.default_rng(seed + 1))
+    return int(dur_probe[0, 0] * 1.3) + 50_000
+
+
+def step_bound_ns(*, seed: int = 0, loop_trips: int = 3, slowdown: float = 1.0) -> int:
+    """The step period's lower bound `write_synthetic_xspace` takes for these arguments."""
+    nodes, _, _ = _step_template(compiled_module(loop_trips), loop_trips,
+                                 np.random.default_rng(seed))
+    for nd in nodes:
+        nd.base_ns *= slowdown
+    return _bound_ns(nodes, seed)
+
+
 @dataclass(frozen=True)
 class PodSummary:
     """What `write_pod_session` wrote: one `SynthSummary` per host, in host order."""
@@ -534,10 +556,11 @@ def write_pod_session(
     """Writes a pod slice's session as the JAX profiler leaves it: one file per host in
     `<logdir>/<run>/plugins/profile/<session>/<host>.xplane.pb` (stock xprof's layout).
 
-    Every host runs the same program from the same profile start (aligned windows);
-    host `i` uses seed `seed + i`, so the same arguments give the same bytes. The hosts
-    in `slow_hosts` (default: every eighth, from the fourth: 3, 11, 19, 27 of 32) are
-    stragglers whose ops take `slowdown` times longer.
+    Every host runs the same program from the same profile start (aligned windows) on
+    the same step schedule (a synchronous SPMD program); host `i` uses seed `seed + i`,
+    so the same arguments give the same bytes. The hosts in `slow_hosts` (default: every
+    eighth, from the fourth: 3, 11, 19, 27 of 32) are stragglers whose ops take
+    `slowdown` times longer: the step period fits them, the other hosts wait.
 
     Returns:
         A `PodSummary`; its `folder` is the session folder.
@@ -548,6 +571,8 @@ def write_pod_session(
     slow = tuple(range(3, n_hosts, 8)) if slow_hosts is None else tuple(slow_hosts)
     folder = Path(logdir) / run / "plugins" / "profile" / session
     folder.mkdir(parents=True, exist_ok=True)
+    scale = [slowdown if i in slow else 1.0 for i in range(n_hosts)]
+    bound = max(step_bound_ns(seed=seed + i, slowdown=scale[i]) for i in range(n_hosts))
     hosts = [
         write_synthetic_xspace(
             folder / f"{pod_host_name(i)}.xplane.pb",
@@ -555,7 +580,9 @@ def write_pod_session(
             n_devices=n_devices,
             seed=seed + i,
             hostname=pod_host_name(i),
-            slowdown=slowdown if i in slow else 1.0,
+            slowdown=scale[i],
+            step_bound_ns=bound,
+            schedule_seed=seed,
         )
         for i in range(n_hosts)
     ]
