@@ -150,7 +150,7 @@ def _op_names(raw: bytes) -> dict[str, tuple[str, str]]:
 
 
 def test_framework_tree_is_the_trainers_scopes(world) -> None:
-    app, svc, ids = world
+    app, _svc, ids = world
     fw = _get(app, f"/api/v1/profiles/{ids['gpu']}/framework")
     _check_schema("diagnosis.framework", fw)
     ops = _get(app, f"/api/v1/profiles/{ids['gpu']}/ops")

@@ -30,6 +30,7 @@ THRESHOLDS: dict[str, dict[str, Any]] = {
     "exposed_collectives": {"title": "Exposed collectives", "min_share_of_step": 0.10,
                             "min_ns": 50_000},
     "memory_bound_op": {"title": "Memory-bound hot op", "min_share_of_busy": 0.20,
+                        "min_share_of_step": 0.05, "min_share_of_peak_bandwidth": 0.01,
                         "max_findings": 3},
     "low_mfu": {"title": "Low MFU", "max_mfu": 0.25},
     "recompilation": {"title": "Recompilation inside the capture", "min_compile_ns": 1_000_000},
@@ -344,19 +345,28 @@ def exposed_collectives(x: Inputs, th: dict[str, Any]) -> list[Finding]:
         links)]
 
 
-def memory_bound_op(x: Inputs, th: dict[str, Any]) -> list[Finding]:
+def memory_bound_op(x: Inputs, th: dict[str, Any],
+                    scopes: dict[tuple[str, int, str], str] | None = None) -> list[Finding]:
+    """Ops left of the ridge that hold much of the device time and of the step, and move
+    bytes at a rate memory could bind (a host callback moving 84 bytes in 25 ms has an
+    intensity below the ridge too, but memory is not what holds it)."""
     out = []
     steps = max(x.n_steps, 1)
     peaks = x.roofline.get("peaks") or {}
+    min_bw = th["min_share_of_peak_bandwidth"] * (peaks.get("bytes_per_s") or 0.0)
     for p in x.roofline.get("ops", []):
         if len(out) >= th["max_findings"]:
             break
         if p.get("bound_by") != "memory" or (p.get("share") or 0) < th["min_share_of_busy"]:
             continue
-        if p.get("category") in ("collective", "control_flow"):
+        if p.get("category") in ("collective", "control_flow") or is_callback(p, scopes):
+            continue
+        if (p.get("bytes_per_s") or 0.0) < min_bw:
             continue
         n_dev = max(len(_op_devices(x, p)), 1)
         cost = p["self_ns"] / steps / n_dev
+        if x.step_ns and cost < th["min_share_of_step"] * x.step_ns:
+            continue
         ev = [_ev("share of device busy time", p["share"], "fraction"),
               _ev("time per step per device", cost, "ns"),
               _ev("operational intensity", p.get("oi") or 0.0, "FLOP/byte"),
@@ -387,11 +397,16 @@ def _op_devices(x: Inputs, p: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def is_callback(o: dict[str, Any], scopes: dict[tuple[str, int, str], str] | None) -> bool:
+    """A host callback op (jax.debug.print/callback, pure_callback, io_callback), by its
+    name or its JAX name stack."""
+    return bool(CALLBACK.search(o["op"]) or CALLBACK.search(
+        (scopes or {}).get((o["module"], o["program_id"], o["op"]), "")))
+
+
 def host_callback(x: Inputs, th: dict[str, Any], scopes: dict[tuple[str, int, str], str]
                   ) -> list[Finding]:
-    hits = [o for o in x.ops.get("ops", [])
-            if CALLBACK.search(o["op"])
-            or CALLBACK.search(scopes.get((o["module"], o["program_id"], o["op"]), ""))]
+    hits = [o for o in x.ops.get("ops", []) if is_callback(o, scopes)]
     if not hits:
         return []
     steps = max(x.n_steps, 1)
@@ -576,8 +591,9 @@ def run(x: Inputs, scopes: dict[tuple[str, int, str], str] | None = None,
     found += dispatch
     found += input_bound(x, th["input_bound"], skip={f.subject for f in dispatch})
     for name in ("straggler_host", "straggler_device", "exposed_collectives",
-                 "memory_bound_op", "recompilation", "kernel_launch_overhead"):
+                 "recompilation", "kernel_launch_overhead"):
         found += RULES[name](x, th[name])
+    found += memory_bound_op(x, th["memory_bound_op"], scopes)
     found += host_callback(x, th["host_callback"], scopes)
     if x.memory is None:
         skipped.append({"rule": "memory_capacity", "reason": "no memory view for this profile"})
