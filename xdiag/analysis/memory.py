@@ -490,7 +490,10 @@ def _space_view(p: _Program, color: int, series_points: int) -> dict[str, Any]:
     heap = [h + indefinite for h in sim["heap"]]
     unpadded = [u + indefinite for u in sim["unpadded"]]
     peak = sim["peak"] + indefinite
-    keep = _downsample(heap, sim["peak_pos"], series_points)
+    # xprof's series holds the heap BEFORE each event (and once more at the end): the
+    # peak event's own point is the next one, where the chart marks the peak.
+    peak_point = sim["peak_pos"] + 1 if sim["heap"] else 0
+    keep = _downsample(heap, peak_point, series_points)
     temp_scope_peak = sorted(sim["scope_peak"].items(), key=lambda kv: (-kv[1], kv[0]))
     return {
         "memory_space": color,
@@ -502,7 +505,8 @@ def _space_view(p: _Program, color: int, series_points: int) -> dict[str, Any]:
         "non_reusable_bytes": non_reusable,
         "temporaries_peak_bytes": sim["peak"],
         "total_allocation_bytes": total,
-        "peak_position": sim["peak_pos"],
+        "peak_position": sim["peak_pos"],  # xprof's peakHeapSizePosition: the peak's event
+        "peak_point": peak_point,  # the series position whose heap is the peak
         "peak_instruction": sim["names"][sim["peak_pos"]] if sim["names"] else "",
         "heap_simulation": trace_id >= 0,
         "heap": {"total_points": len(heap), "downsampled": len(keep) < len(heap),
