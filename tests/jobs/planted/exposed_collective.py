@@ -1,0 +1,50 @@
+"""Exposed collectives: FSDP on the 8-device CPU mesh -- every weight is sharded along its
+first axis and all-gathered right before its matmul, with nothing to overlap it with.
+
+Planted per step: the job's own A/B, step time with sharded weights (all-gathers) minus
+the same step with replicated weights (no collective), both measured here before the
+traced steps; the traced steps report the A/B difference as their planted seconds.
+Usage: exposed_collective.py SERVER JOB
+"""
+
+import os
+
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+
+import harness
+import model
+
+ROWS, D, LAYERS = 64, 1024, 4
+
+
+def main() -> None:
+    args = harness.parse_args()
+    agent = harness.start_agent(args)
+    m = model.mesh()
+    x = model.batch(m, ROWS, D)
+    sharded, replicated = model.params(m, LAYERS, D, fsdp=True), model.params(m, LAYERS, D)
+    fsdp, plain = model.forward_fn(m, fsdp=True), model.forward_fn(m)
+    ab: dict[str, float] = {}
+
+    def step(i: int) -> float:
+        fsdp(sharded, x).block_until_ready()
+        return ab.get("planted_s", 0.0)
+
+    def warmup() -> None:
+        fsdp(sharded, x).block_until_ready()
+        plain(replicated, x).block_until_ready()
+
+    def oracle() -> dict[str, float]:
+        ab["fsdp_step_s"], ab["replicated_step_s"] = harness.ab_times(
+            lambda: fsdp(sharded, x).block_until_ready(),
+            lambda: plain(replicated, x).block_until_ready(), 9)
+        ab["planted_s"] = max(0.0, ab["fsdp_step_s"] - ab["replicated_step_s"])
+        ab["gathered_bytes_per_step"] = float(LAYERS * D * D * 4 * len(m.devices.flat))
+        return dict(ab)
+
+    harness.run(harness.Case("exposed_collective", step, warmup=warmup, oracle=oracle),
+                args, agent)
+
+
+if __name__ == "__main__":
+    main()

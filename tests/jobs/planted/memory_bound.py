@@ -1,0 +1,56 @@
+"""A memory-bound hot op: a large transpose of an elementwise chain (one fusion that
+streams a 16 MiB array through memory, strided, at ~0.1 FLOP per byte), then a small
+matmul, the hot op dominating the step.
+
+The two parts are separate jitted programs so that the job can time the hot op inside
+every step. Planted per step: the hot op's own wall time (perf_counter around it,
+blocking on its result).
+Usage: memory_bound.py SERVER JOB [--n 2048]
+"""
+
+import os
+
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=1"
+
+import time
+
+import harness
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def main() -> None:
+    args = harness.parse_args(lambda ap: ap.add_argument("--n", type=int, default=2048))
+    agent = harness.start_agent(args)
+    n = args.n
+    state = {"a": jnp.asarray(np.random.default_rng(0).standard_normal((n, n), np.float32))}
+    x, w = jnp.ones((128, 512)), jnp.full((512, 512), 1e-3)
+
+    @jax.jit
+    def hot(a):  # read n*n, write n*n (transposed), ~2 FLOPs per element
+        return jnp.transpose(a * 0.5 + 0.25)
+
+    @jax.jit
+    def small(x):
+        return jnp.tanh(x @ w)
+
+    def step(i: int) -> float:
+        t = time.perf_counter()
+        state["a"] = hot(state["a"]).block_until_ready()
+        planted = time.perf_counter() - t
+        small(x).block_until_ready()
+        return planted
+
+    def oracle() -> dict[str, float]:
+        hot_s, small_s = harness.ab_times(lambda: hot(state["a"]).block_until_ready(),
+                                          lambda: small(x).block_until_ready())
+        return {"hot_s": hot_s, "rest_s": small_s, "hot_bytes": float(2 * n * n * 4),
+                "hot_flops": float(2 * n * n)}
+
+    harness.run(harness.Case("memory_bound", step, warmup=lambda: step(0), oracle=oracle),
+                args, agent)
+
+
+if __name__ == "__main__":
+    main()
