@@ -82,6 +82,7 @@ def test_findings_render_and_a_deep_link_lands_on_the_host_and_window(
     st = wait_trace_loaded(page)
     url = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)
     assert url["host"] == [link["host"]]
+    assert page.get_by_test_id("trace-focus").inner_text().startswith(link["host"])
     # The window shown holds the finding's window with a 5 % margin and no more.
     span = link["end_ns"] - link["start_ns"]
     t0, t1 = float(st["t0"]), float(st["t1"])

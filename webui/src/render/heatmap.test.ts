@@ -18,8 +18,12 @@ describe("heatmap colour scale", () => {
     for (let i = 1; i < ls.length; i++) expect(ls[i]!).toBeLessThan(ls[i - 1]!);
   });
 
-  it("takes its range from the values, ignoring missing cells; a flat map stays pale", () => {
+  it("takes its range from the values, ignoring missing cells, spanning at least 25 % of the fastest", () => {
     expect(heatRange([[10, null, 30], [20, 5, null]])).toEqual({ lo: 5, hi: 30 });
+    // 4 % of jitter: the scale still spans 25 %, so the slowest cell stays in the pale part.
+    const jitter = heatRange([[51e6, 53e6]]);
+    expect(jitter).toEqual({ lo: 51e6, hi: 51e6 * 1.25 });
+    expect(heatT(53e6, jitter)).toBeLessThan(0.2);
     const flat = heatRange([[7, 7], [7, null]]);
     expect(flat.lo).toBe(7);
     expect(flat.hi).toBeGreaterThan(7);

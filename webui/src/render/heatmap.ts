@@ -55,11 +55,11 @@ export function heatText(t: number): string {
 }
 
 /**
- * Scale bounds: the smallest and largest value, so the straggler's cells are
- * the darkest and the fastest the palest. A flat map (all equal) keeps a
- * non-empty range so every cell takes the pale end.
+ * Scale bounds: from the smallest value to the largest, but spanning at least
+ * `minRel` of the smallest (25 %), so a few percent of jitter stays pale and
+ * only a real straggler reaches the dark end. A map with no values gets 0..1.
  */
-export function heatRange(values: readonly (readonly (number | null)[])[]): { lo: number; hi: number } {
+export function heatRange(values: readonly (readonly (number | null)[])[], minRel = 0.25): { lo: number; hi: number } {
   let lo = Infinity;
   let hi = -Infinity;
   for (const row of values) for (const v of row) {
@@ -68,8 +68,7 @@ export function heatRange(values: readonly (readonly (number | null)[])[]): { lo
     if (v > hi) hi = v;
   }
   if (!Number.isFinite(lo)) return { lo: 0, hi: 1 };
-  if (hi <= lo) return { lo, hi: lo + Math.max(1, Math.abs(lo) * 1e-6) };
-  return { lo, hi };
+  return { lo, hi: Math.max(hi, lo + Math.max(1, Math.abs(lo) * minRel)) };
 }
 
 /** Where v sits on the scale, 0..1. */

@@ -32,6 +32,8 @@ export class TracePanel implements Panel, PanZoomHost {
   private readonly body = h("div", { class: "trace-body" });
   private readonly canvasWrap = h("div", { class: "timeline-wrap" });
   private readonly windowLabel = h("span", { class: "muted", "data-testid": "timeline-window" });
+  /** The host (and device) a link scrolled to, with a button to forget it. */
+  private readonly focusChip = h("span", { class: "tag focus-chip", "data-testid": "trace-focus", hidden: true });
   private readonly view = new PanZoomView(this);
   private readonly inspector: Inspector;
   private readonly search: SearchBar;
@@ -71,6 +73,7 @@ export class TracePanel implements Panel, PanZoomHost {
     this.canvasWrap.append(this.view.canvas, this.inspector.tip);
     const toolbar = h("div", { class: "toolbar" },
       this.search.form,
+      this.focusChip,
       h("span", { class: "spacer" }),
       this.data.busy,
       this.windowLabel,
@@ -133,6 +136,10 @@ export class TracePanel implements Panel, PanZoomHost {
     if (focus !== this.focused) {
       this.focused = focus;
       if (v.host) this.focusHost(v.host, v.dev);
+      this.focusChip.hidden = !v.host;
+      replace(this.focusChip, v.host ? `${v.host}${v.dev !== undefined ? ` · device ${v.dev}` : ""}` : "",
+        v.host ? h("button", { class: "linklike", type: "button", title: "Forget this host (the link that opened the trace named it)", "aria-label": "Clear the host", onclick: () => this.ctx.setView({ host: undefined, dev: undefined }) }, " ✕") : null);
+      this.focusChip.title = v.host ? `Opened on ${v.host}${v.dev !== undefined ? `, device ${v.dev}` : ""} (from a link)` : "";
     }
   }
 
