@@ -382,6 +382,23 @@ def test_openapi_documents_the_memory_endpoints(service) -> None:
         assert "409" in paths[p]["get"]["responses"], p
 
 
+def test_memory_diff_accounts_for_every_byte_of_the_peak_change(service) -> None:
+    _, client, ids = service
+    a, b = ids["cpu_small"], ids["h100"]
+    d = _get(client, f"/api/v1/diff/memory?a={a}&b={b}&program=jit_train_step&limit=5000")
+    va = _get(client, f"/api/v1/profiles/{a}/memory/programs/jit_train_step")
+    vb = _get(client, f"/api/v1/profiles/{b}/memory/programs/jit_train_step")
+    assert (d["a"], d["b"]) == ("jit_train_step(10)", "jit_train_step(1364)")
+    assert d["delta_bytes"] == vb["peak_heap_bytes"] - va["peak_heap_bytes"] > 0
+    assert len(d["buffers"]) == d["buffers_changed"]
+    assert sum(r["delta_bytes"] for r in d["buffers"]) == d["delta_bytes"]
+    assert d["buffers"][0]["change"] == "appeared"
+    same = _get(client, f"/api/v1/diff/memory?a={b}&b={b}")
+    assert same["delta_bytes"] == 0 and same["buffers"] == []
+    assert "no program named" in _get(
+        client, f"/api/v1/diff/memory?a={b}&b={a}&program=jit_init")["reason"]
+
+
 def test_bad_requests_and_older_ingests_are_clear(service) -> None:
     svc, client, ids = service
     pid = ids["cpu_small"]

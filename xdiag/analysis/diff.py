@@ -145,3 +145,38 @@ def diff_findings(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     changed.sort(key=lambda r: -abs(r["delta_ns"]))
     return {"available": True, "appeared": appeared, "disappeared": gone, "changed": changed,
             "changed_pct": CHANGED_PCT}
+
+
+def memory_diff(a: dict[str, Any], b: dict[str, Any], *, limit: int = 50) -> dict[str, Any]:
+    """The peak memory of one program in A and in B (memory views, `analysis/memory.py`):
+    the peak's change and the buffers at the peak that appeared, grew, shrank or went.
+    Buffers of two compilations share no ids or instruction names: a buffer is known by
+    its JAX op name, its shape and its category, summed when several share them."""
+    def at_peak(view: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
+        out: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for buf in view["buffers"]:
+            key = (buf["op_name"] or buf["instruction"], buf["shape"], buf["category"])
+            row = out.setdefault(key, {"bytes": 0, "count": 0, "instruction": buf["instruction"],
+                                       "scope": buf["scope"]})
+            row["bytes"] += buf["group_bytes"]
+            row["count"] += 1
+        return out
+
+    pa, pb = at_peak(a), at_peak(b)
+    rows = []
+    for key in pa.keys() | pb.keys():
+        ba, bb = pa.get(key, {}).get("bytes", 0), pb.get(key, {}).get("bytes", 0)
+        if ba == bb:
+            continue
+        change = ("appeared" if key not in pa else "gone" if key not in pb
+                  else "grew" if bb > ba else "shrank")
+        rows.append({"op_name": key[0], "shape": key[1], "category": key[2],
+                     "instruction": (pb.get(key) or pa[key])["instruction"],
+                     "scope": (pb.get(key) or pa[key])["scope"],
+                     "a_bytes": ba, "b_bytes": bb, "delta_bytes": bb - ba, "change": change})
+    rows.sort(key=lambda r: (-abs(r["delta_bytes"]), r["op_name"], r["shape"]))
+    return {"available": True, "reason": None,
+            "a_peak_bytes": a["peak_heap_bytes"], "b_peak_bytes": b["peak_heap_bytes"],
+            "delta_bytes": b["peak_heap_bytes"] - a["peak_heap_bytes"],
+            "delta_pct": _pct(a["peak_heap_bytes"], b["peak_heap_bytes"]),
+            "buffers": rows[:limit], "buffers_changed": len(rows)}

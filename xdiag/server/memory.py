@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify
 
 from xdiag.server.auth import requires
 from xdiag.server.context import services
-from xdiag.server.params import Int, Text, query
+from xdiag.server.params import PROFILE_ID, Int, Text, query
 from xdiag.serving import memory as mem
 from xdiag.serving.profile import ProfileData
 
@@ -51,3 +51,16 @@ def memory_allocators(pid: str, host: str | None) -> Any:
     """Each allocator's bytes in use, reserved and fragmentation over time, its peak and
     capacity, and the allocations live at the peak (GPU/TPU captures)."""
     return jsonify(mem.allocators(_data(pid), host=host))
+
+
+@bp.get("/diff/memory")
+@requires("viewer")
+@query(Text("a", "profile id (baseline)", required=True, **PROFILE_ID),
+       Text("b", "profile id (compared)", required=True, **PROFILE_ID),
+       Text("program", "program name or name(program_id) in A (default: A's default)"),
+       Int("limit", "changed buffers to return, largest change first", default=50, lo=1,
+           hi=mem.MAX_LIMIT))
+def memory_diff(a: str, b: str, program: str | None, limit: int) -> Any:
+    """Compare one program's peak memory in two profiles: the peak's change and the
+    buffers at the peak that appeared, grew, shrank or went."""
+    return jsonify(mem.diff(_data(a), _data(b), program, limit))

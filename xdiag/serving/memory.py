@@ -192,3 +192,28 @@ def allocators(data: ProfileData, host: str | None = None) -> dict[str, Any]:
                 "reason": next((v["allocators"]["reason"] for v in views
                                 if v.get("allocators")), OLD_INGEST)}
     return {"available": True, "reason": None, "allocators": out}
+
+
+def diff(data_a: ProfileData, data_b: ProfileData, ref: str | None = None,
+         limit: int = 50) -> dict[str, Any]:
+    """GET /api/v1/diff/memory: one program's peak in A and B (by name: program ids differ
+    between runs), and the buffers at the peak that changed (`analysis.diff.memory_diff`)."""
+    from xdiag.analysis.diff import memory_diff
+
+    oa = overview(data_a)
+    if not oa["programs"]:
+        return {"available": False, "reason": f"A: {oa['reason']}", "program": ref}
+    pa = find_program(oa["programs"], ref or oa["default_program"])
+    ob = overview(data_b)
+    named = [p for p in ob["programs"] if p["name"] == pa["name"]]
+    if not named:
+        return {"available": False, "program": pa["name"],
+                "reason": f"not available because B has no program named {pa['name']!r}"}
+    va = program(data_a, pa["id"], limit=MAX_LIMIT)
+    vb = program(data_b, named[0]["id"], limit=MAX_LIMIT)
+    for side, v in (("A", va), ("B", vb)):
+        if not v["available"]:
+            return {"available": False, "program": pa["name"],
+                    "reason": f"{side}: {v['reason']}"}
+    return {"program": pa["name"], "a": va["id"], "b": vb["id"],
+            **memory_diff(va, vb, limit=limit)}
