@@ -700,10 +700,17 @@ export interface MemoryBuffer {
   opcode?: string;
   category: string;
   memory_space?: number;
-  source: { file: string; line: number } | null;
+  /** The op's source line; `stack`: "file:line:col" frames, innermost first. */
+  source: { file: string; line: number; stack?: string[] } | null;
   op_name?: string;
   scope?: string;
+  /** Every named scope of the op, outermost first ("moe/router"). */
+  scope_path?: string;
   allocation?: number;
+  allocation_bytes?: number;
+  offset?: number;
+  /** Bytes it adds to the groups (the allocation's size for parameters, outputs, constants). */
+  group_bytes?: number;
   /** [start, end] positions in program order; null for buffers live through the whole program. */
   live: [number, number] | null;
 }
@@ -731,6 +738,11 @@ export interface MemoryProgram {
   indefinite_bytes?: number;
   temporaries_peak_bytes?: number;
   total_allocation_bytes?: number;
+  non_reusable_bytes?: number;
+  /** False: the compiler recorded no heap simulation (the series is empty; only buffers live throughout). */
+  heap_simulation?: boolean;
+  small_buffer_bytes?: number;
+  ran_ns?: number;
   peak_position: number;
   peak_instruction?: string | null;
   heap: {
@@ -743,7 +755,12 @@ export interface MemoryProgram {
   };
   buffers: MemoryBuffer[];
   buffers_at_peak: number;
-  groups: { by_category: MemoryGroup[]; by_scope: MemoryGroup[] };
+  groups: {
+    by_category: MemoryGroup[];
+    by_scope: MemoryGroup[];
+    /** Each scope's own largest simultaneous temporaries, anywhere in the program. */
+    scope_peaks?: { key: string; bytes: number }[];
+  };
   capacity?: MemoryCapacity | null;
   headroom_bytes?: number | null;
 }

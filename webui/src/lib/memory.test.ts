@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bufferMatches, exactMatch, groupRows, headroomText, inGroup, pickProgram, programLabel, sourceLabel, windowAround } from "./memory";
+import { bufferMatches, exactMatch, groupRows, headroomText, inGroup, peakMarker, pickProgram, programLabel, sourceLabel, windowAround } from "./memory";
 
 const GiB = 1024 ** 3;
 const progs = [
@@ -76,5 +76,16 @@ describe("headroom and the timeline", () => {
   it("pads the window around an occurrence", () => {
     expect(windowAround(10_000, 500)).toEqual({ t0: 9000, t1: 11_500 });
     expect(windowAround(100, 10_000)).toEqual({ t0: 0, t1: 30_100 });
+  });
+});
+
+describe("peakMarker", () => {
+  it("sits on the series where it reaches the peak, nearest the server's position", () => {
+    expect(peakMarker([0, 1, 2, 3, 4], [5, 9, 5, 9, 5], 2, 9)).toEqual({ position: 1, bytes: 9, index: 1 });
+    expect(peakMarker([0, 1, 2, 3, 4], [5, 9, 5, 9, 5], 3, 9)).toEqual({ position: 3, bytes: 9, index: 3 });
+  });
+  it("falls back to the server's point when the drawn series does not reach the peak", () => {
+    expect(peakMarker([0, 10, 20], [5, 7, 6], 12, 9)).toEqual({ position: 12, bytes: 9, index: -1 });
+    expect(peakMarker([0, 10, 20], [5, 7, 6], 10, 9)).toEqual({ position: 10, bytes: 9, index: 1 });
   });
 });

@@ -108,3 +108,19 @@ export function windowAround(start_ns: number, dur_ns: number): { t0: number; t1
   const pad = Math.max(1000, 2 * Math.max(0, dur_ns));
   return { t0: Math.max(0, Math.round(start_ns - pad)), t1: Math.round(start_ns + Math.max(0, dur_ns) + pad) };
 }
+
+/**
+ * Where the peak marker goes: the series' own point that reaches the peak (the
+ * line's highest point, nearest `peakPosition` if several), else the server's
+ * (`peakPosition`, `peakBytes`) when the drawn series does not reach it.
+ * `index` is into the series (-1 when the point is not in it).
+ */
+export function peakMarker(position: readonly number[], heap: readonly number[], peakPosition: number, peakBytes: number): { position: number; bytes: number; index: number } {
+  let best = -1;
+  for (let i = 0; i < heap.length; i++) {
+    if (heap[i] !== peakBytes) continue;
+    if (best < 0 || Math.abs(position[i]! - peakPosition) < Math.abs(position[best]! - peakPosition)) best = i;
+  }
+  if (best >= 0) return { position: position[best]!, bytes: peakBytes, index: best };
+  return { position: peakPosition, bytes: peakBytes, index: position.indexOf(peakPosition) };
+}

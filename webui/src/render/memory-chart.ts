@@ -148,6 +148,8 @@ interface BaseOptions {
   series: Series[];
   xLabel: string;
   yLabel: string;
+  /** Allowed tick steps on x (integers for program order). */
+  xIncrs?: number[];
   xValue: (v: number) => string;
   /** The peak: its x and y, labelled "peak …". */
   peak: { x: number; y: number; label: string } | null;
@@ -178,7 +180,7 @@ function make(el: HTMLElement, o: BaseOptions): MemoryChart {
     },
     axes: [
       {
-        label: o.xLabel, stroke: c.fg, font, labelFont: font,
+        label: o.xLabel, stroke: c.fg, font, labelFont: font, incrs: o.xIncrs, space: 70,
         grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid },
         values: (_u, splits) => splits.map((v) => o.xValue(v)),
       },
@@ -299,6 +301,7 @@ export function createHeapChart(el: HTMLElement, o: HeapChartOptions): MemoryCha
     width: o.width, height: o.height, dark: o.dark, xs: o.position, series, stepped: true,
     xLabel: "program order (position in the heap simulation)",
     yLabel: "heap size",
+    xIncrs: Array.from({ length: 16 }, (_, k) => [1, 2, 5].map((m) => m * 10 ** k)).flat(),
     xValue: (v) => (Number.isInteger(v) ? v.toLocaleString("en-US") : ""),
     peak,
     onHover: o.onHover,

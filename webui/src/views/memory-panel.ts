@@ -10,7 +10,7 @@
 import { isAbort } from "../api/client";
 import type { MemoryAllocator, MemoryAllocators, MemoryBuffer, MemoryProgram, MemoryProgramSummary, MemorySummary } from "../api/wire";
 import { formatBytes, formatCount, formatNs, formatPct } from "../lib/format";
-import { bufferMatches, exactMatch, groupRows, headroomText, inGroup, pickProgram, programLabel, sourceLabel, windowAround } from "../lib/memory";
+import { bufferMatches, exactMatch, groupRows, headroomText, inGroup, peakMarker, pickProgram, programLabel, sourceLabel, windowAround } from "../lib/memory";
 import type { ViewState } from "../lib/viewstate";
 import { chartColors, createAllocatorChart, createHeapChart, type MemoryChart } from "../render/memory-chart";
 import { h, replace } from "./dom";
@@ -40,6 +40,12 @@ function unavailable(reason: string | null | undefined, testid = "memory-unavail
       "The Memory tab reads the compiler's buffer assignment from the HLO protos in the capture; re-ingest the profile (`xdiag ingest ID`) if it was ingested by an older xdiag."));
 }
 
+/** A capacity label's head ("host RAM (CPU capture; …)" -> "host RAM"): the card shows it, the tooltip all of it. */
+function shortLabel(label: string): string {
+  const i = label.indexOf(" (");
+  return i > 0 ? label.slice(0, i) : label;
+}
+
 /** The chart's key: what each line and mark means (uPlot's own legend is off). */
 function chartLegend(dark: boolean, items: { label: string; kind: "line" | "dashed" | "peak" | "band" | "limit"; color?: keyof ReturnType<typeof chartColors> }[]): HTMLElement {
   const c = chartColors(dark);
@@ -61,6 +67,8 @@ export class MemoryPanel implements Panel {
   private limit = LIMIT;
   private space: number | null = null;
   private group: GroupFilter = null;
+  /** "other (n groups)" opened: every group listed. */
+  private allGroups = false;
   private filterText = "";
   private controller: AbortController | null = null;
   private heapChart: MemoryChart | null = null;
@@ -69,6 +77,8 @@ export class MemoryPanel implements Panel {
   private resize: ResizeObserver | null = null;
   private unsub: (() => void) | null = null;
   private lastWidth = 0;
+  /** The peak as drawn: position, bytes, instruction. */
+  private marker: { position: number; bytes: number; instruction: string } | null = null;
 
   private readonly programSel = h("select", { class: "input", "aria-label": "Program", "data-testid": "memory-program" });
   private readonly spaceSel = h("select", { class: "input", "aria-label": "Memory space", "data-testid": "memory-space", hidden: true });
@@ -191,6 +201,9 @@ export class MemoryPanel implements Panel {
   }
 
   private renderProgram(m: MemoryProgram): void {
+    const pm = peakMarker(m.heap?.position ?? [], m.heap?.heap_bytes ?? [], m.peak_position, m.peak_heap_bytes);
+    this.marker = { position: pm.position, bytes: pm.bytes, instruction: (pm.index >= 0 ? m.heap.instruction?.[pm.index] : "") || m.peak_instruction || "" };
+    const peakAt = this.marker.instruction;
     const spaces = m.memory_spaces ?? [];
     this.spaceSel.hidden = spaces.length < 2;
     replace(this.spaceSel, ...spaces.map((s) => h("option", { value: String(s) }, s === 0 ? "memory space 0 (device memory)" : `memory space ${s}`)));
@@ -206,8 +219,8 @@ export class MemoryPanel implements Panel {
     const headroom = m.headroom_bytes ?? (cap?.bytes ? cap.bytes - m.peak_heap_bytes : null);
     replace(this.cards,
       card("Peak heap", formatBytes(m.peak_heap_bytes),
-        `${exact(m.peak_heap_bytes)}, at position ${m.peak_position.toLocaleString("en-US")}${m.peak_instruction ? ` (${m.peak_instruction})` : ""} of program order; parameters, live-out and constants included`,
-        "memory-peak", m.peak_instruction ? `at ${m.peak_instruction}` : undefined),
+        `${exact(m.peak_heap_bytes)}, at position ${this.marker.position.toLocaleString("en-US")}${peakAt ? ` (${peakAt})` : ""} of program order; parameters, live-out and constants included`,
+        "memory-peak", peakAt ? `at ${peakAt}` : undefined),
       card("Unpadded peak", formatBytes(m.peak_unpadded_heap_bytes), `${exact(m.peak_unpadded_heap_bytes)}: the same buffers without layout padding`, "memory-unpadded",
         m.peak_heap_bytes > 0 ? `padding ${formatPct(1 - m.peak_unpadded_heap_bytes / m.peak_heap_bytes)}` : undefined),
       card("Entry parameters", formatBytes(m.entry_parameters_bytes), exact(m.entry_parameters_bytes), "memory-params"),
@@ -218,7 +231,7 @@ export class MemoryPanel implements Panel {
       card("Buffers at peak", formatCount(m.buffers_at_peak), "Logical buffers live at the peak position", "memory-count"),
       card("Headroom", headroom == null ? "unknown" : headroom < 0 ? `−${formatBytes(-headroom)}` : formatBytes(headroom),
         cap?.bytes ? `${headroomText(cap.bytes, m.peak_heap_bytes)}; capacity from ${cap.label}` : "No capacity is known for this device (no allocator events, no table entry, no host RAM figure)",
-        "memory-headroom", cap?.bytes ? `of ${formatBytes(cap.bytes)} · ${cap.label}` : "capacity unknown"),
+        "memory-headroom", cap?.bytes ? `of ${formatBytes(cap.bytes)} · ${shortLabel(cap.label)}` : "capacity unknown"),
     );
 
     const heap = m.heap;
@@ -232,7 +245,9 @@ export class MemoryPanel implements Panel {
             `Heap size after each step of the compiler's heap simulation (${formatCount(heap.total_points)} points${heap.downsampled ? `, ${formatCount(heap.position.length)} drawn: the largest of each bucket, the peak kept` : ""}). `
             + (m.indefinite_bytes ? `It includes ${formatBytes(m.indefinite_bytes)} that live through the whole program (parameters, live-out, constants). ` : "")
             + "Click a buffer below to shade its live range."))
-        : unavailable("not available because the heap simulation of this program is empty", "memory-heap-unavailable"),
+        : unavailable(m.heap_simulation === false
+          ? "not available because the compiler recorded no heap simulation for this program: only the buffers that live through the whole program (parameters, outputs, constants) are known, listed below"
+          : "not available because the heap simulation of this program is empty", "memory-heap-unavailable"),
       h("h3", null, "What fills the peak"),
       this.groupsHost,
       h("h3", null, "Buffers live at the peak"),
@@ -246,7 +261,7 @@ export class MemoryPanel implements Panel {
 
   private renderGroups(m: MemoryProgram): void {
     const block = (title: string, kind: "category" | "scope", groups: { key: string; bytes: number; count: number }[]) => {
-      const rows = groupRows(groups, m.peak_heap_bytes, 10);
+      const rows = groupRows(groups, m.peak_heap_bytes, this.allGroups ? Infinity : 10);
       return h("div", { class: "memory-group", "data-testid": `memory-groups-${kind}` },
         h("h4", null, title),
         rows.length
@@ -255,7 +270,7 @@ export class MemoryPanel implements Panel {
               h("th", { class: "num" }, "Bytes"), h("th", { class: "num" }, "of peak"), h("th", { class: "num" }, "Buffers"))),
             h("tbody", null, ...rows.map((r) => h("tr", { "data-testid": "memory-group-row", "data-key": r.key },
               h("td", null, r.folded
-                ? h("span", { class: "muted" }, r.key)
+                ? h("button", { class: "linklike muted", type: "button", "data-testid": "memory-groups-all", title: "List every group", onclick: () => { this.allGroups = true; this.renderGroups(m); } }, `${r.key} ▸`)
                 : h("button", {
                   class: "linklike", type: "button", title: kind === "category" ? (CATEGORY_HELP[r.key] ?? r.key) : `Show the buffers under ${r.key}`,
                   onclick: () => this.setGroup({ kind, key: r.key }),
@@ -265,9 +280,19 @@ export class MemoryPanel implements Panel {
               h("td", { class: "num" }, formatCount(r.count))))))
           : h("p", { class: "muted small" }, "no buffers"));
     };
+    const sp = [...(m.groups?.scope_peaks ?? [])].sort((a, b) => b.bytes - a.bytes).slice(0, 10);
     replace(this.groupsHost,
       block("By category", "category", m.groups?.by_category ?? []),
-      block("By JAX named scope", "scope", m.groups?.by_scope ?? []));
+      block("By JAX named scope", "scope", m.groups?.by_scope ?? []),
+      sp.length
+        ? h("div", { class: "memory-group", "data-testid": "memory-scope-peaks" },
+          h("h4", { title: "The largest total of a scope's temporaries live at the same time, wherever in the program it happens (not only at the peak)" }, "Each scope's own peak"),
+          h("table", { class: "table compact" },
+            h("thead", null, h("tr", null, h("th", null, "Named scope"), h("th", { class: "num" }, "Largest at once"), h("th", { class: "num" }, "vs program peak"))),
+            h("tbody", null, ...sp.map((r) => h("tr", null, h("td", null, r.key),
+              h("td", { class: "num", title: `${r.bytes.toLocaleString("en-US")} bytes` }, formatBytes(r.bytes)),
+              h("td", { class: "num" }, formatPct(m.peak_heap_bytes > 0 ? r.bytes / m.peak_heap_bytes : 0)))))))
+        : null);
   }
 
   private setGroup(g: GroupFilter): void {
@@ -290,16 +315,16 @@ export class MemoryPanel implements Panel {
       { key: "category", label: "Category", sort: (b) => b.category, render: (b) => h("span", { class: `tag tag-mem-${b.category}`, title: CATEGORY_HELP[b.category] ?? "" }, b.category) },
       { key: "instruction", label: "Defined by", sort: (b) => b.instruction, title: "The HLO instruction that defines the buffer: opens the HLO graph at it",
         render: (b) => h("span", null,
-          h("a", { href: this.hloHref(b), "data-testid": "memory-buffer-hlo", title: `Open ${b.instruction} in the HLO graph` }, b.instruction),
+          h("a", { href: this.hloHref(b), class: "ellipsis mem-instr", "data-testid": "memory-buffer-hlo", title: `Open ${b.instruction} in the HLO graph` }, b.instruction),
           b.opcode && !b.instruction.includes(b.opcode) ? h("span", { class: "muted small" }, ` ${b.opcode}`) : null,
           b.shape_index && b.shape_index.length ? h("span", { class: "muted small" }, ` {${b.shape_index.join(",")}}`) : null) },
-      { key: "scope", label: "JAX scope / op", sort: (b) => b.scope || b.op_name || "",
-        render: (b) => h("span", { class: "ellipsis", title: b.op_name || "" }, b.scope ? h("strong", null, b.scope) : null,
+      { key: "scope", label: "JAX scope / op", sort: (b) => b.scope_path || b.scope || b.op_name || "",
+        render: (b) => h("span", { class: "ellipsis", title: [b.scope_path ? `scopes: ${b.scope_path}` : "", b.op_name ? `op: ${b.op_name}` : ""].filter(Boolean).join("\n") }, b.scope ? h("strong", null, b.scope_path || b.scope) : null,
           b.op_name ? h("span", { class: "muted small" }, ` ${b.op_name}`) : b.scope ? null : h("span", { class: "muted" }, "–")) },
       { key: "source", label: "Source", sort: (b) => sourceLabel(b.source).full,
-        render: (b) => { const s = sourceLabel(b.source); return s.short ? h("span", { class: "ellipsis mono", title: s.full }, s.short) : h("span", { class: "muted" }, "–"); } },
-      { key: "live", label: "Live (program order)", numeric: true, sort: (b) => (b.live ? b.live[1] - b.live[0] : Infinity),
-        title: "Positions in the heap simulation where the buffer is allocated and freed",
+        render: (b) => { const s = sourceLabel(b.source); return s.short ? h("span", { class: "ellipsis mono", title: b.source?.stack?.length ? b.source.stack.join("\n") : s.full }, s.short) : h("span", { class: "muted" }, "–"); } },
+      { key: "live", label: "Live", numeric: true, sort: (b) => (b.live ? b.live[1] - b.live[0] : Infinity),
+        title: "Live range: the positions in program order (the heap simulation) where the buffer is allocated and freed",
         render: (b) => (b.live ? `${b.live[0].toLocaleString("en-US")} – ${b.live[1].toLocaleString("en-US")}` : h("span", { class: "muted" }, "whole program")) },
       { key: "links", label: "", render: (b) => h("a", { href: this.traceHref(b), "data-testid": "memory-buffer-trace", title: `Find ${b.instruction} in the timeline`, onclick: (e: MouseEvent) => this.openTrace(e, b) }, "timeline") },
     ], {
@@ -391,7 +416,7 @@ export class MemoryPanel implements Panel {
         this.heapChart = createHeapChart(this.heapHost, {
           width, height: CHART_H, dark,
           position: m.heap.position, heap: m.heap.heap_bytes, unpadded: m.heap.unpadded_bytes ?? null,
-          peak: { position: m.peak_position, bytes: m.peak_heap_bytes, label: `peak ${formatBytes(m.peak_heap_bytes)}${m.peak_instruction ? ` at ${m.peak_instruction}` : ""} (position ${m.peak_position.toLocaleString("en-US")})` },
+          peak: this.marker ? { position: this.marker.position, bytes: this.marker.bytes, label: `peak ${formatBytes(this.marker.bytes)}${this.marker.instruction ? ` at ${this.marker.instruction}` : ""} (position ${this.marker.position.toLocaleString("en-US")})` } : null,
           onHover: (i) => this.hover(i),
         });
         this.heapHost.dataset.points = String(m.heap.position.length);
