@@ -12,7 +12,7 @@ WEBUI_SRC := $(shell find webui/src webui/index.html webui/package.json webui/vi
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench soak lint setup webui chromium clean pyc
+.PHONY: run test bench bench-pod soak lint setup webui chromium clean pyc
 
 run: $(STAMP) webui pyc
 	$(BIN)/python -m xdiag.cli.demo
@@ -25,6 +25,12 @@ test: $(STAMP) webui chromium
 
 bench: $(STAMP) pyc
 	$(BIN)/python -m bench.run
+
+# A 32-host pod session (32 x 1M events): upload, and ingest as the Kubernetes Jobs do
+# (`xdiag ingest --host` pods, then --finalize), on the local store and on fake-gcs-server,
+# with stock xprof on the same files -> bench/pod_results.md. About 10-20 min; not in `test`.
+bench-pod: $(STAMP) pyc
+	$(BIN)/python -m bench.pod
 
 # 50 web-UI clients (locust, headless) against `xdiag serve` on a 1M-event profile for
 # 60 s: latency per request, req/s, errors, peak RSS -> bench/results.md. Not in `test`.
