@@ -406,7 +406,7 @@ def test_bad_requests_and_older_ingests_are_clear(service) -> None:
                                 404)["detail"]
     assert "memory_space 7" in _get(
         client, f"/api/v1/profiles/{pid}/memory/programs/jit_train_step?memory_space=7",
-        400)["detail"]
+        404)["detail"]
     _get(client, f"/api/v1/profiles/{pid}/memory/programs/jit_train_step?limit=0", 400)
     _get(client, "/api/v1/profiles/no~such/memory", 404)
     # A profile ingested before the memory views existed: said so, never a 500 (the last

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from xdiag.core.errors import BadRequest, NotFound
+from xdiag.core.errors import NotFound
 from xdiag.serving.profile import ProfileData
 from xdiag.store import layout
 
@@ -165,9 +165,9 @@ def program(data: ProfileData, ref: str, *, memory_space: int | None = None,
         return {"available": False, "reason": view.get("reason"), **head}
     spaces = view["memory_spaces"]
     space = memory_space if memory_space is not None else (0 if 0 in spaces else spaces[0])
-    if space not in spaces:
-        raise BadRequest(f"memory_space {space} is not used by {p['id']} "
-                         f"(memory spaces: {', '.join(map(str, spaces))})")
+    if space not in spaces:  # a valid number, of a space this program does not use
+        raise NotFound(f"memory_space {space} is not used by {p['id']} "
+                       f"(memory spaces: {', '.join(map(str, spaces))})")
     s = view["spaces"][str(space)]
     cap = capacity(data, views)
     return {"available": True, "reason": None, **head, "memory_spaces": spaces,
