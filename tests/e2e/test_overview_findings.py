@@ -68,7 +68,7 @@ def test_findings_render_and_a_deep_link_lands_on_the_host_and_window(
     assert len(top.get_by_test_id("finding-evidence").locator("li").all()) == len(findings[0]["evidence"])
     # Hosts x steps: both hosts, the straggler slowest in most steps.
     page.get_by_test_id("hosts-heatmap").wait_for()
-    rows = page.get_by_test_id("host-row")
+    rows = page.get_by_test_id("hosts-steps-row")
     assert sorted(rows.nth(i).get_attribute("data-host") for i in range(rows.count())) == \
         ["worker-0", "worker-1"]
     page.get_by_test_id("framework").wait_for()

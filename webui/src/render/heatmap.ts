@@ -174,9 +174,12 @@ export function drawHeatmap(
     });
   }
   if (hover) {
+    // The hovered cell: a dashed frame (solid frames mark the slowest host).
     ctx.strokeStyle = c.fg;
     ctx.lineWidth = 2;
-    ctx.strokeRect(g.left + hover.col * g.cellW, g.top, g.cellW - gap, g.plotH);
+    ctx.setLineDash([4, 3]);
+    ctx.strokeRect(g.left + hover.col * g.cellW + 1, g.top + hover.row * g.cellH + 1, Math.max(1, g.cellW - gap - 2), g.cellH - gap - 2);
+    ctx.setLineDash([]);
   }
   // Step numbers under the cells, named in the gutter.
   ctx.fillStyle = c.muted;

@@ -28,7 +28,7 @@ export function findingsSection(d: Diagnosis | NotAvailable, href: (v: Partial<V
     fs.length
       ? `${fs.length} finding${fs.length === 1 ? "" : "s"}, ranked by the time each is estimated to cost per step`
       : "No problem found",
-    stepNs !== null ? ` (mean step ${formatNs(stepNs)} over ${steps} step${steps === 1 ? "" : "s"}, ${d.summary.hosts} host${d.summary.hosts === 1 ? "" : "s"}, ${d.summary.devices} device${d.summary.devices === 1 ? "" : "s"})` : "",
+    stepNs !== null ? ` (median step ${formatNs(stepNs)} over ${steps} step${steps === 1 ? "" : "s"}, ${d.summary.hosts} host${d.summary.hosts === 1 ? "" : "s"}, ${d.summary.devices} device${d.summary.devices === 1 ? "" : "s"})` : "",
     `. ${d.rules.length} rules checked.`));
   if (!fs.length) {
     el.append(h("p", { class: "finding-none", "data-testid": "findings-none" },

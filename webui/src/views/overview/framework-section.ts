@@ -87,7 +87,7 @@ export class FrameworkSection {
     this.el.append(
       h("p", { class: "muted small" },
         `Width: a scope's share of the devices' op time (self time of its ops, summed over devices and hosts). Per step: over ${r.steps} step${r.steps === 1 ? "" : "s"}, per device`,
-        r.step_ns !== null ? `; share of step: of the mean step (${formatNs(r.step_ns)})` : "", ". Click a scope to zoom in."),
+        r.step_ns !== null ? `; share of step: of the median step (${formatNs(r.step_ns)})` : "", ". Click a scope to zoom in."),
       this.crumbs, wrap, this.detail, this.table);
     this.refresh();
     return this.el;
@@ -152,7 +152,7 @@ export class FrameworkSection {
       h("thead", null, h("tr", null,
         h("th", null, "Scope"),
         h("th", { class: "num", title: "Op time in the scope and its nested scopes, per step and per device" }, "Time / step"),
-        h("th", { class: "num", title: "Time per step ÷ the mean step time" }, "Share of step"),
+        h("th", { class: "num", title: "Time per step ÷ the median step time" }, "Share of step"),
         h("th", { class: "num", title: "Share of all the devices' op time" }, "Share of op time"),
         h("th", { class: "num", title: "FLOPs of the scope's ops over the capture (HLO cost model)" }, "FLOPs"),
         h("th", { class: "num", title: "Bytes accessed by the scope's ops over the capture (HLO cost model)" }, "Bytes"),

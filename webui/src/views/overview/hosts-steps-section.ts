@@ -128,7 +128,7 @@ export class HostsStepsSection {
     const range = heatmapGeometry(this.hm, 600, GUTTER);
     this.el.append(
       h("div", { class: "legend heat-legend" },
-        h("span", null, "Step time per host:"),
+        h("span", { title: "Each host's own step: from its host-side start (its devices free of earlier work) to its last device op's end. The parts are means over the host's devices and add up to the step: compute, collectives with no compute beside them, host-side (no device of the host busy) and idle (a device waiting while others worked)." }, "Step time per host ⓘ:"),
         h("span", { class: "muted" }, formatNs(range.lo)),
         h("span", { class: "heat-ramp", style: `background:linear-gradient(90deg, ${[0, 0.25, 0.5, 0.75, 1].map(heatColor).join(", ")})` }),
         h("span", { class: "muted" }, formatNs(range.hi)),
@@ -177,7 +177,7 @@ export class HostsStepsSection {
         const trace = s0 !== null && d0 !== null && d0 !== undefined
           ? h("a", { href: this.href({ tab: "trace", t0: Math.max(0, Math.round(s0 - d0 * 0.05)), t1: Math.round(s0 + d0 * 1.05), host: x.host }), title: `${x.host}'s step ${r.steps[first]} in the trace` }, x.host)
           : x.host;
-        return h("tr", { "data-testid": "host-row", "data-host": x.host },
+        return h("tr", { "data-testid": "hosts-steps-row", "data-host": x.host },
           h("td", null, trace),
           h("td", { class: "num" }, String(x.devices.length)),
           h("td", { class: "num" }, formatNs(x.mean_dur_ns)),
@@ -193,12 +193,12 @@ export class HostsStepsSection {
     if (host === this.picked) return;
     if (this.hm && !this.hm.rows.includes(host)) return;
     void this.pick(host).then(() => this.devices.scrollIntoView({ block: "center" }));
-    for (const r of this.el.querySelectorAll<HTMLElement>("[data-testid=host-row]")) r.classList.toggle("selected", r.dataset.host === host);
+    for (const r of this.el.querySelectorAll<HTMLElement>("[data-testid=hosts-steps-row]")) r.classList.toggle("selected", r.dataset.host === host);
   }
 
   private async pick(host: string): Promise<void> {
     this.picked = host;
-    for (const r of this.el.querySelectorAll<HTMLElement>("[data-testid=host-row]")) r.classList.toggle("selected", r.dataset.host === host);
+    for (const r of this.el.querySelectorAll<HTMLElement>("[data-testid=hosts-steps-row]")) r.classList.toggle("selected", r.dataset.host === host);
     replace(this.devices, loading(`devices of ${host}`));
     try {
       const r = await this.api.hostsSteps(this.profileId, host);
