@@ -29,6 +29,10 @@ class EventStats:
     model_flops: tuple[np.ndarray, np.ndarray] | None
     # GPU only (gathered once kernel tracks are known): kernel <-> its host launch.
     correlation_id: tuple[np.ndarray, np.ndarray] | None = None
+    # GPU: per event, the graph launch (its correlation id) of a command-buffer kernel tied
+    # to its instruction (`gpu_kernels.resolve`), -1 for others: an instruction runs once
+    # per launch of its graph, however many kernels it has (a cuBLAS memset and GEMM).
+    graph_run: np.ndarray | None = None
     # CPU: the XLA program run an op belongs to (and host events of that run), deferred
     # like program_id.
     run_id: tuple[np.ndarray, np.ndarray] | Callable[[], tuple[np.ndarray, np.ndarray]] \

@@ -80,6 +80,7 @@ class ModuleInfo:
     bytes: float | None
     costs: Mapping[str, OpCostInfo]
     triton_kernels: frozenset[str] = frozenset()
+    triton_ops: frozenset[str] = frozenset()  # the custom calls that launch them
     _by_kernel: dict[str, str] | None = None
 
     def is_triton_kernel(self, kernel: str) -> bool:
@@ -118,6 +119,8 @@ def module_costs(proto: bytes) -> dict[str, Any]:
     cols = cost_columns(proto)
     triton = sorted({m.group(1) for _, target, config in cols.custom_configs
                      if target.endswith("triton") and (m := _TRITON_NAME.search(config))})
+    triton_ops = sorted(cols.names[i] for i, target, config in cols.custom_configs
+                        if target.endswith("triton") and _TRITON_NAME.search(config))
     fusion, collective = CATEGORIES.index("fusion"), CATEGORIES.index(COLLECTIVE)
     # A fusion around a collective is counted as the collective it is.
     shown = np.where((cols.category == fusion) & (cols.fused_category == collective),
@@ -125,6 +128,7 @@ def module_costs(proto: bytes) -> dict[str, Any]:
     return {
         "instructions": len(cols.names),
         "triton_kernels": triton,  # Pallas/Triton kernel names its custom calls launch
+        "triton_ops": triton_ops,  # and those custom calls (their FLOPs are the kernel's)
         "flops": float(cols.total.flops), "bytes": float(cols.total.bytes_accessed),
         "ops": {"names": cols.names, "flops": cols.flops.tolist(),
                 "bytes": (cols.bytes_read + cols.bytes_written).tolist(),
@@ -172,7 +176,8 @@ def module_infos(cols: Any, cache: CostCache | None = None,
             name=ref.name, program_id=ref.program_id, proto=ref.proto, fingerprint=fp,
             instructions=costs["instructions"], flops=costs["flops"], bytes=costs["bytes"],
             costs=OpCosts(costs["ops"]),
-            triton_kernels=frozenset(costs.get("triton_kernels", ()))))
+            triton_kernels=frozenset(costs.get("triton_kernels", ())),
+            triton_ops=frozenset(costs.get("triton_ops", ()))))
     return out
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from xdiag.analysis import device_steps, op_table, step_table, timeline
+from xdiag.analysis import device_steps, gpu_kernels, op_table, step_table, timeline
 from xdiag.analysis._intervals import ps_to_ns
 from xdiag.analysis.event_stats import EventStats, event_lines, modules_that_ran
 from xdiag.analysis.hlo_costs import CostCache, ModuleInfo, module_infos, name_scopes
@@ -145,6 +145,8 @@ def analyse_host(cols: Any, t0_ns: int, *, cost_cache: CostCache | None = None,
     # which does not need them: a viewer can open the timeline while they run.
     es.materialise()
     modules = module_infos(cols, cost_cache, modules_that_ran(es))
+    # GPU: kernels of command buffers (CUDA graphs) get the instruction they ran.
+    gpu_kernels.resolve(es, idx, tracks, modules)
     ops, op_info = op_table.build(es, idx, tracks, modules)
     steps = step_table.build(es, marks, idx, tracks, op_info, window)
     return HostAnalysis(index=idx, names=names, tracks=track_json, ops=ops, steps=steps,

@@ -175,12 +175,21 @@ def build(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     occ, tot, slf, top = np.frombuffer(row_sums(
         np.ascontiguousarray(inv), pos, idx.ev_self, idx.ev_start, idx.ev_end,
         nested.view(np.uint8), n_rows), np.int64).reshape(4, n_rows)
+    # GPU: an instruction of a command buffer runs once per launch of the graph, however
+    # many kernels it has (a cuBLAS call: a memset and its GEMM): its costs are spread
+    # over its kernels.
+    share = _runs_per_kernel(inv, es.graph_run[src] if es.graph_run is not None else None,
+                             occ)
     # Category and costs depend on the op only: once per op, not per op and device.
     # (category, fused category, FLOPs, bytes, costed, counted in its fusion, payload)
     desc = []
     for (_, op, _), info in zip(op_keys, op_infos, strict=True):
         cost = info.costs.get(op) if info else None
-        if cost is not None and cost.in_fusion:
+        if cost is not None and not cost.flops and info is not None and op in info.triton_ops:
+            # A Pallas/Triton call's FLOPs are its kernel's, which the HLO does not state
+            # (no cost estimate in its backend config): unknown, not zero.
+            desc.append(("custom_call", "triton", 0.0, 0.0, False, False, 0.0))
+        elif cost is not None and cost.in_fusion:
             desc.append((cost.category, cost.fused_category, 0.0, 0.0, True, True, 0.0))
         elif cost is not None:
             desc.append((cost.category, cost.fused_category, cost.flops, cost.bytes, True,
@@ -190,7 +199,9 @@ def build(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
         else:  # FLOPs and bytes unknown
             desc.append((guess_category(op), "", 0.0, 0.0, False, False, 0.0))
     keys = [op_keys[o] for o in row_op]
-    rdesc = [desc[o] for o in row_op]
+    rdesc = [desc[o] if share[r] == 1.0 else
+             (*desc[o][:2], desc[o][2] * share[r], desc[o][3] * share[r], *desc[o][4:6],
+              desc[o][6] * share[r]) for r, o in enumerate(row_op)]
     cols_out: dict[str, list[Any]] = {
         "module": [k[0] for k in keys], "program_id": [k[2] for k in keys],
         "op": [k[1] for k in keys], "device": row_dev,
@@ -217,11 +228,29 @@ def build(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
                       "module_flops": {m.program_id: m.flops or 0.0 for m in modules}}
 
 
+def _runs_per_kernel(inv: np.ndarray, graph_run: np.ndarray | None,
+                     occ: np.ndarray) -> list[float]:
+    """Per row: its executions over its slices. A slice is an execution of its op, but
+    the kernels of one graph launch (`graph_run` >= 0) that ran one instruction are one."""
+    out = np.ones(len(occ), np.float64)
+    if graph_run is None or not np.any(graph_run >= 0):
+        return out.tolist()
+    in_graph = graph_run >= 0
+    rows, runs = inv[in_graph], graph_run[in_graph]
+    pairs = np.unique(np.stack([rows, runs]), axis=1)
+    execs = occ - np.bincount(rows, minlength=len(occ)) + np.bincount(pairs[0],
+                                                                        minlength=len(occ))
+    has = occ > 0
+    out[has] = execs[has] / occ[has]
+    return out.tolist()
+
+
 def _kernel_op(info: ModuleInfo | None, kernel: str, hlo_op: str | None) -> str:
     """The op a GPU kernel is counted under: the instruction that launched it (its
-    `hlo_op`) unless that is a whole command buffer (CUDA graph); there, the instruction
-    the kernel is named after (fusions); else the kernel's name (a library kernel: cuBLAS,
-    cub, memset). Not the kernel's name first: XLA shares one kernel among identical
+    `hlo_op`, which `gpu_kernels.resolve` has set for the kernels of command buffers it
+    could place) unless that is still a whole command buffer (CUDA graph); there, the
+    instruction the kernel is named after (fusions); else the kernel's name (a kernel
+    that fits no instruction, listed with its time). Not the kernel's name first: XLA shares one kernel among identical
     fusions (`loop_add_fusion.1` ... `.5` all launch `loop_add_fusion`)."""
     if hlo_op and not hlo_op.startswith("command_buffer"):
         return hlo_op

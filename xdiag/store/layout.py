@@ -25,8 +25,8 @@ STATE = ".xdiag"
 # Of the derived views: bump when their format changes. A profile whose views are of an
 # older version is ingested again in the background (at start-up, or when it is opened).
 VERSION = 5
-# Of the cached HLO costs (2: op columns; 3: in_fusion; 4: op_names).
-COSTS_FORMAT = 4
+# Of the cached HLO costs (2: op columns; 3: in_fusion; 4: op_names; 5: triton_ops).
+COSTS_FORMAT = 5
 
 
 def session_prefix(run: str, session: str) -> str:
