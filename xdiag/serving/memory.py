@@ -129,7 +129,7 @@ def overview(data: ProfileData) -> dict[str, Any]:
             "capacity": capacity(data, views)}
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=16)  # a train step's view is ~1 MB of JSON
 def _program_view(store: Any, key: str) -> dict[str, Any]:
     return store.read_json(key)
 
