@@ -336,3 +336,14 @@ def test_host_facts_gaps_dispatches_compiles() -> None:
     assert f["dispatches"] == [2, 1, 0] and f["busy_runs"] == [1, 1, 1]
     assert f["compile"]["ns"] == 20 and f["compile"]["count"] == 1
     assert f["compile"]["modules"] == ["jit_step"] and f["devices"] == 1
+
+
+def test_hosts_steps_lists_at_most_max_steps() -> None:
+    a, b = table([10 * MS] * 10), table([12 * MS] * 10)
+    hs = hosts_steps.build([("a", a, None), ("b", b, None)], max_steps=3)
+    assert hs["steps"] == [0, 4, 9] and hs["shown"] == {"steps": 3, "of": 10}
+    assert len(hs["hosts"][0]["dur_ns"]) == 3 and hs["hosts"][1]["slowest_count"] == 10
+    assert [s["step"] for s in hs["slowest"]] == [0, 4, 9]
+    rows = hs["_rows"]
+    db = hosts_steps.device_breakdown("a", rows[0][1], hs["steps"])
+    assert db["steps"] == [0, 4, 9] and len(db["busy_ns"][0]) == 3

@@ -32,8 +32,8 @@ def build(profile_id: str, results: list[dict[str, Any]], views: dict[str, Any]
     """
     hs = hosts_steps.build([(r["host"], r["steps"], r.get("diagnosis")) for r in results])
     rows = hs.pop("_rows")
-    breakdown = {h: hosts_steps.device_breakdown(h, r) for h, r, _ in rows}
-    hs["device_breakdown"] = breakdown
+    hs["device_breakdown"] = {h: hosts_steps.device_breakdown(h, r, hs["steps"])
+                              for h, r, _ in rows}
     op_scope = {(m, int(p), o): s for r in results for m, p, o, s in r.get("op_scopes") or ()}
     x = rules.Inputs(device_kind=str(views.get("device_kind") or "cpu"), hosts=rows,
                      ops=views["ops"], roofline=views["roofline"], steps=views["steps"],

@@ -37,6 +37,16 @@ def _positions(idx: Any, segs: np.ndarray) -> np.ndarray:
     return np.concatenate([np.arange(idx.seg_ptr[s], idx.seg_ptr[s + 1]) for s in segs.tolist()])
 
 
+def _union_sorted(s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`intervals.union` of intervals already sorted by start."""
+    if not len(s):
+        return s.astype(np.int64), e.astype(np.int64)
+    run_end = np.maximum.accumulate(e)
+    first = np.flatnonzero(np.concatenate([[True], s[1:] > run_end[:-1]]))
+    last = np.concatenate([first[1:] - 1, [len(s) - 1]])
+    return s[first].astype(np.int64), run_end[last].astype(np.int64)
+
+
 def _count_in(sorted_t: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (np.searchsorted(sorted_t, b, "left") - np.searchsorted(sorted_t, a, "left"))
 
@@ -53,8 +63,6 @@ def host_facts(idx: Any, names: list[str], tracks: list[dict[str, Any]],
     pos = _positions(idx, op_segs)
     devices = sorted({t.get("device") for t in tracks
                       if t.get("kind") == "xla_ops" and t.get("device") is not None})
-    o_s, o_e = idx.ev_start[pos], idx.ev_end[pos]
-    us, ue = intervals.union(o_s, o_e)
     nested = getattr(idx, "ev_nested", None)
     if nested is not None and len(nested) == len(idx.ev_start):
         top = ~np.asarray(nested, bool)[pos]
@@ -62,15 +70,21 @@ def host_facts(idx: Any, names: list[str], tracks: list[dict[str, Any]],
         seg_of_pos = np.repeat(op_segs, np.diff(idx.seg_ptr)[op_segs]) if len(op_segs) else \
             np.zeros(0, np.int64)
         top = np.asarray(idx.seg_depth)[seg_of_pos] == 0
-    top_s = np.sort(o_s[top])
+    # Top-level op slices by start, once (the segments are sorted runs: a stable sort
+    # merges them); a nested op lies inside its parent, so they alone give the busy union.
+    t_pos = pos[top]
+    by_start = np.argsort(idx.ev_start[t_pos], kind="stable")
+    t_pos = t_pos[by_start]
+    top_s, top_e = idx.ev_start[t_pos], idx.ev_end[t_pos]
+    us, ue = _union_sorted(top_s, top_e)
     out: dict[str, Any] = {"devices": len(devices), "busy_ns": int((ue - us).sum()),
-                           "op_count": int(top.sum())}
+                           "op_count": len(t_pos)}
     # Kernels (GPU): every kernel is its own launch.
-    seg_of = np.repeat(op_segs, np.diff(idx.seg_ptr)[op_segs]) if len(op_segs) else \
-        np.zeros(0, np.int64)
-    is_k = lanes[seg_track[seg_of]] if len(seg_of) else np.zeros(0, bool)
-    k_dur = (o_e - o_s)[is_k]
-    out["kernels"] = int(is_k.sum())
+    k_segs = op_segs[lanes[seg_track[op_segs]]] if len(op_segs) else op_segs
+    k_pos = _positions(idx, k_segs)
+    k_s = np.sort(idx.ev_start[k_pos])
+    k_dur = idx.ev_end[k_pos] - idx.ev_start[k_pos]
+    out["kernels"] = len(k_pos)
     out["kernel_p50_ns"] = float(np.median(k_dur)) if len(k_dur) else None
     # Host threads: dispatches and compilation.
     th_pos = _positions(idx, np.flatnonzero(threads[seg_track]))
@@ -115,11 +129,8 @@ def host_facts(idx: Any, names: list[str], tracks: list[dict[str, Any]],
     gap_busy = intervals.overlap_sum(us, ue, None, ga, np.maximum(ga, gb)).round()
     runs = np.searchsorted(us, b, "left") - np.searchsorted(ue, a, "right")
     ops_in = _count_in(top_s, a, b)
-    top_order = np.argsort(o_s[top], kind="stable")
-    top_dur = (o_e - o_s)[top][top_order]
-    csum = np.concatenate([[0], np.cumsum(top_dur)])
+    csum = np.concatenate([[0], np.cumsum(top_e - top_s)])
     op_ns = csum[np.searchsorted(top_s, b, "left")] - csum[np.searchsorted(top_s, a, "left")]
-    k_s = np.sort(o_s[is_k])
     out.update(
         step=np.asarray(steps["step"]).astype(np.int64).tolist(),
         gap_ns=[int(g) if n >= 0 else None for g, n in zip(gap.tolist(), nxt.tolist(),

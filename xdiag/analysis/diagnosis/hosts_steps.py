@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+MAX_STEPS = 1000  # columns kept in the stored view: a heatmap shows no more
+
 
 def host_rows(t: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """One host's per-step parts (complete steps only), arrays by step."""
@@ -36,81 +38,122 @@ def host_rows(t: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             "devices": np.asarray(t.get("devices", np.arange(d)), np.int64), "mask": ok}
 
 
-def lateness(own: np.ndarray, wait: np.ndarray) -> np.ndarray:
-    """Per participant (a host, or a device), how much later than the others it was
-    ready: the larger of its own time over the median of the others' and the others'
-    median wait (exposed collective) over its own. NaN: not present."""
-    out = np.full(len(own), np.nan)
-    ok = np.flatnonzero(~np.isnan(own))
-    if len(ok) < 2:
+def lateness(own: np.ndarray, wait: np.ndarray, work: np.ndarray | None = None
+             ) -> np.ndarray:
+    """How much later than the others each participant (a host, or a device) was ready,
+    per step: the largest of its own time over the median of the others' (`own`: step
+    time less exposed collective time), the others' median wait over its own (`wait`:
+    exposed collective time; the others waited for it) and its work over the others'
+    (`work`: compute time; more work than the rest). Arrays [participant, step]; NaN where
+    a participant has no such step or fewer than two have it."""
+    own = np.atleast_2d(np.asarray(own, np.float64))
+    wait = np.atleast_2d(np.asarray(wait, np.float64))
+    signals = [(own, 1.0), (wait, -1.0)] + ([] if work is None else [
+        (np.atleast_2d(np.asarray(work, np.float64)), 1.0)])
+    out = np.full(own.shape, np.nan)
+    if own.shape[0] < 2:
         return out
-    for i in ok.tolist():
-        others = ok[ok != i]
-        out[i] = max(own[i] - np.median(own[others]), np.median(wait[others]) - wait[i])
+    present = (~np.isnan(own)).sum(axis=0) >= 2
+    import warnings
+
+    gaps = any(np.isnan(x).any() for x, _ in signals)
+    median = np.nanmedian if gaps else np.median  # nanmedian is several times slower
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: NaN is the answer
+        for i in range(own.shape[0]):
+            others = np.delete(np.arange(own.shape[0]), i)
+            best = np.full(own.shape[1], -np.inf)
+            for x, sign in signals:
+                med = median(x[others], axis=0)
+                best = np.maximum(best, sign * (x[i] - med))
+            out[i] = np.where(present & ~np.isnan(own[i]), best, np.nan)
     return out
+
+
+def slowest_of(score: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """Per step, the participant with the highest lateness, -1 where none is later than
+    `floor` (ties and noise name no one)."""
+    filled = np.where(np.isnan(score), -np.inf, score)
+    top = np.argmax(filled, axis=0) if score.size else np.zeros(score.shape[1], np.int64)
+    ok = filled[top, np.arange(score.shape[1])] > floor
+    return np.where(ok, top, -1)
 
 
 def _aligned(steps: np.ndarray, own: np.ndarray, vals: np.ndarray) -> list[Any]:
-    out: list[Any] = [None] * len(steps)
-    j = np.searchsorted(steps, own)
-    for k, v in zip(j.tolist(), vals.tolist(), strict=True):
-        out[k] = v
-    return out
+    """`vals` (of the steps `own`) at their places among `steps`; None elsewhere."""
+    out = np.full(len(steps), np.nan)
+    out[np.searchsorted(steps, own)] = vals
+    return [None if v != v else v for v in out.tolist()]
 
 
-def build(hosts: list[tuple[str, dict[str, np.ndarray], dict[str, Any] | None]]
-          ) -> dict[str, Any]:
-    """The hosts x steps view from (host, step table, facts or None) per host.
+def _gap(r: dict[str, Any], f: dict[str, Any] | None) -> np.ndarray:
+    """Per step of r, the device-idle time after it (facts' gap less device work in it)."""
+    gap = np.full(len(r["step"]), np.nan)
+    if f and f.get("step"):
+        fs = np.asarray(f["step"], np.int64)
+        g = np.array([np.nan if x is None else x for x in f["gap_ns"]], np.float64)
+        gb = np.array([np.nan if x is None else x for x in f["gap_busy_ns"]], np.float64)
+        idle_gap = np.maximum(g - np.nan_to_num(gb), 0.0)
+        order = np.argsort(fs, kind="stable")
+        k = np.minimum(np.searchsorted(fs[order], r["step"]), max(len(fs) - 1, 0))
+        hit = fs[order][k] == r["step"]
+        gap[hit] = idle_gap[order][k][hit]
+    return gap
+
+
+def _kept(n: int, max_steps: int) -> np.ndarray:
+    """Evenly spaced column indices (first and last included), at most max_steps."""
+    if n <= max_steps:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, max_steps).round().astype(np.int64))
+
+
+def build(hosts: list[tuple[str, dict[str, np.ndarray], dict[str, Any] | None]],
+          max_steps: int | None = None) -> dict[str, Any]:
+    """The hosts x steps view from (host, step table, facts or None) per host: at most
+    `max_steps` (default MAX_STEPS) evenly spaced steps are listed (`shown` says how many
+    of how many); counts and skew are over every step.
 
     Also returns, under `_rows`, the per-host arrays the rules read (not served)."""
     rows = [(h, host_rows(t), f) for h, t, f in hosts if len(t.get("step", ()))]
     steps = np.unique(np.concatenate([r["step"] for _, r, _ in rows])) if rows else \
         np.zeros(0, np.int64)
-    out_hosts = []
     n = len(steps)
-    own = np.full((len(rows), n), np.nan)
-    wait = np.full((len(rows), n), np.nan)
-    for i, (h, r, f) in enumerate(rows):
-        gap = np.full(len(r["step"]), np.nan)
-        if f and f.get("step"):
-            fs = np.asarray(f["step"], np.int64)
-            g = np.array([np.nan if x is None else x for x in f["gap_ns"]], np.float64)
-            gb = np.array([np.nan if x is None else x for x in f["gap_busy_ns"]], np.float64)
-            idle_gap = np.maximum(g - np.nan_to_num(gb), 0.0)
-            pos = {s: k for k, s in enumerate(fs.tolist())}
-            gap = np.array([idle_gap[pos[s]] if s in pos else np.nan
-                            for s in r["step"].tolist()])
-        r["gap_ns"] = gap
+    keep = _kept(n, MAX_STEPS if max_steps is None else max_steps)
+    cols = {k: np.full((len(rows), n), np.nan) for k in (
+        "dur_ns", "start_ns", "compute_ns", "collective_ns", "host_ns", "idle_ns", "gap_ns")}
+    for i, (_, r, f) in enumerate(rows):
+        r["gap_ns"] = _gap(r, f)
         k = np.searchsorted(steps, r["step"])
-        own[i, k] = r["dur_ns"] - r["collective_ns"]
-        wait[i, k] = r["collective_ns"]
+        for key, c in cols.items():
+            c[i, k] = r[key]
 
-        def col(x: np.ndarray, r: dict[str, Any] = r) -> list[Any]:
-            return _aligned(steps, r["step"], np.round(x, 1))
+    def listed(x: np.ndarray, digits: int | None = 1) -> list[Any]:
+        x = x[keep] if digits is None else np.round(x[keep], digits)
+        return [None if v != v else v for v in x.tolist()]
 
-        out_hosts.append({
-            "host": h, "devices": r["devices"].tolist(),
-            "dur_ns": col(r["dur_ns"]), "start_ns": _aligned(steps, r["step"], r["start_ns"]),
-            "compute_ns": col(r["compute_ns"]), "collective_ns": col(r["collective_ns"]),
-            "host_ns": col(r["host_ns"]), "idle_ns": col(r["idle_ns"]),
-            "gap_ns": [None if v is None or v != v else v for v in col(gap)],
-            "mean_dur_ns": float(r["dur_ns"].mean()) if len(r["dur_ns"]) else None,
-            "slowest_count": 0})
+    out_hosts = [{
+        "host": h, "devices": r["devices"].tolist(),
+        **{k: listed(cols[k][i]) for k in ("dur_ns", "compute_ns", "collective_ns",
+                                           "host_ns", "idle_ns", "gap_ns")},
+        "start_ns": [None if v is None else int(v) for v in listed(cols["start_ns"][i], None)],
+        "mean_dur_ns": float(r["dur_ns"].mean()) if len(r["dur_ns"]) else None,
+        "slowest_count": 0} for i, (h, r, _) in enumerate(rows)]
     slowest = []
     if len(rows) > 1 and n:
-        dur = np.full((len(rows), n), np.nan)
-        for i, (_, r, _) in enumerate(rows):
-            dur[i, np.searchsorted(steps, r["step"])] = r["dur_ns"]
-        for j in range(n):
-            score = lateness(own[:, j], wait[:, j])
-            if np.isnan(score).all() or (~np.isnan(score)).sum() < 2:
-                continue
-            i = int(np.nanargmax(score))
-            out_hosts[i]["slowest_count"] += 1
+        dur = cols["dur_ns"]
+        score = lateness(dur - cols["collective_ns"], cols["collective_ns"], cols["compute_ns"])
+        # Later than the others by 1 % of the step at least: else nobody is the slowest.
+        top = slowest_of(score, 0.01 * np.nanmedian(dur, axis=0))
+        counts = np.bincount(top[top >= 0], minlength=len(rows))
+        for i, c in enumerate(counts.tolist()):
+            out_hosts[i]["slowest_count"] = c
+        for j in keep[top[keep] >= 0].tolist():
+            i = int(top[j])
             slowest.append({"step": int(steps[j]), "host": rows[i][0],
-                            "dur_ns": float(dur[i, j]), "excess_ns": round(float(score[i]), 1)})
+                            "dur_ns": float(dur[i, j]), "excess_ns": round(float(score[i, j]), 1)})
         spread = np.nanmax(dur, axis=0) - np.nanmin(dur, axis=0)
-        means = np.array([np.nanmean(d) for d in dur])
+        means = np.nanmean(dur, axis=1)
         skew = {"mean_spread_ns": float(np.nanmean(spread)),
                 "max_spread_ns": float(np.nanmax(spread)),
                 "mean_spread_pct": float(np.nanmean(spread / np.nanmedian(dur, axis=0)) * 100),
@@ -118,18 +161,26 @@ def build(hosts: list[tuple[str, dict[str, np.ndarray], dict[str, Any] | None]]
     else:
         skew = {"mean_spread_ns": 0.0, "max_spread_ns": 0.0, "mean_spread_pct": 0.0,
                 "cv": 0.0 if rows else None}
-    return {"steps": steps.tolist(), "hosts": out_hosts, "slowest": slowest, "skew": skew,
-            "_rows": rows}
+    return {"steps": steps[keep].tolist(), "shown": {"steps": len(keep), "of": n},
+            "hosts": out_hosts, "slowest": slowest, "skew": skew, "_rows": rows}
 
 
-def device_breakdown(host: str, r: dict[str, Any]) -> dict[str, Any]:
-    """Per device and step of one host: busy, compute, exposed collective and idle."""
-    busy, coll = r["busy_dev"], r["coll_dev"]
-    dur = r["dur_ns"][None, :]
-    host_ns = r["host_ns"][None, :]
+def device_breakdown(host: str, r: dict[str, Any], steps: list[int] | None = None
+                     ) -> dict[str, Any]:
+    """Per device and step of one host (the listed `steps` only, if given): busy,
+    compute, exposed collective and idle."""
+    sel = np.arange(len(r["step"]))
+    if steps is not None:
+        k = np.minimum(np.searchsorted(r["step"], steps), max(len(r["step"]) - 1, 0))
+        sel = k[r["step"][k] == np.asarray(steps, np.int64)] if len(r["step"]) else sel
+    busy, coll = r["busy_dev"][:, sel], r["coll_dev"][:, sel]
+    dur = r["dur_ns"][sel][None, :]
+    host_ns = r["host_ns"][sel][None, :]
     idle = np.maximum(dur - busy - host_ns, 0.0)
-    return {"host": host, "devices": r["devices"].tolist(), "steps": r["step"].tolist(),
+    return {"host": host, "devices": r["devices"].tolist(), "steps": r["step"][sel].tolist(),
             "busy_ns": np.round(busy, 1).tolist(),
             "compute_ns": np.round(busy - coll, 1).tolist(),
             "collective_ns": np.round(coll, 1).tolist(),
             "idle_ns": np.round(idle, 1).tolist()}
+
+

@@ -11,13 +11,14 @@ steps (robust to a first step that carries a compilation or a late start).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from xdiag.analysis.diagnosis.hosts_steps import lateness
+from xdiag.analysis.diagnosis.hosts_steps import _kept, lateness, slowest_of
 
 # rule id -> its title and thresholds. Units in the names: _ns, _share (0..1), counts.
 THRESHOLDS: dict[str, dict[str, Any]] = {
@@ -43,6 +44,7 @@ THRESHOLDS: dict[str, dict[str, Any]] = {
                                "min_idle_share_of_step": 0.15},
     "memory_capacity": {"title": "Device memory near capacity", "min_fraction": 0.90},
 }
+MAX_RULE_STEPS = 2000  # evenly spaced steps the per-step medians read (robust, bounded)
 SEVERITY = ((0.20, "high"), (0.05, "medium"), (0.0, "low"))  # by cost share of the step
 CALLBACK = re.compile(r"callback|debug_print|xla_python|outside_compilation|host_compute",
                       re.IGNORECASE)
@@ -83,11 +85,11 @@ class Inputs:
     tracks: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     memory: dict[str, Any] | None = None
 
-    @property
+    @functools.cached_property
     def n_steps(self) -> int:
         return int(self.steps.get("summary", {}).get("complete") or 0)
 
-    @property
+    @functools.cached_property
     def step_ns(self) -> float | None:
         d = [s["dur_ns"] for s in self.steps.get("steps", []) if s.get("complete")]
         return float(np.median(d)) if d else None
@@ -147,10 +149,12 @@ def straggler_host(x: Inputs, th: dict[str, Any]) -> list[Finding]:
     steps = np.array(sorted(common), np.int64)
     if not len(steps):
         return []
+    steps = steps[_kept(len(steps), MAX_RULE_STEPS)]
     own = np.array([_take(r, steps, r["dur_ns"] - r["collective_ns"]) for _, r, _ in x.hosts])
     wait = np.array([_take(r, steps, r["collective_ns"]) for _, r, _ in x.hosts])
-    score = np.array([lateness(own[:, j], wait[:, j]) for j in range(len(steps))]).T
-    slowest = np.argmax(score, axis=0)
+    work = np.array([_take(r, steps, r["compute_ns"]) for _, r, _ in x.hosts])
+    score = lateness(own, wait, work)
+    slowest = slowest_of(score, 0.0)
     med = np.median(score, axis=1)
     i = int(np.argmax(med))
     excess, frac = float(med[i]), float(np.mean(slowest == i))
@@ -188,25 +192,26 @@ def straggler_device(x: Inputs, th: dict[str, Any]) -> list[Finding]:
         return []
     best: tuple[float, Any] | None = None
     for host, r, _ in x.hosts:
-        busy, coll = r["busy_dev"], r["coll_dev"]
+        cols = _kept(r["busy_dev"].shape[1], MAX_RULE_STEPS)
+        busy, coll = r["busy_dev"][:, cols], r["coll_dev"][:, cols]
         if busy.shape[0] < 2 or not busy.shape[1]:
             continue
         own, wait = busy - coll, coll
-        score = np.array([lateness(own[:, j], wait[:, j]) for j in range(busy.shape[1])]).T
+        score = lateness(own, wait)
         med = np.median(score, axis=1)
         d = int(np.argmax(med))
-        frac = float(np.mean(np.argmax(score, axis=0) == d))
+        frac = float(np.mean(slowest_of(score, 0.0) == d))
         if best is None or med[d] > best[0]:
-            best = (float(med[d]), (host, r, d, frac, own, wait, score))
+            best = (float(med[d]), (host, r, d, frac, own, wait, score, cols))
     if best is None:
         return []
-    excess, (host, r, d, frac, own, wait, score) = best
+    excess, (host, r, d, frac, own, wait, score, cols) = best
     if excess < max(th["min_ns"], th["min_share_of_step"] * x.step_ns) or \
             frac < th["min_slowest_fraction"]:
         return []
     dev = int(r["devices"][d])
     others = [j for j in range(own.shape[0]) if j != d]
-    k = _median_index(score[d])
+    k = int(cols[_median_index(score[d])])
     return [Finding(
         "straggler_device", f"{host}:{dev}",
         f"Device {dev} on {host} is a straggler: the other devices wait about "
