@@ -74,7 +74,7 @@ export class OverviewPanel implements Panel {
     const err = (r: PromiseSettledResult<unknown>) => (r.status === "rejected" ? (r.reason instanceof Error ? r.reason : new Error(String(r.reason))) : null);
     replace(this.el, this.summary(steps.status === "fulfilled" ? steps.value : null));
     const retry = () => { this.started = false; this.show(); };
-    if (diagnosis.status === "fulfilled") this.el.append(findingsSection(diagnosis.value, (v) => this.ctx.href(v)));
+    if (diagnosis.status === "fulfilled") this.el.append(findingsSection(diagnosis.value, (v) => this.ctx.href(v), id));
     else this.el.append(h("h3", null, "Findings"), errorState(diagnosis.reason, retry));
     const cssv = (n: string, f: string) => getComputedStyle(this.el).getPropertyValue(n).trim() || f;
     this.hostsSteps = new HostsStepsSection(api, id, (v) => this.ctx.href(v), (v) => this.ctx.setView(v, true),
@@ -82,7 +82,7 @@ export class OverviewPanel implements Panel {
     this.el.append(this.hostsSteps.render(hosts.status === "fulfilled" ? hosts.value : err(hosts)!));
     if (steps.status === "fulfilled") this.el.append(this.stepsSection(steps.value));
     else this.el.append(h("h3", null, "Steps"), errorState(steps.reason, retry));
-    this.framework = new FrameworkSection((path) => this.ctx.setView({ tab: "overview", scope: path }),
+    this.framework = new FrameworkSection(id, (path) => this.ctx.setView({ tab: "overview", scope: path }),
       () => this.ctx.theme.get() === "dark",
       () => ({ bg: cssv("--bg", "#fff"), fg: cssv("--fg", "#111"), accent: cssv("--accent", "#1a73e8") }));
     this.el.append(this.framework.render(framework.status === "fulfilled" ? framework.value : err(framework)!, this.scope));

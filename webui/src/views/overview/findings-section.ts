@@ -12,11 +12,11 @@ import { emptyState } from "../states";
 /** Findings shown before "show N more". */
 const SHOWN = 6;
 
-export function findingsSection(d: Diagnosis | NotAvailable, href: (v: Partial<ViewState>) => string): HTMLElement {
+export function findingsSection(d: Diagnosis | NotAvailable, href: (v: Partial<ViewState>) => string, profileId = "PROFILE"): HTMLElement {
   const el = h("section", { class: "findings", "data-testid": "findings", "aria-labelledby": "findings-h" });
   el.append(h("h3", { id: "findings-h" }, "Findings"));
   if (!d.available) {
-    el.append(emptyState(`Diagnosis ${d.reason}.`, "Run `xdiag ingest PROFILE` again to compute it."));
+    el.append(emptyState(`Diagnosis ${d.reason}.`, `Run \`xdiag ingest ${profileId}\` again to compute it.`));
     el.dataset.available = "0";
     return el;
   }

@@ -34,6 +34,7 @@ export class FrameworkSection {
   private readonly table = h("div", { class: "table-scroll scope-table" });
 
   constructor(
+    private readonly profileId: string,
     private readonly setScope: (path: string | undefined) => void,
     private readonly dark: () => boolean,
     private readonly colors: () => { bg: string; fg: string; accent: string },
@@ -46,7 +47,7 @@ export class FrameworkSection {
       return this.el;
     }
     if (!r.available) {
-      this.el.append(emptyState(`The framework view ${r.reason}.`, "Run `xdiag ingest PROFILE` again to compute it."));
+      this.el.append(emptyState(`The framework view ${r.reason}.`, `Run \`xdiag ingest ${this.profileId}\` again to compute it.`));
       return this.el;
     }
     if (!r.root.children.length || !(r.root.total_ns > 0)) {

@@ -73,7 +73,7 @@ export class HostsStepsSection {
       return this.el;
     }
     if (!r.available) {
-      this.el.append(emptyState(`Hosts × steps ${r.reason}.`, "Run `xdiag ingest PROFILE` again to compute it."));
+      this.el.append(emptyState(`Hosts × steps ${r.reason}.`, `Run \`xdiag ingest ${this.profileId}\` again to compute it.`));
       return this.el;
     }
     if (!r.hosts.length || !r.steps.length) {
