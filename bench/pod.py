@@ -11,10 +11,11 @@ Per store, two ways in, each through real processes:
   folder (stock `jax.profiler` layout `<run>/plugins/profile/<session>/<host>.xplane.pb`);
   the service ingests it in its bounded process pool.
 - **jobs**: the raw files written straight into the store (as `jax.profiler.trace(gs://…)`
-  leaves them), then the indexed ingest Job of `deploy/k8s/ingest/` simulated: one
-  `xdiag ingest SESSION --host H` process per host, `--parallelism` at once in index order,
-  then `xdiag ingest SESSION --finalize`; a `xdiag serve` on the same store is what the
-  user opens meanwhile.
+  leaves them), then the ingest Jobs of `deploy/k8s/ingest/` run as rendered by
+  `deploy/ingest_jobs.py --run-locally`: per index, the init container (pods > 0 wait for
+  pod 0 to catalogue the session) then `xdiag ingest SESSION --host H`, `--parallelism`
+  pods at once in index order, then the finalize Job (`xdiag ingest SESSION --finalize`);
+  a `xdiag serve` on the same store is what the user opens meanwhile.
 
 For each: when the first host's timeline opens (tracks + a whole-profile viewport over
 HTTP) against when the last host's index is written and the whole ingest ends; peak RSS
@@ -289,44 +290,40 @@ def _write_raw(folder: Path, store_url: str) -> None:
         store.write_file(layout.raw_key("pod", "session", p.name[: -len(".xplane.pb")]), p)
 
 
+def _ingest_jobs() -> Any:
+    """deploy/ingest_jobs.py (a script, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ingest_jobs",
+                                                  ROOT / "deploy" / "ingest_jobs.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def run_jobs(folder: Path, store_url: str, work: Path, parallelism: int) -> dict[str, Any]:
+    """The Jobs as `deploy/ingest_jobs.py --run-locally` runs them (the manifests'
+    commands: pod 0 catalogues, the others' init containers wait for its record)."""
     _write_raw(folder, store_url)
-    hosts = sorted(p.name[: -len(".xplane.pb")] for p in folder.glob("*.xplane.pb"))
+    jobs = _ingest_jobs()
+    hosts = jobs.list_hosts(store_url, PID)
     server = Server(store_url, work)
     try:
-        live: dict[int, subprocess.Popen] = {}
-        rss = TreeRss(lambda: [p.pid for p in live.values() if p.poll() is None])
+        started: list[subprocess.Popen] = []
+        rss = TreeRss(lambda: [p.pid for p in started if p.poll() is None])
         t0 = time.perf_counter()
         watcher = Watcher(server.url, t0)
-        done: dict[str, float] = {}
-        queue = list(enumerate(hosts))
-        while queue or live:
-            while queue and len(live) < parallelism:
-                i, h = queue.pop(0)
-                live[i] = subprocess.Popen(
-                    [PY, "-m", "xdiag", "ingest", PID, "--store", store_url, "--host", h,
-                     "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                    env=ENV)
-            time.sleep(0.02)
-            for i, p in list(live.items()):
-                if p.poll() is not None:
-                    _, err = p.communicate()
-                    if p.returncode != 0:
-                        raise RuntimeError(f"{hosts[i]}: {err[-2000:]}")
-                    done[hosts[i]] = time.perf_counter() - t0
-                    del live[i]
-        hosts_s = time.perf_counter() - t0
-        fin = subprocess.run([PY, "-m", "xdiag", "ingest", PID, "--store", store_url,
-                              "--finalize", "--json"], capture_output=True, text=True, env=ENV)
-        if fin.returncode != 0:
-            raise RuntimeError(fin.stderr)
+        out = jobs.run_locally(PID, store_url, hosts, parallelism=parallelism,
+                               settings={"XDIAG_HOST_PEAKS": ENV["XDIAG_HOST_PEAKS"]},
+                               on_start=started.append)
         total_s = time.perf_counter() - t0
         peak = rss.stop()
         watcher.join(600)
+        ends = [pod["end_s"] for pod in out["pods"]]
         return {"first_view": watcher.first_view, "first_host_s": watcher.host_times.get(1),
-                "all_hosts_s": watcher.all_hosts_s, "hosts_s": hosts_s, "ready_s": total_s,
-                "first_pod_s": min(done.values()), "last_pod_s": max(done.values()),
-                "peak_rss": peak, "parallelism": parallelism,
+                "all_hosts_s": watcher.all_hosts_s, "hosts_s": max(ends), "ready_s": total_s,
+                "first_pod_s": min(ends), "last_pod_s": max(ends), "peak_rss": peak,
+                "parallelism": parallelism, "events": out["events"],
                 "viewports": viewports(server.url)}
     finally:
         server.stop()

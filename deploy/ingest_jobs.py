@@ -8,21 +8,35 @@ SESSION is a profile id `run~session` or `run/plugins/profile/session`. The host
 listed from the store (`--store`, default $XDIAG_STORE; needs read access to the bucket) or
 given with `--hosts a,b,...`. Knowing their sizes, the hosts Job's memory is raised to fit
 the largest (peak RSS is about 4.5x the host file). Needs only xdiag (and its PyYAML).
+
+    python deploy/ingest_jobs.py RUN~SESSION --store URL --run-locally [--parallelism 2]
+
+runs both Jobs as rendered on this machine instead (no cluster): each index's containers
+(init, then main) with the commands and environment of the manifests (the ConfigMap's
+settings, the store given), `--parallelism` pods at once in index order as the Job
+controller starts them, then the finalize Job; prints what each pod took, as JSON. The
+pod-scale benchmark (`bench/pod.py`) ingests through it.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures as cf
 import hashlib
+import json
 import math
 import os
+import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 TEMPLATES = Path(__file__).resolve().parent / "k8s" / "ingest"
+CONFIGMAP = Path(__file__).resolve().parent / "k8s" / "configmap.yaml"
 GIB = 1024**3
 RSS_PER_BYTE = 5.0  # measured peak RSS / host file size is about 4.5 (bench/results.md)
 TEMPLATE_MEMORY_LIMIT_GIB = 8
@@ -97,6 +111,63 @@ def render(pid: str, part: str, hosts: list[tuple[str, int | None]], *, image: s
     return [job]
 
 
+def _pod_env(container: dict[str, Any], settings: dict[str, str],
+             index: int | None) -> dict[str, str]:
+    """A container's environment as Kubernetes gives it (ConfigMap, then its own values),
+    over this process's (PATH with this interpreter's `xdiag` and `python` first)."""
+    env = {**os.environ, **settings}
+    env.update({v["name"]: v["value"] for v in container.get("env", []) if "value" in v})
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    if index is not None:
+        env["JOB_COMPLETION_INDEX"] = str(index)
+    return env
+
+
+def run_locally(pid: str, store_url: str, hosts: list[tuple[str, int | None]], *,
+                parallelism: int = 2, settings: dict[str, str] | None = None,
+                on_start: Callable[[subprocess.Popen], None] | None = None) -> dict[str, Any]:
+    """Run the hosts Job, then the finalize Job, as rendered, on this machine.
+
+    Pod i runs its init container then its main container with the manifests' commands
+    and environment (`JOB_COMPLETION_INDEX` = i); at most `parallelism` pods run at once,
+    started in index order. `settings` override the ConfigMap's (XDIAG_STORE is
+    `store_url`); `on_start` sees every container process started (to sample its memory).
+    Returns each pod's start and end (seconds from the first start) and the finalize's;
+    raises RuntimeError naming the pod and container that failed."""
+    config = yaml.safe_load(CONFIGMAP.read_text())["data"]
+    settings = {**config, **(settings or {}), "XDIAG_STORE": store_url}
+    (job,) = render(pid, "hosts", hosts, image=None, parallelism=parallelism, namespace=None)
+    pod = job["spec"]["template"]["spec"]
+    t0 = time.perf_counter()
+
+    def run(container: dict[str, Any], index: int | None) -> str:
+        proc = subprocess.Popen(container["command"], env=_pod_env(container, settings, index),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if on_start is not None:
+            on_start(proc)
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"pod {index}, container {container['name']} exited "
+                               f"{proc.returncode}: {err.strip()[-2000:]}")
+        return out
+
+    def run_pod(index: int) -> dict[str, Any]:
+        start = time.perf_counter() - t0
+        for c in [*pod.get("initContainers", []), *pod["containers"]]:  # init first
+            run(c, index)
+        return {"index": index, "host": hosts[index][0], "start_s": start,
+                "end_s": time.perf_counter() - t0}
+
+    with cf.ThreadPoolExecutor(job["spec"]["parallelism"]) as pool:
+        pods = list(pool.map(run_pod, range(job["spec"]["completions"])))
+    (fin,) = render(pid, "finalize", [], image=None, parallelism=None, namespace=None)
+    (c,) = fin["spec"]["template"]["spec"]["containers"]
+    start = time.perf_counter() - t0
+    summary = json.loads(run(c, None))
+    return {"pods": pods, "finalize": {"start_s": start, "end_s": time.perf_counter() - t0},
+            "events": sum(h["events"] for h in summary["hosts"])}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("session", help="run~session or run/plugins/profile/session")
@@ -107,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--image", help="container image (default: the template's)")
     p.add_argument("--parallelism", type=int, help="pods at once (default: one per host)")
     p.add_argument("--namespace", help="namespace (default: the template's, xdiag)")
+    p.add_argument("--run-locally", action="store_true", help="run both Jobs on this "
+                   "machine (no cluster) against --store; print each pod's times as JSON")
     args = p.parse_args(argv)
     pid = profile_id(args.session)
     hosts: list[tuple[str, int | None]] = []
@@ -117,6 +190,12 @@ def main(argv: list[str] | None = None) -> int:
             hosts = list_hosts(args.store, pid)
         else:
             p.error("give --store (or set XDIAG_STORE) or --hosts")
+    if args.run_locally:
+        if not args.store:
+            p.error("--run-locally needs --store (or XDIAG_STORE)")
+        print(json.dumps(run_locally(pid, args.store, hosts or list_hosts(args.store, pid),
+                                     parallelism=args.parallelism or 2), indent=1))
+        return 0
     docs = render(pid, args.part, hosts, image=args.image, parallelism=args.parallelism,
                   namespace=args.namespace)
     yaml.safe_dump_all(docs, sys.stdout, sort_keys=False)

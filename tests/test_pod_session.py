@@ -1,7 +1,8 @@
 """Pod-scale sessions (one host file per host of a pod slice), scaled down.
 
-A session standalone-ingested the way the Kubernetes ingest Jobs do it (`xdiag ingest
-SESSION --host H` in separate processes, against the GCS emulator, then `--finalize`)
+A session standalone-ingested by the Kubernetes ingest Jobs as rendered and run here
+(`deploy/ingest_jobs.py`: `xdiag ingest SESSION --host H`, one process per pod, against
+the GCS emulator, then `--finalize`)
 equals the in-service ingest byte for byte; the peak memory of an ingest does not grow
 with the number of hosts; and a session opens progressively: the first hosts' timeline
 is served while the others are still ingesting, with the same ids as in the final views.
@@ -17,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import ROOT
 
 from xdiag.core.config import Settings
 from xdiag.server.services import Services
@@ -55,9 +57,15 @@ def _write_raw(store: ObjectStore, folder: Path) -> None:
         store.write(layout.raw_key("pod", "session", host), path.read_bytes())
 
 
-def _cli(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "xdiag", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, **PEAKS})
+def _ingest_jobs():
+    """deploy/ingest_jobs.py (a script, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ingest_jobs", ROOT / "deploy" /
+                                                  "ingest_jobs.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def _derived(store: ObjectStore) -> dict[str, bytes]:
@@ -73,40 +81,36 @@ def _without_seconds(raw: bytes) -> dict:
 
 def test_standalone_jobs_on_gcs_equal_the_service_ingest(pod4: Path, tmp_path: Path,
                                                          gcs_url: str, monkeypatch) -> None:
-    """Indexed Job simulated: one process per host, two at a time (the Job's
+    """The indexed Job run as rendered: one process per host, two at a time (the Job's
     parallelism), against the emulator; then the finalize Job. Same files as the
-    service's ingest of the uploaded folder, byte for byte (but the timings)."""
-    from xdiag.pipeline import admit
+    service's ingest of the uploaded session (in its process pool, as for any large
+    session), byte for byte but the timings."""
+    from xdiag.pipeline import admit, runner
 
     for k, v in PEAKS.items():
         monkeypatch.setenv(k, v)
-    svc = Services(Settings.from_env(store=str(tmp_path / "local"), ingest_inline=True))
+    monkeypatch.setattr(runner, "POOL_MIN_BYTES", 0)  # the pool, as a 32 x 40 MB session
+    svc = Services(Settings.from_env(store=str(tmp_path / "local")))
     rec = svc.admission.store_session(
         run="pod", session="session", source="upload",
         files=[admit.HostFile(h, p) for h, p in _files(pod4)])
-    assert svc.ingest.run(rec["id"])["status"] == "ready"
+    try:
+        assert svc.ingest.run(rec["id"])["status"] == "ready"
+        assert svc.ingest._pool is not None
+    finally:
+        svc.ingest.shutdown()
 
     gcs = open_store(gcs_url)
     _write_raw(gcs, pod4)
+    # The Jobs as rendered (deploy/ingest_jobs.py): pod 0 catalogues the session, the
+    # others' init containers wait for its record; two pods at once, then the finalize.
+    jobs = _ingest_jobs()
     hosts = [h for h, _ in _files(pod4)]
-    # Pod 0 catalogues the session; the others wait for its record (the init container).
-    first = _cli("ingest", PID, "--store", gcs_url, "--host", hosts[0], "--json")
-    running = [first]
-    for h in hosts[1:]:
-        if len(running) == 2:
-            p = running.pop(0)
-            out, err = p.communicate(timeout=300)
-            assert p.returncode == 0, err
-        running.append(_cli("ingest", PID, "--store", gcs_url, "--host", h, "--json"))
-    for p in running:
-        out, err = p.communicate(timeout=300)
-        assert p.returncode == 0, err
-        assert [x["host"] for x in json.loads(out)["hosts"]] != []
-    fin = _cli("ingest", PID, "--store", gcs_url, "--finalize", "--json")
-    out, err = fin.communicate(timeout=300)
-    assert fin.returncode == 0, err
-    assert sorted(h["host"] for h in json.loads(out)["hosts"]) == hosts
-
+    assert [h for h, _ in jobs.list_hosts(gcs_url, PID)] == hosts
+    out = jobs.run_locally(PID, gcs_url, jobs.list_hosts(gcs_url, PID), parallelism=2,
+                           settings=PEAKS)
+    assert [pod["host"] for pod in out["pods"]] == hosts
+    assert out["pods"][2]["start_s"] >= min(out["pods"][0]["end_s"], out["pods"][1]["end_s"])
     assert open_store(gcs_url).read_json(layout.profile_record_key(PID))["status"] == "ready"
     a, b = _derived(svc.store), _derived(gcs)
     assert sorted(a) == sorted(b)
