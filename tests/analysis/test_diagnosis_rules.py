@@ -347,3 +347,21 @@ def test_hosts_steps_lists_at_most_max_steps() -> None:
     rows = hs["_rows"]
     db = hosts_steps.device_breakdown("a", rows[0][1], hs["steps"])
     assert db["steps"] == [0, 4, 9] and len(db["busy_ns"][0]) == 3
+
+
+def test_straggler_device_needs_every_step_and_folds_into_its_host() -> None:
+    """A device descheduled in 2 of 5 steps is noise; a slow device on the slow host is
+    that host's cause (one finding, the device in its evidence)."""
+    step, d = 40 * MS, 8 * MS
+    noisy = [[step - d] * 5, [step - d] * 5, [step, step, step - d, step - d, step - d]]
+    x = inputs([("h0", table([step] * 5, busy=noisy), None)])
+    assert rules.straggler_device(x, TH["straggler_device"]) == []
+    mk = lambda rule, subject, cost: rules.Finding(  # noqa: E731
+        rule, subject, f"{subject} late", cost, 0.8, [], [], {})
+    host, dev = mk("straggler_host", "b", 20.3 * MS), mk("straggler_device", "b:0", 20.8 * MS)
+    got = rules._one_straggler([host], [dev])
+    assert got == [host] and host.evidence[-1]["label"] == "of which on one device"
+    other = mk("straggler_device", "a:1", 20.8 * MS)
+    assert rules._one_straggler([mk("straggler_host", "b", 20.3 * MS)], [other])[1] is other
+    far = mk("straggler_device", "b:0", 60 * MS)
+    assert len(rules._one_straggler([mk("straggler_host", "b", 20.3 * MS)], [far])) == 2

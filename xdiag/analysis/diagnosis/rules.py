@@ -24,8 +24,11 @@ from xdiag.analysis.diagnosis.hosts_steps import _kept, lateness, slowest_of
 THRESHOLDS: dict[str, dict[str, Any]] = {
     "straggler_host": {"title": "Straggler host", "min_share_of_step": 0.10,
                        "min_ns": 1_000_000, "min_slowest_fraction": 0.5},
+    # A device is late every step (a slow chip, uneven shards), not in some (a thread the
+    # OS descheduled): its excess is the 25th percentile over steps, in >= 3 steps.
     "straggler_device": {"title": "Straggler device", "min_share_of_step": 0.10,
-                         "min_ns": 500_000, "min_slowest_fraction": 0.5},
+                         "min_ns": 500_000, "min_slowest_fraction": 0.75, "min_steps": 3,
+                         "excess_quantile": 0.25},
     "input_bound": {"title": "Input- or host-bound steps", "min_share_of_period": 0.10,
                     "min_ns": 1_000_000},
     "exposed_collectives": {"title": "Exposed collectives", "min_share_of_step": 0.10,
@@ -196,9 +199,11 @@ def straggler_device(x: Inputs, th: dict[str, Any]) -> list[Finding]:
         busy, coll = r["busy_dev"][:, cols], r["coll_dev"][:, cols]
         if busy.shape[0] < 2 or not busy.shape[1]:
             continue
+        if busy.shape[1] < th["min_steps"]:
+            continue
         own, wait = busy - coll, coll
         score = lateness(own, wait)
-        med = np.median(score, axis=1)
+        med = np.quantile(score, th["excess_quantile"], axis=1)
         d = int(np.argmax(med))
         frac = float(np.mean(slowest_of(score, 0.0) == d))
         if best is None or med[d] > best[0]:
@@ -212,15 +217,19 @@ def straggler_device(x: Inputs, th: dict[str, Any]) -> list[Finding]:
     dev = int(r["devices"][d])
     others = [j for j in range(own.shape[0]) if j != d]
     k = int(cols[_median_index(score[d])])
+    # Simulated CPU devices share their host's cores: less sure there.
+    conf = min(0.9, 0.4 + 0.5 * frac) * (0.7 if x.device_kind.lower().startswith("cpu") else 1)
     return [Finding(
         "straggler_device", f"{host}:{dev}",
         f"Device {dev} on {host} is a straggler: the other devices wait about "
         f"{_ms(excess)} for it every step",
-        excess, min(0.9, 0.4 + 0.5 * frac),
+        excess, conf,
         [_ev(f"busy in compute per step, device {dev}", float(np.median(own[d])), "ns"),
          _ev("the same, other devices (median)", float(np.median(own[others])), "ns"),
          _ev(f"exposed collective per step, device {dev}", float(np.median(wait[d])), "ns"),
-         _ev("the same, other devices (median)", float(np.median(wait[others])), "ns")],
+         _ev("the same, other devices (median)", float(np.median(wait[others])), "ns"),
+         _ev(f"steps where device {dev} was the slowest", round(frac * own.shape[1]),
+             "steps", of=int(own.shape[1]))],
         ["Look for uneven work: a sharding that gives this device more rows or experts "
          "(MoE routing imbalance), or padding on one shard.",
          "On CPU, simulated devices share the host's cores: a busy host slows some of them."],
@@ -577,6 +586,21 @@ RULES: dict[str, Callable[..., list[Finding]]] = {
 }
 
 
+def _one_straggler(hosts: list[Finding], devices: list[Finding]) -> list[Finding]:
+    """A straggling device on the straggling host, late by about as much (within 25 %),
+    is that host's cause, not a second finding: it becomes the host's evidence."""
+    out = list(hosts)
+    for d in devices:
+        host = d.subject.rsplit(":", 1)[0]
+        h = next((f for f in hosts if f.subject == host), None)
+        if h is not None and abs(d.cost_ns_per_step - h.cost_ns_per_step) <= \
+                0.25 * h.cost_ns_per_step:
+            h.evidence.append(_ev("of which on one device", d.title, ""))
+            continue
+        out.append(d)
+    return out
+
+
 def rank(findings: list[Finding]) -> list[Finding]:
     """Costliest first; a summary (low MFU) after the cause it rolls up; then rule order."""
     order = list(RULES)
@@ -595,8 +619,9 @@ def run(x: Inputs, scopes: dict[tuple[str, int, str], str] | None = None,
     dispatch = dispatch_bound(x, th["dispatch_bound"])
     found += dispatch
     found += input_bound(x, th["input_bound"], skip={f.subject for f in dispatch})
-    for name in ("straggler_host", "straggler_device", "exposed_collectives",
-                 "recompilation", "kernel_launch_overhead"):
+    found += _one_straggler(straggler_host(x, th["straggler_host"]),
+                            straggler_device(x, th["straggler_device"]))
+    for name in ("exposed_collectives", "recompilation", "kernel_launch_overhead"):
         found += RULES[name](x, th[name])
     found += memory_bound_op(x, th["memory_bound_op"], scopes)
     found += host_callback(x, th["host_callback"], scopes)
