@@ -142,6 +142,9 @@ def test_every_program_equals_xprof_memory_viewer(viewers, capture) -> None:
         assert got == want, name
         assert s["peak_position"] == theirs.get("peakHeapSizePosition", 0), name
         assert s["heap"]["total_points"] == len(theirs.get("heapSizes", [])), name
+        # no heap simulation (every buffer lives throughout): said in words, no empty chart
+        assert s["heap"]["available"] == bool(s["heap"]["total_points"]) == (
+            s["heap"]["reason"] is None), name
         # The buffers at the peak xprof lists (it folds those under 16 KiB into "small").
         theirs_ids = {o.get("logicalBufferId", 0) for o in theirs.get("maxHeap", [])
                       if o.get("logicalBufferId", 0) != -1}

@@ -509,7 +509,13 @@ def _space_view(p: _Program, color: int, series_points: int) -> dict[str, Any]:
         "peak_point": peak_point,  # the series position whose heap is the peak
         "peak_instruction": sim["names"][sim["peak_pos"]] if sim["names"] else "",
         "heap_simulation": trace_id >= 0,
-        "heap": {"total_points": len(heap), "downsampled": len(keep) < len(heap),
+        "heap": {"available": bool(heap),
+                 # no heap simulation: every buffer lives for the whole program
+                 "reason": None if heap else (
+                     "not available because the compiler simulated no heap for this program: "
+                     "all of its buffers (parameters, outputs, constants) live from its start "
+                     "to its end, so its memory is flat at the peak"),
+                 "total_points": len(heap), "downsampled": len(keep) < len(heap),
                  "position": keep, "heap_bytes": [heap[i] for i in keep],
                  "unpadded_bytes": [unpadded[i] for i in keep],
                  "instruction": [sim["names"][i] for i in keep]},
