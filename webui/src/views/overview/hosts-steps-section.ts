@@ -103,7 +103,7 @@ export class HostsStepsSection {
       replace(tip, h("strong", null, `${x.host} · step ${step}: ${formatNs(x.dur_ns[c.col])}`),
         ...PARTS.map((p) => h("div", null, h("i", { class: "swatch", style: `background:${p.color}` }), `${p.label}: ${formatNs(x[p.key][c.col])}`)),
         x.gap_ns?.[c.col] !== null && x.gap_ns?.[c.col] !== undefined ? h("div", { class: "muted" }, `devices idle before the next step: ${formatNs(x.gap_ns[c.col])}`) : null,
-        slow ? h("div", null, "slowest host of this step") : null,
+        slow ? h("div", null, "the host the others waited for in this step") : null,
         h("div", { class: "muted" }, "click to open this host's step in the trace"));
       tip.hidden = false;
       const left = e.offsetX - scroller.scrollLeft;
@@ -128,11 +128,11 @@ export class HostsStepsSection {
     const range = heatmapGeometry(this.hm, 600, GUTTER);
     this.el.append(
       h("div", { class: "legend heat-legend" },
-        h("span", { title: "Each host's own step: from its host-side start (its devices free of earlier work) to its last device op's end. The parts are means over the host's devices and add up to the step: compute, collectives with no compute beside them, host-side (no device of the host busy) and idle (a device waiting while others worked)." }, "Step time per host ⓘ:"),
+        h("span", { class: "has-tip", title: "Each host's own step: from its host-side start (its devices free of earlier work) to its last device op's end. The parts are means over the host's devices and add up to the step: compute, collectives with no compute beside them, host-side (no device of the host busy) and idle (a device waiting while others worked)." }, "Step time per host:"),
         h("span", { class: "muted" }, formatNs(range.lo)),
         h("span", { class: "heat-ramp", style: `background:linear-gradient(90deg, ${[0, 0.25, 0.5, 0.75, 1].map(heatColor).join(", ")})` }),
         h("span", { class: "muted" }, formatNs(range.hi)),
-        r.hosts.length > 1 ? h("span", null, h("i", { class: "outline" }), "slowest host of the step") : null,
+        r.hosts.length > 1 ? h("span", { class: "has-tip", title: "The host that held the step up: the most time of its own (step time less exposed collective time) and the least waiting for the others. Not always the longest cell: the others' steps are long because they waited for it." }, h("i", { class: "outline" }), "framed: the host the others waited for") : null,
         h("span", { class: "muted" }, "· click a cell to open that host's step in the trace")),
       wrap,
       this.skew(r),
@@ -162,7 +162,7 @@ export class HostsStepsSection {
       h("thead", null, h("tr", null,
         h("th", null, "Host"), h("th", { class: "num" }, "Devices"),
         h("th", { class: "num", title: "Mean over the host's complete steps" }, "Mean step"),
-        h("th", { class: "num", title: "Steps in which this host was the slowest" }, "Slowest in"),
+        h("th", { class: "num", title: "Steps in which the other hosts waited for this one (framed in the heatmap)" }, "Held up"),
         h("th", { title: "Mean per step, averaged over the host's devices: compute, collectives, host-side, idle" }, "Breakdown per step"),
         ...PARTS.map((p) => h("th", { class: "num" }, h("i", { class: "swatch", style: `background:${p.color}` }), p.label)),
         h("th", null, ""))),
