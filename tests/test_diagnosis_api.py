@@ -258,3 +258,35 @@ def test_cli_diagnose_prints_the_ranked_findings(world) -> None:
         assert res.exit_code == 1
     finally:
         srv.shutdown()
+
+
+def test_memory_capacity_from_the_memory_views(world, monkeypatch) -> None:
+    """The H100 capture's allocator peaked at 15.07 GB of 63.76 GB (stock xprof's
+    memory_profile says the same): checked, nothing said. A device 95 % full is said, last."""
+    from xdiag.serving import diagnosis as served
+    from xdiag.serving import memory
+
+    app, _, ids = world
+    path = f"/api/v1/profiles/{ids['gpu']}/diagnosis"
+    d = _get(app, path)
+    assert "memory_capacity" not in {s["rule"] for s in d["skipped"]}
+    assert "memory_capacity" not in {f["rule"] for f in d["findings"]}
+    real = memory.overview
+
+    def full(data):
+        view = real(data)
+        allocs = view["allocators"]["allocators"]
+        for a in allocs:
+            a["peak_bytes_in_use"] = int(0.95 * a["capacity_bytes"])
+        return view
+
+    monkeypatch.setattr(memory, "overview", full)
+    served._cache.clear()
+    try:
+        d = _get(app, path)
+    finally:
+        served._cache.clear()
+    _check_schema("diagnosis.diagnosis", d)
+    last = d["findings"][-1]
+    assert last["rule"] == "memory_capacity" and last["cost_ns_per_step"] == 0
+    assert "95%" in last["title"] and "GPU_0_bfc" in last["title"]

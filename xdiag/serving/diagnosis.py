@@ -75,7 +75,19 @@ def diagnosis(data: ProfileData) -> dict[str, Any]:
     view = _stored(data, "diagnosis")
     if not view.get("available"):
         return view
-    memory = _memory(data)
+    with _lock:
+        done = _cache.get(data, {}).get("_diagnosis_with_memory")
+    if done is not None:
+        return done
+    out = _with_memory(view, _memory(data))
+    with _lock:
+        _cache.setdefault(data, {})["_diagnosis_with_memory"] = out
+    return out
+
+
+def _with_memory(view: dict[str, Any], memory: dict[str, Any] | None) -> dict[str, Any]:
+    """The stored diagnosis with the memory rule applied (the memory views are read at
+    request time: they are not an input of the ingest's diagnosis)."""
     if memory is None:
         return view
     th = rules.THRESHOLDS["memory_capacity"]
