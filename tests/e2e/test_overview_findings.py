@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import shutil
 import urllib.parse
-from pathlib import Path
 
 import pytest
 from e2e_support import SMALL, api, screenshot, upload, wait_trace_loaded
@@ -73,6 +72,12 @@ def test_findings_render_and_a_deep_link_lands_on_the_host_and_window(
         ["worker-0", "worker-1"]
     page.get_by_test_id("framework").wait_for()
     screenshot(page, "overview-findings")
+    # A finding's link to a host's devices opens that host's per-device breakdown.
+    straggler = page.locator('[data-testid=finding][data-finding-id="straggler_host:worker-1"]')
+    straggler.locator("[data-testid=finding-link][data-kind=hosts]").click()
+    page.get_by_test_id("device-table").wait_for()
+    assert page.get_by_test_id("device-breakdown").locator("h4").inner_text().startswith("Devices of worker-1")
+    assert page.get_by_test_id("device-row").count() == 8
 
     f = _timeline_finding(findings)
     link = f["links"]["timeline"]
