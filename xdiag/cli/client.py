@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -99,12 +100,16 @@ class Client:
         return self.request("POST", path, **kw)
 
     def upload_session(self, files: list[tuple[str, Path]], *, run: str | None = None,
-                       session: str | None = None, wait: bool = True) -> dict[str, Any]:
-        """POST one session's host files as a streamed multipart body (no file held in memory)."""
+                       session: str | None = None, wait: bool = True,
+                       sent: Callable[[int], None] | None = None) -> dict[str, Any]:
+        """POST one session's host files as a streamed multipart body (no file held in
+        memory). `wait`: the answer comes after the whole ingest; else once the session is
+        stored (status `ingesting`; `wait_profile` follows it). `sent(bytes)` is called as
+        the body goes out."""
         fields = {k: v for k, v in (("run", run), ("session", session)) if v}
         for i, (host, _) in enumerate(files):
             fields[f"host{i}"] = host
-        body = _MultipartStream(fields, files)
+        body = _MultipartStream(fields, files, sent)
         return self.post(
             "/api/v1/profiles" + ("?wait=1" if wait else ""),
             data=body,  # iterable with __len__: requests streams it with a Content-Length
@@ -112,11 +117,26 @@ class Client:
             timeout=max(self.timeout, 600),
         )
 
+    def wait_profile(self, pid: str, until: str = "timeline", *, poll_s: int = 25,
+                     seen: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """The profile once its timeline can be viewed (`until="timeline"`: every host's
+        index is built) or its ingest has ended (`"ready"`), through the record's long
+        poll; `seen(record)` gets each answer (at least every `poll_s` seconds)."""
+        while True:
+            rec = self.get(f"/api/v1/profiles/{quote(pid, safe='')}",
+                           params={"wait": until, "timeout": poll_s})
+            if seen is not None:
+                seen(rec)
+            if rec["status"] != "ingesting" or (until == "timeline" and rec.get("timeline_ready")):
+                return rec
+
 
 class _MultipartStream:
     """multipart/form-data whose file parts are read from disk in chunks while sending."""
 
-    def __init__(self, fields: dict[str, str], files: list[tuple[str, Path]]) -> None:
+    def __init__(self, fields: dict[str, str], files: list[tuple[str, Path]],
+                 sent: Callable[[int], None] | None = None) -> None:
+        self.sent = sent
         self.boundary = "xdiag-" + uuid.UUID(bytes=secrets.token_bytes(16)).hex
         self.content_type = f"multipart/form-data; boundary={self.boundary}"
         self.parts: list[bytes | Path] = []
@@ -139,10 +159,15 @@ class _MultipartStream:
         return sum(p.stat().st_size if isinstance(p, Path) else len(p) for p in self.parts)
 
     def __iter__(self) -> Iterator[bytes]:
+        done = 0
         for part in self.parts:
             if isinstance(part, Path):
                 with open(part, "rb") as fh:
                     while chunk := fh.read(1 << 20):
                         yield chunk
+                        done += len(chunk)
+                        if self.sent is not None:
+                            self.sent(done)
             else:
                 yield part
+                done += len(part)

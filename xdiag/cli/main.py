@@ -21,6 +21,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -177,46 +178,110 @@ def profiles(client: Client, as_json: bool, job: str, run: str) -> None:
           "no profiles yet — `xdiag capture JOB` or `xdiag upload PATH`")
 
 
+_WAIT_HELP = ("--wait: return once the whole ingest is done (op profile, steps, roofline: "
+              "the default with --json, whose object is then the same as before); "
+              "--no-wait: as soon as every host's timeline can be viewed (the default "
+              "otherwise; the page shows the rest as it is ready)")
+_PROGRESS_HELP = "draw a progress line on stderr (default: when stderr is a terminal)"
+
+
+def _waits(wait: bool | None, as_json: bool) -> bool:
+    return as_json if wait is None else wait
+
+
+def _progress(progress: bool | None, as_json: bool) -> Any:
+    from xdiag.cli.progress import Progress
+
+    return Progress(sys.stderr.isatty() and not as_json if progress is None else progress)
+
+
+def _ingest_status(rec: dict[str, Any]) -> str:
+    done = rec.get("ingest_progress") or {}
+    hosts = f" ({done['hosts_done']}/{done['hosts']} hosts)" if done.get("hosts") else ""
+    if rec.get("timeline_ready"):
+        return f"timeline ready; ingesting op profile, steps, roofline{hosts}"
+    return f"ingesting: building the timeline{hosts}"
+
+
+def _follow(client: Client, pid: str, wait: bool, bar: Any) -> dict[str, Any]:
+    """The profile once it can be viewed (every host's timeline), or with `wait` once its
+    ingest has ended, its state drawn on the progress line meanwhile."""
+    poll = 1 if bar.enabled else 25
+    rec = client.wait_profile(pid, "timeline", poll_s=poll,
+                              seen=lambda r: bar.status(_ingest_status(r)))
+    if wait and rec["status"] == "ingesting":
+        rec = client.wait_profile(pid, "ready", poll_s=poll,
+                                  seen=lambda r: bar.status(_ingest_status(r)))
+    return rec
+
+
+def _state_words(rec: dict[str, Any]) -> str:
+    if rec["status"] == "ingesting":
+        return "timeline ready; op profile, steps and roofline still ingesting"
+    return rec["status"]
+
+
 @main.command()
 @click.argument("job")
 @click.option("--duration-ms", default=2000, show_default=True, type=click.IntRange(1, 300_000))
 @click.option("--host-tracer-level", default=2, show_default=True, type=click.IntRange(0, 3))
 @click.option("--device-tracer-level", default=1, show_default=True, type=click.IntRange(0, 3))
 @click.option("--python-tracer-level", default=0, show_default=True, type=click.IntRange(0, 3))
+@click.option("--wait/--no-wait", default=None, help=_WAIT_HELP)
+@click.option("--progress/--no-progress", default=None, help=_PROGRESS_HELP)
 @client_command
 def capture(client: Client, as_json: bool, job: str, duration_ms: int, host_tracer_level: int,
-            device_tracer_level: int, python_tracer_level: int) -> None:
-    """Capture a trace from every live host of JOB; prints the profile URL.
+            device_tracer_level: int, python_tracer_level: int, wait: bool | None,
+            progress: bool | None) -> None:
+    """Capture a trace from every live host of JOB; prints the profile URL as soon as
+    its timeline can be viewed (--wait: once the whole ingest is done).
 
     Exits non-zero if any host failed (the others are still saved).
     """
+    wait = _waits(wait, as_json)
+    bar = _progress(progress, as_json)
     cap = client.post("/api/v1/captures", json={
         "job": job, "duration_ms": duration_ms, "host_tracer_level": host_tracer_level,
         "device_tracer_level": device_tracer_level, "python_tracer_level": python_tracer_level})
     shown: dict[str, str] = {}
-    t0 = time.monotonic()
-    progress = not as_json and sys.stderr.isatty()
+    # The hosts' windows open ~0.3 s after the request (capture.ALIGN_DELAY_S): until
+    # they close nothing changes; then the capture is followed closely.
+    window_end = time.monotonic() + 0.3 + duration_ms / 1000
+    rec: dict[str, Any] | None = None
     while True:
         for h in cap["hosts"]:
             state = h["state"] + (f": {h['error']}" if h.get("error") else "")
             if shown.get(h["host"]) != state:
                 shown[h["host"]] = state
+                bar.clear()
                 click.echo(f"  {h['host']:<32} {state}", err=True)
         if cap["state"] in ("done", "failed"):
             break
-        if progress:
-            click.echo(f"\r{cap['state']} … {time.monotonic() - t0:5.1f} s", err=True, nl=False)
-        time.sleep(0.25)
+        if cap["state"] == "ingesting" and cap.get("profile_id") and not wait:
+            rec = _follow(client, cap["profile_id"], False, bar)
+            if rec["status"] != "ingesting":
+                cap = client.get(f"/api/v1/captures/{cap['id']}")
+            break
+        left = window_end - time.monotonic()
+        bar.status(f"{cap['state']} ({max(0.0, left):.1f} s of the window left)"
+                   if left > 0 else cap["state"])
+        # Once the windows have closed, the trace is stored and its timeline built in
+        # well under a second: looked at closely then (with --wait, the rest slower).
+        soon = cap["state"] in ("capturing", "saving") or not wait
+        time.sleep(min(0.25, left) if left > 0.05 else (0.05 if soon else 0.25))
         cap = client.get(f"/api/v1/captures/{cap['id']}")
-    if progress:
-        click.echo("\r" + " " * 40 + "\r", err=True, nl=False)
+    bar.clear()
     failed = [h for h in cap["hosts"] if h["state"] != "saved"]
     out = {**cap, "capture_id": cap["id"], "id": cap.get("profile_id"), "url": cap.get("url"),
            "failed_hosts": len(failed)}
+    if rec is not None and rec["status"] == "failed" and cap["state"] != "failed":
+        cap = {**cap, "state": "failed", "error": f"ingest failed: {rec.get('error')}"}
+        out["state"], out["error"] = cap["state"], cap["error"]
     if as_json:
         click.echo(json.dumps(out, indent=1, sort_keys=True))
     elif cap.get("url"):
-        click.echo(cap["url"])
+        click.echo(cap["url"] + (f"  ({_state_words(rec)})" if rec is not None and
+                                 rec["status"] == "ingesting" else ""))
     if cap["state"] == "failed":
         _fail(cap.get("error") or "capture failed")
     if failed:
@@ -224,7 +289,8 @@ def capture(client: Client, as_json: bool, job: str, duration_ms: int, host_trac
               "; ".join(f"{h['host']}: {h['error']}" for h in failed))
     elif not as_json:
         overlap = cap.get("windows_overlap")
-        click.echo(f"captured {len(cap['hosts'])} host(s) in {cap.get('wall_s')} s"
+        took = f" in {cap['wall_s']} s" if cap.get("wall_s") is not None else ""
+        click.echo(f"captured {len(cap['hosts'])} host(s){took}"
                    + ("" if overlap is None else f"; windows overlap: {overlap}"), err=True)
 
 
@@ -232,20 +298,37 @@ def capture(client: Client, as_json: bool, job: str, duration_ms: int, host_trac
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--run", default=None, help="run name (default: from the log dir, else 'uploads')")
 @click.option("--session", default=None, help="session name (default: from the folder or now)")
+@click.option("--wait/--no-wait", default=None, help=_WAIT_HELP)
+@click.option("--progress/--no-progress", default=None, help=_PROGRESS_HELP)
 @client_command
 def upload(client: Client, as_json: bool, path: str, run: str | None,
-           session: str | None) -> None:
-    """Upload an .xplane.pb, a session folder or a profiler log dir."""
+           session: str | None, wait: bool | None, progress: bool | None) -> None:
+    """Upload an .xplane.pb, a session folder or a profiler log dir; prints each profile's
+    URL as soon as its timeline can be viewed (--wait: once the whole ingest is done)."""
     from xdiag.cli.logdirs import find_sessions
 
+    wait = _waits(wait, as_json)
+    bar = _progress(progress, as_json)
     found = find_sessions(path)
     results = []
     for s in found:
-        rec = client.upload_session(s.files, run=run or s.run,
+        total = sum(Path(p).stat().st_size for _, p in s.files)
+        label = f"uploading {len(s.files)} host file{'s' if len(s.files) > 1 else ''}"
+        bar.t0 = time.monotonic()
+
+        def sent(n: int, label: str = label, total: int = total) -> None:
+            bar.bar(label, n, total, force=n >= total)
+            if n >= total:
+                bar.status("validating on the service")
+
+        rec = client.upload_session(s.files, run=run or s.run, wait=False, sent=sent,
                                     session=session if len(found) == 1 and session else s.session)
+        if rec["status"] == "ingesting":
+            rec = {**_follow(client, rec["id"], wait, bar), "url": rec["url"]}
+        bar.clear()
         results.append(rec)
         if not as_json:
-            click.echo(f"{rec['url']}  ({rec['status']}, {len(rec['hosts'])} host(s))")
+            click.echo(f"{rec['url']}  ({_state_words(rec)}, {len(rec['hosts'])} host(s))")
     if as_json:
         out = dict(results[-1])
         if len(results) > 1:

@@ -3,6 +3,7 @@ raw host files."""
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import shutil
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from xdiag.core import tempfiles
 from xdiag.core.errors import BadRequest, InvalidProfile, NotFound
 from xdiag.core.names import check_name, sanitize
 from xdiag.pipeline import admit
+from xdiag.server import uploads
 from xdiag.server.auth import requires
 from xdiag.server.context import base_url, services
 from xdiag.server.gate import UPLOAD, accepts_body
@@ -22,6 +24,15 @@ from xdiag.serving.early import hosts_ready, timeline_ready
 from xdiag.store import layout
 
 bp = Blueprint("profiles", __name__, url_prefix="/api/v1")
+
+
+@bp.record_once
+def _preload_ingest(_state: Any) -> None:
+    """Ingest's modules imported when the service starts (~50 ms of CPU), not during the
+    first upload, whose viewer would wait for them."""
+    from xdiag.pipeline.runner import preload
+
+    preload()
 
 
 def _with_url(record: dict[str, Any]) -> dict[str, Any]:
@@ -121,32 +132,82 @@ def profile_raw(pid: str, host: str) -> Any:
 @requires("editor")
 @query(Flag("wait", "return after ingest finished", default=False))
 def profile_upload(wait: bool) -> Any:
-    """Multipart upload of one session: files named `<host>.xplane.pb`."""
-    uploads = request.files.getlist("file")
-    if not uploads:
-        raise BadRequest("no files: send multipart/form-data with one or more 'file' parts")
+    """Multipart upload of one session: files named `<host>.xplane.pb`.
+
+    Each file part goes to its own file as it arrives (`uploads.py`); a session's earlier
+    hosts are validated while later ones still arrive. Without `wait` the answer comes
+    once the session is stored (status `ingesting`): `GET /profiles/<id>?wait=timeline`
+    then answers when its timeline can be viewed. `upload` in the answer says where the
+    request's time went (`receive_s`, `admit_s`)."""
     svc = services()
-    run = check_name(request.form.get("run") or "uploads", "run")
-    session = request.form.get("session") or admit.new_session_name()
-    check_name(session, "session")
     tmp = tempfiles.mkdtemp("xdiag-upload-")  # named after this process: swept if it dies
+    early = _EarlyChecks()
     try:
+        t0 = time.perf_counter()
+        try:
+            got = uploads.receive(request.stream, request.content_type, tmp,
+                                  on_file=early.arrived)
+        except BadRequest as exc:
+            if request.mimetype != "multipart/form-data":
+                raise BadRequest("no files: send multipart/form-data with one or more 'file' "
+                                 "parts") from None
+            raise exc
+        t_received = time.perf_counter()
+        if not got.files:
+            raise BadRequest("no files: send multipart/form-data with one or more 'file' parts")
+        run = check_name(got.form.get("run") or "uploads", "run")
+        session = got.form.get("session") or admit.new_session_name()
+        check_name(session, "session")
         files = []
-        for i, up in enumerate(uploads):
-            name = Path(up.filename or f"host{i}").name
+        for part in got.files:
+            name = Path(part.filename or f"host{part.index}").name
             if not name.endswith(layout.XPLANE_SUFFIX):
                 raise InvalidProfile(f"{name!r} is not a .xplane.pb file")
-            host = request.form.get(f"host{i}") or sanitize(name[: -len(layout.XPLANE_SUFFIX)])
-            path = tmp / f"{i}.xplane.pb"
-            up.save(path)
-            files.append(admit.HostFile(check_name(host, "host"), path, owned=True))
+            host = got.form.get(f"host{part.index}") or \
+                sanitize(name[: -len(layout.XPLANE_SUFFIX)])
+            files.append(admit.HostFile(check_name(host, "host"), part.path, owned=True))
         record = svc.admission.store_session(run=run, session=session, files=files,
-                                             source="upload",
-                                             job=request.form.get("job") or None)
+                                             source="upload", job=got.form.get("job") or None,
+                                             summaries=early.results(files))
+        t_admitted = time.perf_counter()
     finally:
+        early.close()
         shutil.rmtree(tmp, ignore_errors=True)
     if wait or svc.settings.ingest_inline:
         record = svc.ingest.run(record["id"])
     else:
         svc.ingest.submit(record["id"])
-    return jsonify(_with_url(record)), 201
+    timing = {"bytes": sum(p.bytes for p in got.files),
+              "receive_s": round(t_received - t0, 4), "admit_s": round(t_admitted - t_received, 4)}
+    return jsonify({**_with_url(record), "upload": timing}), 201
+
+
+class _EarlyChecks:
+    """Validates a session's host files one at a time while later ones still arrive: a
+    file is checked once the next one starts arriving (the last one, or a lone file whose
+    parse its ingest takes over, is left to admission). One parse in memory at a time."""
+
+    def __init__(self) -> None:
+        self._pool: cf.ThreadPoolExecutor | None = None
+        self._checks: dict[int, cf.Future] = {}
+        self._done: list[uploads.Part] = []
+
+    def arrived(self, part: uploads.Part) -> None:
+        for earlier in self._done:
+            if earlier.index not in self._checks:
+                if self._pool is None:
+                    self._pool = cf.ThreadPoolExecutor(1, thread_name_prefix="xdiag-upload-check")
+                self._checks[earlier.index] = self._pool.submit(
+                    admit.inspect_xplane, earlier.path, Path(earlier.filename).name)
+        self._done.append(part)
+
+    def results(self, files: list[admit.HostFile]) -> dict[str, admit.XplaneSummary]:
+        """The summaries of the files checked so far, by host (InvalidProfile if one is
+        not valid)."""
+        return {files[i].host: check.result() for i, check in sorted(self._checks.items())}
+
+    def close(self) -> None:
+        if self._pool is not None:
+            for check in self._checks.values():
+                check.cancel()
+            self._pool.shutdown(wait=True)
