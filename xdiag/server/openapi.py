@@ -159,7 +159,8 @@ def _errors(rule: Rule, view: Any, method: str) -> list[str]:
         codes.add("403")  # a role or share link too weak; a cross-origin or CSRF-less write
     if role:
         codes.add("410")  # an expired share link
-    if rule.arguments or rule.endpoint in ("queries.diff", "shares.share_create",
+    if rule.arguments or rule.endpoint in ("queries.diff", "memory.memory_diff",
+                                           "shares.share_create",
                                            "agents.agent_heartbeat", "captures.capture_start"):
         codes.add("404")
     if rule.endpoint.startswith(_PROFILE_VIEWS):
