@@ -36,13 +36,13 @@ pytestmark = pytest.mark.slow
 
 JOBS = ROOT / "tests" / "jobs" / "planted"
 FACTOR = 2.0  # cost estimate vs planted delay
-DEFAULT_MS = 600  # trace window
+DEFAULT_MS = 800  # trace window
 
 # case -> (the rule that must come first, trace window ms)
 PLANTED = {
     "straggler": ("straggler_host", DEFAULT_MS),
     "input_bound": ("input_bound", DEFAULT_MS),
-    "recompile": ("recompilation", DEFAULT_MS),
+    "recompile": ("recompilation", 1000),  # a few compiles in the window
     # ~50 k host events per second of eager dispatch: a short window keeps the file small
     "dispatch_bound": ("dispatch_bound", 100),
     "memory_bound": ("memory_bound_op", DEFAULT_MS),
@@ -182,7 +182,7 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Capture]:
         timings = ", ".join(f"{c} {v.wall_s:.1f} s" for c, v in out.items())
         print(f"\nplanted: jobs ready after {t_ready:.1f} s; captures: {timings}; "
               f"fixture total {time.monotonic() - t0:.1f} s")
-        _save(out, svc.store_url)
+        _save(out, svc.store_url, json.loads(peaks))
         yield out
     finally:
         for js in jobs.values():
@@ -196,7 +196,7 @@ def _host_files(store_url: str, cap: Capture) -> list[Path]:
     return sorted(Path(store_url, run, "plugins", "profile", session).glob("*.xplane.pb"))
 
 
-def _save(out: dict[str, Capture], store_url: str) -> None:
+def _save(out: dict[str, Capture], store_url: str, peaks: dict) -> None:
     dest = os.environ.get("XDIAG_PLANTED_SAVE")
     if not dest:
         return
@@ -209,7 +209,8 @@ def _save(out: dict[str, Capture], store_url: str) -> None:
             shutil.copy(f, d / f.name)
         (d / "oracle.json").write_text(json.dumps({
             "case": case, "expected_rule": PLANTED.get(case, (None,))[0],
-            "planted_ns_per_step": planted_ns(cap), "oracles": cap.oracles,
+            "planted_ns_per_step": planted_ns(cap), "oracles": cap.oracles, "peaks": peaks,
+            "traced_steps": cap.profile["steps"],
             "job_steps": [j.steps() for j in cap.jobs],
             "xdiag_findings": [{k: f[k] for k in ("rule", "id", "cost_ns_per_step", "title")}
                                for f in cap.diagnosis.get("findings", [])],
@@ -217,18 +218,19 @@ def _save(out: dict[str, Capture], store_url: str) -> None:
 
 
 def planted_ns(cap: Capture) -> float | None:
-    """The planted delay per step, in ns, as the job itself measured it."""
+    """The planted delay per step in ns, as the job measured it: the mean over the steps
+    the capture holds (a cost per step is time lost / steps); for recompilation, which
+    costs every few steps, over all the job's steps (its rate)."""
     if cap.case == "control":
         return None
-    if cap.case in ("exposed_collective", "dispatch_bound"):  # A/B before the traced steps
-        return cap.oracles[0]["planted_s"] * 1e9
-    if cap.case == "recompile":  # compiles every few steps: spread over all the steps
-        return statistics.mean(s["planted_s"] for s in cap.jobs[0].steps()) * 1e9
-    # measured around the planted work in every step (straggler: on the slowed process),
-    # over the steps the capture holds
     traced = set(cap.profile["steps"] or ())
-    return statistics.median(s["planted_s"] for j in cap.jobs for s in j.steps()
-                             if s["planted_s"] > 0 and s["step"] in traced) * 1e9
+    job = cap.jobs[0]
+    if cap.case == "straggler":  # the slowed process's own measurement
+        job = next(j for j, o in zip(cap.jobs, cap.oracles, strict=True) if o["slow"])
+    per_step = [s["planted_s"] for s in job.steps()
+                if s["step"] in traced or cap.case == "recompile"]
+    assert per_step, (cap.case, sorted(traced), [s["step"] for s in job.steps()])
+    return statistics.mean(per_step) * 1e9
 
 
 def _get(planted: dict[str, Capture], case: str) -> Capture:

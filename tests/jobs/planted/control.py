@@ -13,7 +13,7 @@ os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=1"
 import harness
 import model
 
-ROWS, D, LAYERS = 512, 1024, 4
+ROWS, D, LAYERS = 256, 1024, 4
 
 
 def main() -> None:

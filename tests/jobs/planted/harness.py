@@ -68,14 +68,16 @@ def median_time(fn: Callable[[], Any], n: int = 5) -> float:
     return statistics.median(times)
 
 
-def ab_times(a: Callable[[], Any], b: Callable[[], Any], n: int = 7) -> tuple[float, float]:
-    """Median wall seconds of `a()` and of `b()`, run alternately `n` times each (so that
-    a change in the machine's load hits both alike)."""
+def ab_times(a: Callable[[], Any], b: Callable[[], Any], n: int = 7,
+             stat: Callable[[list[float]], float] = statistics.median) -> tuple[float, float]:
+    """`stat` (median; `min` for a baseline, which contention can only lengthen) of the
+    wall seconds of `a()` and of `b()`, run alternately `n` times each (so that a change
+    in the machine's load hits both alike)."""
     ta, tb = [], []
     for _ in range(n):
         ta.append(median_time(a, 1))
         tb.append(median_time(b, 1))
-    return statistics.median(ta), statistics.median(tb)
+    return stat(ta), stat(tb)
 
 
 def parse_args(extra: Callable[[argparse.ArgumentParser], None] | None = None

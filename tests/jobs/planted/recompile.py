@@ -1,8 +1,9 @@
 """Recompilation inside the capture: the batch grows by 8 rows every `--every` steps (a
 padded-bucket bug), so every few steps jit traces and compiles the step again.
 
-Planted per step: that step's wall time minus the median of the steps that did not
-compile (the job's own clock), on the steps where the batch shape is new; 0 elsewhere.
+Planted per step: on the steps where the batch shape is new, that step's wall time (the
+new-shaped batch made, traced, compiled, run) minus the median of the steps that did not
+compile (the job's own clock); 0 elsewhere.
 The oracle also reports jax's own count of compilations (its cache misses) over a probe.
 Usage: recompile.py SERVER JOB [--every 3]
 """
@@ -38,8 +39,8 @@ def main() -> None:
         return 64 + 8 * (i // args.every)
 
     def step(i: int) -> float:
-        x = jnp.ones((rows(i), D))
         t = time.perf_counter()
+        x = jnp.ones((rows(i), D))  # a new shape compiles this too
         step_fn(ws, x).block_until_ready()
         d = time.perf_counter() - t
         if i % args.every:  # same shape as the step before: no compile
