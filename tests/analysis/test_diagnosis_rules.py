@@ -365,3 +365,13 @@ def test_straggler_device_needs_every_step_and_folds_into_its_host() -> None:
     assert rules._one_straggler([mk("straggler_host", "b", 20.3 * MS)], [other])[1] is other
     far = mk("straggler_device", "b:0", 60 * MS)
     assert len(rules._one_straggler([mk("straggler_host", "b", 20.3 * MS)], [far])) == 2
+
+
+def test_a_finding_about_an_op_links_to_its_scope() -> None:
+    from xdiag.analysis.diagnosis import _framework_links
+
+    f = rules.Finding("memory_bound_op", "m/t", "t", 1.0, 0.8, [], [],
+                      {"ops": {"module": "m", "op": "t"}})
+    g = rules.Finding("input_bound", "h0", "i", 1.0, 0.8, [], [], {})
+    _framework_links([f, g], {("m", 3, "t"): "jit(step)/transpose(jvp(moe))/experts/transpose"})
+    assert f.links["framework"] == {"path": "step/moe/experts"} and "framework" not in g.links

@@ -81,6 +81,8 @@ FINDING = {
                                                      "category, host)"},
             "roofline": {"type": "object", "description": "module, program_id, op"},
             "hosts_steps": {"type": "object", "properties": {"host": {"type": "string"}}},
+            "framework": {"type": "object", "properties": {"path": {"type": "string"}},
+                          "description": "the op's node in /framework"},
             "memory": {"type": "object"}}},
     }}
 DIAGNOSIS = {"oneOf": [_UNAVAILABLE, {

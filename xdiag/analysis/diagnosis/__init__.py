@@ -39,6 +39,7 @@ def build(profile_id: str, results: list[dict[str, Any]], views: dict[str, Any]
                      ops=views["ops"], roofline=views["roofline"], steps=views["steps"],
                      tracks=views.get("tracks") or [])
     findings, table, skipped = rules.run(x, op_scope)
+    _framework_links(findings, op_scope)
     step_ns = x.step_ns
     framework = scopes.tree(views["ops"], op_scope, x.n_steps, x.n_devices, step_ns)
     summ = views["steps"].get("summary") or {}
@@ -54,6 +55,17 @@ def build(profile_id: str, results: list[dict[str, Any]], views: dict[str, Any]
                                       "steps; per device where time is per device)"},
     }
     return {"diagnosis": diagnosis, "framework": framework, "hosts_steps": hs}
+
+
+def _framework_links(findings: list[rules.Finding],
+                     op_scope: dict[tuple[str, int, str], str]) -> None:
+    """A finding about one op links to the op's node in the framework tree."""
+    by_op = {(m, o): s for (m, _, o), s in op_scope.items()}
+    for f in findings:
+        ref = f.links.get("ops") or {}
+        path = scopes.scope_path(by_op.get((ref.get("module"), ref.get("op")), ""))
+        if path:
+            f.links["framework"] = {"path": "/".join(path)}
 
 
 def host_inputs(index: Any, names: list[str], tracks: list[dict[str, Any]],
