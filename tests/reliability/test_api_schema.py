@@ -161,8 +161,8 @@ def _aim(case: Any, t: Target) -> None:
         deleting = case.method == "DELETE" and case.path == "/api/v1/profiles/{pid}"
         params["pid"] = MISSING if pick == 1 or deleting else t.pid
         if pick == 0:
-            params.update({k: v for k, v in (("host", t.host), ("module", t.module))
-                           if k in params})
+            params.update({k: v for k, v in (("host", t.host), ("module", t.module),
+                                             ("program", t.module)) if k in params})
             if case.query and "op" in case.query:
                 case.query["op"] = t.op
     if isinstance(case.body, dict) and "profile_id" in case.body and pick == 0:
