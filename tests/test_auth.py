@@ -86,6 +86,7 @@ def endpoints(pa: str) -> list[tuple[str, str, str, dict, int]]:
         ("viewer", "GET", f"{p}/memory", {}, 200),
         ("viewer", "GET", f"{p}/memory/programs/jit_train_step", {}, 200),
         ("viewer", "GET", f"{p}/memory/allocators", {}, 200),
+        ("viewer", "GET", f"{p}/kernels", {}, 200),
         ("viewer", "GET", f"/api/v1/diff/memory?a={pa}&b={pa}", {}, 200),
         ("viewer", "GET", f"{p}/raw/h0", {}, 200),
         ("viewer", "GET", f"{p}/export", {}, 200),

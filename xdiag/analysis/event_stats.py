@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 ANALYSED_STATS = ("hlo_op", "hlo_module", "program_id", "device_ordinal", "step_num",
-                  "correlation_id", "run_id", "model_flops")
+                  "correlation_id", "run_id", "model_flops", "kernel_details")
 
 
 @dataclasses.dataclass
@@ -33,6 +33,9 @@ class EventStats:
     # to its instruction (`gpu_kernels.resolve`), -1 for others: an instruction runs once
     # per launch of its graph, however many kernels it has (a cuBLAS memset and GEMM).
     graph_run: np.ndarray | None = None
+    # GPU only: CUPTI's launch shape of each kernel (grid, block, registers, shared memory,
+    # occupancy) as interned strings; events without it are not kernels.
+    kernel_details: tuple[np.ndarray, list[Any], np.ndarray] | None = None
     # CPU: the XLA program run an op belongs to (and host events of that run), deferred
     # like program_id.
     run_id: tuple[np.ndarray, np.ndarray] | Callable[[], tuple[np.ndarray, np.ndarray]] \

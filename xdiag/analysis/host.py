@@ -16,7 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from xdiag.analysis import device_steps, gpu_kernels, op_table, step_table, timeline
+from xdiag.analysis import (
+    device_steps,
+    gpu_kernels,
+    kernel_stats,
+    op_table,
+    step_table,
+    timeline,
+)
 from xdiag.analysis._intervals import ps_to_ns
 from xdiag.analysis.event_stats import EventStats, event_lines, modules_that_ran
 from xdiag.analysis.hlo_costs import CostCache, ModuleInfo, module_infos, name_scopes
@@ -40,6 +47,8 @@ class HostAnalysis:
     # name id -> the op's framework name stack (HLO metadata op_name), for the names that
     # are ops: search finds an op by its JAX named scope (`experts`), not only its HLO name.
     scopes: dict[int, str] = dataclasses.field(default_factory=dict)
+    # GPU: the kernel statistics (`kernel_stats.py`); None when the host has no GPU.
+    kernels: dict[str, list[Any]] | None = None
 
 
 def _plane_peaks(cols: Any) -> dict[str, float]:
@@ -71,6 +80,26 @@ def _device_kind_hint(cols: Any) -> str:
     return "cpu"
 
 
+def _kernel_table(es: EventStats, idx: timeline.TimelineIndex,
+                  ops: dict[str, list[Any]]) -> dict[str, list[Any]] | None:
+    """The kernel statistics of the events that carry CUPTI's kernel details; None
+    when the host has no GPU (empty columns for a GPU without kernel details)."""
+    if es.kernel_details is None:
+        return None
+    codes, table, has = es.kernel_details
+    slices = np.flatnonzero(has[idx.ev_src])
+    src = idx.ev_src[slices]
+    op_codes, op_names, has_op = es.hlo_op
+    mod_codes, mod_names, has_mod = es.hlo_module
+    return kernel_stats.build(
+        idx.ev_name[slices], es.names[1], codes[src], table,
+        idx.ev_end[slices] - idx.ev_start[slices],
+        np.where(has_op[src], op_codes[src], -1), [str(x) for x in op_names],
+        np.where(has_mod[src], mod_codes[src], -1), [str(x) for x in mod_names],
+        {op: (c, f) for op, c, f in zip(ops["op"], ops["category"], ops["fused_category"],
+                                         strict=True)})
+
+
 def analyse_host(cols: Any, t0_ns: int, *, cost_cache: CostCache | None = None,
                  on_index: Callable[[timeline.TimelineIndex, list[str], list[dict[str, Any]],
                                      dict[str, Any]], None] | None = None,
@@ -96,6 +125,8 @@ def analyse_host(cols: Any, t0_ns: int, *, cost_cache: CostCache | None = None,
     del hlo_op
     if any(t.kernels for t in tracks):
         es.correlation_id = cols.event_stat("correlation_id")
+    if any(p.name.startswith("/device:GPU") for p in cols.planes):
+        es.kernel_details = cols.event_stat_codes("kernel_details")
     line_of = event_lines(cols)
     name_codes, names = es.names
     # Aggregated events have no position in time; usually there are none (sel = None).
@@ -148,9 +179,10 @@ def analyse_host(cols: Any, t0_ns: int, *, cost_cache: CostCache | None = None,
     # GPU: kernels of command buffers (CUDA graphs) get the instruction they ran.
     gpu_kernels.resolve(es, idx, tracks, modules)
     ops, op_info = op_table.build(es, idx, tracks, modules)
+    kernels = _kernel_table(es, idx, ops)
     steps = step_table.build(es, marks, idx, tracks, op_info, window)
     return HostAnalysis(index=idx, names=names, tracks=track_json, ops=ops, steps=steps,
                         modules=modules, window_ns=window, num_events=n,
                         aggregated_events=int(n - n_timed),
                         device_kind_hint=kind_hint, plane_peaks=plane_peaks,
-                        scopes=name_scopes(names, modules))
+                        scopes=name_scopes(names, modules), kernels=kernels)

@@ -134,6 +134,8 @@ def ingest_host(store: ObjectStore, run: str, session: str, host: str, t0_ns: in
     finally:
         writer.shutdown(wait=True)
     store.write_parts(derived.steps(host), pack_parts(h.steps))
+    if h.kernels is not None:  # GPU kernel statistics (kernel_stats.py)
+        store.write_json(derived.kernels(host), {"host": host, "kernels": h.kernels})
     # Each op name's JAX name stack, for search by named scope (name id -> op_name).
     store.write_json(derived.scopes(host), {"scopes": {str(k): v for k, v in h.scopes.items()}})
     for m in h.modules:

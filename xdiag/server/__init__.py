@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
         diagnosis,
         gate,
         health,
+        kernels,
         logs,
         memory,
         openapi,
@@ -66,7 +67,7 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     health.init_app(app)
     app.register_blueprint(auth.bp)  # then who is calling (before_app_request), and sign-in
     for blueprint in (agents.bp, captures.bp, profiles.bp, queries.bp, memory.bp, diagnosis.bp,
-                      shares.bp, openapi.bp, ui.bp):
+                      kernels.bp, shares.bp, openapi.bp, ui.bp):
         app.register_blueprint(blueprint)
 
     @app.errorhandler(XdiagError)

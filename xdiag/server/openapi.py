@@ -122,11 +122,12 @@ SUCCESS: dict[str, dict[str, tuple[str, ...]]] = {
     "shares.token_create": {"201": (JSON,)},
     "shares.token_revoke": {"204": ()},
     "health.metrics": {"200": ("text/plain",)},
+    "kernels.kernel_stats": {"200": (JSON,)},
 }
 
 # Views that read a profile's derived views: 409 while it ingests (or failed, or its views
 # are being rebuilt in the background).
-_PROFILE_VIEWS = ("queries.", "diagnosis.", "memory.", "profiles.profile_upload")
+_PROFILE_VIEWS = ("queries.", "diagnosis.", "memory.", "kernels.", "profiles.profile_upload")
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
 _ERROR_TEXT = {

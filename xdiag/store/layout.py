@@ -59,6 +59,7 @@ class Derived:
         hlo/<fingerprint>.pb       HLO module protos (deduplicated)
         hosts/<host>.memory.json   the host's programs' memory and its allocators
         memory/<hash>.json         one program's memory view (by its HloProto's hash)
+        hosts/<host>.kernels.json  the host's GPU kernel statistics (hosts with a GPU)
         manifest.json              written LAST: marks completeness
     """
 
@@ -98,6 +99,11 @@ class Derived:
     def memory_program(self, key: str) -> str:
         """One program's memory view, by the hash of its HloProto (shared by hosts)."""
         return f"{self.prefix}memory/{key}.json"
+
+    def kernels(self, host: str) -> str:
+        """The host's GPU kernel statistics (`analysis/kernel_stats.py`); written for
+        hosts with a GPU, before the manifest."""
+        return f"{self.prefix}hosts/{host}.kernels.json"
 
     @property
     def manifest(self) -> str:
