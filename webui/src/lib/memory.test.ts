@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bufferMatches, exactMatch, groupRows, headroomText, inGroup, peakMarker, pickProgram, programLabel, sourceLabel, windowAround } from "./memory";
+import { bufferMatches, exactMatch, groupRows, headroomText, hloModuleKey, inGroup, peakMarker, pickProgram, programLabel, runsOnDevice, sourceLabel, windowAround } from "./memory";
 
 const GiB = 1024 ** 3;
 const progs = [
@@ -87,5 +87,19 @@ describe("peakMarker", () => {
   it("falls back to the server's point when the drawn series does not reach the peak", () => {
     expect(peakMarker([0, 10, 20], [5, 7, 6], 12, 9)).toEqual({ position: 12, bytes: 9, index: -1 });
     expect(peakMarker([0, 10, 20], [5, 7, 6], 10, 9)).toEqual({ position: 10, bytes: 9, index: 1 });
+  });
+});
+
+describe("links", () => {
+  it("names the HLO module by name when unique, else by id", () => {
+    const ps = [{ id: "a(1)", name: "a" }, { id: "b(2)", name: "b" }, { id: "b(3)", name: "b" }];
+    expect(hloModuleKey(ps[0]!, ps)).toBe("a");
+    expect(hloModuleKey(ps[2]!, ps)).toBe("b(3)");
+  });
+  it("offers the timeline only for instructions that run", () => {
+    expect(runsOnDevice("fusion", "temporary")).toBe(true);
+    expect(runsOnDevice("fusion", "parameter")).toBe(true); // a donated buffer's defining op
+    expect(runsOnDevice("parameter", "parameter")).toBe(false);
+    expect(runsOnDevice("constant", "constant")).toBe(false);
   });
 });

@@ -124,3 +124,13 @@ export function peakMarker(position: readonly number[], heap: readonly number[],
   if (best >= 0) return { position: position[best]!, bytes: peakBytes, index: best };
   return { position: peakPosition, bytes: peakBytes, index: position.indexOf(peakPosition) };
 }
+
+/** The HLO tab's `module` for a program: its name when no other program has it (the HLO tab lists modules by name), else its id "name(program_id)". */
+export function hloModuleKey(p: { id: string; name: string }, programs: readonly { name: string }[]): string {
+  return programs.filter((q) => q.name === p.name).length === 1 ? p.name : p.id;
+}
+
+/** Whether an instruction runs (and so can be found in the timeline): parameters and constants do not. */
+export function runsOnDevice(opcode: string | undefined, category: string): boolean {
+  return !(opcode === "parameter" || opcode === "constant" || category === "constant" || (category === "parameter" && !opcode));
+}

@@ -10,7 +10,7 @@
 import { isAbort } from "../api/client";
 import type { MemoryAllocator, MemoryAllocators, MemoryBuffer, MemoryProgram, MemoryProgramSummary, MemorySummary } from "../api/wire";
 import { formatBytes, formatCount, formatNs, formatPct } from "../lib/format";
-import { bufferMatches, exactMatch, groupRows, headroomText, inGroup, peakMarker, pickProgram, programLabel, sourceLabel, windowAround } from "../lib/memory";
+import { bufferMatches, exactMatch, groupRows, headroomText, hloModuleKey, inGroup, peakMarker, pickProgram, programLabel, runsOnDevice, sourceLabel, windowAround } from "../lib/memory";
 import type { ViewState } from "../lib/viewstate";
 import { chartColors, createAllocatorChart, createHeapChart, type MemoryChart } from "../render/memory-chart";
 import { h, replace } from "./dom";
@@ -34,10 +34,9 @@ const CATEGORY_HELP: Record<string, string> = {
 
 type GroupFilter = { kind: "category" | "scope"; key: string } | null;
 
+/** A "not available because …" sentence from the server, shown as is (it says why and what to do). */
 function unavailable(reason: string | null | undefined, testid = "memory-unavailable"): HTMLElement {
-  return h("div", { "data-testid": testid },
-    emptyState(reason || "not available because the server gave no reason",
-      "The Memory tab reads the compiler's buffer assignment from the HLO protos in the capture; re-ingest the profile (`xdiag ingest ID`) if it was ingested by an older xdiag."));
+  return h("div", { "data-testid": testid }, emptyState(reason || "not available because the server gave no reason"));
 }
 
 /** A capacity label's head ("host RAM (CPU capture; …)" -> "host RAM"): the card shows it, the tooltip all of it. */
@@ -326,7 +325,7 @@ export class MemoryPanel implements Panel {
       { key: "live", label: "Live", numeric: true, sort: (b) => (b.live ? b.live[1] - b.live[0] : Infinity),
         title: "Live range: the positions in program order (the heap simulation) where the buffer is allocated and freed",
         render: (b) => (b.live ? `${b.live[0].toLocaleString("en-US")} – ${b.live[1].toLocaleString("en-US")}` : h("span", { class: "muted" }, "whole program")) },
-      { key: "links", label: "", render: (b) => h("a", { href: this.traceHref(b), "data-testid": "memory-buffer-trace", title: `Find ${b.instruction} in the timeline`, onclick: (e: MouseEvent) => this.openTrace(e, b) }, "timeline") },
+      { key: "links", label: "", render: (b) => !runsOnDevice(b.opcode, b.category) ? "" : h("a", { href: this.traceHref(b), "data-testid": "memory-buffer-trace", title: `Find ${b.instruction} in the timeline`, onclick: (e: MouseEvent) => this.openTrace(e, b) }, "timeline") },
     ], {
       sortKey: "size", desc: true, testid: "memory-buffers",
       rowAttrs: (b) => ({ "data-testid": "memory-buffer-row", "data-op": b.instruction, "data-id": b.id, onclick: (e: MouseEvent) => this.onRowClick(e, b) }),
@@ -354,7 +353,8 @@ export class MemoryPanel implements Panel {
   }
 
   private hloHref(b: MemoryBuffer): string {
-    return this.ctx.href({ tab: "hlo", module: this.program?.id ?? this.current?.id, op: b.instruction });
+    const p = this.current;
+    return this.ctx.href({ tab: "hlo", module: p ? hloModuleKey(p, this.summary?.programs ?? [p]) : this.program?.id, op: b.instruction });
   }
   private traceHref(b: MemoryBuffer): string {
     return this.ctx.href({ tab: "trace", q: b.instruction });
