@@ -416,6 +416,9 @@ def test_bad_requests_and_older_ingests_are_clear(service) -> None:
     # test of the module: it removes that profile's memory views).
     rec = svc.profiles.get(ids["cpu_small"])
     svc.store.delete(layout.Derived.of(rec).memory("h0"))
+    from xdiag.serving import memory as serving_memory
+
+    serving_memory._HOST_VIEWS.clear()  # as opened fresh: read once per opened profile
     old = _get(client, f"/api/v1/profiles/{rec['id']}/memory")
     assert not old["available"] and "re-ingest" in old["reason"]
     assert not old["allocators"]["available"] and "re-ingest" in old["allocators"]["reason"]

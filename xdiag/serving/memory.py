@@ -10,6 +10,8 @@ came from. A profile ingested before these views existed answers "not available"
 from __future__ import annotations
 
 import functools
+import threading
+import weakref
 from typing import Any
 
 from xdiag.core.errors import NotFound
@@ -38,7 +40,18 @@ DEVICE_MEMORY: tuple[tuple[str, int, str], ...] = (
 )
 
 
+# Per opened profile (the views cache reopens it when its manifest changes): the hosts'
+# memory views, read once rather than per request (a pod session has one per host).
+_HOST_VIEWS: weakref.WeakKeyDictionary[ProfileData, list[dict[str, Any]]] = \
+    weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
 def _host_views(data: ProfileData) -> list[dict[str, Any]]:
+    with _LOCK:
+        cached = _HOST_VIEWS.get(data)
+    if cached is not None:
+        return cached
     derived = layout.Derived.of(data.record)
     out = []
     for h in data.manifest["hosts"]:
@@ -46,6 +59,8 @@ def _host_views(data: ProfileData) -> list[dict[str, Any]]:
             out.append(data.store.read_json(derived.memory(h["host"])))
         except NotFound:
             continue
+    with _LOCK:
+        _HOST_VIEWS[data] = out
     return out
 
 
