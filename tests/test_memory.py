@@ -59,6 +59,7 @@ main(sys.argv[1])
 """
 PLANTED_LINE = 9  # of `big = ...` in PLANTED
 STRIPPED = "jit_broadcast_in_dim(8)"  # cpu_small's program ingested without its buffers
+TRUNCATED = "jit__multi_slice(4)"  # ... and one whose buffer assignment is cut short
 
 
 def _in_session(root: Path, name: str, data: bytes) -> Path:
@@ -216,8 +217,9 @@ def test_no_buffer_assignment_or_truncated_says_why(viewers, captures) -> None:
 
 
 def _edited_cpu_small(src: Path, dst: Path) -> Path:
-    """cpu_small with jit_broadcast_in_dim(8)'s HLO proto stripped of its buffer
-    assignment (as a runtime that does not export it leaves it)."""
+    """cpu_small with STRIPPED's HLO proto stripped of its buffer assignment (as a runtime
+    that does not export it leaves it) and TRUNCATED's cut short inside it (the module,
+    first in the proto, intact: the profile still ingests)."""
     from xdiag.xplane.xplane_pb2 import XSpace
 
     space = XSpace()
@@ -230,6 +232,10 @@ def _edited_cpu_small(src: Path, dst: Path) -> Path:
             proto = HloProtoWithBuffers.FromString(st.bytes_value)
             st.bytes_value = HloProtoWithBuffers(
                 hlo_module=proto.hlo_module).SerializeToString()
+    md = next(m for m in plane.event_metadata.values() if m.name == TRUNCATED)
+    for st in md.stats:
+        if st.metadata_id == stat_id:
+            st.bytes_value = st.bytes_value[:-7]
     dst.write_bytes(space.SerializeToString())
     return dst
 
@@ -331,7 +337,7 @@ def test_h100_allocators_equal_xprof_memory_profile(service, captures) -> None:
     assert view["headroom_bytes"] == 63_763_906_560 - view["peak_heap_bytes"]
 
 
-def test_stripped_module_is_not_available_with_a_reason(service) -> None:
+def test_stripped_or_truncated_module_is_not_available_with_a_reason(service) -> None:
     _, client, ids = service
     pid = ids["cpu_small"]
     overview = _get(client, f"/api/v1/profiles/{pid}/memory")
@@ -342,8 +348,13 @@ def test_stripped_module_is_not_available_with_a_reason(service) -> None:
     assert view == {"available": False, "reason": p["reason"], "id": STRIPPED,
                     "name": "jit_broadcast_in_dim", "program_id": 8,
                     "fingerprint": p["fingerprint"], "host": "h0", "ran_ns": p["ran_ns"]}
+    t = {p["id"]: p for p in overview["programs"]}[TRUNCATED]
+    assert not t["available"] and t["reason"].startswith("not available because")
+    assert "truncated" in t["reason"]
+    assert _get(client, f"/api/v1/profiles/{pid}/memory/programs/{TRUNCATED}")["reason"] \
+        == t["reason"]
     # the other programs still are
-    assert overview["available"] and sum(q["available"] for q in overview["programs"]) == 5
+    assert overview["available"] and sum(q["available"] for q in overview["programs"]) == 4
 
 
 def test_cli_memory_prints_and_emits_json(service, monkeypatch) -> None:
