@@ -164,13 +164,23 @@ export function drawHeatmap(
       }
     }
   }
-  // The slowest host of each step: a dark outline (only with more than one host).
+  // The host that held each step up: a frame in the colour that reads on its cell (only
+  // with more than one host); on cells too narrow to frame, a bar along the cell's foot.
   if (d.rows.length > 1) {
-    ctx.strokeStyle = c.fg;
     ctx.lineWidth = 1.5;
     d.slowest.forEach((row, j) => {
       if (row < 0) return;
-      ctx.strokeRect(g.left + j * g.cellW + 1, g.top + row * g.cellH + 1, Math.max(1, g.cellW - gap - 2), g.cellH - gap - 2);
+      const v = d.values[row]?.[j] ?? null;
+      const ink = v === null ? c.fg : heatText(heatT(v, g));
+      const x = g.left + j * g.cellW;
+      const y = g.top + row * g.cellH;
+      if (g.cellW >= 12) {
+        ctx.strokeStyle = ink;
+        ctx.strokeRect(x + 1, y + 1, Math.max(1, g.cellW - gap - 2), g.cellH - gap - 2);
+      } else {
+        ctx.fillStyle = ink;
+        ctx.fillRect(x, y + g.cellH - gap - 3, Math.max(1, g.cellW - gap), 2);
+      }
     });
   }
   if (hover) {
@@ -189,7 +199,11 @@ export function drawHeatmap(
   const every = labelEvery(g.cellW);
   d.cols.forEach((s, j) => {
     if (j % every) return;
-    ctx.fillText(String(s), g.left + (j + 0.5) * g.cellW, g.top + g.plotH + 11);
+    const x = g.left + (j + 0.5) * g.cellW;
+    const label = String(s);
+    // Never under the "step" caption in the gutter.
+    if (x - ctx.measureText(label).width / 2 < g.left - 2) return;
+    ctx.fillText(label, x, g.top + g.plotH + 11);
   });
   ctx.textAlign = "left";
 }

@@ -23,6 +23,8 @@ const PARTS = [
 type PartKey = (typeof PARTS)[number]["key"];
 
 const GUTTER = 150;
+/** Host rows shown before "Show all". */
+const HOST_ROWS = 12;
 
 /** Mean of the non-null values, or null. */
 export function meanOf(xs: readonly (number | null)[]): number | null {
@@ -158,7 +160,9 @@ export class HostsStepsSection {
 
   private hostTable(r: HostsSteps): HTMLElement {
     const n = r.steps.length;
-    return h("table", { class: "table host-table", "data-testid": "host-table" },
+    // The hosts that held the others up first, then the slowest: in a pod, the ones to read.
+    const order = [...r.hosts].sort((a, b) => b.slowest_count - a.slowest_count || (b.mean_dur_ns ?? 0) - (a.mean_dur_ns ?? 0));
+    const table = h("table", { class: "table host-table", "data-testid": "host-table" },
       h("thead", null, h("tr", null,
         h("th", null, "Host"), h("th", { class: "num" }, "Devices"),
         h("th", { class: "num", title: "Mean over the host's complete steps" }, "Mean step"),
@@ -166,7 +170,7 @@ export class HostsStepsSection {
         h("th", { title: "Mean per step, averaged over the host's devices: compute, collectives, host-side, idle" }, "Breakdown per step"),
         ...PARTS.map((p) => h("th", { class: "num" }, h("i", { class: "swatch", style: `background:${p.color}` }), p.label)),
         h("th", null, ""))),
-      h("tbody", null, ...r.hosts.map((x) => {
+      h("tbody", null, ...order.map((x, i) => {
         const m = Object.fromEntries(PARTS.map((p) => [p.key, meanOf(x[p.key])])) as Record<PartKey, number | null>;
         const title = PARTS.map((p) => `${p.label} ${formatNs(m[p.key])}`).join(", ");
         const btn = h("button", { class: "linklike", type: "button", "data-testid": "host-devices", title: `Per-device breakdown of ${x.host}` }, "devices ▸");
@@ -177,7 +181,7 @@ export class HostsStepsSection {
         const trace = s0 !== null && d0 !== null && d0 !== undefined
           ? h("a", { href: this.href({ tab: "trace", t0: Math.max(0, Math.round(s0 - d0 * 0.05)), t1: Math.round(s0 + d0 * 1.05), host: x.host }), title: `${x.host}'s step ${r.steps[first]} in the trace` }, x.host)
           : x.host;
-        return h("tr", { "data-testid": "hosts-steps-row", "data-host": x.host },
+        return h("tr", { "data-testid": "hosts-steps-row", "data-host": x.host, hidden: i >= HOST_ROWS },
           h("td", null, trace),
           h("td", { class: "num" }, String(x.devices.length)),
           h("td", { class: "num" }, formatNs(x.mean_dur_ns)),
@@ -186,6 +190,13 @@ export class HostsStepsSection {
           ...PARTS.map((p) => h("td", { class: "num" }, formatNs(m[p.key]))),
           h("td", null, btn));
       })));
+    if (order.length <= HOST_ROWS) return table;
+    const more = h("button", { class: "btn small", type: "button", "data-testid": "hosts-more" }, `Show all ${order.length} hosts`);
+    more.addEventListener("click", () => {
+      for (const tr of table.querySelectorAll<HTMLElement>("tbody tr")) tr.hidden = false;
+      more.remove();
+    });
+    return h("div", null, h("p", { class: "muted small" }, `Hosts that held the others up first, then by mean step; ${HOST_ROWS} of ${order.length} shown.`), table, more);
   }
 
   /** Show a host's per-device breakdown (the URL's host: a finding's link) and bring it into view. */
@@ -193,12 +204,14 @@ export class HostsStepsSection {
     if (host === this.picked) return;
     if (this.hm && !this.hm.rows.includes(host)) return;
     void this.pick(host).then(() => this.devices.scrollIntoView({ block: "center" }));
-    for (const r of this.el.querySelectorAll<HTMLElement>("[data-testid=hosts-steps-row]")) r.classList.toggle("selected", r.dataset.host === host);
   }
 
   private async pick(host: string): Promise<void> {
     this.picked = host;
-    for (const r of this.el.querySelectorAll<HTMLElement>("[data-testid=hosts-steps-row]")) r.classList.toggle("selected", r.dataset.host === host);
+    for (const r of this.el.querySelectorAll<HTMLElement>("[data-testid=hosts-steps-row]")) {
+      r.classList.toggle("selected", r.dataset.host === host);
+      if (r.dataset.host === host) r.hidden = false;
+    }
     replace(this.devices, loading(`devices of ${host}`));
     try {
       const r = await this.api.hostsSteps(this.profileId, host);
