@@ -145,9 +145,13 @@ export class MemoryPanel implements Panel {
     }
     const s = this.summary;
     if (!s.available || !s.programs.length) {
-      replace(this.el, unavailable(s.reason ?? "not available because this profile has no HLO programs (no HLO protos in the capture)"));
-      this.el.append(this.allocHost);
-      void this.loadAllocators();
+      const why = s.reason ?? "not available because this profile has no HLO programs (no HLO protos in the capture)";
+      replace(this.el, unavailable(why));
+      // The allocators may still be there (a capture without HLO protos); the same sentence twice says nothing.
+      if (s.allocators?.reason !== why) {
+        this.el.append(h("h3", null, "Allocators over time (memory profile)"), this.allocHost);
+        void this.loadAllocators();
+      }
       return;
     }
     const total = s.programs.reduce((a, p) => a + Math.max(0, p.ran_ns), 0);
