@@ -336,6 +336,12 @@ def test_host_facts_gaps_dispatches_compiles() -> None:
     assert f["dispatches"] == [2, 1, 0] and f["busy_runs"] == [1, 1, 1]
     assert f["compile"]["ns"] == 20 and f["compile"]["count"] == 1
     assert f["compile"]["modules"] == ["jit_step"] and f["devices"] == 1
+    assert f["compile"]["functions"] == []
+    # The jitted call that held the compile costs it all (tracing and lowering too).
+    missed = sl + [(1, 45, 75, 1)]
+    f = facts.host_facts(_index(missed), names, tracks, steps)
+    assert f["compile"]["ns"] == 30 and f["compile"]["backend_ns"] == 20
+    assert f["compile"]["functions"] == ["step"] and f["compile"]["windows"] == [[45, 75]]
 
 
 def test_hosts_steps_lists_at_most_max_steps() -> None:
@@ -375,3 +381,13 @@ def test_a_finding_about_an_op_links_to_its_scope() -> None:
     g = rules.Finding("input_bound", "h0", "i", 1.0, 0.8, [], [], {})
     _framework_links([f, g], {("m", 3, "t"): "jit(step)/transpose(jvp(moe))/experts/transpose"})
     assert f.links["framework"] == {"path": "step/moe/experts"} and "framework" not in g.links
+
+
+def test_compiling_inside_a_step_is_not_input_time() -> None:
+    step, host = 50 * MS, 30 * MS
+    t = table([step] * 4, any_busy=[step - host] * 4, busy=[[step - host] * 4])
+    c = {"ns": 4 * host, "count": 4, "windows": [[0, host]], "modules": ["jit_f"]}
+    x = inputs([("h0", t, fact(4, compile=c, compile_in_step_ns=[host] * 4))])
+    found, _, _ = rules.run(x)
+    assert "input_bound" not in {f.rule for f in found}
+    assert found[0].rule == "recompilation" and found[0].cost_ns_per_step == pytest.approx(host)

@@ -107,11 +107,24 @@ def host_facts(idx: Any, names: list[str], tracks: list[dict[str, Any]],
                 m = _COMPILED_MODULE.search(names[nid])
                 if m:
                     compiled.add(m.group(1))
-    out["compile"] = {"ns": int((ce - cs).sum()), "count": len(cs),
+    # A jitted call that missed the cache costs the whole call (tracing, lowering and the
+    # compile inside it), not only the backend compile: its dispatch event holds one.
+    d_pos = th_pos[disp_flag[th_name]] if len(th_pos) else np.zeros(0, np.int64)
+    backend_ns = int((ce - cs).sum())
+    missed_fns: set[str] = set()
+    if len(cs) and len(d_pos):
+        ds, de = idx.ev_start[d_pos], idx.ev_end[d_pos]
+        k = np.searchsorted(cs, ds, "left")
+        missed = (k < len(cs)) & (cs[np.minimum(k, len(cs) - 1)] < de)
+        for nid in np.unique(np.asarray(idx.ev_name)[d_pos[missed]]).tolist():
+            missed_fns.add(names[nid][names[nid].index("(") + 1:-1])
+        cs, ce = intervals.union(np.concatenate([cs, ds[missed]]),
+                                 np.concatenate([ce, de[missed]]))
+    out["compile"] = {"ns": int((ce - cs).sum()), "backend_ns": backend_ns, "count": len(cs),
                       "windows": [[int(a), int(b)] for a, b in
                                   zip(cs[:MAX_WINDOWS].tolist(), ce[:MAX_WINDOWS].tolist(),
                                       strict=True)],
-                      "modules": sorted(compiled)[:50]}
+                      "modules": sorted(compiled)[:50], "functions": sorted(missed_fns)[:50]}
     if not n_steps:
         out.update(step=[], gap_ns=[], gap_busy_ns=[], busy_runs=[], step_ops=[],
                    step_op_ns=[], step_kernels=[], dispatches=[], compile_in_step_ns=[])
