@@ -43,7 +43,11 @@ def world(tmp_path_factory):
     svc = Services(Settings(store=str(tmp / "store"), ingest_inline=True,
                             host_peaks="matmul_gflops=50,memcpy_gbps=20"))
     ids = {}
-    for name, path in (("cpu", SMALL), ("gpu", gpu), ("old", SMALL)):
+    from odd_profiles import odd_profile
+
+    odd = tmp / "odd.xplane.pb"
+    odd_profile(odd)
+    for name, path in (("cpu", SMALL), ("gpu", gpu), ("old", SMALL), ("odd", odd)):
         rec = svc.admission.store_session(run=name, session="s",
                                           files=[admit.HostFile("h0", Path(path))],
                                           source="upload")
@@ -290,3 +294,17 @@ def test_memory_capacity_from_the_memory_views(world, monkeypatch) -> None:
     last = d["findings"][-1]
     assert last["rule"] == "memory_capacity" and last["cost_ns_per_step"] == 0
     assert "95%" in last["title"] and "GPU_0_bfc" in last["title"]
+
+
+def test_a_capture_without_steps_or_ops_has_an_empty_diagnosis(world) -> None:
+    app, _, ids = world
+    pid = ids["odd"]
+    d = _get(app, f"/api/v1/profiles/{pid}/diagnosis")
+    _check_schema("diagnosis.diagnosis", d)
+    assert d["findings"] == [] and d["summary"]["steps"] == 0
+    assert "whole capture" in d["units"]["cost_ns_per_step"]
+    fw = _get(app, f"/api/v1/profiles/{pid}/framework")
+    assert fw["root"]["total_ns"] == 0 and fw["root"]["children"] == []
+    hs = _get(app, f"/api/v1/profiles/{pid}/hosts_steps")
+    assert hs["steps"] == [] and hs["hosts"] == []
+    assert _get(app, f"/api/v1/profiles/{pid}/hosts_steps?host=h0", 404)["error"] == "not_found"

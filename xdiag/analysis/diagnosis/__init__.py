@@ -52,7 +52,9 @@ def build(profile_id: str, results: list[dict[str, Any]], views: dict[str, Any]
         "findings": [f.to_json(step_ns) for f in findings],
         "rules": table, "skipped": skipped,
         "units": {"cost_ns_per_step": "estimated ns lost per step (median over complete "
-                                      "steps; per device where time is per device)"},
+                                      "steps; per device where time is per device)"
+                  if x.n_steps else "no complete steps in this capture: estimated ns lost "
+                                    "over the whole capture"},
     }
     return {"diagnosis": diagnosis, "framework": framework, "hosts_steps": hs}
 
