@@ -584,6 +584,8 @@ export interface ScopeNode {
   flops: number | null;
   bytes: number | null;
   ops: number;
+  /** The node's costliest op (its own, or for a node with no own ops its first child's). */
+  op?: { module: string; program_id: number | null; op: string } | null;
   source: string | null;
   children: ScopeNode[];
 }
@@ -593,6 +595,7 @@ export interface Framework {
   step_ns: number | null;
   steps: number;
   total_self_ns: number;
+  devices?: number;
   root: ScopeNode;
 }
 
@@ -613,6 +616,7 @@ export interface HostSteps {
 export interface DeviceBreakdown {
   host: string;
   devices: number[];
+  steps?: number[];
   /** [device][step] */
   busy_ns: (number | null)[][];
   compute_ns: (number | null)[][];
@@ -622,7 +626,10 @@ export interface DeviceBreakdown {
 
 export interface HostsSteps {
   available: true;
+  /** Step numbers (columns): the complete steps, at most 1000 evenly spaced. */
   steps: number[];
+  /** Columns listed / complete steps in the profile. */
+  shown?: { steps: number; of: number };
   hosts: HostSteps[];
   slowest: { step: number; host: string; dur_ns: number; excess_ns: number }[];
   skew: { mean_spread_ns: number | null; max_spread_ns: number | null; mean_spread_pct: number | null; cv: number | null };
@@ -640,7 +647,7 @@ export interface DiffFindingItem {
 }
 
 export type DiffFindings =
-  | { available: true; appeared: DiffFindingItem[]; disappeared: DiffFindingItem[]; changed: DiffFindingItem[] }
+  | { available: true; appeared: DiffFindingItem[]; disappeared: DiffFindingItem[]; changed: DiffFindingItem[]; changed_pct?: number }
   | NotAvailable;
 
 // ---------------------------------------------------------------- memory (issue 19)
@@ -793,6 +800,33 @@ export interface MemoryAllocator {
     fragmentation?: number[] | null;
   };
   live_at_peak: MemoryAllocation[];
+}
+
+export interface MemoryDiffBuffer {
+  op_name?: string;
+  shape: string;
+  category: string;
+  instruction: string;
+  scope?: string;
+  a_bytes: number;
+  b_bytes: number;
+  delta_bytes: number;
+  change: "appeared" | "grew" | "shrank" | "gone" | string;
+}
+
+/** GET /api/v1/diff/memory: one program (by name) in A and B, the buffers at the peak that changed, largest |delta| first. */
+export interface MemoryDiff {
+  available: boolean;
+  reason: string | null;
+  program: string;
+  a: string;
+  b: string;
+  a_peak_bytes: number;
+  b_peak_bytes: number;
+  delta_bytes: number;
+  delta_pct: number | null;
+  buffers_changed: number;
+  buffers: MemoryDiffBuffer[];
 }
 
 export interface MemoryAllocators {

@@ -11,6 +11,7 @@ import { formatCount, formatDateTime, formatDeltaNs, formatDeltaPct, formatNs } 
 import { profilePath } from "../lib/viewstate";
 import { diffPath } from "../state/route";
 import type { Router } from "../state/router";
+import { memoryDiffSection } from "./diff-memory";
 import { h, replace } from "./dom";
 import { emptyState, errorState, loading } from "./states";
 import { sortableTable } from "./table";
@@ -140,6 +141,7 @@ export class DiffPage {
         "Δ = B − A: ", h("span", { class: "worse" }, "red, B slower"), "; ", h("span", { class: "better" }, "green, B faster"), "."),
       ...(d.notes ?? []).map((n) => h("p", { class: "warn small", "data-testid": "diff-note" }, n)),
       d.findings ? findingsDiff(d.findings, d.a, d.b) : null,
+      memoryDiffSection(this.api, d.a, d.b, this.controller?.signal),
       h("h3", null, `Ops in both (${d.ops.length})`),
       d.ops.length ? h("div", { class: "table-scroll" }, table.el) : emptyState("No op appears in both profiles."),
       h("div", { class: "two-cols" }, only("Only in A", d.a, d.only_a, "diff-only-a"), only("Only in B", d.b, d.only_b, "diff-only-b")));
@@ -177,7 +179,7 @@ function findingsDiff(f: DiffFindings, a: string, b: string): HTMLElement {
       h("td", { class: "num better" }, it.a_cost_ns_per_step !== undefined ? formatDeltaNs(-it.a_cost_ns_per_step) : "–"))),
   ];
   el.append(h("p", { class: "small muted" },
-    `${f.appeared.length} appeared, ${f.disappeared.length} disappeared, ${f.changed.length} changed cost by 10 % or more (findings matched by rule and subject; cost is the estimated time lost per step).`));
+    `${f.appeared.length} appeared, ${f.disappeared.length} disappeared, ${f.changed.length} changed cost by ${f.changed_pct ?? 10} % or more (findings matched by rule and subject; cost is the estimated time lost per step).`));
   if (rows.length) {
     el.append(h("table", { class: "table", "data-testid": "diff-findings-table" },
       h("thead", null, h("tr", null, h("th", null, "Change"), h("th", null, "Finding"), h("th", { class: "num" }, "A cost"), h("th", { class: "num" }, "B cost"), h("th", { class: "num" }, "Δ"))),

@@ -82,7 +82,7 @@ export class OverviewPanel implements Panel {
     this.el.append(this.hostsSteps.render(hosts.status === "fulfilled" ? hosts.value : err(hosts)!));
     if (steps.status === "fulfilled") this.el.append(this.stepsSection(steps.value));
     else this.el.append(h("h3", null, "Steps"), errorState(steps.reason, retry));
-    this.framework = new FrameworkSection(id, (path) => this.ctx.setView({ tab: "overview", scope: path }),
+    this.framework = new FrameworkSection(id, (v) => this.ctx.href(v), (path) => this.ctx.setView({ tab: "overview", scope: path }),
       () => this.ctx.theme.get() === "dark",
       () => ({ bg: cssv("--bg", "#fff"), fg: cssv("--fg", "#111"), accent: cssv("--accent", "#1a73e8") }));
     this.el.append(this.framework.render(framework.status === "fulfilled" ? framework.value : err(framework)!, this.scope));

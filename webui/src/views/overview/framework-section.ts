@@ -8,6 +8,7 @@ import { paletteIndex, PALETTE_DARK, PALETTE_LIGHT } from "../../lib/color";
 import { formatBytes, formatCount, formatFlops, formatNs, formatPct } from "../../lib/format";
 import { fitCanvas } from "../../render/canvas";
 import { drawIcicle, icicleHeight, icicleHit, icicleLayout, nodeAt, type IcicleNode, type IcicleRect } from "../../render/icicle";
+import type { ViewState } from "../../lib/viewstate";
 import { h, replace } from "../dom";
 import { emptyState, errorState } from "../states";
 
@@ -35,6 +36,7 @@ export class FrameworkSection {
 
   constructor(
     private readonly profileId: string,
+    private readonly href: (v: Partial<ViewState>) => string,
     private readonly setScope: (path: string | undefined) => void,
     private readonly dark: () => boolean,
     private readonly colors: () => { bg: string; fg: string; accent: string },
@@ -142,7 +144,14 @@ export class FrameworkSection {
       h(tip ? "div" : "span", null, `${tip ? "" : " · "}${formatFlops(n.flops)} · ${formatBytes(n.bytes)} accessed · ${formatCount(n.ops)} ops`,
         n.self_ns > 0 && n.children.length ? ` · ${formatNs(n.self_ns / Math.max(1, d.steps))} per step in the scope's own ops` : ""),
       n.source ? h(tip ? "div" : "span", { class: "muted" }, `${tip ? "" : " · "}${n.source}`) : "",
+      n.op && !tip ? h("span", null, " · costliest op ", this.opLinks(n.op)) : n.op ? h("div", null, `costliest op: ${n.op.op}`) : "",
     ];
+  }
+
+  private opLinks(o: { module: string; op: string }): HTMLElement {
+    return h("span", null,
+      h("a", { href: this.href({ tab: "ops", module: o.module, op: o.op, filter: o.op }), title: `${o.op} in the op profile` }, o.op), " ",
+      h("a", { class: "small", href: this.href({ tab: "hlo", module: o.module, op: o.op }), title: `${o.op} in the HLO of ${o.module}` }, "HLO"));
   }
 
   private childTable(n: Node): HTMLElement {
@@ -158,6 +167,7 @@ export class FrameworkSection {
         h("th", { class: "num", title: "FLOPs of the scope's ops over the capture (HLO cost model)" }, "FLOPs"),
         h("th", { class: "num", title: "Bytes accessed by the scope's ops over the capture (HLO cost model)" }, "Bytes"),
         h("th", { class: "num" }, "Ops"),
+        h("th", { title: "The scope's costliest op" }, "Top op"),
         h("th", null, "Source"))),
       h("tbody", null, ...kids.slice(0, 200).map((k) => h("tr", { "data-testid": "scope-row", "data-path": k.path },
         h("td", null, k.children.length
@@ -169,6 +179,7 @@ export class FrameworkSection {
         h("td", { class: "num" }, formatFlops(k.flops)),
         h("td", { class: "num" }, formatBytes(k.bytes)),
         h("td", { class: "num" }, formatCount(k.ops)),
+        h("td", null, k.op ? this.opLinks(k.op) : "–"),
         h("td", { class: "muted small source" }, k.source ?? "–")))));
   }
 
