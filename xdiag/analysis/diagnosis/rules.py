@@ -166,7 +166,7 @@ def straggler_host(x: Inputs, th: dict[str, Any]) -> list[Finding]:
         return []
     host, r, _ = x.hosts[i]
     others = [j for j in range(len(x.hosts)) if j != i]
-    k = _median_index(_take(r, steps, r["dur_ns"]) * 0 + score[i])
+    k = _median_index(score[i])
     kk = int(np.searchsorted(r["step"], steps[k]))
     return [Finding(
         "straggler_host", host,
