@@ -4,7 +4,7 @@ padded-bucket bug), so every few steps jit traces and compiles the step again.
 Planted per step: on the steps where the batch shape is new, that step's wall time (the
 new-shaped batch made, traced, compiled, run) minus the median of the steps that did not
 compile (the job's own clock); 0 elsewhere.
-The oracle also reports jax's own count of compilations (its cache misses) over a probe.
+The oracle also times one compile of a shape not seen (first call minus cached calls).
 Usage: recompile.py SERVER JOB [--every 3]
 """
 
@@ -18,6 +18,7 @@ import time
 import harness
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 D, LAYERS = 512, 4
 
@@ -40,7 +41,7 @@ def main() -> None:
 
     def step(i: int) -> float:
         t = time.perf_counter()
-        x = jnp.ones((rows(i), D))  # a new shape compiles this too
+        x = np.ones((rows(i), D), np.float32)  # the loader's batch, one size bigger at times
         step_fn(ws, x).block_until_ready()
         d = time.perf_counter() - t
         if i % args.every:  # same shape as the step before: no compile
@@ -49,16 +50,16 @@ def main() -> None:
         return max(0.0, d - statistics.median(cached[-10:] or [0.0]))
 
     def warmup() -> None:
-        step_fn(ws, jnp.ones((rows(0), D))).block_until_ready()
+        step_fn(ws, np.ones((rows(0), D), np.float32)).block_until_ready()
         for _ in range(3):
             step(1)
 
     def oracle() -> dict[str, float]:
         t = time.perf_counter()
-        step_fn(ws, jnp.ones((rows(0) - 4, D))).block_until_ready()  # a shape not seen
+        probe = np.ones((rows(0) - 4, D), np.float32)  # a shape not seen
+        step_fn(ws, probe).block_until_ready()
         first = time.perf_counter() - t
-        again = harness.median_time(lambda: step_fn(ws, jnp.ones((rows(0) - 4, D)))
-                                    .block_until_ready())
+        again = harness.median_time(lambda: step_fn(ws, probe).block_until_ready())
         return {"compile_s": first - again, "cached_step_s": again,
                 "steps_per_compile": float(args.every)}
 

@@ -60,7 +60,7 @@ def main() -> None:
     mat = jax.device_put(jnp.eye(1024), NamedSharding(mine, P()))
 
     @jax.jit
-    def extra(a):
+    def extra(a, mat):  # arguments, not closed over: no 4 MiB constant in the program
         for _ in range(args.extra):
             a = jnp.tanh(a @ mat)
         return a
@@ -69,19 +69,19 @@ def main() -> None:
         planted = 0.0
         if slow:
             t = time.perf_counter()
-            extra(local).block_until_ready()
+            extra(local, mat).block_until_ready()
             planted = time.perf_counter() - t
         loss_fn(ws, x).block_until_ready()
         return planted
 
     def warmup() -> None:
-        extra(local).block_until_ready()
+        extra(local, mat).block_until_ready()
         step(0)
 
     def oracle() -> dict[str, float]:
         out = {"slow": float(slow), "step_s": harness.median_time(lambda: step(0))}
         if slow:
-            out["planted_s"] = harness.median_time(lambda: extra(local).block_until_ready())
+            out["planted_s"] = harness.median_time(lambda: extra(local, mat).block_until_ready())
         return out
 
     harness.run(harness.Case("straggler", step, warmup=warmup, oracle=oracle), args, agent)
