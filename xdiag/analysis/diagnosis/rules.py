@@ -459,15 +459,20 @@ def host_callback(x: Inputs, th: dict[str, Any], scopes: dict[tuple[str, int, st
 
 def recompilation(x: Inputs, th: dict[str, Any]) -> list[Finding]:
     worst = None
-    for host, _, f in x.hosts:
+    for host, r, f in x.hosts:
         c = (f or {}).get("compile") or {}
         if c.get("ns", 0) >= th["min_compile_ns"] and (worst is None or c["ns"] > worst[1]["ns"]):
-            worst = (host, c, f)
+            worst = (host, c, f, r)
     if worst is None:
         return []
-    host, c, f = worst
+    host, c, f, r = worst
     steps = max(x.n_steps, 1)
-    cost = c["ns"] / steps
+    # What the steps that compiled took over the others: the compile and what comes with
+    # it (the new executable's first run, its allocations), when both kinds were captured.
+    comp = _compiling(f, r) > 0
+    slower = float(np.maximum(r["dur_ns"][comp] - np.median(r["dur_ns"][~comp]), 0).sum()) \
+        if comp.any() and (~comp).any() else 0.0
+    cost = max(c["ns"], slower) / steps
     programs: dict[str, set[int]] = {}
     for p in x.ops.get("by_program", []):
         programs.setdefault(p["module"], set()).add(p["program_id"])
@@ -478,6 +483,7 @@ def recompilation(x: Inputs, th: dict[str, Any]) -> list[Finding]:
           _ev("of which the backend compile", c.get("backend_ns", c["ns"]), "ns"),
           _ev("compilations", c.get("count", 0), "compilations"),
           _ev("of which inside steps", float(sum(f.get("compile_in_step_ns") or [0])), "ns"),
+          _ev("steps that compiled, over the median step that did not (summed)", slower, "ns"),
           _ev("spread over the steps", cost, "ns per step")]
     if c.get("functions"):
         ev.append(_ev("jitted functions that missed the cache", ", ".join(c["functions"][:8]),
