@@ -8,7 +8,8 @@ buffers at the peak (sortable), the picker moves to another program and to the s
 HLO graph at that op and its "timeline" link the trace at the op's first occurrence. The H100
 capture: the allocator timeline, its peak and capacity as stock xprof's memory_profile gives
 them (GPU_0_bfc: 15,074,838,272 bytes in use at the peak of 63,763,906,560, the issue's
-measurement). One page, reused; ~10 s.
+measurement). The diff page's memory section between the two. One page, reused; ~5 s after
+the two uploads.
 """
 
 from __future__ import annotations
@@ -188,3 +189,17 @@ def test_memory_tab(ui, viewer_service, memory_profiles) -> None:
     assert ink["saturated"] > 0.01 * ink["total"] and ink["red"] > 10, ink
     page.get_by_test_id("memory-allocators").scroll_into_view_if_needed()
     screenshot(page, "memory-04-h100-allocators")
+
+    # The diff page: the peak's change between the two captures' jit_train_step, and the
+    # buffers that made it, largest first (A: cpu_small, B: the H100).
+    md = api(base, f"/api/v1/diff/memory?a={pid}&b={gpu}")[1]
+    assert md["available"] and md["delta_bytes"] == md["b_peak_bytes"] - md["a_peak_bytes"]
+    page.goto(f"/diff?a={urllib.parse.quote(pid, safe='~')}&b={urllib.parse.quote(gpu, safe='~')}")
+    delta = page.get_by_test_id("diff-memory-delta")
+    delta.wait_for()
+    assert delta.get_attribute("title") == f"{md['delta_bytes']:,} bytes"
+    assert "worse" in delta.locator(".card-value").get_attribute("class")
+    first = page.get_by_test_id("diff-memory-row").first
+    assert first.get_attribute("data-op") == md["buffers"][0]["instruction"]
+    page.get_by_test_id("diff-memory").scroll_into_view_if_needed()
+    screenshot(page, "memory-05-diff")

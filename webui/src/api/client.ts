@@ -18,6 +18,7 @@ import {
   type HostsSteps,
   type Job,
   type MemoryAllocators,
+  type MemoryDiff,
   type MemoryProgram,
   type MemorySummary,
   type NotAvailable,
@@ -278,6 +279,10 @@ export class ApiClient {
   /** The allocators' bytes over time (memory profile); `available: false` on CPU captures. */
   memoryAllocators(id: string, host?: string | null, signal?: AbortSignal): Promise<MemoryAllocators> {
     return this.json("GET", this.p(id, `memory/allocators${buildQuery({ host: host ?? undefined })}`), undefined, signal);
+  }
+  /** One program's peak in A and B (matched by name; default: A's default program) and the buffers that changed. */
+  memoryDiff(a: string, b: string, program?: string | null, limit?: number, signal?: AbortSignal): Promise<MemoryDiff> {
+    return this.json("GET", `/diff/memory${buildQuery({ a, b, program: program ?? undefined, limit })}`, undefined, signal);
   }
   diff(a: string, b: string, signal?: AbortSignal): Promise<DiffResponse> {
     return this.json("GET", `/diff${buildQuery({ a, b })}`, undefined, signal);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bufferMatches, exactMatch, groupRows, headroomText, hloModuleKey, inGroup, peakMarker, pickProgram, programLabel, runsOnDevice, sourceLabel, windowAround } from "./memory";
+import { bufferMatches, exactMatch, formatDeltaBytes, groupRows, headroomText, hloModuleKey, inGroup, peakMarker, pickProgram, programLabel, runsOnDevice, sourceLabel, windowAround } from "./memory";
 
 const GiB = 1024 ** 3;
 const progs = [
@@ -101,5 +101,13 @@ describe("links", () => {
     expect(runsOnDevice("fusion", "parameter")).toBe(true); // a donated buffer's defining op
     expect(runsOnDevice("parameter", "parameter")).toBe(false);
     expect(runsOnDevice("constant", "constant")).toBe(false);
+  });
+});
+
+describe("formatDeltaBytes", () => {
+  it("signs the change in binary units", () => {
+    expect(formatDeltaBytes(1.5 * GiB)).toBe("+1.50 GiB");
+    expect(formatDeltaBytes(-512 * 1024)).toBe("−512 KiB");
+    expect(formatDeltaBytes(0)).toBe("0 B");
   });
 });

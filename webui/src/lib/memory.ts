@@ -134,3 +134,9 @@ export function hloModuleKey(p: { id: string; name: string }, programs: readonly
 export function runsOnDevice(opcode: string | undefined, category: string): boolean {
   return !(opcode === "parameter" || opcode === "constant" || category === "constant" || (category === "parameter" && !opcode));
 }
+
+/** A change of size: "+1.50 GiB", "−512 KiB", "0 B". */
+export function formatDeltaBytes(b: number): string {
+  if (!b) return "0 B";
+  return `${b > 0 ? "+" : "−"}${formatBytes(Math.abs(b))}`;
+}
