@@ -306,14 +306,18 @@ def test_h100_allocators_equal_xprof_memory_profile(service, captures) -> None:
     (host,) = [p for p in space.planes if p.name == "/host:CPU"]
     names = {k: m.name for k, m in host.stat_metadata.items()}
 
-    def line_of_peak(allocator: str, offset_ps: int) -> int:
-        """xprof's times are offsets from the line of the event: that line's start."""
+    def line_of(allocator: str, offset_ps: int, address: int | None = None) -> int:
+        """xprof's times are offsets from the line of the event (the host plane has two
+        lines of allocator events, 41 us apart): that line's start."""
         (ts,) = {ln.timestamp_ns for ln in host.lines for e in ln.events
                  if host.event_metadata[e.metadata_id].name.startswith("Memory")
                  and e.offset_ps == offset_ps and any(
                      names[st.metadata_id] == "allocator_name"
                      and (st.str_value or names.get(st.ref_value)) == allocator
-                     for st in e.stats)}
+                     for st in e.stats)
+                 and (address is None or any(names[st.metadata_id] == "addr"
+                                             and st.uint64_value + st.int64_value == address
+                                             for st in e.stats))}
         return ts
 
     manifest = svc.views.get(svc.profiles.get(pid)).manifest
@@ -323,10 +327,24 @@ def test_h100_allocators_equal_xprof_memory_profile(service, captures) -> None:
         assert a["capacity_bytes"] == int(summary["memoryCapacity"])
         assert a["headroom_bytes"] == a["capacity_bytes"] - a["peak_bytes_in_use"]
         off_ps = int(summary["peakStatsTimePs"])
-        want_ns = line_of_peak(name, off_ps) + off_ps / 1000 - manifest["t0_ns"]
+        want_ns = line_of(name, off_ps) + off_ps / 1000 - manifest["t0_ns"]
         assert a["peak_time_ns"] == pytest.approx(want_ns, abs=1e-3)
         assert a["series"]["bytes_in_use"][a["series"]["t_ns"].index(a["peak_time_ns"])] \
             == a["peak_bytes_in_use"]
+        # Over time: every event of the allocator, in time order, as xprof's timeline.
+        snaps = theirs[name]["sampledTimelineSnapshots"]  # xprof's order (by offset)
+        series = a["series"]
+        assert not series["downsampled"] and len(snaps) == series["total_points"] == a["events"]
+        stats = [x["aggregationStats"] for x in snaps]
+        assert series["bytes_in_use"] == [int(x.get("heapAllocatedBytes", 0))
+                                          + int(x.get("stackReservedBytes", 0)) for x in stats]
+        assert series["bytes_reserved"] == [int(x.get("stackReservedBytes", 0)) for x in stats]
+        assert series["bytes_available"] == [int(x.get("freeMemoryBytes", 0)) for x in stats]
+        assert series["fragmentation"] == pytest.approx(
+            [float(x.get("fragmentation", 0.0)) for x in stats], rel=1e-5)
+        assert series["t_ns"] == pytest.approx([
+            line_of(name, int(x["timeOffsetPs"]), int(x["activityMetadata"]["address"]))
+            + int(x["timeOffsetPs"]) / 1000 - manifest["t0_ns"] for x in snaps], abs=1e-3)
     assert ours["GPU_0_bfc"]["peak_bytes_in_use"] == 15_074_838_272
     assert ours["GPU_0_bfc"]["capacity_bytes"] == 63_763_906_560
     overview = _get(client, f"/api/v1/profiles/{pid}/memory")
