@@ -196,6 +196,11 @@ def test_hosts_steps_parts_add_up_and_device_breakdown(world) -> None:
     db = hs["device_breakdown"]
     assert db["host"] == "h0" and len(db["devices"]) == 8 and len(db["busy_ns"][0]) == len(
         hs["steps"])
+    for d in range(len(db["devices"])):  # each device's parts are the whole step
+        for i, dur in enumerate(h["dur_ns"]):
+            parts = (db["compute_ns"][d][i] + db["collective_ns"][d][i] + db["host_ns"][i]
+                     + db["idle_ns"][d][i])
+            assert parts == pytest.approx(dur, abs=8)
     assert "device_breakdown" not in _get(app, f"/api/v1/profiles/{pid}/hosts_steps")
     r = _get(app, f"/api/v1/profiles/{pid}/hosts_steps?host=nohost", 404)
     assert "h0" in r["detail"]

@@ -168,7 +168,8 @@ def build(hosts: list[tuple[str, dict[str, np.ndarray], dict[str, Any] | None]],
 def device_breakdown(host: str, r: dict[str, Any], steps: list[int] | None = None
                      ) -> dict[str, Any]:
     """Per device and step of one host (the listed `steps` only, if given): busy,
-    compute, exposed collective and idle."""
+    compute, exposed collective and idle, and per step the host-side time (no device of
+    the host busy), so that each device's compute + collective + host + idle is the step."""
     sel = np.arange(len(r["step"]))
     if steps is not None:
         k = np.minimum(np.searchsorted(r["step"], steps), max(len(r["step"]) - 1, 0))
@@ -181,6 +182,7 @@ def device_breakdown(host: str, r: dict[str, Any], steps: list[int] | None = Non
             "busy_ns": np.round(busy, 1).tolist(),
             "compute_ns": np.round(busy - coll, 1).tolist(),
             "collective_ns": np.round(coll, 1).tolist(),
+            "host_ns": np.round(host_ns[0], 1).tolist(),
             "idle_ns": np.round(idle, 1).tolist()}
 
 
