@@ -185,6 +185,11 @@ def test_memory_tab(ui, viewer_service, memory_profiles) -> None:
     titles = cards.locator(".card").evaluate_all("els => els.map(e => e.title)")
     assert any(t.startswith(f"{XPROF_GPU_PEAK:,} bytes") for t in titles), titles
     assert any(t.startswith(f"{XPROF_GPU_CAPACITY:,} bytes") for t in titles), titles
+    href = page.get_by_test_id("memory-alloc-peak-link").get_attribute("href")
+    win = urllib.parse.parse_qs(urllib.parse.urlsplit(href).query)
+    peak_ns = next(x for x in api(base, f"/api/v1/profiles/{gpu}/memory/allocators")[1]["allocators"]
+                   if x["name"] == "GPU_0_bfc")["peak_time_ns"]
+    assert win["tab"] == ["trace"] and int(win["t0"][0]) < peak_ns < int(win["t1"][0]), href
     ink = _ink(page, "memory-alloc-chart")
     assert ink["saturated"] > 0.01 * ink["total"] and ink["red"] > 10, ink
     page.get_by_test_id("memory-allocators").scroll_into_view_if_needed()

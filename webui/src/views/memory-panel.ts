@@ -484,7 +484,9 @@ export class MemoryPanel implements Panel {
         h("span", { class: "muted small" }, `${formatCount(al.events)} allocator events`)),
       h("div", { class: "cards", "data-testid": "memory-alloc-cards" },
         card("Peak in use", formatBytes(al.peak_bytes_in_use), `${al.peak_bytes_in_use.toLocaleString("en-US")} bytes at ${formatNs(al.peak_time_ns)} from the profile's start`),
-        card("Peak at", formatNs(al.peak_time_ns), "Time of the peak, from the profile's start"),
+        h("div", { class: "card", title: "Time of the peak, from the profile's start: open the trace there" },
+          h("div", { class: "card-label" }, "Peak at"),
+          h("div", { class: "card-value" }, h("a", { href: this.peakTraceHref(al.peak_time_ns), "data-testid": "memory-alloc-peak-link" }, formatNs(al.peak_time_ns)))),
         card("Capacity", formatBytes(al.capacity_bytes), al.capacity_bytes == null ? "not reported" : `${al.capacity_bytes.toLocaleString("en-US")} bytes (the allocator's limit)`),
         card("Headroom", al.headroom_bytes == null ? "unknown" : formatBytes(al.headroom_bytes), headroomText(al.capacity_bytes, al.peak_bytes_in_use)),
         peakIdx >= 0 && frag[peakIdx] != null ? card("Fragmentation at peak", formatPct(frag[peakIdx]!), "1 − largest free block / free bytes, at the peak") : null),
@@ -492,6 +494,12 @@ export class MemoryPanel implements Panel {
       this.allocChartHost,
       al.live_at_peak.length ? this.liveAtPeak(al) : h("p", { class: "muted small" }, "The allocator events carry no per-allocation detail at the peak."));
     this.drawAllocator(this.ctx.theme.get() === "dark");
+  }
+
+  /** The trace around an allocator's peak: a fortieth of the capture on each side (at least 100 µs). */
+  private peakTraceHref(t_ns: number): string {
+    const pad = Math.max(100_000, (this.ctx.profile.duration_ns ?? 0) / 40);
+    return this.ctx.href({ tab: "trace", t0: Math.max(0, Math.round(t_ns - pad)), t1: Math.round(t_ns + pad) });
   }
 
   private liveAtPeak(al: MemoryAllocator): HTMLElement {
