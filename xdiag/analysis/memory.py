@@ -209,10 +209,6 @@ def _is_indefinite(a: Any) -> bool:
     return bool(a.is_entry_computation_parameter or a.is_constant or a.maybe_live_out)
 
 
-def hlo_proto_has_buffers(hlo_proto: bytes) -> bool:
-    return bool(HloProtoWithBuffers.FromString(hlo_proto).HasField("buffer_assignment"))
-
-
 class _Program:
     """Look-ups over one parsed HloProto (xprof's HloProtoBufferWrapper)."""
 
