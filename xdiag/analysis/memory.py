@@ -7,19 +7,24 @@ profile's metadata plane carries it) and returns, per memory space, what stock x
 
 - the heap simulation of the buffer allocation that holds the temporaries, replayed in
   program order (ALLOC adds a logical buffer, FREE drops it when no buffer shares it any
-  more, SHARE_WITH reuses a canonical buffer): the heap size after each event, padded and
-  unpadded, its peak and the buffers live there;
+  more, SHARE_WITH reuses a canonical buffer's memory, shown as the sharer from then on):
+  the heap size before each event (and once at the end), padded and unpadded, its peak
+  and the buffers live there;
 - the buffers of "indefinite" lifetime (entry parameters, maybe-live-out outputs,
-  constants, thread-local): present for the whole program, so added to every point of
-  the heap and to the peak; for each such allocation its largest logical buffer is listed;
+  constants; thread-local ones are left out, as xprof 2.24.2 does): present for the
+  whole program, so added to every point of the heap and to the peak; for each such
+  allocation its largest logical buffer is listed;
 - entry-parameter and maybe-live-out bytes (allocation sizes), total allocation bytes.
 
 Beyond xprof: every buffer carries its JAX op name, innermost named scope and source
 line (from the op metadata and the module's stack-frame index), a category (parameter,
-optimizer state, output, temporary, constant, thread-local), and the bytes live at the
+optimizer state, output, temporary, constant), and the bytes live at the
 peak are grouped by category and by scope; `scope_peaks` is each named scope's own
 largest simultaneous footprint anywhere in the program (a scope absent at the global
 peak still shows how much it needs).
+
+Where xprof's order is a hash map's (several temporary allocations of one memory space,
+each with its own heap trace), the lowest allocation index is taken.
 
 Pure: bytes in, JSON-ready dicts out.
 """
