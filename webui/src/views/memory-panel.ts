@@ -305,6 +305,14 @@ export class MemoryPanel implements Panel {
         h("button", { class: "linklike", type: "button", "aria-label": "Clear the group filter", onclick: () => this.setGroup(null) }, "×"));
       this.chip.hidden = false;
     } else this.chip.hidden = true;
+    const m = this.program;
+    // A group's buffers may lie beyond the largest loaded: load them all first, so the
+    // table lists as many as the group's count says.
+    if (g && m?.available && m.buffers_at_peak > m.buffers.length && this.limit < MAX_LIMIT && this.current) {
+      this.limit = MAX_LIMIT;
+      void this.loadProgram(this.current);
+      return;
+    }
     this.fillTable();
   }
 
@@ -318,8 +326,7 @@ export class MemoryPanel implements Panel {
       { key: "category", label: "Category", sort: (b) => b.category, render: (b) => h("span", { class: `tag tag-mem-${b.category}`, title: CATEGORY_HELP[b.category] ?? "" }, b.category) },
       { key: "instruction", label: "Defined by", sort: (b) => b.instruction, title: "The HLO instruction that defines the buffer: opens the HLO graph at it",
         render: (b) => h("span", null,
-          h("a", { href: this.hloHref(b), class: "ellipsis mem-instr", "data-testid": "memory-buffer-hlo", title: `Open ${b.instruction} in the HLO graph` }, b.instruction),
-          b.opcode && !b.instruction.includes(b.opcode) ? h("span", { class: "muted small" }, ` ${b.opcode}`) : null,
+          h("a", { href: this.hloHref(b), class: "ellipsis mem-instr", "data-testid": "memory-buffer-hlo", title: `${b.opcode ? `${b.opcode}: ` : ""}open ${b.instruction} in the HLO graph` }, b.instruction),
           b.shape_index && b.shape_index.length ? h("span", { class: "muted small" }, ` {${b.shape_index.join(",")}}`) : null) },
       { key: "scope", label: "JAX scope / op", sort: (b) => b.scope_path || b.scope || b.op_name || "",
         render: (b) => h("span", { class: "ellipsis", title: [b.scope_path ? `scopes: ${b.scope_path}` : "", b.op_name ? `op: ${b.op_name}` : ""].filter(Boolean).join("\n") }, b.scope ? h("strong", null, b.scope_path || b.scope) : null,
