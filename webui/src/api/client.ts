@@ -3,6 +3,7 @@
 // that holds the server's `{"error", "detail"}` and a hint for the user.
 
 import { decodeTimeline, timelineFromJson, type TimelineData } from "./timeline-decode";
+import type { KernelsResponse } from "./kernels";
 import {
   API_PREFIX,
   TIMELINE_MIME,
@@ -279,6 +280,10 @@ export class ApiClient {
   /** The allocators' bytes over time (memory profile); `available: false` on CPU captures. */
   memoryAllocators(id: string, host?: string | null, signal?: AbortSignal): Promise<MemoryAllocators> {
     return this.json("GET", this.p(id, `memory/allocators${buildQuery({ host: host ?? undefined })}`), undefined, signal);
+  }
+  /** GPU kernel statistics (xprof's kernel_stats); `available: false` off GPU or for an older ingest. */
+  kernels(id: string, o: { q?: string; sort?: string; limit?: number } = {}, signal?: AbortSignal): Promise<KernelsResponse> {
+    return this.json("GET", this.p(id, `kernels${buildQuery({ q: o.q || undefined, sort: o.sort, limit: o.limit })}`), undefined, signal);
   }
   /** One program's peak in A and B (matched by name; default: A's default program) and the buffers that changed. */
   memoryDiff(a: string, b: string, program?: string | null, limit?: number, signal?: AbortSignal): Promise<MemoryDiff> {

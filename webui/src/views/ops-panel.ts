@@ -1,9 +1,12 @@
 // The Op profile tab: ops grouped program -> category -> op with time share,
 // FLOP/s, bandwidth and what bounds them; sortable, filterable, per device;
-// each op links to its HLO graph.
+// each op links to its HLO graph. On GPU captures, below it, the kernel
+// statistics (xprof's kernel_stats): per kernel and launch shape.
 
+import type { KernelRow, KernelsResponse } from "../api/kernels";
 import type { Op, OpsResponse } from "../api/wire";
 import { formatBytesPerS, formatCount, formatFlopsPerS, formatNs, formatPct } from "../lib/format";
+import { filterKernels, kernelCells, kernelSummary, sortKernels, type KernelSortKey } from "../lib/kernels";
 import { buildOpTree, filterOpTree, flattenOpTree, opsForDevice, pathKeys, sortOpTree, type OpNode, type OpSortKey } from "../lib/optree";
 import type { ViewState } from "../lib/viewstate";
 import { h, replace } from "./dom";
@@ -11,6 +14,23 @@ import type { Panel, PanelContext } from "./panel";
 import { emptyState, errorState, loading } from "./states";
 
 const MAX_ROWS = 3000;
+const MAX_KERNELS = 5000;
+
+// The kernel table's columns after the kernel and op names (lib/kernels.ts kernelCells order).
+const KERNEL_COLS: { key: KernelSortKey | null; label: string; title?: string }[] = [
+  { key: null, label: "Time %", title: "Share of the time in all kernels" },
+  { key: "total_ns", label: "Total", title: "Summed duration of its launches" },
+  { key: "launches", label: "Launches" },
+  { key: "avg_ns", label: "Avg" },
+  { key: "min_ns", label: "Min" },
+  { key: "max_ns", label: "Max" },
+  { key: null, label: "Grid", title: "Blocks per grid (x×y×z)" },
+  { key: null, label: "Block", title: "Threads per block (x×y×z)" },
+  { key: "registers_per_thread", label: "Regs", title: "Registers per thread" },
+  { key: "shared", label: "Shared mem", title: "Shared memory per block, static + dynamic" },
+  { key: "occupancy_pct", label: "Occupancy", title: "Theoretical occupancy (CUPTI): resident warps over the SM's maximum" },
+  { key: null, label: "Tensor cores", title: "yes: the kernel's name says so (cuBLAS nvjet, hmma, xmma, wgmma…); no: its ops do no matrix work; unknown: the capture cannot tell (a Triton or Pallas kernel of a dot)" },
+];
 
 interface Col {
   key: OpSortKey | null;
@@ -47,6 +67,12 @@ export class OpsPanel implements Panel {
   private readonly table = h("table", { class: "table tree", "data-testid": "ops-table" });
   private readonly note = h("p", { class: "muted" });
   private selected: { module?: string; op?: string } = {};
+  private kernels: KernelsResponse | null = null;
+  private kernelSort: KernelSortKey = "total_ns";
+  private kernelDesc = true;
+  private kernelFilter = "";
+  private readonly kernelTable = h("table", { class: "table", "data-testid": "kernels-table" });
+  private readonly kernelNote = h("p", { class: "muted", "data-testid": "kernels-summary" });
 
   constructor(private readonly ctx: PanelContext) {}
 
@@ -78,6 +104,8 @@ export class OpsPanel implements Panel {
 
   private async load(): Promise<void> {
     replace(this.el, loading("op profile"));
+    // Kernel statistics load beside the op table; off GPU they say so and are not shown.
+    const kernels = this.ctx.api.kernels(this.ctx.profile.id, { limit: MAX_KERNELS }).catch((e: unknown) => e);
     try {
       this.data = await this.ctx.api.ops(this.ctx.profile.id);
     } catch (e) {
@@ -110,14 +138,84 @@ export class OpsPanel implements Panel {
       this.device = deviceSelect.value;
       this.render();
     });
+    const got = await kernels;
+    this.kernels = got instanceof Error || !got || typeof got !== "object" ? null : got as KernelsResponse;
+    const section = this.kernelSection(got);
     replace(this.el,
       h("div", { class: "toolbar" }, filterInput, this.data.devices?.length > 1 ? deviceSelect : null,
         h("button", { class: "btn", onclick: () => this.expandAll(true) }, "Expand all"),
         h("button", { class: "btn", onclick: () => this.expandAll(false) }, "Collapse all"),
         h("span", { class: "spacer" }), this.note),
-      h("div", { class: "table-scroll" }, this.table));
+      h("div", { class: "table-scroll", style: section ? "flex:none;max-height:58vh" : null }, this.table),
+      section);
     this.render();
+    this.renderKernels();
     this.scrollToSelected();
+  }
+
+  /** The GPU kernels section; null off GPU (nothing to show). */
+  private kernelSection(got: unknown): HTMLElement | null {
+    const k = this.kernels;
+    if (!k) {
+      const why = got instanceof Error ? got.message : "no answer";
+      return h("section", { class: "kernels", "data-testid": "kernels-section" },
+        h("h3", null, "GPU kernels"), h("p", { class: "muted", "data-testid": "kernels-unavailable" }, `Kernel statistics could not be loaded: ${why}`));
+    }
+    if (!k.available) {
+      if ((k.reason ?? "").includes("no GPU")) return null;
+      return h("section", { class: "kernels", "data-testid": "kernels-section" },
+        h("h3", null, "GPU kernels"), h("p", { class: "muted", "data-testid": "kernels-unavailable" }, `Kernel statistics ${k.reason ?? "not available"}`));
+    }
+    const filter = h("input", { type: "search", class: "input", placeholder: "Filter kernels or ops", "aria-label": "Filter kernels", "data-testid": "kernels-filter" });
+    filter.addEventListener("input", () => {
+      this.kernelFilter = filter.value;
+      this.renderKernels();
+    });
+    return h("section", { class: "kernels", "data-testid": "kernels-section", style: "margin-top:14px" },
+      h("h3", null, "GPU kernels"),
+      h("div", { class: "toolbar" }, filter, h("span", { class: "spacer" }), this.kernelNote),
+      h("div", { class: "table-scroll", style: "flex:none;max-height:60vh" }, this.kernelTable));
+  }
+
+  private renderKernels(): void {
+    const k = this.kernels;
+    if (!k || !k.available || !k.summary) return;
+    const rows = sortKernels(filterKernels(k.kernels, this.kernelFilter), this.kernelSort, this.kernelDesc);
+    const partial = k.partial ? ` · hosts without statistics: ${k.partial.missing_hosts.join(", ")} (re-ingest)` : "";
+    const cut = k.total > k.kernels.length ? ` · the ${formatCount(k.kernels.length)} longest of ${formatCount(k.total)} shown` : "";
+    this.kernelNote.textContent = kernelSummary(k.summary) + cut + partial;
+    const sortTh = (key: KernelSortKey | null, label: string, num: boolean, title?: string) => {
+      const active = key !== null && key === this.kernelSort;
+      const th = h("th", { class: num ? "num" : null, title: title ?? null, "aria-sort": active ? (this.kernelDesc ? "descending" : "ascending") : null });
+      if (key) {
+        th.append(h("button", {
+          class: "th-sort", type: "button",
+          onclick: () => {
+            if (this.kernelSort === key) this.kernelDesc = !this.kernelDesc;
+            else [this.kernelSort, this.kernelDesc] = [key, key !== "name" && key !== "op"];
+            this.renderKernels();
+          },
+        }, label, active ? (this.kernelDesc ? " ▾" : " ▴") : ""));
+      } else th.textContent = label;
+      return th;
+    };
+    const head = h("tr", null, sortTh("name", "Kernel", false), sortTh("op", "Op", false, "The instruction that launched it most (how many launched it, when several)"),
+      ...KERNEL_COLS.map((c) => sortTh(c.key, c.label, true, c.title)));
+    const body = rows.map((r) => this.kernelRow(r, k.summary!.total_ns));
+    replace(this.kernelTable, h("thead", null, head), h("tbody", null, ...body));
+  }
+
+  private kernelRow(r: KernelRow, totalNs: number): HTMLElement {
+    const op = r.op
+      ? h("button", {
+          class: "linklike", type: "button", title: `select ${r.op} in the op table`,
+          onclick: () => this.ctx.setView({ module: r.module ?? undefined, op: r.op ?? undefined }),
+        }, r.op)
+      : h("span", { class: "muted" }, "–");
+    return h("tr", { "data-testid": "kernel-row", "data-kernel": r.name },
+      h("td", { class: "kernel-name", title: r.name, style: "max-width:340px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap" }, r.name),
+      h("td", { title: r.ops > 1 ? `launched by ${r.ops} instructions` : null }, op, r.ops > 1 ? h("span", { class: "tag muted" }, `+${r.ops - 1}`) : null),
+      ...kernelCells(r, totalNs).map((text, i) => h("td", { class: i === KERNEL_COLS.length - 1 ? `tc-${String(r.tensor_core)}` : "num" }, text)));
   }
 
   private tree(): OpNode<Op>[] {
