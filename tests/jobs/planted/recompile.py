@@ -1,11 +1,12 @@
 """Recompilation inside the capture: the batch grows by 8 rows every `--every` steps (a
-padded-bucket bug), so every few steps jit traces and compiles the step again.
+padded-bucket bug), so every few steps jit traces and compiles the step again. The step
+itself is ~1 GFLOP, so that a capture holds several steps between compiles.
 
 Planted per step: on the steps where the batch shape is new, that step's wall time (the
 new-shaped batch made, traced, compiled, run) minus the median of the steps that did not
 compile (the job's own clock); 0 elsewhere.
 The oracle also times one compile of a shape not seen (first call minus cached calls).
-Usage: recompile.py SERVER JOB [--every 3]
+Usage: recompile.py SERVER JOB [--every 4]
 """
 
 import os
@@ -20,11 +21,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-D, LAYERS = 512, 4
+D, LAYERS = 1024, 2
 
 
 def main() -> None:
-    args = harness.parse_args(lambda ap: ap.add_argument("--every", type=int, default=3))
+    args = harness.parse_args(lambda ap: ap.add_argument("--every", type=int, default=4))
     agent = harness.start_agent(args)
     ws = [jnp.full((D, D), 1.0 / D) * (k + 1) for k in range(LAYERS)]
 
@@ -37,7 +38,7 @@ def main() -> None:
     cached: list[float] = []
 
     def rows(i: int) -> int:
-        return 64 + 8 * (i // args.every)
+        return 256 + 8 * (i // args.every)
 
     def step(i: int) -> float:
         t = time.perf_counter()
