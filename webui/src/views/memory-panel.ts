@@ -431,6 +431,8 @@ export class MemoryPanel implements Panel {
           onHover: (i) => this.hover(i),
         });
         this.heapHost.dataset.points = String(m.heap.position.length);
+        this.heapHost.setAttribute("role", "img");
+        this.heapHost.setAttribute("aria-label", `Heap size over program order of ${m.id}: ${formatCount(m.heap.total_points)} points, peak ${formatBytes(m.peak_heap_bytes)}${this.marker?.instruction ? ` at ${this.marker.instruction}` : ""}`);
         replace(this.heapLegend, chartLegend(dark, [
           { label: "heap size", kind: "line" },
           ...(m.heap.unpadded_bytes ? [{ label: "unpadded heap size", kind: "dashed" as const, color: "second" as const }] : []),
@@ -542,6 +544,8 @@ export class MemoryPanel implements Panel {
       capacity: al.capacity_bytes,
     });
     this.allocChartHost.dataset.points = String(al.series.t_ns.length);
+    this.allocChartHost.setAttribute("role", "img");
+    this.allocChartHost.setAttribute("aria-label", `${al.name} bytes in use over time: peak ${formatBytes(al.peak_bytes_in_use)} at ${formatNs(al.peak_time_ns)}${al.capacity_bytes ? ` of ${formatBytes(al.capacity_bytes)} capacity` : ""}`);
     const reserved = !!al.series.bytes_reserved?.some((v) => v > 0);
     replace(this.allocLegend, chartLegend(dark, [
       { label: "bytes in use", kind: "line" },
