@@ -1,10 +1,11 @@
-// The Overview tab: step time summary and MFU, then what to fix: the ranked
-// findings of the diagnosis (views/overview/findings-section.ts), the hosts ×
-// steps heatmap with skew and breakdowns (hosts-steps-section.ts), a stacked
-// bar per step (click one to open it in the trace), time by JAX named scope
-// (framework-section.ts) and the top ops by time.
+// The Overview tab leads with what to fix: a one-line headline (median step
+// time, MFU; overview/headline.ts), the ranked findings of the diagnosis
+// (overview/findings-section.ts), the hosts × steps heatmap with skew and
+// breakdowns (hosts-steps-section.ts), then the compact summary strip, a
+// stacked bar per step (click one to open it in the trace), time by JAX named
+// scope (framework-section.ts) and the top ops by time.
 
-import type { Op, OpsResponse, Step, StepsResponse } from "../api/wire";
+import type { Diagnosis, NotAvailable, Op, OpsResponse, Step, StepsResponse } from "../api/wire";
 import type { ViewState } from "../lib/viewstate";
 import { formatBytes, formatCount, formatDateTime, formatNs, formatPct } from "../lib/format";
 import { fitCanvas } from "../render/canvas";
@@ -13,6 +14,7 @@ import { h, replace } from "./dom";
 import type { Panel, PanelContext } from "./panel";
 import { FrameworkSection } from "./overview/framework-section";
 import { findingsSection } from "./overview/findings-section";
+import { headlineItems } from "./overview/headline";
 import { HostsStepsSection } from "./overview/hosts-steps-section";
 import "./overview/overview.css";
 import { emptyState, errorState, loading } from "./states";
@@ -72,7 +74,8 @@ export class OverviewPanel implements Panel {
     const [steps, ops, diagnosis, hosts, framework] = await Promise.allSettled([
       api.steps(id), api.ops(id), api.diagnosis(id), api.hostsSteps(id), api.framework(id)]);
     const err = (r: PromiseSettledResult<unknown>) => (r.status === "rejected" ? (r.reason instanceof Error ? r.reason : new Error(String(r.reason))) : null);
-    replace(this.el, this.summary(steps.status === "fulfilled" ? steps.value : null));
+    const stepsV = steps.status === "fulfilled" ? steps.value : null;
+    replace(this.el, this.headline(stepsV, diagnosis.status === "fulfilled" ? diagnosis.value : null));
     const retry = () => { this.started = false; this.show(); };
     if (diagnosis.status === "fulfilled") this.el.append(findingsSection(diagnosis.value, (v) => this.ctx.href(v), id));
     else this.el.append(h("h3", null, "Findings"), errorState(diagnosis.reason, retry));
@@ -80,6 +83,7 @@ export class OverviewPanel implements Panel {
     this.hostsSteps = new HostsStepsSection(api, id, (v) => this.ctx.href(v), (v) => this.ctx.setView(v, true),
       () => ({ bg: cssv("--bg", "#fff"), fg: cssv("--fg", "#111"), muted: cssv("--muted", "#666"), grid: cssv("--tl-grid", "#e5e8ee"), empty: cssv("--bg2", "#f7f8fa") }));
     this.el.append(this.hostsSteps.render(hosts.status === "fulfilled" ? hosts.value : err(hosts)!));
+    this.el.append(h("h3", null, "Summary"), this.summary(stepsV));
     if (steps.status === "fulfilled") this.el.append(this.stepsSection(steps.value));
     else this.el.append(h("h3", null, "Steps"), errorState(steps.reason, retry));
     this.framework = new FrameworkSection(id, (v) => this.ctx.href(v), (path) => this.ctx.setView({ tab: "overview", scope: path }),
@@ -99,6 +103,13 @@ export class OverviewPanel implements Panel {
     else if (this.ctx.view().host) this.hostsSteps.focus(this.ctx.view().host!);
   }
 
+  private headline(s: StepsResponse | null, d: Diagnosis | NotAvailable | null): HTMLElement {
+    const items = headlineItems(s?.summary ?? null, d);
+    return h("div", { class: "overview-headline", "data-testid": "overview-headline" },
+      ...items.map((it) => h("span", { class: "hl-item", "data-testid": `headline-${it.key}`, title: it.title ?? null },
+        it.label ? h("span", { class: "hl-label" }, `${it.label} `) : null, h("strong", null, it.value))));
+  }
+
   private summary(s: StepsResponse | null): HTMLElement {
     const p = this.ctx.profile;
     const card = (label: string, value: string, testid?: string, title?: string) =>
@@ -107,7 +118,7 @@ export class OverviewPanel implements Panel {
     const cut = sum?.incomplete ?? 0;
     const stepDef = "A step runs from when its host side began (its StepTraceAnnotation) and the devices had finished earlier work, to when its last device op ended: the time a training loop measures to the moment it sees the step's result.";
     const pct = (v: number | null | undefined) => (v === null || v === undefined ? "–" : formatPct(v));
-    return h("div", { class: "cards" },
+    return h("div", { class: "cards compact", "data-testid": "overview-summary" },
       card("Steps", formatCount(sum?.complete ?? sum?.count ?? 0) + (cut ? ` (+${cut} cut off)` : ""), "overview-steps",
         cut ? `${cut} step(s) whose device work the capture cut off are listed but left out of the statistics` : undefined),
       card("Mean step time", formatNs(sum?.mean_ns), "overview-step-time", stepDef),

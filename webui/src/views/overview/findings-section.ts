@@ -14,8 +14,8 @@ const SHOWN = 6;
 
 export function findingsSection(d: Diagnosis | NotAvailable, href: (v: Partial<ViewState>) => string, profileId = "PROFILE"): HTMLElement {
   const el = h("section", { class: "findings", "data-testid": "findings", "aria-labelledby": "findings-h" });
-  el.append(h("h3", { id: "findings-h" }, "Findings"));
   if (!d.available) {
+    el.append(h("h3", { id: "findings-h" }, "Findings"));
     el.append(emptyState(`Diagnosis ${d.reason}.`, `Run \`xdiag ingest ${profileId}\` again to compute it.`));
     el.dataset.available = "0";
     return el;
@@ -24,19 +24,24 @@ export function findingsSection(d: Diagnosis | NotAvailable, href: (v: Partial<V
   const fs = rankFindings(d.findings);
   const steps = d.summary.steps;
   const stepNs = d.summary.step_ns;
-  el.append(h("p", { class: "muted small", "data-testid": "findings-summary" },
-    fs.length
-      ? `${fs.length} finding${fs.length === 1 ? "" : "s"}, ranked by the time each is estimated to cost per step`
-      : "No problem found",
-    stepNs !== null ? ` (median step ${formatNs(stepNs)} over ${steps} step${steps === 1 ? "" : "s"}, ${d.summary.hosts} host${d.summary.hosts === 1 ? "" : "s"}, ${d.summary.devices} device${d.summary.devices === 1 ? "" : "s"})` : "",
-    `. ${d.rules.length} rules checked.`));
+  // The heading and its one-line summary share a row (the median step, MFU and the
+  // host/device count are in the Overview's headline above).
+  el.append(h("div", { class: "findings-head" },
+    h("h3", { id: "findings-h" }, "Findings"),
+    h("span", { class: "muted small", "data-testid": "findings-summary", title: stepNs !== null ? `Median step ${formatNs(stepNs)} over ${steps} step${steps === 1 ? "" : "s"}` : undefined },
+      fs.length
+        ? `${fs.length} finding${fs.length === 1 ? "" : "s"}, ranked by the time each is estimated to cost per step`
+        : "No problem found",
+      ` · ${d.rules.length} rules checked`)));
   if (!fs.length) {
     el.append(h("p", { class: "finding-none", "data-testid": "findings-none" },
       "None of the rules fired: no straggler, input stall, exposed communication, memory-bound hot op, recompilation, dispatch overhead or host callback above its threshold."));
   }
   const list = h("ol", { class: "finding-list" });
+  let causeAbove = false;
   fs.forEach((f, i) => {
-    const card = findingCard(f, i + 1, stepNs, href);
+    const card = findingCard(f, i + 1, stepNs, href, causeAbove);
+    if (!f.summary) causeAbove = true;
     if (i >= SHOWN) card.hidden = true;
     list.append(card);
   });
@@ -53,7 +58,7 @@ export function findingsSection(d: Diagnosis | NotAvailable, href: (v: Partial<V
   return el;
 }
 
-function findingCard(f: Finding, rank: number, stepNs: number | null, href: (v: Partial<ViewState>) => string): HTMLElement {
+function findingCard(f: Finding, rank: number, stepNs: number | null, href: (v: Partial<ViewState>) => string, causeAbove: boolean): HTMLElement {
   const conf = confidenceWord(f.confidence);
   const share = f.cost_share ?? (stepNs ? f.cost_ns_per_step / stepNs : null);
   const cost = f.rule === "memory_capacity" && !f.cost_ns_per_step
@@ -61,6 +66,10 @@ function findingCard(f: Finding, rank: number, stepNs: number | null, href: (v: 
     : h("span", { class: "finding-cost", "data-testid": "finding-cost", title: "Estimated time this costs per step (the ranking key)" },
       `≈ ${formatNs(f.cost_ns_per_step)} / step`, share !== null ? h("span", { class: "muted" }, ` (${formatPct(share, 0)} of the step)`) : null);
   const links = deepLinks(f.links);
+  // A roofline link that names no op (low MFU with no single culprit) still opens the roofline.
+  if (f.links?.roofline && !f.links.roofline.module && !links.some((l) => l.kind === "roofline")) {
+    links.push({ kind: "roofline", label: "Roofline", title: "Open the roofline: every op against the compute and bandwidth roofs", view: { tab: "roofline" } });
+  }
   return h("li", {
     class: `finding sev-${f.severity}${f.summary ? " finding-summary" : ""}`, "data-testid": "finding",
     "data-rule": f.rule, "data-finding-id": f.id,
@@ -72,7 +81,8 @@ function findingCard(f: Finding, rank: number, stepNs: number | null, href: (v: 
       h("span", { class: "spacer" }),
       cost,
       h("span", { class: `finding-conf conf-${conf}`, title: `Confidence ${f.confidence.toFixed(2)} (0–1): how sure the rule is of the cause` }, `confidence ${conf}`)),
-    f.summary ? h("div", { class: "muted small" }, "A roll-up: its cost is the dominant cause's, listed above.") : null,
+    // A roll-up repeats its dominant cause's cost; say so only where that cause is a finding above.
+    f.summary && causeAbove ? h("div", { class: "muted small" }, "A roll-up: its cost is the dominant cause's, listed above.") : null,
     h("div", { class: "finding-body" },
       f.evidence.length ? h("div", null, h("div", { class: "finding-sub" }, "Evidence"),
         h("ul", { class: "finding-evidence", "data-testid": "finding-evidence" }, ...f.evidence.map((e) => h("li", null, formatEvidence(e))))) : null,

@@ -141,7 +141,7 @@ export class FrameworkSection {
       h(tip ? "div" : "span", null, `${tip ? "" : " · "}${formatNs(n.total_ns_per_step)} per step per device`,
         n.share_of_step !== null ? ` (${formatPct(n.share_of_step)} of the step)` : "",
         ` · ${formatPct(n.share ?? n.total_ns / Math.max(1, d.total_self_ns))} of op time`),
-      h(tip ? "div" : "span", null, `${tip ? "" : " · "}${formatFlops(n.flops)} · ${formatBytes(n.bytes)} accessed · ${formatCount(n.ops)} ops`,
+      h(tip ? "div" : "span", null, `${tip ? "" : " · "}${formatFlops(n.flops)} · ${formatBytes(n.bytes)} accessed · ${formatCount(n.ops)} op${n.ops === 1 ? "" : "s"}`,
         n.self_ns > 0 && n.children.length ? ` · ${formatNs(n.self_ns / Math.max(1, d.steps))} per step in the scope's own ops` : ""),
       n.source ? h(tip ? "div" : "span", { class: "muted" }, `${tip ? "" : " · "}${n.source}`) : "",
       n.op && !tip ? h("span", null, " · costliest op ", this.opLinks(n.op)) : n.op ? h("div", null, `costliest op: ${n.op.op}`) : "",
@@ -180,7 +180,7 @@ export class FrameworkSection {
         h("td", { class: "num" }, formatBytes(k.bytes)),
         h("td", { class: "num" }, formatCount(k.ops)),
         h("td", null, k.op ? this.opLinks(k.op) : "–"),
-        h("td", { class: "muted small source" }, k.source ?? "–")))));
+        h("td", { class: "muted small source", title: k.source ?? null }, k.source ? shortSource(k.source) : "–")))));
   }
 
   draw(): void {
@@ -198,4 +198,10 @@ export class FrameworkSection {
       textOn: () => (this.dark() ? "#ffffff" : "#111111"),
     }, this.hover, null);
   }
+}
+
+/** A source location as the table shows it: its last two path parts and line (the full path is the cell's tooltip). */
+export function shortSource(src: string): string {
+  const parts = src.split(/[\\/]/);
+  return parts.length > 2 ? `…/${parts.slice(-2).join("/")}` : src;
 }

@@ -133,7 +133,8 @@ export class HostsStepsSection {
         h("span", { class: "has-tip", title: "Each host's own step: from its host-side start (its devices free of earlier work) to its last device op's end. The parts are means over the host's devices and add up to the step: compute, collectives with no compute beside them, host-side (no device of the host busy) and idle (a device waiting while others worked)." }, "Step time per host:"),
         h("span", { class: "muted" }, formatNs(range.lo)),
         h("span", { class: "heat-ramp", style: `background:linear-gradient(90deg, ${[0, 0.25, 0.5, 0.75, 1].map(heatColor).join(", ")})` }),
-        h("span", { class: "muted" }, formatNs(range.hi)),
+        h("span", { class: "muted", title: range.hi > Math.max(...r.hosts.flatMap((x) => x.dur_ns.map((v) => v ?? -Infinity)))
+          ? "The scale spans at least 25% above the fastest step, so small differences stay pale" : null }, formatNs(range.hi)),
         r.hosts.length > 1 ? h("span", { class: "has-tip", title: "The host that held the step up: the most time of its own (step time less exposed collective time) and the least waiting for the others. Not always the longest cell: the others' steps are long because they waited for it." }, h("i", { class: "outline" }), "framed: the host the others waited for") : null,
         h("span", { class: "muted" }, "· click a cell to open that host's step in the trace"),
         r.shown && r.shown.steps < r.shown.of ? h("span", { class: "warn", "data-testid": "hosts-steps-shown" }, `· ${r.shown.steps} of ${r.shown.of} steps shown, evenly spaced`) : null),
@@ -152,7 +153,7 @@ export class HostsStepsSection {
     if (r.hosts.length < 2) {
       return h("p", { class: "muted small" }, "One host: no skew between hosts. Pick it below for its per-device breakdown.");
     }
-    return h("div", { class: "cards skew", "data-testid": "skew" },
+    return h("div", { class: "cards compact skew", "data-testid": "skew" },
       card("Mean spread", formatNs(k.mean_spread_ns), "Per step, the slowest host's step time minus the fastest's; mean over steps", "skew-mean"),
       card("Max spread", formatNs(k.max_spread_ns), "The largest spread between the slowest and fastest host in any step"),
       card("Mean spread %", k.mean_spread_pct === null ? "–" : `${k.mean_spread_pct.toFixed(1)}%`, "Spread as a share of the step's median host time, mean over steps"),

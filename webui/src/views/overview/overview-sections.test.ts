@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { HostsSteps } from "../../api/wire";
+import type { Diagnosis, HostsSteps } from "../../api/wire";
 import { thresholdValue } from "./findings-section";
+import { shortSource } from "./framework-section";
+import { headlineItems } from "./headline";
 import { heatmapData, meanOf } from "./hosts-steps-section";
 
 describe("hosts × steps data", () => {
@@ -34,5 +36,31 @@ describe("rule thresholds", () => {
     expect(thresholdValue("min_share_of_step", 0.1)).toBe("10%");
     expect(thresholdValue("min_kernels_per_step", 200)).toBe("200");
     expect(thresholdValue("gpu_only", true)).toBe("true");
+  });
+});
+
+describe("overview headline", () => {
+  const diag = {
+    available: true, schema: "1", summary: { steps: 22, hosts: 1, devices: 8, step_ns: 34_200_000, mfu: 0.211, top: null },
+    findings: [], rules: [],
+  } as unknown as Diagnosis;
+
+  it("leads with the median step and MFU, in their units", () => {
+    const items = headlineItems({ count: 23, complete: 22, incomplete: 1, mean_ns: 35_500_000, p50_ns: 34_200_000, p90_ns: 64_700_000, mfu: 0.211, hfu: 0.25 }, diag);
+    expect(items.map((i) => i.key)).toEqual(["step", "p90", "steps", "mfu", "hfu", "hosts"]);
+    expect(items.map((i) => i.value)).toEqual(["34.2 ms", "64.7 ms", "22 (+1 cut off)", "21.1%", "25.0%", "1 host, 8 devices"]);
+  });
+
+  it("falls back to the diagnosis when the steps did not load, and leaves out what is unknown", () => {
+    const items = headlineItems(null, diag);
+    expect(items.map((i) => [i.key, i.value])).toEqual([["step", "34.2 ms"], ["steps", "22"], ["mfu", "21.1%"], ["hosts", "1 host, 8 devices"]]);
+    expect(headlineItems({ count: 0, mean_ns: null, p50_ns: null, p90_ns: null, mfu: null }, { available: false, reason: "x" } as never).map((i) => i.key)).toEqual(["steps"]);
+  });
+});
+
+describe("scope source", () => {
+  it("keeps the file and its folder, and the line", () => {
+    expect(shortSource("/work/main/tests/jobs/planted/straggler.py:53")).toBe("…/planted/straggler.py:53");
+    expect(shortSource("train.py:7")).toBe("train.py:7");
   });
 });
