@@ -3,11 +3,15 @@
     python bench/gmm.py                 # realistic MoE size on GPU, scaled down on CPU
     python bench/gmm.py --tokens 4096 --experts 8 --top-k 2 --backward
     python bench/gmm.py --sweep --backward   # try several GPU tilings, report the best
+    python bench/gmm.py --backward --json out.json   # the numbers, machine-readable
 
 The MoE size (GPU default): 16k tokens x top-8 = 131k rows, model dim 4096,
 expert dim 1408, 64 experts, bf16 -- the first expert matmul of a 64x8 layer.
 The dense baseline is one (rows x model) @ (model x expert) matmul: exactly the
 same FLOPs with no grouping. The target is kernel >= 70% of dense throughput.
+With --backward the two gradients are timed apart, each against its dense
+counterpart of the same FLOPs: dx = dout @ W^T (our transposed gmm kernel) and
+dW = X^T @ dout per group (our tgmm kernel), then forward + backward together.
 
 On CPU the kernel runs in the Pallas interpreter, so the sizes are scaled down
 and the numbers describe the interpreter, not the kernel: the script says so.
@@ -17,6 +21,7 @@ This is a benchmark, not a test; it asserts nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -77,8 +82,12 @@ def main(argv=None) -> int:
     p.add_argument("--dtype", default="bfloat16")
     p.add_argument("--iters", type=int, default=20 if on_gpu else 5)
     p.add_argument("--balanced", action="store_true", help="equal rows per expert")
-    p.add_argument("--backward", action="store_true", help="also time forward + backward")
+    p.add_argument("--backward", action="store_true",
+                   help="also time dx, dW and forward + backward")
+    p.add_argument("--json", metavar="PATH", help="write every timing here as JSON")
     args = p.parse_args(argv)
+    results: dict = {"device": jax.devices()[0].device_kind, "backend": jax.default_backend(),
+                     "interpret": not on_gpu, "sections": {}}
 
     device = jax.devices()[0]
     if not on_gpu:
@@ -161,7 +170,7 @@ def main(argv=None) -> int:
 
     def report(title, fns, work):
         print(f"\n{title}")
-        seconds = {}
+        seconds: dict[str, float] = {}
         for name, (fn, fn_args) in fns.items():
             try:
                 seconds[name] = time_fn(fn, *fn_args, iters=args.iters)
@@ -170,18 +179,53 @@ def main(argv=None) -> int:
         for name, s in seconds.items():
             print(f"  {name:14s} {1e3 * s:9.3f} ms  {work / s / 1e12:8.3f} TFLOP/s  "
                   f"{100 * seconds['dense matmul'] / s:6.1f}% of dense")
-        met = seconds["dense matmul"] / seconds["pallas gmm"] >= 0.7
+        ratio = (seconds["dense matmul"] / seconds["pallas gmm"]
+                 if "dense matmul" in seconds and "pallas gmm" in seconds else None)
+        met = ratio is not None and ratio >= 0.7
         print(f"  target kernel >= 70% of dense: {'met' if met else 'NOT met'}"
               + ("" if on_gpu else " (interpreter; not meaningful)"))
+        results["sections"][title] = {
+            "flops": work, "pallas_pct_of_dense": None if ratio is None else 100 * ratio,
+            "impls": {name: {"ms": 1e3 * s, "tflops": work / s / 1e12} for name, s in
+                      seconds.items()}}
+        if args.json:  # after each section: a run cut short keeps what it measured
+            Path(args.json).write_text(json.dumps(results, indent=1))
 
     report("forward", forward, flops)
     if args.backward:
+        # Each gradient alone, against a dense product of the same FLOPs: dx = dout @ W^T
+        # (M x N x K), dW = X^T @ dout (K x M x N); for the grouped versions, the gradient
+        # of <f(x, w), dout> with respect to that argument only.
+        def only(f, argnum, n_args):
+            loss = lambda *a: jnp.sum(f(*a).astype(jnp.float32) * dout_MxN)  # noqa: E731
+            return jax.jit(jax.grad(loss, argnums=argnum))
+
+        dense_dx = jax.jit(lambda d, w: jnp.dot(d, w.T, preferred_element_type=dtype))
+        dense_dw = jax.jit(lambda x, d: jnp.dot(x.T, d, preferred_element_type=dtype))
+        report("backward dx (same FLOPs as the forward)", {
+            "dense matmul": (dense_dx, (dout_MxN, w_KxN)),
+            "ragged_dot": (only(gmm.gmm_ragged_dot, 0, 3), grouped),
+            "per-group dots": (only(per_group, 0, 3), grouped),
+            "pallas gmm": (only(pallas, 0, 3), grouped),
+        }, flops)
+        report("backward dW (same FLOPs as the forward)", {
+            "dense matmul": (dense_dw, (x_MxK, dout_MxN)),
+            "ragged_dot": (only(gmm.gmm_ragged_dot, 1, 3), grouped),
+            "per-group dots": (only(per_group, 1, 3), grouped),
+            "pallas gmm": (only(pallas, 1, 3), grouped),
+        }, flops)
         report("forward + backward (3x the forward FLOPs)", {
             "dense matmul": (grad_of(dense, 2), dense_args),
             "ragged_dot": (grad_of(gmm.gmm_ragged_dot, 2), grouped),
             "per-group dots": (grad_of(per_group, 2), grouped),
             "pallas gmm": (grad_of(pallas, 2), grouped),
         }, 3 * flops)
+    if args.json:
+        results.update(rows=rows, model=args.model, expert_dim=args.expert_dim,
+                       experts=args.experts, dtype=args.dtype, tiling=str(tiling),
+                       group_sizes=[int(sizes_G.min()), int(sizes_G.max())])
+        Path(args.json).write_text(json.dumps(results, indent=1))
+        print(f"\nwrote {args.json}")
     return 0
 
 
