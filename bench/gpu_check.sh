@@ -16,9 +16,11 @@
 #   bash bench/gpu_check.sh --dry-run              # here, on CPU: tiny sizes, same steps
 #
 # On the GPU machine it uses that machine's python3/JAX with this tree on PYTHONPATH;
-# the service's packages it lacks (flask, orjson, xprof...) come as wheels in .whl/
-# (see /work/.library/device/README.md); without them step 3 falls back to the trainer's
-# own trace (--trace-dir) and says so. Each step has its own time limit; a failed step
+# the service's packages its image lacks come as cp312 wheels in .whl/ (carried; see
+# /work/.library/device/README.md for the pip download flags): flask, blinker,
+# itsdangerous, orjson, xprof (and xprof's own needs its METADATA lists that the image
+# lacks, e.g. gviz-api). Without them step 3 falls back to the trainer's own trace
+# (--trace-dir) and says so. Each step has its own time limit; a failed step
 # is reported and the next one runs. Everything lands flat in $OUT (files come back at
 # most two folders down).
 set -u
