@@ -750,9 +750,15 @@ export interface MemoryProgram {
   heap_simulation?: boolean;
   small_buffer_bytes?: number;
   ran_ns?: number;
+  /** xprof's peakHeapSizePosition: the heap-simulator event that makes the peak. */
   peak_position: number;
+  /** The series position whose heap_bytes is the peak (peak_position + 1): the chart marks it. */
+  peak_point?: number;
   peak_instruction?: string | null;
   heap: {
+    /** False (with a reason) for a program the compiler simulated no heap for: no chart. */
+    available?: boolean;
+    reason?: string | null;
     total_points: number;
     downsampled: boolean;
     position: number[];

@@ -204,7 +204,7 @@ export class MemoryPanel implements Panel {
   }
 
   private renderProgram(m: MemoryProgram): void {
-    const pm = peakMarker(m.heap?.position ?? [], m.heap?.heap_bytes ?? [], m.peak_position, m.peak_heap_bytes);
+    const pm = peakMarker(m.heap?.position ?? [], m.heap?.heap_bytes ?? [], m.peak_point ?? m.peak_position, m.peak_heap_bytes);
     this.marker = { position: pm.position, bytes: pm.bytes, instruction: (pm.index >= 0 ? m.heap.instruction?.[pm.index] : "") || m.peak_instruction || "" };
     const peakAt = this.marker.instruction;
     const spaces = m.memory_spaces ?? [];
@@ -238,7 +238,7 @@ export class MemoryPanel implements Panel {
     );
 
     const heap = m.heap;
-    const hasChart = heap && heap.position.length > 0;
+    const hasChart = heap && heap.available !== false && heap.position.length > 0;
     replace(this.body,
       this.cards,
       h("h3", null, "Heap over program order"),
@@ -248,7 +248,7 @@ export class MemoryPanel implements Panel {
             `Heap size after each step of the compiler's heap simulation (${formatCount(heap.total_points)} points${heap.downsampled ? `, ${formatCount(heap.position.length)} drawn: the largest of each bucket, the peak kept` : ""}). `
             + (m.indefinite_bytes ? `It includes ${formatBytes(m.indefinite_bytes)} that live through the whole program (parameters, live-out, constants). ` : "")
             + "Click a buffer below to shade its live range."))
-        : unavailable(m.heap_simulation === false
+        : unavailable(heap?.reason ? heap.reason : m.heap_simulation === false
           ? "not available because the compiler recorded no heap simulation for this program: only the buffers that live through the whole program (parameters, outputs, constants) are known, listed below"
           : "not available because the heap simulation of this program is empty", "memory-heap-unavailable"),
       h("h3", null, "What fills the peak"),
