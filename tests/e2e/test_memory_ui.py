@@ -136,7 +136,8 @@ def test_memory_tab(ui, viewer_service, memory_profiles) -> None:
     if other["heap"]["position"]:
         _wait_heap_chart(page)
     else:
-        assert page.get_by_test_id("memory-heap-unavailable").inner_text().startswith("not available because")
+        said = page.get_by_test_id("memory-heap-unavailable").inner_text()
+        assert said.startswith("not available because") and said == other["heap"].get("reason", said), said
     assert rows.count() == len(other["buffers"])
     page.get_by_test_id("memory-program").select_option(STRIPPED)
     reason = page.get_by_test_id("memory-unavailable")
