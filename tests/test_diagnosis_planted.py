@@ -126,7 +126,7 @@ def _start_jobs(svc: Service, peaks: str, logs: Path) -> dict[str, list[Job]]:
             coord = f"127.0.0.1:{free_port()}"
             jobs[case] = [Job(case, svc.url, case, peaks, logs / f"{case}-{i}.log",
                               "--coordinator", coord, "--num-processes", "2",
-                              "--process-id", str(i), "--slow", "1", "--steps", "60")
+                              "--process-id", str(i), "--slow", "1", "--fixed-steps")
                           for i in range(2)]
         else:
             jobs[case] = [Job(case, svc.url, case, peaks, logs / f"{case}.log")]
@@ -138,6 +138,13 @@ def _capture(svc: Service, case: str, jobs: list[Job], window_ms: int) -> Captur
     for j in jobs:
         j.send("go")
     oracles = [j.expect("oracle") for j in jobs]
+    if len(jobs) > 1:  # one job of several processes: the same step count for all, enough
+        # for the window: 0.2 s here + 0.3 s alignment + the window + 0.5 s, at the slowest
+        # process's step time, with a third more for tracing's overhead
+        step_s = max(o["step_s"] for o in oracles)
+        n = int(1.3 * (1.0 + window_ms / 1000) / step_s) + 5
+        for j in jobs:
+            j.send(f"steps {min(n, 1000)}")
     time.sleep(0.2)  # steady steps before the window opens
     r = requests.post(f"{svc.url}/api/v1/captures",
                       json={"job": case, "duration_ms": window_ms, "wait": True}, timeout=180)

@@ -8,10 +8,12 @@ is being traced (2 cores):
     job  -> {"event": "ready", "job", "case", "process_index", "port"}  (warmed up)
     test -> "go"        the job measures its oracle (alone: the other jobs wait too) ...
     job  -> {"event": "oracle", ...numbers}
-                        ... then runs its numbered steps (step_num 0, 1, ...)
+    test -> "steps N"   only with --fixed-steps (a multi-process job, whose processes must
+                        all run the same steps: the test picks N from the oracles' step_s)
+                        ... then the job runs its numbered steps (step_num 0, 1, ...)
     job  -> {"event": "step", "step", "dur_s", "planted_s"}  per step
     test -> "stop"      (or stdin closed) the job finishes the step and exits (with
-                        --steps N it runs exactly N steps instead)
+                        --fixed-steps it runs exactly N steps instead)
     job  -> {"event": "done", "steps", "median_step_s", "median_planted_s"}
 
 The oracle is the job's own measurement of what was planted, taken with
@@ -88,9 +90,10 @@ def parse_args(extra: Callable[[argparse.ArgumentParser], None] | None = None
     ap.add_argument("--peaks", type=json.loads, default=PEAKS,
                     help="the host's peaks as JSON (xdiag.agent.measure_host_peaks())")
     ap.add_argument("--max-s", type=float, default=30.0, help="stop by itself after this")
-    ap.add_argument("--steps", type=int, default=0,
-                    help="run exactly this many steps and ignore 'stop' (a multi-process "
-                         "job, whose processes must all run the same steps)")
+    ap.add_argument("--fixed-steps", action="store_true",
+                    help="after the oracle, read 'steps N' and run exactly N steps, ignoring "
+                         "'stop' (a multi-process job, whose processes must all run the same "
+                         "steps)")
     if extra:
         extra(ap)
     return ap.parse_args()
@@ -114,6 +117,7 @@ def run(case: Case, args: argparse.Namespace, agent: Any) -> None:
     if sys.stdin.readline().strip() != "go":
         return
     emit(event="oracle", **case.oracle())
+    steps = int(sys.stdin.readline().split()[1]) if args.fixed_steps else 0
     stop = threading.Event()
 
     def watch() -> None:
@@ -124,7 +128,7 @@ def run(case: Case, args: argparse.Namespace, agent: Any) -> None:
     durs, planted = [], []
     end = time.monotonic() + args.max_s
     i = 0
-    while (i < args.steps) if args.steps else (not stop.is_set() and time.monotonic() < end):
+    while (i < steps) if steps else (not stop.is_set() and time.monotonic() < end):
         t = time.perf_counter()
         with jax.profiler.StepTraceAnnotation("train", step_num=i):
             p = case.step(i)

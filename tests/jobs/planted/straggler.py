@@ -3,10 +3,10 @@ process) does extra device work on all its devices before every step, and the ot
 for it in the step's cross-process all-reduce.
 
 Planted per step: on the slowed process, the extra work's own wall time (perf_counter
-around it, blocking on its result); 0 on the others. Every process runs exactly
-`--steps` steps (they meet in a collective every step).
+around it, blocking on its result); 0 on the others. Every process runs exactly the steps
+the test asks for (they meet in a collective every step; harness.py --fixed-steps).
 Usage: straggler.py SERVER JOB --coordinator HOST:PORT --num-processes N --process-id I
-                    [--slow 1] [--extra 2] [--steps 40]
+                    [--slow 1] [--extra 2] --fixed-steps
 """
 
 import os
