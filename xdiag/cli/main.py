@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from werkzeug.serving import WSGIRequestHandler
 
 from xdiag.cli.client import Client, default_server
 from xdiag.core.errors import Conflict, XdiagError
@@ -72,28 +71,6 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-class _RedactingHandler(WSGIRequestHandler):
-    """Access log without secrets (share-link tokens in paths are masked) and without the
-    noise of agent heartbeats and UI polling: successful GETs and agent calls are not logged
-    unless XDIAG_ACCESS_LOG=all."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        import os
-        import re
-
-        quiet = str(code).isdigit() and int(str(code)) < 400 and (
-            self.command == "GET" or self.path.startswith("/api/v1/agents/"))
-        if quiet and os.environ.get("XDIAG_ACCESS_LOG") != "all":
-            return
-        real = self.path
-        self.path = re.sub(r"/s/[^/?\s]+", "/s/<redacted>", real)
-        self.requestline = re.sub(r"/s/[^/?\s]+", "/s/<redacted>", self.requestline)
-        try:
-            super().log_request(code, size)
-        finally:
-            self.path = real
-
-
 @main.command()
 @click.option("--store", default=None, help="store URL: a path, file://..., gs://bucket/prefix")
 @click.option("--host", default=None, help="bind address (default 127.0.0.1)")
@@ -108,6 +85,7 @@ def serve(store: str | None, host: str | None, port: int | None, auth: str | Non
 
     from werkzeug.serving import make_server
 
+    from xdiag.cli.accesslog import RedactingHandler
     from xdiag.core.config import Settings
     from xdiag.server import create_app
 
@@ -120,7 +98,7 @@ def serve(store: str | None, host: str | None, port: int | None, auth: str | Non
     try:
         app = create_app(settings)
         srv = make_server(settings.host, settings.port, app, threaded=True,
-                          request_handler=_RedactingHandler)
+                          request_handler=RedactingHandler)
     except (OSError, XdiagError) as exc:
         _fail(f"cannot start the service: {exc}")
     url = f"http://{settings.host}:{srv.server_port}"

@@ -137,8 +137,9 @@ def profile_upload(wait: bool) -> Any:
     Each file part goes to its own file as it arrives (`uploads.py`); a session's earlier
     hosts are validated while later ones still arrive. Without `wait` the answer comes
     once the session is stored (status `ingesting`): `GET /profiles/<id>?wait=timeline`
-    then answers when its timeline can be viewed. `upload` in the answer says where the
-    request's time went (`receive_s`, `admit_s`)."""
+    then answers when its timeline can be viewed. The record's `upload` says where the
+    request's time went: the body's arrival (`receive_s`, ending at `received_at`), then
+    validation and storing until `created_at` (`admit_s` in this answer)."""
     svc = services()
     tmp = tempfiles.mkdtemp("xdiag-upload-")  # named after this process: swept if it dies
     early = _EarlyChecks()
@@ -166,9 +167,14 @@ def profile_upload(wait: bool) -> Any:
             host = got.form.get(f"host{part.index}") or \
                 sanitize(name[: -len(layout.XPLANE_SUFFIX)])
             files.append(admit.HostFile(check_name(host, "host"), part.path, owned=True))
+        # Where the upload's time went, kept with the record: the body's arrival, then
+        # validation and storing until the record's `created_at`.
+        received = {"bytes": sum(p.bytes for p in got.files), "received_at": time.time(),
+                    "receive_s": round(t_received - t0, 4)}
         record = svc.admission.store_session(run=run, session=session, files=files,
                                              source="upload", job=got.form.get("job") or None,
-                                             summaries=early.results(files))
+                                             summaries=early.results(files),
+                                             extra={"upload": received})
         t_admitted = time.perf_counter()
     finally:
         early.close()
@@ -177,9 +183,8 @@ def profile_upload(wait: bool) -> Any:
         record = svc.ingest.run(record["id"])
     else:
         svc.ingest.submit(record["id"])
-    timing = {"bytes": sum(p.bytes for p in got.files),
-              "receive_s": round(t_received - t0, 4), "admit_s": round(t_admitted - t_received, 4)}
-    return jsonify({**_with_url(record), "upload": timing}), 201
+    record = {**record, "upload": {**received, "admit_s": round(t_admitted - t_received, 4)}}
+    return jsonify(_with_url(record)), 201
 
 
 class _EarlyChecks:
