@@ -14,7 +14,7 @@ import { h, replace } from "./dom";
 import type { Panel, PanelContext } from "./panel";
 import { FrameworkSection } from "./overview/framework-section";
 import { findingsSection } from "./overview/findings-section";
-import { headlineItems } from "./overview/headline";
+import { headlineItems, OVER_PEAK } from "./overview/headline";
 import { HostsStepsSection } from "./overview/hosts-steps-section";
 import "./overview/overview.css";
 import { emptyState, errorState, loading } from "./states";
@@ -106,8 +106,8 @@ export class OverviewPanel implements Panel {
   private headline(s: StepsResponse | null, d: Diagnosis | NotAvailable | null): HTMLElement {
     const items = headlineItems(s?.summary ?? null, d);
     return h("div", { class: "overview-headline", "data-testid": "overview-headline" },
-      ...items.map((it) => h("span", { class: "hl-item", "data-testid": `headline-${it.key}`, title: it.title ?? null },
-        it.label ? h("span", { class: "hl-label" }, `${it.label} `) : null, h("strong", null, it.value))));
+      ...items.map((it) => h("span", { class: `hl-item${it.warn ? " warn" : ""}`, "data-testid": `headline-${it.key}`, title: it.title ?? null },
+        it.label ? h("span", { class: "hl-label" }, `${it.label} `) : null, h("strong", null, it.value), it.warn ? " ⚠" : null)));
   }
 
   private summary(s: StepsResponse | null): HTMLElement {
@@ -126,9 +126,9 @@ export class OverviewPanel implements Panel {
       card("Host dispatch", formatNs(sum?.host_dispatch_mean_ns), "overview-dispatch",
         "Mean time the host spent inside a step's annotation (input and dispatch). With asynchronous dispatch the device runs the step later: this is not the step time."),
       card("MFU", pct(sum?.mfu), "overview-mfu",
-        `Model FLOPs utilisation: ${sum?.mfu_source ?? "FLOPs"} over the peak FLOP/s of the devices (on CPU, the host's measured peak, shared by its devices)`),
+        `Model FLOPs utilisation: ${sum?.mfu_source ?? "FLOPs"} over the peak FLOP/s of the devices (on CPU, the host's measured peak, shared by its devices)` + ((sum?.mfu ?? 0) > 1 ? `\n${OVER_PEAK}` : "")),
       card("HFU", pct(sum?.hfu), "overview-hfu",
-        "Hardware FLOPs utilisation: the FLOPs of the ops that ran (HLO cost model: padded tiles, recomputation and elementwise work included) over the same peak"),
+        "Hardware FLOPs utilisation: the FLOPs of the ops that ran (HLO cost model: padded tiles, recomputation and elementwise work included) over the same peak" + ((sum?.hfu ?? 0) > 1 ? `\n${OVER_PEAK}` : "")),
       card("Events", formatCount(p.events)),
       card("Duration", formatNs(p.duration_ns)),
       card("Hosts", String(p.hosts.length), undefined, p.hosts.map((x) => `${x.host}: ${formatBytes(x.bytes)}`).join("\n")),

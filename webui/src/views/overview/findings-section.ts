@@ -64,7 +64,7 @@ function findingCard(f: Finding, rank: number, stepNs: number | null, href: (v: 
   const cost = f.rule === "memory_capacity" && !f.cost_ns_per_step
     ? h("span", { class: "finding-cost", title: "A risk, not time: ranked last" }, "risk")
     : h("span", { class: "finding-cost", "data-testid": "finding-cost", title: "Estimated time this costs per step (the ranking key)" },
-      `≈ ${formatNs(f.cost_ns_per_step)} / step`, share !== null ? h("span", { class: "muted" }, ` (${formatPct(share, 0)} of the step)`) : null);
+      `≈ ${formatNs(f.cost_ns_per_step)} / step`, shareNote(share, stepNs));
   const links = deepLinks(f.links);
   // A roofline link that names no op (low MFU with no single culprit) still opens the roofline.
   if (f.links?.roofline && !f.links.roofline.module && !links.some((l) => l.kind === "roofline")) {
@@ -90,6 +90,15 @@ function findingCard(f: Finding, rank: number, stepNs: number | null, href: (v: 
         h("ul", { class: "finding-try" }, ...f.what_to_try.map((t) => h("li", null, ...withCode(t))))) : null),
     links.length ? h("div", { class: "finding-links" }, ...links.map((l) =>
       h("a", { class: "btn small", href: href(l.view), title: l.title, "data-testid": "finding-link", "data-kind": l.kind }, `${l.label} →`))) : null);
+}
+
+/** The cost's share of the step; a cost longer than the median step (idle time measured
+ *  over the step period, start to start) is said so rather than shown as "116% of the step". */
+function shareNote(share: number | null, stepNs: number | null): HTMLElement | null {
+  if (share === null) return null;
+  if (share <= 1) return h("span", { class: "muted" }, ` (${formatPct(share, 0)} of the step)`);
+  return h("span", { class: "muted", title: `${formatPct(share, 0)} of the median step${stepNs !== null ? ` (${formatNs(stepNs)})` : ""}: the cost is measured over the step period (start to start), which includes the gaps between steps` },
+    " (> median step)");
 }
 
 function rulesTable(d: Diagnosis): HTMLElement {

@@ -10,7 +10,12 @@ export interface HeadlineItem {
   label: string;
   value: string;
   title?: string;
+  /** A value that cannot be right as shown (MFU above 100%): drawn as a warning. */
+  warn?: boolean;
 }
+
+/** What an MFU/HFU above 100% means: the peak it is measured against is too low. */
+export const OVER_PEAK = "Above 100%: the peak FLOP/s this is measured against is too low. Without peaks recorded with the profile, a CPU's peak is measured on the xdiag service host, which reads low when that host is busy; record the peak with the capture.";
 
 const STEP_DEF = "A step runs from when its host side began (its StepTraceAnnotation) and the devices had finished earlier work, to when its last device op ended.";
 
@@ -29,12 +34,12 @@ export function headlineItems(steps: StepsResponse["summary"] | null, diag: Diag
   }
   const mfu = steps?.mfu ?? ds?.mfu ?? null;
   if (mfu !== null && mfu !== undefined) {
-    out.push({ key: "mfu", label: "MFU", value: formatPct(mfu),
-      title: `Model FLOPs utilisation: ${steps?.mfu_source ?? "FLOPs"} over the peak FLOP/s of the devices` });
+    out.push({ key: "mfu", label: "MFU", value: formatPct(mfu), warn: mfu > 1,
+      title: `Model FLOPs utilisation: ${steps?.mfu_source ?? "FLOPs"} over the peak FLOP/s of the devices` + (mfu > 1 ? `\n${OVER_PEAK}` : "") });
   }
   if (steps?.hfu !== null && steps?.hfu !== undefined) {
-    out.push({ key: "hfu", label: "HFU", value: formatPct(steps.hfu),
-      title: "Hardware FLOPs utilisation: the FLOPs of the ops that ran (HLO cost model) over the same peak" });
+    out.push({ key: "hfu", label: "HFU", value: formatPct(steps.hfu), warn: steps.hfu > 1,
+      title: "Hardware FLOPs utilisation: the FLOPs of the ops that ran (HLO cost model) over the same peak" + (steps.hfu > 1 ? `\n${OVER_PEAK}` : "") });
   }
   if (ds) {
     const plural = (k: number, w: string) => `${formatCount(k)} ${w}${k === 1 ? "" : "s"}`;

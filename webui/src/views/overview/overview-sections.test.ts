@@ -51,6 +51,13 @@ describe("overview headline", () => {
     expect(items.map((i) => i.value)).toEqual(["34.2 ms", "64.7 ms", "22 (+1 cut off)", "21.1%", "25.0%", "1 host, 8 devices"]);
   });
 
+  it("flags an MFU above 100% (a peak measured too low) instead of showing it as plain", () => {
+    const items = headlineItems({ count: 18, mean_ns: 1, p50_ns: 1, p90_ns: 1, mfu: 2.92, hfu: 0.5 }, null);
+    expect(items.find((i) => i.key === "mfu")).toMatchObject({ value: "292.0%", warn: true });
+    expect(items.find((i) => i.key === "mfu")!.title).toContain("peak FLOP/s this is measured against is too low");
+    expect(items.find((i) => i.key === "hfu")!.warn).toBe(false);
+  });
+
   it("falls back to the diagnosis when the steps did not load, and leaves out what is unknown", () => {
     const items = headlineItems(null, diag);
     expect(items.map((i) => [i.key, i.value])).toEqual([["step", "34.2 ms"], ["steps", "22"], ["mfu", "21.1%"], ["hosts", "1 host, 8 devices"]]);
