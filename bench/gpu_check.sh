@@ -2,7 +2,7 @@
 # The one prepared script for a lent GPU: every GPU figure of issue 21 in one call, in
 # under 8 minutes on one H100/H200.
 #
-#   1. the grouped-matmul kernel tests, compiled (tests/trainer/test_trainer_gmm.py);
+#   1. the grouped-matmul kernel tests, compiled (tests/trainer/test_trainer_gmm*.py);
 #   2. bench/gmm.py at the MoE size (16k tokens x top-8, 4096 -> 1408, 64 experts, bf16):
 #      our Pallas kernel vs ragged_dot vs a dense matmul of the same FLOPs, forward, dx,
 #      dW and forward + backward (-> gmm_bench.json);
@@ -47,7 +47,7 @@ if [ $DRY = 1 ]; then
 else
   PY=${PYTHON:-python3}
   PRESET=gpu_small; BENCH=(--sweep --backward --iters 10); TEST_SEL=()
-  CAPTURE_MS=2000; T_TEST=90; T_BENCH=180; T_CAPTURE=90
+  CAPTURE_MS=2000; T_TEST=80; T_BENCH=200; T_CAPTURE=90
   nvidia-smi -L
   if ls .whl/*.whl > /dev/null 2>&1; then  # the service's packages this image lacks
     $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -67,7 +67,7 @@ fi
 MODE=compiled; [ $DRY = 1 ] && MODE="interpret mode"
 step "kernel tests ($MODE)"
 timeout $T_TEST $PY -m pytest -q --noconftest -p no:cacheprovider "${TEST_SEL[@]}" \
-  tests/trainer/test_trainer_gmm.py > "$OUT/gmm_tests.log" 2>&1
+  tests/trainer/test_trainer_gmm.py tests/trainer/test_trainer_gmm_persistent.py > "$OUT/gmm_tests.log" 2>&1
 echo "exit $? · $(tail -1 "$OUT/gmm_tests.log")"
 
 step "bench/gmm.py: kernel vs ragged_dot vs dense, forward, dx, dW, forward + backward"

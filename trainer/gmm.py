@@ -21,6 +21,13 @@ scratch and shaped for the Triton/interpret backends):
   the dot untouched (GPU: a load -> matrix-unit pipeline with no register
   round trip); only the at most two straddling tiles per group are masked.
 * The custom VJP: d_lhs = gmm(dout, rhs, transposed) and d_rhs = tgmm(lhs, dout).
+* Persistent schedule (`Tiling.persistent = P`, forward and dx): P programs instead of
+  one per (row tile, column tile); the (tile, column) work items are numbered row tile
+  major and program p takes items p, p + P, ... At any moment the running programs
+  hold P consecutive items: a few row tiles, all their columns, hence the weights of
+  the one or two groups those rows belong to, which stay in L2 (the group ranges of
+  each tile are computed outside the kernel, as before). Tiles past the last group's
+  rows only write zeros: no fully-masked tile does any multiply.
 
 All refs are whole arrays indexed with `pl.ds`, so only (tile x tile) values
 are ever loaded; every tile size must be a power of two >= 16 on GPU (Triton's
@@ -55,6 +62,7 @@ class Tiling:
     tn: int = 128
     num_warps: int = 8  # threads per program / 32 (GPU only)
     num_stages: int = 3  # software-pipelining depth of the K loop (GPU only)
+    persistent: int = 0  # programs of the forward/dx kernel; 0: one per output tile
 
     def fitted(self, m: int, k: int, n: int) -> Tiling:
         """The same tiling with each tile shrunk to the smallest power of two >= its dim."""
@@ -103,9 +111,28 @@ def _dot(a, b, contract_a: int, contract_b: int):
 
 
 def _gmm_kernel(lo_ref, hi_ref, starts_ref, ends_ref, x_ref, w_ref, o_ref, *,
-                tiling: Tiling, num_k: int, transpose_rhs: bool):
+                tiling: Tiling, num_k: int, transpose_rhs: bool, num_tiles: int,
+                num_cols: int):
+    if not tiling.persistent:
+        _gmm_tile(pl.program_id(0), pl.program_id(1), lo_ref, hi_ref, starts_ref, ends_ref,
+                  x_ref, w_ref, o_ref, tiling=tiling, num_k=num_k, transpose_rhs=transpose_rhs)
+        return
+    p, programs = pl.program_id(0), tiling.persistent
+    items = num_tiles * num_cols
+
+    def item(n, carry):
+        w = p + n * programs  # row tile major: the programs running together share rows
+        _gmm_tile(w // num_cols, w % num_cols, lo_ref, hi_ref, starts_ref, ends_ref, x_ref,
+                  w_ref, o_ref, tiling=tiling, num_k=num_k, transpose_rhs=transpose_rhs)
+        return carry
+
+    jax.lax.fori_loop(0, (items - p + programs - 1) // programs, item, 0)
+
+
+def _gmm_tile(i, j, lo_ref, hi_ref, starts_ref, ends_ref, x_ref, w_ref, o_ref, *,
+              tiling: Tiling, num_k: int, transpose_rhs: bool):
+    """One output tile (row tile i, column tile j) of the grouped matmul."""
     tm, tk, tn = tiling.tm, tiling.tk, tiling.tn
-    i, j = pl.program_id(0), pl.program_id(1)
     row0 = i * tm
     rows_M = row0 + jax.lax.broadcasted_iota(jnp.int32, (tm, 1), 0)
 
@@ -192,12 +219,16 @@ def gmm_pallas_fwd(lhs_MxK, rhs_GxKxN, group_sizes_G, tiling: Tiling = Tiling(),
     w = _pad_to(_pad_to(rhs_GxKxN, 2 if transpose_rhs else 1, kp), 1 if transpose_rhs else 2, np_)
     starts_G, ends_G = _group_bounds(group_sizes_G)
     lo_T, hi_T = _tile_group_range(starts_G, ends_G, mp // t.tm, t.tm)
+    num_tiles, num_cols = mp // t.tm, np_ // t.tn
+    if t.persistent:
+        t = dataclasses.replace(t, persistent=min(t.persistent, num_tiles * num_cols))
     kernel = functools.partial(_gmm_kernel, tiling=t, num_k=kp // t.tk,
-                               transpose_rhs=transpose_rhs)
+                               transpose_rhs=transpose_rhs, num_tiles=num_tiles,
+                               num_cols=num_cols)
     out = pl.pallas_call(
         kernel,
         out_shape=jax.ShapeDtypeStruct((mp, np_), lhs_MxK.dtype),
-        grid=(mp // t.tm, np_ // t.tn),
+        grid=(t.persistent,) if t.persistent else (num_tiles, num_cols),
         interpret=interpret,
         compiler_params=t.compiler_params((t.tm * t.tk + t.tk * t.tn) * x.dtype.itemsize),
         name="gmm",
