@@ -243,6 +243,15 @@ def test_roofline_places_gemm_fusions(data) -> None:
         assert p["flops_per_s"] <= roof["peaks"]["flops_per_s"] * 1.05
         assert p["oi"] == pytest.approx(p["flops"] / p["bytes"])
     assert np.isfinite(roof["ridge_oi"]) and roof["ridge_oi"] > 100
+    # cuBLAS GEMMs run inside command buffers: tied to their custom calls, they are points.
+    by_op = {p["op"]: p for p in roof["ops"]}
+    ops = [o for o in data.analysis("ops")["ops"]
+           if o["op"].startswith("custom-call") and o["category"] == "dot"]
+    assert len(ops) > 20
+    for o in ops:
+        p = by_op[o["op"]]
+        assert p["flops"] == pytest.approx(o["flops"]) and p["bytes"] == pytest.approx(o["bytes"])
+        assert p["flops_per_s"] <= roof["peaks"]["flops_per_s"] * 1.05
 
 
 def test_only_modules_that_ran_are_costed_at_ingest(data) -> None:
