@@ -211,7 +211,7 @@ export class OverviewPanel implements Panel {
         h("td", null, link(o, "ops", o.op)),
         h("td", null, h("span", { class: "muted ellipsis", title: o.module }, o.module)),
         h("td", null, o.category),
-        h("td", { class: "num" }, h("span", { class: "bar", style: `--w:${Math.min(100, o.share * 100)}%` }), formatPct(o.share)),
+        h("td", { class: "num" }, h("span", { class: "bar", style: `--w:${Math.min(100, o.share * 100)}%` }), h("span", { class: "pct" }, formatPct(o.share))),
         h("td", { class: "num" }, formatNs(o.self_ns)),
         h("td", null, o.bound_by ?? "–"),
         h("td", null, link(o, "hlo", "HLO"))))));

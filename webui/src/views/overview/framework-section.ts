@@ -174,13 +174,13 @@ export class FrameworkSection {
           ? h("button", { class: "linklike", type: "button", title: `Zoom into ${k.path}`, onclick: () => this.setScope(k.path) }, k.name)
           : h("span", { title: k.path }, k.name)),
         h("td", { class: "num" }, formatNs(k.total_ns_per_step)),
-        h("td", { class: "num" }, h("span", { class: "bar", style: `--w:${Math.min(100, (k.share_of_step ?? 0) * 100)}%` }), formatPct(k.share_of_step)),
+        h("td", { class: "num" }, h("span", { class: "bar", style: `--w:${Math.min(100, (k.share_of_step ?? 0) * 100)}%` }), h("span", { class: "pct" }, formatPct(k.share_of_step))),
         h("td", { class: "num" }, formatPct(k.share ?? k.total_ns / Math.max(1, d.total_self_ns))),
         h("td", { class: "num" }, formatFlops(k.flops)),
         h("td", { class: "num" }, formatBytes(k.bytes)),
         h("td", { class: "num" }, formatCount(k.ops)),
         h("td", null, k.op ? this.opLinks(k.op) : "–"),
-        h("td", { class: "muted small source", title: k.source ?? null }, k.source ? shortSource(k.source) : "–")))));
+        h("td", { class: "muted small source", title: k.source ?? null }, k.source ? breakAtSlashes(shortSource(k.source)) : "–")))));
   }
 
   draw(): void {
@@ -204,4 +204,9 @@ export class FrameworkSection {
 export function shortSource(src: string): string {
   const parts = src.split(/[\\/]/);
   return parts.length > 2 ? `…/${parts.slice(-2).join("/")}` : src;
+}
+
+/** A path with a line-break opportunity after each slash (a narrow column wraps between folders, not inside a name). */
+function breakAtSlashes(path: string): (string | HTMLElement)[] {
+  return path.split("/").flatMap((p, i) => (i ? [h("wbr"), `/${p}`] : [p]));
 }
