@@ -1,8 +1,8 @@
 """gmm.py's persistent schedule (Tiling.persistent): P programs taking the (row tile,
 column tile) work items in turn give ragged_dot's values and gradients, for every
 group layout of test_trainer_gmm (ragged, empty groups, one group holding every token,
-fewer rows than M), with P not dividing the work (remainders), P = 1 (one program does
-everything) and P past the work (capped). Interpreted on CPU, compiled on GPU."""
+fewer rows than M), with P not dividing the work (remainders), and P = 1 (one program
+does everything; forward only, to spare a compile). Interpreted on CPU, compiled on GPU."""
 
 import jax
 import jax.numpy as jnp
@@ -20,7 +20,7 @@ GROUPS = {
     "fewer_rows_than_m": [5, 7, 0, 3, 0, 1],
     "all_empty": [0, 0, 0, 0, 0, 0],
 }
-PROGRAMS = (5, 1, 64)
+PROGRAMS = (5, 1)
 
 
 @pytest.fixture(autouse=True)
@@ -34,9 +34,9 @@ def _loss(f):
 
 
 _ref = jax.jit(jax.value_and_grad(_loss(gmm.gmm_ragged_dot), argnums=(0, 1)))
-_ours = {p: jax.jit(jax.value_and_grad(_loss(
-    lambda x, w, s, p=p: gmm.gmm_pallas(x, w, s, gmm.Tiling(16, 16, 16, persistent=p),
-                                        INTERPRET)), argnums=(0, 1))) for p in PROGRAMS}
+_ours = jax.jit(jax.value_and_grad(_loss(
+    lambda x, w, s: gmm.gmm_pallas(x, w, s, gmm.Tiling(16, 16, 16, persistent=5), INTERPRET)),
+    argnums=(0, 1)))
 _fwd = {p: jax.jit(lambda x, w, s, p=p: gmm.gmm_pallas(
     x, w, s, gmm.Tiling(16, 16, 16, persistent=p), INTERPRET)) for p in PROGRAMS}
 
@@ -47,7 +47,7 @@ def _close(a, b):
                                atol=1e-5 * max(float(np.abs(b).max(initial=0.0)), 1.0))
 
 
-def _case(name: str, programs: int) -> None:
+def _case(name: str, programs: int, grads: bool = True) -> None:
     rng = np.random.default_rng(11)
     x = jnp.asarray(rng.standard_normal((M, K)), jnp.float32)
     w = jnp.asarray(rng.standard_normal((6, K, N)), jnp.float32)
@@ -56,7 +56,9 @@ def _case(name: str, programs: int) -> None:
     out = _fwd[programs](x, w, sizes)
     _close(out, gmm.gmm_ragged_dot(x, w, sizes))
     assert np.all(np.asarray(out)[int(sizes.sum()):] == 0), "rows past the last group: zeros"
-    (val, (dx, dw)), (rval, (rdx, rdw)) = _ours[programs](x, w, sizes, d), _ref(x, w, sizes, d)
+    if not grads:
+        return
+    (val, (dx, dw)), (rval, (rdx, rdw)) = _ours(x, w, sizes, d), _ref(x, w, sizes, d)
     _close(val, rval)
     _close(dx, rdx)
     _close(dw, rdw)
@@ -67,6 +69,5 @@ def test_persistent_schedule_matches_ragged_dot(name: str) -> None:
     _case(name, 5)  # 12 work items over 5 programs: 3, 3, 2, 2, 2
 
 
-@pytest.mark.parametrize("programs", [1, 64])
-def test_one_program_or_more_programs_than_work(programs: int) -> None:
-    _case("ragged", programs)
+def test_one_program_does_all_the_work() -> None:
+    _case("ragged", 1, grads=False)
