@@ -350,6 +350,28 @@ def test_a_gpus_streams_are_one_device_in_the_steps(raw: Path, data, tmp_path: P
         assert s["flops"] == pytest.approx(w["flops"])
 
 
+def test_two_gpus_running_the_program_are_attributed_each(raw: Path, data,
+                                                         tmp_path: Path) -> None:
+    """A second GPU running the same kernels at the same instants (launch ids too): each
+    GPU's graphs are placed on the schedule on their own, so every op has twice the
+    occurrences and FLOPs, half on each device."""
+    from xdiag.xplane.xplane_pb2 import XSpace
+
+    space = XSpace.FromString(raw.read_bytes())
+    gpu = next(p for p in space.planes if p.name == "/device:GPU:0")
+    twin = space.planes.add()
+    twin.CopyFrom(gpu)
+    twin.id, twin.name = max(p.id for p in space.planes) + 1, "/device:GPU:1"
+    two = _ingest_bytes(space.SerializeToString(), tmp_path)
+    one = {(o["module"], o["op"]): o for o in data.analysis("ops")["ops"]}
+    got = {(o["module"], o["op"]): o for o in two.analysis("ops")["ops"]}
+    assert got.keys() == one.keys()
+    for key, o in got.items():
+        assert o["occurrences"] == 2 * one[key]["occurrences"], key
+        assert (o["flops"] or 0) == pytest.approx(2 * (one[key]["flops"] or 0)), key
+        assert set(o["per_device"]) == {"0", "1"} or len(o["per_device"]) == 2, key
+
+
 def test_a_step_whose_kernels_were_not_captured_is_dropped(raw: Path, data,
                                                            tmp_path: Path) -> None:
     """An annotation dispatched just before the trace stopped has no kernels: no step."""

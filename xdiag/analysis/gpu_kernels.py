@@ -283,10 +283,12 @@ def resolve(es: EventStats, idx: TimelineIndex, tracks: list[Track],
         return
     pos, track, _ = op_events(idx, tracks)
     kern = np.array([t.kernels for t in tracks] + [False], dtype=bool)[track]
-    pos = pos[kern]
+    pos, track = pos[kern], track[kern]
     src = idx.ev_src[pos]
     ok = has_op[src]
-    pos, src = pos[ok], src[ok]
+    pos, src, track = pos[ok], src[ok], track[ok]
+    device = np.array([t.device if t.device is not None else -1 for t in tracks] + [-1],
+                      np.int64)[track]
     is_cb = cb_code[op_codes[src]]
     if not is_cb.any():
         return
@@ -310,8 +312,10 @@ def resolve(es: EventStats, idx: TimelineIndex, tracks: list[Track],
             info = by_name.get(str(mod_table[mod_codes[e]]))
         return info
 
-    # Per module: its kernels in time order, graph runs as units.
-    mod_key = np.where(has_prog[src], np.asarray(prog)[src].astype(np.int64), -1)
+    # Per module and device: its kernels in time order, graph runs as units (each GPU
+    # runs its own copy of the program).
+    mod_key = np.where(has_prog[src], np.asarray(prog)[src].astype(np.int64), -1) * 65536 \
+        + (device + 1)
     for key in np.unique(mod_key).tolist():
         sel = np.flatnonzero(mod_key == key)
         info = module_of(int(src[sel[0]]))
