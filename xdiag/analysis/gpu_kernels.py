@@ -304,7 +304,8 @@ def resolve(es: EventStats, idx: TimelineIndex, tracks: list[Track],
     graph_run = np.full(len(op_codes), -1, np.int64)
     table = list(op_table)
     code_of = {str(x): i for i, x in enumerate(op_table)}
-    schedules: dict[str, tuple[Schedule, dict[str, int]]] = {}
+    schedules: dict[str, tuple[Schedule, np.ndarray]] = {}
+    sched_code_cache: dict[str, np.ndarray] = {}
 
     def module_of(e: int) -> ModuleInfo | None:
         info = by_prog.get(int(prog[e])) if has_prog[e] else None
@@ -331,6 +332,14 @@ def resolve(es: EventStats, idx: TimelineIndex, tracks: list[Track],
             got = schedules[info.fingerprint] = (
                 sched, np.array([place.get(str(x), -1) for x in op_table] + [-1], np.int64))
         sched, place_of_code = got
+        sched_codes = sched_code_cache.get(info.fingerprint)
+        if sched_codes is None:  # the op-table code of each schedule position
+            for name in sched.names:
+                if name not in code_of:
+                    code_of[name] = len(table)
+                    table.append(name)
+            sched_codes = sched_code_cache[info.fingerprint] = np.array(
+                [code_of[n] for n in sched.names], np.int64)
         sel = sel[np.argsort(start[sel], kind="stable")]
         e_sel, t_sel = src[sel], start[sel]
         direct = ~is_cb[sel]
@@ -364,17 +373,11 @@ def resolve(es: EventStats, idx: TimelineIndex, tracks: list[Track],
                     if sum(p >= 0 for p in again) > sum(p >= 0 for p in placed):
                         placed = again
                 cache[(kernels, lo)] = placed
-            for e, p in zip(members.tolist(), placed, strict=True):
-                if p >= 0:
-                    name = sched.names[p]
-                    c = code_of.get(name)
-                    if c is None:
-                        c = code_of[name] = len(table)
-                        table.append(name)
-                    new_codes[e] = c
-                    graph_run[e] = int(corr[e]) if has_corr[e] else -1
-            hits = [p for p in placed if p >= 0]
-            prev_end = max(hits) if hits else prev_end
+            at = np.asarray(placed, np.int64)
+            hit = members[at >= 0]
+            new_codes[hit] = sched_codes[at[at >= 0]]
+            graph_run[hit] = np.where(has_corr[hit], np.asarray(corr)[hit], -1)
+            prev_end = int(at.max()) if (at >= 0).any() else prev_end
             prev_start = t0
     es.hlo_op = (new_codes, table, has_op)
     es.graph_run = graph_run
