@@ -9,7 +9,7 @@ from the API. The oracle is the job's own clock: the planted delay it measured p
 with `time.perf_counter`, or as an A/B of the same step with and without the cause.
 
 For each cause: it is the top finding, and its cost per step is within a factor of 2 of
-the planted delay. The control raises none of these findings.
+the planted delay (its median or its mean over the steps the capture holds). The control raises none of these findings.
 Set XDIAG_PLANTED_SAVE=DIR to keep the captures (DIR/<case>/*.xplane.pb + oracle.json),
 XDIAG_PLANTED_CASES=a,b to run only some cases (the others' tests skip).
 """
@@ -216,7 +216,8 @@ def _save(out: dict[str, Capture], store_url: str, peaks: dict) -> None:
             shutil.copy(f, d / f.name)
         (d / "oracle.json").write_text(json.dumps({
             "case": case, "expected_rule": PLANTED.get(case, (None,))[0],
-            "planted_ns_per_step": planted_ns(cap), "oracles": cap.oracles, "peaks": peaks,
+            "planted_ns_per_step": planted_ns(cap),  # [median, mean] over traced_steps
+            "oracles": cap.oracles, "peaks": peaks,
             "traced_steps": cap.profile["steps"],
             "hosts": [{"host": h["host"], "process_index": h["process_index"]}
                       for h in cap.profile["capture"]["hosts"]],
@@ -226,9 +227,11 @@ def _save(out: dict[str, Capture], store_url: str, peaks: dict) -> None:
         }, indent=1) + "\n")
 
 
-def planted_ns(cap: Capture) -> float | None:
-    """The planted delay per step in ns, as the job measured it: the mean over the steps
-    the capture holds (a cost per step is time lost / steps)."""
+def planted_ns(cap: Capture) -> tuple[float, float] | None:
+    """The planted delay per step in ns as the job measured it, over the steps the capture
+    holds: (median, mean). A cost per step may be either (the time lost over the steps,
+    or a typical step's loss); on a busy machine a few preempted steps pull them apart.
+    Recompilation costs every few steps: its median step loses nothing, so the mean only."""
     if cap.case == "control":
         return None
     traced = set(cap.profile["steps"] or ())
@@ -237,7 +240,17 @@ def planted_ns(cap: Capture) -> float | None:
         job = next(j for j, o in zip(cap.jobs, cap.oracles, strict=True) if o["slow"])
     per_step = [s["planted_s"] for s in job.steps() if s["step"] in traced]
     assert per_step, (cap.case, sorted(traced), [s["step"] for s in job.steps()])
-    return statistics.mean(per_step) * 1e9
+    mean = statistics.mean(per_step) * 1e9
+    return (mean if cap.case == "recompile" else statistics.median(per_step) * 1e9), mean
+
+
+def near(cost: float, planted: tuple[float, float] | list[float]) -> bool:
+    """Within FACTOR of the planted delay per step (its median or its mean)."""
+    return min(planted) / FACTOR <= cost <= max(planted) * FACTOR
+
+
+def _ms(planted: tuple[float, float] | list[float]) -> str:
+    return f"median {planted[0] / 1e6:.2f} ms, mean {planted[1] / 1e6:.2f} ms"
 
 
 def _get(planted: dict[str, Capture], case: str) -> Capture:
@@ -264,11 +277,10 @@ def test_the_planted_cause_is_the_top_finding(planted: dict[str, Capture], case:
     rule = PLANTED[case][0]
     findings = _findings(cap)
     want = planted_ns(cap)
-    report = f"{case}: planted {want / 1e6:.2f} ms per step (the job's own clock)\n{_table(cap)}"
+    report = f"{case}: planted per step {_ms(want)} (the job's own clock)\n{_table(cap)}"
     print(report)
     assert findings and findings[0]["rule"] == rule, report
-    cost = findings[0]["cost_ns_per_step"]
-    assert want / FACTOR <= cost <= want * FACTOR, report
+    assert near(findings[0]["cost_ns_per_step"], want), report
     assert cap.diagnosis["summary"]["top"] == rule
 
 
@@ -292,11 +304,11 @@ def test_the_straggler_is_the_slowed_process(planted: dict[str, Capture]) -> Non
 
 
 def test_findings_point_at_the_planted_op(planted: dict[str, Capture]) -> None:
-    """The op-level findings name the program and op the job planted."""
+    """The findings name the program and ops the job planted."""
     mem = _findings(_get(planted, "memory_bound"))[0]
     assert mem["links"]["ops"]["module"] == "jit_hot", mem
     cb = _findings(_get(planted, "debug_callback"))[0]
-    assert "debug_callback" in cb["title"], cb
+    assert "pure_callback" in cb["title"] and "debug_print" in cb["title"], cb
     rc = _findings(_get(planted, "recompile"))[0]
     assert "jit_step_fn" in rc["title"], rc
     coll = _findings(_get(planted, "exposed_collective"))[0]
@@ -350,13 +362,13 @@ def test_saved_captures_name_their_cause_first(saved: dict[str, tuple[dict, dict
     for case, (oracle, diag) in saved.items():
         table = "\n".join(f"  {f['rule']:<22} {f['cost_ns_per_step'] / 1e6:9.2f} ms/step"
                           for f in diag["findings"])
-        print(f"{case}: planted {oracle['planted_ns_per_step']} ns/step\n{table}")
+        want = oracle["planted_ns_per_step"]
+        print(f"{case}: planted per step {want and _ms(want)}\n{table}")
         if case == "control":
             assert not {f["rule"] for f in diag["findings"]} & CAUSE_RULES, table
             continue
         top = diag["findings"][0]
         assert top["rule"] == oracle["expected_rule"] == PLANTED[case][0], (case, table)
-        want = oracle["planted_ns_per_step"]
-        assert want / FACTOR <= top["cost_ns_per_step"] <= want * FACTOR, (case, table)
+        assert near(top["cost_ns_per_step"], want), (case, want, table)
     slow = next(h["host"] for h in saved["straggler"][0]["hosts"] if h["process_index"] == 1)
     assert saved["straggler"][1]["findings"][0]["id"] == f"straggler_host:{slow}"

@@ -1,6 +1,8 @@
-"""Host callbacks inside the step: `jax.debug.print` of the loss and a `jax.debug.callback`
-to a slow host-side logger (`--sink-ms`, e.g. a metrics client that blocks), both inside the
-jitted step, so the device waits for the host in the middle of every step.
+"""Host callbacks inside the step: `jax.debug.print` of the loss, and a `jax.pure_callback`
+to a slow host-side service (`--sink-ms`: a metrics client that blocks and hands back a
+scale, say a loss-scaling factor) whose answer the rest of the step uses -- so the device
+waits for the host in the middle of every step. (An unordered `jax.debug.callback` whose
+result nothing uses may run beside the rest of the step on CPU, hiding part of its time.)
 
 Planted per step: the step's wall time (perf_counter, every step) minus the same step
 without the print and the callback (its best time here before the traced steps, alternating
@@ -20,6 +22,7 @@ import harness
 import jax
 import jax.numpy as jnp
 import model
+import numpy as np
 
 ROWS, D, LAYERS = 128, 1024, 4
 
@@ -31,10 +34,11 @@ def main() -> None:
     ws, x = model.params(m, LAYERS, D), model.batch(m, ROWS, D)
     spent: list[float] = []
 
-    def sink(loss) -> None:  # a slow metrics client
+    def sink(loss) -> np.ndarray:  # a slow metrics client that answers with a scale
         t = time.perf_counter()
         time.sleep(args.sink_ms / 1e3)
         spent.append(time.perf_counter() - t)
+        return np.float32(1.0)
 
     def make_step(log: bool):
         @jax.jit
@@ -45,7 +49,9 @@ def main() -> None:
                 if log and k == len(ws) // 2:
                     loss = jnp.mean(h * h)
                     jax.debug.print("layer {k} loss {loss}", k=k, loss=loss)
-                    jax.debug.callback(sink, loss)
+                    scale = jax.pure_callback(sink, jax.ShapeDtypeStruct((), jnp.float32),
+                                              loss)
+                    h = h * scale
             return h
 
         return step_fn

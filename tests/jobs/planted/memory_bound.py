@@ -1,11 +1,11 @@
-"""A memory-bound hot op: an elementwise chain over a 16 MiB array (one fusion that streams
+"""A memory-bound hot op: an elementwise chain over a 64 MiB array (one fusion that streams
 it through memory: 4 FLOPs per 8 bytes read and written), then a small matmul, the hot op
 dominating the step.
 
 The two parts are separate jitted programs so that the job can time the hot op inside
 every step. Planted per step: the hot op's own wall time (perf_counter around it,
 blocking on its result).
-Usage: memory_bound.py SERVER JOB [--n 2048]
+Usage: memory_bound.py SERVER JOB [--n 4096]
 """
 
 import os
@@ -21,7 +21,7 @@ import numpy as np
 
 
 def main() -> None:
-    args = harness.parse_args(lambda ap: ap.add_argument("--n", type=int, default=2048))
+    args = harness.parse_args(lambda ap: ap.add_argument("--n", type=int, default=4096))
     agent = harness.start_agent(args)
     n = args.n
     a = jnp.asarray(np.random.default_rng(0).standard_normal((n, n), np.float32))
