@@ -88,6 +88,7 @@ def test_diagnosis_answer_is_ranked_and_in_its_schema(world, which) -> None:
     for f in d["findings"]:
         assert f["evidence"] and all(e["unit"] is not None for e in f["evidence"])
         assert f["what_to_try"] and 0 < f["confidence"] <= 1
+        assert f["cost_share"] is None or 0 <= f["cost_share"] <= 1, f  # <= the step period
         tl = f["links"].get("timeline")
         if tl:  # a window on a real host and track, inside the capture
             assert tl["host"] == "h0" and 0 <= tl["start_ns"] < tl["end_ns"] <= end_ns + 1
@@ -164,6 +165,9 @@ def test_framework_tree_is_the_trainers_scopes(world) -> None:
         out[n["path"]] = n
         assert n["total_ns"] == pytest.approx(
             n["self_ns"] + sum(c["total_ns"] for c in n["children"]))
+        # Shares of the step over the same steps: within 100%, children within the parent.
+        assert 0 <= n["share_of_step"] <= 1 + 1e-9, n["path"]
+        assert sum(c["share_of_step"] for c in n["children"]) <= n["share_of_step"] + 1e-9
         for c in n["children"]:
             walk(c, out)
         return out

@@ -329,8 +329,9 @@ SAVED = Path(__file__).resolve().parent / "fixtures" / "planted"
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict, dict]]:
-    """case -> (oracle.json, the diagnosis of its files uploaded and ingested now)."""
+def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict, dict, dict]]:
+    """case -> (oracle.json, the diagnosis and the framework view of its files uploaded
+    and ingested now)."""
     from xdiag.core.config import Settings
     from xdiag.pipeline import admit
     from xdiag.server.services import Services
@@ -351,15 +352,18 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict, dic
                                                                   "device_kind": "cpu"})
         rec = svc.ingest.run(rec["id"], inline=True)
         assert rec["status"] == "ready", rec.get("error")
-        out[d.name] = (oracle, views.public(views.diagnosis(svc.views.get(rec))))
+        data = svc.views.get(rec)
+        out[d.name] = (oracle, views.public(views.diagnosis(data)),
+                       views.public(views.framework(data)))
     return out
 
 
-def test_saved_captures_name_their_cause_first(saved: dict[str, tuple[dict, dict]]) -> None:
+def test_saved_captures_name_their_cause_first(saved: dict[str, tuple[dict, dict, dict]]
+                                               ) -> None:
     """Every committed planted capture, ingested now: its cause first, within 2x of the
     delay its job measured; the control clean. Fast (no JAX job runs)."""
     assert set(saved) == {"control", *PLANTED}
-    for case, (oracle, diag) in saved.items():
+    for case, (oracle, diag, _) in saved.items():
         table = "\n".join(f"  {f['rule']:<22} {f['cost_ns_per_step'] / 1e6:9.2f} ms/step"
                           for f in diag["findings"])
         want = oracle["planted_ns_per_step"]
@@ -372,3 +376,31 @@ def test_saved_captures_name_their_cause_first(saved: dict[str, tuple[dict, dict
         assert near(top["cost_ns_per_step"], want), (case, want, table)
     slow = next(h["host"] for h in saved["straggler"][0]["hosts"] if h["process_index"] == 1)
     assert saved["straggler"][1]["findings"][0]["id"] == f"straggler_host:{slow}"
+
+
+def test_saved_captures_shares_add_up(saved: dict[str, tuple[dict, dict, dict]]) -> None:
+    """Physics on every committed capture: no finding costs more than the step period
+    (cost_share <= 1; dispatch_bound and recompile read 116% and 197% when it was over
+    the median step), and the framework view's shares of the step are of the time they
+    divide (root <= 100% per device, children within their parent; the straggler's
+    scope read "120.5% of the step" when the capture's op time was divided by the
+    complete steps' median)."""
+    for case, (_, diag, fw) in saved.items():
+        for f in diag["findings"]:
+            assert 0 <= f["cost_share"] <= 1, (case, f["rule"], f["cost_share"])
+        root = fw["root"]
+        assert root["share_of_step"] == pytest.approx(fw["busy_share_of_step"])
+        stack = [root]
+        while stack:
+            n = stack.pop()
+            assert 0 <= n["share_of_step"] <= 1 + 1e-9, (case, n["path"], n["share_of_step"])
+            kids = n["children"]
+            assert sum(c["share_of_step"] for c in kids) <= n["share_of_step"] + 1e-9, \
+                (case, n["path"])
+            assert n["total_ns_per_step"] <= fw["step_ns"] * (1 + 1e-9), (case, n["path"])
+            stack.extend(kids)
+        # The cap hides no bad estimate: the top cost is within the period (a median
+        # idle time over the mean period may pass it by a little).
+        if diag["findings"]:
+            top = diag["findings"][0]["cost_ns_per_step"]
+            assert top <= 1.1 * diag["summary"]["period_ns"], (case, top)

@@ -263,8 +263,56 @@ def test_rank_costliest_first() -> None:
         rule, "s", rule, cost, 0.5, [], [], summary=summary)
     got = rules.rank([mk("low_mfu", 5.0, True), mk("input_bound", 5.0), mk("host_callback", 9.0)])
     assert [f.rule for f in got] == ["host_callback", "input_bound", "low_mfu"]
-    j = got[0].to_json(step_ns=18.0)
+    j = got[0].to_json(period_ns=18.0)
     assert j["id"] == "host_callback:s" and j["severity"] == "high" and j["cost_share"] == 0.5
+
+
+def test_a_step_cannot_lose_more_than_its_period() -> None:
+    """cost_share is over the mean step period (step plus the idle gap after it, the
+    compiling steps' length included), at most 1: a dispatch-bound host idles in the gap
+    too, a recompile spread over the steps can exceed the median step."""
+    f = rules.Finding("dispatch_bound", "h", "d", 30.0, 0.8, [], [])
+    assert f.to_json(period_ns=20.0)["cost_share"] == 1.0
+    # 4 steps of 10 ms, each followed by a 6 ms gap the device idles: the period is 16 ms.
+    t = table([10 * MS] * 4, start=[0, 16 * MS, 32 * MS, 48 * MS])
+    x = inputs([("h0", t, fact(4, gap_ns=[6 * MS] * 3 + [None],
+                                 gap_busy_ns=[0] * 3 + [None]))])
+    assert x.step_ns == 10 * MS
+    assert x.period_ns == pytest.approx((4 * 10 + 3 * 6) * MS / 4)
+    # Recompilation: 70 ms lost over 6 steps is more than the 10 ms median step, not than
+    # the mean period (the compiling steps' 45 ms counted).
+    durs = [10 * MS, 45 * MS, 10 * MS, 10 * MS, 45 * MS, 10 * MS]
+    c = {"ns": 40 * MS, "count": 2, "windows": [[0, 20 * MS]], "modules": ["jit_f"]}
+    x = inputs([("h0", table(durs), fact(6, compile=c, compile_in_step_ns=[0, 20 * MS, 0, 0,
+                                                                          20 * MS, 0]))])
+    (f,) = rules.recompilation(x, TH["recompilation"])
+    assert f.cost_ns_per_step > x.step_ns
+    assert f.to_json(x.period_ns)["cost_share"] == pytest.approx(70 / 130, abs=1e-4)
+
+
+def test_every_evidence_unit_is_one_the_ui_formats() -> None:
+    """Each `_ev` call in rules.py names a unit of rules.UNITS, and those are the units
+    the web UI's formatValue knows (webui/src/lib/findings.ts EVIDENCE_UNITS)."""
+    import ast
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    tree = ast.parse((root / "xdiag/analysis/diagnosis/rules.py").read_text())
+    used = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_ev":
+            unit = node.args[2]
+            assert isinstance(unit, ast.Constant), ast.unparse(node)
+            used.add(unit.value)
+    assert used and used <= set(rules.UNITS), used - set(rules.UNITS)
+    ts = (root / "webui/src/lib/findings.ts").read_text()
+    m = re.search(r"EVIDENCE_UNITS\s*=\s*\[(.*?)\]", ts, re.S)
+    assert m, "findings.ts exports EVIDENCE_UNITS"
+    ui = set(re.findall(r'"([^"]*)"', m.group(1)))
+    assert set(rules.UNITS) <= ui, set(rules.UNITS) - ui
+    with pytest.raises(AssertionError):
+        rules._ev("x", 1.0, "ns per step")
 
 
 # -- the views the rules read -----------------------------------------------------------
@@ -286,7 +334,9 @@ def test_scope_tree_sums() -> None:
         {"module": "m", "program_id": 1, "op": "b", "self_ns": 30, "flops": 0.0, "bytes": 2.0},
         {"module": "m", "program_id": 1, "op": "c", "self_ns": 10, "flops": None, "bytes": None}]}
     sc = {("m", 1, "a"): "jit(f)/moe/experts/dot_general", ("m", 1, "b"): "jit(f)/moe/add"}
-    t = scopes.tree(ops, sc, n_steps=2, n_devices=1, step_ns=100.0)
+    # 2 complete steps of 100 ns, all of the op time inside them.
+    basis = {"busy_ns": 100.0, "step_ns": 200.0, "device_steps": 2}
+    t = scopes.tree(ops, sc, n_steps=2, n_devices=1, basis=basis)
     root = t["root"]
     assert root["total_ns"] == 100 and t["total_self_ns"] == 100
     f = root["children"][0]
@@ -296,6 +346,32 @@ def test_scope_tree_sums() -> None:
     assert moe["children"][0]["path"] == "f/moe/experts"
     assert moe["total_ns_per_step"] == 45 and moe["share_of_step"] == 0.45
     assert root["children"][1]["name"] == scopes.NO_SCOPE
+    assert t["step_ns"] == 100 and scopes.tree(ops, sc, 0, 1, None)["root"]["share_of_step"] \
+        is None
+
+
+def test_scope_shares_add_up_when_ops_run_outside_the_complete_steps() -> None:
+    """The op table holds the whole capture (a partial step, a compile's first run): 2
+    complete steps of 10 ms with 8 ms of work each, plus 30 ms of op time outside them.
+    Dividing the capture's op time by the complete steps gave 115% of the step; over the
+    same steps the root is the busy fraction (80%) and children add up to their parent."""
+    ops = {"ops": [
+        {"module": "m", "program_id": 1, "op": "a", "self_ns": 30 * MS},
+        {"module": "m", "program_id": 1, "op": "b", "self_ns": 16 * MS}]}
+    sc = {("m", 1, "a"): "jit(f)/x/dot_general", ("m", 1, "b"): "jit(f)/y/add"}
+    rows = hosts_steps.build([("h0", table([10 * MS] * 2, busy=[[8 * MS] * 2]), None)])["_rows"]
+    t = scopes.tree(ops, sc, n_steps=2, n_devices=1, basis=scopes.step_basis(rows))
+    assert t["root"]["share_of_step"] == pytest.approx(0.8)
+    assert t["root"]["total_ns_per_step"] == pytest.approx(8 * MS)
+    _assert_shares_add_up(t["root"])
+
+
+def _assert_shares_add_up(node: dict, tol: float = 1e-9) -> None:
+    """Physics: nothing above 100% of the step, and children within their parent."""
+    assert 0 <= node["share_of_step"] <= 1 + tol, node["path"]
+    assert sum(c["share_of_step"] for c in node["children"]) <= node["share_of_step"] + tol
+    for c in node["children"]:
+        _assert_shares_add_up(c, tol)
 
 
 def test_hosts_steps_slowest_and_skew() -> None:
@@ -338,7 +414,7 @@ def test_host_facts_gaps_dispatches_compiles() -> None:
     assert f["compile"]["modules"] == ["jit_step"] and f["devices"] == 1
     assert f["compile"]["functions"] == []
     # The jitted call that held the compile costs it all (tracing and lowering too).
-    missed = sl + [(1, 45, 75, 1)]
+    missed = [*sl, (1, 45, 75, 1)]
     f = facts.host_facts(_index(missed), names, tracks, steps)
     assert f["compile"]["ns"] == 30 and f["compile"]["backend_ns"] == 20
     assert f["compile"]["functions"] == ["step"] and f["compile"]["windows"] == [[45, 75]]

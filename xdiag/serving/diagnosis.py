@@ -79,10 +79,20 @@ def diagnosis(data: ProfileData) -> dict[str, Any]:
         done = _cache.get(data, {}).get("_diagnosis_with_memory")
     if done is not None:
         return done
-    out = _with_memory(view, _memory(data))
+    out = _with_memory(_capped(view), _memory(data))
     with _lock:
         _cache.setdefault(data, {})["_diagnosis_with_memory"] = out
     return out
+
+
+def _capped(view: dict[str, Any]) -> dict[str, Any]:
+    """A diagnosis stored before `cost_share` was capped at 1 (a step cannot lose more
+    than it lasts), with it capped."""
+    if all((f.get("cost_share") or 0) <= 1 for f in view.get("findings", [])):
+        return view
+    return {**view, "findings": [{**f, "cost_share": min(f["cost_share"], 1.0)}
+                                 if (f.get("cost_share") or 0) > 1 else f
+                                 for f in view["findings"]]}
 
 
 def _with_memory(view: dict[str, Any], memory: dict[str, Any] | None) -> dict[str, Any]:
@@ -93,8 +103,9 @@ def _with_memory(view: dict[str, Any], memory: dict[str, Any] | None) -> dict[st
     th = rules.THRESHOLDS["memory_capacity"]
     x = rules.Inputs(device_kind=view.get("device_kind", "cpu"), hosts=[], ops={},
                      roofline={}, steps={}, memory=memory)
-    step_ns = (view.get("summary") or {}).get("step_ns")
-    extra = [f.to_json(step_ns) for f in rules.memory_capacity(x, th)]
+    summ = view.get("summary") or {}
+    extra = [f.to_json(summ.get("period_ns") or summ.get("step_ns"))
+             for f in rules.memory_capacity(x, th)]
     out = {**view, "skipped": [s for s in view.get("skipped", [])
                                if s.get("rule") != "memory_capacity"]}
     if extra:

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { confidenceWord, deepLinks, formatEvidence, formatValue, linkWindow, rankFindings } from "./findings";
+import { EVIDENCE_UNITS, confidenceWord, deepLinks, formatEvidence, formatValue, linkWindow, rankFindings } from "./findings";
 
 describe("finding evidence", () => {
   it("says every number with its unit", () => {
@@ -15,6 +15,25 @@ describe("finding evidence", () => {
     expect(formatValue("jit_step", null)).toBe("jit_step");
     expect(formatValue(null, "ns")).toBe("–");
     expect(formatEvidence({ label: "median of other hosts", value: 1.31e8, unit: "ns" })).toBe("median of other hosts: 131 ms");
+  });
+
+  it("formats every unit the rules emit, and units per step", () => {
+    // The recompile finding once read "spread over the steps: 43090810 ns per step".
+    expect(formatValue(43_090_809.6, "ns per step")).toBe("43.1 ms per step");
+    expect(formatValue(43_090_809.6, "ns/step")).toBe("43.1 ms per step");
+    expect(formatValue(12.5, "calls per step")).toBe("12.5 calls per step");
+    expect(formatValue(2.345, "FLOP/byte")).toBe("2.35 FLOP/B");
+    expect(formatValue(2.5e11, "B/s")).not.toContain("/step");
+    expect(formatValue(43_090_809.6, "calls")).toBe("43,090,810 calls");
+    for (const u of EVIDENCE_UNITS) {
+      for (const v of u === "fraction" ? [0.4321, 1] : [43_090_809.6, 0.4321, 7]) {
+        const text = formatValue(v, u);
+        // No raw long digit runs (a number a person has to count the digits of), no NaN.
+        expect(text, `${v} ${u}`).not.toMatch(/\d{5,}|NaN|undefined/);
+        if (u === "ns") expect(text).toMatch(/ (ns|µs|ms|s|min)$/);
+      }
+    }
+    expect(formatValue(8, "steps", 10)).toBe("8 of 10 steps");
   });
 
   it("puts confidence in words", () => {

@@ -22,11 +22,24 @@ export interface LinksLike {
   framework?: { path: string | null } | null;
 }
 
-/** A number with its unit as a person reads it: "41.0 ms", "1.20 GiB", "8 of 8 steps", "31.0%". */
+/**
+ * The units a diagnosis rule's evidence carries (xdiag/analysis/diagnosis/rules.py UNITS;
+ * a Python test checks that list is within this one). Each formats as a person reads it.
+ */
+export const EVIDENCE_UNITS = [
+  "ns", "fraction", "FLOP/byte", "B/s", "bytes", "steps", "calls", "ops", "compilations", "kernels", "",
+] as const;
+
+/** "ns per step", "ms/step": a unit per step (or per call, per device...). */
+const PER = /^(.+?)\s*(?:\/|\bper\s+)\s*(step|call|device|host|op|kernel)s?$/;
+
+/** A number with its unit as a person reads it: "41.0 ms", "1.20 GiB", "8 of 8 steps", "31.0%", "43.1 ms per step". */
 export function formatValue(value: number | string | null | undefined, unit?: string | null, of?: number | null): string {
   if (value === null || value === undefined) return "–";
   if (typeof value === "string") return unit ? `${value} ${unit}` : value;
   const u = (unit ?? "").trim();
+  const per = PER.exec(u);
+  if (per) return `${formatValue(value, per[1], of)} per ${per[2]}`;
   switch (u) {
     case "ns": return formatNs(value);
     case "us": case "µs": return formatNs(value * 1e3);
@@ -38,7 +51,7 @@ export function formatValue(value: number | string | null | undefined, unit?: st
     case "B/s": case "bytes/s": return formatBytesPerS(value);
     case "share": case "fraction": case "ratio": return formatPct(value);
     case "%": case "pct": case "percent": return `${value.toFixed(1)}%`;
-    case "FLOP/B": return `${sig(value)} FLOP/B`;
+    case "FLOP/B": case "FLOP/byte": return `${num(value)} FLOP/B`;
     case "": return of !== null && of !== undefined ? `${num(value)} of ${num(of)}` : num(value);
     default: return of !== null && of !== undefined ? `${num(value)} of ${num(of)} ${u}` : `${num(value)} ${u}`;
   }
@@ -48,9 +61,9 @@ function sig(v: number): string {
   return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
 }
 
-/** Counts as integers with separators; anything fractional with 3 significant digits. */
+/** Counts as integers with separators; anything fractional with 3 significant digits (with separators from 1000 on). */
 function num(v: number): string {
-  return Number.isInteger(v) ? formatCount(v) : sig(v);
+  return Number.isInteger(v) || Math.abs(v) >= 1000 ? formatCount(v) : sig(v);
 }
 
 export function formatEvidence(e: EvidenceLike): string {

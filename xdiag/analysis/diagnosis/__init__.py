@@ -41,20 +41,24 @@ def build(profile_id: str, results: list[dict[str, Any]], views: dict[str, Any]
     findings, table, skipped = rules.run(x, op_scope)
     _framework_links(findings, op_scope)
     step_ns = x.step_ns
-    framework = scopes.tree(views["ops"], op_scope, x.n_steps, x.n_devices, step_ns)
+    framework = scopes.tree(views["ops"], op_scope, x.n_steps, x.n_devices,
+                            scopes.step_basis(rows))
     summ = views["steps"].get("summary") or {}
     diagnosis = {
         "schema": SCHEMA, "profile_id": profile_id, "device_kind": x.device_kind,
         "summary": {"steps": x.n_steps, "hosts": len(results), "devices": x.n_devices,
-                    "step_ns": step_ns, "mfu": summ.get("mfu"),
+                    "step_ns": step_ns, "period_ns": x.period_ns, "mfu": summ.get("mfu"),
                     "top": findings[0].rule if findings else None,
                     "scopes_known": bool(op_scope)},
-        "findings": [f.to_json(step_ns) for f in findings],
+        "findings": [f.to_json(x.period_ns) for f in findings],
         "rules": table, "skipped": skipped,
         "units": {"cost_ns_per_step": "estimated ns lost per step (median over complete "
                                       "steps; per device where time is per device)"
                   if x.n_steps else "no complete steps in this capture: estimated ns lost "
-                                    "over the whole capture"},
+                                    "over the whole capture",
+                  "cost_share": "cost per step / the mean step period (step time plus the "
+                                "device-idle gap before the next step, over the complete "
+                                "steps), at most 1: an estimate above the period is capped"},
     }
     return {"diagnosis": diagnosis, "framework": framework, "hosts_steps": hs}
 

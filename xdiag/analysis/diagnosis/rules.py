@@ -48,7 +48,11 @@ THRESHOLDS: dict[str, dict[str, Any]] = {
     "memory_capacity": {"title": "Device memory near capacity", "min_fraction": 0.90},
 }
 MAX_RULE_STEPS = 2000  # evenly spaced steps the per-step medians read (robust, bounded)
-SEVERITY = ((0.20, "high"), (0.05, "medium"), (0.0, "low"))  # by cost share of the step
+SEVERITY = ((0.20, "high"), (0.05, "medium"), (0.0, "low"))  # by cost share of the period
+# Every unit an evidence value may carry (the web UI formats each: webui/src/lib/findings.ts
+# EVIDENCE_UNITS); "" is a plain number, or text.
+UNITS = ("ns", "fraction", "FLOP/byte", "B/s", "bytes", "steps", "calls", "ops",
+         "compilations", "kernels", "")
 CALLBACK = re.compile(r"callback|debug_print|xla_python|outside_compilation|host_compute",
                       re.IGNORECASE)
 
@@ -65,8 +69,11 @@ class Finding:
     links: dict[str, Any] = dataclasses.field(default_factory=dict)
     summary: bool = False
 
-    def to_json(self, step_ns: float | None) -> dict[str, Any]:
-        share = self.cost_ns_per_step / step_ns if step_ns else None
+    def to_json(self, period_ns: float | None) -> dict[str, Any]:
+        """The finding as the API gives it. `cost_share`: the cost per step over the mean
+        step period (`Inputs.period_ns`), at most 1: a step cannot lose more than it
+        lasts (a rule whose estimate exceeds it, a median over a mean, is capped)."""
+        share = min(self.cost_ns_per_step / period_ns, 1.0) if period_ns else None
         sev = next(s for lim, s in SEVERITY if (share or 0.0) >= lim)
         return {"id": f"{self.rule}:{self.subject}", "rule": self.rule, "title": self.title,
                 "severity": sev, "cost_ns_per_step": round(float(self.cost_ns_per_step), 1),
@@ -97,6 +104,17 @@ class Inputs:
         d = [s["dur_ns"] for s in self.steps.get("steps", []) if s.get("complete")]
         return float(np.median(d)) if d else None
 
+    @functools.cached_property
+    def period_ns(self) -> float | None:
+        """The mean step period over the complete steps: step time plus the device-idle
+        gap after it (time a cost can be lost in: a rule's cost per step is a part of it,
+        what the steps that compiled took counted too), the hosts' steps together."""
+        p = [np.asarray(r["dur_ns"], np.float64) + np.nan_to_num(np.asarray(
+            r.get("gap_ns", np.zeros(len(r["dur_ns"]))), np.float64))
+             for _, r, _ in self.hosts if len(r["dur_ns"])]
+        p = np.concatenate(p) if p else np.zeros(0)
+        return float(p.mean()) if len(p) else self.step_ns
+
     @property
     def n_devices(self) -> int:
         return max(len(self.ops.get("devices") or []), 1)
@@ -126,6 +144,7 @@ class Inputs:
 
 
 def _ev(label: str, value: Any, unit: str, **extra: Any) -> dict[str, Any]:
+    assert unit in UNITS, f"evidence unit {unit!r} is not in UNITS (the UI formats those)"
     if isinstance(value, float):
         value = round(value, 4 if unit in ("", "fraction", "FLOP/byte") else 1)
     return {"label": label, "value": value, "unit": unit, **extra}
@@ -484,7 +503,7 @@ def recompilation(x: Inputs, th: dict[str, Any]) -> list[Finding]:
           _ev("compilations", c.get("count", 0), "compilations"),
           _ev("of which inside steps", float(sum(f.get("compile_in_step_ns") or [0])), "ns"),
           _ev("steps that compiled, over the median step that did not (summed)", slower, "ns"),
-          _ev("spread over the steps", cost, "ns per step")]
+          _ev("spread over the steps: per step", cost, "ns")]
     if c.get("functions"):
         ev.append(_ev("jitted functions that missed the cache", ", ".join(c["functions"][:8]),
                       ""))

@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
+
 NO_SCOPE = "(no scope)"
 COMBINED = "(combined ops)"  # XLA merged ops of several scopes: `(a/dot:b/dot)`
 # The name stack's control-flow and call entries: structure of the program, not scopes.
@@ -93,16 +95,43 @@ def _node(name: str, path: str) -> dict[str, Any]:
             "bytes": 0.0, "ops": 0, "first_op": None, "children": {}}
 
 
+def step_basis(rows: Iterable[tuple[str, Mapping[str, Any], Any]]) -> dict[str, float] | None:
+    """What the shares of the step are taken over: the complete steps of every host, per
+    device (`rows`: `hosts_steps.host_rows` per host). `busy_ns`: the devices' op time
+    inside those steps, `step_ns`: their step time (a step counted once per device),
+    `device_steps`: how many (device, step) pairs. None where no step is complete."""
+    busy = dur = count = 0.0
+    for _, r, _ in rows:
+        b = np.asarray(r["busy_dev"], np.float64)
+        if not b.size:
+            continue
+        busy += float(b.sum())
+        dur += float(np.asarray(r["dur_ns"], np.float64).sum()) * b.shape[0]
+        count += b.size
+    if not count or dur <= 0:
+        return None
+    return {"busy_ns": busy, "step_ns": dur, "device_steps": count}
+
+
 def tree(ops_view: dict[str, Any], scopes: Mapping[tuple[str, int, str], str],
-         n_steps: int, n_devices: int, step_ns: float | None) -> dict[str, Any]:
+         n_steps: int, n_devices: int, basis: Mapping[str, float] | None) -> dict[str, Any]:
     """The framework view (docs/api.md): the scope tree over the ops view's rows.
+
+    The ops view holds the whole capture (partial steps, compilation and time between
+    steps included), the steps only what lies inside complete steps: a scope's time per
+    step is its share of the op time times the devices' op time inside the complete steps
+    (`basis`, `step_basis`), per device and step, and its share of the step that over the
+    mean step of the same steps. So the shares are of one denominator: the root's is the
+    devices' busy fraction of the step (<= 1), children's add up to at most their parent's.
+    (It assumes the op mix inside the complete steps is the capture's.)
 
     Args:
       ops_view: the profile's `ops` view (self_ns summed over devices and hosts).
       scopes: (module, program_id, op) -> the op's `op_name`.
-      n_steps: steps the capture holds (per-step values divide by it; >= 1).
+      n_steps: complete steps the capture holds (>= 1 is used).
       n_devices: devices the op times are summed over.
-      step_ns: the mean step time (None: no steps).
+      basis: `step_basis` of the hosts' complete steps; None: no complete step (time per
+        step is then the capture's op time per device, and no share of the step).
     """
     root = _node("all", "")
     for o in ops_view.get("ops", []):
@@ -128,13 +157,18 @@ def tree(ops_view: dict[str, Any], scopes: Mapping[tuple[str, int, str], str],
     steps = max(n_steps, 1)
     devices = max(n_devices, 1)
     total = root["total_ns"] or 1
+    if basis and root["total_ns"]:
+        per_ns = basis["busy_ns"] / basis["device_steps"] / root["total_ns"]
+        of_step = basis["busy_ns"] / basis["step_ns"] / root["total_ns"]
+        step_ns: float | None = basis["step_ns"] / basis["device_steps"]
+    else:
+        per_ns, of_step, step_ns = 1.0 / steps / devices, None, None
 
     def finish(n: dict[str, Any]) -> dict[str, Any]:
-        per_step = n["total_ns"] / steps / devices
         first = n.pop("first_op")
         kids = sorted(n.pop("children").values(), key=lambda c: -c["total_ns"])
-        out = {**n, "total_ns_per_step": per_step,
-               "share_of_step": per_step / step_ns if step_ns else None,
+        out = {**n, "total_ns_per_step": n["total_ns"] * per_ns,
+               "share_of_step": None if of_step is None else n["total_ns"] * of_step,
                "share": n["total_ns"] / total,
                "op": ({"module": first[0], "program_id": first[1], "op": first[2]}
                       if first else None),
@@ -145,6 +179,7 @@ def tree(ops_view: dict[str, Any], scopes: Mapping[tuple[str, int, str], str],
         return out
 
     return {"steps": steps, "devices": devices, "step_ns": step_ns,
+            "busy_share_of_step": None if of_step is None else root["total_ns"] * of_step,
             "total_self_ns": root["total_ns"], "root": finish(root)}
 
 
