@@ -567,7 +567,8 @@ export interface Diagnosis {
   schema: string;
   profile_id: string;
   device_kind?: string;
-  summary: { steps: number; hosts: number; devices: number; step_ns: number | null; mfu: number | null; top: string | null };
+  /** period_ns: the mean step period (step plus the idle gap after it) that cost_share is of. */
+  summary: { steps: number; hosts: number; devices: number; step_ns: number | null; period_ns?: number | null; mfu: number | null; top: string | null };
   findings: Finding[];
   rules: DiagnosisRule[];
   skipped?: { rule: string; reason: string }[];
@@ -592,7 +593,10 @@ export interface ScopeNode {
 
 export interface Framework {
   available: true;
+  /** The mean of the complete steps the shares of the step are of (null: none complete). */
   step_ns: number | null;
+  /** The root's share of the step: the devices' busy fraction in those steps. */
+  busy_share_of_step?: number | null;
   steps: number;
   total_self_ns: number;
   devices?: number;
@@ -621,6 +625,8 @@ export interface DeviceBreakdown {
   busy_ns: (number | null)[][];
   compute_ns: (number | null)[][];
   collective_ns: (number | null)[][];
+  /** [step]: no device of the host busy (the same for every device); compute + collective + host + idle = step. */
+  host_ns?: (number | null)[];
   idle_ns: (number | null)[][];
 }
 

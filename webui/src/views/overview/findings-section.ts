@@ -24,6 +24,9 @@ export function findingsSection(d: Diagnosis | NotAvailable, href: (v: Partial<V
   const fs = rankFindings(d.findings);
   const steps = d.summary.steps;
   const stepNs = d.summary.step_ns;
+  // Costs are shares of the mean step period (step plus the idle gap after it); a profile
+  // ingested before the period was stored falls back on the median step.
+  const periodNs = d.summary.period_ns ?? stepNs;
   // The heading and its one-line summary share a row (the median step, MFU and the
   // host/device count are in the Overview's headline above).
   el.append(h("div", { class: "findings-head" },
@@ -40,7 +43,7 @@ export function findingsSection(d: Diagnosis | NotAvailable, href: (v: Partial<V
   const list = h("ol", { class: "finding-list" });
   let causeAbove = false;
   fs.forEach((f, i) => {
-    const card = findingCard(f, i + 1, stepNs, href, causeAbove);
+    const card = findingCard(f, i + 1, periodNs, href, causeAbove);
     if (!f.summary) causeAbove = true;
     if (i >= SHOWN) card.hidden = true;
     list.append(card);
@@ -58,13 +61,13 @@ export function findingsSection(d: Diagnosis | NotAvailable, href: (v: Partial<V
   return el;
 }
 
-function findingCard(f: Finding, rank: number, stepNs: number | null, href: (v: Partial<ViewState>) => string, causeAbove: boolean): HTMLElement {
+function findingCard(f: Finding, rank: number, periodNs: number | null, href: (v: Partial<ViewState>) => string, causeAbove: boolean): HTMLElement {
   const conf = confidenceWord(f.confidence);
-  const share = f.cost_share ?? (stepNs ? f.cost_ns_per_step / stepNs : null);
+  const share = f.cost_share ?? (periodNs ? Math.min(1, f.cost_ns_per_step / periodNs) : null);
   const cost = f.rule === "memory_capacity" && !f.cost_ns_per_step
     ? h("span", { class: "finding-cost", title: "A risk, not time: ranked last" }, "risk")
     : h("span", { class: "finding-cost", "data-testid": "finding-cost", title: "Estimated time this costs per step (the ranking key)" },
-      `≈ ${formatNs(f.cost_ns_per_step)} / step`, shareNote(share, stepNs));
+      `≈ ${formatNs(f.cost_ns_per_step)} / step`, shareNote(share, periodNs));
   const links = deepLinks(f.links);
   // A roofline link that names no op (low MFU with no single culprit) still opens the roofline.
   if (f.links?.roofline && !f.links.roofline.module && !links.some((l) => l.kind === "roofline")) {
@@ -76,7 +79,7 @@ function findingCard(f: Finding, rank: number, stepNs: number | null, href: (v: 
   },
     h("div", { class: "finding-head" },
       h("span", { class: "finding-rank", "aria-label": `rank ${rank}` }, String(rank)),
-      h("span", { class: `tag sev sev-${f.severity}`, title: "Severity, from the cost's share of the step" }, f.severity),
+      h("span", { class: `tag sev sev-${f.severity}`, title: "Severity, from the cost's share of the step period" }, f.severity),
       h("strong", { class: "finding-title", "data-testid": "finding-title" }, f.title),
       h("span", { class: "spacer" }),
       cost,
@@ -92,13 +95,15 @@ function findingCard(f: Finding, rank: number, stepNs: number | null, href: (v: 
       h("a", { class: "btn small", href: href(l.view), title: l.title, "data-testid": "finding-link", "data-kind": l.kind }, `${l.label} →`))) : null);
 }
 
-/** The cost's share of the step; a cost longer than the median step (idle time measured
- *  over the step period, start to start) is said so rather than shown as "116% of the step". */
-function shareNote(share: number | null, stepNs: number | null): HTMLElement | null {
+/** The cost's share of the step period (the API's cost_share: the mean step plus the idle
+ *  gap after it, at most 100%: a step cannot lose more than it lasts; an estimate that
+ *  reaches it is said so rather than shown as "116% of the step"). */
+function shareNote(share: number | null, periodNs: number | null): HTMLElement | null {
   if (share === null) return null;
-  if (share <= 1) return h("span", { class: "muted" }, ` (${formatPct(share, 0)} of the step)`);
-  return h("span", { class: "muted", title: `${formatPct(share, 0)} of the median step${stepNs !== null ? ` (${formatNs(stepNs)})` : ""}: the cost is measured over the step period (start to start), which includes the gaps between steps` },
-    " (> median step)");
+  const of = `the mean step period${periodNs !== null ? ` (${formatNs(periodNs)}, step plus the idle gap before the next)` : ""}`;
+  if (share < 1) return h("span", { class: "muted", title: `${formatPct(share, 1)} of ${of}` }, ` (${formatPct(share, 0)} of the step period)`);
+  return h("span", { class: "muted", title: `The estimate is as long as ${of} or longer: capped at 100%` },
+    " (the whole step period)");
 }
 
 function rulesTable(d: Diagnosis): HTMLElement {

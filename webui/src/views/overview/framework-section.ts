@@ -89,8 +89,11 @@ export class FrameworkSection {
     });
     this.el.append(
       h("p", { class: "muted small" },
-        `Width: a scope's share of the devices' op time (self time of its ops, summed over devices and hosts). Per step: over ${r.steps} step${r.steps === 1 ? "" : "s"}, per device`,
-        r.step_ns !== null ? `; share of step: of the median step (${formatNs(r.step_ns)})` : "", ". Click a scope to zoom in."),
+        `Width: a scope's share of the devices' op time (self time of its ops, summed over devices and hosts). `,
+        r.step_ns !== null
+          ? `Per step: the devices' op time inside the ${r.steps} complete step${r.steps === 1 ? "" : "s"}, per device, split by those shares; share of step: of the mean of the same steps (${formatNs(r.step_ns)}), so the root is the devices' busy share and a scope's children add up to at most its own`
+          : `Per step: over the whole capture per device (no complete step)`,
+        ". Click a scope to zoom in."),
       this.crumbs, wrap, this.detail, this.table);
     this.refresh();
     return this.el;

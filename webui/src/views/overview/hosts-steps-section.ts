@@ -27,6 +27,16 @@ const GUTTER = 150;
 const HOST_ROWS = 12;
 
 /** Mean of the non-null values, or null. */
+/** The parts of a host's per-device breakdown, each with its mean per step per device:
+ *  compute, collectives, host-side (one row for all devices, where the API has it) and
+ *  idle, which add up to the step. */
+export function deviceParts(d: DeviceBreakdown): { key: PartKey; label: string; color: string; mean: (number | null)[] }[] {
+  return PARTS.filter((p) => p.key !== "host_ns" || d.host_ns).map((p) => ({
+    key: p.key, label: p.label, color: p.color,
+    mean: d.devices.map((_, i) => meanOf((p.key === "host_ns" ? d.host_ns : d[p.key][i]) ?? [])),
+  }));
+}
+
 export function meanOf(xs: readonly (number | null)[]): number | null {
   let s = 0;
   let n = 0;
@@ -229,23 +239,24 @@ export class HostsStepsSection {
   }
 
   private deviceTable(d: DeviceBreakdown, steps: number): HTMLElement {
-    const parts = [
-      { key: "compute_ns", label: "compute", color: PARTS[0].color },
-      { key: "collective_ns", label: "collectives", color: PARTS[1].color },
-      { key: "idle_ns", label: "idle", color: PARTS[3].color },
-    ] as const;
+    const parts = deviceParts(d);
     const busy = d.busy_ns.map((row) => meanOf(row));
     const med = [...busy].filter((x): x is number => x !== null).sort((a, b) => a - b);
     const median = med.length ? med[Math.floor((med.length - 1) / 2)]! : null;
+    const hostSide = parts.some((p) => p.key === "host_ns");
     return h("div", null,
-      h("h4", null, `Devices of ${d.host}`, h("span", { class: "muted small" }, ` · mean per step over ${steps} steps; busy = compute + collectives`)),
+      h("h4", null, `Devices of ${d.host}`, h("span", { class: "muted small" },
+        ` · mean per step over ${steps} steps; busy = compute + collectives; `,
+        hostSide
+          ? "compute + collectives + host-side + idle = the step (host-side: no device of the host busy, the same for every device)"
+          : "compute + collectives + idle = the step less the host-side time (not in this profile's breakdown: re-ingest for it)")),
       h("table", { class: "table", "data-testid": "device-table" },
         h("thead", null, h("tr", null, h("th", null, "Device"), h("th", { class: "num" }, "Busy"),
           h("th", { class: "num", title: "Busy time over the median device's" }, "vs median"),
           h("th", null, "Breakdown"),
           ...parts.map((p) => h("th", { class: "num" }, h("i", { class: "swatch", style: `background:${p.color}` }), p.label)))),
         h("tbody", null, ...d.devices.map((dev, i) => {
-          const m = parts.map((p) => meanOf(d[p.key][i] ?? []));
+          const m = parts.map((p) => p.mean[i] ?? null);
           const b = busy[i] ?? null;
           const title = parts.map((p, j) => `${p.label} ${formatNs(m[j])}`).join(", ");
           return h("tr", { "data-testid": "device-row" },

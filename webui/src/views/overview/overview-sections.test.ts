@@ -3,7 +3,7 @@ import type { Diagnosis, HostsSteps } from "../../api/wire";
 import { thresholdValue } from "./findings-section";
 import { shortSource } from "./framework-section";
 import { headlineItems } from "./headline";
-import { heatmapData, meanOf } from "./hosts-steps-section";
+import { deviceParts, heatmapData, meanOf } from "./hosts-steps-section";
 
 describe("hosts × steps data", () => {
   it("puts hosts in rows, steps in columns, and the slowest host of each step as its row", () => {
@@ -21,6 +21,21 @@ describe("hosts × steps data", () => {
     expect(d.cols).toEqual([3, 4, 5]);
     expect(d.values[0]).toEqual([10, 11, null]);
     expect(d.slowest).toEqual([1, 0, -1]);
+  });
+
+  it("a device's compute + collectives + host-side + idle add up to the step", () => {
+    // 2 devices, 2 steps of 10 and 20; the host ran alone 2 and 4 of them.
+    const d = {
+      host: "h", devices: [0, 1], steps: [1, 2],
+      busy_ns: [[8, 16], [5, 10]], compute_ns: [[6, 12], [5, 10]], collective_ns: [[2, 4], [0, 0]],
+      host_ns: [2, 4], idle_ns: [[0, 0], [3, 6]],
+    };
+    const parts = deviceParts(d);
+    expect(parts.map((p) => p.label)).toEqual(["compute", "collectives", "host-side", "idle"]);
+    for (const i of [0, 1]) expect(parts.reduce((s, p) => s + p.mean[i]!, 0)).toBe(15);
+    // A breakdown stored before host_ns: no host-side column rather than a column of dashes.
+    const { host_ns: _, ...old } = d;
+    expect(deviceParts(old).map((p) => p.key)).toEqual(["compute_ns", "collective_ns", "idle_ns"]);
   });
 
   it("means skip missing values", () => {
