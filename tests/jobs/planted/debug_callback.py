@@ -4,10 +4,10 @@ scale, say a loss-scaling factor) whose answer the rest of the step uses -- so t
 waits for the host in the middle of every step. (An unordered `jax.debug.callback` whose
 result nothing uses may run beside the rest of the step on CPU, hiding part of its time.)
 
-Planted per step: the step's wall time (perf_counter, every step) minus the same step
-without the print and the callback (its best time here before the traced steps, alternating
-with the other): what stopping for the host costs, GIL and thread hand-offs included. The
-logger's own time inside the callback is reported beside it (`sink_s`).
+Planted per step: the time spent inside the host function (perf_counter around its body,
+every step), which the device must wait out. The job's A/B against the same step without
+the print and the callback (best times, alternating, before the traced steps) is reported
+beside it; it is not the oracle because the machine's load can change between the two.
 Usage: debug_callback.py SERVER JOB [--sink-ms 25]
 """
 
@@ -60,9 +60,9 @@ def main() -> None:
     ab: dict[str, float] = {}
 
     def step(i: int) -> float:
-        t = time.perf_counter()
+        spent.clear()
         logged(ws, x).block_until_ready()
-        return max(0.0, time.perf_counter() - t - ab.get("quiet_step_s", 0.0))
+        return sum(spent)
 
     def warmup() -> None:
         logged(ws, x).block_until_ready()
