@@ -34,6 +34,8 @@ describe("finding evidence", () => {
       }
     }
     expect(formatValue(8, "steps", 10)).toBe("8 of 10 steps");
+    expect(formatValue(1, "compilations")).toBe("1 compilation");
+    expect(formatValue(2, "compilations")).toBe("2 compilations");
   });
 
   it("puts confidence in words", () => {

@@ -53,9 +53,12 @@ export function formatValue(value: number | string | null | undefined, unit?: st
     case "%": case "pct": case "percent": return `${value.toFixed(1)}%`;
     case "FLOP/B": case "FLOP/byte": return `${num(value)} FLOP/B`;
     case "": return of !== null && of !== undefined ? `${num(value)} of ${num(of)}` : num(value);
-    default: return of !== null && of !== undefined ? `${num(value)} of ${num(of)} ${u}` : `${num(value)} ${u}`;
+    default: return of !== null && of !== undefined ? `${num(value)} of ${num(of)} ${u}` : `${num(value)} ${value === 1 ? SINGULAR[u] ?? u : u}`;
   }
 }
+
+/** A count unit for one: "1 compilation", not "1 compilations". */
+const SINGULAR: Record<string, string> = { steps: "step", calls: "call", ops: "op", compilations: "compilation", kernels: "kernel" };
 
 function sig(v: number): string {
   return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);

@@ -503,7 +503,7 @@ def recompilation(x: Inputs, th: dict[str, Any]) -> list[Finding]:
           _ev("compilations", c.get("count", 0), "compilations"),
           _ev("of which inside steps", float(sum(f.get("compile_in_step_ns") or [0])), "ns"),
           _ev("steps that compiled, over the median step that did not (summed)", slower, "ns"),
-          _ev("spread over the steps: per step", cost, "ns")]
+          _ev("spread over the steps (per step)", cost, "ns")]
     if c.get("functions"):
         ev.append(_ev("jitted functions that missed the cache", ", ".join(c["functions"][:8]),
                       ""))
