@@ -55,7 +55,7 @@ def human(d: dict[str, Any]) -> str:
         lines.append("no findings: none of the rules fired (`--json` lists them with their "
                      "thresholds)")
     for i, f in enumerate(findings, 1):
-        share = f" ({f['cost_share'] * 100:.0f}% of the step)" if f.get("cost_share") else ""
+        share = f" ({f['cost_share'] * 100:.0f}% of the step period)" if f.get("cost_share") else ""
         lines.append("")
         lines.append(f"{i}. [{f['severity']}] {f['title']}")
         lines.append(f"   costs ~{_time(f['cost_ns_per_step'])} per step{share}, "

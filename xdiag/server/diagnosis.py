@@ -67,7 +67,7 @@ FINDING = {
         "title": {"type": "string"},
         "severity": {"enum": ["high", "medium", "low"]},
         "cost_ns_per_step": {**_NUM, "description": "estimated ns lost per step: the rank"},
-        "cost_share": {**_NUM_OR_NULL, "description": "cost / median step time"},
+        "cost_share": {**_NUM_OR_NULL, "description": "cost_ns_per_step / summary.period_ns, at most 1"},
         "confidence": {"type": "number", "minimum": 0, "maximum": 1},
         "evidence": {"type": "array", "items": {
             "type": "object", "required": ["label", "value", "unit"],
@@ -96,6 +96,8 @@ DIAGNOSIS = {"oneOf": [_UNAVAILABLE, {
         "summary": {"type": "object", "properties": {
             "steps": {"type": "integer"}, "hosts": {"type": "integer"},
             "devices": {"type": "integer"}, "step_ns": _NUM_OR_NULL, "mfu": _NUM_OR_NULL,
+            "period_ns": {**_NUM_OR_NULL, "description": "mean complete step plus the idle "
+                          "gap after it: what a step can lose at most"},
             "top": _STR_OR_NULL}},
         "findings": {"type": "array", "items": FINDING,
                      "description": "ranked: cost_ns_per_step descending"},
@@ -123,7 +125,10 @@ FRAMEWORK = {"oneOf": [_UNAVAILABLE, {
     "type": "object", "required": ["available", "steps", "devices", "step_ns",
                                    "total_self_ns", "root"],
     "properties": {"available": {"const": True}, "steps": {"type": "integer"},
-                   "devices": {"type": "integer"}, "step_ns": _NUM_OR_NULL,
+                   "devices": {"type": "integer"},
+                   "step_ns": {**_NUM_OR_NULL, "description": "mean complete step"},
+                   "busy_share_of_step": {**_NUM_OR_NULL, "description": "devices' op time "
+                                          "inside the complete steps over their time"},
                    "total_self_ns": _NUM, "root": _NODE}}]}
 _COLUMN = {"type": "array", "items": _NUM_OR_NULL}
 HOSTS_STEPS = {"oneOf": [_UNAVAILABLE, {
