@@ -161,7 +161,7 @@ def test_identical_fusions_sharing_one_kernel_are_told_apart(data, oracle, train
     assert all(name in ops for name in entry_fusions)
 
 
-def test_an_unknown_kernel_in_a_command_buffer_is_listed_with_its_time(raw: Path,
+def test_an_unknown_kernel_in_a_command_buffer_is_listed_with_its_time(raw: Path, data,
                                                                        tmp_path: Path) -> None:
     """A kernel that fits no instruction keeps its own name as its op, uncosted, with its
     time; the kernels around it are still tied to theirs."""
@@ -181,6 +181,8 @@ def test_an_unknown_kernel_in_a_command_buffer_is_listed_with_its_time(raw: Path
     assert ops["mystery_kernel"]["occurrences"] == 1
     assert ops["mystery_kernel"]["total_ns"] == pytest.approx(ev.duration_ps / 1000, abs=1)
     assert ops["mystery_kernel"]["flops"] is None
+    assert ops["mystery_kernel"]["fused_category"] == "unattributed"
+    assert not [o for o in data.analysis("ops")["ops"] if o["fused_category"] == "unattributed"]
     assert ops["loop_sine_fusion"]["occurrences"] == 2  # the other two steps
     assert ops["custom-call.41"]["occurrences"] == 6  # its memset and GEMM, three steps
 

@@ -143,6 +143,7 @@ def build(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     op_of: dict[tuple[str, str, int], int] = {}  # (module, op, program) -> op id
     op_keys: list[tuple[str, str, int]] = []
     op_infos: list[ModuleInfo | None] = []
+    unplaced: set[int] = set()
     op_of_src = np.empty(len(src_vals), np.int64)
     for s, u in enumerate(first_row.tolist()):
         mk, ok_, pid, _, kern = uniq[u].tolist()
@@ -156,6 +157,8 @@ def build(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
             got = op_of[key] = len(op_keys)
             op_keys.append(key)
             op_infos.append(info)
+        if kern >= 0 and op == names[kern] and info is not None and op not in info.costs:
+            unplaced.add(got)  # a GPU kernel tied to no instruction: listed under its name
         op_of_src[s] = got
     # Rows: (op, device), numbered in order of first appearance.
     n_dev = int(uniq[:, 3].max(initial=-1)) + 2
@@ -183,9 +186,11 @@ def build(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     # Category and costs depend on the op only: once per op, not per op and device.
     # (category, fused category, FLOPs, bytes, costed, counted in its fusion, payload)
     desc = []
-    for (_, op, _), info in zip(op_keys, op_infos, strict=True):
+    for k, ((_, op, _), info) in enumerate(zip(op_keys, op_infos, strict=True)):
         cost = info.costs.get(op) if info else None
-        if cost is not None and not cost.flops and info is not None and op in info.triton_ops:
+        if k in unplaced and not (info is not None and info.is_triton_kernel(op)):
+            desc.append((guess_category(op), "unattributed", 0.0, 0.0, False, False, 0.0))
+        elif cost is not None and not cost.flops and info is not None and op in info.triton_ops:
             # A Pallas/Triton call's FLOPs are its kernel's, which the HLO does not state
             # (no cost estimate in its backend config): unknown, not zero.
             desc.append(("custom_call", "triton", 0.0, 0.0, False, False, 0.0))
