@@ -404,3 +404,17 @@ def test_saved_captures_shares_add_up(saved: dict[str, tuple[dict, dict, dict]])
         if diag["findings"]:
             top = diag["findings"][0]["cost_ns_per_step"]
             assert top <= 1.1 * diag["summary"]["period_ns"], (case, top)
+
+
+def test_diff_from_the_control_names_the_planted_finding(planted: dict[str, Capture]) -> None:
+    """The diff of the control (A) and a planted capture (B) says the planted cause
+    appeared, and nothing disappeared (the control had no finding)."""
+    a, b = _get(planted, "control"), _get(planted, "input_bound")
+    url = a.profile["capture"]["url"].split("/p/")[0]
+    r = requests.get(f"{url}/api/v1/diff", params={"a": a.profile["id"], "b": b.profile["id"]},
+                     timeout=60)
+    assert r.status_code == 200, r.text
+    found = r.json()["findings"]
+    assert found["available"] is True, found
+    assert "input_bound" in {f["rule"] for f in found["appeared"]}, found
+    assert found["disappeared"] == [], found
