@@ -175,11 +175,12 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Capture]:
     work = tmp_path_factory.mktemp("planted")
     probe = _measure_peaks()  # the host's peaks, once, before any job runs
     svc = Service(str(work / "store"), work)
-    peaks = probe.communicate(timeout=120)[0].strip()
-    assert json.loads(peaks)["matmul_gflops"] > 0
-    jobs = _start_jobs(svc, peaks, work)
+    jobs: dict[str, list[Job]] = {}
     out: dict[str, Capture] = {}
     try:
+        peaks = probe.communicate(timeout=120)[0].strip()
+        assert json.loads(peaks)["matmul_gflops"] > 0
+        jobs.update(_start_jobs(svc, peaks, work))
         for js in jobs.values():  # all compile at once, then wait, idle
             for j in js:
                 j.expect("ready")
@@ -192,6 +193,8 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Capture]:
         _save(out, svc.store_url, json.loads(peaks))
         yield out
     finally:
+        if probe.poll() is None:
+            probe.kill()
         for js in jobs.values():
             for j in js:
                 j.kill()
