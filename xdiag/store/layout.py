@@ -24,7 +24,7 @@ XPLANE_SUFFIX = ".xplane.pb"
 STATE = ".xdiag"
 # Of the derived views: bump when their format changes. A profile whose views are of an
 # older version is ingested again in the background (at start-up, or when it is opened).
-VERSION = 5
+VERSION = 6  # 6: memory, diagnosis and kernel views; GPU kernels in command buffers attributed
 # Of the cached HLO costs (2: op columns; 3: in_fusion; 4: op_names; 5: triton_ops).
 COSTS_FORMAT = 5
 
