@@ -8,11 +8,13 @@ start-up (`start`); an ingest that needs the peaks before it is done waits for i
 a standalone `xdiag ingest` measures when it first needs them. Analysis receives the
 result as data (`analysis.peaks.HostPeaks`).
 
-The probe runs in a process of its own (`python -m xdiag.pipeline.hostpeaks`), at a
-lower priority: JAX and XLA (~1.5 s of CPU to import and compile, ~300 MB resident)
-never enter the serving process, and a profile uploaded right after start-up is
-parsed and indexed ahead of it. Nothing on a profile's first-view path waits for it:
-only the merge of an ingest that needs the peaks does (the timeline is served before).
+The probe runs in a process of its own (`python -m xdiag.pipeline.hostpeaks`): JAX and XLA (~1.5 s of CPU to import and compile, ~300 MB resident)
+never enter the serving process. In the background it runs only while the service
+admits and ingests nothing (`busy`, from the ingest runner), and is stopped, to run
+again later, when an upload or ingest starts meanwhile: a profile uploaded right after
+start-up is parsed and indexed without it (and it does not measure a busy host).
+Nothing on a profile's first-view path waits for it: only the merge of an ingest that
+needs the peaks does (the timeline is served before), which then runs it at once.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import os
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 
 from xdiag.analysis.peaks import HostPeaks
 from xdiag.core.config import parse_host_peaks
@@ -34,8 +38,8 @@ log = logging.getLogger("xdiag.hostpeaks")
 CONFIGURED = "configured host peaks (XDIAG_HOST_PEAKS)"
 MEASURED = "measured on the xdiag service host (no peaks recorded with the profile)"
 PROBE_S = 1.0
-PROBE_NICE = 10  # below the service's ingest threads; the probe keeps its best iterations
 PROBE_TIMEOUT_S = 120.0
+IDLE_S = 1.0  # the background probe waits for this long without uploads or ingests
 
 
 class ServicePeaks:
@@ -45,9 +49,15 @@ class ServicePeaks:
         self._peaks = HostPeaks(values, CONFIGURED) if values else None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._urgent = threading.Event()
+        # Whether the service is admitting or ingesting a profile now (the ingest runner
+        # sets it): the background probe starts only after IDLE_S without any, and is
+        # stopped, to start again later, if one begins meanwhile.
+        self.busy: Callable[[], bool] = lambda: False
 
     def start(self) -> None:
-        """Measure in the background now, unless configured or already known."""
+        """Measure in the background once the service is idle, unless configured or
+        already known."""
         with self._lock:
             if self._peaks is not None or self._thread is not None:
                 return
@@ -56,10 +66,12 @@ class ServicePeaks:
             self._thread.start()
 
     def get(self) -> HostPeaks:
-        """The peaks; measures them (or waits for the measurement under way) if needed."""
+        """The peaks; measures them now (or has the background probe run now, busy or
+        not, and waits for it) if needed."""
         with self._lock:
             thread = self._thread
         if thread is not None:
+            self._urgent.set()
             thread.join()
         with self._lock:
             if self._peaks is None:
@@ -68,38 +80,96 @@ class ServicePeaks:
 
     def _measure_logged(self) -> None:
         try:
-            peaks = HostPeaks(self._stored_or_measured(), MEASURED)
+            peaks = HostPeaks(self._stored_or_measured(background=True), MEASURED)
         except Exception as exc:  # the store is down: `get` tries again when needed
             log.warning("service host peaks not measured at start-up: %s", exc)
             return
         with self._lock:
             self._peaks = self._peaks or peaks
 
-    def _stored_or_measured(self) -> dict[str, float]:
+    def _stored_or_measured(self, background: bool = False) -> dict[str, float]:
         try:
             return self.store.read_json(layout.SERVICE_HOST_PEAKS)
         except NotFound:
             pass
-        measured = probe()
+        measured = _this_host.get()
+        if measured is None:
+            measured = self._probe_when_idle() if background else probe()
+            _this_host.put(measured)
         try:
             self.store.write_json(layout.SERVICE_HOST_PEAKS, measured, if_generation=0)
         except XdiagError:
             return self.store.read_json(layout.SERVICE_HOST_PEAKS)  # a replica was first
         return measured
 
+    def _probe_when_idle(self) -> dict[str, float]:
+        """The probe, run while no profile is admitted or ingested (or at once when
+        `get` needs it): one that a new upload or ingest interrupts is stopped and run
+        again later, so it neither slows a first view nor measures a busy host."""
+        while True:
+            quiet_since = time.monotonic()
+            while not self._urgent.is_set() and time.monotonic() - quiet_since < IDLE_S:
+                if self.busy():
+                    quiet_since = time.monotonic()
+                self._urgent.wait(0.05)
+            proc = _start_probe(PROBE_S)
+            stopped = False
+            while proc.poll() is None:
+                if not self._urgent.is_set() and self.busy():
+                    proc.kill()
+                    stopped = True
+                    break
+                self._urgent.wait(0.05)
+            out, err = proc.communicate()
+            if not stopped:
+                return _result(proc.returncode, out, err)
+
+
+class _HostMemo:
+    """What this process measured of its host: a fact about the machine, whatever the
+    store (a second store served by the same process is given it, not probed again)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value: dict[str, float] | None = None
+
+    def get(self) -> dict[str, float] | None:
+        with self._lock:
+            return self._value
+
+    def put(self, value: dict[str, float]) -> None:
+        with self._lock:
+            self._value = self._value or value
+
+
+_this_host = _HostMemo()
+
 
 def probe(seconds: float = PROBE_S) -> dict[str, float]:
-    """The agent's probe of this host, in a child process at a lower priority."""
-    out = subprocess.run([sys.executable, "-m", "xdiag.pipeline.hostpeaks", str(seconds)],
-                         capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
-                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    if out.returncode != 0:
-        raise RuntimeError(f"the host peak probe failed: {out.stderr.strip()[-500:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    """The agent's probe of this host, in a child process."""
+    proc = _start_probe(seconds)
+    try:
+        out, err = proc.communicate(timeout=PROBE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise RuntimeError(f"the host peak probe took over {PROBE_TIMEOUT_S:.0f} s") from None
+    return _result(proc.returncode, out, err)
+
+
+def _start_probe(seconds: float) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "xdiag.pipeline.hostpeaks", str(seconds)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+
+
+def _result(returncode: int | None, out: str, err: str) -> dict[str, float]:
+    if returncode != 0:
+        raise RuntimeError(f"the host peak probe failed: {err.strip()[-500:]}")
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def _main() -> None:
-    os.nice(PROBE_NICE)
     from xdiag.agent import measure_host_peaks
 
     print(json.dumps(measure_host_peaks(float(sys.argv[1]) if len(sys.argv) > 1 else PROBE_S)))

@@ -28,6 +28,7 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from xdiag.analysis.profile import needs_host_peaks, profile_t0
@@ -83,7 +84,24 @@ class IngestRunner:
         self._queue = cf.ThreadPoolExecutor(max_workers=2, thread_name_prefix="ingest")
         self._queued: set[str] = set()  # submitted, not finished
         self._active: set[str] = set()  # in run() now
+        self._admitting = 0  # uploads being received and validated (`admitting`)
         self._lock = threading.Lock()
+        self.host_peaks.busy = self.busy  # its background probe waits for a quiet service
+
+    def busy(self) -> bool:
+        """Whether a profile is being admitted or ingested by this runner now."""
+        return bool(self._admitting or self._active or self._queued)
+
+    @contextlib.contextmanager
+    def admitting(self) -> Iterator[None]:
+        """Marks an upload being received and validated, whose ingest follows."""
+        with self._lock:
+            self._admitting += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._admitting -= 1
 
     def shutdown(self) -> None:
         """Stop the worker processes (they would otherwise outlive a killed service)."""

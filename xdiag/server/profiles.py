@@ -141,6 +141,20 @@ def profile_upload(wait: bool) -> Any:
     request's time went: the body's arrival (`receive_s`, ending at `received_at`), then
     validation and storing until `created_at` (`admit_s` in this answer)."""
     svc = services()
+    # Busy until its ingest is queued: the host probe keeps out of the way meanwhile.
+    with svc.ingest.admitting():
+        record, received, admit_s = _receive_and_admit(svc)
+        if not (wait or svc.settings.ingest_inline):
+            svc.ingest.submit(record["id"])
+    if wait or svc.settings.ingest_inline:
+        record = svc.ingest.run(record["id"])
+    record = {**record, "upload": {**received, "admit_s": round(admit_s, 4)}}
+    return jsonify(_with_url(record)), 201
+
+
+def _receive_and_admit(svc: Any) -> tuple[dict[str, Any], dict[str, Any], float]:
+    """The body into files, then admission: (record, what the record keeps of the upload,
+    seconds validating and storing)."""
     tmp = tempfiles.mkdtemp("xdiag-upload-")  # named after this process: swept if it dies
     early = _EarlyChecks()
     try:
@@ -175,16 +189,10 @@ def profile_upload(wait: bool) -> Any:
                                              source="upload", job=got.form.get("job") or None,
                                              summaries=early.results(files),
                                              extra={"upload": received})
-        t_admitted = time.perf_counter()
+        return record, received, time.perf_counter() - t_received
     finally:
         early.close()
         shutil.rmtree(tmp, ignore_errors=True)
-    if wait or svc.settings.ingest_inline:
-        record = svc.ingest.run(record["id"])
-    else:
-        svc.ingest.submit(record["id"])
-    record = {**record, "upload": {**received, "admit_s": round(t_admitted - t_received, 4)}}
-    return jsonify(_with_url(record)), 201
 
 
 class _EarlyChecks:
