@@ -80,6 +80,45 @@ def test_runs_tie_to_the_annotation_holding_their_dispatch() -> None:
     assert got["done"].tolist() == [1, 0, 0]  # only run 7 has a host event past its end
 
 
+def test_queued_runs_whose_launch_went_unrecorded_pair_with_their_steps() -> None:
+    # XLA:CPU, one device, each step launching a program and then awaiting the previous
+    # step's result (the planted control capture's timings, ms): a program queued behind
+    # another is run by the runtime's thread, which records only a "wait for completion"
+    # marker of it, after its first op. Taking that marker for the dispatch put run 101
+    # in step 0 (whose annotation its marker ends inside) and every later run a step
+    # late; a run cut off at the capture's end has no marker at all.
+    a = np.array([0.0, 281.0, 506.1, 580.2, 601.7]) * MS
+    b = np.array([280.8, 506.0, 579.3, 601.5, 851.5]) * MS
+    runs = {100: (-20.3, 269.1, 269.1), 101: (269.2, 494.7, 280.5), 102: (504.3, 578.4, 578.4),
+            103: (580.5, 601.5, 601.5), 104: (601.9, 831.2, 607.0), 105: (831.2, 894.1, None)}
+    op_run = np.array(list(runs))
+    op_s = (np.array([r[0] for r in runs.values()]) * MS).astype(np.int64)
+    op_e = (np.array([r[1] for r in runs.values()]) * MS).astype(np.int64)
+    marked = [k for k, r in runs.items() if r[2] is not None]
+    host_run = np.array(marked)
+    host_s = (np.array([runs[k][2] for k in marked]) * MS).astype(np.int64)
+    host_e = np.maximum(host_s, op_e[:len(marked)])
+    got = ds.cpu_items(op_run, np.ones(len(runs), bool), op_s, op_e, host_run, host_s,
+                       host_e, a.astype(np.int64), b.astype(np.int64))
+    assert dict(zip(runs, got["step"].tolist(), strict=True)) == {
+        100: -1, 101: 0, 102: 1, 103: 2, 104: 3, 105: 4}
+    w = ds.windows(got, a.astype(np.int64), b.astype(np.int64), capture_end=int(894.1 * MS))
+    dur_ms = ((w["end_ns"] - w["start_ns"]) / MS).round(1).tolist()
+    assert dur_ms[:4] == [225.6, 83.7, 23.1, 229.7]  # run 100 ends at 269.1: step 0 waits
+    assert w["complete"].tolist() == [True, True, True, True, False]
+
+
+def test_an_ambiguous_queue_keeps_the_markers_placement() -> None:
+    # Two queued runs, three steps that launched none: no unambiguous pairing, so each
+    # run stays where its marker puts it (as before), never guessed.
+    a, b = np.array([0, 20, 40]) * MS, np.array([10, 30, 50]) * MS
+    op_run, op_s = np.array([1, 2]), np.array([5, 26]) * MS
+    op_e = op_s + 3 * MS
+    host_run, host_s = np.array([1, 2]), np.array([7, 28]) * MS
+    got = ds.cpu_items(op_run, np.ones(2, bool), op_s, op_e, host_run, host_s, host_s, a, b)
+    assert got["step"].tolist() == [0, 1]
+
+
 def test_no_annotations_means_no_steps() -> None:
     assert ds.annotation_at(np.zeros(0, np.int64), np.zeros(0, np.int64),
                             np.array([1, 2]), True).tolist() == [-1, -1]

@@ -10,8 +10,11 @@ Here a step is the device work its dispatch launched:
 - Work items are tied to the step whose annotation launched them. CPU: an XLA program
   run (its ops carry `run_id`); the host event that dispatched it (the earliest host
   event carrying that `run_id`) falls inside the step's annotation; a run whose dispatch
-  is not in the capture belongs to no step; where the runtime records no dispatch events
-  at all, a run belongs to the last annotation that started before its first op. GPU: each kernel,
+  is not in the capture belongs to no step; runs whose first host event comes after
+  their first op (XLA:CPU's completion marker of a program it queued: the launch went
+  unrecorded) are paired in order with the steps that launched no run, where that
+  pairing is unambiguous; where the runtime records no dispatch events at all, a run
+  belongs to the last annotation that started before its first op. GPU: each kernel,
   through its `correlation_id`, to the host launch inside the annotation.
 - A step starts when both its host side began (the annotation) and the device had
   finished what was launched before it: `max(annotation start, previous work's end)`
@@ -129,6 +132,16 @@ def cpu_items(op_run: np.ndarray, has_run: np.ndarray, op_start: np.ndarray,
         # after the last annotation) belongs to no captured step.
         step = np.where(has_dispatch,
                         annotation_at(a, b, np.where(has_dispatch, dispatch, 0), True), -1)
+        # A dispatch precedes the work it launches: a run whose first host event starts
+        # after its first op had its launch unrecorded (XLA:CPU runs a program queued
+        # behind the previous one from its own thread, and marks only the wait for its
+        # completion there); such runs are paired with the steps that launched them.
+        queued = has_dispatch & (dispatch > start)
+        if queued.any():
+            # ... and so are runs with no host event at all (cut off by the capture's
+            # end) that began before the last step ended.
+            queued |= ~has_dispatch & (start <= b.max())
+            step = _queued_runs(step, queued, start, a)
     else:  # a runtime that records no dispatch events: by order
         step = annotation_at(a, b, start, False)
     # Completion markers: runs that finished inside the capture leave a host event
@@ -136,6 +149,28 @@ def cpu_items(op_run: np.ndarray, has_run: np.ndarray, op_start: np.ndarray,
     finished = host_last >= end
     done = np.where(finished, 1, 0) if finished.any() else np.full(n, -1)
     return {"item": item, "start": start, "end": end, "step": step, "done": done}
+
+
+def _queued_runs(step: np.ndarray, queued: np.ndarray, start: np.ndarray,
+                 a: np.ndarray) -> np.ndarray:
+    """Steps of the `queued` runs (launch not recorded). Runs execute in the order they
+    were launched, so when the steps left without a run can be paired in order with the
+    queued runs that began after the first step did (the same number of runs per step,
+    each starting after its step began), that pairing is the launch. Otherwise the
+    steps are left as the runs' completion markers place them."""
+    rest = step.copy()
+    rest[queued] = -1
+    free = np.setdiff1d(np.arange(len(a)), rest[rest >= 0])
+    free = free[np.argsort(a[free], kind="stable")]
+    todo = np.flatnonzero(queued & (start >= a.min()))
+    todo = todo[np.argsort(start[todo], kind="stable")]
+    if not len(free) or not len(todo) or len(todo) % len(free):
+        return step
+    pair = np.repeat(free, len(todo) // len(free))
+    if not np.all(start[todo] >= a[pair]):
+        return step
+    rest[todo] = pair
+    return rest
 
 
 def gpu_items(kernel_corr: np.ndarray, kernel_start: np.ndarray, kernel_end: np.ndarray,
