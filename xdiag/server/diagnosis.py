@@ -66,7 +66,9 @@ FINDING = {
         "rule": {"type": "string"},
         "title": {"type": "string"},
         "severity": {"enum": ["high", "medium", "low"]},
-        "cost_ns_per_step": {**_NUM, "description": "estimated ns lost per step: the rank"},
+        "cost_ns_per_step": {**_NUM, "description": "estimated ns lost per step, the rank: "
+                             "a median over the complete steps (recompilation: a mean, "
+                             "since most steps do not compile)"},
         "cost_share": {**_NUM_OR_NULL, "description": "cost_ns_per_step / summary.period_ns, at most 1"},
         "confidence": {"type": "number", "minimum": 0, "maximum": 1},
         "evidence": {"type": "array", "items": {
