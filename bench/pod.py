@@ -488,6 +488,16 @@ def report(meta: dict[str, Any], runs: dict[str, dict[str, Any]],
         "the web UI asks only for the rows on screen); *every track*: all rows of all "
         "hosts in one answer, which no screen shows.",
         ""]
+    lines += ["Against the targets, this run:", ""]
+    for name, r in runs.items():
+        fv, vp = r["first_view"] or {}, r["viewports"]["screen"]
+        lines.append(
+            f"- {name}: first timeline {'before' if fv.get('s', 1e9) < r['all_hosts_s'] else 'NOT before'}"
+            f" the last host ({fv.get('s', float('nan')):.1f} s vs {r['all_hosts_s']:.1f} s); "
+            f"peak RSS {_mb(r['peak_rss'])} ({'within' if r['peak_rss'] <= 1.5e9 else 'OVER'} "
+            f"1.5 GB); viewport one row per host p50 {vp['p50_ms']:.1f} ms "
+            f"({'within' if vp['p50_ms'] <= 20 else 'OVER'} 20 ms).")
+    lines.append("")
     for path in ("upload", "jobs"):
         loc, gcs = runs.get(f"local · {path}"), runs.get(f"gs:// · {path}")
         if loc and gcs:
@@ -495,7 +505,8 @@ def report(meta: dict[str, Any], runs: dict[str, dict[str, Any]],
                 f"- {path}: gs:// / local = {gcs['ready_s'] / loc['ready_s']:.2f}x whole "
                 f"ingest, {gcs['first_view']['s'] / loc['first_view']['s']:.2f}x first "
                 f"timeline, {gcs['viewports']['screen']['p50_ms'] / loc['viewports']['screen']['p50_ms']:.2f}x "
-                "viewport p50 (one row per host).")
+                f"viewport p50 (one row per host), {gcs['cpu_s'] / loc['cpu_s']:.2f}x CPU of "
+                "xdiag's processes (the emulator's own CPU apart).")
     for name, r in runs.items():
         if "emulator_cpu_s" in r:
             lines.append(f"- {name}: fake-gcs-server itself used {r['emulator_cpu_s']:.1f} CPU "
