@@ -23,7 +23,6 @@ Times are wall seconds from the `time.perf_counter()` of this process.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import re
@@ -215,29 +214,35 @@ def windows(span_ns: int, n: int, seed: int = 0) -> list[tuple[int, int]]:
 
 
 def new_windows(base: str, pid: str, end_ns: int, tracks: str, n: int) -> dict[str, float]:
-    """`n` new windows of the trace (the width the trace view asks for: 4 x its canvas),
-    one request at a time over real HTTP. The client is http.client (a new connection
-    when the server closes one, as a browser does), not `requests`, whose own Python
-    costs ~1 ms a request on this VM: the time is the server's and the network's."""
+    """`n` new windows of the trace (random, log-uniform lengths, as bench/worker.py's),
+    each at 4 x the canvas width (the density the trace view asks for; it also pads the
+    window, see `plan_fetch`), one request at a time over real HTTP. The client is
+    http.client (a new connection when the server closes one, as a browser does), not
+    `requests`, whose own Python costs ~1 ms a request on this VM: the time is the
+    server's and the network's."""
     import http.client
     from urllib.parse import urlsplit
 
     host = urlsplit(base)
     conn = http.client.HTTPConnection(host.hostname, host.port, timeout=60)
     times = []
+    sizes = []
     for a, b in windows(int(end_ns), n):
+        start, end, width = a, b, 4 * CANVAS_PX
         t = time.perf_counter()
-        conn.request("GET", f"/api/v1/profiles/{pid}/timeline?start_ns={a}&end_ns={b}"
-                     f"&width={4 * CANVAS_PX}&tracks={tracks}",
+        conn.request("GET", f"/api/v1/profiles/{pid}/timeline?start_ns={start}&end_ns={end}"
+                     f"&width={width}&tracks={tracks}",
                      headers={"Accept": TIMELINE_MIME})
         r = conn.getresponse()
         body = r.read()
         times.append(time.perf_counter() - t)
+        sizes.append(len(body))
         assert r.status == 200, body[:300]
         if r.getheader("Connection", "").lower() == "close":
             conn.close()
     conn.close()
-    return {"p50": float(np.median(times)), "p90": float(np.percentile(times, 90)), "n": n}
+    return {"p50": float(np.median(times)), "p90": float(np.percentile(times, 90)), "n": n,
+            "bytes_p50": float(np.median(sizes))}
 
 
 # -- the CLI ------------------------------------------------------------------------
@@ -332,8 +337,10 @@ def _epoch_to_perf(epoch_ns: int) -> float:
 
 def capture(server: Server, job: str, duration_ms: int = 2000) -> dict[str, Any]:
     """`xdiag capture JOB` from its process start to the URL it prints and the first
-    viewport after it, measured from the end of the trace window (the last traced event's
-    end: an upper bound of the wait)."""
+    viewport after it, measured from the end of the trace window, and split at the
+    trace's arrival in the service: before it, the job's profiler (its trace converted
+    and sent after the window); after it, validation, storing, the index and the page's
+    requests."""
     import requests
 
     http = requests.Session()
@@ -354,12 +361,18 @@ def capture(server: Server, job: str, duration_ms: int = 2000) -> dict[str, Any]
     t_view = time.perf_counter()
     _, err = cli.communicate(timeout=600)
     rec = wait_ready(http, server.url, pid)
-    end = _epoch_to_perf(max(h["window_ns"][1] for h in rec["hosts"]))
-    caps = http.get(f"{server.url}/api/v1/captures/{rec['capture']['id']}", timeout=30).json()
+    cap = http.get(f"{server.url}/api/v1/captures/{rec['capture']['id']}", timeout=30).json()
+    # The service opens every host's window capture.ALIGN_DELAY_S (0.3 s) after it starts
+    # the capture (`started_at`); the trace is in the service `trace_s` after that start.
+    started = cap["started_at"]
+    end = _epoch_to_perf(int((started + 0.3 + duration_ms / 1000) * 1e9))
+    trace_in = _epoch_to_perf(int((started + cap["phases"]["trace_s"]) * 1e9))
     return {"id": pid, "window_end_to_url_s": t_url - end, "window_end_to_view_s": t_view - end,
+            "job_side_s": trace_in - end, "trace_in_to_view_s": t_view - trace_in,
+            "trace_in_to_url_s": t_url - trace_in,
             "cli_url_s": t_url - t0, "duration_ms": duration_ms, "events": rec["events"],
             "bytes": sum(h["bytes"] for h in rec["hosts"]), "view": view, "returncode":
-            cli.returncode, "phases": caps.get("phases"), "ingest": rec.get("ingest"),
+            cli.returncode, "phases": cap.get("phases"), "ingest": rec.get("ingest"),
             "cli_stderr": err[-2000:]}
 
 
@@ -429,12 +442,17 @@ def main() -> None:
         c = capture_trainer()
         for r in c["runs"]:
             print(f"capture: window end -> URL {r['window_end_to_url_s']:.2f} s, -> first view "
-                  f"{r['window_end_to_view_s']:.2f} s ({r['events']:,} events, "
+                  f"{r['window_end_to_view_s']:.2f} s (the job's profiler {r['job_side_s']:.2f} s, "
+                  f"trace in -> first view {r['trace_in_to_view_s']:.2f} s; {r['events']:,} events, "
                   f"{r['bytes'] / 1e6:.0f} MB), phases {r['phases']}", flush=True)
     for p in args.files:
         r = measure_file(p, args.windows)
         print(summary_line(r), flush=True)
-        print(json.dumps({k: v for k, v in r.items()}, default=str)[:3000], flush=True)
+        for label in ("first", "second"):
+            print(f"  {label}: " + ", ".join(f"{k.strip()} {v:.3f}"
+                                             for k, v in r[label]["stages"].items()), flush=True)
+        print(f"  rss marks {r['rss_marks_mb']}, server VmHWM {r['server_hwm_mb']:.0f} MB",
+              flush=True)
 
 
 if __name__ == "__main__":
