@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import requests
 
@@ -75,6 +75,7 @@ class Client:
     def _send(self, method: str, path: str, **kw: Any) -> requests.Response:
         """The response, once its status says success; else a ClientError with the
         server's message."""
+        follow = kw.pop("_follow", True)
         kw.setdefault("timeout", self.timeout)
         url = self.server + path
         try:
@@ -84,6 +85,14 @@ class Client:
                               "`xdiag serve` running? (set --server or $XDIAG_SERVER)") from None
         except requests.Timeout:
             raise ClientError(f"{method} {url} timed out after {kw['timeout']} s") from None
+        if resp.status_code == 409 and method == "GET" and follow:
+            # A view of a profile still ingesting (`upload` and `capture` return once its
+            # timeline can be viewed): wait for the ingest, then ask once more, so that
+            # `xdiag upload F && xdiag export ...` works as it did.
+            pid = _profile_of(path)
+            if pid is not None and self._ingested(pid):
+                resp.close()
+                return self._send(method, path, _follow=False, **kw)
         if resp.status_code >= 400:
             try:
                 body = resp.json()
@@ -92,6 +101,18 @@ class Client:
                 detail = resp.text.strip()[:500] or resp.reason
             raise ClientError(f"{detail} (HTTP {resp.status_code})", resp.status_code)
         return resp
+
+    def _ingested(self, pid: str) -> bool:
+        """True once the profile that was `ingesting` has ended its ingest; False if it
+        was not ingesting (the 409 meant something else)."""
+        try:
+            rec = self.get(f"/api/v1/profiles/{quote(pid, safe='')}")
+        except ClientError:
+            return False
+        if rec.get("status") != "ingesting":
+            return False
+        self.wait_profile(pid, "ready")
+        return True
 
     def get(self, path: str, **kw: Any) -> Any:
         return self.request("GET", path, **kw)
@@ -129,6 +150,14 @@ class Client:
                 seen(rec)
             if rec["status"] != "ingesting" or (until == "timeline" and rec.get("timeline_ready")):
                 return rec
+
+
+def _profile_of(path: str) -> str | None:
+    """The profile id of a path under /api/v1/profiles/<id>/..., else None."""
+    parts = path.split("?")[0].split("/")
+    if len(parts) > 5 and parts[1:4] == ["api", "v1", "profiles"]:
+        return unquote(parts[4])
+    return None
 
 
 class _MultipartStream:
