@@ -5,7 +5,7 @@ here, so the early path is the one taken), and then
 - the printed URL's timeline answers 200 at once, and the page opens on the trace and
   reaches `ready` by itself when the ingest ends;
 - `--wait` (and `--json`, whose object scripts read) returns only once the ingest is
-  complete.
+  complete, and a later command that needs the whole profile (`export`) waits for it.
 
 The service runs in this process (its ingest held by `hold_tables`); the CLI and the job
 are processes of their own, as a user's are."""
@@ -64,7 +64,7 @@ def _viewable_at_once(base: str, pid: str) -> dict:
 
 
 @pytest.mark.e2e
-def test_upload_url_opens_at_once_and_wait_waits(held_service, ui) -> None:
+def test_upload_url_opens_at_once_and_wait_waits(held_service, ui, tmp_path: Path) -> None:
     base, reached, release = held_service
     res = run_cli("upload", str(SMALL), "--server", base, "--run", "cli", "--session", "early")
     assert res.returncode == 0, res.stderr
@@ -73,6 +73,11 @@ def test_upload_url_opens_at_once_and_wait_waits(held_service, ui) -> None:
     assert "still ingesting" in state
     rec = _viewable_at_once(base, pid)
     assert rec["status"] == "ingesting" and rec["timeline_ready"]
+    # A script's next command that needs the whole profile waits for the ingest.
+    exported = tmp_path / "early.perfetto-trace"
+    export = subprocess.Popen([sys.executable, "-m", "xdiag", "export", pid, "-o", str(exported),
+                               "--server", base], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
 
     # --wait (a script's choice) and --json (its default) return after the whole ingest.
     waited = subprocess.Popen([sys.executable, "-m", "xdiag", "upload", str(SMALL), "--json",
@@ -85,6 +90,7 @@ def test_upload_url_opens_at_once_and_wait_waits(held_service, ui) -> None:
             assert time.monotonic() < deadline
         time.sleep(0.5)
         assert waited.poll() is None  # the timeline is ready; --json waits for the rest
+        assert export.poll() is None and not exported.exists()
 
         page, _ = ui.new_page(base)
         page.goto(url)
@@ -94,10 +100,13 @@ def test_upload_url_opens_at_once_and_wait_waits(held_service, ui) -> None:
         page.get_by_test_id("tab-ops").wait_for(timeout=60_000)
         assert page.get_by_test_id("profile-status").inner_text() == "ready"
         out, err = waited.communicate(timeout=120)
+        _, export_err = export.communicate(timeout=120)
     finally:
-        if waited.poll() is None:
-            waited.kill()
+        for proc in (waited, export):
+            if proc.poll() is None:
+                proc.kill()
     assert waited.returncode == 0, err
+    assert export.returncode == 0 and exported.stat().st_size > 1000, export_err
     assert json.loads(out)["status"] == "ready"
     ops = requests.get(f"{base}/api/v1/profiles/cli~waited/ops", timeout=10)
     assert ops.status_code == 200 and ops.json()["ops"]
