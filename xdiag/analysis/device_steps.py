@@ -263,7 +263,11 @@ def table(uniq: np.ndarray, a: np.ndarray, b: np.ndarray, declared: np.ndarray,
         top = u["top"]
         s, e = u["start"][top], u["end"][top]
         us, ue = intervals.union(s, e)
-        cs, ce = intervals.union(s[~u["collective"][top]], e[~u["collective"][top]])
+        c_top = u["collective"][top]
+        # (No collectives, as on most devices: compute is all of it, and no second copy
+        # of the per-op columns, which are ingest's peak memory.)
+        cs, ce = intervals.union(s[~c_top], e[~c_top]) if c_top.any() else (us, ue)
+        del s, e, c_top
         b_u = intervals.overlap_sum(us, ue, None, ws, we).round()
         busy.append(b_u)
         coll.append(np.maximum(b_u - intervals.overlap_sum(cs, ce, None, ws, we).round(), 0))

@@ -54,11 +54,17 @@ def build(es: EventStats, marks: tuple[np.ndarray, ...],
     else:  # nothing ties device work to steps: each op to the annotation it starts in
         step = device_steps.annotation_at(a, b, op_start, True) if len(a) else \
             np.full(len(pos), -1, np.int64)
-        items = {"item": np.arange(len(pos)), "start": op_start, "end": op_end,
-                 "step": step, "done": np.full(len(pos), -1)}
-        op_item = items["item"]
-    op_step = np.where(op_item >= 0, items["step"][np.maximum(op_item, 0)], -1) \
-        if len(items["step"]) else np.full(len(pos), -1, np.int64)
+        items = {"item": None, "start": op_start, "end": op_end,
+                 "step": step, "done": np.full(len(pos), -1, np.int8)}
+        op_item = None  # each op is its own item: its step is the item's
+    if op_item is None:
+        op_step = items["step"]
+    elif len(items["step"]):
+        op_step = items["step"][np.maximum(op_item, 0)]
+        op_step[op_item < 0] = -1  # in place: per-op columns are the ingest's peak
+    else:
+        op_step = np.full(len(pos), -1, np.int64)
+    del op_item
     win = device_steps.windows(items, a, b, int(window[1]))
 
     # Devices: a CPU or TPU op track each; a GPU's streams are one device.
@@ -78,7 +84,11 @@ def build(es: EventStats, marks: tuple[np.ndarray, ...],
             by_device[tracks[t].device] = unit
     nested, coll, flops = op_info["nested"], op_info["collective"], op_info["flops"]
     for unit in units:
-        m = np.concatenate([np.arange(lo, hi) for lo, hi in unit.pop("ranges")])
+        ranges = unit.pop("ranges")
+        # One range (a CPU or TPU device's op track): views, not copies, of the per-op
+        # columns; a GPU's streams are several.
+        m = slice(*ranges[0]) if len(ranges) == 1 else \
+            np.concatenate([np.arange(lo, hi) for lo, hi in ranges])
         unit.update(slices=m, start=op_start[m], end=op_end[m], top=~nested[m],
                     collective=coll[m])
         if unit.pop("kernels"):
