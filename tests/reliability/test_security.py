@@ -484,7 +484,10 @@ def test_junk_numbers_get_a_clear_400_on_every_route(store) -> None:
     urls = {"queries.timeline": f"/api/v1/profiles/{PID}/timeline?",
             "queries.search": f"/api/v1/profiles/{PID}/search?q=fusion&",
             "queries.hlo_module": f"/api/v1/profiles/{PID}/hlo/none?",
-            "profiles.profile_get": f"/api/v1/profiles/{PID}?wait=timeline&"}
+            "profiles.profile_get": f"/api/v1/profiles/{PID}?wait=timeline&",
+            "memory.memory_program": f"/api/v1/profiles/{PID}/memory/programs/none?",
+            "memory.memory_diff": f"/api/v1/diff/memory?a={PID}&b={PID}&",
+            "kernels.kernel_stats": f"/api/v1/profiles/{PID}/kernels?"}
     declared = _declared_numbers(app)
     assert {ep for ep, _ in declared} == set(urls), declared  # a new one: add its URL here
     for endpoint, name in declared:
