@@ -28,7 +28,14 @@ from xdiag.server.services import Services
 
 pytestmark = pytest.mark.slow
 
-STEP_TOL = 0.05  # step time, per step
+# The job times a step to the moment its host sees the result; on a loaded 2-core machine
+# that moment lags the device's last op by a scheduler's whim (7 ms of a 122 ms step seen
+# in CI), and the lag moves one step's boundary, not the steps' sum. So: the steps
+# together within TOTAL_TOL, the typical (median) step within STEP_TOL, none past
+# STEP_MAX (the annotation-window bug this guards against was 12x off).
+STEP_TOL = 0.05  # step time, median over the steps
+STEP_MAX = 0.12  # step time, any one step
+TOTAL_TOL = 0.03  # step time, summed over the compared steps
 MFU_TOL = 0.10  # MFU, relative
 
 
@@ -69,9 +76,15 @@ def _check(rows: list[tuple], what: str) -> None:
     report = "\n".join(f"  step {n}: {d * 1e3:8.2f} ms vs {w * 1e3:8.2f} ms, "
                        f"MFU {mx:.4f} vs {mw:.4f}" for n, d, w, mx, mw in rows)
     print(f"{what}:\n{report}")
-    for n, d, w, mx, mw in rows:
-        assert abs(d - w) <= STEP_TOL * w, f"{what}: step {n}\n{report}"
-        assert mx == pytest.approx(mw, rel=MFU_TOL), f"{what}: step {n}\n{report}"
+    err = [abs(d - w) / w for _, d, w, _, _ in rows]
+    assert sorted(err)[len(err) // 2] <= STEP_TOL, f"{what}: median step\n{report}"
+    ours, theirs = sum(r[1] for r in rows), sum(r[2] for r in rows)
+    assert abs(ours - theirs) <= TOTAL_TOL * theirs, f"{what}: all steps\n{report}"
+    for (n, _, _, mx, mw), e in zip(rows, err, strict=True):
+        assert e <= STEP_MAX, f"{what}: step {n}\n{report}"
+        # The same FLOPs over a step whose boundary moved: MFU moves with it.
+        assert mx == pytest.approx(mw, rel=max(MFU_TOL, e + 0.05)), \
+            f"{what}: step {n}\n{report}"
 
 
 def _cnn(tmp_path: Path, *flags: str) -> tuple[Path, Path]:
