@@ -39,6 +39,8 @@ def _value(e: dict[str, Any]) -> str:
                     return f"{v / scale:.3g} {p}{'B/s' if unit == 'B/s' else 'B'}"
             return f"{v:.3g} {unit}"
         text = f"{v:,.4g}" if isinstance(v, float) else f"{v:,}"
+        if v == 1 and unit.endswith("s"):  # "1 step", "1 compilation", as the web UI says
+            unit = unit[:-1]
         return f"{text} {unit}".strip() + (f" of {e['of']}" if "of" in e else "")
     return f"{v}"
 
@@ -47,7 +49,8 @@ def human(d: dict[str, Any]) -> str:
     if not d.get("available", True):
         return d.get("reason") or "no diagnosis for this profile"
     s = d.get("summary") or {}
-    lines = [f"{d['profile_id']}: {s.get('steps', 0)} steps on {s.get('hosts', 0)} host(s), "
+    n = s.get("steps", 0)
+    lines = [f"{d['profile_id']}: {n} step{'' if n == 1 else 's'} on {s.get('hosts', 0)} host(s), "
              f"{s.get('devices', 0)} device(s), step {_time(s.get('step_ns'))}"
              + (f", MFU {s['mfu'] * 100:.1f}%" if s.get("mfu") is not None else "")]
     findings = d.get("findings") or []
