@@ -16,8 +16,11 @@ export interface KernelLike {
   registers_per_thread: number | null;
   static_shared_bytes: number | null;
   dynamic_shared_bytes: number | null;
+  /** Theoretical occupancy (CUPTI), percent. */
   occupancy_pct: number | null;
+  /** true by the kernel's name, false for ops with no matrix work, null: unknown. */
   tensor_core: boolean | null;
+  /** The instruction that launched it most. */
   op: string | null;
 }
 
