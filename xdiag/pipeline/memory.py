@@ -22,9 +22,6 @@ from xdiag.store import ObjectStore, layout
 
 log = logging.getLogger("xdiag.ingest")
 
-HLO_PROTO_STAT = "Hlo Proto"
-
-
 def _host_ram_bytes() -> int | None:
     try:
         import psutil
@@ -36,49 +33,27 @@ def _host_ram_bytes() -> int | None:
 
 def _programs(store: ObjectStore, derived: layout.Derived, cols: Any) -> list[dict[str, Any]]:
     from xdiag.analysis.memory import program_memory, summary
-    from xdiag.xplane.hlo import METADATA_PLANE, module_name_and_id, unwrap_hlo_proto
+    from xdiag.xplane.hlo import hlo_modules
 
-    out, seen = [], set()
-    for plane in cols.planes:
-        if plane.name != METADATA_PLANE:
-            continue
-        em = plane.event_metadata
-        for meta_name, stats in zip(em.names, em.stats, strict=True):
-            raw = stats.get(HLO_PROTO_STAT)
-            if not isinstance(raw, bytes | bytearray):
-                continue
-            raw = bytes(raw)
+    out = []
+    for ref in hlo_modules(cols):
+        key = hashlib.sha256(ref.hlo_proto).hexdigest()[:16]
+        mkey = derived.memory_program(key)
+        if store.exists(mkey):
+            view = store.read_json(mkey)
+        else:
             try:
-                module = unwrap_hlo_proto(raw)
-                name, module_id = module_name_and_id(module)
-            except ValueError:
-                module, name, module_id = b"", meta_name, 0
-            program_id = module_id
-            if meta_name.endswith(")") and "(" in meta_name:
-                try:
-                    program_id = int(meta_name.rsplit("(", 1)[1][:-1])
-                except ValueError:
-                    pass
-            key = hashlib.sha256(raw).hexdigest()[:16]
-            if (program_id, name, key) in seen:
-                continue
-            seen.add((program_id, name, key))
-            mkey = derived.memory_program(key)
-            if store.exists(mkey):
-                view = store.read_json(mkey)
-            else:
-                try:
-                    view = program_memory(raw)
-                except Exception as exc:  # one odd module must not fail the profile
-                    log.exception("memory view of %s failed", meta_name)
-                    view = {"available": False,
-                            "reason": f"not available because the memory analysis failed: {exc}"}
-                store.write_json(mkey, view)
-            out.append({"id": f"{name or meta_name}({program_id})", "name": name or meta_name,
-                        "program_id": program_id,
-                        # the HLO view's key (`serving/hlo.py`): the module proto's hash
-                        "fingerprint": hashlib.sha256(module).hexdigest()[:16] if module else "",
-                        "memory_key": key, **summary(view)})
+                view = program_memory(ref.hlo_proto)
+            except Exception as exc:  # one odd module must not fail the profile
+                log.exception("memory view of %s failed", ref.metadata_name)
+                view = {"available": False,
+                        "reason": f"not available because the memory analysis failed: {exc}"}
+            store.write_json(mkey, view)
+        out.append({"id": f"{ref.name}({ref.program_id})", "name": ref.name,
+                    "program_id": ref.program_id,
+                    # the HLO view's key (`serving/hlo.py`): the module proto's hash
+                    "fingerprint": hashlib.sha256(ref.proto).hexdigest()[:16],
+                    "memory_key": key, **summary(view)})
     return out
 
 

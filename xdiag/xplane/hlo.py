@@ -37,12 +37,15 @@ class HloModuleRef:
         program_id: the XLA program id (what events' `program_id` stats hold).
         metadata_name: the metadata entry's name, e.g. "jit_train_step(8)".
         proto: the serialized HloModuleProto.
+        hlo_proto: the serialized xla.HloProto it came in (the module and, where the
+            runtime kept it, its buffer assignment).
     """
 
     name: str
     program_id: int
     metadata_name: str
     proto: bytes
+    hlo_proto: bytes = b""
 
 
 def iter_fields(buf: bytes) -> Iterator[tuple[int, int, Any]]:
@@ -150,5 +153,6 @@ def hlo_modules(cols: Any) -> list[HloModuleRef]:
             if key in seen:
                 continue
             seen.add(key)
-            out.append(HloModuleRef(name or meta_name, program_id, meta_name, proto))
+            out.append(HloModuleRef(name or meta_name, program_id, meta_name, proto,
+                                    bytes(raw)))
     return out
