@@ -162,3 +162,31 @@ def hold_tables(monkeypatch) -> tuple:
     monkeypatch.setattr(op_table, "build", held)
     return reached, release
 
+
+
+def edit_hlo_protos(src: Path, dst: Path, edits: dict) -> Path:
+    """`src` with the `xla.HloProto` of each named program (metadata entry name, e.g.
+    "jit_f(8)") replaced by `edits[name](its bytes)`; written to `dst`."""
+    from xdiag.xplane.hlo import HLO_PROTO_STAT, METADATA_PLANE
+    from xdiag.xplane.xplane_pb2 import XSpace
+
+    space = XSpace()
+    space.ParseFromString(src.read_bytes())
+    (plane,) = [p for p in space.planes if p.name == METADATA_PLANE]
+    stat_id = next(k for k, m in plane.stat_metadata.items() if m.name == HLO_PROTO_STAT)
+    for name, edit in edits.items():
+        md = next(m for m in plane.event_metadata.values() if m.name == name)
+        for st in md.stats:
+            if st.metadata_id == stat_id:
+                st.bytes_value = edit(st.bytes_value)
+    dst.write_bytes(space.SerializeToString())
+    return dst
+
+
+def without_buffer_assignment(hlo_proto: bytes) -> bytes:
+    """The HloProto reduced to its module, as a runtime that does not export the buffer
+    assignment leaves it."""
+    from xdiag.analysis.memory_proto import HloProtoWithBuffers
+
+    proto = HloProtoWithBuffers.FromString(hlo_proto)
+    return HloProtoWithBuffers(hlo_module=proto.hlo_module).SerializeToString()

@@ -22,7 +22,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from support import FIXTURES
+from support import FIXTURES, edit_hlo_protos, without_buffer_assignment
 
 from xdiag.analysis.memory import SMALL_BUFFER_BYTES, program_memory, scope_path
 from xdiag.analysis.memory_proto import HloProtoWithBuffers
@@ -220,24 +220,8 @@ def _edited_cpu_small(src: Path, dst: Path) -> Path:
     """cpu_small with STRIPPED's HLO proto stripped of its buffer assignment (as a runtime
     that does not export it leaves it) and TRUNCATED's cut short inside it (the module,
     first in the proto, intact: the profile still ingests)."""
-    from xdiag.xplane.xplane_pb2 import XSpace
-
-    space = XSpace()
-    space.ParseFromString(src.read_bytes())
-    (plane,) = [p for p in space.planes if p.name == METADATA_PLANE]
-    stat_id = next(k for k, m in plane.stat_metadata.items() if m.name == HLO_PROTO_STAT)
-    md = next(m for m in plane.event_metadata.values() if m.name == STRIPPED)
-    for st in md.stats:
-        if st.metadata_id == stat_id:
-            proto = HloProtoWithBuffers.FromString(st.bytes_value)
-            st.bytes_value = HloProtoWithBuffers(
-                hlo_module=proto.hlo_module).SerializeToString()
-    md = next(m for m in plane.event_metadata.values() if m.name == TRUNCATED)
-    for st in md.stats:
-        if st.metadata_id == stat_id:
-            st.bytes_value = st.bytes_value[:-7]
-    dst.write_bytes(space.SerializeToString())
-    return dst
+    return edit_hlo_protos(src, dst, {STRIPPED: without_buffer_assignment,
+                                      TRUNCATED: lambda b: b[:-7]})
 
 
 @pytest.fixture(scope="module")

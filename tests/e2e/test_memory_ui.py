@@ -16,41 +16,21 @@ from __future__ import annotations
 
 import gzip
 import urllib.parse
-from pathlib import Path
 
 import pytest
 from e2e_support import SMALL, api, screenshot, upload
-from support import FIXTURES
-
-from xdiag.analysis.memory_proto import HloProtoWithBuffers
-from xdiag.xplane.hlo import HLO_PROTO_STAT, METADATA_PLANE
+from support import FIXTURES, edit_hlo_protos, without_buffer_assignment
 
 STRIPPED = "jit_broadcast_in_dim(8)"
 XPROF_GPU_PEAK = 15_074_838_272  # stock xprof 2.24.2 memory_profile, GPU_0_bfc peakBytesInUse
 XPROF_GPU_CAPACITY = 63_763_906_560  # ... memoryCapacity
 
 
-def _stripped_copy(src: Path, dst: Path) -> Path:
-    """`src` with STRIPPED's HLO proto reduced to its module (no buffer assignment)."""
-    from xdiag.xplane.xplane_pb2 import XSpace
-
-    space = XSpace()
-    space.ParseFromString(src.read_bytes())
-    (plane,) = [p for p in space.planes if p.name == METADATA_PLANE]
-    stat_id = next(k for k, m in plane.stat_metadata.items() if m.name == HLO_PROTO_STAT)
-    md = next(m for m in plane.event_metadata.values() if m.name == STRIPPED)
-    for st in md.stats:
-        if st.metadata_id == stat_id:
-            proto = HloProtoWithBuffers.FromString(st.bytes_value)
-            st.bytes_value = HloProtoWithBuffers(hlo_module=proto.hlo_module).SerializeToString()
-    dst.write_bytes(space.SerializeToString())
-    return dst
-
-
 @pytest.fixture(scope="module")
 def memory_profiles(viewer_service, tmp_path_factory) -> dict[str, dict]:
     work = tmp_path_factory.mktemp("memory-ui")
-    stripped = _stripped_copy(SMALL, work / "cpu_small.xplane.pb")
+    stripped = edit_hlo_protos(SMALL, work / "cpu_small.xplane.pb",
+                               {STRIPPED: without_buffer_assignment})
     h100 = work / "h100.xplane.pb"
     h100.write_bytes(gzip.decompress((FIXTURES / "h100_trainer.xplane.pb.gz").read_bytes()))
     return {"cpu": upload(viewer_service.url, stripped, "--run", "e2e-memory", "--session", "cpu"),
