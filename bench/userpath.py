@@ -363,10 +363,13 @@ def capture(server: Server, job: str, duration_ms: int = 2000) -> dict[str, Any]
     rec = wait_ready(http, server.url, pid)
     cap = http.get(f"{server.url}/api/v1/captures/{rec['capture']['id']}", timeout=30).json()
     # The service opens every host's window capture.ALIGN_DELAY_S (0.3 s) after it starts
-    # the capture (`started_at`); the trace is in the service `trace_s` after that start.
+    # the capture (`started_at`); the trace is in the service at `trace_in_at` (the job's
+    # profiler has closed the file; older services: `trace_s` after the start, which
+    # also held the validation parse and the RPC's answer).
     started = cap["started_at"]
     end = _epoch_to_perf(int((started + 0.3 + duration_ms / 1000) * 1e9))
-    trace_in = _epoch_to_perf(int((started + cap["phases"]["trace_s"]) * 1e9))
+    trace_in = _epoch_to_perf(int((cap.get("trace_in_at") or
+                                   started + cap["phases"]["trace_s"]) * 1e9))
     return {"id": pid, "window_end_to_url_s": t_url - end, "window_end_to_view_s": t_view - end,
             "job_side_s": trace_in - end, "trace_in_to_view_s": t_view - trace_in,
             "trace_in_to_url_s": t_url - trace_in,
