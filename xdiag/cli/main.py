@@ -222,8 +222,9 @@ def capture(client: Client, as_json: bool, job: str, duration_ms: int, host_trac
         "job": job, "duration_ms": duration_ms, "host_tracer_level": host_tracer_level,
         "device_tracer_level": device_tracer_level, "python_tracer_level": python_tracer_level})
     shown: dict[str, str] = {}
-    # The hosts' windows open ~0.3 s after the request (capture.ALIGN_DELAY_S): until
-    # they close nothing changes; then the capture is followed closely.
+    # The hosts' windows open ~0.3 s after the request (capture.ALIGN_DELAY_S). The
+    # capture is followed by its long poll: an answer when its state moves on, and
+    # (`wait=timeline`) the moment its profile's timeline can be opened.
     window_end = time.monotonic() + 0.3 + duration_ms / 1000
     rec: dict[str, Any] | None = None
     while True:
@@ -235,20 +236,25 @@ def capture(client: Client, as_json: bool, job: str, duration_ms: int, host_trac
                 click.echo(f"  {h['host']:<32} {state}", err=True)
         if cap["state"] in ("done", "failed"):
             break
-        if cap["state"] == "ingesting" and cap.get("profile_id") and not wait:
-            rec = _follow(client, cap["profile_id"], False, bar)
+        if cap["state"] == "ingesting" and cap.get("profile_id") and not wait and \
+                cap.get("timeline_ready") is not False:
+            # The capture's answer says when the timeline opened (a service without
+            # `timeline_ready`: the profile's own long poll says it).
+            rec = ({"status": cap.get("profile_status") or "ingesting", "timeline_ready": True}
+                   if cap.get("timeline_ready") else
+                   _follow(client, cap["profile_id"], False, bar))
             if rec["status"] != "ingesting":
                 cap = client.get(f"/api/v1/captures/{cap['id']}")
             break
         left = window_end - time.monotonic()
         bar.status(f"{cap['state']} ({max(0.0, left):.1f} s of the window left)"
                    if left > 0 else cap["state"])
-        # Once the windows have closed, the trace is stored and its timeline built in
-        # well under a second: looked at closely then (with --wait, the rest slower).
-        soon = cap["state"] in ("capturing", "saving") or not wait
-        time.sleep(min(0.25, left) if left > 0.05 else (0.05 if soon else 0.25))
-        cap = client.get(f"/api/v1/captures/{cap['id']}")
+        cap = client.get(f"/api/v1/captures/{cap['id']}", params={
+            "wait": "done" if wait else "timeline", "state": cap["state"],
+            "timeout": 1 if bar.enabled else 25})
     bar.clear()
+    if rec is None and cap.get("profile_status") == "failed":  # its ingest failed: say why
+        rec = client.get(f"/api/v1/profiles/{cap['profile_id']}")
     failed = [h for h in cap["hosts"] if h["state"] != "saved"]
     out = {**cap, "capture_id": cap["id"], "id": cap.get("profile_id"), "url": cap.get("url"),
            "failed_hosts": len(failed)}
