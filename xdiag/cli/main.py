@@ -83,9 +83,7 @@ def serve(store: str | None, host: str | None, port: int | None, auth: str | Non
     """Run the service (API + web UI)."""
     import os
 
-    from werkzeug.serving import make_server
-
-    from xdiag.cli.accesslog import RedactingHandler
+    from xdiag.cli.httpserver import make_server
     from xdiag.core.config import Settings
     from xdiag.server import create_app
 
@@ -97,11 +95,10 @@ def serve(store: str | None, host: str | None, port: int | None, auth: str | Non
               "or --auth iap, or pass --insecure if the network is private", 2)
     try:
         app = create_app(settings)
-        srv = make_server(settings.host, settings.port, app, threaded=True,
-                          request_handler=RedactingHandler)
+        srv = make_server(settings.host, settings.port, app)
     except (OSError, XdiagError) as exc:
         _fail(f"cannot start the service: {exc}")
-    url = f"http://{settings.host}:{srv.server_port}"
+    url = f"http://{settings.host}:{srv.bind_addr[1]}"
     settings.public_url = settings.public_url or url
     info = {"url": url, "store": app.extensions["xdiag"].store.url, "auth": settings.auth}
     _emit(info, as_json, lambda i: f"xdiag serving {i['url']}  (store: {i['store']}, "
@@ -112,10 +109,11 @@ def serve(store: str | None, host: str | None, port: int | None, auth: str | Non
     # SIGTERM (Kubernetes, tests) shuts down like Ctrl-C, so atexit hooks (ingest pool) run.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        srv.serve_forever()
+        srv.serve()
     except KeyboardInterrupt:
         pass
     finally:
+        srv.stop()
         app.extensions["xdiag"].ingest.shutdown()
 
 
