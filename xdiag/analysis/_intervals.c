@@ -1,7 +1,7 @@
 /* The passes over slices and events that numpy cannot vectorise, or would make in
  * several passes, for the timeline index and the per-event work of ingest. Calls from
  * Python: sort_slices and build_lod (the index: analysis/timeline.py), find_ranges,
- * expand_ranges and gather_slices (a viewport and its wire columns), ps_to_ns (event
+ * expand_ranges and emit_slices (a viewport and its wire columns), ps_to_ns (event
  * times), moved_ops and route_events (analysis/tracks.py), row_sums (the op table's
  * sums). Those a viewer waits on split their work over threads (core/threads.h).
  *
@@ -1081,52 +1081,91 @@ done:
     return result;
 }
 
-/* gather_slices(ev, ev_start, ev_end, ev_name, ev_src, id_base, start, dur, name, id)
+/* emit_slices(lo, hi, pooled, pool_ref, segs, seg_track, seg_depth, track_base,
+ *             ev_start, ev_end, ev_name, ev_src, id_base,
+ *             out_start, out_dur, out_name, out_id, out_track, out_depth)
  *
- *   The wire columns of a viewport's slices in one pass: start and duration as
- *   float64, the host-local name id and the event id (ev_src + id_base) as uint32.
- *   ev_src may be int32 or int64.
+ *   expand_ranges and gather_slices in one pass, straight into the response's columns:
+ *   for each queried segment j (segs[j]), positions lo[j]..hi[j) of its raw slices or,
+ *   where pooled[j], of the LOD pool (pool_ref: int32 or int64). Per slice: start and
+ *   duration (float64), host-local name id and event id (ev_src + id_base, uint32),
+ *   track (seg_track + track_base, uint32) and depth (uint16). The outputs hold exactly
+ *   sum(hi - lo) rows. No intermediate arrays: a viewport of 70k slices is ~5 MB of
+ *   temporaries otherwise, each a fresh mapping to fault in per request.
  */
-static PyObject *gather_slices(PyObject *self, PyObject *args) {
-    Py_buffer eb, sb, nb, mb, rb, os_, od, on, oi;
-    long long id_base;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*Lw*w*w*w*", &eb, &sb, &nb, &mb, &rb, &id_base,
-                          &os_, &od, &on, &oi))
+static PyObject *emit_slices(PyObject *self, PyObject *args) {
+    Py_buffer lb, hb, pb, rb, gb, tb, db, sb, eb, nb, xb, os_, od, on, oi, ot, odp;
+    long long track_base, id_base;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*Ly*y*y*y*Lw*w*w*w*w*w*", &lb, &hb, &pb, &rb,
+                          &gb, &tb, &db, &track_base, &sb, &eb, &nb, &xb, &id_base, &os_, &od,
+                          &on, &oi, &ot, &odp))
         return NULL;
     PyObject *result = NULL;
-    Py_ssize_t k = eb.len / 8, n = sb.len / 8;
-    if (eb.len % 8 || nb.len != sb.len || mb.len != n * 4 ||
-        (rb.itemsize != 4 && rb.itemsize != 8) || rb.len != n * rb.itemsize ||
-        os_.len != k * 8 || od.len != k * 8 || on.len != k * 4 || oi.len != k * 4) {
-        PyErr_SetString(PyExc_ValueError, "gather_slices: buffers of mismatched sizes");
+    Py_ssize_t m = lb.len / 8, n = sb.len / 8, n_seg = tb.len / 4;
+    Py_ssize_t n_pool = rb.len && rb.itemsize ? rb.len / rb.itemsize : 0;
+    const int64_t *lo = (const int64_t *)lb.buf, *hi = (const int64_t *)hb.buf;
+    const int64_t *segs = (const int64_t *)gb.buf;
+    const uint8_t *pooled = (const uint8_t *)pb.buf;
+    if (lb.len % 8 || hb.len != lb.len || pb.len != m || gb.len != m * 8 || tb.len % 4 ||
+        db.len != tb.len || sb.len % 8 || eb.len != sb.len || nb.len != n * 4 ||
+        (xb.itemsize != 4 && xb.itemsize != 8) || xb.len != n * xb.itemsize ||
+        (rb.len && rb.itemsize != 4 && rb.itemsize != 8)) {
+        PyErr_SetString(PyExc_ValueError, "emit_slices: bad arguments");
         goto done;
     }
-    const int64_t *ev = (const int64_t *)eb.buf, *st = (const int64_t *)sb.buf;
-    const int64_t *en = (const int64_t *)nb.buf;
-    const int32_t *nm = (const int32_t *)mb.buf;
-    for (Py_ssize_t i = 0; i < k; i++) {
-        if (ev[i] < 0 || ev[i] >= n) {
-            PyErr_SetString(PyExc_IndexError, "gather_slices: slice out of range");
+    Py_ssize_t k = 0;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (segs[j] < 0 || segs[j] >= n_seg || lo[j] < 0 || hi[j] > (pooled[j] ? n_pool : n)) {
+            PyErr_SetString(PyExc_IndexError, "emit_slices: range out of bounds");
             goto done;
         }
+        if (hi[j] > lo[j]) k += hi[j] - lo[j];
     }
+    if (os_.len != k * 8 || od.len != k * 8 || on.len != k * 4 || oi.len != k * 4 ||
+        ot.len != k * 4 || odp.len != k * 2) {
+        PyErr_SetString(PyExc_ValueError, "emit_slices: outputs of the wrong size");
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (!pooled[j]) continue;
+        for (int64_t q = lo[j]; q < hi[j]; q++) {
+            int64_t e = idx_at(&rb, q);
+            if (e < 0 || e >= n) {
+                PyErr_SetString(PyExc_IndexError, "emit_slices: slice out of range");
+                goto done;
+            }
+        }
+    }
+    const int64_t *st = (const int64_t *)sb.buf, *en = (const int64_t *)eb.buf;
+    const int32_t *nm = (const int32_t *)nb.buf, *trk = (const int32_t *)tb.buf;
+    const int32_t *dep = (const int32_t *)db.buf;
     double *o_s = (double *)os_.buf, *o_d = (double *)od.buf;
-    uint32_t *o_n = (uint32_t *)on.buf, *o_i = (uint32_t *)oi.buf;
+    uint32_t *o_n = (uint32_t *)on.buf, *o_i = (uint32_t *)oi.buf, *o_t = (uint32_t *)ot.buf;
+    uint16_t *o_dp = (uint16_t *)odp.buf;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < k; i++) {
-        int64_t e = ev[i];
-        o_s[i] = (double)st[e];
-        o_d[i] = (double)(en[e] - st[e]);
-        o_n[i] = (uint32_t)nm[e];
-        o_i[i] = (uint32_t)(idx_at(&rb, e) + id_base);
+    Py_ssize_t at = 0;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        uint32_t track = (uint32_t)(trk[segs[j]] + track_base);
+        uint16_t depth = (uint16_t)dep[segs[j]];
+        for (int64_t q = lo[j]; q < hi[j]; q++, at++) {
+            int64_t e = pooled[j] ? idx_at(&rb, q) : q;
+            o_s[at] = (double)st[e];
+            o_d[at] = (double)(en[e] - st[e]);
+            o_n[at] = (uint32_t)nm[e];
+            o_i[at] = (uint32_t)(idx_at(&xb, e) + id_base);
+            o_t[at] = track;
+            o_dp[at] = depth;
+        }
     }
     Py_END_ALLOW_THREADS
     Py_INCREF(Py_None);
     result = Py_None;
 done:
-    PyBuffer_Release(&eb); PyBuffer_Release(&sb); PyBuffer_Release(&nb); PyBuffer_Release(&mb);
-    PyBuffer_Release(&rb); PyBuffer_Release(&os_); PyBuffer_Release(&od);
-    PyBuffer_Release(&on); PyBuffer_Release(&oi);
+    PyBuffer_Release(&lb); PyBuffer_Release(&hb); PyBuffer_Release(&pb); PyBuffer_Release(&rb);
+    PyBuffer_Release(&gb); PyBuffer_Release(&tb); PyBuffer_Release(&db); PyBuffer_Release(&sb);
+    PyBuffer_Release(&eb); PyBuffer_Release(&nb); PyBuffer_Release(&xb);
+    PyBuffer_Release(&os_); PyBuffer_Release(&od); PyBuffer_Release(&on); PyBuffer_Release(&oi);
+    PyBuffer_Release(&ot); PyBuffer_Release(&odp);
     return result;
 }
 
@@ -1139,7 +1178,7 @@ static PyMethodDef methods[] = {
     {"moved_ops", moved_ops, METH_VARARGS, "CPU op events that move to device tracks."},
     {"route_events", route_events, METH_VARARGS, "Every event's track."},
     {"expand_ranges", expand_ranges, METH_VARARGS, "A viewport's slices from its ranges."},
-    {"gather_slices", gather_slices, METH_VARARGS, "A viewport's wire columns in one pass."},
+    {"emit_slices", emit_slices, METH_VARARGS, "A viewport's slices into its wire columns."},
     {NULL, NULL, 0, NULL},
 };
 

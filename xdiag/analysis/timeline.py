@@ -188,9 +188,29 @@ def level_for(start_ns: int, end_ns: int, width_px: int) -> int:
     return int(np.ceil(np.log2(bucket)))
 
 
-def query(idx: TimelineIndex, start_ns: int, end_ns: int, width_px: int, num_tracks: int,
-          tracks: np.ndarray | None = None) -> Window:
-    """Slices of every (selected) track in [start_ns, end_ns) at about 2 per pixel per depth."""
+@dataclasses.dataclass
+class Ranges:
+    """Where one host's slices in a viewport are: per queried segment, a position range
+    of its raw slices or, where `pooled`, of the LOD pool (`emit_slices` or
+    `expand_ranges` turn them into slices)."""
+
+    segs: np.ndarray  # int64 [m] segment ids
+    lo: np.ndarray  # int64 [m]
+    hi: np.ndarray  # int64 [m]
+    pooled: np.ndarray  # uint8 [m]
+    in_window: np.ndarray  # int64 [tracks] every slice of each track intersecting the window
+    returned: np.ndarray  # int64 [tracks]
+    bucket_ns: int
+
+    @property
+    def count(self) -> int:
+        return int(np.maximum(self.hi - self.lo, 0).sum())
+
+
+def ranges(idx: TimelineIndex, start_ns: int, end_ns: int, width_px: int, num_tracks: int,
+           tracks: np.ndarray | None = None) -> Ranges:
+    """The viewport [start_ns, end_ns) of every (selected) track at about 2 slices per pixel
+    per depth, as position ranges."""
     segs = np.arange(len(idx.seg_track), dtype=np.int64)
     if tracks is not None:
         segs = segs[np.isin(idx.seg_track, tracks)]
@@ -211,11 +231,19 @@ def query(idx: TimelineIndex, start_ns: int, end_ns: int, width_px: int, num_tra
         lo[summ], hi[summ] = (np.frombuffer(b, np.int64) for b in find_ranges(
             idx.ev_start, idx.ev_end, idx.block_ptr, idx.pool_ref,
             np.ascontiguousarray(blocks[summ]), start_ns, end_ns, tmax))
-    ev_b, owner_b = expand_ranges(lo.astype(np.int64), hi.astype(np.int64),
-                                  summ.astype(np.uint8), idx.pool_ref)
-    ev, owner = np.frombuffer(ev_b, np.int64), np.frombuffer(owner_b, np.int64)
     seg_tracks = idx.seg_track[segs]
     in_window = np.bincount(seg_tracks, weights=raw_hi - raw_lo, minlength=num_tracks)
     returned = np.bincount(seg_tracks, weights=hi - lo, minlength=num_tracks)
-    return Window(ev=ev, seg=segs[owner], in_window=in_window.astype(np.int64),
-                  returned=returned.astype(np.int64), bucket_ns=bucket_ns)
+    return Ranges(segs=segs, lo=lo, hi=hi, pooled=summ.astype(np.uint8),
+                  in_window=in_window.astype(np.int64), returned=returned.astype(np.int64),
+                  bucket_ns=bucket_ns)
+
+
+def query(idx: TimelineIndex, start_ns: int, end_ns: int, width_px: int, num_tracks: int,
+          tracks: np.ndarray | None = None) -> Window:
+    """Slices of every (selected) track in [start_ns, end_ns) at about 2 per pixel per depth."""
+    r = ranges(idx, start_ns, end_ns, width_px, num_tracks, tracks)
+    ev_b, owner_b = expand_ranges(r.lo, r.hi, r.pooled, idx.pool_ref)
+    ev, owner = np.frombuffer(ev_b, np.int64), np.frombuffer(owner_b, np.int64)
+    return Window(ev=ev, seg=r.segs[owner], in_window=r.in_window, returned=r.returned,
+                  bucket_ns=r.bucket_ns)

@@ -47,8 +47,9 @@ def timeline(pid: str, start_ns: int, end_ns: int | None, width: int,
              tracks: list[int] | None, format: str) -> Any:
     """Slices in a viewport, about two per pixel per depth (binary; format=json for JSON)."""
     d = _data(pid, early=True)
+    body = wire.Body()
     header, cols = d.timeline(start_ns, d.end_ns if end_ns is None else end_ns, width,
-                              tracks or None)
+                              tracks or None, columns=body.columns if format != "json" else None)
     if format == "json":
         strings = header["strings"]
         slices = [{"id": int(i), "name": strings[int(n)], "track": int(t), "depth": int(dp),
@@ -58,7 +59,7 @@ def timeline(pid: str, start_ns: int, end_ns: int | None, width: int,
                                                 strict=True)]
         return jsonify({k: header[k] for k in ("version", "start_ns", "end_ns", "width",
                                                "bucket_ns", "tracks")} | {"slices": slices})
-    return Response(wire.encode(header, cols), mimetype="application/x-xdiag-timeline",
+    return Response(body.encode(header), mimetype="application/x-xdiag-timeline",
                     headers={"Cache-Control": "private, max-age=3600"})
 
 

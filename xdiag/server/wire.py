@@ -19,20 +19,52 @@ def _pad8(n: int) -> int:
     return (-n) % 8
 
 
-def encode(header: dict[str, Any], columns: dict[str, np.ndarray]) -> bytes:
-    n = int(header["count"])
+def _round8(n: int) -> int:
+    return n + _pad8(n)
+
+
+def _layout(n: int) -> tuple[list[dict[str, Any]], int]:
+    """Each column's place in the column region of `n` slices, and the region's size."""
     layout, offset = [], 0
     for name, dtype in COLUMNS:
         size = n * np.dtype(dtype).itemsize
         layout.append({"name": name, "dtype": dtype, "offset": offset, "length": n})
         offset += size + _pad8(size)
-    head = jsonio.dumps({**header, "columns": layout})
-    parts = [MAGIC, struct.pack("<II", VERSION, len(head)), head, b"\0" * _pad8(12 + len(head))]
-    for name, dtype in COLUMNS:
-        data = np.ascontiguousarray(columns[name], dtype=np.dtype(dtype).newbyteorder("<"))
-        raw = data.tobytes()
-        parts += [raw, b"\0" * _pad8(len(raw))]
-    return b"".join(parts)
+    return layout, offset
+
+
+class Body:
+    """A binary timeline response, built in place: `columns(n)` hands out the six columns
+    of `n` slices as views of one buffer (the query writes straight into them), and
+    `encode(header)` is the response, made with one copy (WSGI servers take only bytes)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.buf = np.zeros(0, np.uint8)
+
+    def columns(self, n: int) -> dict[str, np.ndarray]:
+        layout, size = _layout(n)
+        self.n, self.buf = n, np.empty(size, np.uint8)
+        for c in layout:  # the padding after each column: zeros, as encode() writes
+            self.buf[c["offset"] + n * np.dtype(c["dtype"]).itemsize:
+                     c["offset"] + _round8(n * np.dtype(c["dtype"]).itemsize)] = 0
+        # x86 and ARM are little-endian, as the wire: the views are the wire's bytes.
+        return {c["name"]: self.buf[c["offset"]:c["offset"] + n * np.dtype(c["dtype"]).itemsize]
+                .view(np.dtype(c["dtype"]).newbyteorder("<")) for c in layout}
+
+    def encode(self, header: dict[str, Any]) -> bytes:
+        if int(header["count"]) != self.n:
+            raise ValueError("the header's count is not the number of slices written")
+        head = jsonio.dumps({**header, "columns": _layout(self.n)[0]})
+        return b"".join([MAGIC, struct.pack("<II", VERSION, len(head)), head,
+                         b"\0" * _pad8(12 + len(head)), memoryview(self.buf)])
+
+
+def encode(header: dict[str, Any], columns: dict[str, np.ndarray]) -> bytes:
+    body = Body()
+    for name, view in body.columns(int(header["count"])).items():
+        view[:] = columns[name]
+    return body.encode(header)
 
 
 def decode(buf: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

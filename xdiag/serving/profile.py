@@ -7,18 +7,25 @@ first query is as fast as the hundredth; `search.py` and `events.py` answer over
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from xdiag.analysis import timeline
-from xdiag.analysis._intervals import gather_slices
+from xdiag.analysis._intervals import emit_slices
 from xdiag.core import jsonio
 from xdiag.core.errors import BadRequest, Conflict, NotFound
 from xdiag.core.pack import unpack
 from xdiag.store import ObjectStore, layout
 
 MAX_WIDTH = 16384
+
+
+def _new_columns(n: int) -> dict[str, np.ndarray]:
+    return {"start_ns": np.empty(n, np.float64), "dur_ns": np.empty(n, np.float64),
+            "id": np.empty(n, np.uint32), "name": np.empty(n, np.uint32),
+            "track": np.empty(n, np.uint32), "depth": np.empty(n, np.uint16)}
 
 
 class HostData:
@@ -92,13 +99,17 @@ class ProfileData:
     # -- timeline ------------------------------------------------------------
 
     def timeline(self, start_ns: int, end_ns: int, width: int,
-                 tracks: list[int] | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+                 tracks: list[int] | None = None,
+                 columns: Callable[[int], dict[str, np.ndarray]] | None = None,
+                 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The slices in a viewport: the wire's header and its six columns. `columns(n)`
+        says where n slices go (a response body's views, server/wire.py); new arrays
+        otherwise."""
         if end_ns <= start_ns:
             raise BadRequest("end_ns must be greater than start_ns")
         if not 1 <= width <= MAX_WIDTH:
             raise BadRequest(f"width must be within 1..{MAX_WIDTH} pixels")
-        parts = []
-        strings: dict[str, int] = {}
+        found = []
         track_info = []
         bucket_ns = 0
         for h in self.hosts:
@@ -109,45 +120,42 @@ class ProfileData:
                                  dtype=np.int64)
                 if not len(local):
                     continue
-            win = timeline.query(h.index, start_ns, end_ns, width, h.num_tracks, local)
-            bucket_ns = max(bucket_ns, win.bucket_ns)
-            ev = win.ev
+            r = timeline.ranges(h.index, start_ns, end_ns, width, h.num_tracks, local)
+            found.append((h, r))
+            bucket_ns = max(bucket_ns, r.bucket_ns)
+            for t in range(h.num_tracks):
+                if r.in_window[t] or r.returned[t]:
+                    track_info.append({"id": h.track_base + t, "in_window": int(r.in_window[t]),
+                                       "returned": int(r.returned[t])})
+        counts = [r.count for _, r in found]
+        cols = (columns or _new_columns)(sum(counts))
+        strings: dict[str, int] = {}
+        at = 0
+        for (h, r), k in zip(found, counts, strict=True):
+            out = {name: col[at:at + k] for name, col in cols.items()}
+            at += k
             idx = h.index
-            # The wire's float64 times, uint32 ids and host-local name ids in one C pass.
-            k = len(ev)
-            start, dur = np.empty(k, np.float64), np.empty(k, np.float64)
-            name_ids, ids = np.empty(k, np.uint32), np.empty(k, np.uint32)
-            gather_slices(ev, idx.ev_start, idx.ev_end, idx.ev_name, idx.ev_src, h.eid_base,
-                          start, dur, name_ids, ids)
+            emit_slices(r.lo, r.hi, r.pooled, idx.pool_ref, r.segs, idx.seg_track,
+                        idx.seg_depth, h.track_base, idx.ev_start, idx.ev_end, idx.ev_name,
+                        idx.ev_src, h.eid_base, out["start_ns"], out["dur_ns"], out["name"],
+                        out["id"], out["track"], out["depth"])
             # Strings actually used, without sorting: mark, then map host ids -> response ids.
+            names = out["name"]
             used = np.zeros(len(h.names), dtype=bool)
-            used[name_ids] = True
+            used[names] = True
             remap = np.zeros(len(h.names), dtype=np.uint32)
             u = np.flatnonzero(used)
             if len(self.hosts) == 1:  # one host's names are distinct already: no dict
                 remap[u] = np.arange(len(strings), len(strings) + len(u), dtype=np.uint32)
                 strings.update(zip(h.names_arr[u].tolist(), remap[u].tolist(), strict=True))
             else:  # names repeat across hosts: one string-table entry each
-                for k in u.tolist():
-                    remap[k] = strings.setdefault(h.names[k], len(strings))
-            track = idx.seg_track[win.seg].astype(np.uint32)
-            track += np.uint32(h.track_base)
-            parts.append({"start_ns": start, "dur_ns": dur, "id": ids, "name": remap[name_ids],
-                          "track": track, "depth": idx.seg_depth[win.seg].astype(np.uint16)})
-            for t in range(h.num_tracks):
-                if win.in_window[t] or win.returned[t]:
-                    track_info.append({"id": h.track_base + t, "in_window": int(win.in_window[t]),
-                                       "returned": int(win.returned[t])})
-        columns = {k: (parts[0][k] if len(parts) == 1 else np.concatenate([p[k] for p in parts]))
-                   if parts else np.zeros(0, dtype) for k, dtype in (("start_ns", np.float64),
-                                                        ("dur_ns", np.float64),
-                                                        ("id", np.uint32), ("name", np.uint32),
-                                                        ("track", np.uint32),
-                                                        ("depth", np.uint16))}
+                for n in u.tolist():
+                    remap[n] = strings.setdefault(h.names[n], len(strings))
+            np.take(remap, names, out=names)
         header = {"version": 1, "start_ns": start_ns, "end_ns": end_ns, "width": width,
-                  "bucket_ns": bucket_ns, "count": len(columns["id"]),
+                  "bucket_ns": bucket_ns, "count": at,
                   "strings": list(strings), "tracks": track_info}
-        return header, columns
+        return header, cols
 
     def host_of(self, eid: int) -> tuple[HostData, int]:
         """The host of event `eid` and the event's index in that host's file."""
