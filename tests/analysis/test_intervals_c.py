@@ -200,3 +200,47 @@ def test_events_route_to_their_line_or_their_device() -> None:
     np.testing.assert_array_equal(out, want)
     with pytest.raises(IndexError, match="code out of range"):
         route_events(a, z, on_host, line_track, has_op, codes, code_track[:2], out)
+
+
+@pytest.mark.parametrize("ref_dtype", [np.int32, np.int64])
+def test_emit_slices_writes_what_numpy_gathers(ref_dtype) -> None:
+    """A viewport's wire columns from its ranges, against expand + fancy indexing by hand;
+    a damaged pool reference raises instead of reading out of bounds."""
+    from xdiag.analysis._intervals import emit_slices
+
+    rng = np.random.default_rng(7)
+    n, n_seg, n_pool = 5000, 12, 3000
+    start = np.sort(rng.integers(0, 10**12, n))
+    end = start + rng.integers(0, 10**7, n)
+    name = rng.integers(0, 300, n).astype(np.int32)
+    src = rng.permutation(n).astype(ref_dtype)
+    seg_track, seg_depth = rng.integers(0, 5, n_seg).astype(np.int32), \
+        rng.integers(0, 9, n_seg).astype(np.int32)
+    pool = rng.integers(0, n, n_pool).astype(ref_dtype)
+    segs = np.array([0, 3, 3, 7, 11], np.int64)
+    pooled = np.array([0, 1, 0, 1, 0], np.uint8)
+    lo = np.array([10, 100, 4990, 0, 30], np.int64)
+    hi = np.array([40, 2900, 5000, 0, 20], np.int64)  # an empty and a reversed range
+    ev = np.concatenate([pool[a:b] if p else np.arange(a, b)
+                         for a, b, p in zip(lo, hi, pooled, strict=True) if b > a])
+    ev = ev.astype(np.int64)
+    seg = np.concatenate([np.full(max(b - a, 0), s) for a, b, s in zip(lo, hi, segs, strict=True)])
+    k = len(ev)
+    out = [np.empty(k, np.float64), np.empty(k, np.float64), np.empty(k, np.uint32),
+           np.empty(k, np.uint32), np.empty(k, np.uint32), np.empty(k, np.uint16)]
+    emit_slices(lo, hi, pooled, pool, segs, seg_track, seg_depth, 1000, start, end, name,
+                src, 7, *out)
+    np.testing.assert_array_equal(out[0], start[ev].astype(np.float64))
+    np.testing.assert_array_equal(out[1], (end[ev] - start[ev]).astype(np.float64))
+    np.testing.assert_array_equal(out[2], name[ev])
+    np.testing.assert_array_equal(out[3], src[ev].astype(np.int64) + 7)
+    np.testing.assert_array_equal(out[4], seg_track[seg] + 1000)
+    np.testing.assert_array_equal(out[5], seg_depth[seg])
+    bad = pool.copy()
+    bad[500] = n
+    with pytest.raises(IndexError, match="slice out of range"):
+        emit_slices(lo, hi, pooled, bad, segs, seg_track, seg_depth, 0, start, end, name,
+                    src, 0, *out)
+    with pytest.raises(ValueError, match="wrong size"):
+        emit_slices(lo, hi, pooled, pool, segs, seg_track, seg_depth, 0, start, end, name,
+                    src, 0, *out[:5], np.empty(k + 1, np.uint16))
