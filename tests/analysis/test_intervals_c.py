@@ -244,3 +244,17 @@ def test_emit_slices_writes_what_numpy_gathers(ref_dtype) -> None:
     with pytest.raises(ValueError, match="wrong size"):
         emit_slices(lo, hi, pooled, pool, segs, seg_track, seg_depth, 0, start, end, name,
                     src, 0, *out[:5], np.empty(k + 1, np.uint16))
+
+
+def test_compact_names_ranks_the_ids_used() -> None:
+    from xdiag.analysis._intervals import compact_names
+
+    rng = np.random.default_rng(3)
+    names = rng.choice(np.array([4, 9, 17, 250, 251], np.uint32), 10_000)
+    want_used = np.unique(names)
+    want = np.searchsorted(want_used, names).astype(np.uint32) + 5
+    used = np.frombuffer(compact_names(names, 300, 5), np.int64)
+    np.testing.assert_array_equal(used, want_used)
+    np.testing.assert_array_equal(names, want)
+    with pytest.raises(IndexError, match="out of range"):
+        compact_names(np.array([3, 300], np.uint32), 300, 0)

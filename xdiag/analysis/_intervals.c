@@ -1,7 +1,7 @@
 /* The passes over slices and events that numpy cannot vectorise, or would make in
  * several passes, for the timeline index and the per-event work of ingest. Calls from
  * Python: sort_slices and build_lod (the index: analysis/timeline.py), find_ranges,
- * expand_ranges and emit_slices (a viewport and its wire columns), ps_to_ns (event
+ * expand_ranges, emit_slices and compact_names (a viewport and its wire columns), ps_to_ns (event
  * times), moved_ops and route_events (analysis/tracks.py), row_sums (the op table's
  * sums). Those a viewer waits on split their work over threads (core/threads.h).
  *
@@ -1169,6 +1169,55 @@ done:
     return result;
 }
 
+/* compact_names(names, n_names, base) -> bytes of int64: the distinct ids, ascending
+ *
+ *   A viewport's name column (uint32 ids into a table of n_names) rewritten in place to
+ *   base + the rank of each id among those used, so that the response carries only the
+ *   strings it uses. Returns the used ids in rank order.
+ */
+static PyObject *compact_names(PyObject *self, PyObject *args) {
+    Py_buffer nb;
+    Py_ssize_t n_names;
+    long long base;
+    if (!PyArg_ParseTuple(args, "w*nL", &nb, &n_names, &base)) return NULL;
+    PyObject *result = NULL;
+    uint32_t *rank = NULL;
+    Py_ssize_t k = nb.len / 4;
+    uint32_t *names = (uint32_t *)nb.buf;
+    if (nb.len % 4 || n_names < 0 || base < 0 || base + n_names > UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "compact_names: bad arguments");
+        goto done;
+    }
+    rank = (uint32_t *)PyMem_Calloc(n_names ? n_names : 1, sizeof(uint32_t));
+    if (!rank) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < k; i++) {
+        if (names[i] >= (uint64_t)n_names) {
+            PyErr_SetString(PyExc_IndexError, "compact_names: name id out of range");
+            goto done;
+        }
+        rank[names[i]] = 1;
+    }
+    Py_ssize_t used = 0;
+    for (Py_ssize_t j = 0; j < n_names; j++) used += rank[j];
+    result = PyBytes_FromStringAndSize(NULL, used * 8);
+    if (!result) goto done;
+    int64_t *ids = (int64_t *)PyBytes_AS_STRING(result);
+    Py_ssize_t r = 0;
+    for (Py_ssize_t j = 0; j < n_names; j++)
+        if (rank[j]) {
+            ids[r] = j;
+            rank[j] = (uint32_t)(base + r++);
+        }
+    for (Py_ssize_t i = 0; i < k; i++) names[i] = rank[names[i]];
+done:
+    PyMem_Free(rank);
+    PyBuffer_Release(&nb);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"sort_slices", sort_slices, METH_VARARGS, "Order, depths and segments of a host's slices."},
     {"build_lod", build_lod, METH_VARARGS, "Level-of-detail blocks of sorted segments."},
@@ -1179,6 +1228,7 @@ static PyMethodDef methods[] = {
     {"route_events", route_events, METH_VARARGS, "Every event's track."},
     {"expand_ranges", expand_ranges, METH_VARARGS, "A viewport's slices from its ranges."},
     {"emit_slices", emit_slices, METH_VARARGS, "A viewport's slices into its wire columns."},
+    {"compact_names", compact_names, METH_VARARGS, "A viewport's name ids, ranked in place."},
     {NULL, NULL, 0, NULL},
 };
 

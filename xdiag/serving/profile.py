@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from xdiag.analysis import timeline
-from xdiag.analysis._intervals import emit_slices
+from xdiag.analysis._intervals import compact_names, emit_slices
 from xdiag.core import jsonio
 from xdiag.core.errors import BadRequest, Conflict, NotFound
 from xdiag.core.pack import unpack
@@ -139,19 +139,15 @@ class ProfileData:
                         idx.seg_depth, h.track_base, idx.ev_start, idx.ev_end, idx.ev_name,
                         idx.ev_src, h.eid_base, out["start_ns"], out["dur_ns"], out["name"],
                         out["id"], out["track"], out["depth"])
-            # Strings actually used, without sorting: mark, then map host ids -> response ids.
+            # Only the strings used: host name ids -> their rank among those used.
             names = out["name"]
-            used = np.zeros(len(h.names), dtype=bool)
-            used[names] = True
-            remap = np.zeros(len(h.names), dtype=np.uint32)
-            u = np.flatnonzero(used)
+            used = np.frombuffer(compact_names(names, len(h.names), 0), np.int64)
             if len(self.hosts) == 1:  # one host's names are distinct already: no dict
-                remap[u] = np.arange(len(strings), len(strings) + len(u), dtype=np.uint32)
-                strings.update(zip(h.names_arr[u].tolist(), remap[u].tolist(), strict=True))
+                strings.update(zip(h.names_arr[used].tolist(), range(len(used)), strict=True))
             else:  # names repeat across hosts: one string-table entry each
-                for n in u.tolist():
-                    remap[n] = strings.setdefault(h.names[n], len(strings))
-            np.take(remap, names, out=names)
+                glob = np.array([strings.setdefault(h.names[n], len(strings))
+                                 for n in used.tolist()], dtype=np.uint32)
+                np.take(glob, names, out=names)
         header = {"version": 1, "start_ns": start_ns, "end_ns": end_ns, "width": width,
                   "bucket_ns": bucket_ns, "count": at,
                   "strings": list(strings), "tracks": track_info}
