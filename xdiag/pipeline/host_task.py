@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from xdiag.core import tempfiles, threads
+from xdiag.core import heap, tempfiles, threads
 from xdiag.core.errors import InvalidProfile
 from xdiag.core.pack import pack_parts
 from xdiag.pipeline.costs import CostMemo, StoreCostCache
@@ -184,11 +184,15 @@ def init_worker(thread_count: int) -> None:
     """A pool process's set-up: its share of the cores, its own cost memo."""
     global _worker_costs
     threads.set_count(thread_count)
+    heap.map_large_blocks()
     _worker_costs = CostMemo()
 
 
 def in_worker(store_url: str, run: str, session: str, host: str, t0_ns: int,
               prefix: str) -> dict[str, Any]:
     """`ingest_host` in a pool process: picklable arguments, the store opened here."""
-    return ingest_host(open_store(store_url), run, session, host, t0_ns,
-                       layout.Derived(prefix), costs=_worker_costs or CostMemo())
+    try:
+        return ingest_host(open_store(store_url), run, session, host, t0_ns,
+                           layout.Derived(prefix), costs=_worker_costs or CostMemo())
+    finally:
+        heap.release()  # an idle pool process holds nothing of the host it ingested

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from xdiag.analysis.profile import needs_host_peaks, profile_t0
-from xdiag.core import metrics, threads
+from xdiag.core import heap, metrics, threads
 from xdiag.core.errors import Conflict, NotFound, StoreError, XdiagError
 from xdiag.core.names import profile_id
 from xdiag.pipeline import host_task, merge
@@ -130,6 +130,13 @@ class IngestRunner:
         Kubernetes Job); `finalize` then merges them. Raises XdiagError naming the
         failing host if a host file is unusable.
         """
+        # Its columns are given back to the system when freed, not kept by the heap
+        # (core/heap.py): the service's memory after an ingest is what it still holds.
+        with heap.large_blocks_mapped():
+            return self._ingest(record, inline=inline, hosts=hosts)
+
+    def _ingest(self, record: dict[str, Any], *, inline: bool,
+                hosts: list[str] | None) -> dict[str, Any]:
         derived = layout.Derived.of(record)
         todo = hosts or [h["host"] for h in record["hosts"]]
         t0_ns = profile_t0(record)
@@ -157,6 +164,7 @@ class IngestRunner:
             for f in cf.as_completed(futures):
                 progress(f.result())
         results = [done[h] for h in todo]
+        heap.release()  # the hosts' columns are gone: before the merge (and a host probe)
         if hosts is not None:
             return {"hosts": [{"host": r["host"], "events": r["events"]} for r in results]}
         seconds = time.perf_counter() - t_start
