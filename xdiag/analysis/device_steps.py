@@ -232,7 +232,7 @@ def windows(items: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray,
 
 
 def table(uniq: np.ndarray, a: np.ndarray, b: np.ndarray, declared: np.ndarray,
-          win: dict[str, np.ndarray], units: list[dict[str, Any]], op_step: np.ndarray,
+          win: dict[str, np.ndarray], units: list[dict[str, Any]],
           op_flops: np.ndarray) -> dict[str, np.ndarray]:
     """The host's step table.
 
@@ -240,10 +240,11 @@ def table(uniq: np.ndarray, a: np.ndarray, b: np.ndarray, declared: np.ndarray,
       uniq, a, b, declared: step numbers, annotation windows and declared model FLOPs
         (see `marks`).
       win: `windows` of those steps.
-      units: per device, `slices` (positions into the op arrays below of its op slices),
+      units: per device, `slices` (positions into `op_flops` of its op slices),
         `start`/`end` (their times), `top` (bool: nests in no other op), `collective`
-        (bool) and `device` (its number); `program_flops` optionally, per step.
-      op_step: per op slice, its step (annotation index, -1: none).
+        (bool), `step` (each slice's step: annotation index, -1 none) and `device` (its
+        number); `program_flops` optionally, per step. Consumed: each unit's per-op
+        columns are dropped once read (they are the peak of ingest's memory).
       op_flops: per op slice, its FLOPs (0 for ops whose cost counts elsewhere).
 
     Returns:
@@ -258,30 +259,36 @@ def table(uniq: np.ndarray, a: np.ndarray, b: np.ndarray, declared: np.ndarray,
     ws, we = win["start_ns"][idx], win["end_ns"][idx]
     remap = np.full(len(uniq) + 1, -1, np.int64)
     remap[idx] = np.arange(len(idx))
+    devices = [u["device"] for u in units]
     busy, coll, flops, tops_s, tops_e = [], [], [], [], []
     for u in units:
-        top = u["top"]
-        s, e = u["start"][top], u["end"][top]
+        top = u.pop("top")
+        s, e = u.pop("start")[top], u.pop("end")[top]
         us, ue = intervals.union(s, e)
-        c_top = u["collective"][top]
+        c_top = u.pop("collective")[top]
         # (No collectives, as on most devices: compute is all of it, and no second copy
         # of the per-op columns, which are ingest's peak memory.)
         cs, ce = intervals.union(s[~c_top], e[~c_top]) if c_top.any() else (us, ue)
-        del s, e, c_top
+        del s, e, c_top, top
         b_u = intervals.overlap_sum(us, ue, None, ws, we).round()
         busy.append(b_u)
         coll.append(np.maximum(b_u - intervals.overlap_sum(cs, ce, None, ws, we).round(), 0))
-        st = remap[op_step[u["slices"]]]
+        del cs, ce
+        st = remap[u.pop("step")]
         f = np.zeros(len(idx))
         ok = st >= 0
-        np.add.at(f, st[ok], op_flops[u["slices"]][ok])
+        np.add.at(f, st[ok], op_flops[u.pop("slices")][ok])
+        del st, ok
         if u.get("program_flops") is not None:
             f = np.maximum(f, u["program_flops"][idx])
         flops.append(f)
         tops_s.append(us)
         tops_e.append(ue)
     if tops_s:
-        us, ue = intervals.union(np.concatenate(tops_s), np.concatenate(tops_e))
+        starts, ends = np.concatenate(tops_s), np.concatenate(tops_e)
+        del tops_s[:], tops_e[:]
+        us, ue = intervals.union(starts, ends)
+        del starts, ends
         any_busy = intervals.overlap_sum(us, ue, None, ws, we).round()
     else:
         any_busy = np.zeros(len(idx))
@@ -291,7 +298,7 @@ def table(uniq: np.ndarray, a: np.ndarray, b: np.ndarray, declared: np.ndarray,
             "device_end_ns": win["device_end_ns"][idx],
             "complete": win["complete"][idx].astype(np.int8),
             "model_flops": declared[idx].astype(np.float64), "any_busy_ns": any_busy,
-            "devices": np.array([u["device"] for u in units], dtype=np.int64),
+            "devices": np.array(devices, dtype=np.int64),
             "busy_ns": np.array(busy).reshape(shape),
             "collective_ns": np.array(coll).reshape(shape),
             "flops": np.array(flops).reshape(shape)}

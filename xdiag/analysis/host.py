@@ -180,7 +180,11 @@ def analyse_host(cols: Any, t0_ns: int, *, cost_cache: CostCache | None = None,
     gpu_kernels.resolve(es, idx, tracks, modules)
     ops, op_info = op_table.build(es, idx, tracks, modules)
     kernels = _kernel_table(es, idx, ops)
-    steps = step_table.build(es, marks, idx, tracks, op_info, window)
+    # The step table reads a few of the per-event stats; the others are freed first.
+    step_stats = step_table.StepStats.of(es)
+    del es, name_codes
+    steps = step_table.build(step_stats, marks, idx, tracks, op_info, window)
+    del step_stats
     return HostAnalysis(index=idx, names=names, tracks=track_json, ops=ops, steps=steps,
                         modules=modules, window_ns=window, num_events=n,
                         aggregated_events=int(n - n_timed),

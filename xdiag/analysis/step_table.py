@@ -4,6 +4,7 @@ device, busy, collective and compute time and FLOPs (the step math itself is
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -13,17 +14,39 @@ from xdiag.analysis.event_stats import EventStats
 from xdiag.analysis.tracks import Track
 
 
-def build(es: EventStats, marks: tuple[np.ndarray, ...],
-                idx: timeline.TimelineIndex, tracks: list[Track], op_info: dict[str, Any],
-                window: tuple[int, int]) -> dict[str, np.ndarray]:
+@dataclasses.dataclass
+class StepStats:
+    """What the step table reads of the per-event stats (`EventStats`): the host's
+    analysis frees the others, the op table's, before it builds the step table, the
+    peak of ingest's memory."""
+
+    names: list[str]
+    run_id: tuple[np.ndarray, np.ndarray] | None  # CPU: program runs
+    correlation_id: tuple[np.ndarray, np.ndarray] | None  # GPU: kernel <-> launch
+    program_id: tuple[np.ndarray, np.ndarray] | None  # read for GPU kernels only
+
+    @classmethod
+    def of(cls, es: EventStats) -> StepStats:
+        """From materialised stats."""
+        assert not callable(es.run_id) and not callable(es.program_id)
+        return cls(names=es.names[1], run_id=es.run_id, correlation_id=es.correlation_id,
+                   program_id=es.program_id if es.correlation_id is not None else None)
+
+
+def build(stats: StepStats, marks: tuple[np.ndarray, ...],
+          idx: timeline.TimelineIndex, tracks: list[Track], op_info: dict[str, Any],
+          window: tuple[int, int]) -> dict[str, np.ndarray]:
     """Per step: its window as the device ran it and, per device, busy/collective time
     and FLOPs (see analysis/device_steps.py). `marks`: the step annotations' (step,
-    start, end, declared model FLOPs)."""
+    start, end, declared model FLOPs).
+
+    Memory: the per-op columns made here (times, steps) are dropped as soon as they are
+    read; each device's are views of one range of them, freed as the table reads them."""
     uniq, a, b, declared = marks
     pos, track_pos = op_info["pos"], op_info["track"]
     src = idx.ev_src
     op_start, op_end = idx.ev_start[pos], idx.ev_end[pos]
-    own = _device_step_line(idx, tracks, es.names[1])
+    own = _device_step_line(idx, tracks, stats.names)
     if own is not None:  # TPU: the device's own step line is the truth
         return _own_step_table(own, marks, idx, tracks, op_info, op_start, op_end)
     kernel_lut = np.array([t.kernels for t in tracks] + [False], dtype=bool)
@@ -31,30 +54,37 @@ def build(es: EventStats, marks: tuple[np.ndarray, ...],
     pos_track = np.repeat(idx.seg_track, np.diff(idx.seg_ptr))
     host_pos = np.flatnonzero(thread_lut[pos_track])
     del pos_track
-    op_src = src[pos]
     # Work items: GPU kernels (correlated to their launch), else CPU program runs.
-    gpu = es.correlation_id is not None and kernel_lut.any() and np.any(es.correlation_id[1])
-    run_vals, has_run = es.run_id if es.run_id is not None else (None, None)
+    gpu = stats.correlation_id is not None and kernel_lut.any() and \
+        np.any(stats.correlation_id[1])
+    run_vals, has_run = stats.run_id if stats.run_id is not None else (None, None)
     if gpu:
-        corr, has_corr = es.correlation_id
+        op_src = src[pos]
+        corr, has_corr = stats.correlation_id
         corr = np.asarray(corr).astype(np.int64, copy=False)
         is_k = kernel_lut[track_pos] & has_corr[op_src]
         hp = host_pos[has_corr[src[host_pos]]]
         items = device_steps.gpu_items(corr[op_src[is_k]], op_start[is_k], op_end[is_k],
                                        corr[src[hp]], idx.ev_start[hp], a, b)
+        del op_src
         op_item = np.full(len(pos), -1, np.int64)
-        op_item[is_k] = items["item"]
+        op_item[is_k] = items.pop("item")
+        del is_k
     elif run_vals is not None and np.any(has_run):
         run_vals = np.asarray(run_vals).astype(np.int64, copy=False)
         hp = host_pos[has_run[src[host_pos]]]
-        items = device_steps.cpu_items(run_vals[op_src], has_run[op_src], op_start, op_end,
+        op_src = src[pos]
+        op_run, op_has_run = run_vals[op_src], has_run[op_src]
+        del op_src
+        items = device_steps.cpu_items(op_run, op_has_run, op_start, op_end,
                                        run_vals[src[hp]], idx.ev_start[hp], idx.ev_end[hp],
                                        a, b)
-        op_item = items["item"]
+        del op_run, op_has_run
+        op_item = items.pop("item")
     else:  # nothing ties device work to steps: each op to the annotation it starts in
         step = device_steps.annotation_at(a, b, op_start, True) if len(a) else \
             np.full(len(pos), -1, np.int64)
-        items = {"item": None, "start": op_start, "end": op_end,
+        items = {"start": op_start, "end": op_end,
                  "step": step, "done": np.full(len(pos), -1, np.int8)}
         op_item = None  # each op is its own item: its step is the item's
     if op_item is None:
@@ -66,6 +96,7 @@ def build(es: EventStats, marks: tuple[np.ndarray, ...],
         op_step = np.full(len(pos), -1, np.int64)
     del op_item
     win = device_steps.windows(items, a, b, int(window[1]))
+    del items
 
     # Devices: a CPU or TPU op track each; a GPU's streams are one device.
     counts = idx.track_counts(len(tracks))
@@ -90,13 +121,15 @@ def build(es: EventStats, marks: tuple[np.ndarray, ...],
         m = slice(*ranges[0]) if len(ranges) == 1 else \
             np.concatenate([np.arange(lo, hi) for lo, hi in ranges])
         unit.update(slices=m, start=op_start[m], end=op_end[m], top=~nested[m],
-                    collective=coll[m])
+                    collective=coll[m], step=op_step[m])
         if unit.pop("kernels"):
             # Library kernels (cuBLAS, cub) have no instruction of their own, so their
             # FLOPs are missing from the op sums; a whole program's FLOPs are not.
             unit["program_flops"] = _program_flops_per_step(
-                es, op_src[m], op_step[m], len(a), op_info["module_flops"])
-    return device_steps.table(uniq, a, b, declared, win, units, op_step, flops)
+                stats, src[pos[m]], op_step[m], len(a), op_info["module_flops"])
+    # The units hold what the table reads of the per-op columns (and free it as read).
+    del op_start, op_end, op_step
+    return device_steps.table(uniq, a, b, declared, win, units, flops)
 
 
 def _device_step_line(idx: timeline.TimelineIndex, tracks: list[Track],
@@ -144,7 +177,7 @@ def _own_step_table(own: tuple[np.ndarray, np.ndarray, np.ndarray],
     win = {"start_ns": lo, "end_ns": hi, "device_start_ns": lo, "device_end_ns": hi,
            "has_work": np.ones(len(uniq), bool), "complete": np.ones(len(uniq), bool)}
     op_step = device_steps.annotation_at(lo, hi, op_start, True)
-    units = []
+    units: list[dict[str, Any]] = []
     nested, coll = op_info["nested"], op_info["collective"]
     track_pos = op_info["track"]
     counts = idx.track_counts(len(tracks))
@@ -152,19 +185,20 @@ def _own_step_table(own: tuple[np.ndarray, np.ndarray, np.ndarray],
         if tracks[t].kind != "xla_ops" or not counts[t]:
             continue
         a_, b_ = np.searchsorted(track_pos, np.array([t, t + 1], track_pos.dtype)).tolist()
-        m = np.arange(a_, b_)
+        m = slice(a_, b_)
         units.append({"device": tracks[t].device, "slices": m, "start": op_start[m],
-                      "end": op_end[m], "top": ~nested[m], "collective": coll[m]})
-    table = device_steps.table(uniq, host_a, host_b, declared, win, units, op_step,
-                               op_info["flops"])
-    return table
+                      "end": op_end[m], "top": ~nested[m], "collective": coll[m],
+                      "step": op_step[m]})
+    del op_start, op_end, op_step
+    return device_steps.table(uniq, host_a, host_b, declared, win, units, op_info["flops"])
 
 
-def _program_flops_per_step(es: EventStats, src: np.ndarray, step: np.ndarray, n_steps: int,
-                            module_flops: dict[int, float]) -> np.ndarray:
+def _program_flops_per_step(stats: StepStats, src: np.ndarray, step: np.ndarray,
+                            n_steps: int, module_flops: dict[int, float]) -> np.ndarray:
     """Per step, the cost-model FLOPs of every program that ran kernels in it (once each;
     assumes one execution of a program per step, as a jitted train step)."""
-    prog, has_prog = es.program_id
+    assert stats.program_id is not None
+    prog, has_prog = stats.program_id
     keep = has_prog[src] & (step >= 0)
     out = np.zeros(n_steps)
     if keep.any():
