@@ -158,9 +158,12 @@ def probe(seconds: float = PROBE_S) -> dict[str, float]:
 
 
 def _start_probe(seconds: float) -> subprocess.Popen:
+    # The probe measures the CPU alone: JAX need not look for (or start) accelerators,
+    # whose runtimes would add their memory and start-up to the service's process tree.
     return subprocess.Popen([sys.executable, "-m", "xdiag.pipeline.hostpeaks", str(seconds)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+                                 "JAX_PLATFORMS": "cpu"})
 
 
 def _result(returncode: int | None, out: str, err: str) -> dict[str, float]:
