@@ -6,7 +6,8 @@ format. `redact` masks all of them by their shapes; `RedactingFilter` applies it
 logger's records (message, arguments and traceback), and is installed on:
 - gunicorn's access and error logs by `GunicornLogger` (the image's server: gunicorn's
   `--logger-class`, set in `gunicorn_conf.py`), whatever access-log format is configured;
-- werkzeug's log (`xdiag serve`) and our own `xdiag.*` loggers, by `install()`.
+- our own `xdiag.*` loggers, `xdiag serve`'s access log (`xdiag.access`, cli/httpserver.py)
+  included, and werkzeug's (the test servers), by `install()` and `protect()`.
 """
 
 from __future__ import annotations
