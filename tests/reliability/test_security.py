@@ -487,7 +487,8 @@ def test_junk_numbers_get_a_clear_400_on_every_route(store) -> None:
             "profiles.profile_get": f"/api/v1/profiles/{PID}?wait=timeline&",
             "memory.memory_program": f"/api/v1/profiles/{PID}/memory/programs/none?",
             "memory.memory_diff": f"/api/v1/diff/memory?a={PID}&b={PID}&",
-            "kernels.kernel_stats": f"/api/v1/profiles/{PID}/kernels?"}
+            "kernels.kernel_stats": f"/api/v1/profiles/{PID}/kernels?",
+            "captures.capture_get": "/api/v1/captures/none?"}
     declared = _declared_numbers(app)
     assert {ep for ep, _ in declared} == set(urls), declared  # a new one: add its URL here
     for endpoint, name in declared:
