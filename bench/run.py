@@ -448,8 +448,7 @@ def verdicts(u: dict) -> list[str]:
                    f"{'met' if max(whole) <= 0.5 else 'NOT met'} (<= 0.5 s); of it, the trace's "
                    f"arrival in the service -> first viewport {min(ours):.2f}-{max(ours):.2f} s "
                    f"({'met' if max(ours) <= 0.5 else 'NOT met'}); the rest is the job's own "
-                   "profiler converting and sending its trace (and xdiag's validation parse, "
-                   "inside the service's trace_s).")
+                   "profiler converting and writing its trace.")
     return out
 
 
@@ -508,21 +507,28 @@ def user_report(u: dict, load: tuple[str, str]) -> str:
                   "from the end of the trace window (0.3 s after the capture's `started_at` "
                   "plus its duration: the service opens every host's window then) to the URL "
                   "printed and to the first viewport served (goal <= 0.5 s), split at the "
-                  "trace's arrival in the service (`started_at` + `trace_s`): before it, the "
-                  "job's own profiler converts and sends its trace; after it, xdiag's part. The "
-                  "trainer keeps running on the same 2 cores meanwhile. "
-                  "Phases are the service's: `trace_s` the profiler's RPC (the window, then the "
-                  "job serialising and sending its trace), `save_s` validation and storing, "
-                  "`ingest_s` the whole ingest.", "",
+                  "trace's arrival in the service (`trace_in_at`: the job's profiler has "
+                  "closed the trace file it writes into the capture's folder): before it, the "
+                  "job's own profiler converts and writes its trace; after it, xdiag's part. "
+                  "The trainer keeps running on the same 2 cores meanwhile. "
+                  "Phases are the service's: `trace_s` to the trace's arrival (the window, "
+                  "then the job converting and writing its trace), `validate_s` the "
+                  "validation parse (which the ingest keeps), `save_s` storing, `ingest_s` "
+                  "the whole ingest.", "",
                   "| capture | events | MB | window end -> URL (s) | -> first viewport (s) "
                   "| of which the job's profiler: window end -> trace in the service (s) "
-                  "| trace in the service -> first viewport (s) | service phases (s) |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| trace in the service -> first viewport (s) "
+                  "| the job's RPC answer -> first viewport (s; < 0: before it) "
+                  "| service phases (s) |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for i, r in enumerate(c["runs"], 1):
             ph = r.get("phases") or {}
+            rpc = "-" if r.get("rpc_answer_to_view_s") is None else \
+                f"{r['rpc_answer_to_view_s']:.2f}"
             lines.append(f"| {i} | {r['events']:,} | {r['bytes'] / 1e6:.0f} "
                          f"| {r['window_end_to_url_s']:.2f} | {r['window_end_to_view_s']:.2f} "
                          f"| {r['job_side_s']:.2f} | {r['trace_in_to_view_s']:.2f} "
+                         f"| {rpc} "
                          f"| " + ", ".join(f"{k} {v}" for k, v in ph.items()) + " |")
         lines.append(f"\nServer tree peak RSS over the three captures (the trainer is not "
                      f"in it): {c['rss_tree_peak_mb']:.0f} MB.")

@@ -373,6 +373,10 @@ def capture(server: Server, job: str, duration_ms: int = 2000) -> dict[str, Any]
     return {"id": pid, "window_end_to_url_s": t_url - end, "window_end_to_view_s": t_view - end,
             "job_side_s": trace_in - end, "trace_in_to_view_s": t_view - trace_in,
             "trace_in_to_url_s": t_url - trace_in,
+            # Negative: the first view was served before the job's profiler answered the
+            # RPC (a capture used to wait for that answer before it validated the trace).
+            "rpc_answer_to_view_s": t_view - _epoch_to_perf(int(cap["rpc_answered_at"] * 1e9))
+            if cap.get("rpc_answered_at") else None,
             "cli_url_s": t_url - t0, "duration_ms": duration_ms, "events": rec["events"],
             "bytes": sum(h["bytes"] for h in rec["hosts"]), "view": view, "returncode":
             cli.returncode, "phases": cap.get("phases"), "ingest": rec.get("ingest"),
@@ -444,10 +448,12 @@ def main() -> None:
     if args.capture:
         c = capture_trainer()
         for r in c["runs"]:
+            rpc = r["rpc_answer_to_view_s"]
             print(f"capture: window end -> URL {r['window_end_to_url_s']:.2f} s, -> first view "
                   f"{r['window_end_to_view_s']:.2f} s (the job's profiler {r['job_side_s']:.2f} s, "
-                  f"trace in -> first view {r['trace_in_to_view_s']:.2f} s; {r['events']:,} events, "
-                  f"{r['bytes'] / 1e6:.0f} MB), phases {r['phases']}", flush=True)
+                  f"trace in -> first view {r['trace_in_to_view_s']:.2f} s; the job's RPC answer "
+                  f"-> first view {'-' if rpc is None else f'{rpc:.2f}'} s; {r['events']:,} "
+                  f"events, {r['bytes'] / 1e6:.0f} MB), phases {r['phases']}", flush=True)
     for p in args.files:
         r = measure_file(p, args.windows)
         print(summary_line(r), flush=True)

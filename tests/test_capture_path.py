@@ -248,6 +248,8 @@ def test_capture_long_poll_and_phases(service, profiler) -> None:
     phases = done["phases"]
     assert set(phases) == {"trace_s", "validate_s", "save_s", "ingest_s"}
     assert done["started_at"] < done["trace_in_at"] < done["finished_at"]
+    # The profiler answered after the profile's timeline opened (it was held back).
+    assert done["trace_in_at"] < done["rpc_answered_at"] <= done["finished_at"]
     # No long poll without `wait`; junk is a 400, an unknown capture a 404.
     assert requests.get(f"{url}/api/v1/captures/{cap['id']}?wait=soon",
                         timeout=30).status_code == 400

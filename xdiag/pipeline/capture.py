@@ -222,6 +222,9 @@ class Captures:
             # answered by now (its job only frees its copy meanwhile).
             for rpc in self._rpcs.pop(cap["id"], []):
                 rpc.join(5)
+            answers = [h["_answered_at"] for h in cap["hosts"] if h.get("_answered_at")]
+            if answers:  # when the last profiler answered: what a capture waited for before
+                cap["rpc_answered_at"] = max(answers)
             shutil.rmtree(tmp, ignore_errors=True)
             metrics.CAPTURES.labels(cap["state"] if cap["state"] == "failed" else "done").inc()
             for h in cap["hosts"]:
@@ -280,8 +283,12 @@ class Captures:
             logdir = tmp / f"host{i}"
             name = h["_dial"].replace(":", "_") + layout.XPLANE_SUFFIX
             watch = TraceArrival(logdir, name)  # before the RPC: it sees the file closed
-            w = threading.Thread(target=_trace, args=(h["_dial"], str(logdir), req, start_at),
-                                 daemon=True)
+
+            def rpc(h: dict[str, Any] = h, logdir: Path = logdir) -> None:
+                _trace(h["_dial"], str(logdir), req, start_at)
+                h["_answered_at"] = time.time()
+
+            w = threading.Thread(target=rpc, daemon=True)
             w.start()
             workers.append((h, watch, w))
         self._rpcs[cap["id"]] = [w for _, _, w in workers]
