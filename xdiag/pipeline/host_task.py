@@ -184,7 +184,6 @@ def init_worker(thread_count: int) -> None:
     """A pool process's set-up: its share of the cores, its own cost memo."""
     global _worker_costs
     threads.set_count(thread_count)
-    heap.map_large_blocks()
     _worker_costs = CostMemo()
 
 

@@ -130,10 +130,12 @@ class IngestRunner:
         Kubernetes Job); `finalize` then merges them. Raises XdiagError naming the
         failing host if a host file is unusable.
         """
-        # Its columns are given back to the system when freed, not kept by the heap
-        # (core/heap.py): the service's memory after an ingest is what it still holds.
-        with heap.large_blocks_mapped():
+        try:
             return self._ingest(record, inline=inline, hosts=hosts)
+        finally:
+            # What the ingest freed goes back to the system, not kept by the C heap
+            # (core/heap.py): the service then holds what it still uses.
+            heap.release()
 
     def _ingest(self, record: dict[str, Any], *, inline: bool,
                 hosts: list[str] | None) -> dict[str, Any]:
