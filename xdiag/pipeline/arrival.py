@@ -81,12 +81,14 @@ class TraceArrival:
         """The trace file once the profiler has closed it, or once the RPC has ended (it
         is there or not); None if neither by `deadline` (time.monotonic())."""
         try:
+            poller = select.poll()  # not select(): a busy service may hold fds past 1024
+            if self._fd >= 0:
+                poller.register(self._fd, select.POLLIN)
             while self._fd >= 0 and rpc.is_alive():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
-                ready, _, _ = select.select([self._fd], [], [], min(left, 0.05))
-                if ready:
+                if poller.poll(min(left, 0.05) * 1000):
                     found = self._events()
                     if found is not None:
                         self.early = rpc.is_alive()
