@@ -413,11 +413,11 @@ HEADLINE_NOTES = """Reading the headline:
 - **Capture.** After a 2 s window the trainer's own profiler (TSL's profiler session, in
   the job) took 7-16 s to convert its 0.8-1.4M events and write the trace file: ~5 us of
   CPU per event on one thread (in-process, the training loop blocked, `stop_trace` of a
-  1.9 s window took 6.6 s for 1.33M events; perf: half converting the host tracer's events,
-  half merging planes, ~10% serialising), and 2-3x that while the trainer's 8 XLA threads
-  keep both cores busy (its thread gets ~40% of a core). The tracer levels xdiag asks for
-  (2/1/0, stock xprof's capture defaults) are not the cause: level 1 records the same
-  events. The capture takes the trace when the job closes the file, 0.6-1.4 s before the
+  1.9 s window took 6.6 s for 1.33M events; perf: ~40% converting the host tracer's
+  events, ~40% merging planes, ~10% serialising), and 2-3x that while the trainer's 8 XLA
+  threads keep both cores busy (perf: its thread got a third to a half of a core). The
+  tracer levels xdiag asks for (2/1/0, stock xprof's capture defaults) are not the cause:
+  level 1 records the same events. The capture takes the trace when the job closes the file, 0.6-1.4 s before the
   job answers the RPC (it frees its copy first); from there xdiag took 0.43-1.47 s to the
   first viewport, most of it the validation parse (0.19-0.66 s) and the index while the
   job and the trainer hold the cores. The CLI follows the capture's long poll.
