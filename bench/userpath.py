@@ -361,7 +361,13 @@ def capture(server: Server, job: str, duration_ms: int = 2000) -> dict[str, Any]
     t_view = time.perf_counter()
     _, err = cli.communicate(timeout=600)
     rec = wait_ready(http, server.url, pid)
-    cap = http.get(f"{server.url}/api/v1/captures/{rec['capture']['id']}", timeout=30).json()
+    cap_url = f"{server.url}/api/v1/captures/{rec['capture']['id']}"
+    cap = http.get(cap_url, timeout=30).json()
+    for _ in range(60):  # the profiler's answer is recorded once it has come
+        if cap.get("rpc_answered_at") or "trace_in_at" not in cap:
+            break
+        time.sleep(0.1)
+        cap = http.get(cap_url, timeout=30).json()
     # The service opens every host's window capture.ALIGN_DELAY_S (0.3 s) after it starts
     # the capture (`started_at`); the trace is in the service at `trace_in_at` (the job's
     # profiler has closed the file; older services: `trace_s` after the start, which

@@ -218,20 +218,23 @@ class Captures:
             log.exception("capture %s crashed", cap["id"])
             cap["state"], cap["error"] = "failed", f"internal error: {exc}"
         finally:
-            # A trace is taken when its file is complete; the RPC that wrote it has long
-            # answered by now (its job only frees its copy meanwhile).
-            for rpc in self._rpcs.pop(cap["id"], []):
-                rpc.join(5)
-            answers = [h["_answered_at"] for h in cap["hosts"] if h.get("_answered_at")]
-            if answers:  # when the last profiler answered: what a capture waited for before
-                cap["rpc_answered_at"] = max(answers)
-            shutil.rmtree(tmp, ignore_errors=True)
             metrics.CAPTURES.labels(cap["state"] if cap["state"] == "failed" else "done").inc()
             for h in cap["hosts"]:
                 metrics.CAPTURE_HOSTS.labels(h["state"]).inc()
             cap["wall_s"] = round(time.monotonic() - t_start, 3)
             cap["finished_at"] = time.time()
             self._save(cap)
+            # A trace was taken when its file was complete; the RPC that wrote it answers
+            # once its job has freed its copy (usually before the ingest ends): the
+            # capture's folder goes after that answer.
+            rpcs = self._rpcs.pop(cap["id"], [])
+            for rpc in rpcs:
+                rpc.join(5)
+            answers = [h["_answered_at"] for h in cap["hosts"] if h.get("_answered_at")]
+            if rpcs and answers:  # when the last profiler answered: a capture waited for it
+                cap["rpc_answered_at"] = max(answers)
+                self._save(cap)
+            shutil.rmtree(tmp, ignore_errors=True)
             self._threads.pop(cap["id"], None)
         return cap
 
