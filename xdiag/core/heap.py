@@ -14,6 +14,11 @@ returned on its own. It cut the ingest's peak by ~30 MB more, but each column th
 faults in fresh pages: on the same 3M-event profile the timeline index took 60-280 ms
 longer and the whole analysis 0.3-0.6 s (3x the page faults, 2-5x the system time).
 
+The price of `release`: the next ingest faults its working set in again instead of
+reusing the heap (through `xdiag serve`: a second 3M-event upload right after the first
++0.15-0.3 s to its URL, 10M +0.7 s in one run; with numpy's huge-page advice off that
+cost moved to the first upload instead). Not trimming kept 200-250 MB more at 3M events.
+
 Nothing here changes what a program computes; where the C library is not glibc it
 does nothing.
 """
