@@ -374,53 +374,50 @@ def _load() -> str:
         return "?"
 
 
-# What the headline's numbers say, measured on 2026-12-07 (the second full run of that
-# day and single-profile runs beside it); kept with the report until measured again.
+# What the headline's numbers say, measured on 2026-12-07 (the third full run of that
+# day, load 1-2, and single-profile runs beside it); kept with the report until measured again.
 HEADLINE_NOTES = """Reading the headline:
 
-- **The user's path now costs little over the ingest itself.** From the CLI's start to the
-  first viewport is within 0.1-0.6 s of the in-process first view of the same file in the
-  same run (second table: 1.28 s at 3M, 2.96 s at 5M, 5.31 s at 10M): the CLI's start-up
-  (~0.2 s; it no longer imports werkzeug's server), the body (0.1-0.45 s; written part by
-  part straight to its file) and the page's four requests (~0.1 s). Where the ratios miss
-  10x it is the validation parse and the index of the file, the same work as in-process;
-  on this VM, shared that day (load 4-8), both took 2-4x what they took on 2026-11-26
-  (in-process 5M first view 0.75 s then). Earlier the CLI waited for the whole ingest:
-  4.0-4.3 s to the URL at 3M (69 MB) in the issue's measurement.
-- **No probe on a fresh store's first view.** The ~2.2 s of a fresh store's first ingest that was not the
-  profile's own work (issue: ingest.seconds 3.25 vs host task 1.05) was the service host's
-  peak probe: JAX imported and an XLA matmul timed for 1 s in a thread of the service, on
-  the first view's cores and GIL, and the merge waiting for it inside `ingest.seconds`. It
-  now runs in a child process only while the service admits and ingests nothing (stopped
-  and run again later otherwise), or when a merge needs it; the wait is recorded apart
-  (`ingest.host_peaks_wait_s`): see "rest of the ingest" of the fresh stores below. The
-  ingest's modules are imported at start-up. What still separates a fresh service's first
-  upload from its second is the process's first large allocations (at 3M, 14.5k page
-  faults up to the index against 222 for the next upload, ~0.1 s; more at 10M) and this
-  VM's noise.
-- **New windows over HTTP are dominated by their bodies.** At 5M one new window at 4 x the
-  canvas width is a 1.6-2.8 MB binary body. Measured beside this run (18:44, load 3.7, 60
-  windows, http.client): `/healthz` 1.1 ms (werkzeug's server closes every connection and
-  starts a thread per request), an exact window at 1500 px 4.3 ms (1.6 MB), the trace
-  view's own plan (padded window, 4 x 1280 px) 8.0-9.5 ms (2.8 MB); in-process (second
-  table, no socket, 1500 px) 2.3-3.5 ms. The socket, werkzeug and the client's read cost
-  ~2.5 ms per MB here. <= 2 ms needs smaller bodies (the wire format, server/wire.py and
-  serving/) or a server that keeps connections open (`xdiag serve` on gunicorn's gthread
-  worker): neither is done here.
-- **RSS** is the ingest's peak (4.3x the file since the step table's per-op copies, see
-  "Since 2026-11-26" below) plus the service (~100 MB) and the early index it serves; the
-  fresh-store figure also holds the probe's process (~300 MB of JAX) when a merge runs it.
+- **On a quiet VM stock xprof is 2-3x faster than in the earlier run, xdiag less so: the
+  ratios fell.** This run (load 1-2): xprof's cold `trace_viewer@` 5.5 s at 3M, 9.1 s at
+  5M, 17.4 s at 10M (14.1 / 21.9 / 29.9 s in the run at load 5 before it); xdiag's first
+  viewport 1.2-1.3 s, 1.8-2.0 s, 3.4-4.6 s. Even in-process (second table, no CLI, body
+  or HTTP) xdiag's 3M first view is 0.74 s = 7.5x. At 3M the user's path is the CLI's
+  start-up 0.13-0.19 s (Python, click, requests), the body 0.13-0.33 s, the validation
+  parse 0.23-0.42 s, the timeline index 0.25-0.55 s (sort_slices is half of it) and the
+  page's requests 0.04-0.06 s. >= 10x at 3M means <= 0.55 s: the parse has to run while
+  the body streams in and the index has to be built as the parse goes (a streaming
+  parser in xplane/, planes handed over as they complete). Not done; the rest of the path
+  is already within ~0.3 s of the in-process figure.
+- **New windows: a server that keeps connections, a window written in one pass.** `xdiag
+  serve` runs on cheroot (cli/httpserver.py): werkzeug's development server closed every
+  connection and cannot keep one open; a 2.2 MB body on a kept connection, p50: werkzeug
+  3.2 ms, cheroot 1.9 ms, cheroot with a one-`sendall` writer 1.4 ms. The window itself
+  goes from its position ranges into the response's columns in one C pass (`emit_slices`,
+  `compact_names`) instead of ~5 MB of temporaries: the server's CPU for one 4 x 1280 px
+  window at 3M 3.5-3.9 -> 1.6 ms, minor page faults 808 -> 2 a request. Over real HTTP,
+  p50 1.3 ms on the trainer capture (57x xprof), 2.9-4.7 ms at 3M-10M (45-49x; 10-12 ms,
+  18-26x in the run at load 5). What is left is the body: ~68k slices, 2.2 MB at 34 bytes
+  a slice, whose transfer alone is ~1.4 ms here. <= 2 ms at 3M-10M needs a smaller wire
+  (a run per segment for track and depth, 6 of the 34 bytes; narrower times) or fewer
+  slices per window (the trace view asks for 4 x its canvas width). Not done.
+- **RSS** 3M 6.0x -> 4.7x, 10M 5.2x -> 3.7x the file: the C heap's free space is given
+  back after each ingest (core/heap.py, `malloc_trim`; glibc otherwise keeps freed columns)
+  and the step table holds only what it reads. Still above 3x: the host-peak probe's
+  process (~300 MB of JAX) beside the first ingest's merge, the op table's build (~110 MB
+  over its input, now ingest's peak stage), and each viewed profile's index (~80 MB at 3M)
+  in the server, mapped or still held as the early index.
 - **Capture.** After a 2 s window the trainer's own profiler (TSL's profiler session, in
-  the job) took 7-16 s to convert its 0.8-1.4M events and write the trace file: ~5 us of
-  CPU per event on one thread (in-process, the training loop blocked, `stop_trace` of a
+  the job) took 10.6-11.6 s to convert its 1.4-1.5M events and write the trace file: ~5 us
+  of CPU per event on one thread (in-process, the training loop blocked, `stop_trace` of a
   1.9 s window took 6.6 s for 1.33M events; perf: ~40% converting the host tracer's
   events, ~40% merging planes, ~10% serialising), and 2-3x that while the trainer's 8 XLA
-  threads keep both cores busy (perf: its thread got a third to a half of a core). The
-  tracer levels xdiag asks for (2/1/0, stock xprof's capture defaults) are not the cause:
-  level 1 records the same events. The capture takes the trace when the job closes the file, 0.6-1.4 s before the
-  job answers the RPC (it frees its copy first); from there xdiag took 0.43-1.47 s to the
-  first viewport, most of it the validation parse (0.19-0.66 s) and the index while the
-  job and the trainer hold the cores. The CLI follows the capture's long poll.
+  threads keep both cores busy. The tracer levels xdiag asks for (2/1/0, stock xprof's
+  capture defaults) are not the cause: level 1 records the same events. The capture takes
+  the trace when the job closes the file (inotify), 0.3-1.4 s before the job answers the
+  RPC; from there xdiag took 0.78-0.94 s to the first viewport (validation 0.36-0.53 s,
+  then the index, while the job and the trainer hold the cores). The CLI follows the
+  capture's long poll. A shorter window is the user's lever: 500 ms, 2.7-4.1 s of the job.
 """
 
 
