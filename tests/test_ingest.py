@@ -398,6 +398,14 @@ def test_timeline_is_served_while_the_tables_are_built(store_url: str, monkeypat
         release.set()
         worker.join(120)
     assert svc.profiles.get(pid)["status"] == "ready"
+    # Opening another profile lets go of this one's early view (its indexes as ingest
+    # built them, in memory), which nobody has asked for again since it finished.
+    assert svc.views._cache[pid][0] == "early"
+    other = svc.admission.store_session(run="r", session="s2", source="upload",
+                                        files=[admit.HostFile("h0", SMALL)])
+    svc.ingest.run(other["id"], inline=True)
+    assert client.get(f"/api/v1/profiles/{other['id']}/tracks").status_code == 200
+    assert pid not in svc.views._cache
     final = client.get(f"/api/v1/profiles/{pid}/tracks").json
     assert final["complete"] is True and final["steps"]
     assert final["tracks"] == tracks["tracks"] and final["end_ns"] == tracks["end_ns"]

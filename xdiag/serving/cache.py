@@ -126,4 +126,17 @@ class ProfileCache:
             self._cache.move_to_end(pid)
             while len(self._cache) > self.capacity:
                 self._cache.popitem(last=False)
+            early = [(p, d) for p, (g, d) in self._cache.items() if g == _EARLY and p != pid]
+        self._drop_finished(early)
         return data
+
+    def _drop_finished(self, early: list[tuple[str, ProfileData]]) -> None:
+        """Early views of profiles whose ingest has finished since: each holds its hosts'
+        indexes in memory as ingest built them (~80 MB at 3M events), where the finished
+        profile's would be mapped from its files. A profile nobody looked at again since
+        its early view would keep them until evicted."""
+        for pid, data in early:
+            if self.store.exists(layout.Derived.of(data.record).manifest):
+                with self._lock:
+                    if pid in self._cache and self._cache[pid][1] is data:
+                        del self._cache[pid]
