@@ -29,13 +29,14 @@ from xdiag.server.services import Services
 pytestmark = pytest.mark.slow
 
 # The job times a step to the moment its host sees the result; on a loaded 2-core machine
-# that moment lags the device's last op by a scheduler's whim (7 ms of a 122 ms step seen
-# in CI), and the lag moves one step's boundary, not the steps' sum. So: the steps
-# together within TOTAL_TOL, the typical (median) step within STEP_TOL, none past
-# STEP_MAX (the annotation-window bug this guards against was 12x off).
+# that moment lags the device's last op by a scheduler's whim: 7 ms of a 122 ms step
+# once (one boundary moved), and 3.5 ms of every ~130 ms blocking step with a benchmark
+# beside the suite (the sum 3.0% off). So: the steps together within TOTAL_TOL, the
+# typical (median) step within STEP_TOL, none past STEP_MAX (the annotation-window bug
+# this guards against was 12x off).
 STEP_TOL = 0.05  # step time, median over the steps
 STEP_MAX = 0.12  # step time, any one step
-TOTAL_TOL = 0.03  # step time, summed over the compared steps
+TOTAL_TOL = 0.05  # step time, summed over the compared steps
 MFU_TOL = 0.10  # MFU, relative
 
 

@@ -44,6 +44,18 @@ def _record(root: Path, pid: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _staged(root: Path, size: int) -> bool:
+    """Whether a staged copy of `size` bytes is in the store. The resumed ingest of the
+    first profile writes (and renames) temporary files of its own meanwhile."""
+    for p in root.rglob(".xdiag-tmp-*"):
+        try:
+            if p.stat().st_size == size:
+                return True
+        except FileNotFoundError:
+            continue  # renamed into place between the listing and the stat
+    return False
+
+
 def test_kill_9_mid_upload_and_mid_ingest_then_restart(tmp_path: Path, serve,
                                                        big: bytes) -> None:
     root, tmp = tmp_path / "store", tmp_path / "tmp"
@@ -63,7 +75,7 @@ def test_kill_9_mid_upload_and_mid_ingest_then_restart(tmp_path: Path, serve,
     # Killed once the upload is staged in the store (its hard-linked copy is there):
     # the file in the temp folder and the copy in the store are both left behind.
     deadline = time.monotonic() + 30
-    while not any(p.stat().st_size == len(big) for p in root.rglob(".xdiag-tmp-*")):
+    while not _staged(root, len(big)):
         assert time.monotonic() < deadline, "the upload was never staged"
         time.sleep(0.001)
     _kill(second)
