@@ -26,6 +26,7 @@ Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 THREADS = 32  # a long poll holds one while it waits; an idle keep-alive connection none
 IDLE_TIMEOUT_S = 75  # a connection silent this long is closed (and a stalled upload ends)
+STOP_GRACE_S = 2  # Ctrl-C / SIGTERM: requests in flight (a long poll) get this long to end
 
 
 class _SendallWriter(makefile.StreamWriter):
@@ -96,7 +97,8 @@ class AccessLog:
 def make_server(host: str, port: int, app: Wsgi) -> wsgi.Server:
     """Bound and listening (`port` 0: any free one; `bind_addr[1]` says which)."""
     srv = wsgi.Server((host, port), AccessLog(app), numthreads=THREADS, server_name="xdiag",
-                      timeout=IDLE_TIMEOUT_S, request_queue_size=128)
+                      timeout=IDLE_TIMEOUT_S, request_queue_size=128,
+                      shutdown_timeout=STOP_GRACE_S)
     srv.ConnectionClass = _Connection
     srv.version = "xdiag"  # the Server header
     srv.max_request_header_size = 64 * 1024
