@@ -1,7 +1,7 @@
 /* The passes over slices and events that numpy cannot vectorise, or would make in
  * several passes, for the timeline index and the per-event work of ingest. Calls from
  * Python: sort_slices and build_lod (the index: analysis/timeline.py), find_ranges,
- * expand_ranges, emit_slices and compact_names (a viewport and its wire columns), ps_to_ns (event
+ * emit_slices and compact_names (a viewport and its wire columns), ps_to_ns (event
  * times), moved_ops and route_events (analysis/tracks.py), row_sums (the op table's
  * sums). Those a viewer waits on split their work over threads (core/threads.h).
  *
@@ -1036,56 +1036,11 @@ done:
     return result;
 }
 
-/* expand_ranges(lo, hi, pooled, pool_ref) -> (ev, owner) as bytes of int64
- *
- *   The slices of a viewport: for each queried segment j, positions lo[j]..hi[j) of
- *   either the raw slices (the position is the slice) or, where pooled[j], of the LOD
- *   pool (pool_ref maps the position to its slice; int32 or int64). `owner` is j.
- */
-static PyObject *expand_ranges(PyObject *self, PyObject *args) {
-    Py_buffer lb, hb, pb, rb;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*", &lb, &hb, &pb, &rb)) return NULL;
-    PyObject *result = NULL, *ev_b = NULL, *own_b = NULL;
-    Py_ssize_t m = lb.len / 8, n_pool = rb.itemsize ? rb.len / rb.itemsize : 0;
-    const int64_t *lo = (const int64_t *)lb.buf, *hi = (const int64_t *)hb.buf;
-    const uint8_t *pooled = (const uint8_t *)pb.buf;
-    if (lb.len % 8 || hb.len != lb.len || pb.len != m || (rb.len && rb.itemsize != 4 &&
-                                                          rb.itemsize != 8)) {
-        PyErr_SetString(PyExc_ValueError, "expand_ranges: bad arguments");
-        goto done;
-    }
-    Py_ssize_t k = 0;
-    for (Py_ssize_t j = 0; j < m; j++) {
-        if (lo[j] < 0 || (pooled[j] && hi[j] > n_pool)) {
-            PyErr_SetString(PyExc_IndexError, "expand_ranges: range out of bounds");
-            goto done;
-        }
-        if (hi[j] > lo[j]) k += hi[j] - lo[j];
-    }
-    ev_b = PyBytes_FromStringAndSize(NULL, k * 8);
-    own_b = PyBytes_FromStringAndSize(NULL, k * 8);
-    if (!ev_b || !own_b) goto done;
-    int64_t *ev = (int64_t *)PyBytes_AS_STRING(ev_b), *own = (int64_t *)PyBytes_AS_STRING(own_b);
-    Py_ssize_t at = 0;
-    for (Py_ssize_t j = 0; j < m; j++) {
-        for (int64_t q = lo[j]; q < hi[j]; q++, at++) {
-            ev[at] = !pooled[j] ? q : idx_at(&rb, q);
-            own[at] = j;
-        }
-    }
-    result = PyTuple_Pack(2, ev_b, own_b);
-done:
-    Py_XDECREF(ev_b);
-    Py_XDECREF(own_b);
-    PyBuffer_Release(&lb); PyBuffer_Release(&hb); PyBuffer_Release(&pb); PyBuffer_Release(&rb);
-    return result;
-}
-
 /* emit_slices(lo, hi, pooled, pool_ref, segs, seg_track, seg_depth, track_base,
  *             ev_start, ev_end, ev_name, ev_src, id_base,
  *             out_start, out_dur, out_name, out_id, out_track, out_depth)
  *
- *   expand_ranges and gather_slices in one pass, straight into the response's columns:
+ *   A viewport's slices, straight into the response's columns:
  *   for each queried segment j (segs[j]), positions lo[j]..hi[j) of its raw slices or,
  *   where pooled[j], of the LOD pool (pool_ref: int32 or int64). Per slice: start and
  *   duration (float64), host-local name id and event id (ev_src + id_base, uint32),
@@ -1226,7 +1181,6 @@ static PyMethodDef methods[] = {
     {"find_ranges", find_ranges, METH_VARARGS, "A window's position range in each block."},
     {"moved_ops", moved_ops, METH_VARARGS, "CPU op events that move to device tracks."},
     {"route_events", route_events, METH_VARARGS, "Every event's track."},
-    {"expand_ranges", expand_ranges, METH_VARARGS, "A viewport's slices from its ranges."},
     {"emit_slices", emit_slices, METH_VARARGS, "A viewport's slices into its wire columns."},
     {"compact_names", compact_names, METH_VARARGS, "A viewport's name ids, ranked in place."},
     {NULL, NULL, 0, NULL},

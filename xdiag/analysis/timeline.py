@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from xdiag.analysis._intervals import build_lod, expand_ranges, find_ranges, sort_slices
+from xdiag.analysis._intervals import build_lod, find_ranges, sort_slices
 from xdiag.core import threads
 
 LMIN = 10  # finest summarised level: 1.024 µs buckets; below that, raw slices
@@ -167,17 +167,6 @@ def build(track: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray,
         ev_nested=None if ev_nested is None else ev_nested.view(bool))
 
 
-@dataclasses.dataclass
-class Window:
-    """The slices of one host in a viewport (indices into the index's ev_* arrays)."""
-
-    ev: np.ndarray  # int64 [k]
-    seg: np.ndarray  # int64 [k] segment of each returned slice
-    in_window: np.ndarray  # int64 [tracks] every slice of each track intersecting the window
-    returned: np.ndarray  # int64 [tracks]
-    bucket_ns: int
-
-
 def level_for(start_ns: int, end_ns: int, width_px: int) -> int:
     """The LOD level for a viewport: at most two buckets per pixel (between one and two).
 
@@ -191,8 +180,8 @@ def level_for(start_ns: int, end_ns: int, width_px: int) -> int:
 @dataclasses.dataclass
 class Ranges:
     """Where one host's slices in a viewport are: per queried segment, a position range
-    of its raw slices or, where `pooled`, of the LOD pool (`emit_slices` or
-    `expand_ranges` turn them into slices)."""
+    of its raw slices or, where `pooled`, of the LOD pool (`emit_slices` writes
+    their slices into a response's columns)."""
 
     segs: np.ndarray  # int64 [m] segment ids
     lo: np.ndarray  # int64 [m]
@@ -238,12 +227,3 @@ def ranges(idx: TimelineIndex, start_ns: int, end_ns: int, width_px: int, num_tr
                   in_window=in_window.astype(np.int64), returned=returned.astype(np.int64),
                   bucket_ns=bucket_ns)
 
-
-def query(idx: TimelineIndex, start_ns: int, end_ns: int, width_px: int, num_tracks: int,
-          tracks: np.ndarray | None = None) -> Window:
-    """Slices of every (selected) track in [start_ns, end_ns) at about 2 per pixel per depth."""
-    r = ranges(idx, start_ns, end_ns, width_px, num_tracks, tracks)
-    ev_b, owner_b = expand_ranges(r.lo, r.hi, r.pooled, idx.pool_ref)
-    ev, owner = np.frombuffer(ev_b, np.int64), np.frombuffer(owner_b, np.int64)
-    return Window(ev=ev, seg=r.segs[owner], in_window=r.in_window, returned=r.returned,
-                  bucket_ns=r.bucket_ns)
