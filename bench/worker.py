@@ -134,8 +134,9 @@ def xdiag_ingest(path: str, store: str) -> dict:
 
     from xdiag.core.config import Settings
     from xdiag.pipeline import admit
-    from xdiag.server import create_app, wire
+    from xdiag.server import create_app
     from xdiag.server.services import Services
+    from xdiag.serving import wire
 
     svc = Services(Settings.from_env(store=store, ingest_inline=True))  # XDIAG_HOST_PEAKS
     client = create_app(services=svc).test_client()

@@ -64,7 +64,7 @@ def test_two_replicas_on_one_bucket_are_one_service(gcs_url, serve, jobs) -> Non
     assert {s["track"] for s in tl["slices"]} <= {t["id"] for t in tracks["tracks"]}
     body, ctype = get(f"{a.url}/api/v1/profiles/{pid}/timeline?{window}")
     assert ctype.startswith("application/x-xdiag-timeline")
-    assert body[:4] == b"XDTL" and struct.unpack_from("<I", body, 4)[0] == 1
+    assert body[:4] == b"XDTL" and struct.unpack_from("<I", body, 4)[0] == 2
     # Both replicas answer the same for the same window.
     assert get_json(f"{b.url}/api/v1/profiles/{pid}/timeline?{window}&format=json") == tl
 

@@ -12,8 +12,8 @@ from support import FIXTURES
 
 from xdiag.core.config import Settings
 from xdiag.pipeline import admit
-from xdiag.server import wire
 from xdiag.server.services import Services
+from xdiag.serving import wire
 
 
 def add_profile(svc: Services, run: str) -> str:

@@ -226,24 +226,44 @@ def test_emit_slices_writes_what_numpy_gathers(ref_dtype) -> None:
     ev = ev.astype(np.int64)
     seg = np.concatenate([np.full(max(b - a, 0), s) for a, b, s in zip(lo, hi, segs, strict=True)])
     k = len(ev)
-    out = [np.empty(k, np.float64), np.empty(k, np.float64), np.empty(k, np.uint32),
-           np.empty(k, np.uint32), np.empty(k, np.uint32), np.empty(k, np.uint16)]
-    emit_slices(lo, hi, pooled, pool, segs, seg_track, seg_depth, 1000, start, end, name,
-                src, 7, *out)
-    np.testing.assert_array_equal(out[0], start[ev].astype(np.float64))
-    np.testing.assert_array_equal(out[1], (end[ev] - start[ev]).astype(np.float64))
-    np.testing.assert_array_equal(out[2], name[ev])
-    np.testing.assert_array_equal(out[3], src[ev].astype(np.int64) + 7)
-    np.testing.assert_array_equal(out[4], seg_track[seg] + 1000)
-    np.testing.assert_array_equal(out[5], seg_depth[seg])
+    origin = int(start[ev].min())
+    wide = [np.float64, np.float64, np.uint32, np.uint32, np.uint32, np.uint16]
+    narrow = [np.uint32, np.uint32, np.uint16, np.uint32, np.uint16, np.uint8]
+    for dtypes, base, org in ((wide, 1000, 0), (narrow, 1000, origin), (wide, 0, origin)):
+        out = [np.empty(k, d) for d in dtypes]
+        if dtypes is narrow:  # the test's times span ~10^12 ns: bring them within uint32
+            start_in, end_in = origin + (start - origin) // 1000, origin + (end - origin) // 1000
+        else:
+            start_in, end_in = start, end
+        emit_slices(lo, hi, pooled, pool, segs, seg_track, seg_depth, base, start_in, end_in,
+                    name, src, 7, org, *out)
+        np.testing.assert_array_equal(out[0], start_in[ev] - org)
+        np.testing.assert_array_equal(out[1], end_in[ev] - start_in[ev])
+        np.testing.assert_array_equal(out[2], name[ev])
+        np.testing.assert_array_equal(out[3], src[ev].astype(np.int64) + 7)
+        np.testing.assert_array_equal(out[4], seg_track[seg] + base)
+        np.testing.assert_array_equal(out[5], seg_depth[seg])
+    out = [np.empty(k, d) for d in wide]
     bad = pool.copy()
     bad[500] = n
     with pytest.raises(IndexError, match="slice out of range"):
         emit_slices(lo, hi, pooled, bad, segs, seg_track, seg_depth, 0, start, end, name,
-                    src, 0, *out)
+                    src, 0, 0, *out)
     with pytest.raises(ValueError, match="wrong size"):
         emit_slices(lo, hi, pooled, pool, segs, seg_track, seg_depth, 0, start, end, name,
-                    src, 0, *out[:5], np.empty(k + 1, np.uint16))
+                    src, 0, 0, *out[:5], np.empty(k + 1, np.uint16))
+    # A value a narrow column cannot hold is refused, never wrapped: times past 2^32 ns
+    # of the origin, a start before it, a track past 65535, a depth past 255.
+    for col, dtype, args in ((0, np.uint32, dict(org=0)), (0, np.uint32, dict(org=origin + 1)),
+                             (4, np.uint16, dict(base=70_000)), (5, np.uint8, dict(deep=True))):
+        out = [np.empty(k, d) for d in wide]
+        out[col] = np.empty(k, dtype)
+        if col == 0:
+            out[1] = np.empty(k, np.uint32)
+        depth = seg_depth + 300 if args.get("deep") else seg_depth
+        with pytest.raises(ValueError, match="does not fit"):
+            emit_slices(lo, hi, pooled, pool, segs, seg_track, depth, args.get("base", 0),
+                        start, end, name, src, 0, args.get("org", origin), *out)
 
 
 def test_compact_names_ranks_the_ids_used() -> None:
@@ -258,3 +278,9 @@ def test_compact_names_ranks_the_ids_used() -> None:
     np.testing.assert_array_equal(names, want)
     with pytest.raises(IndexError, match="out of range"):
         compact_names(np.array([3, 300], np.uint32), 300, 0)
+    short = rng.choice(np.array([4, 9, 60_000], np.uint16), 1000)  # a uint16 column
+    used = np.frombuffer(compact_names(short, 65_536, 0), np.int64)
+    np.testing.assert_array_equal(used, [4, 9, 60_000])
+    np.testing.assert_array_equal(short.dtype, np.uint16)
+    with pytest.raises(ValueError, match="bad arguments"):  # ranks past what uint16 holds
+        compact_names(np.zeros(3, np.uint16), 10, 65_530)

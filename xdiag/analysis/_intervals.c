@@ -1037,23 +1037,43 @@ done:
 }
 
 /* emit_slices(lo, hi, pooled, pool_ref, segs, seg_track, seg_depth, track_base,
- *             ev_start, ev_end, ev_name, ev_src, id_base,
+ *             ev_start, ev_end, ev_name, ev_src, id_base, origin,
  *             out_start, out_dur, out_name, out_id, out_track, out_depth)
  *
  *   A viewport's slices, straight into the response's columns:
  *   for each queried segment j (segs[j]), positions lo[j]..hi[j) of its raw slices or,
- *   where pooled[j], of the LOD pool (pool_ref: int32 or int64). Per slice: start and
- *   duration (float64), host-local name id and event id (ev_src + id_base, uint32),
- *   track (seg_track + track_base, uint32) and depth (uint16). The outputs hold exactly
- *   sum(hi - lo) rows. No intermediate arrays: a viewport of 70k slices is ~5 MB of
- *   temporaries otherwise, each a fresh mapping to fault in per request.
+ *   where pooled[j], of the LOD pool (pool_ref: int32 or int64). Per slice: start - origin
+ *   and duration (ns; uint32 or float64 columns), host-local name id (uint16 or uint32),
+ *   event id (ev_src + id_base, uint32), track (seg_track + track_base, uint16 or uint32)
+ *   and depth (uint8 or uint16): each column's item size says its type, chosen by the
+ *   caller from bounds it knows; a value that does not fit its column is an error, never
+ *   wrapped. The outputs hold exactly sum(hi - lo) rows. No intermediate arrays: a
+ *   viewport of 70k slices is ~5 MB of temporaries otherwise, each a fresh mapping to
+ *   fault in per request.
  */
+static inline int put_uint(const Py_buffer *b, Py_ssize_t i, uint64_t v) {
+    switch (b->itemsize) {
+    case 1: ((uint8_t *)b->buf)[i] = (uint8_t)v; return v <= UINT8_MAX;
+    case 2: ((uint16_t *)b->buf)[i] = (uint16_t)v; return v <= UINT16_MAX;
+    default: ((uint32_t *)b->buf)[i] = (uint32_t)v; return v <= UINT32_MAX;
+    }
+}
+
+static inline int put_time(const Py_buffer *b, Py_ssize_t i, int64_t v) {
+    if (b->itemsize == 8) {
+        ((double *)b->buf)[i] = (double)v;
+        return 1;
+    }
+    ((uint32_t *)b->buf)[i] = (uint32_t)v;
+    return v >= 0 && v <= UINT32_MAX;
+}
+
 static PyObject *emit_slices(PyObject *self, PyObject *args) {
     Py_buffer lb, hb, pb, rb, gb, tb, db, sb, eb, nb, xb, os_, od, on, oi, ot, odp;
-    long long track_base, id_base;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*Ly*y*y*y*Lw*w*w*w*w*w*", &lb, &hb, &pb, &rb,
-                          &gb, &tb, &db, &track_base, &sb, &eb, &nb, &xb, &id_base, &os_, &od,
-                          &on, &oi, &ot, &odp))
+    long long track_base, id_base, origin;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*Ly*y*y*y*LLw*w*w*w*w*w*", &lb, &hb, &pb, &rb,
+                          &gb, &tb, &db, &track_base, &sb, &eb, &nb, &xb, &id_base, &origin,
+                          &os_, &od, &on, &oi, &ot, &odp))
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t m = lb.len / 8, n = sb.len / 8, n_seg = tb.len / 4;
@@ -1064,7 +1084,10 @@ static PyObject *emit_slices(PyObject *self, PyObject *args) {
     if (lb.len % 8 || hb.len != lb.len || pb.len != m || gb.len != m * 8 || tb.len % 4 ||
         db.len != tb.len || sb.len % 8 || eb.len != sb.len || nb.len != n * 4 ||
         (xb.itemsize != 4 && xb.itemsize != 8) || xb.len != n * xb.itemsize ||
-        (rb.len && rb.itemsize != 4 && rb.itemsize != 8)) {
+        (rb.len && rb.itemsize != 4 && rb.itemsize != 8) ||
+        (os_.itemsize != 4 && os_.itemsize != 8) || od.itemsize != os_.itemsize ||
+        (on.itemsize != 2 && on.itemsize != 4) || oi.itemsize != 4 ||
+        (ot.itemsize != 2 && ot.itemsize != 4) || (odp.itemsize != 1 && odp.itemsize != 2)) {
         PyErr_SetString(PyExc_ValueError, "emit_slices: bad arguments");
         goto done;
     }
@@ -1076,8 +1099,9 @@ static PyObject *emit_slices(PyObject *self, PyObject *args) {
         }
         if (hi[j] > lo[j]) k += hi[j] - lo[j];
     }
-    if (os_.len != k * 8 || od.len != k * 8 || on.len != k * 4 || oi.len != k * 4 ||
-        ot.len != k * 4 || odp.len != k * 2) {
+    if (os_.len != k * os_.itemsize || od.len != k * od.itemsize ||
+        on.len != k * on.itemsize || oi.len != k * 4 || ot.len != k * ot.itemsize ||
+        odp.len != k * odp.itemsize) {
         PyErr_SetString(PyExc_ValueError, "emit_slices: outputs of the wrong size");
         goto done;
     }
@@ -1094,25 +1118,28 @@ static PyObject *emit_slices(PyObject *self, PyObject *args) {
     const int64_t *st = (const int64_t *)sb.buf, *en = (const int64_t *)eb.buf;
     const int32_t *nm = (const int32_t *)nb.buf, *trk = (const int32_t *)tb.buf;
     const int32_t *dep = (const int32_t *)db.buf;
-    double *o_s = (double *)os_.buf, *o_d = (double *)od.buf;
-    uint32_t *o_n = (uint32_t *)on.buf, *o_i = (uint32_t *)oi.buf, *o_t = (uint32_t *)ot.buf;
-    uint16_t *o_dp = (uint16_t *)odp.buf;
+    uint32_t *o_i = (uint32_t *)oi.buf;
+    int fits = 1;
     Py_BEGIN_ALLOW_THREADS
     Py_ssize_t at = 0;
     for (Py_ssize_t j = 0; j < m; j++) {
-        uint32_t track = (uint32_t)(trk[segs[j]] + track_base);
-        uint16_t depth = (uint16_t)dep[segs[j]];
+        int64_t track = trk[segs[j]] + track_base, depth = dep[segs[j]];
+        if (hi[j] > lo[j] && (track < 0 || depth < 0)) fits = 0;
         for (int64_t q = lo[j]; q < hi[j]; q++, at++) {
             int64_t e = pooled[j] ? idx_at(&rb, q) : q;
-            o_s[at] = (double)st[e];
-            o_d[at] = (double)(en[e] - st[e]);
-            o_n[at] = (uint32_t)nm[e];
+            fits &= put_time(&os_, at, st[e] - origin);
+            fits &= put_time(&od, at, en[e] - st[e]);
+            fits &= put_uint(&on, at, (uint64_t)(uint32_t)nm[e]);
             o_i[at] = (uint32_t)(idx_at(&xb, e) + id_base);
-            o_t[at] = track;
-            o_dp[at] = depth;
+            fits &= put_uint(&ot, at, (uint64_t)track);
+            fits &= put_uint(&odp, at, (uint64_t)depth);
         }
     }
     Py_END_ALLOW_THREADS
+    if (!fits) {
+        PyErr_SetString(PyExc_ValueError, "emit_slices: a value does not fit its column");
+        goto done;
+    }
     Py_INCREF(Py_None);
     result = Py_None;
 done:
@@ -1126,10 +1153,14 @@ done:
 
 /* compact_names(names, n_names, base) -> bytes of int64: the distinct ids, ascending
  *
- *   A viewport's name column (uint32 ids into a table of n_names) rewritten in place to
- *   base + the rank of each id among those used, so that the response carries only the
- *   strings it uses. Returns the used ids in rank order.
+ *   A viewport's name column (uint16 or uint32 ids into a table of n_names) rewritten in
+ *   place to base + the rank of each id among those used, so that the response carries
+ *   only the strings it uses. Returns the used ids in rank order.
  */
+static inline uint32_t name_at(const Py_buffer *b, Py_ssize_t i) {
+    return b->itemsize == 2 ? ((const uint16_t *)b->buf)[i] : ((const uint32_t *)b->buf)[i];
+}
+
 static PyObject *compact_names(PyObject *self, PyObject *args) {
     Py_buffer nb;
     Py_ssize_t n_names;
@@ -1137,9 +1168,10 @@ static PyObject *compact_names(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "w*nL", &nb, &n_names, &base)) return NULL;
     PyObject *result = NULL;
     uint32_t *rank = NULL;
-    Py_ssize_t k = nb.len / 4;
-    uint32_t *names = (uint32_t *)nb.buf;
-    if (nb.len % 4 || n_names < 0 || base < 0 || base + n_names > UINT32_MAX) {
+    Py_ssize_t k = nb.itemsize ? nb.len / nb.itemsize : 0;
+    uint64_t limit = nb.itemsize == 2 ? UINT16_MAX : UINT32_MAX;
+    if ((nb.itemsize != 2 && nb.itemsize != 4) || nb.len % nb.itemsize || n_names < 0 ||
+        base < 0 || (uint64_t)base + (uint64_t)n_names > limit + 1) {
         PyErr_SetString(PyExc_ValueError, "compact_names: bad arguments");
         goto done;
     }
@@ -1149,11 +1181,12 @@ static PyObject *compact_names(PyObject *self, PyObject *args) {
         goto done;
     }
     for (Py_ssize_t i = 0; i < k; i++) {
-        if (names[i] >= (uint64_t)n_names) {
+        uint32_t v = name_at(&nb, i);
+        if (v >= (uint64_t)n_names) {
             PyErr_SetString(PyExc_IndexError, "compact_names: name id out of range");
             goto done;
         }
-        rank[names[i]] = 1;
+        rank[v] = 1;
     }
     Py_ssize_t used = 0;
     for (Py_ssize_t j = 0; j < n_names; j++) used += rank[j];
@@ -1166,7 +1199,12 @@ static PyObject *compact_names(PyObject *self, PyObject *args) {
             ids[r] = j;
             rank[j] = (uint32_t)(base + r++);
         }
-    for (Py_ssize_t i = 0; i < k; i++) names[i] = rank[names[i]];
+    if (nb.itemsize == 2)
+        for (Py_ssize_t i = 0; i < k; i++)
+            ((uint16_t *)nb.buf)[i] = (uint16_t)rank[((uint16_t *)nb.buf)[i]];
+    else
+        for (Py_ssize_t i = 0; i < k; i++)
+            ((uint32_t *)nb.buf)[i] = rank[((uint32_t *)nb.buf)[i]];
 done:
     PyMem_Free(rank);
     PyBuffer_Release(&nb);

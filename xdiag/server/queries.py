@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from xdiag.server import wire
 from xdiag.server.auth import requires
 from xdiag.server.context import services
 from xdiag.server.params import NOT_BLANK, PROFILE_ID, Flag, Int, IntList, Text, query
+from xdiag.serving import wire
 from xdiag.serving.events import details as event_details
 from xdiag.serving.profile import MAX_WIDTH, ProfileData
 from xdiag.serving.search import SEARCH_LIMIT
@@ -51,15 +51,16 @@ def timeline(pid: str, start_ns: int, end_ns: int | None, width: int,
     header, cols = d.timeline(start_ns, d.end_ns if end_ns is None else end_ns, width,
                               tracks or None, columns=body.columns if format != "json" else None)
     if format == "json":
-        strings = header["strings"]
+        strings, cols = header["strings"], wire.widen(header, cols)
         slices = [{"id": int(i), "name": strings[int(n)], "track": int(t), "depth": int(dp),
                    "start_ns": float(s), "dur_ns": float(du)}
                   for s, du, i, n, t, dp in zip(cols["start_ns"], cols["dur_ns"], cols["id"],
                                                 cols["name"], cols["track"], cols["depth"],
                                                 strict=True)]
-        return jsonify({k: header[k] for k in ("version", "start_ns", "end_ns", "width",
-                                               "bucket_ns", "tracks")} | {"slices": slices})
-    return Response(body.encode(header), mimetype="application/x-xdiag-timeline",
+        return jsonify({k: header[k] for k in ("start_ns", "end_ns", "width",
+                                               "bucket_ns", "tracks")}
+                       | {"version": wire.VERSION, "slices": slices})
+    return Response(body.encode(header), mimetype=wire.MIME,
                     headers={"Cache-Control": "private, max-age=3600"})
 
 

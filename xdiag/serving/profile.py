@@ -17,15 +17,29 @@ from xdiag.analysis._intervals import compact_names, emit_slices
 from xdiag.core import jsonio
 from xdiag.core.errors import BadRequest, Conflict, NotFound
 from xdiag.core.pack import unpack
+from xdiag.serving import wire
 from xdiag.store import ObjectStore, layout
 
 MAX_WIDTH = 16384
 
 
-def _new_columns(n: int) -> dict[str, np.ndarray]:
-    return {"start_ns": np.empty(n, np.float64), "dur_ns": np.empty(n, np.float64),
-            "id": np.empty(n, np.uint32), "name": np.empty(n, np.uint32),
-            "track": np.empty(n, np.uint32), "depth": np.empty(n, np.uint16)}
+def _new_columns(n: int, dtypes: dict[str, str]) -> dict[str, np.ndarray]:
+    return {name: np.empty(n, dtype) for name, dtype in dtypes.items()}
+
+
+def _time_bounds(idx: timeline.TimelineIndex, r: timeline.Ranges) -> tuple[int, int] | None:
+    """The earliest start and the latest end of the slices `r` selects: each range's first
+    and last slice, since a segment's slices (and its LOD blocks) are sorted by start and do
+    not overlap. None when `r` selects nothing."""
+    live = r.hi > r.lo
+    if not live.any():
+        return None
+    lo, hi, pooled = r.lo[live], r.hi[live] - 1, r.pooled[live].astype(bool)
+    if len(idx.pool_ref):
+        pool = idx.pool_ref
+        lo = np.where(pooled, pool[np.where(pooled, lo, 0)], lo)
+        hi = np.where(pooled, pool[np.where(pooled, hi, 0)], hi)
+    return int(idx.ev_start[lo].min()), int(idx.ev_end[hi].max())
 
 
 class HostData:
@@ -43,6 +57,7 @@ class HostData:
         self.names: list[str] = meta["names"]
         self.names_arr = np.array(self.names, dtype=object)
         self.num_tracks = len(meta["tracks"])
+        self.max_depth = int(self.index.seg_depth.max(initial=0))
         self._scopes: dict[int, str] | None = None
         self._pos: np.ndarray | None = None
         self._events: Any = None
@@ -100,10 +115,11 @@ class ProfileData:
 
     def timeline(self, start_ns: int, end_ns: int, width: int,
                  tracks: list[int] | None = None,
-                 columns: Callable[[int], dict[str, np.ndarray]] | None = None,
+                 columns: Callable[[int, dict[str, str]], dict[str, np.ndarray]] | None = None,
                  ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """The slices in a viewport: the wire's header and its six columns. `columns(n)`
-        says where n slices go (a response body's views, server/wire.py); new arrays
+        """The slices in a viewport: the wire's header and its six columns, each as narrow
+        as its values allow (serving/wire.py), starts after the header's `origin_ns`.
+        `columns(n, dtypes)` says where n slices go (a response body's views); new arrays
         otherwise."""
         if end_ns <= start_ns:
             raise BadRequest("end_ns must be greater than start_ns")
@@ -128,7 +144,18 @@ class ProfileData:
                     track_info.append({"id": h.track_base + t, "in_window": int(r.in_window[t]),
                                        "returned": int(r.returned[t])})
         counts = [r.count for _, r in found]
-        cols = (columns or _new_columns)(sum(counts))
+        bounds = [b for h, r in found if (b := _time_bounds(h.index, r)) is not None]
+        origin = min((b[0] for b in bounds), default=start_ns)
+        span = max((b[1] for b in bounds), default=origin) - origin
+        hosts = [h for h, _ in found]
+        dtypes = {"start_ns": wire.narrowest("start_ns", span),
+                  "dur_ns": wire.narrowest("dur_ns", span), "id": "uint32",
+                  "name": wire.narrowest("name", sum(len(h.names) for h in hosts) - 1),
+                  "track": wire.narrowest("track", max((h.track_base + h.num_tracks
+                                                        for h in hosts), default=0)),
+                  "depth": wire.narrowest("depth", max((h.max_depth for h in hosts),
+                                                       default=0))}
+        cols = (columns or _new_columns)(sum(counts), dtypes)
         strings: dict[str, int] = {}
         at = 0
         for (h, r), k in zip(found, counts, strict=True):
@@ -137,7 +164,7 @@ class ProfileData:
             idx = h.index
             emit_slices(r.lo, r.hi, r.pooled, idx.pool_ref, r.segs, idx.seg_track,
                         idx.seg_depth, h.track_base, idx.ev_start, idx.ev_end, idx.ev_name,
-                        idx.ev_src, h.eid_base, out["start_ns"], out["dur_ns"], out["name"],
+                        idx.ev_src, h.eid_base, origin, out["start_ns"], out["dur_ns"], out["name"],
                         out["id"], out["track"], out["depth"])
             # Only the strings used: host name ids -> their rank among those used.
             names = out["name"]
@@ -148,8 +175,8 @@ class ProfileData:
                 glob = np.array([strings.setdefault(h.names[n], len(strings))
                                  for n in used.tolist()], dtype=np.uint32)
                 np.take(glob, names, out=names)
-        header = {"version": 1, "start_ns": start_ns, "end_ns": end_ns, "width": width,
-                  "bucket_ns": bucket_ns, "count": at,
+        header = {"start_ns": start_ns, "end_ns": end_ns, "width": width,
+                  "bucket_ns": bucket_ns, "count": at, "origin_ns": origin,
                   "strings": list(strings), "tracks": track_info}
         return header, cols
 

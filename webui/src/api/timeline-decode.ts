@@ -39,7 +39,7 @@ export class WireFormatError extends Error {
 }
 
 const PREAMBLE_BYTES = 12;
-const BYTES: Record<ColumnDtype, number> = { float64: 8, uint32: 4, uint16: 2 };
+const BYTES: Record<ColumnDtype, number> = { float64: 8, uint32: 4, uint16: 2, uint8: 1 };
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export function align8(n: number): number {
@@ -51,19 +51,15 @@ export function columnsBase(headerLength: number): number {
   return align8(PREAMBLE_BYTES + headerLength);
 }
 
-function readColumn(
-  buf: ArrayBuffer,
-  view: DataView,
-  pos: number,
-  n: number,
-  dtype: ColumnDtype,
-): Float64Array | Uint32Array | Uint16Array {
+type Column = Float64Array | Uint32Array | Uint16Array | Uint8Array;
+
+function readColumn(buf: ArrayBuffer, view: DataView, pos: number, n: number, dtype: ColumnDtype): Column {
   const size = BYTES[dtype];
-  const aligned = pos % size === 0;
-  if (aligned && LITTLE_ENDIAN_HOST) {
+  if (pos % size === 0 && LITTLE_ENDIAN_HOST) {
     if (dtype === "float64") return new Float64Array(buf, pos, n);
     if (dtype === "uint32") return new Uint32Array(buf, pos, n);
-    return new Uint16Array(buf, pos, n);
+    if (dtype === "uint16") return new Uint16Array(buf, pos, n);
+    return new Uint8Array(buf, pos, n);
   }
   // Unaligned or big-endian host: copy element by element through a DataView.
   if (dtype === "float64") {
@@ -76,8 +72,18 @@ function readColumn(
     for (let i = 0; i < n; i++) out[i] = view.getUint32(pos + i * 4, true);
     return out;
   }
-  const out = new Uint16Array(n);
-  for (let i = 0; i < n; i++) out[i] = view.getUint16(pos + i * 2, true);
+  if (dtype === "uint16") {
+    const out = new Uint16Array(n);
+    for (let i = 0; i < n; i++) out[i] = view.getUint16(pos + i * 2, true);
+    return out;
+  }
+  return new Uint8Array(buf, pos, n); // bytes have no order or alignment
+}
+
+/** Starts: the column holds ns after `origin`; the model holds absolute ns. */
+function absolute(col: Column, origin: number): Float64Array {
+  const out = new Float64Array(col); // a native conversion, and a copy: the model owns it
+  for (let i = 0; i < out.length; i++) out[i] += origin;
   return out;
 }
 
@@ -108,11 +114,14 @@ export function decodeTimeline(buf: ArrayBuffer): TimelineData {
   const n = header.count;
   if (!Number.isInteger(n) || n < 0) throw new WireFormatError(`bad count ${n}`);
   const base = columnsBase(headerLength);
-  const cols: Record<string, Float64Array | Uint32Array | Uint16Array> = {};
+  if (n > 0 && !Number.isFinite(header.origin_ns)) throw new WireFormatError(`bad origin_ns ${header.origin_ns}`);
+  const cols: Record<string, Column> = {};
   for (const spec of header.columns ?? []) {
-    const expected = TIMELINE_COLUMNS[spec.name];
-    if (expected === undefined) continue; // unknown extra column: ignore (forward compatible)
-    if (spec.dtype !== expected) throw new WireFormatError(`column ${spec.name} is ${spec.dtype}, expected ${expected}`);
+    const allowed = TIMELINE_COLUMNS[spec.name];
+    if (allowed === undefined) continue; // unknown extra column: ignore (forward compatible)
+    if (!allowed.includes(spec.dtype)) {
+      throw new WireFormatError(`column ${spec.name} is ${spec.dtype}, expected one of ${allowed.join(", ")}`);
+    }
     if (spec.length !== n) throw new WireFormatError(`column ${spec.name} has ${spec.length} values, count is ${n}`);
     const pos = base + spec.offset;
     if (pos + n * BYTES[spec.dtype] > buf.byteLength) throw new WireFormatError(`column ${spec.name} runs past the end`);
@@ -122,7 +131,8 @@ export function decodeTimeline(buf: ArrayBuffer): TimelineData {
     if (!(name in cols)) throw new WireFormatError(`column ${name} is missing`);
   }
   const strings = header.strings ?? [];
-  const nameCol = cols.name as Uint32Array;
+  // One model whatever the wire's types: absolute float64 times, wide integers.
+  const nameCol = cols.name instanceof Uint32Array ? cols.name : new Uint32Array(cols.name!);
   for (let i = 0; i < n; i++) {
     if (nameCol[i]! >= strings.length) throw new WireFormatError(`name index ${nameCol[i]} outside the string table`);
   }
@@ -134,12 +144,12 @@ export function decodeTimeline(buf: ArrayBuffer): TimelineData {
     count: n,
     strings,
     tracks: header.tracks ?? [],
-    start: cols.start_ns as Float64Array,
-    dur: cols.dur_ns as Float64Array,
+    start: absolute(cols.start_ns!, n > 0 ? header.origin_ns : 0),
+    dur: cols.dur_ns instanceof Float64Array ? cols.dur_ns : new Float64Array(cols.dur_ns!),
     id: cols.id as Uint32Array,
     name: nameCol,
-    track: cols.track as Uint32Array,
-    depth: cols.depth as Uint16Array,
+    track: cols.track instanceof Uint32Array ? cols.track : new Uint32Array(cols.track!),
+    depth: cols.depth instanceof Uint16Array ? cols.depth : new Uint16Array(cols.depth!),
     wireBytes: buf.byteLength,
   };
 }

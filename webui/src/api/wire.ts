@@ -7,7 +7,7 @@
 // `*_at` / `last_seen` are Unix seconds.
 
 /** Version of the binary timeline format this client decodes. */
-export const TIMELINE_WIRE_VERSION = 1;
+export const TIMELINE_WIRE_VERSION = 2;
 /** First four bytes of every binary timeline response. */
 export const TIMELINE_MAGIC = "XDTL";
 export const TIMELINE_MIME = "application/x-xdiag-timeline";
@@ -203,7 +203,7 @@ export interface TimelineTrackCount {
   returned: number;
 }
 
-export type ColumnDtype = "float64" | "uint32" | "uint16";
+export type ColumnDtype = "float64" | "uint32" | "uint16" | "uint8";
 
 export interface TimelineColumnSpec {
   name: string;
@@ -222,6 +222,8 @@ export interface TimelineHeader {
   width: number;
   bucket_ns: number;
   count: number;
+  /** `start_ns` values are ns after this instant (the earliest start in the response). */
+  origin_ns: number;
   strings: string[];
   tracks: TimelineTrackCount[];
   columns: TimelineColumnSpec[];
@@ -238,14 +240,17 @@ export interface TimelineJson {
   slices: { id: number; name: string; track: number; depth: number; start_ns: number; dur_ns: number }[];
 }
 
-/** Column names and types every v1 binary response carries. */
-export const TIMELINE_COLUMNS: Readonly<Record<string, ColumnDtype>> = {
-  start_ns: "float64",
-  dur_ns: "float64",
-  id: "uint32",
-  name: "uint32",
-  track: "uint32",
-  depth: "uint16",
+/**
+ * Columns every v2 binary response carries, and the types each may have: a response
+ * sends each as narrow as its values allow and says which in its header.
+ */
+export const TIMELINE_COLUMNS: Readonly<Record<string, readonly ColumnDtype[]>> = {
+  start_ns: ["uint32", "float64"],
+  dur_ns: ["uint32", "float64"],
+  id: ["uint32"],
+  name: ["uint16", "uint32"],
+  track: ["uint16", "uint32"],
+  depth: ["uint8", "uint16"],
 };
 
 export interface EventDetails {
