@@ -54,6 +54,17 @@ describe("ApiClient", () => {
     ]);
   });
 
+  it("follows a capture by long polls that name the state last seen", async () => {
+    const f = fakeFetch(() => json({ id: "c1", state: "saving", hosts: [] }));
+    const api = new ApiClient(f.fn);
+    await api.capture("c1");
+    await api.capture("c1", undefined, { state: "capturing" });
+    expect(f.calls.map((c) => c.url)).toEqual([
+      "/api/v1/captures/c1",
+      "/api/v1/captures/c1?wait=done&state=capturing&timeout=25",
+    ]);
+  });
+
   it("reports a network failure as status 0 and calls onUnauthorized on 401", async () => {
     const api = new ApiClient(async () => {
       throw new TypeError("Failed to fetch");

@@ -166,8 +166,13 @@ export class ApiClient {
   startCapture(req: CaptureRequest): Promise<Capture> {
     return this.json("POST", "/captures", req);
   }
-  capture(id: string, signal?: AbortSignal): Promise<Capture> {
-    return this.json("GET", `/captures/${encodeURIComponent(id)}`, undefined, signal);
+  /**
+   * With `wait: "done"` and the state last seen, the service answers when the capture's
+   * state moves on (or it ends), at most `timeoutS` later: a long poll, not a timer.
+   */
+  capture(id: string, signal?: AbortSignal, wait?: { state: string; timeoutS?: number }): Promise<Capture> {
+    const q = wait ? buildQuery({ wait: "done", state: wait.state, timeout: wait.timeoutS ?? 25 }) : "";
+    return this.json("GET", `/captures/${encodeURIComponent(id)}${q}`, undefined, signal);
   }
 
   // ---------------------------------------------------------- profiles

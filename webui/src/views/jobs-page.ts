@@ -1,6 +1,7 @@
 // Jobs: every registered job with its live and stale hosts (polled), a
-// Capture button with a duration, live capture progress (polling
-// GET /api/v1/captures/<id>) and a link to the resulting profile.
+// Capture button with a duration, live capture progress (a long poll of
+// GET /api/v1/captures/<id>: answered the moment its state moves on) and a
+// link to the resulting profile.
 
 import { ApiError, isAbort, type ApiClient } from "../api/client";
 import type { Capture, Job, Session } from "../api/wire";
@@ -10,7 +11,6 @@ import { h, replace } from "./dom";
 import { emptyState, errorState, loading } from "./states";
 
 const JOBS_POLL_MS = 3000;
-const CAPTURE_POLL_MS = 500;
 
 interface Card {
   el: HTMLElement;
@@ -151,8 +151,7 @@ export class JobsPage {
       let c = await this.api.startCapture({ job: jobName, duration_ms: durationMs });
       this.showCapture(card, c);
       while (!captureDone(c) && !this.destroyed) {
-        await new Promise((r) => setTimeout(r, CAPTURE_POLL_MS));
-        c = await this.api.capture(c.id);
+        c = await this.api.capture(c.id, undefined, { state: c.state });
         this.showCapture(card, c);
       }
     } catch (e) {
