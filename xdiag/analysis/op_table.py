@@ -2,8 +2,13 @@
 self time, category, FLOPs and bytes, and for collectives the time spent waiting apart
 from the transfer; plus per-slice FLOPs and collective flags for the step table.
 
-GPU kernels are counted under the op that launched them (`_kernel_op`). Grouping
-columns are built one at a time and freed, so the peak stays near one int64 per slice.
+GPU kernels are counted under the op that launched them (`_kernel_op`).
+
+Memory (this is ingest's peak stage): the grouping key is computed per slice in chunks
+straight from the per-event stats, and factorized in place (`_factorize_inplace`), so
+the table's transient memory is one int64 per slice (the key, which becomes each
+slice's row) plus the slice positions, tracks and sources, instead of several int64s
+per event.
 """
 
 from __future__ import annotations
@@ -25,6 +30,13 @@ def op_events(idx: timeline.TimelineIndex,
                tracks: list[Track]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positions (in idx order) of XLA op slices, those on op tracks, with the track and
     row of each: op tracks are whole segments, so all three come from np.repeat."""
+    pos, track, segs, sizes = _op_slices(idx, tracks)
+    return pos, track, np.repeat(idx.seg_depth[segs], sizes)
+
+
+def _op_slices(idx: timeline.TimelineIndex, tracks: list[Track]
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`op_events`' positions and tracks, and the op segments and their sizes."""
     op_tracks = np.array([t.kind == "xla_ops" for t in tracks] + [False], dtype=bool)
     segs = np.flatnonzero(op_tracks[idx.seg_track]) if len(idx.seg_track) else \
         np.zeros(0, np.int64)
@@ -35,89 +47,141 @@ def op_events(idx: timeline.TimelineIndex,
     offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     pos = np.arange(n, dtype=dtype)
     pos += np.repeat((idx.seg_ptr[segs] - offset).astype(dtype), sizes)
-    track = np.repeat(idx.seg_track[segs], sizes)
-    depth = np.repeat(idx.seg_depth[segs], sizes)
-    return pos, track, depth
+    return pos, np.repeat(idx.seg_track[segs], sizes), segs, sizes
 
 
-Column = tuple[Callable[[], np.ndarray], int | None]  # (make the column, its range if small)
-_SMALL_RANGE = 4096
+# Slices per chunk of the per-slice passes: their temporaries stay a few MB.
+_CHUNK = 1 << 18
+_SMALL_RANGE = 4096  # a grouping column with more values is factorized first
 
 
-def _unique_rows_lazy(columns: list[Column], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of n-row integer columns and each row's index among them, each
-    column made, folded into one key and freed in turn (peak: about one int64 per row).
+def _chunks(n: int) -> range:
+    return range(0, n, _CHUNK)
 
-    A column whose values are known to lie in [-1, range) is used as is; others are
-    factorized first, so the combined key stays small enough to factorize in O(n).
-    """
-    k = len(columns)
+
+def _factorize_inplace(v: np.ndarray) -> np.ndarray:
+    """np.unique(v, return_inverse=True) of an int64 array without its temporaries of
+    the array's size: returns the sorted distinct values, and `v` is overwritten with
+    each value's index among them."""
+    n = len(v)
     if n == 0:
-        return np.zeros((0, k), np.int64), np.zeros(0, np.int64)
-    key = np.zeros(n, dtype=np.int64)
-    values = []
+        return np.zeros(0, np.int64)
+    lo, hi = int(v.min()), int(v.max())
+    if hi - lo < max(1 << 16, n // 4):  # small range: a table of ranks, O(n)
+        v -= lo
+        seen = np.zeros(hi - lo + 1, bool)
+        seen[v] = True
+        rank = np.cumsum(seen, dtype=np.int64) - 1
+        np.take(rank, v, out=v, mode="clip")  # in place: every index is in range
+        return np.flatnonzero(seen).astype(np.int64) + lo
+    uniq = np.unique(np.concatenate([np.unique(v[a:a + _CHUNK]) for a in _chunks(n)]))
+    for a in _chunks(n):
+        part = v[a:a + _CHUNK]
+        part[...] = np.searchsorted(uniq, part)
+    return uniq
+
+
+def _coder(values: Callable[[int, int], np.ndarray], n: int
+           ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """The sorted distinct values of an int64 column of n rows made a chunk at a time
+    (`values(a, b)`: rows a..b), and a function from such values to their index among
+    them: np.unique(column, return_inverse=True) without the column."""
+    ends = [(a, min(a + _CHUNK, n)) for a in _chunks(n)]
+    if not ends:
+        return np.zeros(0, np.int64), lambda v: np.zeros(len(v), np.int64)
+    lo = min(int(values(a, b).min()) for a, b in ends)
+    hi = max(int(values(a, b).max()) for a, b in ends)
+    if hi - lo < max(1 << 16, n // 4):  # small range: a table of ranks
+        seen = np.zeros(hi - lo + 1, bool)
+        for a, b in ends:
+            seen[values(a, b) - lo] = True
+        rank = np.cumsum(seen, dtype=np.int64) - 1
+        return np.flatnonzero(seen).astype(np.int64) + lo, lambda v: rank[v - lo]
+    distinct = np.unique(np.concatenate([np.unique(values(a, b)) for a, b in ends]))
+    return distinct, lambda v: np.searchsorted(distinct, v)
+
+
+def _unique_rows(key: np.ndarray, columns: list[tuple[Callable[[int, int], np.ndarray], int]]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of (key, *columns) in lexicographic order, and each row's index
+    among them: `key` (int64, one per row) is overwritten with that index and returned.
+
+    Each of `columns` is made a chunk of rows at a time (`make(a, b)`), its values in
+    [-1, size), and folded into the key; the key is factorized in place, before and after.
+    """
+    values = [_factorize_inplace(key)]
     for make, size in columns:
-        col = np.asarray(make(), dtype=np.int64)
-        if size is not None and size <= _SMALL_RANGE:
-            vals = np.arange(-1, size, dtype=np.int64)
-            col += 1
-            codes = col
+        col = None
+        if size > _SMALL_RANGE:  # its distinct values instead, to keep the key small
+            col = np.empty(len(key), np.int64)
+            for a in _chunks(len(key)):
+                col[a:a + _CHUNK] = make(a, min(a + _CHUNK, len(key)))
+            vals = _factorize_inplace(col)
         else:
-            vals, codes = _factorize_sorted(col)
+            vals = np.arange(-1, size, dtype=np.int64)
+        for a in _chunks(len(key)):
+            b = min(a + _CHUNK, len(key))
+            part = key[a:b]
+            part *= len(vals)
+            if col is None:
+                part += make(a, b)
+                part += 1
+            else:
+                part += col[a:b]
         del col
-        key *= len(vals)
-        key += codes
-        del codes
         values.append(vals)
-    ukey, inv = _factorize_sorted(key)
-    del key
-    rows = np.zeros((len(ukey), k), dtype=np.int64)
+    ukey = _factorize_inplace(key)
+    rows = np.zeros((len(ukey), len(values)), dtype=np.int64)
     rest = ukey.copy()
-    for j in range(k - 1, -1, -1):
+    for j in range(len(values) - 1, -1, -1):
         rows[:, j] = values[j][rest % len(values[j])]
         rest //= len(values[j])
-    return rows, inv
+    return rows, key
 
 
 def build(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
               modules: list[ModuleInfo]) -> tuple[dict[str, list[Any]], dict[str, Any]]:
     """Op table per (module, op, program, device) over the op slices, plus per-slice FLOPs
-    and collective flags for the step table. Grouping columns are built one at a time and
-    freed, so the peak stays near one int64 per slice."""
-    pos, track_of_pos, _ = op_events(idx, tracks)
+    and collective flags for the step table. The grouping key is made a chunk of slices
+    at a time and factorized in place: the peak stays near one int64 per slice."""
+    pos, track_of_pos, _, _ = _op_slices(idx, tracks)
     names_codes, names = es.names
     op_codes, op_table, has_op = es.hlo_op
     mod_codes, mod_table, has_mod = es.hlo_module
     prog, has_prog = es.program_id
+    prog = np.asarray(prog)
     op_names = np.array([str(x) for x in op_table] + names, dtype=object)
     mod_names = np.array([str(x) for x in mod_table] + [""], dtype=object)
     dev_lut = np.array([t.device if t.device is not None else -1 for t in tracks] + [-1],
                        dtype=np.int64)
     src = idx.ev_src[pos]
     kernel_lut = np.array([t.kernels for t in tracks] + [False], dtype=bool)
-    # (module, op, program) folded into one key per event in reader order (sequential
-    # passes), then gathered into slice order once, instead of once per column.
+    # (module, op, program) folded into one key per slice, a chunk of slices at a time:
+    # ((module code) * n_op + op code) * n_prog + program code, where the program codes
+    # index the distinct program ids of all events (-1: none).
     n_mod, n_op = len(mod_table) + 1, len(op_table) + len(names)
-    prog_vals, prog_codes = _factorize_sorted(
-        np.where(has_prog, np.asarray(prog).astype(np.int64, copy=False), -1))
+
+    def programs(s: np.ndarray | slice) -> np.ndarray:
+        return np.where(has_prog[s], prog[s].astype(np.int64, copy=False), -1)
+    prog_vals, prog_code = _coder(lambda a, b: programs(slice(a, b)), len(prog))
     n_prog = len(prog_vals)
-    ev_key = np.where(has_mod, mod_codes, n_mod - 1).astype(np.int64)
-    ev_key *= n_op
-    ev_key += np.where(has_op, op_codes, len(op_table) + names_codes)
-    ev_key *= max(n_prog, 1)
-    ev_key += prog_codes
-    del prog_codes
-    key = ev_key[src]
-    del ev_key
-    makers: list[Column] = [
-        (lambda: key, None),
-        (lambda: dev_lut[track_of_pos], int(dev_lut.max(initial=-1)) + 1),
-    ]
+    key = np.empty(len(pos), np.int64)
+    for a in _chunks(len(pos)):
+        s = src[a:a + _CHUNK]
+        part = key[a:a + _CHUNK]
+        part[...] = np.where(has_mod[s], mod_codes[s], n_mod - 1)
+        part *= n_op
+        part += np.where(has_op[s], op_codes[s], len(op_table) + names_codes[s])
+        part *= max(n_prog, 1)
+        part += prog_code(programs(s))
+    columns: list[tuple[Callable[[int, int], np.ndarray], int]] = [
+        (lambda a, b: dev_lut[track_of_pos[a:b]], int(dev_lut.max(initial=-1)) + 1)]
     if kernel_lut.any():  # GPU: the kernel name is part of the key
-        makers.append((lambda: np.where(kernel_lut[track_of_pos], names_codes[src], -1),
-                       len(names)))
-    rows, inv = _unique_rows_lazy(makers, len(pos))
-    del key
+        columns.append((lambda a, b, src=src: np.where(kernel_lut[track_of_pos[a:b]],
+                                                       names_codes[src[a:b]], -1),
+                        len(names)))
+    rows, inv = _unique_rows(key, columns)  # inv: the key's own memory
+    del key, columns
     folded = rows[:, 0]
     uniq = np.empty((len(rows), 5), np.int64)
     uniq[:, 2] = prog_vals[folded % max(n_prog, 1)] if n_prog else -1
@@ -167,7 +231,7 @@ def build(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     order = np.argsort(first, kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
-    inv = rank[row_of.reshape(-1)][inv]
+    np.take(rank[row_of.reshape(-1)], inv, out=inv, mode="clip")  # in place
     row_op = (keys_sorted[order] // n_dev).tolist()
     row_dev = (keys_sorted[order] % n_dev - 1).tolist()
     n_rows = len(row_op)
@@ -183,6 +247,7 @@ def build(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     # over its kernels.
     share = _runs_per_kernel(inv, es.graph_run[src] if es.graph_run is not None else None,
                              occ)
+    del src
     # Category and costs depend on the op only: once per op, not per op and device.
     # (category, fused category, FLOPs, bytes, costed, counted in its fusion, payload)
     desc = []
