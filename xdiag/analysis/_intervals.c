@@ -1068,6 +1068,11 @@ static inline int put_time(const Py_buffer *b, Py_ssize_t i, int64_t v) {
     return v >= 0 && v <= UINT32_MAX;
 }
 
+/* A pooled (LOD) slice is read from anywhere in the index: four cache misses, which the
+ * loop requests this many slices ahead. Measured on 200 windows, one thread: p50 -7% at
+ * 3M events, -14% at 10M, mean -25% (8 ahead: no gain; 32 and 64 alike). */
+#define EMIT_AHEAD 64
+
 static PyObject *emit_slices(PyObject *self, PyObject *args) {
     Py_buffer lb, hb, pb, rb, gb, tb, db, sb, eb, nb, xb, os_, od, on, oi, ot, odp;
     long long track_base, id_base, origin;
@@ -1127,6 +1132,13 @@ static PyObject *emit_slices(PyObject *self, PyObject *args) {
         if (hi[j] > lo[j] && (track < 0 || depth < 0)) fits = 0;
         for (int64_t q = lo[j]; q < hi[j]; q++, at++) {
             int64_t e = pooled[j] ? idx_at(&rb, q) : q;
+            if (pooled[j] && q + EMIT_AHEAD < hi[j]) {  /* a pooled slice's four loads */
+                int64_t f = idx_at(&rb, q + EMIT_AHEAD);
+                __builtin_prefetch(st + f);
+                __builtin_prefetch(en + f);
+                __builtin_prefetch(nm + f);
+                __builtin_prefetch((const char *)xb.buf + f * xb.itemsize);
+            }
             fits &= put_time(&os_, at, st[e] - origin);
             fits &= put_time(&od, at, en[e] - st[e]);
             fits &= put_uint(&on, at, (uint64_t)(uint32_t)nm[e]);
