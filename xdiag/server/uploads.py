@@ -46,57 +46,98 @@ class Received:
 
 
 class _Body:
-    """The body's bytes not yet consumed, read from the stream as needed."""
+    """The body's bytes not yet consumed (`buf[lo:hi]`), read from the stream as needed
+    into one buffer that is reused: each byte is copied once from the stream's read
+    into it and once out to its file (the stream's `read` would allocate, zero and copy
+    every chunk again, and appending to a growing buffer copies it once more: together
+    ~40% of the receiving thread's CPU for 120 MB)."""
 
     def __init__(self, stream: IO[bytes]) -> None:
         self.stream = stream
-        self.buf = bytearray()
+        self._readinto = getattr(stream, "readinto", None)
+        self.buf = bytearray(2 * CHUNK)
+        self.lo = self.hi = 0
         self.eof = False
 
+    def __len__(self) -> int:
+        return self.hi - self.lo
+
     def more(self) -> None:
+        """Read more into the buffer (at least one byte, else the body broke off)."""
         if self.eof:
             raise BadRequest("the upload broke off before its end: send it again")
-        chunk = self.stream.read(CHUNK)
-        if chunk:
-            self.buf += chunk
+        if self.lo and (self.hi + CHUNK > len(self.buf) or self.lo == self.hi):
+            # Room at the end: the bytes not yet consumed move to the front.
+            n = self.hi - self.lo
+            self.buf[:n] = self.buf[self.lo:self.hi]
+            self.lo, self.hi = 0, n
+        if self.hi + CHUNK > len(self.buf):  # a part's headers longer than a chunk
+            self.buf.extend(bytes(self.hi + CHUNK - len(self.buf)))
+        if self._readinto is not None:
+            with memoryview(self.buf) as view:
+                got = self._readinto(view[self.hi:self.hi + CHUNK]) or 0
+        else:
+            chunk = self.stream.read(CHUNK)
+            got = len(chunk)
+            self.buf[self.hi:self.hi + got] = chunk
+        if got:
+            self.hi += got
         else:
             self.eof = True
+
+    def put(self, data: bytes) -> None:
+        """Bytes before the unconsumed ones (the body's leading line break)."""
+        if len(data) > self.lo:
+            self.buf[self.lo:self.lo] = bytes(len(data) - self.lo)
+            self.hi += len(data) - self.lo
+            self.lo = len(data)
+        self.lo -= len(data)
+        self.buf[self.lo:self.lo + len(data)] = data
+
+    def consume(self, n: int) -> None:
+        self.lo += n
+
+    def startswith(self, prefix: bytes, at: int = 0) -> bool:
+        return self.buf.startswith(prefix, self.lo + at, self.hi)
+
+    def bytes(self, a: int, b: int) -> bytes:
+        return bytes(self.buf[self.lo + a:self.lo + b])
 
     def find(self, needle: bytes, limit: int) -> int:
         """Index of `needle` in the buffer, reading more until it is there (at most
         `limit` bytes in)."""
         start = 0
         while True:
-            i = self.buf.find(needle, start)
-            if i >= 0 and i <= limit:
-                return i
-            if len(self.buf) > limit + len(needle):
+            i = self.buf.find(needle, self.lo + start, self.hi)
+            if i >= 0 and i - self.lo <= limit:
+                return i - self.lo
+            if len(self) > limit + len(needle):
                 raise BadRequest("malformed multipart body: a part's headers are too long")
-            start = max(0, len(self.buf) - len(needle) + 1)
+            start = max(0, len(self) - len(needle) + 1)
             self.more()
 
     def need(self, n: int) -> None:
-        while len(self.buf) < n:
+        while len(self) < n:
             self.more()
 
     def copy_until(self, delim: bytes, out: IO[bytes] | None) -> int:
         """Move the bytes before `delim` to `out` (dropped if None) as they arrive; the
         buffer then starts at `delim`. Returns how many bytes were moved."""
-        moved, start = 0, 0
+        moved, start = 0, self.lo
         keep = len(delim) - 1
         while True:
-            i = self.buf.find(delim, start)
-            n = i if i >= 0 else max(0, len(self.buf) - keep)
+            i = self.buf.find(delim, start, self.hi)
+            n = i - self.lo if i >= 0 else max(0, len(self) - keep)
             if n:
                 if out is not None:
                     with memoryview(self.buf) as view:
-                        out.write(view[:n])
-                del self.buf[:n]  # from the front: CPython moves the start, no copy
+                        out.write(view[self.lo:self.lo + n])
+                self.lo += n
                 moved += n
             if i >= 0:
                 return moved
-            start = len(self.buf) - keep if len(self.buf) > keep else 0
             self.more()
+            start = max(self.lo, self.hi - CHUNK - keep)  # only the new bytes are searched
 
 
 class _Capped(io.BytesIO):
@@ -135,30 +176,30 @@ def receive(stream: IO[bytes], content_type: str | None, dest: Path, *, field: s
     dash = b"--" + boundary.encode("latin-1")
     delim = b"\r\n" + dash
     body = _Body(stream)
-    body.buf += b"\r\n"  # the first delimiter may open the body without a line break
+    body.put(b"\r\n")  # the first delimiter may open the body without a line break
     form: MultiDict = MultiDict()
     files: list[Part] = []
     fields_size = 0
     body.copy_until(delim, None)  # the preamble
     for _ in range(PARTS_MAX + 1):
         body.need(len(delim) + 2)
-        del body.buf[:len(delim)]
-        if body.buf.startswith(b"--"):
+        body.consume(len(delim))
+        if body.startswith(b"--"):
             return Received(form, files)  # the close delimiter; the epilogue is not read
         end = body.find(b"\r\n", 256)  # transport padding, then the line break
-        if body.buf[:end].strip(b" \t"):
+        if body.bytes(0, end).strip(b" \t"):
             raise BadRequest("malformed multipart body: text after a boundary")
-        del body.buf[:end + 2]
-        end = body.find(b"\r\n\r\n", HEADERS_MAX) if not body.buf.startswith(b"\r\n") else -2
-        name, filename = _disposition(bytes(body.buf[:max(end, 0)]))
+        body.consume(end + 2)
+        end = body.find(b"\r\n\r\n", HEADERS_MAX) if not body.startswith(b"\r\n") else -2
+        name, filename = _disposition(body.bytes(0, max(end, 0)))
         body.need(end + 2 + len(delim))
         # An empty part may share its blank line's CRLF with the next delimiter (as
         # werkzeug's test client writes it); the delimiter is then kept.
-        del body.buf[:end + 2 if body.buf.startswith(delim, end + 2) else end + 4]
+        body.consume(end + 2 if body.startswith(delim, end + 2) else end + 4)
         if filename is not None and name == field:
             part = Part(len(files), filename, dest / f"{len(files)}.part")
-            with open(part.path, "wb") as fh:
-                part.bytes = body.copy_until(delim, fh)
+            with open(part.path, "wb", buffering=0) as fh:
+                part.bytes = body.copy_until(delim, _WriteAll(fh))
             files.append(part)
             if on_file is not None:
                 on_file(part)
@@ -169,3 +210,17 @@ def receive(stream: IO[bytes], content_type: str | None, dest: Path, *, field: s
             fields_size += body.copy_until(delim, value)
             form.add(name or "", value.getvalue().decode("utf-8", "replace"))
     raise BadRequest(f"more than {PARTS_MAX} parts in one upload")
+
+
+class _WriteAll:
+    """An unbuffered file's writes, each whole (no copy into a write buffer)."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh = fh
+
+    def write(self, data: memoryview) -> int:
+        with memoryview(data) as view:
+            done = 0
+            while done < len(view):
+                done += self.fh.write(view[done:]) or 0
+        return done
