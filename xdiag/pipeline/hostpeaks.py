@@ -8,13 +8,18 @@ start-up (`start`); an ingest that needs the peaks before it is done waits for i
 a standalone `xdiag ingest` measures when it first needs them. Analysis receives the
 result as data (`analysis.peaks.HostPeaks`).
 
-The probe runs in a process of its own (`python -m xdiag.pipeline.hostpeaks`): JAX and XLA (~1.5 s of CPU to import and compile, ~300 MB resident)
+The probe runs in a process of its own (`python -m xdiag.pipeline.hostpeaks`): JAX and XLA (~1.5 s of CPU to import and compile, ~230 MB resident)
 never enter the serving process. In the background it runs only while the service
 admits and ingests nothing (`busy`, from the ingest runner), and is stopped, to run
 again later, when an upload or ingest starts meanwhile: a profile uploaded right after
 start-up is parsed and indexed without it (and it does not measure a busy host).
 Nothing on a profile's first-view path waits for it: only the merge of an ingest that
-needs the peaks does (the timeline is served before), which then runs it at once.
+needs the peaks does (the timeline is served before), which then has it run as soon as
+no ingest holds a host file's columns (`holding`: an upload received and parsed, a
+host's analysis), so that the probe's memory is never added to an ingest's peak nor its
+CPU taken from one: it waits for them, and one that starts meanwhile stops it, to run
+again once that host's analysis is done. (A merge only waits; the host analyses it
+waits for never wait for the probe.)
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ MEASURED = "measured on the xdiag service host (no peaks recorded with the profi
 PROBE_S = 1.0
 PROBE_TIMEOUT_S = 120.0
 IDLE_S = 1.0  # the background probe waits for this long without uploads or ingests
+POLL_S = 0.05
 
 
 class ServicePeaks:
@@ -54,6 +60,10 @@ class ServicePeaks:
         # sets it): the background probe starts only after IDLE_S without any, and is
         # stopped, to start again later, if one begins meanwhile.
         self.busy: Callable[[], bool] = lambda: False
+        # Whether an upload is being received and parsed or a host file analysed now
+        # (the ingest runner sets it): the probe, even one a merge waits for, never
+        # runs beside one.
+        self.holding: Callable[[], bool] = lambda: False
 
     def start(self) -> None:
         """Measure in the background once the service is idle, unless configured or
@@ -66,8 +76,9 @@ class ServicePeaks:
             self._thread.start()
 
     def get(self) -> HostPeaks:
-        """The peaks; measures them now (or has the background probe run now, busy or
-        not, and waits for it) if needed."""
+        """The peaks; measures them now if needed (or has the background probe run now,
+        without its quiet second), as soon as no upload or host analysis is in progress
+        (`holding`), and waits for them."""
         with self._lock:
             thread = self._thread
         if thread is not None:
@@ -94,7 +105,7 @@ class ServicePeaks:
             pass
         measured = _this_host.get()
         if measured is None:
-            measured = self._probe_when_idle() if background else probe()
+            measured = self._probe_when_idle(urgent=not background)
             _this_host.put(measured)
         try:
             self.store.write_json(layout.SERVICE_HOST_PEAKS, measured, if_generation=0)
@@ -102,27 +113,47 @@ class ServicePeaks:
             return self.store.read_json(layout.SERVICE_HOST_PEAKS)  # a replica was first
         return measured
 
-    def _probe_when_idle(self) -> dict[str, float]:
-        """The probe, run while no profile is admitted or ingested (or at once when
-        `get` needs it): one that a new upload or ingest interrupts is stopped and run
-        again later, so it neither slows a first view nor measures a busy host."""
+    def _probe_when_idle(self, urgent: bool = False) -> dict[str, float]:
+        """The probe, run while no upload or host analysis is in progress (`holding`),
+        and in the background (not `urgent`, until `get` makes it so) only after
+        IDLE_S without any upload or ingest (`busy`). One that an upload or host
+        analysis interrupts (or, in the background, any ingest) is stopped and run
+        again later: it neither adds its memory to an ingest's peak nor measures a
+        busy host."""
         while True:
             quiet_since = time.monotonic()
-            while not self._urgent.is_set() and time.monotonic() - quiet_since < IDLE_S:
-                if self.busy():
+            while True:
+                now_urgent = urgent or self._urgent.is_set()
+                if self.holding() or (not now_urgent and self.busy()):
                     quiet_since = time.monotonic()
-                self._urgent.wait(0.05)
+                elif now_urgent or time.monotonic() - quiet_since >= IDLE_S:
+                    break
+                self._pause(now_urgent)
             proc = _start_probe(PROBE_S)
-            stopped = False
+            started, stopped = time.monotonic(), False
             while proc.poll() is None:
-                if not self._urgent.is_set() and self.busy():
+                now_urgent = urgent or self._urgent.is_set()
+                if self.holding() or (not now_urgent and self.busy()):
                     proc.kill()
                     stopped = True
                     break
-                self._urgent.wait(0.05)
+                if time.monotonic() - started > PROBE_TIMEOUT_S:
+                    proc.kill()
+                    proc.communicate()
+                    raise RuntimeError(
+                        f"the host peak probe took over {PROBE_TIMEOUT_S:.0f} s")
+                self._pause(now_urgent)
             out, err = proc.communicate()
             if not stopped:
                 return _result(proc.returncode, out, err)
+            log.info("host peak probe stopped (an upload or ingest started); it runs "
+                     "again when none is in progress")
+
+    def _pause(self, urgent: bool) -> None:
+        if urgent:
+            time.sleep(POLL_S)
+        else:
+            self._urgent.wait(POLL_S)  # `get` makes the probe urgent at once
 
 
 class _HostMemo:

@@ -85,12 +85,21 @@ class IngestRunner:
         self._queued: set[str] = set()  # submitted, not finished
         self._active: set[str] = set()  # in run() now
         self._admitting = 0  # uploads being received and validated (`admitting`)
+        self._analysing = 0  # ingests in their host tasks (a host file's columns held)
         self._lock = threading.Lock()
         self.host_peaks.busy = self.busy  # its background probe waits for a quiet service
+        self.host_peaks.holding = self.holding  # no probe beside an ingest's columns
 
     def busy(self) -> bool:
         """Whether a profile is being admitted or ingested by this runner now."""
         return bool(self._admitting or self._active or self._queued)
+
+    def holding(self) -> bool:
+        """Whether a host file's columns are held now, by an upload being received and
+        parsed or an ingest's host tasks (the parse, the analysis): the host peak probe
+        (hostpeaks.py, ~230 MB) runs only when none is. Not queued ingests: a merge
+        that waits for the probe may keep them from starting."""
+        return bool(self._admitting or self._analysing)
 
     @contextlib.contextmanager
     def admitting(self) -> Iterator[None]:
@@ -154,24 +163,31 @@ class IngestRunner:
                     "hosts_done": len(done), "hosts": len(todo),
                     "events_done": sum(r["events"] for r in done.values())})
 
-        if inline or len(todo) == 1 or total_bytes < POOL_MIN_BYTES:
-            for h in todo:
-                progress(host_task.ingest_host(
-                    self.store, record["run"], record["session"], h, t0_ns, derived,
-                    costs=self.costs, live=self.live, handoff=self.handoff))
-        else:
-            futures = [self._executor().submit(host_task.in_worker, self.store.url,
-                                               record["run"], record["session"], h, t0_ns,
-                                               derived.prefix) for h in todo]
-            for f in cf.as_completed(futures):
-                progress(f.result())
-        results = [done[h] for h in todo]
-        heap.release()  # the hosts' columns are gone: before the merge (and a host probe)
+        with self._lock:
+            self._analysing += 1
+        try:
+            if inline or len(todo) == 1 or total_bytes < POOL_MIN_BYTES:
+                for h in todo:
+                    progress(host_task.ingest_host(
+                        self.store, record["run"], record["session"], h, t0_ns, derived,
+                        costs=self.costs, live=self.live, handoff=self.handoff))
+            else:
+                futures = [self._executor().submit(host_task.in_worker, self.store.url,
+                                                   record["run"], record["session"], h,
+                                                   t0_ns, derived.prefix) for h in todo]
+                for f in cf.as_completed(futures):
+                    progress(f.result())
+            results = [done[h] for h in todo]
+            heap.release()  # the hosts' columns are gone: before the merge (and a host probe)
+        finally:
+            with self._lock:
+                self._analysing -= 1
         if hosts is not None:
             return {"hosts": [{"host": r["host"], "events": r["events"]} for r in results]}
         seconds = time.perf_counter() - t_start
         # The service host's peaks are measured once per store, at start-up: a profile
-        # that needs them waits here, and that wait is not this profile's ingest time.
+        # that needs them waits here (the probe runs once no host's columns are held,
+        # hostpeaks.py), and that wait is not this profile's ingest time.
         waited = 0.0
         if needs_host_peaks(record, results):
             t_wait = time.perf_counter()
