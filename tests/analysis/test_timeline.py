@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
@@ -211,3 +212,37 @@ def test_index_is_the_same_on_any_number_of_threads(monkeypatch) -> None:
         for key in INDEX_ARRAYS:
             np.testing.assert_array_equal(getattr(idx, key), getattr(built[0], key), key)
 
+
+
+def test_deferred_self_times_equal_the_sorts_own(monkeypatch) -> None:
+    """`build` leaves the self times to a thread (`self_times`) so that the index is final
+    first: they equal those `sort_slices` computes in place, on any number of threads, and
+    reading them waits for the thread. A damaged place or parent is refused."""
+    from xdiag.analysis._intervals import self_times, sort_slices
+
+    from xdiag.core import threads
+
+    rng = np.random.default_rng(12)
+    track, start, end = nested_trace(rng, n_tracks=5, n_top=6000, span_ns=2_000_000_000)
+    n = len(start)
+    line = rng.integers(0, 4, n).astype(np.int32)
+    lanes = np.array([False, True, False, False, False])
+    name = np.zeros(n, np.int32)
+    s, e, o = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+    want_self, want_nested = np.empty(n, np.int64), np.empty(n, np.uint8)
+    sort_slices(track.astype(np.int32), start, end, lanes.astype(np.uint8), o, s, e,
+                np.empty(n, np.int32), 1, name, np.empty(n, np.int32), np.empty(n, np.int32),
+                line, want_self, want_nested)
+    for count in (1, 2, 8):
+        monkeypatch.setattr(threads, "_count", count)
+        idx = timeline.build(track, start, end, name, lanes=lanes, lines=line)
+        np.testing.assert_array_equal(idx.ev_self, want_self)
+        np.testing.assert_array_equal(idx.ev_nested, want_nested.view(bool))
+        assert "_pending" not in vars(dataclasses.replace(idx, pool_ref=idx.pool_ref))
+    place = np.arange(n, dtype=np.int64)
+    for bad_place, bad_parent in ((n, -1), (0, 5)):  # a place past the track; a later parent
+        p, q = place.copy(), np.full(n, -1, np.int64)
+        p[0], q[0] = bad_place, bad_parent
+        with pytest.raises(ValueError, match="out of range"):
+            self_times(idx.ev_start, idx.ev_end, idx.seg_ptr, idx.seg_track, p, q,
+                       np.empty(n, np.int64), np.empty(n, np.uint8), 2)

@@ -237,6 +237,8 @@ typedef struct {
     int64_t *line_top;    /* scratch, n_lines entries of -1 */
     int64_t *self;        /* optional output, in final order */
     uint8_t *nested;      /* optional output, in final order: has a parent */
+    int64_t *parent_out;  /* optional output, self times deferred (self_times): per
+                           * slice in start order, its parent's place in that order */
 } slices_t;
 
 /* Orders o[0..m) by start[o], stably: an LSD radix sort, 11 bits a pass over the bits
@@ -351,10 +353,15 @@ static int sort_track(slices_t *S, Py_ssize_t a, Py_ssize_t b, int laned, int32_
         if (self_pass(s, e, parent, self, m)) return -1;
         for (Py_ssize_t i = 0; i < m; i++) nested[i] = parent[i] >= 0;
     }
+    if (S->parent_out) memcpy(S->parent_out + a, parent, (size_t)m * sizeof(int64_t));
     int32_t md = 0;
     for (Py_ssize_t i = 0; i < m; i++) if (d[i] > md) md = d[i];
     *max_depth = md;
-    if (md == 0) return 0;
+    if (md == 0) {
+        /* Deferred self times: each slice's final place is its place in start order. */
+        for (Py_ssize_t i = 0; S->parent_out && i < m; i++) S->tmp_a[i] = a + i;
+        return 0;
+    }
     /* Counting sort by depth (stable: start order is kept within each depth). */
     Py_ssize_t *first = calloc((size_t)md + 2, sizeof(Py_ssize_t));
     Py_ssize_t *cnt = malloc(((size_t)md + 2) * sizeof(Py_ssize_t));
@@ -367,6 +374,10 @@ static int sort_track(slices_t *S, Py_ssize_t a, Py_ssize_t b, int laned, int32_
     if (self) {
         scatter_by(self, S->tmp_a, d, first, cnt, md + 1, m);
         scatter_bytes(nested, (uint8_t *)S->tmp_a, d, first, cnt, md + 1, m);
+    }
+    if (S->parent_out) {  /* deferred self times: the final place of each slice */
+        memcpy(cnt, first, ((size_t)md + 2) * sizeof(Py_ssize_t));
+        for (Py_ssize_t i = 0; i < m; i++) S->tmp_a[i] = a + cnt[d[i]]++;
     }
     for (int32_t k = 0; k <= md; k++)
         for (Py_ssize_t i = first[k]; i < first[k + 1]; i++) d[i] = k;
@@ -417,6 +428,9 @@ static void sort_worker(void *ctx, int worker) {
                 else ((int64_t *)J->src_out)[i] = r;
             }
         }
+        if (S.parent_out)  /* the order is read: it now takes each slice's final place */
+            memcpy(S.order + J->tptr[t], S.tmp_a,
+                   (size_t)(J->tptr[t + 1] - J->tptr[t]) * sizeof(int64_t));
         __atomic_fetch_add(&J->sorted, 1, __ATOMIC_RELAXED);
     }
 out:
@@ -433,10 +447,10 @@ static int by_size_desc(const void *a, const void *b) {
 
 static PyObject *sort_slices(PyObject *self, PyObject *args) {
     Py_buffer tb, sb, eb, lb, ob, sob, eob, dob, nb = {0}, nob = {0}, srb = {0};
-    Py_buffer lnb = {0}, slb = {0}, neb = {0};
+    Py_buffer lnb = {0}, slb = {0}, neb = {0}, pab = {0};
     int threads = 1;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*w*w*|iy*w*w*y*w*w*", &tb, &sb, &eb, &lb, &ob, &sob,
-                          &eob, &dob, &threads, &nb, &nob, &srb, &lnb, &slb, &neb))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*w*w*|iy*w*w*y*w*w*w*", &tb, &sb, &eb, &lb, &ob, &sob,
+                          &eob, &dob, &threads, &nb, &nob, &srb, &lnb, &slb, &neb, &pab))
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t n = sb.len / 8, nt = lb.len;
@@ -454,13 +468,18 @@ static PyObject *sort_slices(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "sort_slices: name or source buffers of wrong sizes");
         goto done;
     }
-    int with_self = slb.obj != NULL;
-    if (with_self && ((lnb.len != 0 && lnb.len != tb.len) || slb.len != sb.len ||
-                      neb.len != n)) {
+    /* With parent_out, the self times are left to self_times (self_out and nested_out
+     * are then empty): parent_out takes each slice's parent and `order` each slice's
+     * final place, both in start order. */
+    int defer = pab.obj != NULL;
+    int with_self = slb.obj != NULL && !defer;
+    if (slb.obj != NULL && ((lnb.len != 0 && lnb.len != tb.len) ||
+                            (defer ? slb.len != 0 || neb.len != 0 || pab.len != sb.len
+                                   : slb.len != sb.len || neb.len != n))) {
         PyErr_SetString(PyExc_ValueError, "sort_slices: line, self or nested buffers of wrong sizes");
         goto done;
     }
-    const int32_t *line = with_self && lnb.len ? (const int32_t *)lnb.buf : NULL;
+    const int32_t *line = slb.obj != NULL && lnb.len ? (const int32_t *)lnb.buf : NULL;
     Py_ssize_t n_lines = 1;
     for (Py_ssize_t i = 0; line && i < n; i++) {
         if (line[i] < 0) {
@@ -495,7 +514,7 @@ static PyObject *sort_slices(PyObject *self, PyObject *args) {
     sort_job J = {{(const int64_t *)sb.buf, (const int64_t *)eb.buf, (int64_t *)ob.buf,
                    (int64_t *)sob.buf, (int64_t *)eob.buf, NULL, NULL, (int32_t *)dob.buf,
                    line, NULL, NULL, with_self ? (int64_t *)slb.buf : NULL,
-                   with_self ? (uint8_t *)neb.buf : NULL},
+                   with_self ? (uint8_t *)neb.buf : NULL, defer ? (int64_t *)pab.buf : NULL},
                   tptr, todo, laned, tdepth, nt, biggest,
                   nb.obj != NULL ? (const int32_t *)nb.buf : NULL, (int32_t *)nob.buf, srb.buf,
                   src_size, n_lines, 0, 0};
@@ -550,6 +569,116 @@ done:
     if (lnb.obj != NULL) PyBuffer_Release(&lnb);
     if (slb.obj != NULL) PyBuffer_Release(&slb);
     if (neb.obj != NULL) PyBuffer_Release(&neb);
+    if (pab.obj != NULL) PyBuffer_Release(&pab);
+    return result;
+}
+
+/* self_times(start, end, seg_ptr, seg_track, place, parent, self_out, nested_out, threads)
+ *
+ *   The self times sort_slices leaves when given parent_out, so that the index is
+ *   final (and can be served) before they are computed: start, end and the segments
+ *   as sort_slices ordered them, and per slice in start order within its track its
+ *   final place (`place`: the order buffer) and its parent (`parent`). Writes each
+ *   slice's self time (int64) and whether it has a parent (uint8), in final order: the
+ *   same self_pass over the same slices in the same order as sort_slices without
+ *   parent_out, so the same values. Tracks on `threads` threads, the GIL released. */
+typedef struct {
+    const int64_t *start, *end, *place, *parent;
+    int64_t *self;
+    uint8_t *nested;
+    const Py_ssize_t *tptr, *todo;
+    Py_ssize_t nt, biggest;
+    long next, done;
+} self_job;
+
+static void self_worker(void *ctx, int worker) {
+    (void)worker;
+    self_job *J = (self_job *)ctx;
+    size_t cap = J->biggest ? (size_t)J->biggest : 1;
+    int64_t *s = malloc(cap * sizeof(int64_t)), *e = malloc(cap * sizeof(int64_t));
+    int64_t *self = malloc(cap * sizeof(int64_t));
+    if (s && e && self) {
+        for (;;) {
+            long k = next_item(&J->next);
+            if (k >= J->nt) break;
+            Py_ssize_t t = J->todo[k], a = J->tptr[t], m = J->tptr[t + 1] - a;
+            const int64_t *place = J->place + a, *parent = J->parent + a;
+            for (Py_ssize_t i = 0; i < m; i++) {
+                s[i] = J->start[place[i]];
+                e[i] = J->end[place[i]];
+            }
+            if (self_pass(s, e, parent, self, m)) continue;
+            for (Py_ssize_t i = 0; i < m; i++) {
+                J->self[place[i]] = self[i];
+                J->nested[place[i]] = parent[i] >= 0;
+            }
+            __atomic_fetch_add(&J->done, 1, __ATOMIC_RELAXED);
+        }
+    }
+    free(s); free(e); free(self);
+}
+
+static PyObject *self_times(PyObject *self_mod, PyObject *args) {
+    (void)self_mod;
+    Py_buffer sb, eb, pb, tb, plb, pab, slb, neb;
+    int threads = 1;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*w*w*|i", &sb, &eb, &pb, &tb, &plb, &pab, &slb,
+                          &neb, &threads))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = sb.len / 8, nseg = tb.len / 4;
+    Py_ssize_t *tptr = NULL, *todo = NULL;
+    const int64_t *seg_ptr = (const int64_t *)pb.buf;
+    const int32_t *seg_track = (const int32_t *)tb.buf;
+    if (sb.len % 8 || eb.len != sb.len || pb.len != (nseg + 1) * 8 || plb.len != sb.len ||
+        pab.len != sb.len || slb.len != sb.len || neb.len != n || seg_ptr[0] != 0 ||
+        seg_ptr[nseg] != n) {
+        PyErr_SetString(PyExc_ValueError, "self_times: buffers of mismatched sizes");
+        goto done;
+    }
+    /* Tracks: runs of segments of one track (sort_slices writes them so). */
+    tptr = malloc(((size_t)nseg + 1) * sizeof(Py_ssize_t));
+    todo = malloc(((size_t)nseg + 1) * 2 * sizeof(Py_ssize_t));
+    if (!tptr || !todo) { PyErr_NoMemory(); goto done; }
+    Py_ssize_t nt = 0, biggest = 0;
+    for (Py_ssize_t k = 0; k < nseg; k++) {
+        if (seg_ptr[k + 1] < seg_ptr[k]) {
+            PyErr_SetString(PyExc_ValueError, "self_times: segments out of order");
+            goto done;
+        }
+        if (k == 0 || seg_track[k] != seg_track[k - 1]) tptr[nt++] = (Py_ssize_t)seg_ptr[k];
+    }
+    tptr[nt] = n;
+    for (Py_ssize_t t = 0; t < nt; t++) {
+        Py_ssize_t m = tptr[t + 1] - tptr[t];
+        if (m > biggest) biggest = m;
+        todo[2 * t] = m;
+        todo[2 * t + 1] = t;
+    }
+    const int64_t *place = (const int64_t *)plb.buf, *parent = (const int64_t *)pab.buf;
+    for (Py_ssize_t t = 0; t < nt; t++)  /* every place and parent within its track */
+        for (Py_ssize_t i = tptr[t]; i < tptr[t + 1]; i++)
+            if (place[i] < tptr[t] || place[i] >= tptr[t + 1] || parent[i] >= i - tptr[t] ||
+                parent[i] < -1) {
+                PyErr_SetString(PyExc_ValueError, "self_times: a place or parent out of range");
+                goto done;
+            }
+    qsort(todo, (size_t)nt, 2 * sizeof(Py_ssize_t), by_size_desc);
+    for (Py_ssize_t k = 0; k < nt; k++) todo[k] = todo[2 * k + 1];
+    self_job J = {(const int64_t *)sb.buf, (const int64_t *)eb.buf, place, parent,
+                  (int64_t *)slb.buf, (uint8_t *)neb.buf, tptr, todo, nt, biggest, 0, 0};
+    Py_BEGIN_ALLOW_THREADS
+    int w = workers_for(n, threads);
+    run_workers(w < nt ? w : (int)(nt ? nt : 1), self_worker, &J);
+    Py_END_ALLOW_THREADS
+    if (J.done != nt) { PyErr_NoMemory(); goto done; }
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    free(tptr); free(todo);
+    PyBuffer_Release(&sb); PyBuffer_Release(&eb); PyBuffer_Release(&pb); PyBuffer_Release(&tb);
+    PyBuffer_Release(&plb); PyBuffer_Release(&pab); PyBuffer_Release(&slb);
+    PyBuffer_Release(&neb);
     return result;
 }
 
@@ -1226,6 +1355,7 @@ done:
 static PyMethodDef methods[] = {
     {"sort_slices", sort_slices, METH_VARARGS, "Order, depths and segments of a host's slices."},
     {"build_lod", build_lod, METH_VARARGS, "Level-of-detail blocks of sorted segments."},
+    {"self_times", self_times, METH_VARARGS, "Self times that sort_slices left (deferred)."},
     {"row_sums", row_sums, METH_VARARGS, "Op table sums per row in one pass."},
     {"ps_to_ns", ps_to_ns, METH_VARARGS, "Event times in ns from the profile start."},
     {"find_ranges", find_ranges, METH_VARARGS, "A window's position range in each block."},
