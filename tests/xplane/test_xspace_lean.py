@@ -76,7 +76,17 @@ def assert_lean_matches(full: XSpaceColumns, lean: LeanColumns, names: Any) -> N
 
 def _check(data: Any, names: Any = (*ANALYSED_STATS, *EXTRA)) -> LeanColumns:
     lean = read_xspace_lean(data, stats=names)
-    assert_lean_matches(read_xspace(data), lean, names)
+    full = read_xspace(data)
+    assert_lean_matches(full, lean, names)
+    # event_stat_later (resolved when called, unless event metadata holds the stat):
+    # the same values, called after the columns are released, and once more.
+    cols = read_xspace_lean(data, stats=names)
+    later = {name: cols.event_stat_later(name) for name in names}
+    cols.stats = cols.events = None
+    for name in [*names, *names]:
+        a, b = full.event_stat(name), later[name]()
+        _same(a[0], b[0], f"{name} values later")
+        _same(a[1], b[1], f"{name} present later")
     # Asking for fewer stats changes nothing for those asked.
     some = read_xspace_lean(data, stats=["step_num", "hlo_op"])
     assert_lean_matches(read_xspace(data), some, ["step_num", "hlo_op"])
