@@ -5,7 +5,7 @@ from the transfer; plus per-slice FLOPs and collective flags for the step table.
 GPU kernels are counted under the op that launched them (`_kernel_op`).
 
 Memory (this is ingest's peak stage): the grouping key is computed per slice in chunks
-straight from the per-event stats, and factorized in place (`_factorize_inplace`), so
+straight from the per-event stats, and factorized in place (`codes.py`), so
 the table's transient memory is one int64 per slice (the key, which becomes each
 slice's row) plus the slice positions, tracks and sources, instead of several int64s
 per event.
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from xdiag.analysis import collectives, timeline
+from xdiag.analysis import codes, collectives, timeline
 from xdiag.analysis._intervals import row_sums
 from xdiag.analysis.event_stats import EventStats
 from xdiag.analysis.hlo_costs import COLLECTIVE, ModuleInfo
@@ -50,55 +50,7 @@ def _op_slices(idx: timeline.TimelineIndex, tracks: list[Track]
     return pos, np.repeat(idx.seg_track[segs], sizes), segs, sizes
 
 
-# Slices per chunk of the per-slice passes: their temporaries stay a few MB.
-_CHUNK = 1 << 18
 _SMALL_RANGE = 4096  # a grouping column with more values is factorized first
-
-
-def _chunks(n: int) -> range:
-    return range(0, n, _CHUNK)
-
-
-def _factorize_inplace(v: np.ndarray) -> np.ndarray:
-    """np.unique(v, return_inverse=True) of an int64 array without its temporaries of
-    the array's size: returns the sorted distinct values, and `v` is overwritten with
-    each value's index among them."""
-    n = len(v)
-    if n == 0:
-        return np.zeros(0, np.int64)
-    lo, hi = int(v.min()), int(v.max())
-    if hi - lo < max(1 << 16, n // 4):  # small range: a table of ranks, O(n)
-        v -= lo
-        seen = np.zeros(hi - lo + 1, bool)
-        seen[v] = True
-        rank = np.cumsum(seen, dtype=np.int64) - 1
-        np.take(rank, v, out=v, mode="clip")  # in place: every index is in range
-        return np.flatnonzero(seen).astype(np.int64) + lo
-    uniq = np.unique(np.concatenate([np.unique(v[a:a + _CHUNK]) for a in _chunks(n)]))
-    for a in _chunks(n):
-        part = v[a:a + _CHUNK]
-        part[...] = np.searchsorted(uniq, part)
-    return uniq
-
-
-def _coder(values: Callable[[int, int], np.ndarray], n: int
-           ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-    """The sorted distinct values of an int64 column of n rows made a chunk at a time
-    (`values(a, b)`: rows a..b), and a function from such values to their index among
-    them: np.unique(column, return_inverse=True) without the column."""
-    ends = [(a, min(a + _CHUNK, n)) for a in _chunks(n)]
-    if not ends:
-        return np.zeros(0, np.int64), lambda v: np.zeros(len(v), np.int64)
-    lo = min(int(values(a, b).min()) for a, b in ends)
-    hi = max(int(values(a, b).max()) for a, b in ends)
-    if hi - lo < max(1 << 16, n // 4):  # small range: a table of ranks
-        seen = np.zeros(hi - lo + 1, bool)
-        for a, b in ends:
-            seen[values(a, b) - lo] = True
-        rank = np.cumsum(seen, dtype=np.int64) - 1
-        return np.flatnonzero(seen).astype(np.int64) + lo, lambda v: rank[v - lo]
-    distinct = np.unique(np.concatenate([np.unique(values(a, b)) for a, b in ends]))
-    return distinct, lambda v: np.searchsorted(distinct, v)
 
 
 def _unique_rows(key: np.ndarray, columns: list[tuple[Callable[[int, int], np.ndarray], int]]
@@ -109,18 +61,18 @@ def _unique_rows(key: np.ndarray, columns: list[tuple[Callable[[int, int], np.nd
     Each of `columns` is made a chunk of rows at a time (`make(a, b)`), its values in
     [-1, size), and folded into the key; the key is factorized in place, before and after.
     """
-    values = [_factorize_inplace(key)]
+    values = [codes.factorize_inplace(key)]
     for make, size in columns:
         col = None
         if size > _SMALL_RANGE:  # its distinct values instead, to keep the key small
             col = np.empty(len(key), np.int64)
-            for a in _chunks(len(key)):
-                col[a:a + _CHUNK] = make(a, min(a + _CHUNK, len(key)))
-            vals = _factorize_inplace(col)
+            for a in codes.chunks(len(key)):
+                col[a:a + codes.CHUNK] = make(a, min(a + codes.CHUNK, len(key)))
+            vals = codes.factorize_inplace(col)
         else:
             vals = np.arange(-1, size, dtype=np.int64)
-        for a in _chunks(len(key)):
-            b = min(a + _CHUNK, len(key))
+        for a in codes.chunks(len(key)):
+            b = min(a + codes.CHUNK, len(key))
             part = key[a:b]
             part *= len(vals)
             if col is None:
@@ -130,7 +82,7 @@ def _unique_rows(key: np.ndarray, columns: list[tuple[Callable[[int, int], np.nd
                 part += col[a:b]
         del col
         values.append(vals)
-    ukey = _factorize_inplace(key)
+    ukey = codes.factorize_inplace(key)
     rows = np.zeros((len(ukey), len(values)), dtype=np.int64)
     rest = ukey.copy()
     for j in range(len(values) - 1, -1, -1):
@@ -163,12 +115,12 @@ def build(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
 
     def programs(s: np.ndarray | slice) -> np.ndarray:
         return np.where(has_prog[s], prog[s].astype(np.int64, copy=False), -1)
-    prog_vals, prog_code = _coder(lambda a, b: programs(slice(a, b)), len(prog))
+    prog_vals, prog_code = codes.coder(lambda a, b: programs(slice(a, b)), len(prog))
     n_prog = len(prog_vals)
     key = np.empty(len(pos), np.int64)
-    for a in _chunks(len(pos)):
-        s = src[a:a + _CHUNK]
-        part = key[a:a + _CHUNK]
+    for a in codes.chunks(len(pos)):
+        s = src[a:a + codes.CHUNK]
+        part = key[a:a + codes.CHUNK]
         part[...] = np.where(has_mod[s], mod_codes[s], n_mod - 1)
         part *= n_op
         part += np.where(has_op[s], op_codes[s], len(op_table) + names_codes[s])
@@ -291,10 +243,15 @@ def build(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     # Per slice (the step table's input); a constant column when no row differs.
     row_flops = np.asarray(cols_out["flops"], dtype=np.float64)
     row_coll = np.asarray(cols_out["category"], dtype=object) == COLLECTIVE
-    ev_flops = row_flops[inv] if row_flops.any() else np.zeros(len(inv), np.float64)
-    ev_coll = row_coll[inv] if row_coll.any() else np.zeros(len(inv), bool)
+    ev_coll = row_coll[inv].astype(bool) if row_coll.any() else np.zeros(len(inv), bool)
+    if row_flops.any():  # into the memory of `inv`, read last: an int64 per slice less
+        ev_flops = inv.view(np.float64)
+        np.take(row_flops, inv, out=ev_flops, mode="clip")  # each index read, then written
+    else:
+        ev_flops = np.zeros(len(inv), np.float64)
+    del inv
     return cols_out, {"pos": pos, "track": track_of_pos, "flops": ev_flops,
-                      "collective": ev_coll.astype(bool), "nested": nested,
+                      "collective": ev_coll, "nested": nested,
                       "module_flops": {m.program_id: m.flops or 0.0 for m in modules}}
 
 

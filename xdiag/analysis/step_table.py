@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from xdiag.analysis import device_steps, timeline
+from xdiag.analysis import codes, device_steps, timeline
 from xdiag.analysis.event_stats import EventStats
 from xdiag.analysis.tracks import Track
 
@@ -73,12 +73,14 @@ def build(stats: StepStats, marks: tuple[np.ndarray, ...],
     elif run_vals is not None and np.any(has_run):
         run_vals = np.asarray(run_vals).astype(np.int64, copy=False)
         hp = host_pos[has_run[src[host_pos]]]
-        op_src = src[pos]
-        op_run, op_has_run = run_vals[op_src], has_run[op_src]
-        del op_src
+        # Runs by their codes (int32: their order among the run ids), which the items
+        # only match and order: the per-op column and its copies are half the size.
+        _, run_code = codes.coder(lambda a_, b_: run_vals[a_:b_][has_run[a_:b_]],
+                                  len(run_vals))
+        op_run, op_has_run = _op_runs(run_vals, has_run, src[pos], run_code)
         items = device_steps.cpu_items(op_run, op_has_run, op_start, op_end,
-                                       run_vals[src[hp]], idx.ev_start[hp], idx.ev_end[hp],
-                                       a, b)
+                                       run_code(run_vals[src[hp]]), idx.ev_start[hp],
+                                       idx.ev_end[hp], a, b)
         del op_run, op_has_run
         op_item = items.pop("item")
     else:  # nothing ties device work to steps: each op to the annotation it starts in
@@ -130,6 +132,18 @@ def build(stats: StepStats, marks: tuple[np.ndarray, ...],
     # The units hold what the table reads of the per-op columns (and free it as read).
     del op_start, op_end, op_step
     return device_steps.table(uniq, a, b, declared, win, units, flops)
+
+
+def _op_runs(run_vals: np.ndarray, has_run: np.ndarray, op_src: np.ndarray,
+             run_code: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Per op slice (its event `op_src`): its run's code (0 where it has none) and
+    whether it has one, a chunk of slices at a time."""
+    op_has_run = has_run[op_src]
+    op_run = np.zeros(len(op_src), run_code(run_vals[:0]).dtype)
+    for a in codes.chunks(len(op_src)):
+        s, h = op_src[a:a + codes.CHUNK], op_has_run[a:a + codes.CHUNK]
+        op_run[a:a + codes.CHUNK][h] = run_code(run_vals[s[h]])
+    return op_run, op_has_run
 
 
 def _device_step_line(idx: timeline.TimelineIndex, tracks: list[Track],
