@@ -139,3 +139,12 @@ def test_heap_release_on_glibc() -> None:
     import platform
 
     assert heap.release() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_heap_arenas_limited_on_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
+    import platform
+
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert heap.limit_arenas() is (platform.libc_ver()[0] == "glibc")
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")  # the environment's choice is kept
+    assert heap.limit_arenas() is False

@@ -88,6 +88,9 @@ class IngestRunner:
         self._analysing = 0  # ingests in their host tasks (a host file's columns held)
         self._lock = threading.Lock()
         self.host_peaks.busy = self.busy  # its background probe waits for a quiet service
+        # Threads share two C heaps: a parse, an analysis and the viewports of one upload
+        # run on three threads (core/heap.py), each one's freed memory otherwise kept.
+        heap.limit_arenas()
         self.host_peaks.holding = self.holding  # no probe beside an ingest's columns
 
     def busy(self) -> bool:
