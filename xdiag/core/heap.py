@@ -53,7 +53,13 @@ def _glibc() -> Any | None:
     global _libc
     if _libc is None:
         try:
-            lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            # glibc's own name first: find_library runs `ldconfig -p` in a child process,
+            # which the first trim, at an ingest's peak, used to start (a fork of the
+            # whole service, counted twice in its process tree's memory until exec).
+            try:
+                lib = ctypes.CDLL("libc.so.6")
+            except OSError:
+                lib = ctypes.CDLL(ctypes.util.find_library("c"))
             lib.gnu_get_libc_version  # noqa: B018 (glibc only)
             lib.malloc_trim.argtypes = [ctypes.c_size_t]
             _libc = lib
