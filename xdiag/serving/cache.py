@@ -37,6 +37,11 @@ class ProfileCache:
             collections.OrderedDict()
         self._lock = threading.Lock()
         self._opening = [threading.Lock() for _ in range(16)]  # by profile id
+        # Early views holding host indexes in memory (as ingest built them): the keys each
+        # holds. Such a view is let go the moment one of its files is written (~80 MB at 3M
+        # events, which the next ingest would otherwise find still resident).
+        self._held: dict[str, tuple[ProfileData, set[str]]] = {}
+        early.on_drop(self._written)
         self.files = ViewFiles(store, max_file_bytes or DEFAULT_MAX_BYTES)
 
     def _buffer(self, key: str) -> Any:
@@ -113,12 +118,33 @@ class ProfileCache:
         if manifest is None:
             return None
         derived = layout.Derived.of(record)
-        bufs = []
+        bufs, held = [], set()
         for h in manifest["hosts"]:
             key = derived.index(h["host"])
-            held = self.early.get(key)  # dropped only once the file is there
-            bufs.append(held[:2] if held is not None else self._buffer(key))
-        return self._put(pid, _EARLY, ProfileData(self.store, record, manifest, bufs, {}))
+            index = self.early.get(key)  # dropped only once the file is there
+            if index is not None:
+                bufs.append(index[:2])
+                held.add(key)
+            else:
+                bufs.append(self._buffer(key))
+        data = self._put(pid, _EARLY, ProfileData(self.store, record, manifest, bufs, {}))
+        if held:
+            with self._lock:
+                self._held[pid] = (data, held)
+            for key in held:  # a file written meanwhile: its drop was told before we held it
+                if self.early.get(key) is None:
+                    self._written(key)
+        return data
+
+    def _written(self, key: str) -> None:
+        """An index file is in the store now: early views holding that index in memory
+        are dropped (the next request opens the profile again, from its files)."""
+        with self._lock:
+            for pid, (data, keys) in list(self._held.items()):
+                if key in keys:
+                    del self._held[pid]
+                    if pid in self._cache and self._cache[pid][1] is data:
+                        del self._cache[pid]
 
     def _put(self, pid: str, gen: Any, data: ProfileData) -> ProfileData:
         with self._lock:
@@ -126,17 +152,7 @@ class ProfileCache:
             self._cache.move_to_end(pid)
             while len(self._cache) > self.capacity:
                 self._cache.popitem(last=False)
-            early = [(p, d) for p, (g, d) in self._cache.items() if g == _EARLY and p != pid]
-        self._drop_finished(early)
+            for p in [p for p in self._held if p not in self._cache or
+                      self._cache[p][1] is not self._held[p][0]]:
+                del self._held[p]  # replaced or evicted
         return data
-
-    def _drop_finished(self, early: list[tuple[str, ProfileData]]) -> None:
-        """Early views of profiles whose ingest has finished since: each holds its hosts'
-        indexes in memory as ingest built them (~80 MB at 3M events), where the finished
-        profile's would be mapped from its files. A profile nobody looked at again since
-        its early view would keep them until evicted."""
-        for pid, data in early:
-            if self.store.exists(layout.Derived.of(data.record).manifest):
-                with self._lock:
-                    if pid in self._cache and self._cache[pid][1] is data:
-                        del self._cache[pid]

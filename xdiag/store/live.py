@@ -10,13 +10,15 @@ it. Other processes and replicas learn the same from the store, a little later.
 - `EarlyIndexes`: host timeline indexes built and still being written, by key: a
   viewer in the same process opens them from memory at once instead of waiting for
   the file (a 5M-event index is 133 MB, 50-100 ms to write). Each is dropped once its
-  `.tl` and `.tl.json` are in the store, which then answers.
+  `.tl` and `.tl.json` are in the store, which then answers; readers that opened it
+  hear of the drop (`on_drop`) and let go of it too.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 from typing import Any
 
 # (index arrays, index meta, the `.tl.json` summary) of one host
@@ -47,6 +49,11 @@ class EarlyIndexes:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._items: dict[str, EarlyIndex] = {}
+        self._on_drop: list[Callable[[str], None]] = []
+
+    def on_drop(self, fn: Callable[[str], None]) -> None:
+        """`fn(key)` after each index is dropped (its file now answers)."""
+        self._on_drop.append(fn)
 
     def put(self, key: str, arrays: dict[str, Any], meta: dict[str, Any],
             summary: dict[str, Any]) -> None:
@@ -59,7 +66,10 @@ class EarlyIndexes:
 
     def drop(self, key: str) -> None:
         with self._lock:
-            self._items.pop(key, None)
+            held = self._items.pop(key, None)
+        if held is not None:
+            for fn in self._on_drop:
+                fn(key)
 
 
 @dataclasses.dataclass
