@@ -91,18 +91,21 @@ class RssSampler:
         self.pid, self.period_s = pid, period_s
         self.peak_mb = 0.0
         self.marks: dict[str, float] = {}
+        self._lock = threading.Lock()  # a sample taken before a mark must not land after it
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.period_s):
-            self.peak_mb = max(self.peak_mb, tree_rss_mb(self.pid))
+            with self._lock:
+                self.peak_mb = max(self.peak_mb, tree_rss_mb(self.pid))
 
     def mark(self, label: str) -> float:
         """The peak since the last mark, kept under `label`; the peak starts again."""
-        self.peak_mb = max(self.peak_mb, tree_rss_mb(self.pid))
-        self.marks[label], self.peak_mb = self.peak_mb, 0.0
+        with self._lock:
+            self.peak_mb = max(self.peak_mb, tree_rss_mb(self.pid))
+            self.marks[label], self.peak_mb = self.peak_mb, 0.0
         return self.marks[label]
 
     def stop(self) -> None:
