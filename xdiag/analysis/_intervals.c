@@ -1,6 +1,6 @@
 /* The passes over slices and events that numpy cannot vectorise, or would make in
  * several passes, for the timeline index and the per-event work of ingest. Calls from
- * Python: sort_slices and build_lod (the index: analysis/timeline.py), find_ranges,
+ * Python: sort_slices, build_lod and self_times (the index: analysis/timeline.py), find_ranges,
  * emit_slices and compact_names (a viewport and its wire columns), ps_to_ns (event
  * times), moved_ops and route_events (analysis/tracks.py), row_sums (the op table's
  * sums). Those a viewer waits on split their work over threads (core/threads.h).

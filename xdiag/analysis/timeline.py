@@ -17,6 +17,10 @@ Query. Each segment's slices, and each summary block (its slice references, in o
 pool), are sorted by start, so one C call binary-searches the window in every
 segment's block: O(segments · log n + output) per viewport, independent of the
 profile size, with no sort keys stored beside the slices.
+
+Self times (ingest's tables read them, a viewer does not) come last: `build` returns
+the final index while a thread computes them (`self_times`), so that ingest can write
+and serve the index first; reading `ev_self` or `ev_nested` waits for that thread.
 """
 
 from __future__ import annotations
