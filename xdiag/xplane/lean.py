@@ -278,7 +278,8 @@ def _resolve_stat(st: LeanStat | None, n: int, planes: list[Plane],
                     lut[e] = intern_raw(index, k, raw, plane)
                     big |= k == KIND_UINT64 and bool(np.any(raw < 0))
                     neg |= k == KIND_INT64 and bool(np.any(raw < 0))
-        _xspace.remap_codes(codes, lut)
+        if not np.array_equal(lut, np.arange(len(lut))):  # else the codes are final
+            _xspace.remap_codes(codes, lut)
         last_ev, last_code = st.last_ev, lut[st.last_code].astype(np.int64)
     md_values, md_segments = fallback(codes)
     if md_segments:
