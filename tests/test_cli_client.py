@@ -5,6 +5,7 @@ proxy honoured, and no `requests` import on the upload's path."""
 from __future__ import annotations
 
 import json
+import select
 import socket
 import subprocess
 import sys
@@ -73,3 +74,19 @@ def test_the_upload_command_imports_no_requests() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_kept_connection_the_service_closed_is_replaced() -> None:
+    """The service may close an idle kept-alive connection: the next call, a POST too,
+    goes on a new connection instead of failing."""
+    answer = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+              b"\r\n{}")
+    srv, t = _refusing_server([answer, answer])  # each connection closed after one answer
+    client = Client(f"http://127.0.0.1:{srv.getsockname()[1]}")
+    assert client.get("/api/v1/profiles") == {}
+    t0 = client._light.conn
+    select.select([t0.sock], [], [], 10)  # its close has arrived
+    assert client.post("/api/v1/shares", json={"profile": "p"}) == {}
+    assert client._light.conn is not t0
+    t.join(10)
+    srv.close()

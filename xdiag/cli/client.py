@@ -291,10 +291,12 @@ class _Light:
         import http.client
 
         if self.conn is not None:
-            self.conn.timeout = timeout
-            if self.conn.sock is not None:
-                self.conn.sock.settimeout(timeout)
+            sock = self.conn.sock
+            if sock is not None and not _readable(sock):  # a kept connection still open
+                self.conn.timeout = timeout
+                sock.settimeout(timeout)
                 return False
+            self._close()  # closed by the server meanwhile (readable: its end of file)
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         self.conn.connect()
         self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -318,6 +320,20 @@ class _Light:
         if self.conn is not None:
             self.conn.close()
         self.conn = None
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Whether an idle connection has something to read: the server closed it."""
+    import select
+
+    try:
+        if hasattr(select, "poll"):  # select() fails on a descriptor past 1024
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
 
 
 def _profile_of(path: str) -> str | None:
