@@ -237,8 +237,9 @@ typedef struct {
     int64_t *line_top;    /* scratch, n_lines entries of -1 */
     int64_t *self;        /* optional output, in final order */
     uint8_t *nested;      /* optional output, in final order: has a parent */
-    int64_t *parent_out;  /* optional output, self times deferred (self_times): per
+    void *parent_out;     /* optional output, self times deferred (self_times): per
                            * slice in start order, its parent's place in that order */
+    int parent_size;      /* 4 (int32) or 8 (int64) */
 } slices_t;
 
 /* Orders o[0..m) by start[o], stably: an LSD radix sort, 11 bits a pass over the bits
@@ -353,7 +354,10 @@ static int sort_track(slices_t *S, Py_ssize_t a, Py_ssize_t b, int laned, int32_
         if (self_pass(s, e, parent, self, m)) return -1;
         for (Py_ssize_t i = 0; i < m; i++) nested[i] = parent[i] >= 0;
     }
-    if (S->parent_out) memcpy(S->parent_out + a, parent, (size_t)m * sizeof(int64_t));
+    if (S->parent_out && S->parent_size == 8)
+        memcpy((int64_t *)S->parent_out + a, parent, (size_t)m * sizeof(int64_t));
+    else if (S->parent_out)
+        for (Py_ssize_t i = 0; i < m; i++) ((int32_t *)S->parent_out)[a + i] = (int32_t)parent[i];
     int32_t md = 0;
     for (Py_ssize_t i = 0; i < m; i++) if (d[i] > md) md = d[i];
     *max_depth = md;
@@ -474,7 +478,8 @@ static PyObject *sort_slices(PyObject *self, PyObject *args) {
     int defer = pab.obj != NULL;
     int with_self = slb.obj != NULL && !defer;
     if (slb.obj != NULL && ((lnb.len != 0 && lnb.len != tb.len) ||
-                            (defer ? slb.len != 0 || neb.len != 0 || pab.len != sb.len
+                            (defer ? slb.len != 0 || neb.len != 0 ||
+                                         (pab.len != sb.len && (pab.len != n * 4 || n > INT32_MAX))
                                    : slb.len != sb.len || neb.len != n))) {
         PyErr_SetString(PyExc_ValueError, "sort_slices: line, self or nested buffers of wrong sizes");
         goto done;
@@ -514,7 +519,8 @@ static PyObject *sort_slices(PyObject *self, PyObject *args) {
     sort_job J = {{(const int64_t *)sb.buf, (const int64_t *)eb.buf, (int64_t *)ob.buf,
                    (int64_t *)sob.buf, (int64_t *)eob.buf, NULL, NULL, (int32_t *)dob.buf,
                    line, NULL, NULL, with_self ? (int64_t *)slb.buf : NULL,
-                   with_self ? (uint8_t *)neb.buf : NULL, defer ? (int64_t *)pab.buf : NULL},
+                   with_self ? (uint8_t *)neb.buf : NULL, defer ? pab.buf : NULL,
+                   defer && pab.len != sb.len ? 4 : 8},
                   tptr, todo, laned, tdepth, nt, biggest,
                   nb.obj != NULL ? (const int32_t *)nb.buf : NULL, (int32_t *)nob.buf, srb.buf,
                   src_size, n_lines, 0, 0};
@@ -578,12 +584,15 @@ done:
  *   The self times sort_slices leaves when given parent_out, so that the index is
  *   final (and can be served) before they are computed: start, end and the segments
  *   as sort_slices ordered them, and per slice in start order within its track its
- *   final place (`place`: the order buffer) and its parent (`parent`). Writes each
+ *   final place (`place`: the order buffer, or it as int32) and its parent (`parent`;
+ *   both int64, or both int32 below 2^31 slices). Writes each
  *   slice's self time (int64) and whether it has a parent (uint8), in final order: the
  *   same self_pass over the same slices in the same order as sort_slices without
  *   parent_out, so the same values. Tracks on `threads` threads, the GIL released. */
 typedef struct {
-    const int64_t *start, *end, *place, *parent;
+    const int64_t *start, *end;
+    const void *place, *parent;  /* int32 or int64: ref_size */
+    int ref_size;
     int64_t *self;
     uint8_t *nested;
     const Py_ssize_t *tptr, *todo;
@@ -591,31 +600,38 @@ typedef struct {
     long next, done;
 } self_job;
 
+static inline int64_t ref_at(const void *b, int size, Py_ssize_t i) {
+    return size == 4 ? (int64_t)((const int32_t *)b)[i] : ((const int64_t *)b)[i];
+}
+
 static void self_worker(void *ctx, int worker) {
     (void)worker;
     self_job *J = (self_job *)ctx;
     size_t cap = J->biggest ? (size_t)J->biggest : 1;
     int64_t *s = malloc(cap * sizeof(int64_t)), *e = malloc(cap * sizeof(int64_t));
-    int64_t *self = malloc(cap * sizeof(int64_t));
-    if (s && e && self) {
+    int64_t *self = malloc(cap * sizeof(int64_t)), *parent = malloc(cap * sizeof(int64_t));
+    int rs = J->ref_size;
+    if (s && e && self && parent) {
         for (;;) {
             long k = next_item(&J->next);
             if (k >= J->nt) break;
             Py_ssize_t t = J->todo[k], a = J->tptr[t], m = J->tptr[t + 1] - a;
-            const int64_t *place = J->place + a, *parent = J->parent + a;
             for (Py_ssize_t i = 0; i < m; i++) {
-                s[i] = J->start[place[i]];
-                e[i] = J->end[place[i]];
+                int64_t at = ref_at(J->place, rs, a + i);
+                s[i] = J->start[at];
+                e[i] = J->end[at];
+                parent[i] = ref_at(J->parent, rs, a + i);
             }
             if (self_pass(s, e, parent, self, m)) continue;
             for (Py_ssize_t i = 0; i < m; i++) {
-                J->self[place[i]] = self[i];
-                J->nested[place[i]] = parent[i] >= 0;
+                int64_t at = ref_at(J->place, rs, a + i);
+                J->self[at] = self[i];
+                J->nested[at] = parent[i] >= 0;
             }
             __atomic_fetch_add(&J->done, 1, __ATOMIC_RELAXED);
         }
     }
-    free(s); free(e); free(self);
+    free(s); free(e); free(self); free(parent);
 }
 
 static PyObject *self_times(PyObject *self_mod, PyObject *args) {
@@ -630,9 +646,11 @@ static PyObject *self_times(PyObject *self_mod, PyObject *args) {
     Py_ssize_t *tptr = NULL, *todo = NULL;
     const int64_t *seg_ptr = (const int64_t *)pb.buf;
     const int32_t *seg_track = (const int32_t *)tb.buf;
-    if (sb.len % 8 || eb.len != sb.len || pb.len != (nseg + 1) * 8 || plb.len != sb.len ||
-        pab.len != sb.len || slb.len != sb.len || neb.len != n || seg_ptr[0] != 0 ||
-        seg_ptr[nseg] != n) {
+    /* place and parent: both int64, or both int32 (below 2^31 slices) */
+    int rs = plb.len == sb.len ? 8 : 4;
+    if (sb.len % 8 || eb.len != sb.len || pb.len != (nseg + 1) * 8 ||
+        plb.len != n * rs || pab.len != n * rs || (rs == 4 && n > INT32_MAX) ||
+        slb.len != sb.len || neb.len != n || seg_ptr[0] != 0 || seg_ptr[nseg] != n) {
         PyErr_SetString(PyExc_ValueError, "self_times: buffers of mismatched sizes");
         goto done;
     }
@@ -655,17 +673,17 @@ static PyObject *self_times(PyObject *self_mod, PyObject *args) {
         todo[2 * t] = m;
         todo[2 * t + 1] = t;
     }
-    const int64_t *place = (const int64_t *)plb.buf, *parent = (const int64_t *)pab.buf;
     for (Py_ssize_t t = 0; t < nt; t++)  /* every place and parent within its track */
-        for (Py_ssize_t i = tptr[t]; i < tptr[t + 1]; i++)
-            if (place[i] < tptr[t] || place[i] >= tptr[t + 1] || parent[i] >= i - tptr[t] ||
-                parent[i] < -1) {
+        for (Py_ssize_t i = tptr[t]; i < tptr[t + 1]; i++) {
+            int64_t at = ref_at(plb.buf, rs, i), up = ref_at(pab.buf, rs, i);
+            if (at < tptr[t] || at >= tptr[t + 1] || up >= i - tptr[t] || up < -1) {
                 PyErr_SetString(PyExc_ValueError, "self_times: a place or parent out of range");
                 goto done;
             }
+        }
     qsort(todo, (size_t)nt, 2 * sizeof(Py_ssize_t), by_size_desc);
     for (Py_ssize_t k = 0; k < nt; k++) todo[k] = todo[2 * k + 1];
-    self_job J = {(const int64_t *)sb.buf, (const int64_t *)eb.buf, place, parent,
+    self_job J = {(const int64_t *)sb.buf, (const int64_t *)eb.buf, plb.buf, pab.buf, rs,
                   (int64_t *)slb.buf, (uint8_t *)neb.buf, tptr, todo, nt, biggest, 0, 0};
     Py_BEGIN_ALLOW_THREADS
     int w = workers_for(n, threads);

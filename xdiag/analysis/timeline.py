@@ -186,7 +186,7 @@ def build(track: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray,
     if lines is not None:
         # Self times deferred: `order` then says where each slice (in start order) went,
         # and `parent` its parent; `self_times` computes them once the index is final.
-        parent = np.empty(n, np.int64)
+        parent = np.empty(n, ref_dtype)
         none = np.empty(0, np.uint8)
         extra = (np.ascontiguousarray(lines, np.int32), none, none, parent)
     ptr_b, track_b, depth_b = sort_slices(np.ascontiguousarray(track), start_in, end_in, laned,
@@ -194,6 +194,8 @@ def build(track: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray,
                                           np.ascontiguousarray(name, np.int32), ev_name, ev_src,
                                           *extra)
     del start_in, end_in, depth
+    if parent is not None and ref_dtype == np.int32:  # kept until self_times has run
+        order = order.astype(np.int32)
     seg_ptr = np.frombuffer(ptr_b, np.int64).copy()
     seg_track = np.frombuffer(track_b, np.int32).copy()
     seg_depth = np.frombuffer(depth_b, np.int32).copy()
