@@ -2,8 +2,9 @@
 
 Calls go over `http.client` (one kept-alive connection; an upload's files sent from
 one reused buffer), and over `requests` only where its extras matter: a streamed
-download, https, a proxy or ~/.netrc in the environment, a redirect. `requests` (and urllib3) took ~80 ms of an upload's ~150 ms start-up to
-import, on the path to the first view; it is imported only when used.
+download, https, a proxy or ~/.netrc in the environment, a redirect. `requests` (and
+urllib3) took ~80 ms of an upload's ~150 ms start-up to import, on the path to the
+first view; it is imported only when used.
 """
 
 from __future__ import annotations
