@@ -378,46 +378,45 @@ def _load() -> str:
 # day, load 1-2, and single-profile runs beside it); kept with the report until measured again.
 HEADLINE_NOTES = """Reading the headline:
 
-- **On a quiet VM stock xprof is 2-3x faster than in the earlier run, xdiag less so: the
-  ratios fell.** This run (load 1-2): xprof's cold `trace_viewer@` 5.5 s at 3M, 9.1 s at
-  5M, 17.4 s at 10M (14.1 / 21.9 / 29.9 s in the run at load 5 before it); xdiag's first
-  viewport 1.2-1.3 s, 1.8-2.0 s, 3.4-4.6 s. Even in-process (second table, no CLI, body
-  or HTTP) xdiag's 3M first view is 0.74 s = 7.5x. At 3M the user's path is the CLI's
-  start-up 0.13-0.19 s (Python, click, requests), the body 0.13-0.33 s, the validation
-  parse 0.23-0.42 s, the timeline index 0.25-0.55 s (sort_slices is half of it) and the
-  page's requests 0.04-0.06 s. >= 10x at 3M means <= 0.55 s: the parse has to run while
-  the body streams in and the index has to be built as the parse goes (a streaming
-  parser in xplane/, planes handed over as they complete). Not done; the rest of the path
-  is already within ~0.3 s of the in-process figure.
-- **New windows: a server that keeps connections, a window written in one pass.** `xdiag
-  serve` runs on cheroot (cli/httpserver.py): werkzeug's development server closed every
-  connection and cannot keep one open; a 2.2 MB body on a kept connection, p50: werkzeug
-  3.2 ms, cheroot 1.9 ms, cheroot with a one-`sendall` writer 1.4 ms. The window itself
-  goes from its position ranges into the response's columns in one C pass (`emit_slices`,
-  `compact_names`) instead of ~5 MB of temporaries: the server's CPU for one 4 x 1280 px
-  window at 3M 3.5-3.9 -> 1.6 ms, minor page faults 808 -> 2 a request. Over real HTTP,
-  p50 1.3 ms on the trainer capture (57x xprof), 2.9-4.7 ms at 3M-10M (45-49x; 10-12 ms,
-  18-26x in the run at load 5). What is left is the body: ~68k slices, 2.2 MB at 34 bytes
-  a slice, whose transfer alone is ~1.4 ms here. <= 2 ms at 3M-10M needs a smaller wire
-  (a run per segment for track and depth, 6 of the 34 bytes; narrower times) or fewer
-  slices per window (the trace view asks for 4 x its canvas width). Not done.
-- **RSS** 3M 6.0x -> 4.7x, 10M 5.2x -> 3.7x the file: the C heap's free space is given
-  back after each ingest (core/heap.py, `malloc_trim`; glibc otherwise keeps freed columns)
-  and the step table holds only what it reads. Still above 3x: the host-peak probe's
-  process (~300 MB of JAX) beside the first ingest's merge, the op table's build (~110 MB
-  over its input, now ingest's peak stage), and each viewed profile's index (~80 MB at 3M)
-  in the server, mapped or still held as the early index.
-- **Capture.** After a 2 s window the trainer's own profiler (TSL's profiler session, in
-  the job) took 10.6-11.6 s to convert its 1.4-1.5M events and write the trace file: ~5 us
-  of CPU per event on one thread (in-process, the training loop blocked, `stop_trace` of a
-  1.9 s window took 6.6 s for 1.33M events; perf: ~40% converting the host tracer's
-  events, ~40% merging planes, ~10% serialising), and 2-3x that while the trainer's 8 XLA
-  threads keep both cores busy. The tracer levels xdiag asks for (2/1/0, stock xprof's
-  capture defaults) are not the cause: level 1 records the same events. The capture takes
-  the trace when the job closes the file (inotify), 0.3-1.4 s before the job answers the
-  RPC; from there xdiag took 0.78-0.94 s to the first viewport (validation 0.36-0.53 s,
-  then the index, while the job and the trainer hold the cores). The CLI follows the
-  capture's long poll. A shorter window is the user's lever: 500 ms, 2.7-4.1 s of the job.
+- **Stock xprof was faster in this run than in any before it**, so every ratio is
+  against a harder baseline: cold `trace_viewer@` 4.2 s at 3M (5.5 s and 14.1 s in the two
+  runs before), warm windows 84 ms at 3M (144 ms before). The absolute times are what
+  moved on our side.
+- **Upload -> first view.** The trainer capture meets >= 10x (11.0x fresh, 14.5x seen
+  one). At 3M the first view is 1.03 s fresh / 0.80 s seen one (was 1.33 / 1.18 s): the
+  CLI starts in 0.05 s (it talks over http.client and imports `requests` only for what
+  needs it; was 0.12-0.19 s), the body is read into one reused buffer, the index is final
+  before its self times (computed on a thread while it is served), and stats no event
+  metadata holds are resolved after the timeline. Not met at 3M-10M (4-6x). One cause
+  found and not yet explained: after the service has run its own host probe (a fresh
+  store, no `XDIAG_HOST_PEAKS`), the next upload's parse and index are ~0.3 s slower than
+  on a service that never ran it: the same second upload of synth_3M reached its first
+  view in 0.50-0.52 s with the peaks configured and 0.78-0.86 s without (two runs each;
+  validate 0.17 vs 0.25-0.29 s, index 0.16 vs 0.36-0.39 s; no process is left running
+  and the service is idle in between). 0.50 s is 8.4x this run's xprof, 11x the last one.
+- **New windows: a narrower wire.** Each column is as narrow as the window's values allow
+  (wire v2: times as uint32 ns after the window's earliest start when its slices span under
+  4.3 s, names and tracks uint16, depths uint8): 17 bytes a slice instead of 30, a 3M
+  window 2.1 -> 1.2 MB. `emit_slices` prefetches the level-of-detail slices it gathers
+  from anywhere in the index (p50 -7% at 3M, -14% at 10M in-process). p50 over HTTP:
+  1.68 ms at 3M (<= 2 ms), 2.24 ms at 5M, 2.50 ms at 10M, 0.97 ms on the trainer capture
+  (2.9-4.7 and 1.3 ms in the run before). At 10M what is left is the gather itself (~1.2 ms,
+  four cache misses a slice) and Flask's ~0.4 ms. Against this run's fast xprof windows
+  that is 39-50x, not 60x.
+- **RSS** 3M 4.67x -> 3.33x, 5M 4.30x -> 3.13x, 10M 3.74x -> 2.59x (met), trainer 4.3x ->
+  4.0x. Each stage holds less: the op table's grouping key is built a chunk at a time and
+  factorized in place (analysis/codes.py); the step table's run ids are int32 codes; the
+  host probe (~233 MB of JAX) never runs beside a host file's columns; an early view lets
+  go of the indexes it holds in memory the moment their files are written (it kept them
+  until another profile was opened); ingest's threads share two malloc arenas. The
+  trainer's 55 MB file allows 165 MB, less than the probe alone.
+- **Capture.** The trainer's traces were larger in this run (1.8-2.1M events in the 2 s
+  window, 1.4-1.5M before), so both parts grew: the job's own profiler (TSL, in the job)
+  took 9.0-11.1 s to convert and write them (~5 us of CPU per event; level 1 tracing
+  records the same events), and xdiag 1.19-1.45 s from the trace's arrival to the first
+  viewport, its validation parse 0.65-0.75 s while the trainer keeps both cores busy. A
+  shorter window is the user's lever (README). The web UI's capture progress follows the
+  capture's long poll now, as the CLI does.
 """
 
 
