@@ -387,13 +387,15 @@ HEADLINE_NOTES = """Reading the headline:
   CLI starts in 0.05 s (it talks over http.client and imports `requests` only for what
   needs it; was 0.12-0.19 s), the body is read into one reused buffer, the index is final
   before its self times (computed on a thread while it is served), and stats no event
-  metadata holds are resolved after the timeline. Not met at 3M-10M (4-6x). One cause
-  found and not yet explained: after the service has run its own host probe (a fresh
-  store, no `XDIAG_HOST_PEAKS`), the next upload's parse and index are ~0.3 s slower than
-  on a service that never ran it: the same second upload of synth_3M reached its first
-  view in 0.50-0.52 s with the peaks configured and 0.78-0.86 s without (two runs each;
-  validate 0.17 vs 0.25-0.29 s, index 0.16 vs 0.36-0.39 s; no process is left running
-  and the service is idle in between). 0.50 s is 8.4x this run's xprof, 11x the last one.
+  metadata holds are resolved after the timeline. Not met at 3M-10M (4-6x). Measured
+  apart (peaks configured, so no probe in the service), and not explained: the same second
+  upload of synth_3M reaches its first view in 0.49-0.94 s, median 0.57 s (11 runs), when
+  it follows the first one at once, and in 0.70-1.10 s, median 0.83 s (9 runs), when the VM
+  did something else for a few seconds in between: the host probe run as its own process, a
+  numpy matmul, even `sleep 3`; the index is what slows (0.17-0.26 s -> 0.35-0.51 s). The
+  service is idle in between (no thread or child busy), so it looks like this VM
+  (Firecracker, DAMON page-out running) rather than the pipeline; the bench's second
+  upload follows the first one's probe. 0.50 s would be 8.4x this run's xprof cold.
 - **New windows: a narrower wire.** Each column is as narrow as the window's values allow
   (wire v2: times as uint32 ns after the window's earliest start when its slices span under
   4.3 s, names and tracks uint16, depths uint8): 17 bytes a slice instead of 30, a 3M
