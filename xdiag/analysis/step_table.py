@@ -92,8 +92,9 @@ def build(stats: StepStats, marks: tuple[np.ndarray, ...],
     if op_item is None:
         op_step = items["step"]
     elif len(items["step"]):
-        op_step = items["step"][np.maximum(op_item, 0)]
-        op_step[op_item < 0] = -1  # in place: per-op columns are the ingest's peak
+        # int32 (annotation indices): per-op columns are the ingest's peak.
+        op_step = items["step"].astype(np.int32)[np.maximum(op_item, 0)]
+        op_step[op_item < 0] = -1  # in place, for the same reason
     else:
         op_step = np.full(len(pos), -1, np.int64)
     del op_item
