@@ -374,51 +374,54 @@ def _load() -> str:
         return "?"
 
 
-# What the headline's numbers say, measured on 2026-12-07 (the third full run of that
-# day, load 1-2, and single-profile runs beside it); kept with the report until measured again.
+# What the headline's numbers say, measured on 2026-12-07 (the day's last full run, load 0.7
+# at its start and 2.4 at its end); kept with the report until measured again.
 HEADLINE_NOTES = """Reading the headline:
 
-- **Stock xprof was faster in this run than in any before it**, so every ratio is
-  against a harder baseline: cold `trace_viewer@` 4.2 s at 3M (5.5 s and 14.1 s in the two
-  runs before), warm windows 84 ms at 3M (144 ms before). The absolute times are what
-  moved on our side.
-- **Upload -> first view.** The trainer capture meets >= 10x (11.0x fresh, 14.5x seen
-  one). At 3M the first view is 1.03 s fresh / 0.80 s seen one (was 1.33 / 1.18 s): the
-  CLI starts in 0.05 s (it talks over http.client and imports `requests` only for what
-  needs it; was 0.12-0.19 s), the body is read into one reused buffer, the index is final
-  before its self times (computed on a thread while it is served), and stats no event
-  metadata holds are resolved after the timeline. Not met at 3M-10M (4-6x). Measured
-  apart (peaks configured, so no probe in the service), and not explained: the same second
-  upload of synth_3M reaches its first view in 0.49-0.94 s, median 0.57 s (11 runs), when
-  it follows the first one at once, and in 0.70-1.10 s, median 0.83 s (9 runs), when the VM
-  did something else for a few seconds in between: the host probe run as its own process, a
-  numpy matmul, even `sleep 3`; the index is what slows (0.17-0.26 s -> 0.35-0.51 s). The
-  service is idle in between (no thread or child busy), so it looks like this VM
-  (Firecracker, DAMON page-out running) rather than the pipeline; the bench's second
-  upload follows the first one's probe. 0.50 s would be 8.4x this run's xprof cold.
+- **Stock xprof was fast in this run**, so every ratio is against a hard baseline:
+  cold `trace_viewer@` 4.08 s at 3M (4.2, 5.5 and 14.1 s in the three runs before),
+  warm windows 80 ms at 3M (84 and 144 ms before).
+- **Upload -> first view.** The trainer capture meets >= 10x (10.3x fresh, 12.6x seen
+  one). At 3M the first view is 0.80 s fresh / 0.76 s seen one (1.33 / 1.18 s two runs
+  ago): the CLI starts in 0.05 s (http.client; `requests` only where needed), the body is
+  read into one reused buffer, the index is final before its self times (a thread computes
+  them while it is served), and stats no event metadata holds are resolved after the
+  timeline. Seen one, at 3M: CLI 0.05, body 0.09, validation parse 0.23, index to the URL
+  0.36, the page's requests 0.03 s. Not met at 3M-10M (5.1-8.5x): 10x at 3M is 0.41 s, less
+  than the parse and the index take together on this VM.
+- **Why an upload after a pause is slower (found this round).** This VM's kernel hands
+  memory freed in 8 MB blocks back to the host about 2 s later (Firecracker, free page
+  reporting, `page_reporting_order=11`), and touching it again faults in the host too:
+  400 MB allocated and touched right after the same was freed takes 32 ms, after a pause of
+  1-5 s 0.3-1.1 s. Every ingest touches a few hundred MB of freshly allocated memory, so
+  the same 3M upload reaches its view in 0.57 s (median of 11) right after another and in
+  0.83 s (median of 9) after a few seconds of anything, `sleep 3` included; the bench's
+  second upload follows the host probe. Keeping the freed heap instead (no trim, glibc's
+  mmap off) cut that upload's index stage 0.33-0.39 -> 0.12-0.13 s but its first view
+  only 0.1-0.2 s, for 130-300 MB more in the tree (core/heap.py): not taken. xprof's cold process
+  pays the same faults.
 - **New windows: a narrower wire.** Each column is as narrow as the window's values allow
   (wire v2: times as uint32 ns after the window's earliest start when its slices span under
   4.3 s, names and tracks uint16, depths uint8): 17 bytes a slice instead of 30, a 3M
-  window 2.1 -> 1.2 MB. `emit_slices` prefetches the level-of-detail slices it gathers
-  from anywhere in the index (p50 -7% at 3M, -14% at 10M in-process). p50 over HTTP:
-  1.68 ms at 3M (<= 2 ms), 2.24 ms at 5M, 2.50 ms at 10M, 0.97 ms on the trainer capture
-  (2.9-4.7 and 1.3 ms in the run before). At 10M what is left is the gather itself (~1.2 ms,
-  four cache misses a slice) and Flask's ~0.4 ms. Against this run's fast xprof windows
-  that is 39-50x, not 60x.
-- **RSS** 3M 4.67x -> 3.33x, 5M 4.30x -> 3.13x, 10M 3.74x -> 2.59x (met), trainer 4.3x ->
-  4.0x. Each stage holds less: the op table's grouping key is built a chunk at a time and
-  factorized in place (analysis/codes.py); the step table's run ids are int32 codes; the
-  host probe (~233 MB of JAX) never runs beside a host file's columns; an early view lets
-  go of the indexes it holds in memory the moment their files are written (it kept them
-  until another profile was opened); ingest's threads share two malloc arenas. The
-  trainer's 55 MB file allows 165 MB, less than the probe alone.
-- **Capture.** The trainer's traces were larger in this run (1.8-2.1M events in the 2 s
-  window, 1.4-1.5M before), so both parts grew: the job's own profiler (TSL, in the job)
-  took 9.0-11.1 s to convert and write them (~5 us of CPU per event; level 1 tracing
-  records the same events), and xdiag 1.19-1.45 s from the trace's arrival to the first
-  viewport, its validation parse 0.65-0.75 s while the trainer keeps both cores busy. A
-  shorter window is the user's lever (README). The web UI's capture progress follows the
-  capture's long poll now, as the CLI does.
+  window 2.1 -> 1.2 MB; `emit_slices` prefetches the level-of-detail slices it gathers.
+  p50 over HTTP 1.67 ms at 3M and 1.96 ms at 5M (<= 2 ms), 2.48 ms at 10M, 1.00 ms on the
+  trainer capture (2.9-4.7 ms two runs ago): 37-48x this run's xprof, not 60x. In-process
+  the same windows take 0.87-1.21 ms (92-94x, second table); the rest is the server's
+  process: on 3M windows, measured apart, the viewport call with its encoding 0.47-0.60 ms,
+  through Flask's test client 0.86-1.5 ms, curl's time to first byte from `xdiag serve`
+  1.9-2.3 ms, and the same loop's p50 ranged 2.1-7.4 ms minutes apart on this VM.
+- **RSS** 3M 4.67x -> 3.19x (366 MB; 3x is 361 MB), 5M 4.30x -> 2.89x and 10M 3.74x ->
+  2.49x (met), trainer 4.3x -> 4.1x. Each stage holds less: the op table's grouping key is
+  built a chunk at a time and factorized in place (analysis/codes.py); the step table's
+  run ids and steps are int32 and its op times views of the index; the host probe (~233 MB
+  of JAX) never runs beside a host file's columns; an early view lets go of the indexes it
+  holds in memory the moment their files are written; ingest's threads share two malloc
+  arenas. The trainer's 55 MB file allows 165 MB, less than the probe alone.
+- **Capture.** The trainer's 2 s window held 2.18-2.32M events in this run (the issue's
+  capture had 1.1M): the job's own profiler (TSL, in the job) took 11.3-17.3 s to convert
+  and write them, and xdiag 0.96-1.12 s from the trace's arrival to the first viewport, its
+  validation parse 0.45-0.62 s while the trainer keeps both cores busy. A shorter window is
+  the user's lever (README). Not met (<= 0.5 s).
 """
 
 

@@ -18,6 +18,18 @@ The price of `release`: the next ingest faults its working set in again instead 
 reusing the heap (through `xdiag serve`: a second 3M-event upload right after the first
 +0.15-0.3 s to its URL, 10M +0.7 s in one run; with numpy's huge-page advice off that
 cost moved to the first upload instead). Not trimming kept 200-250 MB more at 3M events.
+What a fault costs depends on the machine: on our VMs (Firecracker, the guest kernel's
+free page reporting on, `page_reporting_order=11`) memory freed in 8 MB blocks is handed
+back to the host about 2 s later, and touching it again costs a fault in the host too.
+Measured with numpy, 400 MB allocated and touched right after the same was freed: 32 ms;
+after a pause of 1 / 2 / 3 / 5 s: 0.30 / 0.87 / 0.47-0.89 / 1.11 s. That is why an upload
+that follows another at once is faster than one after a few seconds of anything (bench
+notes), whoever freed the memory. Tried through `xdiag serve` (3M events, 2-3 runs each):
+keeping every freed block (no `release`, glibc's mmap off) cut the index stage of a second
+upload 0.33-0.39 -> 0.12-0.13 s but its first view only 0.79-0.91 -> 0.67-0.71 s, while
+the tree's peak rose 364-374 -> 598-680 MB (the host probe beside the kept heap) and a
+second upload's 364-373 -> 504-595 MB; no `release` alone: views 0.75-1.07 s, peaks 400-486
+and 362-431 MB. Neither is worth its memory; a machine without page reporting pays neither.
 
 `limit_arenas`: glibc gives each thread that allocates while another does a heap
 (arena) of its own, up to 8 per core, and memory freed in one arena serves only that
