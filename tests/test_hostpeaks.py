@@ -139,3 +139,30 @@ def test_an_analysis_that_starts_stops_the_probe_which_runs_again_after(
     assert got and got[0].values == PEAKS and got[0].source == hostpeaks.MEASURED
     assert not procs[1].killed
     assert peaks.store.read_json(layout.SERVICE_HOST_PEAKS) == PEAKS  # kept for every replica
+
+
+def test_a_merge_waits_for_a_quiet_moment_only_so_long(
+        tmp_path, monkeypatch: pytest.MonkeyPatch, fresh_host) -> None:
+    """Uploads that never stop (some host's columns always held) must not hold a merge
+    back for ever: after URGENT_WAIT_S the probe runs beside them, and is not stopped."""
+    svc = Services(Settings(store=str(tmp_path / "store")))
+    peaks = svc.host_peaks
+    peaks.holding = lambda: True
+    procs: list[FakeProbe] = []
+
+    def start_probe(seconds: float) -> FakeProbe:
+        procs.append(FakeProbe())
+        return procs[-1]
+
+    monkeypatch.setattr(hostpeaks, "_start_probe", start_probe)
+    monkeypatch.setattr(hostpeaks, "URGENT_WAIT_S", 0.3)
+    got: list = []
+    waiter = threading.Thread(target=lambda: got.append(peaks.get()), daemon=True)
+    t0 = time.monotonic()
+    waiter.start()
+    _until(lambda: len(procs) == 1, "the probe, once the merge has waited long enough")
+    assert time.monotonic() - t0 >= 0.3  # it did wait for a quiet moment first
+    procs[0].finish.set()
+    waiter.join(WAIT_S)
+    assert got and got[0].values == PEAKS
+    assert len(procs) == 1 and not procs[0].killed

@@ -19,7 +19,8 @@ no ingest holds a host file's columns (`holding`: an upload received and parsed,
 host's analysis), so that the probe's memory is never added to an ingest's peak nor its
 CPU taken from one: it waits for them, and one that starts meanwhile stops it, to run
 again once that host's analysis is done. (A merge only waits; the host analyses it
-waits for never wait for the probe.)
+waits for never wait for the probe.) A merge waits so at most URGENT_WAIT_S: uploads
+that never pause would otherwise hold it back for ever.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ MEASURED = "measured on the xdiag service host (no peaks recorded with the profi
 PROBE_S = 1.0
 PROBE_TIMEOUT_S = 120.0
 IDLE_S = 1.0  # the background probe waits for this long without uploads or ingests
+# A merge waits at most this long for a moment with no upload parse or host analysis
+# in progress; then the probe runs beside them (their memory and its ~230 MB at once)
+# rather than hold the merge back for as long as uploads keep coming.
+URGENT_WAIT_S = 60.0
 POLL_S = 0.05
 
 
@@ -78,7 +83,7 @@ class ServicePeaks:
     def get(self) -> HostPeaks:
         """The peaks; measures them now if needed (or has the background probe run now,
         without its quiet second), as soon as no upload or host analysis is in progress
-        (`holding`), and waits for them."""
+        (`holding`, or after URGENT_WAIT_S whatever is), and waits for them."""
         with self._lock:
             thread = self._thread
         if thread is not None:
@@ -119,12 +124,22 @@ class ServicePeaks:
         IDLE_S without any upload or ingest (`busy`). One that an upload or host
         analysis interrupts (or, in the background, any ingest) is stopped and run
         again later: it neither adds its memory to an ingest's peak nor measures a
-        busy host."""
+        busy host. An urgent probe waits for that at most URGENT_WAIT_S."""
+        urgent_since: float | None = None
+
+        def in_the_way(now_urgent: bool) -> bool:
+            nonlocal urgent_since
+            if now_urgent and urgent_since is None:
+                urgent_since = time.monotonic()
+            if urgent_since is not None and time.monotonic() - urgent_since > URGENT_WAIT_S:
+                return False  # waited long enough: measure beside whatever runs
+            return self.holding() or (not now_urgent and self.busy())
+
         while True:
             quiet_since = time.monotonic()
             while True:
                 now_urgent = urgent or self._urgent.is_set()
-                if self.holding() or (not now_urgent and self.busy()):
+                if in_the_way(now_urgent):
                     quiet_since = time.monotonic()
                 elif now_urgent or time.monotonic() - quiet_since >= IDLE_S:
                     break
@@ -133,7 +148,7 @@ class ServicePeaks:
             started, stopped = time.monotonic(), False
             while proc.poll() is None:
                 now_urgent = urgent or self._urgent.is_set()
-                if self.holding() or (not now_urgent and self.busy()):
+                if in_the_way(now_urgent):
                     proc.kill()
                     stopped = True
                     break
@@ -174,18 +189,6 @@ class _HostMemo:
 
 
 _this_host = _HostMemo()
-
-
-def probe(seconds: float = PROBE_S) -> dict[str, float]:
-    """The agent's probe of this host, in a child process."""
-    proc = _start_probe(seconds)
-    try:
-        out, err = proc.communicate(timeout=PROBE_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        raise RuntimeError(f"the host peak probe took over {PROBE_TIMEOUT_S:.0f} s") from None
-    return _result(proc.returncode, out, err)
 
 
 def _start_probe(seconds: float) -> subprocess.Popen:
