@@ -1,6 +1,6 @@
-"""cli/client.py's own transport (http.client, sendfile): what `requests` gave the CLI,
-kept — the server's refusal of an upload read before its body is, the environment's
-proxy honoured, and no `requests` import on the upload's path."""
+"""cli/client.py's own transport (http.client, files sent from one reused buffer): what
+`requests` gave the CLI, kept — the server's refusal of an upload read before its body is,
+the environment's proxy honoured, and no `requests` import on the upload's path."""
 
 from __future__ import annotations
 

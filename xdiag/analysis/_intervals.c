@@ -209,7 +209,7 @@ static int self_pass(const int64_t *s, const int64_t *e, const int64_t *parent, 
 
 
 /* sort_slices(track, start, end, laned, order, s_out, e_out, d_out[, threads[, name,
- *             name_out, src_out[, line, self_out, nested_out]]])
+ *             name_out, src_out[, line, self_out, nested_out[, parent_out]]]])
  *     -> (seg_ptr, seg_track, seg_depth) as bytes (int64, int32, int32)
  *
  *   The sort and row passes of the timeline index in one call. Input: int32
@@ -222,7 +222,10 @@ static int self_pass(const int64_t *s, const int64_t *e, const int64_t *parent, 
  *   position (src_out, int32 or int64 by its item size), filled by the same workers.
  *   With `line` (int32 per slice, >= 0; b"": every slice on one line), also each
  *   ordered slice's self time (self_out, int64) and whether it has a parent
- *   (nested_out, uint8) -- see row_pass and self_pass.
+ *   (nested_out, uint8) -- see row_pass and self_pass. With `parent_out` (int32 or
+ *   int64 per slice; self_out and nested_out then empty) the self times are left to
+ *   self_times: parent_out takes each slice's parent and `order`, instead of input
+ *   positions, each slice's final place, both in start order.
  *   A counting sort by track, then per track: nothing if it is already in
  *   (start, -end) order (usual for one thread's line), else an LSD radix sort on
  *   start and an insertion sort of equal-start runs by end; then the row pass;
