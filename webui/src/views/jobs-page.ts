@@ -1,7 +1,7 @@
 // Jobs: every registered job with its live and stale hosts (polled), a
 // Capture button with a duration, live capture progress (a long poll of
-// GET /api/v1/captures/<id>: answered the moment its state moves on) and a
-// link to the resulting profile.
+// GET /api/v1/captures/<id>: answered the moment its state moves on, and
+// every 2 s for its hosts' rows) and a link to the resulting profile.
 
 import { ApiError, isAbort, type ApiClient } from "../api/client";
 import type { Capture, Job, Session } from "../api/wire";
@@ -11,6 +11,7 @@ import { h, replace } from "./dom";
 import { emptyState, errorState, loading } from "./states";
 
 const JOBS_POLL_MS = 3000;
+const CAPTURE_POLL_S = 2;
 
 interface Card {
   el: HTMLElement;
@@ -31,6 +32,8 @@ export class JobsPage {
   private cards = new Map<string, Card>();
   private timer: ReturnType<typeof setTimeout> | null = null;
   private controller: AbortController | null = null;
+  // Ends the captures' long polls when the page goes (a poll otherwise stays open 2 s).
+  private readonly captures = new AbortController();
   private destroyed = false;
   private loaded = false;
 
@@ -47,6 +50,7 @@ export class JobsPage {
   destroy(): void {
     this.destroyed = true;
     this.controller?.abort();
+    this.captures.abort();
     if (this.timer) clearTimeout(this.timer);
   }
 
@@ -151,10 +155,13 @@ export class JobsPage {
       let c = await this.api.startCapture({ job: jobName, duration_ms: durationMs });
       this.showCapture(card, c);
       while (!captureDone(c) && !this.destroyed) {
-        c = await this.api.capture(c.id, undefined, { state: c.state });
+        // Answered at once when the state moves on; the hosts' rows (state, bytes) change
+        // within a state, so the poll also returns every CAPTURE_POLL_S to show them.
+        c = await this.api.capture(c.id, this.captures.signal, { state: c.state, timeoutS: CAPTURE_POLL_S });
         this.showCapture(card, c);
       }
     } catch (e) {
+      if (isAbort(e) || this.destroyed) return;
       replace(card.progress, errorState(e instanceof ApiError ? e : new Error(String(e))));
     } finally {
       card.capturing = false;
