@@ -29,7 +29,8 @@ def test_capture_button_produces_a_profile_that_opens(ui, viewer_service, jobs) 
     state = card.get_by_test_id("capture-state")
     state.wait_for()
     seen = set()
-    # Progress is polled every 0.5 s: capturing -> saving -> ingesting -> done.
+    # Progress follows a long poll (a state change at once, the hosts every 2 s):
+    # capturing -> saving -> ingesting -> done.
     for _ in range(600):
         s = state.get_attribute("data-state")
         seen.add(s)
