@@ -25,6 +25,21 @@ def _pad(n: int) -> int:
     return (-n) % ALIGN
 
 
+def read_head(buf: Any, magic: bytes, version: int, align: int,
+              what: str) -> tuple[memoryview, dict[str, Any], int]:
+    """The preamble both of our binary formats share (this container and the timeline
+    wire, serving/wire.py): 4-byte `magic`, u32 version, u32 header length, the JSON
+    header, zeros to a multiple of `align`. Returns the buffer's view, the header and
+    where the body starts; ValueError naming `what` if it is not that format."""
+    view = memoryview(buf)
+    if bytes(view[:4]) != magic:
+        raise ValueError(f"not an xdiag {what} (bad magic)")
+    got, hlen = struct.unpack("<II", view[4:12])
+    if got != version:
+        raise ValueError(f"{what} version {got}, expected {version}")
+    return view, jsonio.loads(view[12 : 12 + hlen]), 12 + hlen + (-(12 + hlen)) % align
+
+
 def pack_parts(arrays: dict[str, np.ndarray],
                meta: dict[str, Any] | None = None) -> Iterator[bytes | memoryview]:
     """The container as a sequence of buffers, the arrays' own memory included
@@ -50,14 +65,7 @@ def pack(arrays: dict[str, np.ndarray], meta: dict[str, Any] | None = None) -> b
 
 def unpack(buf: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Inverse of `pack`; arrays are read-only views into `buf`."""
-    view = memoryview(buf)
-    if bytes(view[:4]) != MAGIC:
-        raise ValueError("not an xdiag derived-view file (bad magic)")
-    version, hlen = struct.unpack("<II", view[4:12])
-    if version != VERSION:
-        raise ValueError(f"derived-view container version {version}, expected {VERSION}")
-    header = jsonio.loads(view[12 : 12 + hlen])
-    base = 12 + hlen + _pad(12 + hlen)
+    view, header, base = read_head(buf, MAGIC, VERSION, ALIGN, "derived-view file")
     arrays = {}
     for e in header["arrays"]:
         dtype = np.dtype(e["dtype"])

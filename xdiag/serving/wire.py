@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from xdiag.core import jsonio
+from xdiag.core.pack import read_head
 
 MAGIC = b"XDTL"
 MIME = "application/x-xdiag-timeline"
@@ -96,13 +97,7 @@ def widen(header: dict[str, Any], cols: dict[str, np.ndarray]) -> dict[str, np.n
 
 def decode(buf: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """A response's header and its columns, widened (for tests and the bench)."""
-    if buf[:4] != MAGIC:
-        raise ValueError("not an xdiag timeline response")
-    version, hlen = struct.unpack("<II", buf[4:12])
-    if version != VERSION:
-        raise ValueError(f"timeline wire version {version}, expected {VERSION}")
-    header = jsonio.loads(buf[12 : 12 + hlen])
-    base = 12 + hlen + _pad8(12 + hlen)
+    _view, header, base = read_head(buf, MAGIC, VERSION, 8, "timeline response")
     cols = {c["name"]: np.frombuffer(buf, dtype=np.dtype(c["dtype"]).newbyteorder("<"),
                                      count=c["length"], offset=base + c["offset"])
             for c in header["columns"]}
