@@ -5,6 +5,7 @@ to the per-event columns once the analysis is past them (weak references, so a c
 kept alive by any path, a cycle included, fails the test):
 - the parse admission hands to the ingest (`pipeline/handoff.py`): its per-event
   columns are gone before the timeline index is built, the whole parse by the end;
+- the index build's inputs (times, tracks, lines) are gone once the slices are sorted;
 - the op table's per-event stats are gone before the step table (ingest's peak);
 - the step table's own per-op columns are gone before its last union.
 """
@@ -65,8 +66,12 @@ def traced(tmp_path_factory: pytest.TempPathFactory):
             return orig(*args, **kw)
         mp.setattr(mod, name, wrapped)
 
-    def at_index(*args, **kw) -> None:
+    def at_index(moved, *args, **kw) -> None:
         seen.setdefault("events_at_index", _alive(seen["events"]))
+        seen["moved"] = _refs([moved[k] for k in ("track", "start_ns", "end_ns", "lines")])
+
+    def at_lod(*args) -> None:
+        seen.setdefault("moved_at_lod", _alive(seen["moved"]))
 
     def at_op_table(es, *args) -> None:
         seen["op_stats"] = _refs([es.names[0], es.hlo_op[0], es.hlo_op[2],
@@ -81,7 +86,8 @@ def traced(tmp_path_factory: pytest.TempPathFactory):
 
     try:
         mp.setattr(svc.handoff, "put", handoff_put)
-        wrap(timeline, "build", at_index)
+        wrap(timeline, "build_moved", at_index)
+        wrap(timeline, "build_lod", at_lod)
         wrap(op_table, "build", at_op_table)
         wrap(step_table, "build", at_step_table)
         orig_union = device_steps.intervals.union
@@ -120,6 +126,14 @@ def test_the_handed_off_parse_is_freed(traced) -> None:
     # ... and after the ingest nothing holds the parse, nor the hand-off slot.
     assert seen["cols"]() is None
     assert svc.handoff.take("any", None) is None
+
+
+def test_the_index_inputs_are_freed_once_sorted(traced) -> None:
+    """Times, tracks and lines of the events are moved into the index build, which lets
+    go of them once the slices are sorted, before the level-of-detail blocks."""
+    _, _, seen = traced
+    assert len(seen["moved"]) == 4
+    assert seen["moved_at_lod"] == 0
 
 
 def test_op_table_stats_are_freed_before_the_step_table(traced) -> None:

@@ -47,11 +47,11 @@ class EventStats:
         return cls(names=cols.event_names(),
                    hlo_op=hlo_op if hlo_op is not None else cols.event_stat_codes("hlo_op"),
                    hlo_module=cols.event_stat_codes("hlo_module"),
-                   program_id=cols.event_stat_later("program_id"),
+                   program_id=cols.event_stat_later("program_id", narrow=True),
                    device_ordinal=cols.event_stat("device_ordinal") if with_ordinal else None,
                    step_num=cols.event_stat_sparse("step_num"),
                    model_flops=cols.event_stat_sparse("model_flops"),
-                   run_id=cols.event_stat_later("run_id"))
+                   run_id=cols.event_stat_later("run_id", narrow=True))
 
     def materialise(self) -> None:
         """Computes what `gather` deferred."""

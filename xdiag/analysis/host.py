@@ -149,10 +149,11 @@ def analyse_host(cols: Any, t0_ns: int, *, cost_cache: CostCache | None = None,
     if release is not None:
         del ev, track_of
         release()
-    idx = timeline.build(track_sel, start_ns, end_ns, names_sel,
-                         lanes=np.array([t.kernels for t in tracks], dtype=bool),
-                         lines=lines_sel)
-    del track_sel, names_sel, start_ns, end_ns, lines_sel  # the index holds sorted copies
+    # Moved into the index build, which frees them once sorted (it holds sorted copies).
+    moved = {"track": track_sel, "start_ns": start_ns, "end_ns": end_ns, "name": names_sel,
+             "lines": lines_sel}
+    del track_sel, names_sel, start_ns, end_ns, lines_sel
+    idx = timeline.build_moved(moved, np.array([t.kernels for t in tracks], dtype=bool))
     # ev_src must index the reader's order, not the kept subset.
     if sel is not None:
         idx.ev_src = sel[idx.ev_src]

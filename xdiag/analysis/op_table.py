@@ -47,7 +47,10 @@ def _op_slices(idx: timeline.TimelineIndex, tracks: list[Track]
     offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     pos = np.arange(n, dtype=dtype)
     pos += np.repeat((idx.seg_ptr[segs] - offset).astype(dtype), sizes)
-    return pos, np.repeat(idx.seg_track[segs], sizes), segs, sizes
+    # Tracks fit in 16 bits but for the largest pods: a slice's track is kept to the end
+    # of the step table, so its width is on ingest's peak.
+    track_type = np.int16 if len(tracks) < 2**15 else np.int32
+    return pos, np.repeat(idx.seg_track[segs].astype(track_type), sizes), segs, sizes
 
 
 _SMALL_RANGE = 4096  # a grouping column with more values is factorized first
@@ -106,7 +109,8 @@ def build(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     mod_names = np.array([str(x) for x in mod_table] + [""], dtype=object)
     dev_lut = np.array([t.device if t.device is not None else -1 for t in tracks] + [-1],
                        dtype=np.int64)
-    src = idx.ev_src[pos]
+    # Each slice's event (ev_src[pos]) is made a chunk at a time where it is read: a
+    # whole column of it would be 4-8 bytes per slice more at ingest's peak.
     kernel_lut = np.array([t.kernels for t in tracks] + [False], dtype=bool)
     # (module, op, program) folded into one key per slice, a chunk of slices at a time:
     # ((module code) * n_op + op code) * n_prog + program code, where the program codes
@@ -119,7 +123,7 @@ def build(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     n_prog = len(prog_vals)
     key = np.empty(len(pos), np.int64)
     for a in codes.chunks(len(pos)):
-        s = src[a:a + codes.CHUNK]
+        s = idx.ev_src[pos[a:a + codes.CHUNK]]
         part = key[a:a + codes.CHUNK]
         part[...] = np.where(has_mod[s], mod_codes[s], n_mod - 1)
         part *= n_op
@@ -129,8 +133,8 @@ def build(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     columns: list[tuple[Callable[[int, int], np.ndarray], int]] = [
         (lambda a, b: dev_lut[track_of_pos[a:b]], int(dev_lut.max(initial=-1)) + 1)]
     if kernel_lut.any():  # GPU: the kernel name is part of the key
-        columns.append((lambda a, b, src=src: np.where(kernel_lut[track_of_pos[a:b]],
-                                                       names_codes[src[a:b]], -1),
+        columns.append((lambda a, b: np.where(kernel_lut[track_of_pos[a:b]],
+                                              names_codes[idx.ev_src[pos[a:b]]], -1),
                         len(names)))
     rows, inv = _unique_rows(key, columns)  # inv: the key's own memory
     del key, columns
@@ -197,9 +201,8 @@ def build(es: EventStats, idx: timeline.TimelineIndex, tracks: list[Track],
     # GPU: an instruction of a command buffer runs once per launch of the graph, however
     # many kernels it has (a cuBLAS call: a memset and its GEMM): its costs are spread
     # over its kernels.
-    share = _runs_per_kernel(inv, es.graph_run[src] if es.graph_run is not None else None,
-                             occ)
-    del src
+    share = _runs_per_kernel(inv, es.graph_run[idx.ev_src[pos]]
+                             if es.graph_run is not None else None, occ)
     # Category and costs depend on the op only: once per op, not per op and device.
     # (category, fused category, FLOPs, bytes, costed, counted in its fusion, payload)
     desc = []

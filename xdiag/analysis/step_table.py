@@ -71,7 +71,7 @@ def build(stats: StepStats, marks: tuple[np.ndarray, ...],
         op_item[is_k] = items.pop("item")
         del is_k
     elif run_vals is not None and np.any(has_run):
-        run_vals = np.asarray(run_vals).astype(np.int64, copy=False)
+        run_vals = np.asarray(run_vals)  # int32 where the ids fit: no int64 copy
         hp = host_pos[has_run[src[host_pos]]]
         # Runs by their codes (int32: their order among the run ids), which the items
         # only match and order: the per-op column and its copies are half the size.
