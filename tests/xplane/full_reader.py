@@ -183,11 +183,16 @@ class XSpaceColumns(ColumnsCommon):
                 out[ev] = md[code]
         return out, present
 
-    def event_stat_later(self, name: str) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    def event_stat_later(self, name: str, *, narrow: bool = False
+                         ) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
         """`event_stat(name)` to call later (LeanColumns defers the work; here it is done
-        now, as these columns are never released)."""
-        values = self.event_stat(name)
-        return lambda: values
+        now, as these columns are never released). `narrow`: integers as int32 when all
+        fit."""
+        values, present = self.event_stat(name)
+        if narrow and values.dtype.kind in "iu" and (
+                not len(values) or (int(values.min()) >= -2**31 and int(values.max()) < 2**31)):
+            values = values.astype(np.int32)
+        return lambda: (values, present)
 
     def event_stat_sparse(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(events that carry the stat `name`, their values): `event_stat` at those
