@@ -246,3 +246,31 @@ def test_deferred_self_times_equal_the_sorts_own(monkeypatch) -> None:
         with pytest.raises(ValueError, match="out of range"):
             self_times(idx.ev_start, idx.ev_end, idx.seg_ptr, idx.seg_track, p, q,
                        np.empty(n, np.int64), np.empty(n, np.uint8), 2)
+
+
+def test_tracks_and_lines_as_int16_give_the_same_index() -> None:
+    """Ingest hands the index build int16 tracks and lines (less held at its peak): the
+    index is the one int32 ones give, and a track past int16 is refused, not wrapped."""
+    from xdiag.analysis._intervals import route_events
+
+    rng = np.random.default_rng(7)
+    track, start, end = nested_trace(rng, n_tracks=5, n_top=3000, span_ns=1_000_000_000)
+    n = len(start)
+    line = rng.integers(0, 4, n)
+    name = rng.integers(0, 50, n).astype(np.int32)
+    lanes = np.array([False, True, False, False, False])
+    built = [timeline.build(track.astype(t), start, end, name, lanes=lanes,
+                            lines=line.astype(t)) for t in (np.int16, np.int32, np.int64)]
+    for other in built[1:]:
+        for k, v in built[0].arrays().items():
+            np.testing.assert_array_equal(v, other.arrays()[k], err_msg=k)
+        np.testing.assert_array_equal(built[0].ev_self, other.ev_self)
+    # route_events writes int16 tracks, and refuses one that int16 cannot hold.
+    a, z = np.array([0], np.int64), np.array([3], np.int64)
+    args = (a, z, np.zeros(1, np.uint8), np.array([40_000], np.int32), np.zeros(3, np.uint8),
+            np.full(3, -1, np.int32), np.zeros(0, np.int32))
+    wide = np.zeros(3, np.int32)
+    route_events(*args, wide)
+    assert wide.tolist() == [40_000] * 3
+    with pytest.raises(IndexError, match="int16"):
+        route_events(*args, np.zeros(3, np.int16))

@@ -212,7 +212,7 @@ static int self_pass(const int64_t *s, const int64_t *e, const int64_t *parent, 
  *             name_out, src_out[, line, self_out, nested_out[, parent_out]]]])
  *     -> (seg_ptr, seg_track, seg_depth) as bytes (int64, int32, int32)
  *
- *   The sort and row passes of the timeline index in one call. Input: int32
+ *   The sort and row passes of the timeline index in one call. Input: int16 or int32
  *   track per slice (0 <= track < len(laned)), int64 start and end, one byte per
  *   track (1: lanes -- nothing nests --, else nesting within a line). Output, written
  *   into the caller's buffers: the slices ordered by (track, row, start, -end, input
@@ -220,7 +220,7 @@ static int self_pass(const int64_t *s, const int64_t *e, const int64_t *parent, 
  *   and row ("depth"); and the segments, the (track, row) runs of that order. With
  *   `name` (int32 per slice), also each ordered slice's name (name_out, int32) and input
  *   position (src_out, int32 or int64 by its item size), filled by the same workers.
- *   With `line` (int32 per slice, >= 0; b"": every slice on one line), also each
+ *   With `line` (int16 or int32 per slice, >= 0; b"": every slice on one line), also each
  *   ordered slice's self time (self_out, int64) and whether it has a parent
  *   (nested_out, uint8) -- see row_pass and self_pass. With `parent_out` (int32 or
  *   int64 per slice; self_out and nested_out then empty) the self times are left to
@@ -235,7 +235,7 @@ typedef struct {
     const int64_t *start, *end;
     int64_t *order, *s, *e, *tmp_a, *tmp_b;
     int32_t *d;
-    const int32_t *line;  /* optional, per input slice: its line (thread) */
+    const void *line;     /* optional, per input slice: its line (thread), int16 or int32 */
     int32_t *line_local;  /* scratch: the lines in track order */
     int64_t *line_top;    /* scratch, n_lines entries of -1 */
     int64_t *self;        /* optional output, in final order */
@@ -243,6 +243,7 @@ typedef struct {
     void *parent_out;     /* optional output, self times deferred (self_times): per
                            * slice in start order, its parent's place in that order */
     int parent_size;      /* 4 (int32) or 8 (int64) */
+    int line_size;        /* 2 (int16) or 4 (int32) */
 } slices_t;
 
 /* Orders o[0..m) by start[o], stably: an LSD radix sort, 11 bits a pass over the bits
@@ -349,8 +350,10 @@ static int sort_track(slices_t *S, Py_ssize_t a, Py_ssize_t b, int laned, int32_
     }
     /* Rows and parents (parents in tmp_b, free once sorted), then self times. */
     int64_t *parent = S->tmp_b;
-    if (S->line)
-        for (Py_ssize_t i = 0; i < m; i++) S->line_local[i] = S->line[o[i]];
+    if (S->line && S->line_size == 2)
+        for (Py_ssize_t i = 0; i < m; i++) S->line_local[i] = ((const int16_t *)S->line)[o[i]];
+    else if (S->line)
+        for (Py_ssize_t i = 0; i < m; i++) S->line_local[i] = ((const int32_t *)S->line)[o[i]];
     int rc = row_pass(s, e, S->line ? S->line_local : NULL, !laned, d, parent, S->line_top, m);
     if (rc) return rc;
     if (self) {
@@ -463,13 +466,17 @@ static PyObject *sort_slices(PyObject *self, PyObject *args) {
     Py_ssize_t n = sb.len / 8, nt = lb.len;
     Py_ssize_t *tptr = NULL, *todo = NULL;
     int32_t *tdepth = NULL;
-    if (tb.len != n * 4 || sb.len != eb.len || sb.len % 8 || ob.len != sb.len ||
-        sob.len != sb.len || eob.len != sb.len || dob.len != tb.len) {
+    /* Tracks and lines: int16 or int32 (their item size says which). */
+    int track_size = (int)tb.itemsize, line_size = lnb.obj != NULL ? (int)lnb.itemsize : 4;
+    if ((track_size != 2 && track_size != 4) || tb.len != n * track_size ||
+        sb.len != eb.len || sb.len % 8 || ob.len != sb.len ||
+        sob.len != sb.len || eob.len != sb.len || dob.len != n * 4 ||
+        (line_size != 2 && line_size != 4)) {
         PyErr_SetString(PyExc_ValueError, "sort_slices: buffers of mismatched sizes");
         goto done;
     }
     int src_size = srb.obj != NULL ? (int)srb.itemsize : 0;
-    if (nb.obj != NULL && (nb.len != tb.len || nob.len != tb.len ||
+    if (nb.obj != NULL && (nb.len != n * 4 || nob.len != n * 4 ||
                            (src_size != 4 && src_size != 8) || srb.len != n * src_size ||
                            (src_size == 4 && n > INT32_MAX))) {
         PyErr_SetString(PyExc_ValueError, "sort_slices: name or source buffers of wrong sizes");
@@ -480,26 +487,31 @@ static PyObject *sort_slices(PyObject *self, PyObject *args) {
      * final place, both in start order. */
     int defer = pab.obj != NULL;
     int with_self = slb.obj != NULL && !defer;
-    if (slb.obj != NULL && ((lnb.len != 0 && lnb.len != tb.len) ||
+    if (slb.obj != NULL && ((lnb.len != 0 && lnb.len != n * line_size) ||
                             (defer ? slb.len != 0 || neb.len != 0 ||
                                          (pab.len != sb.len && (pab.len != n * 4 || n > INT32_MAX))
                                    : slb.len != sb.len || neb.len != n))) {
         PyErr_SetString(PyExc_ValueError, "sort_slices: line, self or nested buffers of wrong sizes");
         goto done;
     }
-    const int32_t *line = slb.obj != NULL && lnb.len ? (const int32_t *)lnb.buf : NULL;
+    const void *line = slb.obj != NULL && lnb.len ? lnb.buf : NULL;
+#define LINE_AT(i) (line_size == 2 ? (int32_t)((const int16_t *)line)[i] \
+                                   : ((const int32_t *)line)[i])
+#define TRACK_AT(i) (track_size == 2 ? (int32_t)((const int16_t *)tb.buf)[i] \
+                                     : ((const int32_t *)tb.buf)[i])
     Py_ssize_t n_lines = 1;
     for (Py_ssize_t i = 0; line && i < n; i++) {
-        if (line[i] < 0) {
+        int32_t l = LINE_AT(i);
+        if (l < 0) {
             PyErr_SetString(PyExc_IndexError, "sort_slices: negative line");
             goto done;
         }
-        if (line[i] >= n_lines) n_lines = (Py_ssize_t)line[i] + 1;
+        if (l >= n_lines) n_lines = (Py_ssize_t)l + 1;
     }
-    const int32_t *track = (const int32_t *)tb.buf;
     const uint8_t *laned = (const uint8_t *)lb.buf;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (track[i] < 0 || track[i] >= nt) {
+        int32_t t = TRACK_AT(i);
+        if (t < 0 || t >= nt) {
             PyErr_SetString(PyExc_IndexError, "sort_slices: track out of range");
             goto done;
         }
@@ -508,7 +520,7 @@ static PyObject *sort_slices(PyObject *self, PyObject *args) {
     tdepth = calloc((size_t)nt + 1, sizeof(int32_t));
     todo = malloc(((size_t)nt + 1) * 2 * sizeof(Py_ssize_t));
     if (!tptr || !tdepth || !todo) { PyErr_NoMemory(); goto done; }
-    for (Py_ssize_t i = 0; i < n; i++) tptr[track[i] + 1]++;
+    for (Py_ssize_t i = 0; i < n; i++) tptr[TRACK_AT(i) + 1]++;
     Py_ssize_t biggest = 0;
     for (Py_ssize_t t = 0; t < nt; t++) {
         if (tptr[t + 1] > biggest) biggest = tptr[t + 1];
@@ -523,7 +535,7 @@ static PyObject *sort_slices(PyObject *self, PyObject *args) {
                    (int64_t *)sob.buf, (int64_t *)eob.buf, NULL, NULL, (int32_t *)dob.buf,
                    line, NULL, NULL, with_self ? (int64_t *)slb.buf : NULL,
                    with_self ? (uint8_t *)neb.buf : NULL, defer ? pab.buf : NULL,
-                   defer && pab.len != sb.len ? 4 : 8},
+                   defer && pab.len != sb.len ? 4 : 8, line_size},
                   tptr, todo, laned, tdepth, nt, biggest,
                   nb.obj != NULL ? (const int32_t *)nb.buf : NULL, (int32_t *)nob.buf, srb.buf,
                   src_size, n_lines, 0, 0};
@@ -534,7 +546,9 @@ static PyObject *sort_slices(PyObject *self, PyObject *args) {
         if (!fill) rc = -1;
         else {
             memcpy(fill, tptr, ((size_t)nt + 1) * sizeof(Py_ssize_t));
-            for (Py_ssize_t i = 0; i < n; i++) J.S.order[fill[track[i]]++] = i;
+            for (Py_ssize_t i = 0; i < n; i++) J.S.order[fill[TRACK_AT(i)]++] = i;
+#undef LINE_AT
+#undef TRACK_AT
             free(fill);
             int w = workers_for(n, threads);
             run_workers(w < nt ? w : (int)(nt ? nt : 1), sort_worker, &J);
@@ -1046,8 +1060,9 @@ done:
 
 /* route_events(line_start, line_stop, on_host, line_track, has_op, codes, code_track, out)
  *
- *   Every event's track (int32 into `out`): its line's (line_track, int32 per line),
- *   or for the events moved_ops moves, their device's (code_track, int32 per code).
+ *   Every event's track (into `out`: int16 or int32, by its item size): its line's
+ *   (line_track, int32 per line), or for the events moved_ops moves, their device's
+ *   (code_track, int32 per code). A track that does not fit int16 is an error.
  */
 static PyObject *route_events(PyObject *self, PyObject *args) {
     Py_buffer ab, zb, hb, lb, ob, cb, kb, tb;
@@ -1059,30 +1074,38 @@ static PyObject *route_events(PyObject *self, PyObject *args) {
     const uint8_t *host = (const uint8_t *)hb.buf, *op = (const uint8_t *)ob.buf;
     const int32_t *lt = (const int32_t *)lb.buf, *codes = (const int32_t *)cb.buf;
     const int32_t *ct = (const int32_t *)kb.buf;
-    int32_t *track = (int32_t *)tb.buf;
+    int wide = tb.itemsize == 4;
     if (ab.len % 8 || zb.len != ab.len || hb.len != nl || lb.len != nl * 4 ||
-        cb.len != n * 4 || tb.len != n * 4 || kb.len % 4) {
+        cb.len != n * 4 || (tb.itemsize != 2 && tb.itemsize != 4) ||
+        tb.len != n * tb.itemsize || kb.len % 4) {
         PyErr_SetString(PyExc_ValueError, "route_events: buffers of mismatched sizes");
         goto done;
     }
     if (check_line_ranges(a, z, nl, n, "route_events")) goto done;
-    int bad = 0;
+    int bad = 0, fits = 1;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t l = 0; l < nl && !bad; l++) {
         int32_t own = lt[l];
         for (int64_t e = a[l]; e < z[l]; e++) {
-            int32_t c = codes[e];
+            int32_t c = codes[e], t;
             if (host[l] && op[e] && c >= 0) {
                 if (c >= nc) { bad = 1; break; }
-                track[e] = ct[c];
+                t = ct[c];
             } else {
-                track[e] = own;
+                t = own;
+            }
+            if (wide) {
+                ((int32_t *)tb.buf)[e] = t;
+            } else {
+                ((int16_t *)tb.buf)[e] = (int16_t)t;
+                fits &= t >= INT16_MIN && t <= INT16_MAX;
             }
         }
     }
     Py_END_ALLOW_THREADS
-    if (bad) {
-        PyErr_SetString(PyExc_IndexError, "route_events: code out of range");
+    if (bad || !fits) {
+        PyErr_SetString(PyExc_IndexError, bad ? "route_events: code out of range"
+                                              : "route_events: a track does not fit int16");
         goto done;
     }
     out = Py_None;

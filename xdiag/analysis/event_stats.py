@@ -76,32 +76,33 @@ def modules_that_ran(es: EventStats) -> Callable[[str, int], bool] | None:
 
 
 def event_lines(cols: Any) -> np.ndarray:
-    """The line (host thread, device stream) of every event, int32: nesting is only
-    within one line, so the timeline index needs it (CPU device tracks gather the ops of
-    one device from several threads)."""
+    """The line (host thread, device stream) of every event, int16 (int32 past 32k
+    lines): nesting is only within one line, so the timeline index needs it (CPU device
+    tracks gather the ops of one device from several threads)."""
     lines = cols.lines
     n = len(cols.events)
     a = np.asarray(lines.event_start, np.int64)
     z = np.asarray(lines.event_stop, np.int64)
+    dtype = np.int16 if len(a) < 2**15 else np.int32
     if not (len(a) and n):
-        return np.zeros(n, np.int32)
+        return np.zeros(n, dtype)
     # Lines hold contiguous runs of events: the output is each run's line repeated over
     # it (events in no line, which no profiler writes: the line before them, else 0).
     # One np.repeat writes it, with no per-event scratch: each such temporary is fresh
     # memory to fault in (a 3M-event profile's ingest spent ~0.1 s here faulting 70 MB
     # of scratch for a 12 MB result).
     order = np.lexsort((z, a))  # empty runs before the run that starts with them
-    a, z, line = a[order], z[order], order.astype(np.int32)
+    a, z, line = a[order], z[order], order.astype(dtype)
     if np.all(a[1:] >= z[:-1]) and a[0] >= 0 and z[-1] <= n:
         # Runs and the gaps between them, in order: values and lengths for np.repeat.
         gap = np.concatenate([[a[0]], a[1:] - z[:-1]])
-        values = np.zeros(2 * len(a) + 1, np.int32)
+        values = np.zeros(2 * len(a) + 1, dtype)
         values[1::2] = line
         values[2::2] = line
         lengths = np.empty(2 * len(a) + 1, np.int64)
         lengths[0:-1:2], lengths[1::2], lengths[-1] = gap, z - a, n - int(z[-1])
         return np.repeat(values, lengths)
-    out = np.zeros(n, np.int32)  # overlapping runs (no profiler we know writes them)
+    out = np.zeros(n, dtype)  # overlapping runs (no profiler we know writes them)
     for li, (x, y) in enumerate(zip(a.tolist(), z.tolist(), strict=True)):
         out[x:y] = line[li]
     return out
