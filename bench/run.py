@@ -378,50 +378,41 @@ def _load() -> str:
 # at its start and 2.4 at its end); kept with the report until measured again.
 HEADLINE_NOTES = """Reading the headline:
 
-- **Stock xprof was fast in this run**, so every ratio is against a hard baseline:
-  cold `trace_viewer@` 4.08 s at 3M (4.2, 5.5 and 14.1 s in the three runs before),
-  warm windows 80 ms at 3M (84 and 144 ms before).
-- **Upload -> first view.** The trainer capture meets >= 10x (10.3x fresh, 12.6x seen
-  one). At 3M the first view is 0.80 s fresh / 0.76 s seen one (1.33 / 1.18 s two runs
-  ago): the CLI starts in 0.05 s (http.client; `requests` only where needed), the body is
-  read into one reused buffer, the index is final before its self times (a thread computes
-  them while it is served), and stats no event metadata holds are resolved after the
-  timeline. Seen one, at 3M: CLI 0.05, body 0.09, validation parse 0.23, index to the URL
-  0.36, the page's requests 0.03 s. Not met at 3M-10M (5.1-8.5x): 10x at 3M is 0.41 s, less
-  than the parse and the index take together on this VM.
-- **Why an upload after a pause is slower (found this round).** This VM's kernel hands
-  memory freed in 8 MB blocks back to the host about 2 s later (Firecracker, free page
-  reporting, `page_reporting_order=11`), and touching it again faults in the host too:
-  400 MB allocated and touched right after the same was freed takes 32 ms, after a pause of
-  1-5 s 0.3-1.1 s. Every ingest touches a few hundred MB of freshly allocated memory, so
-  the same 3M upload reaches its view in 0.57 s (median of 11) right after another and in
-  0.83 s (median of 9) after a few seconds of anything, `sleep 3` included; the bench's
-  second upload follows the host probe. Keeping the freed heap instead (no trim, glibc's
-  mmap off) cut that upload's index stage 0.33-0.39 -> 0.12-0.13 s but its first view
-  only 0.1-0.2 s, for 130-300 MB more in the tree (core/heap.py): not taken. xprof's cold process
-  pays the same faults.
-- **New windows: a narrower wire.** Each column is as narrow as the window's values allow
-  (wire v2: times as uint32 ns after the window's earliest start when its slices span under
-  4.3 s, names and tracks uint16, depths uint8): 17 bytes a slice instead of 30, a 3M
-  window 2.1 -> 1.2 MB; `emit_slices` prefetches the level-of-detail slices it gathers.
-  p50 over HTTP 1.67 ms at 3M and 1.96 ms at 5M (<= 2 ms), 2.48 ms at 10M, 1.00 ms on the
-  trainer capture (2.9-4.7 ms two runs ago): 37-48x this run's xprof, not 60x. In-process
-  the same windows take 0.87-1.21 ms (92-94x, second table); the rest is the server's
-  process: on 3M windows, measured apart, the viewport call with its encoding 0.47-0.60 ms,
-  through Flask's test client 0.86-1.5 ms, curl's time to first byte from `xdiag serve`
-  1.9-2.3 ms, and the same loop's p50 ranged 2.1-7.4 ms minutes apart on this VM.
-- **RSS** 3M 4.67x -> 3.19x (366 MB; 3x is 361 MB), 5M 4.30x -> 2.89x and 10M 3.74x ->
-  2.49x (met), trainer 4.3x -> 4.1x. Each stage holds less: the op table's grouping key is
-  built a chunk at a time and factorized in place (analysis/codes.py); the step table's
-  run ids and steps are int32 and its op times views of the index; the host probe (~233 MB
-  of JAX) never runs beside a host file's columns; an early view lets go of the indexes it
-  holds in memory the moment their files are written; ingest's threads share two malloc
-  arenas. The trainer's 55 MB file allows 165 MB, less than the probe alone.
-- **Capture.** The trainer's 2 s window held 2.18-2.32M events in this run (the issue's
-  capture had 1.1M): the job's own profiler (TSL, in the job) took 11.3-17.3 s to convert
-  and write them, and xdiag 0.96-1.12 s from the trace's arrival to the first viewport, its
-  validation parse 0.45-0.62 s while the trainer keeps both cores busy. A shorter window is
-  the user's lever (README). Not met (<= 0.5 s).
+- **What a fresh megabyte costs here.** This VM's kernel hands memory freed in 8 MB blocks
+  back to the host about 2 s later (Firecracker, free page reporting), and touching such
+  memory again faults in the host too (core/heap.py): 1.3-2.7 ms per MB, against ~0.1 ms
+  right after it was freed. The 3M parse alone takes 0.35-0.44 s after a 3 s pause, with
+  0.29-0.46 s of kernel CPU time, and 0.16-0.26 s right after another (0.02-0.1 s kernel);
+  the fresh store's upload writes its body into new page cache at the same price (3M:
+  0.31 s fresh, 0.09 s seen one). So the first view is bound by the memory an ingest
+  touches before its timeline is served, and that is what this round cut.
+- **Upload -> first view.** Met (>= 10x, fresh store and seen one) for the trainer capture
+  (16.5x / 24.4x) and at 10M (10.7x / 17.6x: 2.62 / 1.60 s, 2.27 / 2.45 s in the last run);
+  5M 9.7x / 12.7x; not at 3M (0.83 / 0.87 s, 7.3x / 7.0x; 10x is 0.61 s). 3M seen one:
+  CLI 0.10, body 0.09, validation parse 0.31, index to the URL 0.34, the page's requests
+  0.04 s. This round: the index build drops its inputs (times, tracks, lines) once sorted,
+  tracks and lines go to it as int16, event lines are one np.repeat (61-111 ms -> 1-28 ms
+  at 3M after a pause: 70 MB of scratch gone), event names gathered in small chunks
+  (64-82 -> 32 ms), program and run ids int32. xprof's cold times vary run to run on this
+  VM (3M: 4.1 s in the last run, 6.1 s in this and the one before it).
+- **New windows.** p50 over HTTP 1.38 ms on the trainer capture, 2.26-3.50 ms at 3M-10M:
+  36-50x this run's xprof, not 60x; in-process the same 3M windows take 0.72 ms (127x,
+  second table), so most of a window's time is the server's process and the transfer of
+  its ~1.2 MB over loopback (the trainer's windows, smaller, cost the same in and out of
+  process). Measured apart on 3M windows: `/healthz` through `xdiag serve` 0.4-0.55 ms,
+  the viewport call 0.45-1.0 ms, 1.2 MB between two processes over loopback 0.33 ms; a
+  copy of the pool's slices in pool order (45 MB at 3M) gained only 0.05-0.08 ms, and two
+  threads for the gather lost time: not taken. The VM's noise is of the same size: the
+  same loop's p50 ranged 1.7-3.4 ms within the hour.
+- **RSS** (<= 3x) met everywhere: 3M 2.89x (332 MB, 3.02-3.19x in the two runs before),
+  5M 2.71x, 10M 2.36x, trainer 2.22x. Through `xdiag serve`, A/B alternated: a second
+  3M upload's peak 363-370 -> 342-350 MB from the index build freeing its inputs, the
+  fresh store's 317-322 -> 306-315 MB from int16 tracks and lines. The tree still varies
+  run to run (two of eleven 3M runs reached 413-421 MB: the fresh upload's heap).
+- **Capture.** The trainer's 2 s window held 1.65-1.76M events in this run: the job's own
+  profiler (TSL, in the job) took 11.5-18.7 s to convert and write them, xdiag 0.91-1.35 s
+  from the trace's arrival to the first viewport (validation parse 0.50-0.86 s while the
+  trainer keeps both cores busy). Not met (<= 0.5 s); a shorter window is the user's lever.
 """
 
 
