@@ -32,6 +32,13 @@
 
 #include "../core/threads.h"
 
+/* Element i of an integer column whose width (2, 4 or 8 bytes, signed) the caller
+ * passes: the index's columns are as narrow as their values allow. */
+static inline int64_t int_at(const void *b, int size, Py_ssize_t i) {
+    return size == 2 ? (int64_t)((const int16_t *)b)[i]
+         : size == 4 ? (int64_t)((const int32_t *)b)[i] : ((const int64_t *)b)[i];
+}
+
 /* Rows of one track: row_end[r] is the end of the last slice put in row r. */
 typedef struct {
     int64_t *end;
@@ -350,10 +357,8 @@ static int sort_track(slices_t *S, Py_ssize_t a, Py_ssize_t b, int laned, int32_
     }
     /* Rows and parents (parents in tmp_b, free once sorted), then self times. */
     int64_t *parent = S->tmp_b;
-    if (S->line && S->line_size == 2)
-        for (Py_ssize_t i = 0; i < m; i++) S->line_local[i] = ((const int16_t *)S->line)[o[i]];
-    else if (S->line)
-        for (Py_ssize_t i = 0; i < m; i++) S->line_local[i] = ((const int32_t *)S->line)[o[i]];
+    if (S->line)
+        for (Py_ssize_t i = 0; i < m; i++) S->line_local[i] = (int32_t)int_at(S->line, S->line_size, o[i]);
     int rc = row_pass(s, e, S->line ? S->line_local : NULL, !laned, d, parent, S->line_top, m);
     if (rc) return rc;
     if (self) {
@@ -495,13 +500,9 @@ static PyObject *sort_slices(PyObject *self, PyObject *args) {
         goto done;
     }
     const void *line = slb.obj != NULL && lnb.len ? lnb.buf : NULL;
-#define LINE_AT(i) (line_size == 2 ? (int32_t)((const int16_t *)line)[i] \
-                                   : ((const int32_t *)line)[i])
-#define TRACK_AT(i) (track_size == 2 ? (int32_t)((const int16_t *)tb.buf)[i] \
-                                     : ((const int32_t *)tb.buf)[i])
     Py_ssize_t n_lines = 1;
     for (Py_ssize_t i = 0; line && i < n; i++) {
-        int32_t l = LINE_AT(i);
+        int32_t l = (int32_t)int_at(line, line_size, i);
         if (l < 0) {
             PyErr_SetString(PyExc_IndexError, "sort_slices: negative line");
             goto done;
@@ -510,7 +511,7 @@ static PyObject *sort_slices(PyObject *self, PyObject *args) {
     }
     const uint8_t *laned = (const uint8_t *)lb.buf;
     for (Py_ssize_t i = 0; i < n; i++) {
-        int32_t t = TRACK_AT(i);
+        int32_t t = (int32_t)int_at(tb.buf, track_size, i);
         if (t < 0 || t >= nt) {
             PyErr_SetString(PyExc_IndexError, "sort_slices: track out of range");
             goto done;
@@ -520,7 +521,7 @@ static PyObject *sort_slices(PyObject *self, PyObject *args) {
     tdepth = calloc((size_t)nt + 1, sizeof(int32_t));
     todo = malloc(((size_t)nt + 1) * 2 * sizeof(Py_ssize_t));
     if (!tptr || !tdepth || !todo) { PyErr_NoMemory(); goto done; }
-    for (Py_ssize_t i = 0; i < n; i++) tptr[TRACK_AT(i) + 1]++;
+    for (Py_ssize_t i = 0; i < n; i++) tptr[int_at(tb.buf, track_size, i) + 1]++;
     Py_ssize_t biggest = 0;
     for (Py_ssize_t t = 0; t < nt; t++) {
         if (tptr[t + 1] > biggest) biggest = tptr[t + 1];
@@ -546,9 +547,7 @@ static PyObject *sort_slices(PyObject *self, PyObject *args) {
         if (!fill) rc = -1;
         else {
             memcpy(fill, tptr, ((size_t)nt + 1) * sizeof(Py_ssize_t));
-            for (Py_ssize_t i = 0; i < n; i++) J.S.order[fill[TRACK_AT(i)]++] = i;
-#undef LINE_AT
-#undef TRACK_AT
+            for (Py_ssize_t i = 0; i < n; i++) J.S.order[fill[int_at(tb.buf, track_size, i)]++] = i;
             free(fill);
             int w = workers_for(n, threads);
             run_workers(w < nt ? w : (int)(nt ? nt : 1), sort_worker, &J);
@@ -617,10 +616,6 @@ typedef struct {
     long next, done;
 } self_job;
 
-static inline int64_t ref_at(const void *b, int size, Py_ssize_t i) {
-    return size == 4 ? (int64_t)((const int32_t *)b)[i] : ((const int64_t *)b)[i];
-}
-
 static void self_worker(void *ctx, int worker) {
     (void)worker;
     self_job *J = (self_job *)ctx;
@@ -634,14 +629,14 @@ static void self_worker(void *ctx, int worker) {
             if (k >= J->nt) break;
             Py_ssize_t t = J->todo[k], a = J->tptr[t], m = J->tptr[t + 1] - a;
             for (Py_ssize_t i = 0; i < m; i++) {
-                int64_t at = ref_at(J->place, rs, a + i);
+                int64_t at = int_at(J->place, rs, a + i);
                 s[i] = J->start[at];
                 e[i] = J->end[at];
-                parent[i] = ref_at(J->parent, rs, a + i);
+                parent[i] = int_at(J->parent, rs, a + i);
             }
             if (self_pass(s, e, parent, self, m)) continue;
             for (Py_ssize_t i = 0; i < m; i++) {
-                int64_t at = ref_at(J->place, rs, a + i);
+                int64_t at = int_at(J->place, rs, a + i);
                 J->self[at] = self[i];
                 J->nested[at] = parent[i] >= 0;
             }
@@ -692,7 +687,7 @@ static PyObject *self_times(PyObject *self_mod, PyObject *args) {
     }
     for (Py_ssize_t t = 0; t < nt; t++)  /* every place and parent within its track */
         for (Py_ssize_t i = tptr[t]; i < tptr[t + 1]; i++) {
-            int64_t at = ref_at(plb.buf, rs, i), up = ref_at(pab.buf, rs, i);
+            int64_t at = int_at(plb.buf, rs, i), up = int_at(pab.buf, rs, i);
             if (at < tptr[t] || at >= tptr[t + 1] || up >= i - tptr[t] || up < -1) {
                 PyErr_SetString(PyExc_ValueError, "self_times: a place or parent out of range");
                 goto done;
@@ -884,7 +879,7 @@ done:
  *   one byte per op slice, is 0), one top-level occurrence.
  */
 static inline int64_t idx_at(const Py_buffer *b, Py_ssize_t i) {
-    return b->itemsize == 4 ? ((const int32_t *)b->buf)[i] : ((const int64_t *)b->buf)[i];
+    return int_at(b->buf, (int)b->itemsize, i);
 }
 
 static PyObject *row_sums(PyObject *self, PyObject *args) {
@@ -1138,8 +1133,7 @@ typedef struct {
 
 static inline int64_t slice_at(blocks_t *B, int64_t i) {
     if (B->ref_size == 0) return i;
-    int64_t r = B->ref_size == 4 ? (int64_t)((const int32_t *)B->refs)[i]
-                                 : ((const int64_t *)B->refs)[i];
+    int64_t r = int_at(B->refs, B->ref_size, i);
     if (r < 0 || r >= B->n) {
         B->bad = 1;
         return 0;
