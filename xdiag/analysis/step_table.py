@@ -77,7 +77,7 @@ def build(stats: StepStats, marks: tuple[np.ndarray, ...],
         # only match and order: the per-op column and its copies are half the size.
         _, run_code = codes.coder(lambda a_, b_: run_vals[a_:b_][has_run[a_:b_]],
                                   len(run_vals))
-        op_run, op_has_run = _op_runs(run_vals, has_run, src[pos], run_code)
+        op_run, op_has_run = _op_runs(run_vals, has_run, src, pos, run_code)
         items = device_steps.cpu_items(op_run, op_has_run, op_start, op_end,
                                        run_code(run_vals[src[hp]]), idx.ev_start[hp],
                                        idx.ev_end[hp], a, b)
@@ -148,14 +148,17 @@ def _op_column(col: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return col[pos]
 
 
-def _op_runs(run_vals: np.ndarray, has_run: np.ndarray, op_src: np.ndarray,
+def _op_runs(run_vals: np.ndarray, has_run: np.ndarray, src: np.ndarray, pos: np.ndarray,
              run_code: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Per op slice (its event `op_src`): its run's code (0 where it has none) and
-    whether it has one, a chunk of slices at a time."""
-    op_has_run = has_run[op_src]
-    op_run = np.zeros(len(op_src), run_code(run_vals[:0]).dtype)
-    for a in codes.chunks(len(op_src)):
-        s, h = op_src[a:a + codes.CHUNK], op_has_run[a:a + codes.CHUNK]
+    """Per op slice (its event `src[pos]`): its run's code (0 where it has none) and
+    whether it has one, a chunk of slices at a time (as the op table, no column of the
+    slices' events is made whole)."""
+    op_has_run = np.empty(len(pos), bool)
+    op_run = np.zeros(len(pos), run_code(run_vals[:0]).dtype)
+    for a in codes.chunks(len(pos)):
+        s = src[pos[a:a + codes.CHUNK]]
+        h = op_has_run[a:a + codes.CHUNK]
+        np.take(has_run, s, out=h)
         op_run[a:a + codes.CHUNK][h] = run_code(run_vals[s[h]])
     return op_run, op_has_run
 
