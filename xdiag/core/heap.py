@@ -40,8 +40,8 @@ worker takes the request, so each one's freed memory stayed resident beside the
 others'. Measured through `xdiag serve` on a 3M-event, 120 MB file (bench/userpath.py,
 same tree, alternated, 4 runs each): a second upload's peak 495-508 -> 441-460 MB, the
 server after 50 new windows 317-325 -> 182-188 MB; ingest and window times unchanged
-within the noise (load 2-2.5). Two
-arenas, not one: the ingest and the requests then seldom wait for each other's lock.
+within the noise (load 2-2.5). Two arenas, not one: the ingest and the requests then
+seldom wait for each other's lock.
 An explicit MALLOC_ARENA_MAX in the environment is left as it is.
 
 Nothing here changes what a program computes; where the C library is not glibc it
