@@ -229,7 +229,9 @@ def test_emit_slices_writes_what_numpy_gathers(ref_dtype) -> None:
     origin = int(start[ev].min())
     wide = [np.float64, np.float64, np.uint32, np.uint32, np.uint32, np.uint16]
     narrow = [np.uint32, np.uint32, np.uint16, np.uint32, np.uint16, np.uint8]
-    for dtypes, base, org in ((wide, 1000, 0), (narrow, 1000, origin), (wide, 0, origin)):
+    long_window = [np.float64, np.float64, *narrow[2:]]  # the C loop has each of the three
+    for dtypes, base, org in ((wide, 1000, 0), (narrow, 1000, origin), (wide, 0, origin),
+                              (long_window, 1000, origin)):
         out = [np.empty(k, d) for d in dtypes]
         if dtypes is narrow:  # the test's times span ~10^12 ns: bring them within uint32
             start_in, end_in = origin + (start - origin) // 1000, origin + (end - origin) // 1000
@@ -243,12 +245,14 @@ def test_emit_slices_writes_what_numpy_gathers(ref_dtype) -> None:
         np.testing.assert_array_equal(out[3], src[ev].astype(np.int64) + 7)
         np.testing.assert_array_equal(out[4], seg_track[seg] + base)
         np.testing.assert_array_equal(out[5], seg_depth[seg])
-    out = [np.empty(k, d) for d in wide]
     bad = pool.copy()
     bad[500] = n
-    with pytest.raises(IndexError, match="slice out of range"):
-        emit_slices(lo, hi, pooled, bad, segs, seg_track, seg_depth, 0, start, end, name,
-                    src, 0, 0, *out)
+    for dtypes in (wide, narrow, long_window):
+        out = [np.empty(k, d) for d in dtypes]
+        with pytest.raises(IndexError, match="slice out of range"):
+            emit_slices(lo, hi, pooled, bad, segs, seg_track, seg_depth, 0, start, end, name,
+                        src, 0, 0, *out)
+    out = [np.empty(k, d) for d in wide]
     with pytest.raises(ValueError, match="wrong size"):
         emit_slices(lo, hi, pooled, pool, segs, seg_track, seg_depth, 0, start, end, name,
                     src, 0, 0, *out[:5], np.empty(k + 1, np.uint16))

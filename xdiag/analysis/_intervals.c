@@ -1218,20 +1218,20 @@ done:
  *   viewport of 70k slices is ~5 MB of temporaries otherwise, each a fresh mapping to
  *   fault in per request.
  */
-static inline int put_uint(const Py_buffer *b, Py_ssize_t i, uint64_t v) {
-    switch (b->itemsize) {
-    case 1: ((uint8_t *)b->buf)[i] = (uint8_t)v; return v <= UINT8_MAX;
-    case 2: ((uint16_t *)b->buf)[i] = (uint16_t)v; return v <= UINT16_MAX;
-    default: ((uint32_t *)b->buf)[i] = (uint32_t)v; return v <= UINT32_MAX;
+static inline int put_uint(void *buf, int size, Py_ssize_t i, uint64_t v) {
+    switch (size) {
+    case 1: ((uint8_t *)buf)[i] = (uint8_t)v; return v <= UINT8_MAX;
+    case 2: ((uint16_t *)buf)[i] = (uint16_t)v; return v <= UINT16_MAX;
+    default: ((uint32_t *)buf)[i] = (uint32_t)v; return v <= UINT32_MAX;
     }
 }
 
-static inline int put_time(const Py_buffer *b, Py_ssize_t i, int64_t v) {
-    if (b->itemsize == 8) {
-        ((double *)b->buf)[i] = (double)v;
+static inline int put_time(void *buf, int size, Py_ssize_t i, int64_t v) {
+    if (size == 8) {
+        ((double *)buf)[i] = (double)v;
         return 1;
     }
-    ((uint32_t *)b->buf)[i] = (uint32_t)v;
+    ((uint32_t *)buf)[i] = (uint32_t)v;
     return v >= 0 && v <= UINT32_MAX;
 }
 
@@ -1239,6 +1239,60 @@ static inline int put_time(const Py_buffer *b, Py_ssize_t i, int64_t v) {
  * loop requests this many slices ahead. Measured on 200 windows, one thread: p50 -7% at
  * 3M events, -14% at 10M, mean -25% (8 ahead: no gain; 32 and 64 alike). */
 #define EMIT_AHEAD 64
+
+typedef struct {
+    const int64_t *lo, *hi, *segs, *st, *en;
+    const uint8_t *pooled;
+    const int32_t *nm, *trk, *dep;
+    const void *ref, *src;
+    void *o_s, *o_d, *o_n, *o_t, *o_dp;
+    uint32_t *o_i;
+    Py_ssize_t m, n;
+    int64_t track_base, id_base, origin;
+} emit_job;
+
+/* The loop of emit_slices for given column widths (ref and src: 4 or 8 bytes; times 4 or
+ * 8; names and tracks 2 or 4; depths 1 or 2). Called with constant widths for the usual
+ * responses (the compiler then drops every per-value switch: 3M events, 200 windows, p50
+ * 0.46 -> 0.34 ms) and with the actual ones otherwise. Returns 0 when a value does not fit its column, -1 when a
+ * pooled slice is out of range. */
+static inline __attribute__((always_inline)) int emit_loop(const emit_job *J, int rs, int xs,
+                                                           int ts, int ns, int tks, int dps) {
+    int fits = 1;
+    Py_ssize_t at = 0;
+    for (Py_ssize_t j = 0; j < J->m; j++) {
+        int64_t track = J->trk[J->segs[j]] + J->track_base, depth = J->dep[J->segs[j]];
+        int64_t lo = J->lo[j], hi = J->hi[j];
+        if (hi <= lo) continue;
+        if (track < 0 || depth < 0) fits = 0;
+        /* A segment's slices share its track and depth. */
+        for (Py_ssize_t i = at; i < at + (hi - lo); i++) {
+            fits &= put_uint(J->o_t, tks, i, (uint64_t)track);
+            fits &= put_uint(J->o_dp, dps, i, (uint64_t)depth);
+        }
+        const int pooled = J->pooled[j];
+        for (int64_t q = lo; q < hi; q++, at++) {
+            int64_t e = q;
+            if (pooled) {
+                e = int_at(J->ref, rs, q);
+                if (e < 0 || e >= J->n) return -1;
+                if (q + EMIT_AHEAD < hi) {  /* a pooled slice's four loads */
+                    int64_t f = int_at(J->ref, rs, q + EMIT_AHEAD);
+                    __builtin_prefetch(J->st + f);
+                    __builtin_prefetch(J->en + f);
+                    __builtin_prefetch(J->nm + f);
+                    __builtin_prefetch((const char *)J->src + f * xs);
+                }
+            }
+            int64_t s = J->st[e];
+            fits &= put_time(J->o_s, ts, at, s - J->origin);
+            fits &= put_time(J->o_d, ts, at, J->en[e] - s);
+            fits &= put_uint(J->o_n, ns, at, (uint64_t)(uint32_t)J->nm[e]);
+            J->o_i[at] = (uint32_t)(int_at(J->src, xs, e) + J->id_base);
+        }
+    }
+    return fits;
+}
 
 static PyObject *emit_slices(PyObject *self, PyObject *args) {
     Py_buffer lb, hb, pb, rb, gb, tb, db, sb, eb, nb, xb, os_, od, on, oi, ot, odp;
@@ -1277,44 +1331,26 @@ static PyObject *emit_slices(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "emit_slices: outputs of the wrong size");
         goto done;
     }
-    for (Py_ssize_t j = 0; j < m; j++) {
-        if (!pooled[j]) continue;
-        for (int64_t q = lo[j]; q < hi[j]; q++) {
-            int64_t e = idx_at(&rb, q);
-            if (e < 0 || e >= n) {
-                PyErr_SetString(PyExc_IndexError, "emit_slices: slice out of range");
-                goto done;
-            }
-        }
-    }
-    const int64_t *st = (const int64_t *)sb.buf, *en = (const int64_t *)eb.buf;
-    const int32_t *nm = (const int32_t *)nb.buf, *trk = (const int32_t *)tb.buf;
-    const int32_t *dep = (const int32_t *)db.buf;
-    uint32_t *o_i = (uint32_t *)oi.buf;
-    int fits = 1;
+    emit_job J = {lo, hi, segs, (const int64_t *)sb.buf, (const int64_t *)eb.buf, pooled,
+                  (const int32_t *)nb.buf, (const int32_t *)tb.buf, (const int32_t *)db.buf,
+                  rb.buf, xb.buf, os_.buf, od.buf, on.buf, ot.buf, odp.buf, (uint32_t *)oi.buf,
+                  m, n, track_base, id_base, origin};
+    int rs = rb.len ? (int)rb.itemsize : 4, fits;
     Py_BEGIN_ALLOW_THREADS
-    Py_ssize_t at = 0;
-    for (Py_ssize_t j = 0; j < m; j++) {
-        int64_t track = trk[segs[j]] + track_base, depth = dep[segs[j]];
-        if (hi[j] > lo[j] && (track < 0 || depth < 0)) fits = 0;
-        for (int64_t q = lo[j]; q < hi[j]; q++, at++) {
-            int64_t e = pooled[j] ? idx_at(&rb, q) : q;
-            if (pooled[j] && q + EMIT_AHEAD < hi[j]) {  /* a pooled slice's four loads */
-                int64_t f = idx_at(&rb, q + EMIT_AHEAD);
-                __builtin_prefetch(st + f);
-                __builtin_prefetch(en + f);
-                __builtin_prefetch(nm + f);
-                __builtin_prefetch((const char *)xb.buf + f * xb.itemsize);
-            }
-            fits &= put_time(&os_, at, st[e] - origin);
-            fits &= put_time(&od, at, en[e] - st[e]);
-            fits &= put_uint(&on, at, (uint64_t)(uint32_t)nm[e]);
-            o_i[at] = (uint32_t)(idx_at(&xb, e) + id_base);
-            fits &= put_uint(&ot, at, (uint64_t)track);
-            fits &= put_uint(&odp, at, (uint64_t)depth);
-        }
-    }
+    int usual = rs == 4 && xb.itemsize == 4 && on.itemsize == 2 && ot.itemsize == 2 &&
+                odp.itemsize == 1;
+    if (usual && os_.itemsize == 4)
+        fits = emit_loop(&J, 4, 4, 4, 2, 2, 1);
+    else if (usual)  /* a window whose slices span over 2^32 ns: float64 times */
+        fits = emit_loop(&J, 4, 4, 8, 2, 2, 1);
+    else
+        fits = emit_loop(&J, rs, (int)xb.itemsize, (int)os_.itemsize, (int)on.itemsize,
+                         (int)ot.itemsize, (int)odp.itemsize);
     Py_END_ALLOW_THREADS
+    if (fits < 0) {
+        PyErr_SetString(PyExc_IndexError, "emit_slices: slice out of range");
+        goto done;
+    }
     if (!fits) {
         PyErr_SetString(PyExc_ValueError, "emit_slices: a value does not fit its column");
         goto done;
