@@ -286,7 +286,10 @@ def ranges(idx: TimelineIndex, start_ns: int, end_ns: int, width_px: int, num_tr
     per depth, as position ranges."""
     segs = np.arange(len(idx.seg_track), dtype=np.int64)
     if tracks is not None:
-        segs = segs[np.isin(idx.seg_track, tracks)]
+        # A mask by track, not np.isin (a tenth of a 3M window's server time, for ~10 ids).
+        wanted = np.zeros(max(num_tracks, int(idx.seg_track.max(initial=0)) + 1), dtype=bool)
+        wanted[tracks] = True
+        segs = segs[wanted[idx.seg_track]]
     level = level_for(start_ns, end_ns, width_px)
     li = level - LMIN
     n_levels = idx.lod_block.shape[1]
