@@ -385,33 +385,37 @@ HEADLINE_NOTES = """Reading the headline:
   0.29-0.46 s of kernel CPU time, and 0.16-0.26 s right after another (0.02-0.1 s kernel);
   the fresh store's upload writes its body into new page cache at the same price (3M:
   0.31 s fresh, 0.09 s seen one). So the first view is bound by the memory an ingest
-  touches before its timeline is served, and that is what this round cut.
+  touches before its timeline is served, and that is what the round before this one cut.
 - **Upload -> first view.** Met (>= 10x, fresh store and seen one) for the trainer capture
-  (16.5x / 24.4x) and at 10M (10.7x / 17.6x: 2.62 / 1.60 s, 2.27 / 2.45 s in the last run);
-  5M 9.7x / 12.7x; not at 3M (0.83 / 0.87 s, 7.3x / 7.0x; 10x is 0.61 s). 3M seen one:
-  CLI 0.10, body 0.09, validation parse 0.31, index to the URL 0.34, the page's requests
-  0.04 s. This round: the index build drops its inputs (times, tracks, lines) once sorted,
-  tracks and lines go to it as int16, event lines are one np.repeat (61-111 ms -> 1-28 ms
-  at 3M after a pause: 70 MB of scratch gone), event names gathered in small chunks
-  (64-82 -> 32 ms), program and run ids int32. xprof's cold times vary run to run on this
-  VM (3M: 4.1 s in the last run, 6.1 s in this and the one before it).
-- **New windows.** p50 over HTTP 1.38 ms on the trainer capture, 2.26-3.50 ms at 3M-10M:
-  36-50x this run's xprof, not 60x; in-process the same 3M windows take 0.72 ms (127x,
-  second table), so most of a window's time is the server's process and the transfer of
-  its ~1.2 MB over loopback (the trainer's windows, smaller, cost the same in and out of
-  process). Measured apart on 3M windows: `/healthz` through `xdiag serve` 0.4-0.55 ms,
-  the viewport call 0.45-1.0 ms, 1.2 MB between two processes over loopback 0.33 ms; a
-  copy of the pool's slices in pool order (45 MB at 3M) gained only 0.05-0.08 ms, and two
-  threads for the gather lost time: not taken. The VM's noise is of the same size: the
-  same loop's p50 ranged 1.7-3.4 ms within the hour.
-- **RSS** (<= 3x) met everywhere: 3M 2.89x (332 MB, 3.02-3.19x in the two runs before),
-  5M 2.71x, 10M 2.36x, trainer 2.22x. Through `xdiag serve`, A/B alternated: a second
-  3M upload's peak 363-370 -> 342-350 MB from the index build freeing its inputs, the
-  fresh store's 317-322 -> 306-315 MB from int16 tracks and lines. The tree still varies
-  run to run (two of eleven 3M runs reached 413-421 MB: the fresh upload's heap).
-- **Capture.** The trainer's 2 s window held 1.65-1.76M events in this run: the job's own
-  profiler (TSL, in the job) took 11.5-18.7 s to convert and write them, xdiag 0.91-1.35 s
-  from the trace's arrival to the first viewport (validation parse 0.50-0.86 s while the
+  (14.2x / 26.3x) and at 10M (10.2x / 17.9x: 2.54 / 1.45 s); 5M 9.5x / 12.3x; not at 3M
+  (0.74 / 0.72 s, 7.3x / 7.4x; 10x is 0.54 s against this run's xprof, 5.37 s cold; it
+  was 6.07 s in the run before). No change to this path this round. Where 3M's time goes
+  (stage marks in the service, 3 uploads): CLI start-up 0.07-0.14 s, body 0.12-0.44 s,
+  validation parse 0.25-0.42 s, parse end -> URL 0.2-0.3 s. Parsing while the body
+  streams in (the issue's suggestion) can only overlap part of the parse: every XPlane
+  that TSL writes (and our fixtures: checked field by field) puts its stat metadata after
+  its lines, so which stats an event keeps is known only once its plane has arrived.
+  Converting the event times in place (48 MB not faulted in at 3M) saved 50-80 ms in the
+  conversion but the index build then took 40-60 ms longer (A/B, 2 x 3 uploads): no net
+  gain, not taken.
+- **New windows.** p50 over HTTP: trainer capture 1.20 ms, 65x: met. 3M 1.98 ms (51x),
+  5M 1.99 ms (59x): under 2 ms, just short of 60x; 10M 3.07 ms (54x). This round: the C
+  loop that writes a window's columns is compiled once per usual set of column widths
+  (no per-value switch), track and depth filled once per segment: 3M emit p50 0.46 ->
+  0.33 ms in-process, 2.20-2.67 -> 1.84-2.18 ms over HTTP (A/B alternated twice; last
+  run 2.55 ms). The track filter is a mask instead of np.isin (47 -> 35 us). In the
+  server, per window at 3M (mean over 200): 1.75-2.15 ms user + 0.35-0.8 ms system CPU,
+  against ~1.0 ms for the same query in-process: the rest is Flask, cheroot and the
+  1.2 MB send. At 10M a window is 104k LOD slices (1.77 MB), all pooled: four random
+  reads each in a 10M-event index.
+- **RSS** (<= 3x): met for the trainer (2.86x), 5M (2.62x), 10M (2.35x); 3M 3.10x in this
+  run (356 MB; 332 MB in the run before, with no memory change between). Stage marks with
+  the service's RSS put the seen-one peak after the URL, in the step table (300 -> 343-356
+  MB while it runs, the index still held for the writer): 3x is 344 MB, so 3M sits on the
+  line and the run decides.
+- **Capture.** The trainer's 2 s window held 1.25-1.87M events in this run: the job's own
+  profiler (TSL, in the job) took 13.0-13.4 s to convert and write them, xdiag 0.48-1.03 s
+  from the trace's arrival to the first viewport (validation parse 0.20-0.72 s while the
   trainer keeps both cores busy). Not met (<= 0.5 s); a shorter window is the user's lever.
 """
 
