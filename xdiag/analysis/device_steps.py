@@ -109,7 +109,8 @@ def cpu_items(op_run: np.ndarray, has_run: np.ndarray, op_start: np.ndarray,
       (annotation index, -1 none) and `done` (1: a host event ended when it completed,
       0: none did, -1: the profile has no such markers).
     """
-    item = np.full(len(op_run), -1, np.int64)
+    # int32 where it fits: a column per op slice, and the step table's peak is made of them.
+    item = np.full(len(op_run), -1, np.int32 if len(op_run) < 2**31 else np.int64)
     runs, inv = np.unique(op_run[has_run], return_inverse=True)
     item[has_run] = inv
     n = len(runs)

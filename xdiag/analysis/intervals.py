@@ -42,10 +42,18 @@ def union(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Merge arbitrary intervals into sorted, non-overlapping ones."""
     if len(start) == 0:
         return start.astype(np.int64), end.astype(np.int64)
+    # Lean on memory (the step table's union of all devices' busy time is one of
+    # ingest's peaks): the sorted copies are the only per-interval int64 columns, and the
+    # ends become their running maximum in place.
     order = np.argsort(start, kind="stable")
-    s, e = start[order].astype(np.int64), end[order].astype(np.int64)
-    run_end = np.maximum.accumulate(e)
-    new = np.concatenate([[True], s[1:] > run_end[:-1]])
+    s = np.take(start, order).astype(np.int64, copy=False)
+    run_end = np.take(end, order).astype(np.int64, copy=False)
+    del order
+    np.maximum.accumulate(run_end, out=run_end)
+    new = np.empty(len(s), bool)
+    new[0] = True
+    np.greater(s[1:], run_end[:-1], out=new[1:])
     first = np.flatnonzero(new)
-    last = np.concatenate([first[1:] - 1, [len(s) - 1]])
+    del new
+    last = np.append(first[1:] - 1, len(s) - 1)
     return s[first], run_end[last]

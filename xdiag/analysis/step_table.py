@@ -96,7 +96,7 @@ def build(stats: StepStats, marks: tuple[np.ndarray, ...],
         op_step = items["step"].astype(np.int32)[np.maximum(op_item, 0)]
         op_step[op_item < 0] = -1  # in place, for the same reason
     else:
-        op_step = np.full(len(pos), -1, np.int64)
+        op_step = np.full(len(pos), -1, np.int32)
     del op_item
     win = device_steps.windows(items, a, b, int(window[1]))
     del items
