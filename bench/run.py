@@ -374,8 +374,8 @@ def _load() -> str:
         return "?"
 
 
-# What the headline's numbers say, measured on 2026-12-07 (the day's last full run, load 0.7
-# at its start and 2.4 at its end); kept with the report until measured again.
+# What the headline's numbers say, measured on 2026-12-08 (three full runs; the last, load 0.1
+# at its start and 2.2 at its end, is the report's); kept with the report until measured again.
 HEADLINE_NOTES = """Reading the headline:
 
 - **What a fresh megabyte costs here.** This VM's kernel hands memory freed in 8 MB blocks
@@ -386,37 +386,51 @@ HEADLINE_NOTES = """Reading the headline:
   the fresh store's upload writes its body into new page cache at the same price (3M:
   0.31 s fresh, 0.09 s seen one). So the first view is bound by the memory an ingest
   touches before its timeline is served, and that is what the round before this one cut.
+- **Three full runs this round** (the same code for the user's path in all three; the
+  step table's memory change came between the first and the second): the table above is
+  the third. Run to run, on this VM, the same file's numbers move by a third or more:
+  3M first view 0.74 / 1.31 / 1.03 s fresh, 0.72 / 0.87 / 0.67 s seen one; new-window
+  p50 at 3M 1.98 / 2.56 / 2.39 ms. Besides the fresh-memory cost above, the kernel runs
+  DAMON (`kdamond`, paddr, action pageout): page cache that is not mapped and has not
+  been read for 60 s is dropped, up to 128 MB/s, so a file left alone for a minute is
+  read from disk again.
 - **Upload -> first view.** Met (>= 10x, fresh store and seen one) for the trainer capture
-  (14.2x / 26.3x) and at 10M (10.2x / 17.9x: 2.54 / 1.45 s); 5M 9.5x / 12.3x; not at 3M
-  (0.74 / 0.72 s, 7.3x / 7.4x; 10x is 0.54 s against this run's xprof, 5.37 s cold; it
-  was 6.07 s in the run before). No change to this path this round. Where 3M's time goes
-  (stage marks in the service, 3 uploads): CLI start-up 0.07-0.14 s, body 0.12-0.44 s,
-  validation parse 0.25-0.42 s, parse end -> URL 0.2-0.3 s. Parsing while the body
-  streams in (the issue's suggestion) can only overlap part of the parse: every XPlane
-  that TSL writes (and our fixtures: checked field by field) puts its stat metadata after
-  its lines, so which stats an event keeps is known only once its plane has arrived.
-  Converting the event times in place (48 MB not faulted in at 3M) saved 50-80 ms in the
-  conversion but the index build then took 40-60 ms longer (A/B, 2 x 3 uploads): no net
-  gain, not taken.
-- **New windows.** p50 over HTTP: trainer capture 1.20 ms, 65x: met. 3M 1.98 ms (51x),
-  5M 1.99 ms (59x): under 2 ms, just short of 60x; 10M 3.07 ms (54x). This round: the C
-  loop that writes a window's columns is compiled once per usual set of column widths
-  (no per-value switch), track and depth filled once per segment: 3M emit p50 0.46 ->
-  0.33 ms in-process, 2.20-2.67 -> 1.84-2.18 ms over HTTP (A/B alternated twice; last
-  run 2.55 ms). The track filter is a mask instead of np.isin (47 -> 35 us). In the
-  server, per window at 3M (mean over 200): 1.75-2.15 ms user + 0.35-0.8 ms system CPU,
-  against ~1.0 ms for the same query in-process: the rest is Flask, cheroot and the
-  1.2 MB send. At 10M a window is 104k LOD slices (1.77 MB), all pooled: four random
-  reads each in a 10M-event index.
-- **RSS** (<= 3x): met for the trainer (2.86x), 5M (2.62x), 10M (2.35x); 3M 3.10x in this
-  run (356 MB; 332 MB in the run before, with no memory change between). Stage marks with
-  the service's RSS put the seen-one peak after the URL, in the step table (300 -> 343-356
-  MB while it runs, the index still held for the writer): 3x is 344 MB, so 3M sits on the
-  line and the run decides.
-- **Capture.** The trainer's 2 s window held 1.25-1.87M events in this run: the job's own
-  profiler (TSL, in the job) took 13.0-13.4 s to convert and write them, xdiag 0.48-1.03 s
-  from the trace's arrival to the first viewport (validation parse 0.20-0.72 s while the
-  trainer keeps both cores busy). Not met (<= 0.5 s); a shorter window is the user's lever.
+  in every run (14.6x / 17.9x here; 13.6-14.6x / 17.9-26.3x). 10M: 9.8x / 13.3x here,
+  10.2x / 17.9x and 9.3x / 11.5x in the other two: on the line. 5M 6.0x / 9.0x (the
+  first run 9.5x / 12.3x), 3M 4.8x / 7.5x (7.3x / 7.4x): not met. No change to this
+  path this round. Where 3M's time goes (stage marks in the service, 3 uploads): CLI
+  start-up 0.07-0.14 s, body 0.12-0.44 s, validation parse 0.25-0.42 s, parse end ->
+  URL 0.2-0.3 s. Parsing while the body streams in (the issue's suggestion) can only
+  overlap part of the parse: every XPlane that TSL writes (and our fixtures: checked
+  field by field) puts its stat metadata after its lines, so which stats an event keeps
+  is known only once its plane has arrived. Converting the event times in place (48 MB
+  not faulted in at 3M) saved 50-80 ms in the conversion but the index build then took
+  40-60 ms longer (A/B, 2 x 3 uploads): no net gain, not taken.
+- **New windows.** Not met here: trainer 1.60 ms (41x), 3M 2.39 ms (42x), 5M 2.71 ms
+  (40x), 10M 3.03 ms (54x). The first run met it for the trainer (1.20 ms, 65x) and had
+  3M and 5M under 2 ms (1.98 ms 51x, 1.99 ms 59x); 10M was 3.03-3.07 ms in all three.
+  This round: the C loop that writes a window's columns is compiled once per usual set
+  of column widths, track and depth filled once per segment: emit p50 at 3M 0.46 ->
+  0.33 ms in-process (200 windows, stable). Over HTTP the gain is inside the VM's noise:
+  four A/B pairs (xdiag serve, 200 windows x 4 each): 2.20-2.41 -> 2.00-2.18, 2.34-2.67
+  -> 1.84-1.93, 2.43-2.68 -> 1.92-2.22, 2.15-2.35 -> 2.15-2.54 ms. The track filter is
+  a mask instead of np.isin (47 -> 35 us). Where a 3M window's time goes, measured in a
+  server that times its WSGI app: the app (Flask, the query, the body) 1.1-1.3 ms p50,
+  of which the query and the body 0.57 ms; the send 0.4-0.5 ms; the client the rest
+  (2.5-3.1 ms in all with a full test run beside it). At 10M a window is 104k LOD
+  slices (1.77 MB), all pooled: four random reads each in a 10M-event index.
+- **RSS** (<= 3x): met for every file in the two runs after the step-table change: 3M
+  2.95x (338 MB; 334 MB in the second run), 5M 2.67x, 10M 2.39x, trainer 2.53x. The
+  first run, before it, had 3M at 3.10x (356 MB). Stage marks with the service's RSS put
+  the seen-one peak after the URL, in the step table, whose own peak was the union of
+  every device's busy intervals (+30 MB inside `intervals.union`): now lean (tracemalloc
+  228 -> 219 MB), with int32 per-op items; through `xdiag serve`, A/B twice, 3 uploads
+  each: seen-one peaks 340-344 -> 325-340 MB. 3x is 344 MB: 3M is close to the line.
+- **Capture.** The trainer's 2 s window held 1.75-1.85M events in this run: the job's own
+  profiler (TSL, in the job) took 12.1-14.1 s to convert and write them, xdiag 1.12-1.29 s
+  from the trace's arrival to the first viewport (validation parse 0.75-0.83 s while the
+  trainer keeps both cores busy; 0.48-1.03 s and 0.87-1.04 s in the other runs). Not met
+  (<= 0.5 s); a shorter window is the user's lever.
 """
 
 
