@@ -29,10 +29,7 @@ def _data(pid: str, *, early: bool = False) -> ProfileData:
 @requires("viewer", profile_arg="pid")
 def tracks(pid: str) -> Any:
     """Tracks in display order, the time span and step markers."""
-    d = _data(pid, early=True)
-    return jsonify({"start_ns": 0, "end_ns": d.end_ns, "tracks": d.tracks,
-                    "steps": d.manifest["steps"], "hosts": [h["host"] for h in d.manifest["hosts"]],
-                    "complete": d.complete})
+    return Response(_data(pid, early=True).tracks_json(), mimetype="application/json")
 
 
 @bp.get("/profiles/<pid>/timeline")

@@ -110,6 +110,19 @@ class ProfileData:
                                                                      strict=True)]
         self._eid_bases = np.array([h.eid_base for h in self.hosts], dtype=np.int64)
         self.search_cache: dict[str, list[tuple[int, np.ndarray, np.ndarray]]] = {}  # search.py
+        self._tracks_json: bytes | None = None
+
+    def tracks_json(self) -> bytes:
+        """`GET .../tracks`: tracks in display order, the time span and step markers, as
+        JSON made once (every page open asks for it; with a step marker per step it is
+        3.4 MB at 10M events, ~10 ms to encode each time)."""
+        if self._tracks_json is None:
+            self._tracks_json = jsonio.dumps({
+                "start_ns": 0, "end_ns": self.end_ns, "tracks": self.tracks,
+                "steps": self.manifest["steps"],
+                "hosts": [h["host"] for h in self.manifest["hosts"]],
+                "complete": self.complete})
+        return self._tracks_json
 
     # -- timeline ------------------------------------------------------------
 
