@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from xdiag.xplane import _xspace
+from xdiag.xplane.arrays import fits_int32
 from xdiag.xplane.columns import (
     EMPTY_I64,
     KIND_BYTES,
@@ -189,8 +190,7 @@ class XSpaceColumns(ColumnsCommon):
         now, as these columns are never released). `narrow`: integers as int32 when all
         fit."""
         values, present = self.event_stat(name)
-        if narrow and values.dtype.kind in "iu" and (
-                not len(values) or (int(values.min()) >= -2**31 and int(values.max()) < 2**31)):
+        if narrow and fits_int32(values):
             values = values.astype(np.int32)
         return lambda: (values, present)
 

@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from xdiag.xplane.arrays import index_type
+
 # Rows per chunk of a chunked pass: its temporaries stay a few MB.
 CHUNK = 1 << 18
 
@@ -65,12 +67,9 @@ def coder(values: Callable[[int, int], np.ndarray], n: int
             seen[values(a, b) - lo] = True
         rank = np.cumsum(seen, dtype=np.int64) - 1
         distinct = np.flatnonzero(seen).astype(np.int64) + lo
-        rank = rank.astype(_code_type(len(distinct)))
+        rank = rank.astype(index_type(len(distinct)))
         return distinct, lambda v: rank[v - lo]
     distinct = np.unique(np.concatenate([np.unique(values(a, b)) for a, b in parts]))
-    code_type = _code_type(len(distinct))
+    code_type = index_type(len(distinct))
     return distinct, lambda v: np.searchsorted(distinct, v).astype(code_type, copy=False)
 
-
-def _code_type(n_distinct: int) -> type:
-    return np.int32 if n_distinct < 2**31 else np.int64

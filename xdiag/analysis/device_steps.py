@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from xdiag.analysis import intervals
+from xdiag.xplane.arrays import index_type
 
 _NONE = np.iinfo(np.int64).min
 
@@ -110,7 +111,7 @@ def cpu_items(op_run: np.ndarray, has_run: np.ndarray, op_start: np.ndarray,
       0: none did, -1: the profile has no such markers).
     """
     # int32 where it fits: a column per op slice, and the step table's peak is made of them.
-    item = np.full(len(op_run), -1, np.int32 if len(op_run) < 2**31 else np.int64)
+    item = np.full(len(op_run), -1, index_type(len(op_run)))
     runs, inv = np.unique(op_run[has_run], return_inverse=True)
     item[has_run] = inv
     n = len(runs)

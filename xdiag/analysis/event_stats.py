@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from xdiag.xplane.arrays import index_type
+
 ANALYSED_STATS = ("hlo_op", "hlo_module", "program_id", "device_ordinal", "step_num",
                   "correlation_id", "run_id", "model_flops", "kernel_details")
 
@@ -83,7 +85,7 @@ def event_lines(cols: Any) -> np.ndarray:
     n = len(cols.events)
     a = np.asarray(lines.event_start, np.int64)
     z = np.asarray(lines.event_stop, np.int64)
-    dtype = np.int16 if len(a) < 2**15 else np.int32
+    dtype = index_type(len(a), smallest=np.int16)
     if not (len(a) and n):
         return np.zeros(n, dtype)
     # Lines hold contiguous runs of events: the output is each run's line repeated over

@@ -24,6 +24,7 @@ from xdiag.analysis.event_stats import EventStats
 from xdiag.analysis.hlo_costs import COLLECTIVE, ModuleInfo
 from xdiag.analysis.tracks import Track
 from xdiag.xplane.arrays import factorize as _factorize_sorted
+from xdiag.xplane.arrays import index_type
 
 
 def op_events(idx: timeline.TimelineIndex,
@@ -49,7 +50,7 @@ def _op_slices(idx: timeline.TimelineIndex, tracks: list[Track]
     pos += np.repeat((idx.seg_ptr[segs] - offset).astype(dtype), sizes)
     # Tracks fit in 16 bits but for the largest pods: a slice's track is kept to the end
     # of the step table, so its width is on ingest's peak.
-    track_type = np.int16 if len(tracks) < 2**15 else np.int32
+    track_type = index_type(len(tracks), smallest=np.int16)
     return pos, np.repeat(idx.seg_track[segs].astype(track_type), sizes), segs, sizes
 
 

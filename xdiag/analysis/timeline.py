@@ -33,6 +33,7 @@ import numpy as np
 
 from xdiag.analysis._intervals import build_lod, find_ranges, self_times, sort_slices
 from xdiag.core import threads
+from xdiag.xplane.arrays import index_type
 
 LMIN = 10  # finest summarised level: 1.024 µs buckets; below that, raw slices
 MAX_TBITS = 46  # profiles up to ~19.5 h
@@ -195,7 +196,7 @@ def build_moved(inputs: dict[str, np.ndarray | None],
     start = np.empty(n, np.int64)
     end = np.empty(n, np.int64)
     depth = np.empty(n, np.int32)
-    ref_dtype = np.int32 if n < 2**31 else np.int64
+    ref_dtype = index_type(n)
     # The sort's workers also carry each slice's name and input position into the order.
     ev_name = np.empty(n, np.int32)
     ev_src = np.empty(n, ref_dtype)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from xdiag.analysis._intervals import moved_ops, route_events
+from xdiag.xplane.arrays import index_type
 
 _DEVICE_PLANE = re.compile(r"^/device:([A-Za-z_]+):(\d+)")
 
@@ -141,7 +142,7 @@ def assign_tracks(cols: Any, device_ordinal: tuple[np.ndarray, list[Any], np.nda
         # code -> its device's track (codes that never move map anywhere: unused).
         code_track = dev_track[np.minimum(code_dev, len(uniq) - 1)].astype(np.int32)
     # int16 unless a host has 32k tracks: it is held until the timeline index is sorted.
-    track_of = np.zeros(len(events), np.int16 if len(tracks) < 2**15 else np.int32)
+    track_of = np.zeros(len(events), index_type(len(tracks), smallest=np.int16))
     route_events(ev_a, ev_z, on_host_u8, remap[line_track].astype(np.int32), has_op_u8,
                  codes32, code_track, track_of)
     return track_of, [tracks[i] for i in order]

@@ -34,6 +34,7 @@ import numpy as np
 from xdiag.core import threads as cpu
 from xdiag.core.errors import InvalidProfile
 from xdiag.xplane import _xspace
+from xdiag.xplane.arrays import fits_int32
 from xdiag.xplane.columns import (
     CHUNK,
     EMPTY_I64,
@@ -303,8 +304,7 @@ def _stat_values(r: _Resolved, narrow: bool = False) -> tuple[np.ndarray, np.nda
         return objects_of(r.codes, r.table), present
     table = np.array(r.table, dtype=r.dtype)
     dtype = r.dtype
-    if narrow and np.issubdtype(dtype, np.integer) and (
-            not len(table) or (int(table.min()) >= -2**31 and int(table.max()) < 2**31)):
+    if narrow and fits_int32(table):
         dtype = np.int32
     lut = np.empty(len(r.table) + 1, dtype=dtype)
     lut[: len(r.table)] = table
